@@ -1,0 +1,137 @@
+#pragma once
+// ImageStore: the compressed, log-structured image file (format: vblk(5)).
+//
+// Blocks are written as checksummed records appended to segments of the
+// image file; a paged index maps block -> record; the index, segment table
+// and bad-block list are checkpointed to alternating slots and the log after
+// the newest checkpoint is replayed on open. Dead records are reclaimed by a
+// cleaner that copies live data out of mostly-dead segments and punches the
+// freed range out of the host file.
+//
+// A writable open takes an exclusive lock on the image; a read-only open a
+// shared one. Either fails at once with Busy if the other kind is held.
+// Thread safety: all methods may be called concurrently from many threads.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "vblk/block_device.h"
+#include "vblk/block_state.h"
+#include "vblk/status.h"
+
+namespace vblk {
+
+struct FormatOptions {
+  uint64_t capacity_bytes = 0;    // REQUIRES: > 0, multiple of block_size
+  uint32_t block_size = 4096;     // REQUIRES: power of two in [512, 65536]
+  int compression_level = 3;      // zstd level, 0 stores raw, 1..19
+  std::string label;              // at most 63 bytes
+  bool force = false;             // overwrite an existing file
+};
+
+struct OpenOptions {
+  bool read_only = false;
+  // Budget for index pages held in memory (clean pages are evicted beyond it).
+  uint64_t index_cache_bytes = 64ull << 20;
+  // Replaces the image's zstd level for new writes when >= 0.
+  int compression_level = -1;
+  // Checkpoint once this much log has been written since the last one.
+  uint64_t checkpoint_log_bytes = 64ull << 20;
+};
+
+struct ImageInfo {
+  std::string path;
+  uint32_t version = 0;
+  std::string uuid;            // 8-4-4-4-12 hex
+  std::string label;
+  uint32_t block_size = 0;
+  uint64_t block_count = 0;
+  uint64_t capacity_bytes = 0;
+  int compression_level = 0;
+  uint32_t segment_size = 0;
+  uint32_t max_record_bytes = 0;
+  uint64_t created_unix = 0;
+  uint64_t incompat_features = 0;
+  uint64_t compat_features = 0;
+  uint64_t generation = 0;     // checkpoint generation in use
+  uint64_t segments = 0;       // segments spanned by the file
+  uint64_t free_segments = 0;
+};
+
+// Where one block's data lives (for vblk-inspect --block).
+struct BlockLocation {
+  BlockState state = BlockState::kFree;
+  bool zero = false;            // USED but stored without payload
+  uint64_t record_offset = 0;   // file offset of the record header, 0 if none
+  uint32_t record_length = 0;   // header + payload bytes
+  uint32_t index_in_record = 0;
+  uint64_t record_first_block = 0;
+  uint32_t record_blocks = 0;
+  bool compressed = false;
+  uint32_t stored_payload = 0;
+};
+
+// One problem found by check(): a damaged block, record or structure.
+struct CheckProblem {
+  bool has_block = false;
+  uint64_t block = 0;
+  uint64_t file_offset = 0;
+  std::string what;
+};
+
+struct CheckReport {
+  uint64_t records_checked = 0;
+  uint64_t blocks_checked = 0;
+  std::vector<CheckProblem> problems;
+  bool clean() const { return problems.empty(); }
+};
+
+class ImageStore {
+ public:
+  // Creates a new, empty image at `path`. Refuses an existing file unless
+  // opts.force. On failure nothing is left at `path` that was not there.
+  static Status create(const std::string& path, const FormatOptions& opts);
+  // Opens and recovers an image. Errors name `path` and the cause.
+  static Result<std::unique_ptr<ImageStore>> open(const std::string& path, const OpenOptions& opts);
+
+  ImageStore(const ImageStore&) = delete;
+  ImageStore& operator=(const ImageStore&) = delete;
+  virtual ~ImageStore() = default;
+
+  virtual ImageInfo info() = 0;
+  virtual uint32_t block_size() const = 0;
+  virtual uint64_t block_count() const = 0;
+
+  // Same contracts as BlockDevice.
+  virtual Status read_blocks(uint64_t first, uint64_t count, std::span<uint8_t> out) = 0;
+  virtual Status write_blocks(uint64_t first, std::span<const uint8_t> data) = 0;
+  virtual Status trim_blocks(uint64_t first, uint64_t count) = 0;
+  virtual Status set_bad(uint64_t first, uint64_t count, bool bad) = 0;
+  // fdatasync of the log (plus a checkpoint when one is due).
+  virtual Status flush() = 0;
+  // Forces a checkpoint (flush + index written + slot switched).
+  virtual Status checkpoint() = 0;
+  virtual Result<BlockState> state(uint64_t block) = 0;
+  virtual Status state_runs(uint64_t first, uint64_t count, const StateRunFn& fn) = 0;
+  virtual DeviceStats stats() = 0;
+  virtual Result<BlockLocation> locate(uint64_t block) = 0;
+  // Ranges of BAD blocks, ascending.
+  virtual std::vector<std::pair<uint64_t, uint64_t>> bad_ranges() = 0;
+  // Verifies every structure and every live record's checksums.
+  virtual Result<CheckReport> check() = 0;
+  // Flips one stored payload byte of the record holding `block` (test and
+  // fault-injection aid). Fails if the block has no stored payload.
+  virtual Status corrupt_block(uint64_t block) = 0;
+  // Checkpoints (when writable) and releases the lock. Called by the
+  // destructor if not called explicitly; errors are then only logged.
+  virtual Status close() = 0;
+
+ protected:
+  ImageStore() = default;
+};
+
+}  // namespace vblk
