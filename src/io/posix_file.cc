@@ -1,0 +1,151 @@
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "io/file.h"
+
+namespace vblk::io {
+namespace {
+
+class PosixFile final : public File {
+ public:
+  PosixFile(int fd, std::string name) : fd_(fd), name_(std::move(name)) {}
+  ~PosixFile() override { ::close(fd_); }
+
+  Result<size_t> read_at(uint64_t offset, std::span<uint8_t> out) override {
+    size_t done = 0;
+    while (done < out.size()) {
+      ssize_t n = ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return Status::from_errno(errno, name_ + ": read at offset " + std::to_string(offset + done));
+      }
+      if (n == 0) break;
+      done += static_cast<size_t>(n);
+    }
+    return done;
+  }
+
+  Status write_at(uint64_t offset, std::span<const uint8_t> data) override {
+    size_t done = 0;
+    while (done < data.size()) {
+      ssize_t n = ::pwrite(fd_, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return Status::from_errno(errno, name_ + ": write at offset " + std::to_string(offset + done));
+      }
+      done += static_cast<size_t>(n);
+    }
+    return Status::ok();
+  }
+
+  Status sync() override {
+    if (::fdatasync(fd_) != 0) return Status::from_errno(errno, name_ + ": fdatasync");
+    return Status::ok();
+  }
+
+  Status punch_hole(uint64_t offset, uint64_t length) override {
+    if (::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
+                    static_cast<off_t>(length)) == 0)
+      return Status::ok();
+    if (errno == EOPNOTSUPP || errno == ENOSYS) {
+      // Host filesystem cannot punch: write zeros so stale records cannot be
+      // mistaken for live ones; space is then not returned to the host.
+      std::vector<uint8_t> zeros(std::min<uint64_t>(length, 1 << 20));
+      for (uint64_t done = 0; done < length;) {
+        uint64_t n = std::min<uint64_t>(zeros.size(), length - done);
+        VBLK_RETURN_IF_ERROR(write_at(offset + done, {zeros.data(), n}));
+        done += n;
+      }
+      return Status::ok();
+    }
+    return Status::from_errno(errno, name_ + ": punch hole at offset " + std::to_string(offset));
+  }
+
+  Result<uint64_t> size() override {
+    struct stat st;
+    if (::fstat(fd_, &st) != 0) return Status::from_errno(errno, name_ + ": stat");
+    return static_cast<uint64_t>(st.st_size);
+  }
+
+  Result<uint64_t> allocated_bytes() override {
+    struct stat st;
+    if (::fstat(fd_, &st) != 0) return Status::from_errno(errno, name_ + ": stat");
+    return static_cast<uint64_t>(st.st_blocks) * 512;
+  }
+
+  const std::string& name() const override { return name_; }
+
+ private:
+  int fd_;
+  std::string name_;
+};
+
+// Finds the pid holding a lock on inode `ino` from /proc/locks, or 0.
+long lock_holder_pid(const struct stat& st) {
+  std::ifstream locks("/proc/locks");
+  std::string line;
+  while (std::getline(locks, line)) {
+    std::istringstream in(line);
+    std::string id, kind, adv, mode, pid, dev;
+    if (!(in >> id >> kind)) continue;
+    if (kind == "->") continue;  // waiter
+    if (!(in >> adv >> mode >> pid >> dev)) continue;
+    auto last = dev.rfind(':');
+    if (last == std::string::npos) continue;
+    if (std::strtoull(dev.c_str() + last + 1, nullptr, 10) == st.st_ino) return std::strtol(pid.c_str(), nullptr, 10);
+  }
+  return 0;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<File>> open_posix_file(const std::string& path, bool writable, bool create_new,
+                                              LockMode lock) {
+  int flags = (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC;
+  if (create_new) flags |= O_CREAT | O_EXCL;
+  int fd = ::open(path.c_str(), flags, 0644);
+  if (fd < 0) {
+    int err = errno;
+    if (err == EEXIST) return Status::invalid_argument(path + ": file exists (use --force to overwrite)");
+    return Status::from_errno(err, path);
+  }
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    int err = errno;
+    ::close(fd);
+    return Status::from_errno(err, path + ": stat");
+  }
+  if (S_ISDIR(st.st_mode)) {
+    ::close(fd);
+    return Status::invalid_argument(path + ": is a directory, not an image file");
+  }
+  if (lock != LockMode::kNone) {
+    struct flock fl {};
+    fl.l_type = lock == LockMode::kExclusive ? F_WRLCK : F_RDLCK;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = 0;
+    fl.l_len = 1;
+    if (::fcntl(fd, F_OFD_SETLK, &fl) != 0) {
+      int err = errno;
+      ::close(fd);
+      if (err == EAGAIN || err == EACCES) {
+        long pid = lock_holder_pid(st);
+        std::string who = pid > 0 ? " by process " + std::to_string(pid) : " by another process";
+        return Status::busy(path + ": image is in use" + who +
+                            (lock == LockMode::kExclusive ? " (it cannot have two writers)"
+                                                          : " for writing"));
+      }
+      return Status::from_errno(err, path + ": lock");
+    }
+  }
+  return std::unique_ptr<File>(new PosixFile(fd, path));
+}
+
+}  // namespace vblk::io

@@ -1,0 +1,43 @@
+#pragma once
+// File: the host-file interface the image store is written against, so tests
+// can substitute an in-memory or crash-simulating file.
+// Thread safety: read_at/write_at may run concurrently on disjoint ranges.
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "vblk/status.h"
+
+namespace vblk::io {
+
+class File {
+ public:
+  File() = default;
+  File(const File&) = delete;
+  File& operator=(const File&) = delete;
+  virtual ~File() = default;
+
+  // Reads up to out.size() bytes at offset; fewer only at end of file.
+  virtual Result<size_t> read_at(uint64_t offset, std::span<uint8_t> out) = 0;
+  // Writes all of data at offset, extending the file if needed.
+  virtual Status write_at(uint64_t offset, std::span<const uint8_t> data) = 0;
+  // Makes every completed write durable (fdatasync).
+  virtual Status sync() = 0;
+  // Deallocates [offset, offset+length); reads there then return zeros.
+  virtual Status punch_hole(uint64_t offset, uint64_t length) = 0;
+  virtual Result<uint64_t> size() = 0;
+  // Bytes actually allocated on the host (st_blocks * 512 for POSIX files).
+  virtual Result<uint64_t> allocated_bytes() = 0;
+  virtual const std::string& name() const = 0;
+};
+
+enum class LockMode { kNone, kShared, kExclusive };
+
+// Opens a host file. kExclusive/kShared take an OFD lock on byte 0 without
+// waiting; a conflict returns Busy naming the holder's pid when known.
+Result<std::unique_ptr<File>> open_posix_file(const std::string& path, bool writable, bool create_new,
+                                              LockMode lock);
+
+}  // namespace vblk::io
