@@ -132,7 +132,7 @@ Result<Superblock> decode_superblock(std::span<const uint8_t> in, const std::str
   if (sb.entries_per_page < 64 || sb.entries_per_page > 65536 || !is_power_of_two(sb.entries_per_page))
     return Status::corruption(what + ": index page size " + std::to_string(sb.entries_per_page) + " invalid");
   if (sb.max_record_bytes < sb.block_size || sb.max_record_bytes > (1u << 20) ||
-      sb.max_record_bytes % sb.block_size ||
+      sb.max_record_bytes % sb.block_size || sb.max_record_bytes / sb.block_size > kMaxRecordBlocks ||
       record_total_length(sb.max_record_bytes) + kSegmentHeaderSize > sb.segment_size)
     return Status::corruption(what + ": record size limit " + std::to_string(sb.max_record_bytes) + " invalid");
   if (sb.data_start < 3 * 4096 || sb.data_start % 4096 || sb.data_start > (1ull << 30))
@@ -249,7 +249,7 @@ void encode_index_entry(const IndexEntry& e, uint8_t* out) {
   put_u32(out + 8, e.record_length);
   put_u16(out + 12, e.index_in_record);
   out[14] = e.state;
-  out[15] = e.reserved;
+  out[15] = e.blocks_minus_one;
 }
 
 IndexEntry decode_index_entry(const uint8_t* in) {
@@ -258,7 +258,7 @@ IndexEntry decode_index_entry(const uint8_t* in) {
   e.record_length = get_u32(in + 8);
   e.index_in_record = get_u16(in + 12);
   e.state = in[14];
-  e.reserved = in[15];
+  e.blocks_minus_one = in[15];
   return e;
 }
 

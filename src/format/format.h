@@ -52,6 +52,8 @@ inline constexpr uint32_t kDefaultMaxRecordBytes = 64u << 10;
 inline constexpr uint32_t kDefaultEntriesPerPage = 1024;
 inline constexpr uint64_t kDefaultDataStart = 1u << 20;
 inline constexpr uint32_t kMaxLabelBytes = 63;
+// A record covers at most this many blocks (the index entry stores count - 1 in a byte).
+inline constexpr uint32_t kMaxRecordBlocks = 256;
 // Note: implementation limit on one record's payload (guards hostile input).
 inline constexpr uint32_t kMaxRecordPayload = 16u << 20;
 // Note: implementation limit on the checkpoint metadata (guards hostile input).
@@ -192,13 +194,14 @@ struct RecordHeader {
 //   8  u32 record_length  header + padded payload
 //   12 u16 index_in_record
 //   14 u8  state          BlockState: 0 FREE, 1 USED, 2 TRIMMED
-//   15 u8  reserved, zero
+//   15 u8  record_blocks - 1 (blocks the record covers, for space accounting;
+//          0 when record_offset is 0)
 struct IndexEntry {
   uint64_t record_offset = 0;
   uint32_t record_length = 0;
   uint16_t index_in_record = 0;
   uint8_t state = 0;
-  uint8_t reserved = 0;
+  uint8_t blocks_minus_one = 0;
   bool operator==(const IndexEntry&) const = default;
 };
 static_assert(sizeof(IndexEntry) == kIndexEntrySize, "IndexEntry must be 16 bytes");
