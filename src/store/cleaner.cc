@@ -1,0 +1,269 @@
+// Checkpoints and space reclaim.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "store/store_impl.h"
+
+namespace vblk::store {
+
+using format::IndexEntry;
+using format::RecordHeader;
+using format::RecordType;
+
+namespace {
+// Reclaim starts when live data fills less than this fraction of the used
+// segments and no free segment is left; the file then stays within about
+// 1/kCleanLiveFraction of the live bytes.
+constexpr double kCleanLiveFraction = 0.72;
+// Segments emptied per cleaning pass before a checkpoint frees them.
+constexpr size_t kCleanBatch = 4;
+// Below this many used segments the cleaner does not bother.
+constexpr uint64_t kCleanMinSegments = 4;
+}  // namespace
+
+bool StoreImpl::checkpoint_due_locked() const {
+  const uint64_t page_bytes = uint64_t{sb_.entries_per_page} * sizeof(IndexEntry);
+  return log_since_checkpoint_ >= opts_.checkpoint_log_bytes ||
+         dirty_pages_ * page_bytes >= opts_.index_cache_bytes / 2 || pending_free_.size() >= kCleanBatch;
+}
+
+std::vector<uint8_t> StoreImpl::encode_meta_locked() const {
+  std::vector<uint8_t> out;
+  auto u64 = [&](uint64_t v) {
+    size_t at = out.size();
+    out.resize(at + 8);
+    format::put_u64(out.data() + at, v);
+  };
+  auto u32 = [&](uint32_t v) {
+    size_t at = out.size();
+    out.resize(at + 4);
+    format::put_u32(out.data() + at, v);
+  };
+  u64(format::kMetaVersion);
+  u64(used_);
+  u64(zero_);
+  u64(trimmed_);
+  u64(stored_);
+  u64(page_dir_.size());
+  for (auto& [page_no, loc] : page_dir_) {
+    u64(page_no);
+    u64(loc.offset);
+    u32(loc.length);
+    u32(0);
+  }
+  u64(segs_.size());
+  for (uint64_t i = 0; i < segs_.size(); ++i) {
+    bool freed = std::find(pending_free_.begin(), pending_free_.end(), i) != pending_free_.end();
+    u32(freed ? 0 : segs_[i].live);
+    u32(freed ? 0 : segs_[i].fill);
+  }
+  u64(bad_.ranges().size());
+  for (auto& [first, count] : bad_.ranges()) {
+    u64(first);
+    u64(count);
+  }
+  return out;
+}
+
+Status StoreImpl::checkpoint_locked() {
+  VBLK_RETURN_IF_ERROR(check_writable());
+  // 1. Dirty index pages become PAGE records.
+  std::vector<uint64_t> dirty;
+  for (auto& [page_no, page] : pages_)
+    if (page.dirty) dirty.push_back(page_no);
+  std::sort(dirty.begin(), dirty.end());
+  for (uint64_t page_no : dirty) {
+    Page& page = pages_.at(page_no);
+    std::vector<uint8_t> raw(size_t{sb_.entries_per_page} * format::kIndexEntrySize);
+    for (uint32_t i = 0; i < sb_.entries_per_page; ++i)
+      format::encode_index_entry(page.entries[i], raw.data() + size_t{i} * format::kIndexEntrySize);
+    PendingRecord rec;
+    rec.header.type = RecordType::kPage;
+    rec.header.first = page_no;
+    rec.header.raw_len = static_cast<uint32_t>(raw.size());
+    if (compress_payload(raw, 1, &rec.payload))
+      rec.header.flags = format::kRecordFlagCompressed;
+    else
+      rec.payload = std::move(raw);
+    auto off = append_record(rec);
+    if (!off) return off.status().with_prefix("checkpoint: writing index page " + std::to_string(page_no));
+    uint32_t len = format::record_total_length(rec.header.stored_len);
+    if (auto old = page_dir_.find(page_no); old != page_dir_.end()) {
+      uint64_t seg = segment_of(old->second.offset);
+      segs_[seg].live -= old->second.length;
+      live_total_ -= old->second.length;
+    }
+    page_dir_[page_no] = {*off, len};
+    segs_[segment_of(*off)].live += len;
+    live_total_ += len;
+    page.dirty = false;
+    --dirty_pages_;
+  }
+  // 2. The previous checkpoint's metadata stops being live; snapshot; write.
+  for (auto& loc : meta_chunks_) {
+    segs_[segment_of(loc.offset)].live -= loc.length;
+    live_total_ -= loc.length;
+  }
+  std::vector<PageLocation> old_chunks = std::move(meta_chunks_);
+  meta_chunks_.clear();
+  std::vector<uint8_t> meta = encode_meta_locked();
+  uint64_t prev = 0;
+  std::vector<PageLocation> chunks;
+  uint32_t index = 0;
+  for (size_t at = 0; at < meta.size(); at += format::kMetaChunkBytes, ++index) {
+    size_t n = std::min<size_t>(format::kMetaChunkBytes, meta.size() - at);
+    PendingRecord rec;
+    rec.header.type = RecordType::kMeta;
+    rec.header.first = prev;
+    rec.header.count = index;
+    rec.payload.assign(meta.begin() + at, meta.begin() + at + n);
+    auto off = append_record(rec);
+    if (!off) {
+      // Undo the accounting so a later checkpoint starts from the same state.
+      for (auto& loc : chunks) segs_[segment_of(loc.offset)].live -= loc.length, live_total_ -= loc.length;
+      for (auto& loc : old_chunks) segs_[segment_of(loc.offset)].live += loc.length, live_total_ += loc.length;
+      meta_chunks_ = std::move(old_chunks);
+      return off.status().with_prefix("checkpoint: writing metadata");
+    }
+    uint32_t len = format::record_total_length(rec.header.stored_len);
+    chunks.push_back({*off, len});
+    segs_[segment_of(*off)].live += len;
+    live_total_ += len;
+    prev = *off;
+  }
+  // 3. Everything so far is durable before the slot points at it.
+  if (Status s = file_->sync(); !s) {
+    for (auto& loc : chunks) segs_[segment_of(loc.offset)].live -= loc.length, live_total_ -= loc.length;
+    for (auto& loc : old_chunks) segs_[segment_of(loc.offset)].live += loc.length, live_total_ += loc.length;
+    meta_chunks_ = std::move(old_chunks);
+    return s.with_prefix("checkpoint");
+  }
+  format::Checkpoint cp;
+  cp.generation = generation_ + 1;
+  cp.next_record_seq = next_seq_;
+  cp.head_segment = head_seg_;
+  cp.head_fill = head_fill_;
+  cp.head_alloc_seq = head_alloc_seq_;
+  cp.meta_last_chunk = prev;
+  cp.meta_chunks = static_cast<uint32_t>(chunks.size());
+  cp.meta_bytes = meta.size();
+  cp.meta_hash = format::hash64(meta.data(), meta.size());
+  cp.segment_count = segs_.size();
+  cp.uuid = sb_.uuid;
+  std::array<uint8_t, format::kCheckpointSize> slot{};
+  format::encode_checkpoint(cp, slot);
+  int next_slot = 1 - slot_;
+  Status s = file_->write_at(format::kCheckpointOffset[next_slot], slot);
+  if (s) s = file_->sync();
+  if (!s) {
+    // The slot may or may not have reached the disk; the state is only
+    // known again after a successful checkpoint. Refuse writes until reopen.
+    broken_ = true;
+    return s.with_prefix("checkpoint: writing slot");
+  }
+  slot_ = next_slot;
+  generation_ = cp.generation;
+  meta_chunks_ = std::move(chunks);
+  log_since_checkpoint_ = 0;
+  changed_since_checkpoint_ = false;
+  // 4. Segments emptied before this checkpoint are free now.
+  for (uint64_t seg : pending_free_) {
+    if (segs_[seg].live != 0)
+      spdlog::warn("{}: reclaimed segment {} still counted {} live bytes", file_->name(), seg, segs_[seg].live);
+    live_total_ -= segs_[seg].live;
+    segs_[seg] = SegmentInfo{};
+    if (Status p = file_->punch_hole(segment_start(seg), sb_.segment_size); !p)
+      spdlog::warn("{}: could not punch segment {}: {}", file_->name(), seg, p.to_string());
+  }
+  pending_free_.clear();
+  free_segs_.clear();
+  for (uint64_t i = 0; i < segs_.size(); ++i)
+    if (segs_[i].fill == 0) free_segs_.insert(i);
+  evict_pages();
+  return Status::ok();
+}
+
+Status StoreImpl::clean_segment_locked(uint64_t seg) {
+  // Copies the victim's live DATA blocks to the head, marks its live PAGE
+  // records' pages dirty, and queues it for freeing at the next checkpoint.
+  const uint64_t start = segment_start(seg);
+  uint32_t pos = format::kSegmentHeaderSize;
+  while (pos + format::kRecordHeaderSize <= segs_[seg].fill) {
+    RecordHeader h;
+    const uint64_t off = start + pos;
+    std::vector<uint8_t> raw;
+    Status s = read_record(off, format::kRecordHeaderSize, &h, nullptr);
+    if (!s) {
+      unclean_.insert(seg);
+      spdlog::error("{}: segment {} record at offset {} is damaged ({}); leaving the segment in place",
+                    file_->name(), seg, off, s.to_string());
+      return Status::ok();
+    }
+    const uint32_t total = format::record_total_length(h.stored_len);
+    if (h.type == RecordType::kData) {
+      std::vector<bool> live(h.count);
+      bool any = false;
+      for (uint32_t i = 0; i < h.count; ++i) {
+        auto e = get_entry(h.first + i);
+        if (!e) return e.status();
+        live[i] = e->record_offset == off;
+        any |= live[i];
+      }
+      if (any) {
+        VBLK_RETURN_IF_ERROR(read_record(off, total, &h, &raw));
+        for (uint32_t i = 0; i < h.count;) {
+          if (!live[i]) {
+            ++i;
+            continue;
+          }
+          uint32_t j = i;
+          while (j < h.count && live[j]) ++j;
+          std::span<const uint8_t> run(raw.data() + size_t{i} * sb_.block_size, size_t{j - i} * sb_.block_size);
+          for (PendingRecord& rec : build_data_records(h.first + i, run)) {
+            auto at = append_record(rec);
+            if (!at) return at.status();
+            VBLK_RETURN_IF_ERROR(apply_record(rec.header, *at));
+          }
+          i = j;
+        }
+      }
+    } else if (h.type == RecordType::kPage) {
+      auto dir = page_dir_.find(h.first);
+      if (dir != page_dir_.end() && dir->second.offset == off) {
+        auto page = get_page(h.first, false);
+        if (!page) return page.status();
+        if (*page && !(*page)->dirty) {
+          (*page)->dirty = true;
+          ++dirty_pages_;
+        }
+      }
+    }
+    pos += total;
+  }
+  pending_free_.push_back(seg);
+  return Status::ok();
+}
+
+Status StoreImpl::maybe_maintain_locked() {
+  const uint64_t used_segs = segs_.size() - pending_free_.size();
+  if (free_segs_.empty() && used_segs >= kCleanMinSegments &&
+      static_cast<double>(live_total_) < kCleanLiveFraction * static_cast<double>(used_segs * sb_.segment_size)) {
+    // Victims: least live first, never the head or a segment already queued.
+    std::vector<std::pair<uint32_t, uint64_t>> candidates;
+    for (uint64_t i = 0; i < segs_.size(); ++i) {
+      if (i == head_seg_ || segs_[i].fill == 0 || unclean_.count(i)) continue;
+      if (std::find(pending_free_.begin(), pending_free_.end(), i) != pending_free_.end()) continue;
+      candidates.push_back({segs_[i].live, i});
+    }
+    std::sort(candidates.begin(), candidates.end());
+    for (size_t k = 0; k < candidates.size() && pending_free_.size() < kCleanBatch; ++k) {
+      if (candidates[k].first > sb_.segment_size * kCleanLiveFraction) break;
+      VBLK_RETURN_IF_ERROR(clean_segment_locked(candidates[k].second));
+    }
+  }
+  if (checkpoint_due_locked()) return checkpoint_locked();
+  return Status::ok();
+}
+
+}  // namespace vblk::store

@@ -1,0 +1,432 @@
+// ImageStore entry points: create, open, and the block operations.
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <random>
+
+#include "store/store_impl.h"
+
+namespace vblk {
+
+using format::IndexEntry;
+using format::RecordHeader;
+using format::RecordType;
+
+Status ImageStore::create(const std::string& path, const FormatOptions& opts) {
+  if (Status s = format::validate_geometry(opts.block_size, opts.block_size ? opts.capacity_bytes / opts.block_size : 0,
+                                           format::kDefaultSegmentSize);
+      !s)
+    return s.with_prefix(path);
+  if (opts.capacity_bytes % opts.block_size)
+    return Status::invalid_argument(path + ": size " + std::to_string(opts.capacity_bytes) +
+                                    " is not a whole number of " + std::to_string(opts.block_size) + "-byte blocks");
+  if (opts.compression_level < 0 || opts.compression_level > 19)
+    return Status::invalid_argument(path + ": compression level " + std::to_string(opts.compression_level) +
+                                    " is outside 0..19");
+  if (opts.label.size() > format::kMaxLabelBytes)
+    return Status::invalid_argument(path + ": label longer than 63 bytes");
+
+  format::Superblock sb;
+  sb.block_size = opts.block_size;
+  sb.block_count = opts.capacity_bytes / opts.block_size;
+  sb.compression = opts.compression_level > 0 ? format::Compression::kZstd : format::Compression::kNone;
+  sb.compression_level = opts.compression_level;
+  sb.max_record_bytes = std::max(format::kDefaultMaxRecordBytes, opts.block_size);
+  sb.created_unix = static_cast<uint64_t>(std::time(nullptr));
+  sb.label = opts.label;
+  std::random_device rd;
+  for (auto& b : sb.uuid) b = static_cast<uint8_t>(rd());
+  sb.uuid[6] = (sb.uuid[6] & 0x0f) | 0x40;  // RFC 4122 version 4
+  sb.uuid[8] = (sb.uuid[8] & 0x3f) | 0x80;
+
+  // Build under a temporary name and rename into place, so an existing image
+  // is untouched on failure and a half-written one never carries the name.
+  struct stat st;
+  bool exists = ::stat(path.c_str(), &st) == 0;
+  if (exists && S_ISDIR(st.st_mode)) return Status::invalid_argument(path + ": is a directory");
+  if (exists && !opts.force) return Status::invalid_argument(path + ": file exists (use --force to overwrite)");
+  std::string tmp = path + ".vblk-tmp-" + std::to_string(::getpid());
+  auto file = io::open_posix_file(tmp, true, true, io::LockMode::kExclusive);
+  if (!file) return file.status();
+  std::array<uint8_t, format::kSuperblockSize> sbuf{};
+  format::encode_superblock(sb, sbuf);
+  format::Checkpoint cp;
+  cp.head_segment = format::kNoSegment;
+  cp.uuid = sb.uuid;
+  std::array<uint8_t, format::kCheckpointSize> cbuf{};
+  format::encode_checkpoint(cp, cbuf);
+  std::vector<uint8_t> zero(format::kCheckpointSize);
+  Status s = (*file)->write_at(0, sbuf);
+  if (s) s = (*file)->write_at(format::kCheckpointOffset[0], cbuf);
+  if (s) s = (*file)->write_at(format::kCheckpointOffset[1], zero);
+  if (s) s = (*file)->sync();
+  if (s && ::rename(tmp.c_str(), path.c_str()) != 0) s = Status::from_errno(errno, path + ": rename");
+  if (!s) {
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  return Status::ok();
+}
+
+Result<std::unique_ptr<ImageStore>> ImageStore::open(const std::string& path, const OpenOptions& opts) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return Status::from_errno(errno, path);
+  if (S_ISDIR(st.st_mode)) return Status::invalid_argument(path + ": is a directory, not an image file");
+  if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+    return Status::invalid_argument(path + ": not a regular file");
+  auto file = io::open_posix_file(path, !opts.read_only, false,
+                                  opts.read_only ? io::LockMode::kShared : io::LockMode::kExclusive);
+  if (!file) return file.status();
+  std::array<uint8_t, format::kSuperblockSize> buf{};
+  auto n = (*file)->read_at(0, buf);
+  if (!n) return n.status();
+  auto sb = format::decode_superblock(std::span<const uint8_t>(buf.data(), *n), path);
+  if (!sb) return sb.status();
+  auto store = std::make_unique<store::StoreImpl>(std::move(*file), *sb, opts);
+  VBLK_RETURN_IF_ERROR(store->recover());
+  if (!opts.read_only) {
+    // Start a new generation so records of a crashed session beyond the
+    // recovered log end can never be replayed later.
+    if (Status s = store->checkpoint(); !s) return s.with_prefix(path + ": writing checkpoint after recovery");
+  }
+  return std::unique_ptr<ImageStore>(std::move(store));
+}
+
+namespace store {
+
+StoreImpl::StoreImpl(std::unique_ptr<io::File> file, const format::Superblock& sb, const OpenOptions& opts)
+    : file_(std::move(file)),
+      sb_(sb),
+      opts_(opts),
+      level_(opts.compression_level >= 0 ? opts.compression_level : sb.compression_level),
+      max_record_blocks_(std::min(sb.max_record_bytes / sb.block_size, format::kMaxRecordBlocks)) {}
+
+StoreImpl::~StoreImpl() {
+  if (Status s = close(); !s) spdlog::error("{}: closing image: {}", file_->name(), s.to_string());
+}
+
+Status StoreImpl::check_writable() const {
+  if (opts_.read_only) return Status::read_only(file_->name() + ": image is open read-only");
+  if (closed_) return Status::invalid_argument(file_->name() + ": image is closed");
+  if (broken_)
+    return Status::io_error(file_->name() + ": an earlier checkpoint failed; reopen the image to continue");
+  return Status::ok();
+}
+
+Status StoreImpl::close() {
+  std::lock_guard lock(mu_);
+  if (closed_) return Status::ok();
+  Status s;
+  if (!opts_.read_only && !broken_ && (changed_since_checkpoint_ || dirty_pages_ || !pending_free_.empty()))
+    s = checkpoint_locked();
+  closed_ = true;
+  return s;
+}
+
+ImageInfo StoreImpl::info() {
+  std::lock_guard lock(mu_);
+  ImageInfo i;
+  i.path = file_->name();
+  i.version = sb_.version;
+  i.uuid = format::uuid_to_string(sb_.uuid);
+  i.label = sb_.label;
+  i.block_size = sb_.block_size;
+  i.block_count = sb_.block_count;
+  i.capacity_bytes = sb_.block_count * sb_.block_size;
+  i.compression_level = sb_.compression_level;
+  i.segment_size = sb_.segment_size;
+  i.max_record_bytes = sb_.max_record_bytes;
+  i.created_unix = sb_.created_unix;
+  i.incompat_features = sb_.incompat_features;
+  i.compat_features = sb_.compat_features;
+  i.generation = generation_;
+  i.segments = segs_.size();
+  i.free_segments = free_segs_.size();
+  return i;
+}
+
+Status StoreImpl::read_blocks(uint64_t first, uint64_t count, std::span<uint8_t> out) {
+  const uint32_t bs = sb_.block_size;
+  if (out.size() != count * bs) return Status::invalid_argument("read buffer size does not match the block count");
+  std::vector<IndexEntry> entries(count);
+  {
+    std::lock_guard lock(mu_);
+    VBLK_RETURN_IF_ERROR(check_range(first, count));
+    if (auto bad = bad_.first_in(first, count))
+      return Status::bad_block("block " + std::to_string(*bad) + " is BAD");
+    for (uint64_t i = 0; i < count; ++i) {
+      auto e = get_entry(first + i);
+      if (!e) return e.status();
+      entries[i] = *e;
+    }
+    evict_pages();
+  }
+  std::vector<uint8_t> raw;
+  for (uint64_t i = 0; i < count;) {
+    const IndexEntry& e = entries[i];
+    uint8_t* dst = out.data() + i * bs;
+    if (e.record_offset == 0) {
+      std::memset(dst, 0, bs);
+      ++i;
+      continue;
+    }
+    // Blocks i..j-1 come from the same record.
+    uint64_t j = i + 1;
+    while (j < count && entries[j].record_offset == e.record_offset) ++j;
+    RecordHeader h;
+    Status s;
+    for (int attempt = 0;; ++attempt) {
+      s = read_record(entries[i].record_offset, entries[i].record_length, &h, &raw);
+      const uint64_t rec_first = first + i - entries[i].index_in_record;
+      if (s && (h.type != RecordType::kData || h.first != rec_first || raw.size() != size_t{h.count} * bs ||
+                entries[j - 1].index_in_record >= h.count))
+        s = Status::corruption("record does not hold this block");
+      if (s || attempt == 3) break;
+      // The record may have moved (overwrite, reclaim) since the lookup.
+      std::lock_guard lock(mu_);
+      bool moved = false;
+      for (uint64_t k = i; k < j; ++k) {
+        auto now = get_entry(first + k);
+        if (!now) return now.status();
+        if (!(*now == entries[k])) moved = true;
+        entries[k] = *now;
+      }
+      if (!moved) break;
+      if (entries[i].record_offset != e.record_offset) {
+        j = i;  // re-plan this stretch from the fresh entries
+        break;
+      }
+    }
+    if (j == i) continue;
+    if (!s)
+      return Status::corruption("block " + std::to_string(first + i) + ": record at image offset " +
+                                std::to_string(e.record_offset) + ": " + s.message());
+    for (uint64_t k = i; k < j; ++k)
+      std::memcpy(out.data() + k * bs, raw.data() + size_t{entries[k].index_in_record} * bs, bs);
+    i = j;
+  }
+  return Status::ok();
+}
+
+Status StoreImpl::write_blocks(uint64_t first, std::span<const uint8_t> data) {
+  const uint32_t bs = sb_.block_size;
+  if (data.size() % bs) return Status::invalid_argument("write buffer is not a whole number of blocks");
+  const uint64_t count = data.size() / bs;
+  {
+    std::lock_guard lock(mu_);
+    VBLK_RETURN_IF_ERROR(check_writable());
+    VBLK_RETURN_IF_ERROR(check_range(first, count));
+    if (auto bad = bad_.first_in(first, count))
+      return Status::bad_block("block " + std::to_string(*bad) + " is BAD");
+  }
+  // Compression runs without the lock so writers compress in parallel.
+  std::vector<PendingRecord> records = build_data_records(first, data);
+  std::lock_guard lock(mu_);
+  VBLK_RETURN_IF_ERROR(check_writable());
+  if (auto bad = bad_.first_in(first, count)) return Status::bad_block("block " + std::to_string(*bad) + " is BAD");
+  for (PendingRecord& rec : records) {
+    auto off = append_record(rec);
+    if (!off) return off.status();
+    VBLK_RETURN_IF_ERROR(apply_record(rec.header, *off));
+  }
+  Status s = maybe_maintain_locked();
+  evict_pages();
+  // The data is in the log; a failed reclaim or checkpoint is logged but the
+  // write itself succeeded and will replay.
+  if (!s) spdlog::error("{}: background maintenance: {}", file_->name(), s.to_string());
+  return Status::ok();
+}
+
+Status StoreImpl::trim_blocks(uint64_t first, uint64_t count) {
+  std::lock_guard lock(mu_);
+  VBLK_RETURN_IF_ERROR(check_writable());
+  VBLK_RETURN_IF_ERROR(check_range(first, count));
+  if (count == 0) return Status::ok();
+  PendingRecord rec;
+  rec.header.type = RecordType::kTrim;
+  rec.header.first = first;
+  for (uint64_t done = 0; done < count;) {
+    rec.header.first = first + done;
+    rec.header.count = static_cast<uint32_t>(std::min<uint64_t>(count - done, 1u << 30));
+    auto off = append_record(rec);
+    if (!off) return off.status();
+    VBLK_RETURN_IF_ERROR(apply_record(rec.header, *off));
+    done += rec.header.count;
+  }
+  Status s = maybe_maintain_locked();
+  evict_pages();
+  if (!s) spdlog::error("{}: background maintenance: {}", file_->name(), s.to_string());
+  return Status::ok();
+}
+
+Status StoreImpl::set_bad(uint64_t first, uint64_t count, bool bad) {
+  std::lock_guard lock(mu_);
+  VBLK_RETURN_IF_ERROR(check_writable());
+  VBLK_RETURN_IF_ERROR(check_range(first, count));
+  for (uint64_t done = 0; done < count;) {
+    PendingRecord rec;
+    rec.header.type = bad ? RecordType::kBadSet : RecordType::kBadClear;
+    rec.header.first = first + done;
+    rec.header.count = static_cast<uint32_t>(std::min<uint64_t>(count - done, 1u << 30));
+    auto off = append_record(rec);
+    if (!off) return off.status();
+    VBLK_RETURN_IF_ERROR(apply_record(rec.header, *off));
+    done += rec.header.count;
+  }
+  evict_pages();
+  return Status::ok();
+}
+
+Status StoreImpl::flush() {
+  bool due;
+  {
+    std::lock_guard lock(mu_);
+    if (opts_.read_only) return Status::ok();
+    VBLK_RETURN_IF_ERROR(check_writable());
+    due = checkpoint_due_locked();
+  }
+  // Every write acknowledged before this call is already in the host file's
+  // page cache; fdatasync makes it durable without holding up other I/O.
+  if (!due) return file_->sync();
+  std::lock_guard lock(mu_);
+  return checkpoint_locked();
+}
+
+Status StoreImpl::checkpoint() {
+  std::lock_guard lock(mu_);
+  return checkpoint_locked();
+}
+
+DeviceStats StoreImpl::stats() {
+  std::lock_guard lock(mu_);
+  DeviceStats s;
+  s.used_blocks = used_;
+  s.zero_blocks = zero_;
+  s.trimmed_blocks = trimmed_;
+  s.bad_blocks = bad_.total();
+  // BAD blocks keep their index entry FREE or TRIMMED, so count them once.
+  uint64_t bad_trimmed = 0;
+  for (auto& [f, c] : bad_.ranges()) {
+    for (uint64_t b = f; b < f + c; ++b) {
+      auto e = get_entry(b);
+      if (e && e->state == static_cast<uint8_t>(BlockState::kTrimmed)) ++bad_trimmed;
+      if (b - f > 1000000) break;  // Note: approximate for absurdly large bad ranges.
+    }
+  }
+  s.trimmed_blocks -= std::min(s.trimmed_blocks, bad_trimmed);
+  s.free_blocks = sb_.block_count - std::min(sb_.block_count, s.used_blocks + s.trimmed_blocks + s.bad_blocks);
+  s.stored_bytes = stored_;
+  if (auto a = file_->allocated_bytes()) s.host_file_bytes = *a;
+  if (auto z = file_->size()) s.host_file_size = *z;
+  return s;
+}
+
+Result<BlockLocation> StoreImpl::locate(uint64_t block) {
+  IndexEntry e;
+  BlockLocation loc;
+  {
+    std::lock_guard lock(mu_);
+    VBLK_RETURN_IF_ERROR(check_range(block, 1));
+    auto r = get_entry(block);
+    if (!r) return r.status();
+    e = *r;
+    loc.state = effective_state(block, e);
+  }
+  loc.zero = e.state == static_cast<uint8_t>(BlockState::kUsed) && e.record_offset == 0;
+  loc.record_offset = e.record_offset;
+  loc.record_length = e.record_length;
+  loc.index_in_record = e.index_in_record;
+  if (e.record_offset) {
+    std::array<uint8_t, format::kRecordHeaderSize> buf{};
+    auto n = file_->read_at(e.record_offset, buf);
+    if (!n) return n.status();
+    auto h = format::decode_record_header(std::span<const uint8_t>(buf.data(), *n));
+    if (!h) return h.status().with_prefix("block " + std::to_string(block) + ": record at offset " +
+                                          std::to_string(e.record_offset));
+    loc.record_first_block = h->first;
+    loc.record_blocks = h->count;
+    loc.compressed = h->flags & format::kRecordFlagCompressed;
+    loc.stored_payload = h->stored_len;
+  }
+  return loc;
+}
+
+std::vector<std::pair<uint64_t, uint64_t>> StoreImpl::bad_ranges() {
+  std::lock_guard lock(mu_);
+  return {bad_.ranges().begin(), bad_.ranges().end()};
+}
+
+Result<CheckReport> StoreImpl::check() {
+  // Superblock, slot and metadata were verified by open. Here: every index
+  // page and every record a USED block points at.
+  CheckReport report;
+  std::vector<uint64_t> page_nos;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [p, _] : page_dir_) page_nos.push_back(p);
+    for (auto& [p, page] : pages_)
+      if (!page_dir_.count(p)) page_nos.push_back(p);
+  }
+  std::sort(page_nos.begin(), page_nos.end());
+  std::vector<uint8_t> raw;
+  for (uint64_t page_no : page_nos) {
+    std::vector<IndexEntry> entries;
+    {
+      std::lock_guard lock(mu_);
+      auto page = get_page(page_no, false);
+      if (!page) {
+        auto loc = page_dir_[page_no];
+        report.problems.push_back({false, 0, loc.offset, page.status().message()});
+        continue;
+      }
+      if (*page) entries = (*page)->entries;
+      evict_pages();
+    }
+    uint64_t last_offset = 0;
+    Status last_status;
+    for (uint32_t i = 0; i < entries.size(); ++i) {
+      const IndexEntry& e = entries[i];
+      if (e.record_offset == 0) continue;
+      const uint64_t block = page_no * sb_.entries_per_page + i;
+      report.blocks_checked++;
+      if (e.record_offset != last_offset) {
+        RecordHeader h;
+        last_offset = e.record_offset;
+        last_status = read_record(e.record_offset, e.record_length, &h, &raw);
+        report.records_checked++;
+        if (last_status && (h.type != RecordType::kData || h.first + e.index_in_record != block ||
+                            raw.size() != size_t{h.count} * sb_.block_size))
+          last_status = Status::corruption("record does not hold this block");
+      }
+      if (!last_status)
+        report.problems.push_back({true, block, e.record_offset,
+                                   "block " + std::to_string(block) + ": record at image offset " +
+                                       std::to_string(e.record_offset) + ": " + last_status.message()});
+    }
+  }
+  return report;
+}
+
+Status StoreImpl::corrupt_block(uint64_t block) {
+  std::lock_guard lock(mu_);
+  VBLK_RETURN_IF_ERROR(check_writable());
+  VBLK_RETURN_IF_ERROR(check_range(block, 1));
+  auto e = get_entry(block);
+  if (!e) return e.status();
+  if (e->record_offset == 0)
+    return Status::invalid_argument("block " + std::to_string(block) + " has no stored data to corrupt");
+  const uint64_t at = e->record_offset + format::kRecordHeaderSize +
+                      (e->record_length - format::kRecordHeaderSize) / 2;
+  uint8_t byte = 0;
+  auto n = file_->read_at(at, {&byte, 1});
+  if (!n) return n.status();
+  byte ^= 0x5a;
+  return file_->write_at(at, {&byte, 1});
+}
+
+}  // namespace store
+}  // namespace vblk

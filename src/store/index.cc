@@ -1,0 +1,218 @@
+// Index pages, entries, counters and the bad-block set.
+#include <spdlog/spdlog.h>
+
+#include "store/store_impl.h"
+
+namespace vblk::store {
+
+using format::IndexEntry;
+
+// ---- BadSet -----------------------------------------------------------------
+
+void BadSet::add(uint64_t first, uint64_t count) {
+  if (count == 0) return;
+  uint64_t end = first + count;
+  auto it = ranges_.upper_bound(first);
+  if (it != ranges_.begin()) {
+    auto prev = std::prev(it);
+    if (prev->first + prev->second >= first) {
+      first = prev->first;
+      end = std::max(end, prev->first + prev->second);
+      it = ranges_.erase(prev);
+    }
+  }
+  while (it != ranges_.end() && it->first <= end) {
+    end = std::max(end, it->first + it->second);
+    it = ranges_.erase(it);
+  }
+  ranges_[first] = end - first;
+}
+
+void BadSet::remove(uint64_t first, uint64_t count) {
+  if (count == 0) return;
+  uint64_t end = first + count;
+  auto it = ranges_.upper_bound(first);
+  if (it != ranges_.begin()) --it;
+  while (it != ranges_.end() && it->first < end) {
+    uint64_t rf = it->first, re = it->first + it->second;
+    if (re <= first) {
+      ++it;
+      continue;
+    }
+    it = ranges_.erase(it);
+    if (rf < first) ranges_[rf] = first - rf;
+    if (re > end) ranges_[end] = re - end;
+  }
+}
+
+bool BadSet::contains(uint64_t block) const { return first_in(block, 1).has_value(); }
+
+std::optional<uint64_t> BadSet::first_in(uint64_t first, uint64_t count) const {
+  auto it = ranges_.upper_bound(first);
+  if (it != ranges_.begin()) {
+    auto prev = std::prev(it);
+    if (prev->first + prev->second > first) return first;
+  }
+  if (it != ranges_.end() && it->first < first + count) return it->first;
+  return std::nullopt;
+}
+
+uint64_t BadSet::total() const {
+  uint64_t n = 0;
+  for (auto& [f, c] : ranges_) n += c;
+  return n;
+}
+
+// ---- pages --------------------------------------------------------------------
+
+Result<Page*> StoreImpl::get_page(uint64_t page_no, bool create) {
+  if (auto it = pages_.find(page_no); it != pages_.end()) {
+    lru_.splice(lru_.begin(), lru_, it->second.lru);
+    return &it->second;
+  }
+  Page page;
+  auto dir = page_dir_.find(page_no);
+  if (dir != page_dir_.end()) {
+    format::RecordHeader h;
+    std::vector<uint8_t> raw;
+    Status s = read_record(dir->second.offset, dir->second.length, &h, &raw);
+    if (s.is_ok() && (h.type != format::RecordType::kPage || h.first != page_no ||
+                      raw.size() != size_t{sb_.entries_per_page} * format::kIndexEntrySize))
+      s = Status::corruption("record is not index page " + std::to_string(page_no));
+    if (!s)
+      return s.with_prefix(file_->name() + ": index page " + std::to_string(page_no) + " at offset " +
+                           std::to_string(dir->second.offset));
+    page.entries.resize(sb_.entries_per_page);
+    for (uint32_t i = 0; i < sb_.entries_per_page; ++i) {
+      IndexEntry e = format::decode_index_entry(raw.data() + size_t{i} * format::kIndexEntrySize);
+      // Hostile-input guard: an entry must describe something this image can hold.
+      bool bad = e.state > 2 || (e.record_offset != 0 && (e.state != 1 || e.record_offset < sb_.data_start ||
+                                                          e.record_length < format::kRecordHeaderSize ||
+                                                          e.record_length > format::record_total_length(
+                                                                                 sb_.max_record_bytes) ||
+                                                          e.index_in_record > e.blocks_minus_one));
+      if (bad)
+        return Status::corruption(file_->name() + ": index page " + std::to_string(page_no) + " entry " +
+                                  std::to_string(i) + " is invalid");
+      page.entries[i] = e;
+    }
+  } else if (!create) {
+    return static_cast<Page*>(nullptr);
+  } else {
+    page.entries.resize(sb_.entries_per_page);
+  }
+  lru_.push_front(page_no);
+  page.lru = lru_.begin();
+  auto [it, _] = pages_.emplace(page_no, std::move(page));
+  return &it->second;
+}
+
+void StoreImpl::evict_pages() {
+  const uint64_t page_bytes = uint64_t{sb_.entries_per_page} * sizeof(IndexEntry);
+  uint64_t budget = std::max<uint64_t>(opts_.index_cache_bytes / page_bytes, 16);
+  for (auto it = lru_.end(); pages_.size() > budget && it != lru_.begin();) {
+    --it;
+    auto p = pages_.find(*it);
+    if (p->second.dirty) continue;
+    it = lru_.erase(it);
+    pages_.erase(p);
+  }
+}
+
+Result<IndexEntry> StoreImpl::get_entry(uint64_t block) {
+  auto page = get_page(page_of(block), false);
+  if (!page) return page.status();
+  if (*page == nullptr) return IndexEntry{};
+  return (*page)->entries[slot_of(block)];
+}
+
+void StoreImpl::account_entry(const IndexEntry& e, int sign) {
+  auto add = [sign](uint64_t& counter, uint64_t v) { counter = sign > 0 ? counter + v : counter - v; };
+  if (e.state == static_cast<uint8_t>(BlockState::kUsed)) {
+    add(used_, 1);
+    if (e.record_offset == 0) add(zero_, 1);
+  } else if (e.state == static_cast<uint8_t>(BlockState::kTrimmed)) {
+    add(trimmed_, 1);
+  }
+  if (e.record_offset != 0) {
+    // A record's bytes are shared out among its blocks; block 0 takes the remainder.
+    uint32_t n = e.blocks_minus_one + 1u;
+    uint32_t share = e.record_length / n + (e.index_in_record == 0 ? e.record_length % n : 0);
+    add(stored_, share);
+    add(live_total_, share);
+    uint64_t seg = segment_of(e.record_offset);
+    if (seg < segs_.size()) segs_[seg].live = sign > 0 ? segs_[seg].live + share : segs_[seg].live - share;
+  }
+}
+
+Status StoreImpl::set_entry(uint64_t block, const IndexEntry& e) {
+  auto page = get_page(page_of(block), true);
+  if (!page) return page.status();
+  IndexEntry& slot = (*page)->entries[slot_of(block)];
+  if (slot == e) return Status::ok();
+  account_entry(slot, -1);
+  slot = e;
+  account_entry(slot, +1);
+  if (!(*page)->dirty) {
+    (*page)->dirty = true;
+    ++dirty_pages_;
+  }
+  return Status::ok();
+}
+
+BlockState StoreImpl::effective_state(uint64_t block, const IndexEntry& e) const {
+  if (bad_.contains(block)) return BlockState::kBad;
+  return static_cast<BlockState>(e.state);
+}
+
+Status StoreImpl::check_range(uint64_t first, uint64_t count) const {
+  if (first > sb_.block_count || count > sb_.block_count - first)
+    return Status::out_of_range(file_->name() + ": blocks " + std::to_string(first) + "+" +
+                                std::to_string(count) + " beyond the device's " +
+                                std::to_string(sb_.block_count) + " blocks");
+  return Status::ok();
+}
+
+Result<BlockState> StoreImpl::state(uint64_t block) {
+  std::lock_guard lock(mu_);
+  VBLK_RETURN_IF_ERROR(check_range(block, 1));
+  auto e = get_entry(block);
+  if (!e) return e.status();
+  return effective_state(block, *e);
+}
+
+Status StoreImpl::state_runs(uint64_t first, uint64_t count, const StateRunFn& fn) {
+  std::unique_lock lock(mu_);
+  VBLK_RETURN_IF_ERROR(check_range(first, count));
+  uint64_t run_first = first, run_count = 0;
+  BlockState run_state = BlockState::kFree;
+  auto emit = [&](uint64_t b, uint64_t n, BlockState s) {
+    if (run_count && s == run_state && run_first + run_count == b) {
+      run_count += n;
+      return;
+    }
+    if (run_count) fn(run_first, run_count, run_state);
+    run_first = b, run_count = n, run_state = s;
+  };
+  const uint64_t end = first + count;
+  for (uint64_t b = first; b < end;) {
+    uint64_t page_no = page_of(b);
+    uint64_t page_end = std::min(end, (page_no + 1) * sb_.entries_per_page);
+    auto page = get_page(page_no, false);
+    if (!page) return page.status();
+    if (*page == nullptr && !bad_.first_in(b, page_end - b)) {
+      emit(b, page_end - b, BlockState::kFree);
+    } else {
+      for (; b < page_end; ++b) {
+        IndexEntry e = *page ? (*page)->entries[slot_of(b)] : IndexEntry{};
+        emit(b, 1, effective_state(b, e));
+      }
+    }
+    b = page_end;
+    evict_pages();
+  }
+  if (run_count) fn(run_first, run_count, run_state);
+  return Status::ok();
+}
+
+}  // namespace vblk::store

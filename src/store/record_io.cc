@@ -1,0 +1,238 @@
+// Building, appending, applying and reading log records.
+#include <spdlog/spdlog.h>
+#include <zstd.h>
+
+#include <cstring>
+
+#include "store/store_impl.h"
+
+namespace vblk::store {
+
+using format::IndexEntry;
+using format::RecordHeader;
+using format::RecordType;
+
+namespace {
+
+struct ZstdContexts {
+  ZSTD_CCtx* c = ZSTD_createCCtx();
+  ZSTD_DCtx* d = ZSTD_createDCtx();
+  ~ZstdContexts() {
+    ZSTD_freeCCtx(c);
+    ZSTD_freeDCtx(d);
+  }
+};
+ZstdContexts& zstd() {
+  thread_local ZstdContexts ctx;
+  return ctx;
+}
+
+bool is_zero(const uint8_t* p, size_t n) {
+  // Compare in 8-byte words; blocks are at least 512 bytes.
+  uint64_t acc = 0;
+  for (size_t i = 0; i + 8 <= n; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, p + i, 8);
+    acc |= w;
+    if ((i & 511) == 0 && acc) return false;
+  }
+  return acc == 0;
+}
+
+}  // namespace
+
+bool compress_payload(std::span<const uint8_t> in, int level, std::vector<uint8_t>* out) {
+  if (level <= 0) return false;
+  out->resize(ZSTD_compressBound(in.size()));
+  size_t n = ZSTD_compressCCtx(zstd().c, out->data(), out->size(), in.data(), in.size(), level);
+  // Store raw unless compression saves at least one 8-byte alignment unit.
+  if (ZSTD_isError(n) || n + format::kRecordAlign >= in.size()) return false;
+  out->resize(n);
+  return true;
+}
+
+Status decompress_payload(std::span<const uint8_t> in, std::span<uint8_t> out) {
+  size_t n = ZSTD_decompressDCtx(zstd().d, out.data(), out.size(), in.data(), in.size());
+  if (ZSTD_isError(n)) return Status::corruption(std::string("zstd: ") + ZSTD_getErrorName(n));
+  if (n != out.size()) return Status::corruption("decompressed payload has the wrong length");
+  return Status::ok();
+}
+
+std::vector<PendingRecord> StoreImpl::build_data_records(uint64_t first, std::span<const uint8_t> data) {
+  const uint32_t bs = sb_.block_size;
+  const uint64_t count = data.size() / bs;
+  std::vector<PendingRecord> out;
+  for (uint64_t i = 0; i < count;) {
+    bool zero = is_zero(data.data() + i * bs, bs);
+    uint64_t j = i + 1;
+    uint64_t limit = zero ? (1u << 30) : max_record_blocks_;
+    while (j < count && j - i < limit && is_zero(data.data() + j * bs, bs) == zero) ++j;
+    PendingRecord rec;
+    rec.header.first = first + i;
+    rec.header.count = static_cast<uint32_t>(j - i);
+    if (zero) {
+      rec.header.type = RecordType::kZero;
+    } else {
+      rec.header.type = RecordType::kData;
+      std::span<const uint8_t> raw = data.subspan(i * bs, (j - i) * bs);
+      rec.header.raw_len = static_cast<uint32_t>(raw.size());
+      if (compress_payload(raw, level_, &rec.payload)) {
+        rec.header.flags = format::kRecordFlagCompressed;
+      } else {
+        rec.payload.assign(raw.begin(), raw.end());
+      }
+    }
+    out.push_back(std::move(rec));
+    i = j;
+  }
+  return out;
+}
+
+uint64_t StoreImpl::allocation_candidate() const {
+  return free_segs_.empty() ? segs_.size() : *free_segs_.begin();
+}
+
+Result<uint64_t> StoreImpl::append_record(PendingRecord& rec) {
+  RecordHeader& h = rec.header;
+  h.stored_len = static_cast<uint32_t>(rec.payload.size());
+  if (h.type != RecordType::kData && h.type != RecordType::kPage && h.type != RecordType::kMeta)
+    h.raw_len = 0;
+  else if (!(h.flags & format::kRecordFlagCompressed))
+    h.raw_len = h.stored_len;
+  h.seq = next_seq_;
+  h.generation = generation_;
+  h.payload_hash = format::hash64(rec.payload.data(), rec.payload.size());
+  const uint32_t total = format::record_total_length(h.stored_len);
+
+  bool new_segment = head_seg_ == format::kNoSegment || head_fill_ + total > sb_.segment_size;
+  uint64_t seg = head_seg_;
+  uint32_t pos = head_fill_;
+  std::vector<uint8_t> buf;
+  buf.reserve(total + format::kSegmentHeaderSize);
+  if (new_segment) {
+    seg = allocation_candidate();
+    pos = 0;
+    format::SegmentHeader sh;
+    sh.alloc_seq = head_alloc_seq_ + 1;
+    sh.segment_index = seg;
+    sh.generation = generation_;
+    sh.uuid = sb_.uuid;
+    buf.resize(format::kSegmentHeaderSize);
+    format::encode_segment_header(sh, std::span<uint8_t, format::kSegmentHeaderSize>(buf.data(), buf.size()));
+  }
+  size_t hdr_at = buf.size();
+  buf.resize(buf.size() + total, 0);
+  format::encode_record_header(h, std::span<uint8_t, format::kRecordHeaderSize>(buf.data() + hdr_at,
+                                                                                 format::kRecordHeaderSize));
+  if (!rec.payload.empty()) std::memcpy(buf.data() + hdr_at + format::kRecordHeaderSize, rec.payload.data(), rec.payload.size());
+
+  const uint64_t write_at = segment_start(seg) + pos;
+  if (Status s = file_->write_at(write_at, buf); !s) return s;
+
+  // Committed in memory only once the bytes are in the host file.
+  if (new_segment) {
+    if (seg == segs_.size()) segs_.push_back({});
+    free_segs_.erase(seg);
+    head_seg_ = seg;
+    head_alloc_seq_++;
+    pos = format::kSegmentHeaderSize;
+  }
+  uint64_t offset = segment_start(seg) + pos;
+  head_fill_ = pos + total;
+  segs_[seg].fill = head_fill_;
+  next_seq_++;
+  log_since_checkpoint_ += buf.size();
+  changed_since_checkpoint_ = true;
+  return offset;
+}
+
+Status StoreImpl::apply_record(const RecordHeader& h, uint64_t offset) {
+  const uint32_t total = format::record_total_length(h.stored_len);
+  switch (h.type) {
+    case RecordType::kData: {
+      if (h.count == 0 || h.count > format::kMaxRecordBlocks)
+        return Status::corruption("DATA record covers " + std::to_string(h.count) + " blocks");
+      VBLK_RETURN_IF_ERROR(check_range(h.first, h.count));
+      for (uint32_t i = 0; i < h.count; ++i) {
+        IndexEntry e{offset, total, static_cast<uint16_t>(i), static_cast<uint8_t>(BlockState::kUsed),
+                     static_cast<uint8_t>(h.count - 1)};
+        VBLK_RETURN_IF_ERROR(set_entry(h.first + i, e));
+      }
+      return Status::ok();
+    }
+    case RecordType::kZero: {
+      VBLK_RETURN_IF_ERROR(check_range(h.first, h.count));
+      IndexEntry e{0, 0, 0, static_cast<uint8_t>(BlockState::kUsed), 0};
+      for (uint64_t b = h.first; b < h.first + h.count; ++b) VBLK_RETURN_IF_ERROR(set_entry(b, e));
+      return Status::ok();
+    }
+    case RecordType::kTrim:
+    case RecordType::kBadSet: {
+      VBLK_RETURN_IF_ERROR(check_range(h.first, h.count));
+      // Pages that do not exist hold only FREE blocks, which a trim leaves FREE.
+      const uint64_t end = h.first + h.count;
+      for (uint64_t b = h.first; b < end;) {
+        uint64_t page_end = std::min(end, (page_of(b) + 1) * sb_.entries_per_page);
+        auto page = get_page(page_of(b), false);
+        if (!page) return page.status();
+        if (*page) {
+          for (; b < page_end; ++b) {
+            const IndexEntry& cur = (*page)->entries[slot_of(b)];
+            if (cur.state == static_cast<uint8_t>(BlockState::kFree)) continue;
+            if (h.type == RecordType::kTrim && bad_.contains(b)) continue;
+            VBLK_RETURN_IF_ERROR(set_entry(b, IndexEntry{0, 0, 0, static_cast<uint8_t>(BlockState::kTrimmed), 0}));
+          }
+        }
+        b = page_end;
+      }
+      if (h.type == RecordType::kBadSet) bad_.add(h.first, h.count);
+      return Status::ok();
+    }
+    case RecordType::kBadClear: {
+      VBLK_RETURN_IF_ERROR(check_range(h.first, h.count));
+      // A cleared block reads zeros: it becomes TRIMMED.
+      for (uint64_t b = h.first; b < h.first + h.count; ++b) {
+        if (!bad_.contains(b)) continue;
+        VBLK_RETURN_IF_ERROR(set_entry(b, IndexEntry{0, 0, 0, static_cast<uint8_t>(BlockState::kTrimmed), 0}));
+      }
+      bad_.remove(h.first, h.count);
+      return Status::ok();
+    }
+    case RecordType::kPage:
+    case RecordType::kMeta:
+      // Written by a checkpoint that did not complete: nothing to apply.
+      return Status::ok();
+  }
+  return Status::corruption("unknown record type");
+}
+
+Status StoreImpl::read_record(uint64_t offset, uint32_t length_hint, RecordHeader* h, std::vector<uint8_t>* raw) {
+  std::vector<uint8_t> buf(std::max<uint32_t>(length_hint, format::kRecordHeaderSize));
+  auto n = file_->read_at(offset, buf);
+  if (!n) return n.status();
+  if (*n < format::kRecordHeaderSize) return Status::corruption("record truncated at end of file");
+  auto hdr = format::decode_record_header({buf.data(), format::kRecordHeaderSize});
+  if (!hdr) return hdr.status();
+  *h = *hdr;
+  const uint32_t total = format::record_total_length(h->stored_len);
+  if (total != buf.size()) {
+    buf.resize(total);
+    n = file_->read_at(offset, buf);
+    if (!n) return n.status();
+  }
+  if (*n < format::kRecordHeaderSize + h->stored_len) return Status::corruption("record truncated at end of file");
+  std::span<const uint8_t> payload(buf.data() + format::kRecordHeaderSize, h->stored_len);
+  if (format::hash64(payload.data(), payload.size()) != h->payload_hash)
+    return Status::corruption("record payload checksum mismatch");
+  if (raw) {
+    raw->resize(h->raw_len);
+    if (h->flags & format::kRecordFlagCompressed) {
+      VBLK_RETURN_IF_ERROR(decompress_payload(payload, *raw));
+    } else {
+      std::memcpy(raw->data(), payload.data(), payload.size());
+    }
+  }
+  return Status::ok();
+}
+
+}  // namespace vblk::store

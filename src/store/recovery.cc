@@ -1,0 +1,211 @@
+// Opening an image: choose the checkpoint, load its metadata, replay the log.
+#include <spdlog/spdlog.h>
+
+#include "store/store_impl.h"
+
+namespace vblk::store {
+
+using format::Checkpoint;
+using format::RecordHeader;
+
+namespace {
+
+// Cursor over the checkpoint metadata byte string; every read is bounds-checked.
+class MetaReader {
+ public:
+  explicit MetaReader(std::span<const uint8_t> data) : data_(data) {}
+  bool u64(uint64_t* v) {
+    if (pos_ + 8 > data_.size()) return false;
+    *v = format::get_u64(data_.data() + pos_);
+    pos_ += 8;
+    return true;
+  }
+  bool u32(uint32_t* v) {
+    if (pos_ + 4 > data_.size()) return false;
+    *v = format::get_u32(data_.data() + pos_);
+    pos_ += 4;
+    return true;
+  }
+  uint64_t remaining() const { return data_.size() - pos_; }
+
+ private:
+  std::span<const uint8_t> data_;
+  size_t pos_ = 0;
+};
+
+}  // namespace
+
+Status StoreImpl::recover() {
+  const std::string& name = file_->name();
+  std::optional<Checkpoint> best;
+  int best_slot = -1;
+  for (int slot = 0; slot < 2; ++slot) {
+    std::array<uint8_t, format::kCheckpointSize> buf{};
+    auto n = file_->read_at(format::kCheckpointOffset[slot], buf);
+    if (!n) return n.status();
+    auto cp = format::decode_checkpoint(std::span<const uint8_t>(buf.data(), *n));
+    if (!cp || cp->uuid != sb_.uuid) continue;
+    if (!best || cp->generation > best->generation) best = *cp, best_slot = slot;
+  }
+  if (!best) return Status::corruption(name + ": no valid checkpoint slot (image damaged or not fully created)");
+  slot_ = best_slot;
+  // A newest slot whose metadata is damaged must not silently fall back to
+  // an older state: report it.
+  VBLK_RETURN_IF_ERROR(load_checkpoint(*best).with_prefix(name + ": checkpoint generation " +
+                                                          std::to_string(best->generation)));
+  return replay().with_prefix(name);
+}
+
+Status StoreImpl::load_checkpoint(const Checkpoint& cp) {
+  auto file_size = file_->size();
+  if (!file_size) return file_size.status();
+  const uint64_t max_segments = (*file_size > sb_.data_start ? (*file_size - sb_.data_start) / sb_.segment_size + 1 : 1);
+  if (cp.segment_count > max_segments)
+    return Status::corruption("segment count " + std::to_string(cp.segment_count) + " exceeds the file");
+  if (cp.head_segment != format::kNoSegment &&
+      (cp.head_segment >= cp.segment_count || cp.head_fill < format::kSegmentHeaderSize ||
+       cp.head_fill > sb_.segment_size))
+    return Status::corruption("log head position invalid");
+  if (cp.meta_bytes > format::kMaxMetaBytes || cp.meta_chunks > cp.meta_bytes / 1 + 1)
+    return Status::corruption("metadata size invalid");
+
+  generation_ = cp.generation;
+  next_seq_ = cp.next_record_seq;
+  head_seg_ = cp.head_segment;
+  head_fill_ = cp.head_fill;
+  head_alloc_seq_ = cp.head_alloc_seq;
+  segs_.assign(cp.segment_count, SegmentInfo{});
+
+  if (cp.meta_last_chunk == 0) {
+    if (cp.meta_chunks != 0 || cp.segment_count != 0 || cp.head_segment != format::kNoSegment)
+      return Status::corruption("empty checkpoint with a log");
+    return Status::ok();
+  }
+  // Walk the chunk chain backward, then assemble forward.
+  std::vector<std::pair<PageLocation, std::vector<uint8_t>>> chunks;
+  uint64_t at = cp.meta_last_chunk;
+  for (uint32_t i = cp.meta_chunks; i-- > 0;) {
+    if (at < sb_.data_start || at >= *file_size) return Status::corruption("metadata chunk offset out of the file");
+    RecordHeader h;
+    std::vector<uint8_t> raw;
+    VBLK_RETURN_IF_ERROR(read_record(at, format::kRecordHeaderSize, &h, &raw).with_prefix(
+        "metadata chunk at offset " + std::to_string(at)));
+    if (h.type != format::RecordType::kMeta || h.count != i || h.generation != cp.generation - 1)
+      return Status::corruption("metadata chunk at offset " + std::to_string(at) + " is not chunk " + std::to_string(i));
+    chunks.push_back({{at, format::record_total_length(h.stored_len)}, std::move(raw)});
+    if (i == 0 && h.first != 0) return Status::corruption("metadata chain does not end");
+    at = h.first;
+  }
+  std::vector<uint8_t> meta;
+  for (auto it = chunks.rbegin(); it != chunks.rend(); ++it) {
+    if (meta.size() + it->second.size() > cp.meta_bytes) return Status::corruption("metadata longer than recorded");
+    meta.insert(meta.end(), it->second.begin(), it->second.end());
+  }
+  if (meta.size() != cp.meta_bytes || format::hash64(meta.data(), meta.size()) != cp.meta_hash)
+    return Status::corruption("metadata checksum mismatch");
+
+  MetaReader r(meta);
+  uint64_t version, pages, nsegs, nbad;
+  if (!r.u64(&version) || version != format::kMetaVersion) return Status::corruption("unknown metadata version");
+  if (!r.u64(&used_) || !r.u64(&zero_) || !r.u64(&trimmed_) || !r.u64(&stored_) || !r.u64(&pages))
+    return Status::corruption("metadata truncated");
+  if (used_ > sb_.block_count || zero_ > used_ || trimmed_ > sb_.block_count - used_)
+    return Status::corruption("metadata block counters invalid");
+  if (pages > r.remaining() / format::kMetaPageEntrySize) return Status::corruption("metadata page count invalid");
+  const uint64_t page_limit = (sb_.block_count + sb_.entries_per_page - 1) / sb_.entries_per_page;
+  for (uint64_t i = 0; i < pages; ++i) {
+    uint64_t page_no, off;
+    uint32_t len, reserved;
+    if (!r.u64(&page_no) || !r.u64(&off) || !r.u32(&len) || !r.u32(&reserved)) return Status::corruption("metadata truncated");
+    if (page_no >= page_limit || off < sb_.data_start || off >= *file_size || len < format::kRecordHeaderSize ||
+        len > format::record_total_length(format::kMaxRecordPayload) || page_dir_.count(page_no))
+      return Status::corruption("index directory entry " + std::to_string(i) + " invalid");
+    page_dir_[page_no] = {off, len};
+  }
+  if (!r.u64(&nsegs) || nsegs > cp.segment_count || nsegs > r.remaining() / format::kMetaSegmentEntrySize)
+    return Status::corruption("metadata segment table invalid");
+  for (uint64_t i = 0; i < nsegs; ++i) {
+    if (!r.u32(&segs_[i].live) || !r.u32(&segs_[i].fill)) return Status::corruption("metadata truncated");
+    if (segs_[i].fill > sb_.segment_size || segs_[i].live > segs_[i].fill)
+      return Status::corruption("segment " + std::to_string(i) + " accounting invalid");
+  }
+  if (!r.u64(&nbad) || nbad > r.remaining() / format::kMetaBadEntrySize) return Status::corruption("metadata bad list invalid");
+  uint64_t last_end = 0;
+  for (uint64_t i = 0; i < nbad; ++i) {
+    uint64_t first, count;
+    if (!r.u64(&first) || !r.u64(&count)) return Status::corruption("metadata truncated");
+    if (count == 0 || first < last_end || first > sb_.block_count || count > sb_.block_count - first)
+      return Status::corruption("bad-block range " + std::to_string(i) + " invalid");
+    bad_.add(first, count);
+    last_end = first + count;
+  }
+  if (r.remaining() != 0) return Status::corruption("metadata has trailing bytes");
+  // The chunks and the head segment were written after the table snapshot.
+  for (auto& [loc, _] : chunks) {
+    uint64_t seg = segment_of(loc.offset);
+    if (seg >= segs_.size()) return Status::corruption("metadata chunk outside the segments");
+    segs_[seg].live += loc.length;
+    segs_[seg].fill = std::max<uint32_t>(segs_[seg].fill, static_cast<uint32_t>(loc.offset + loc.length - segment_start(seg)));
+    meta_chunks_.push_back(loc);
+  }
+  if (head_seg_ != format::kNoSegment) segs_[head_seg_].fill = std::max(segs_[head_seg_].fill, head_fill_);
+  live_total_ = 0;
+  for (uint64_t i = 0; i < segs_.size(); ++i) {
+    live_total_ += segs_[i].live;
+    if (segs_[i].fill == 0) free_segs_.insert(i);
+  }
+  return Status::ok();
+}
+
+Status StoreImpl::replay() {
+  // Follows the log from the checkpoint's head. A record that fails any
+  // check ends the segment; the log continues only in the segment the
+  // allocation rule names, and only if that segment's header says it was
+  // allocated next and its first record is the one expected.
+  uint64_t replayed = 0;
+  const uint64_t cp_generation = generation_;
+  auto try_record = [&](uint64_t seg, uint32_t pos, RecordHeader* h) -> bool {
+    if (pos + format::kRecordHeaderSize > sb_.segment_size) return false;
+    Status s = read_record(segment_start(seg) + pos, format::kRecordHeaderSize, h, nullptr);
+    if (!s) return false;
+    if (h->seq != next_seq_ || h->generation != cp_generation) return false;
+    if (pos + format::record_total_length(h->stored_len) > sb_.segment_size) return false;
+    return true;
+  };
+  for (;;) {
+    RecordHeader h;
+    uint64_t seg = head_seg_;
+    uint32_t pos = head_fill_;
+    bool ok = seg != format::kNoSegment && try_record(seg, pos, &h);
+    if (!ok) {
+      seg = allocation_candidate();
+      std::array<uint8_t, format::kSegmentHeaderSize> buf{};
+      auto n = file_->read_at(segment_start(seg), buf);
+      if (!n) return n.status();
+      auto sh = format::decode_segment_header(std::span<const uint8_t>(buf.data(), *n));
+      if (!sh || sh->alloc_seq != head_alloc_seq_ + 1 || sh->segment_index != seg || sh->uuid != sb_.uuid) break;
+      pos = format::kSegmentHeaderSize;
+      if (!try_record(seg, pos, &h)) break;
+      if (seg == segs_.size()) segs_.push_back({});
+      free_segs_.erase(seg);
+      head_seg_ = seg;
+      head_alloc_seq_++;
+    }
+    uint64_t offset = segment_start(seg) + pos;
+    Status s = apply_record(h, offset);
+    if (!s) return s.with_prefix("replaying record " + std::to_string(h.seq) + " at offset " + std::to_string(offset));
+    head_fill_ = pos + format::record_total_length(h.stored_len);
+    segs_[seg].fill = head_fill_;
+    next_seq_++;
+    replayed++;
+    log_since_checkpoint_ += format::record_total_length(h.stored_len);
+    evict_pages();
+  }
+  if (replayed) {
+    changed_since_checkpoint_ = true;
+    spdlog::info("{}: replayed {} log records after checkpoint generation {}", file_->name(), replayed, cp_generation);
+  }
+  return Status::ok();
+}
+
+}  // namespace vblk::store

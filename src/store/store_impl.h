@@ -1,0 +1,188 @@
+#pragma once
+// StoreImpl: the log-structured image store behind ImageStore.
+//
+// Design notes (the normative format is man/vblk.5):
+//
+// * Log. Every change is a record appended at the head segment: DATA (a
+//   compressed run of up to max_record_bytes of blocks written together),
+//   ZERO, TRIM, BAD_SET, BAD_CLEAR. A record is applied to the in-memory
+//   state by apply_record(), the same function replay uses, so runtime and
+//   recovery cannot drift apart.
+// * Index. block -> IndexEntry, in pages of entries_per_page entries. Pages
+//   are loaded on demand from PAGE records named by page_dir_ and cached;
+//   clean pages are evicted beyond the cache budget, dirty ones stay until
+//   the next checkpoint writes them. Memory follows written data, never
+//   capacity.
+// * Checkpoint. Dirty pages -> PAGE records; counters, page directory,
+//   segment table and bad list -> META records; fdatasync; the other slot is
+//   written with generation + 1; fdatasync. Only then are segments emptied by
+//   the cleaner punched and made free.
+// * Allocation is deterministic (lowest free segment per the checkpoint in
+//   force, else append) so replay can follow the log across segments.
+// * Reads are optimistic: the entry is looked up under mu_, the record is
+//   read and verified without it; if verification fails and the entry has
+//   moved meanwhile (cleaner, overwrite), the read is retried.
+//
+// Segment states:
+//   | fill == 0, in free_segs_  | free: may be allocated                  |
+//   | fill > 0                  | in use (head, or full)                  |
+//   | in pending_free_          | emptied by the cleaner; freed and       |
+//   |                           | punched after the next checkpoint       |
+//
+// Lock order: mu_ is the only lock; file I/O for reads happens outside it.
+
+#include <list>
+#include <map>
+#include <mutex>
+#include <set>
+#include <unordered_map>
+#include <vector>
+
+#include "format/format.h"
+#include "io/file.h"
+#include "vblk/image_store.h"
+
+namespace vblk::store {
+
+struct SegmentInfo {
+  uint32_t live = 0;  // bytes of live records (DATA shares, PAGE, META)
+  uint32_t fill = 0;  // bytes used from the segment start; 0 = free
+};
+
+struct PageLocation {
+  uint64_t offset = 0;
+  uint32_t length = 0;
+};
+
+struct Page {
+  std::vector<format::IndexEntry> entries;
+  bool dirty = false;
+  std::list<uint64_t>::iterator lru;
+};
+
+// A record ready to append: header fields (seq/generation filled by append)
+// plus its payload.
+struct PendingRecord {
+  format::RecordHeader header;
+  std::vector<uint8_t> payload;
+};
+
+// Disjoint, ascending ranges of BAD blocks.
+class BadSet {
+ public:
+  void add(uint64_t first, uint64_t count);
+  void remove(uint64_t first, uint64_t count);
+  bool contains(uint64_t block) const;
+  // First bad block in [first, first+count), or nullopt.
+  std::optional<uint64_t> first_in(uint64_t first, uint64_t count) const;
+  uint64_t total() const;
+  const std::map<uint64_t, uint64_t>& ranges() const { return ranges_; }
+  void clear() { ranges_.clear(); }
+
+ private:
+  std::map<uint64_t, uint64_t> ranges_;  // first -> count
+};
+
+// zstd helpers (thread-local contexts). compress returns false when the
+// result would not be smaller than the input (store raw then).
+bool compress_payload(std::span<const uint8_t> in, int level, std::vector<uint8_t>* out);
+Status decompress_payload(std::span<const uint8_t> in, std::span<uint8_t> out);
+
+class StoreImpl final : public ImageStore {
+ public:
+  StoreImpl(std::unique_ptr<io::File> file, const format::Superblock& sb, const OpenOptions& opts);
+  ~StoreImpl() override;
+
+  // Loads the newest valid checkpoint and replays the log after it.
+  Status recover();
+
+  ImageInfo info() override;
+  uint32_t block_size() const override { return sb_.block_size; }
+  uint64_t block_count() const override { return sb_.block_count; }
+  Status read_blocks(uint64_t first, uint64_t count, std::span<uint8_t> out) override;
+  Status write_blocks(uint64_t first, std::span<const uint8_t> data) override;
+  Status trim_blocks(uint64_t first, uint64_t count) override;
+  Status set_bad(uint64_t first, uint64_t count, bool bad) override;
+  Status flush() override;
+  Status checkpoint() override;
+  Result<BlockState> state(uint64_t block) override;
+  Status state_runs(uint64_t first, uint64_t count, const StateRunFn& fn) override;
+  DeviceStats stats() override;
+  Result<BlockLocation> locate(uint64_t block) override;
+  std::vector<std::pair<uint64_t, uint64_t>> bad_ranges() override;
+  Result<CheckReport> check() override;
+  Status corrupt_block(uint64_t block) override;
+  Status close() override;
+
+ private:
+  // ---- index (index.cc); all REQUIRE mu_ held ----
+  uint64_t page_of(uint64_t block) const { return block / sb_.entries_per_page; }
+  uint32_t slot_of(uint64_t block) const { return static_cast<uint32_t>(block % sb_.entries_per_page); }
+  // Returns the page, loading it; nullptr when absent and !create (all FREE).
+  Result<Page*> get_page(uint64_t page_no, bool create);
+  Result<format::IndexEntry> get_entry(uint64_t block);
+  // Replaces an entry, keeping counters and segment live bytes right.
+  Status set_entry(uint64_t block, const format::IndexEntry& e);
+  void account_entry(const format::IndexEntry& e, int sign);
+  void evict_pages();
+  BlockState effective_state(uint64_t block, const format::IndexEntry& e) const;
+  Status check_range(uint64_t first, uint64_t count) const;
+
+  // ---- records (record_io.cc) ----
+  // Appends one record at the head (allocating segments); REQUIRES mu_.
+  Result<uint64_t> append_record(PendingRecord& rec);
+  // Applies a record's effect on the index/bad list; REQUIRES mu_.
+  Status apply_record(const format::RecordHeader& h, uint64_t offset);
+  uint64_t segment_of(uint64_t offset) const { return (offset - sb_.data_start) / sb_.segment_size; }
+  uint64_t segment_start(uint64_t seg) const { return sb_.data_start + seg * sb_.segment_size; }
+  // Reads and verifies a record at offset; payload decompressed into *raw
+  // when raw != nullptr. No lock needed.
+  Status read_record(uint64_t offset, uint32_t length_hint, format::RecordHeader* h, std::vector<uint8_t>* raw);
+  // Builds DATA/ZERO records for a run of blocks (no lock).
+  std::vector<PendingRecord> build_data_records(uint64_t first, std::span<const uint8_t> data);
+  uint64_t allocation_candidate() const;
+
+  // ---- recovery (recovery.cc) ----
+  Status load_checkpoint(const format::Checkpoint& cp);
+  Status replay();
+
+  // ---- checkpoint and cleaner (cleaner.cc); REQUIRE mu_ ----
+  Status checkpoint_locked();
+  Status maybe_maintain_locked();
+  Status clean_segment_locked(uint64_t seg);
+  bool checkpoint_due_locked() const;
+  std::vector<uint8_t> encode_meta_locked() const;
+
+  Status check_writable() const;
+
+  std::unique_ptr<io::File> file_;
+  const format::Superblock sb_;
+  const OpenOptions opts_;
+  const int level_;
+  const uint32_t max_record_blocks_;
+
+  std::mutex mu_;
+  bool closed_ = false;                   // guarded by mu_
+  bool broken_ = false;                   // a write left state unknown; refuse writes
+  int slot_ = 0;                          // slot holding the checkpoint in force
+  uint64_t generation_ = 0;
+  uint64_t next_seq_ = 1;
+  uint64_t head_seg_ = format::kNoSegment;
+  uint32_t head_fill_ = 0;
+  uint64_t head_alloc_seq_ = 0;
+  std::vector<SegmentInfo> segs_;
+  std::set<uint64_t> free_segs_;
+  std::vector<uint64_t> pending_free_;
+  std::set<uint64_t> unclean_;            // segments the cleaner must leave alone (damaged)
+  std::vector<PageLocation> meta_chunks_; // chunks of the checkpoint in force
+  std::map<uint64_t, PageLocation> page_dir_;
+  std::unordered_map<uint64_t, Page> pages_;
+  std::list<uint64_t> lru_;               // clean and dirty pages, most recent first
+  uint64_t dirty_pages_ = 0;
+  BadSet bad_;
+  uint64_t used_ = 0, zero_ = 0, trimmed_ = 0, stored_ = 0, live_total_ = 0;
+  uint64_t log_since_checkpoint_ = 0;
+  bool changed_since_checkpoint_ = false;
+};
+
+}  // namespace vblk::store

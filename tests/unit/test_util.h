@@ -1,0 +1,78 @@
+#pragma once
+// Helpers shared by the unit tests: temp dirs and deterministic data.
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <random>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace vblk::test {
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "vblk-test-XXXXXX").string();
+    dir_ = ::mkdtemp(tmpl.data());
+  }
+  ~TempDir() { std::filesystem::remove_all(dir_); }
+  std::string path(const std::string& name) const { return dir_ + "/" + name; }
+
+ private:
+  std::string dir_;
+};
+
+inline std::vector<uint8_t> random_bytes(size_t n, uint64_t seed) {
+  std::vector<uint8_t> v(n);
+  std::mt19937_64 rng(seed);
+  for (size_t i = 0; i < n; i += 8) {
+    uint64_t r = rng();
+    for (size_t k = 0; k < 8 && i + k < n; ++k) v[i + k] = static_cast<uint8_t>(r >> (8 * k));
+  }
+  return v;
+}
+
+// Blocks each starting with its index and seed, so misplaced blocks show.
+inline std::vector<uint8_t> pattern_blocks(size_t count, uint32_t bs, uint64_t seed) {
+  auto v = random_bytes(count * bs, seed);
+  for (size_t b = 0; b < count; ++b) {
+    uint64_t tag = seed * 1000003 + b;
+    for (int k = 0; k < 8; ++k) v[b * bs + k] = static_cast<uint8_t>(tag >> (8 * k));
+  }
+  return v;
+}
+
+// Half random, half a repeated byte: compresses to roughly 50%.
+inline std::vector<uint8_t> half_compressible_blocks(size_t count, uint32_t bs, uint64_t seed) {
+  auto v = random_bytes(count * bs, seed);
+  for (size_t b = 0; b < count; ++b)
+    for (size_t i = bs / 2; i < bs; ++i) v[b * bs + i] = static_cast<uint8_t>(seed + b);
+  return v;
+}
+
+inline bool all_zero(std::span<const uint8_t> s) {
+  for (uint8_t c : s)
+    if (c) return false;
+  return true;
+}
+
+// Drops an object without running its destructor, as a crash would; the
+// image lock (an OFD lock) is released by closing the descriptors it holds.
+template <typename T>
+void abandon(std::unique_ptr<T> p) {
+  (void)p.release();
+  // Close every descriptor above stdio that refers to a regular file in a
+  // vblk test directory: the leaked store's image file.
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    auto target = std::filesystem::read_symlink(e.path(), ec);
+    if (!ec && target.string().find("vblk-test-") != std::string::npos)
+      ::close(std::atoi(e.path().filename().c_str()));
+  }
+}
+
+}  // namespace vblk::test
