@@ -1,1 +1,360 @@
-int main() { return 1; }
+// vblk-format: creates a vblk image, empty or filled from a raw disk file.
+//
+//   vblk-format IMAGE --size 8G [--block-size 4096] [--level N] [--label L] [--force]
+//   vblk-format IMAGE --from RAW.img [--size S] [same options]
+//
+// Exit status (see vblk-format(1)):
+//   0  the image was created
+//   1  the image could not be created: the file exists (without --force),
+//      the raw file cannot be read, host I/O failed, interrupted
+//   2  invalid command line or option value; nothing was written
+// Every failure prints exactly one line on stderr: "vblk-format: FILE: cause".
+//
+// --from reads the raw file in 4 MiB chunks (skipping holes with SEEK_DATA
+// where the host supports it), leaves all-zero blocks FREE and writes the
+// other blocks in runs of at most 256 KiB. If anything fails after the image
+// was created, the new file is removed: a half-built image is never left.
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/progress.h"
+#include "cli/report.h"
+#include "vblk/image_store.h"
+#include "vblk/size_parse.h"
+#include "vblk_config.h"
+
+namespace {
+
+using vblk::Status;
+
+constexpr const char* kProg = "vblk-format";
+constexpr int kExitError = 1;
+constexpr int kExitUsage = 2;
+constexpr uint32_t kMinBlockSize = 512;
+constexpr uint32_t kMaxBlockSize = 65536;
+constexpr int kMinLevel = 0;
+constexpr int kMaxLevel = 19;
+constexpr size_t kMaxLabelBytes = 63;
+constexpr size_t kChunkBytes = 4u << 20;  // read size; a multiple of every block size
+constexpr size_t kRunBytes = 256u << 10;  // largest single write_blocks call
+
+std::atomic<bool> g_interrupted{false};
+
+extern "C" void on_signal(int) { g_interrupted.store(true); }
+
+// A failure with the file it concerns and the exit code it earns.
+struct Failure {
+  std::string file;
+  std::string cause;
+  int exit_code = kExitError;
+};
+
+struct Args {
+  std::string image;
+  bool has_size = false;
+  std::string size_text;
+  bool has_from = false;
+  std::string from;
+  std::string block_size_text = "4096";
+  int level = 3;
+  std::string label;
+  bool force = false;
+};
+
+struct Plan {
+  vblk::FormatOptions format;
+  bool image_existed = false;
+};
+
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+uint64_t round_up(uint64_t v, uint64_t to) { return (v + to - 1) / to * to; }
+
+// Checks every option value before anything is touched on disk.
+std::optional<Failure> validate(const Args& a, std::optional<uint64_t> raw_size, Plan& plan) {
+  auto usage = [&](std::string cause) { return Failure{a.image, std::move(cause), kExitUsage}; };
+
+  auto bs = vblk::parse_size(a.block_size_text);
+  if (!bs) return usage("--block-size: " + bs.status().message());
+  uint64_t block_size = bs.value();
+  if (block_size < kMinBlockSize || block_size > kMaxBlockSize || (block_size & (block_size - 1)) != 0) {
+    return usage("block size " + std::to_string(block_size) + " is not a power of two from " +
+                 std::to_string(kMinBlockSize) + " to " + std::to_string(kMaxBlockSize));
+  }
+  if (a.level < kMinLevel || a.level > kMaxLevel) {
+    return usage("compression level " + std::to_string(a.level) + " is outside " + std::to_string(kMinLevel) +
+                 ".." + std::to_string(kMaxLevel) + " (0 stores blocks uncompressed)");
+  }
+  if (a.label.size() > kMaxLabelBytes) {
+    return usage("label is " + std::to_string(a.label.size()) + " bytes; at most " +
+                 std::to_string(kMaxLabelBytes) + " are allowed");
+  }
+
+  uint64_t capacity = 0;
+  if (a.has_size) {
+    auto size = vblk::parse_size(a.size_text);
+    if (!size) return usage("--size: " + size.status().message());
+    capacity = size.value();
+    if (capacity == 0) return usage("size must not be 0");
+    if (capacity % block_size != 0) {
+      return usage("size " + std::to_string(capacity) + " is not a whole number of " +
+                   std::to_string(block_size) + "-byte blocks (try " +
+                   std::to_string(round_up(capacity, block_size)) + ")");
+    }
+    if (raw_size && *raw_size > capacity) {
+      return Failure{a.from,
+                     "raw file is " + std::to_string(*raw_size) + " bytes, larger than --size " +
+                         std::to_string(capacity),
+                     kExitUsage};
+    }
+  } else if (raw_size) {
+    if (*raw_size == 0) return Failure{a.from, "raw file is empty; give --size", kExitUsage};
+    if (*raw_size > UINT64_MAX - block_size) return Failure{a.from, "raw file is too large", kExitUsage};
+    capacity = round_up(*raw_size, block_size);
+  }
+
+  plan.format.capacity_bytes = capacity;
+  plan.format.block_size = static_cast<uint32_t>(block_size);
+  plan.format.compression_level = a.level;
+  plan.format.label = a.label;
+  plan.format.force = a.force;
+  return std::nullopt;
+}
+
+// Refuses a directory, an existing file without --force, and IMAGE == RAW.
+std::optional<Failure> check_target(const Args& a, const struct stat* raw_st, Plan& plan) {
+  struct stat st {};
+  if (::stat(a.image.c_str(), &st) != 0) {
+    if (errno == ENOENT) return std::nullopt;
+    return Failure{a.image, errno_text(errno)};
+  }
+  plan.image_existed = true;
+  if (S_ISDIR(st.st_mode)) return Failure{a.image, "is a directory"};
+  if (raw_st != nullptr && st.st_dev == raw_st->st_dev && st.st_ino == raw_st->st_ino) {
+    return Failure{a.image, "is the same file as --from"};
+  }
+  if (!a.force) return Failure{a.image, "already exists (use --force to overwrite it)"};
+  return std::nullopt;
+}
+
+bool all_zero(const uint8_t* p, size_t n) { return n == 0 || (p[0] == 0 && std::memcmp(p, p + 1, n - 1) == 0); }
+
+// Reads exactly [off, off+n) unless EOF comes first; returns bytes read.
+vblk::Result<size_t> read_full(int fd, uint8_t* buf, size_t n, uint64_t off, const std::string& path) {
+  size_t got = 0;
+  while (got < n) {
+    ssize_t r = ::pread(fd, buf + got, n - got, static_cast<off_t>(off + got));
+    if (r < 0) {
+      if (errno == EINTR && !g_interrupted.load()) continue;
+      return Status::from_errno(errno, path + ": read at offset " + std::to_string(off + got));
+    }
+    if (r == 0) break;
+    got += static_cast<size_t>(r);
+  }
+  return got;
+}
+
+struct ImportCounts {
+  uint64_t stored_blocks = 0;
+  uint64_t zero_blocks = 0;
+};
+
+// Copies the raw file into the open store. Failures name the file concerned.
+std::optional<Failure> import_raw(vblk::ImageStore& store, const Args& a, int raw_fd, uint64_t raw_size,
+                                  ImportCounts& counts) {
+  const uint64_t bs = store.block_size();
+  const uint64_t total_blocks = round_up(raw_size, bs) / bs;
+  std::vector<uint8_t> buf(kChunkBytes);
+  vblk::cli::Progress progress("importing " + a.from, raw_size);
+  bool seek_data = true;
+  uint64_t pos = 0;  // Invariant: a multiple of bs.
+  while (pos < raw_size) {
+    if (g_interrupted.load()) return Failure{a.image, "interrupted; the unfinished image was removed"};
+    if (seek_data) {
+      off_t data = ::lseek(raw_fd, static_cast<off_t>(pos), SEEK_DATA);
+      if (data < 0 && errno == ENXIO) break;  // only a hole remains
+      if (data < 0) {
+        seek_data = false;  // not supported here: read everything
+      } else if (static_cast<uint64_t>(data) > pos) {
+        pos = static_cast<uint64_t>(data) / bs * bs;
+        if (pos >= raw_size) break;
+      }
+    }
+    size_t want = static_cast<size_t>(std::min<uint64_t>(kChunkBytes, raw_size - pos));
+    auto got = read_full(raw_fd, buf.data(), want, pos, a.from);
+    if (!got) return Failure{a.from, vblk::cli::error_cause(got.status(), a.from)};
+    if (got.value() < want) {
+      return Failure{a.from, "file shrank while being read (now " + std::to_string(pos + got.value()) + " bytes)"};
+    }
+    size_t bytes = static_cast<size_t>(round_up(want, bs));
+    std::fill(buf.begin() + static_cast<std::ptrdiff_t>(want), buf.begin() + static_cast<std::ptrdiff_t>(bytes), 0);
+
+    // Write maximal runs of non-zero blocks, split at kRunBytes.
+    size_t off = 0;
+    while (off < bytes) {
+      if (all_zero(buf.data() + off, bs)) {
+        ++counts.zero_blocks;
+        off += bs;
+        continue;
+      }
+      size_t end = off + bs;
+      while (end < bytes && end - off < kRunBytes && !all_zero(buf.data() + end, bs)) end += bs;
+      uint64_t first = (pos + off) / bs;
+      Status s = store.write_blocks(first, std::span<const uint8_t>(buf.data() + off, end - off));
+      if (!s) return Failure{a.image, vblk::cli::error_cause(s, a.image)};
+      counts.stored_blocks += (end - off) / bs;
+      off = end;
+    }
+    pos += bytes;
+    progress.update(std::min(pos, raw_size));
+  }
+  progress.finish();
+  counts.zero_blocks = total_blocks - counts.stored_blocks;  // includes skipped holes
+  return std::nullopt;
+}
+
+void install_signal_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &sa, nullptr);
+}
+
+int fail(const Failure& f) {
+  vblk::cli::report_error(kProg, f.file, f.cause);
+  return f.exit_code;
+}
+
+int run(const Args& a) {
+  std::optional<Fd> raw;
+  std::optional<uint64_t> raw_size;
+  struct stat raw_st {};
+  if (a.has_from) {
+    raw.emplace(::open(a.from.c_str(), O_RDONLY | O_CLOEXEC));
+    if (raw->get() < 0) return fail({a.from, errno_text(errno)});
+    if (::fstat(raw->get(), &raw_st) != 0) return fail({a.from, errno_text(errno)});
+    if (S_ISDIR(raw_st.st_mode)) return fail({a.from, "is a directory"});
+    off_t end = ::lseek(raw->get(), 0, SEEK_END);  // also right for block devices
+    if (end < 0) return fail({a.from, "cannot determine size: " + errno_text(errno)});
+    raw_size = static_cast<uint64_t>(end);
+  }
+
+  Plan plan;
+  if (auto f = validate(a, raw_size, plan)) return fail(*f);
+  if (auto f = check_target(a, raw ? &raw_st : nullptr, plan)) return fail(*f);
+
+  install_signal_handlers();
+  Status created = vblk::ImageStore::create(a.image, plan.format);
+  if (!created) {
+    Failure f{a.image, vblk::cli::error_cause(created, a.image)};
+    if (created.code() == Status::Code::kInvalidArgument) f.exit_code = kExitUsage;
+    return fail(f);
+  }
+
+  const auto& fo = plan.format;
+  ImportCounts counts;
+  if (raw) {
+    // From here on a failure removes the new image.
+    auto remove_image = [&](Failure f) {
+      ::unlink(a.image.c_str());
+      return fail(f);
+    };
+    auto store = vblk::ImageStore::open(a.image, vblk::OpenOptions{});
+    if (!store) return remove_image({a.image, vblk::cli::error_cause(store.status(), a.image)});
+    auto f = import_raw(*store.value(), a, raw->get(), *raw_size, counts);
+    if (f) {
+      (void)store.value()->close();
+      return remove_image(*f);
+    }
+    Status closed = store.value()->close();
+    if (!closed) return remove_image({a.image, vblk::cli::error_cause(closed, a.image)});
+    if (g_interrupted.load()) return remove_image({a.image, "interrupted; the unfinished image was removed"});
+  }
+
+  std::printf("%s: %s (%llu bytes), %llu blocks of %u bytes, %s", a.image.c_str(),
+              vblk::format_size(fo.capacity_bytes).c_str(), static_cast<unsigned long long>(fo.capacity_bytes),
+              static_cast<unsigned long long>(fo.capacity_bytes / fo.block_size), fo.block_size,
+              fo.compression_level == 0 ? "uncompressed" : ("zstd level " + std::to_string(fo.compression_level)).c_str());
+  if (!fo.label.empty()) std::printf(", label \"%s\"", fo.label.c_str());
+  std::printf("\n");
+  if (raw) {
+    std::printf("%s: imported %s: %llu blocks stored, %llu all-zero blocks left free\n", a.image.c_str(),
+                a.from.c_str(), static_cast<unsigned long long>(counts.stored_blocks),
+                static_cast<unsigned long long>(counts.zero_blocks));
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    CLI::App app{"Create a vblk compressed block image, empty or from a raw disk file.", kProg};
+    Args a;
+    app.set_version_flag("--version", std::string(kProg) + " " + VBLK_VERSION, "Print the version and exit");
+    app.add_option("IMAGE", a.image, "Image file to create")->required()->type_name("");
+    auto* size = app.add_option("-s,--size", a.size_text,
+                                "Capacity: bytes or K/M/G/T/P suffix (powers of 1024), a whole number of blocks; "
+                                "with --from defaults to the raw file's size rounded up to a block")
+                     ->type_name("SIZE");
+    auto* from = app.add_option("--from", a.from, "Raw disk file (or block device) to import; zero blocks stay FREE")
+                     ->type_name("RAW");
+    app.add_option("-b,--block-size", a.block_size_text, "Block size: a power of two from 512 to 65536")
+        ->type_name("SIZE")
+        ->capture_default_str();
+    app.add_option("-l,--level", a.level, "zstd compression level, 0 (store raw) to 19")
+        ->type_name("N")->capture_default_str();
+    app.add_option("-L,--label", a.label, "Label, at most 63 bytes")->type_name("LABEL");
+    app.add_flag("-f,--force", a.force, "Overwrite IMAGE if it exists");
+    app.footer("Exit status: 0 created, 1 failed (nothing left behind), 2 invalid command line or value.");
+    try {
+      app.parse(argc, argv);
+    } catch (const CLI::Success& e) {
+      return app.exit(e);  // --help, --version
+    } catch (const CLI::ParseError& e) {
+      vblk::cli::report_error(kProg, "", std::string(e.what()) + " (see --help)");
+      return kExitUsage;
+    }
+    a.has_size = size->count() > 0;
+    a.has_from = from->count() > 0;
+    if (!a.has_size && !a.has_from) {
+      vblk::cli::report_error(kProg, a.image, "give --size or --from (see --help)");
+      return kExitUsage;
+    }
+    return run(a);
+  } catch (const std::bad_alloc&) {
+    vblk::cli::report_error(kProg, "", "out of memory");
+  } catch (const std::exception& e) {
+    vblk::cli::report_error(kProg, "", e.what());
+  }
+  return kExitError;
+}

@@ -1,1 +1,444 @@
-int main() { return 1; }
+// vblk-inspect: shows what a vblk image holds, read-only.
+//
+//   vblk-inspect IMAGE [--json] [--no-map]   header, block counts, sizes, bad blocks, state map
+//   vblk-inspect IMAGE --block N [--json]    one block: state, where it is stored, hex dump
+//   vblk-inspect IMAGE --check [--json]      verify every structure and record checksum
+//
+// The image is always opened read-only (a shared lock: it fails at once if a
+// writer holds the image).
+// Exit status (see vblk-inspect(1)):
+//   0  success; with --check, the image is clean
+//   1  the image cannot be opened or read, or --check found damage
+//   2  invalid command line
+// Every failure prints one line on stderr: "vblk-inspect: IMAGE: cause".
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/json.h"
+#include "cli/report.h"
+#include "cli/state_map.h"
+#include "vblk/image_store.h"
+#include "vblk/size_parse.h"
+#include "vblk_config.h"
+
+namespace {
+
+using vblk::BlockState;
+using vblk::Status;
+using vblk::cli::JsonWriter;
+
+constexpr const char* kProg = "vblk-inspect";
+constexpr int kExitError = 1;
+constexpr int kExitUsage = 2;
+constexpr uint64_t kSectorSize = 512;
+
+struct Args {
+  std::string image;
+  bool json = false;
+  bool check = false;
+  bool no_map = false;
+  bool has_block = false;
+  uint64_t block = 0;
+};
+
+int fail(const std::string& file, const std::string& cause) {
+  vblk::cli::report_error(kProg, file, cause);
+  return kExitError;
+}
+
+std::string hex(const uint8_t* p, size_t n) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 * n);
+  for (size_t i = 0; i < n; ++i) {
+    out += kDigits[p[i] >> 4];
+    out += kDigits[p[i] & 15];
+  }
+  return out;
+}
+
+// xxd-style dump, 16 bytes a line; a run of lines equal to the one before
+// is shown as a single '*' (as hexdump does), and the end offset closes it.
+std::string hex_dump(const std::vector<uint8_t>& data) {
+  std::string out;
+  char line[96];
+  bool starred = false;
+  for (size_t off = 0; off < data.size(); off += 16) {
+    size_t n = std::min<size_t>(16, data.size() - off);
+    if (off >= 16 && n == 16 && std::memcmp(&data[off], &data[off - 16], 16) == 0) {
+      if (!starred) out += "*\n";
+      starred = true;
+      continue;
+    }
+    starred = false;
+    int len = std::snprintf(line, sizeof line, "%08zx: ", off);
+    std::string text(line, static_cast<size_t>(len));
+    for (size_t i = 0; i < 16; ++i) {
+      if (i < n) {
+        std::snprintf(line, sizeof line, "%02x", data[off + i]);
+        text += line;
+      } else {
+        text += "  ";
+      }
+      if (i % 2 == 1) text += ' ';
+    }
+    text += ' ';
+    for (size_t i = 0; i < n; ++i) {
+      uint8_t c = data[off + i];
+      text += (c >= 0x20 && c < 0x7F) ? static_cast<char>(c) : '.';
+    }
+    out += text + "\n";
+  }
+  std::snprintf(line, sizeof line, "%08zx\n", data.size());
+  return out + line;
+}
+
+std::string format_time(uint64_t unix_secs) {
+  if (unix_secs == 0) return "unknown";
+  auto t = static_cast<time_t>(unix_secs);
+  tm tm_utc{};
+  if (gmtime_r(&t, &tm_utc) == nullptr) return std::to_string(unix_secs);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm_utc);
+  return buf;
+}
+
+std::string format_ratio(uint64_t logical, uint64_t stored) {
+  if (stored == 0) return "n/a";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f:1", static_cast<double>(logical) / static_cast<double>(stored));
+  return buf;
+}
+
+std::string bytes_and_human(uint64_t v) { return std::to_string(v) + " bytes (" + vblk::format_size(v) + ")"; }
+
+// "block N: msg", unless msg already starts by naming block N.
+std::string about_block(uint64_t n, const std::string& msg) {
+  std::string prefix = "block " + std::to_string(n);
+  if (msg.compare(0, prefix.size(), prefix) == 0 && msg.size() > prefix.size() &&
+      (msg[prefix.size()] == ':' || msg[prefix.size()] == ' ')) {
+    return msg;
+  }
+  return prefix + ": " + msg;
+}
+
+// ---- default view --------------------------------------------------------
+
+int show_image(vblk::ImageStore& store, const Args& a) {
+  vblk::ImageInfo info = store.info();
+  vblk::DeviceStats st = store.stats();
+  std::vector<std::pair<uint64_t, uint64_t>> bad = store.bad_ranges();  // (first, count)
+
+  vblk::cli::StateMapOptions mo;
+  mo.colour = !a.json && vblk::cli::stdout_wants_colour();
+  vblk::cli::StateMap map(info.block_count, mo);
+  if (!a.no_map) {
+    Status s = store.state_runs(0, info.block_count,
+                                [&](uint64_t first, uint64_t count, BlockState state) { map.add(first, count, state); });
+    if (!s) return fail(a.image, "reading block states: " + vblk::cli::error_cause(s, a.image));
+  }
+
+  const uint64_t logical = st.used_blocks * info.block_size;
+  const uint64_t sectors = info.capacity_bytes / kSectorSize;
+  const double ratio = st.stored_bytes == 0 ? 0.0 : static_cast<double>(logical) / static_cast<double>(st.stored_bytes);
+
+  if (a.json) {
+    JsonWriter j;
+    j.begin_object();
+    j.field("path", info.path.empty() ? a.image : info.path);
+    j.field("version", info.version);
+    j.field("uuid", info.uuid);
+    j.field("label", info.label);
+    j.field("block_size", info.block_size);
+    j.field("block_count", info.block_count);
+    j.field("capacity_bytes", info.capacity_bytes);
+    j.field("capacity_human", vblk::format_size(info.capacity_bytes));
+    j.field("capacity_sectors", sectors);
+    j.field("compression_level", info.compression_level);
+    j.field("segment_size", info.segment_size);
+    j.field("max_record_bytes", info.max_record_bytes);
+    j.field("created_unix", info.created_unix);
+    j.field("incompat_features", info.incompat_features);
+    j.field("compat_features", info.compat_features);
+    j.field("generation", info.generation);
+    j.field("segments", info.segments);
+    j.field("free_segments", info.free_segments);
+    j.key("blocks").begin_object();
+    j.field("free", st.free_blocks);
+    j.field("used", st.used_blocks);
+    j.field("zero", st.zero_blocks);
+    j.field("trimmed", st.trimmed_blocks);
+    j.field("bad", st.bad_blocks);
+    j.end_object();
+    j.field("logical_bytes", logical);
+    j.field("stored_bytes", st.stored_bytes);
+    j.field("host_file_bytes", st.host_file_bytes);
+    j.field("host_file_size", st.host_file_size);
+    j.key("compression_ratio");
+    if (st.stored_bytes == 0) {
+      j.null();
+    } else {
+      j.value(ratio);
+    }
+    j.key("bad_ranges").begin_array();
+    for (auto [first, count] : bad) {
+      j.begin_object().field("first", first).field("count", count).end_object();
+    }
+    j.end_array();
+    if (!a.no_map) {
+      j.key("map").begin_object();
+      j.field("blocks_per_cell", map.blocks_per_cell());
+      j.field("cells", static_cast<uint64_t>(map.cells()));
+      j.key("rows").begin_array();
+      for (const std::string& row : map.rows()) j.value(row);
+      j.end_array();
+      j.end_object();
+    }
+    j.end_object();
+    std::printf("%s\n", j.str().c_str());
+    return 0;
+  }
+
+  std::string out;
+  auto line = [&](const char* name, const std::string& value) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%-14s", name);
+    out += buf + value + "\n";
+  };
+  line("image:", info.path.empty() ? a.image : info.path);
+  line("version:", std::to_string(info.version));
+  line("uuid:", info.uuid);
+  line("label:", info.label.empty() ? "(none)" : info.label);
+  line("block size:", std::to_string(info.block_size) + " bytes");
+  line("capacity:", bytes_and_human(info.capacity_bytes) + ", " + std::to_string(sectors) + " sectors of 512 bytes, " +
+                        std::to_string(info.block_count) + " blocks");
+  line("compression:", info.compression_level == 0 ? "none (stored raw)"
+                                                   : "zstd level " + std::to_string(info.compression_level));
+  line("segment size:", bytes_and_human(info.segment_size) + ", " + std::to_string(info.segments) + " segments (" +
+                            std::to_string(info.free_segments) + " free)");
+  line("created:", format_time(info.created_unix));
+  line("generation:", std::to_string(info.generation));
+  out += "\n";
+  line("blocks:", std::to_string(info.block_count));
+  line("  free:", std::to_string(st.free_blocks));
+  line("  used:", std::to_string(st.used_blocks) +
+                      (st.zero_blocks ? " (" + std::to_string(st.zero_blocks) + " all-zero, no payload)" : ""));
+  line("  trimmed:", std::to_string(st.trimmed_blocks));
+  line("  bad:", std::to_string(st.bad_blocks));
+  line("logical:", bytes_and_human(logical));
+  line("stored:", bytes_and_human(st.stored_bytes));
+  line("host file:", bytes_and_human(st.host_file_bytes) + " allocated, " + bytes_and_human(st.host_file_size) +
+                         " apparent");
+  line("ratio:", format_ratio(logical, st.stored_bytes) + " (logical : stored)");
+  std::string bad_text;
+  for (auto [first, count] : bad) {
+    if (!bad_text.empty()) bad_text += ", ";
+    bad_text += std::to_string(first);
+    if (count > 1) bad_text += "-" + std::to_string(first + count - 1);
+  }
+  line("bad blocks:", bad.empty() ? "none" : bad_text);
+  if (!a.no_map) {
+    out += "\nstate map:\n";
+    out += map.render();
+  }
+  std::fputs(out.c_str(), stdout);
+  return 0;
+}
+
+// ---- --block N -----------------------------------------------------------
+
+int show_block(vblk::ImageStore& store, const Args& a) {
+  uint64_t n = a.block;
+  if (n >= store.block_count()) {
+    return fail(a.image, "block " + std::to_string(n) + " is beyond the end of the image (" +
+                             std::to_string(store.block_count()) + " blocks)");
+  }
+  auto loc = store.locate(n);
+  if (!loc) return fail(a.image, about_block(n, vblk::cli::error_cause(loc.status(), a.image)));
+  const vblk::BlockLocation& l = loc.value();
+
+  std::vector<uint8_t> data;
+  std::string data_error;
+  if (l.state == BlockState::kBad) {
+    data_error = "block is BAD: reads fail";
+  } else {
+    data.resize(store.block_size());
+    Status s = store.read_blocks(n, 1, data);
+    if (!s) {
+      data.clear();
+      data_error = vblk::cli::error_cause(s, a.image);
+    }
+  }
+  bool has_record = l.record_offset != 0;
+
+  if (a.json) {
+    JsonWriter j;
+    j.begin_object();
+    j.field("block", n);
+    j.field("state", std::string(to_string(l.state)));
+    j.field("zero", l.zero);
+    j.key("record_offset");
+    if (has_record) {
+      j.value(l.record_offset);
+    } else {
+      j.null();
+    }
+    j.field("record_length", l.record_length);
+    j.field("record_first_block", l.record_first_block);
+    j.field("record_blocks", l.record_blocks);
+    j.field("index_in_record", l.index_in_record);
+    j.field("compressed", l.compressed);
+    j.field("stored_payload", l.stored_payload);
+    j.key("data_hex");
+    if (data.empty()) {
+      j.null();
+    } else {
+      j.value(hex(data.data(), data.size()));
+    }
+    if (!data_error.empty()) j.field("data_error", data_error);
+    j.end_object();
+    std::printf("%s\n", j.str().c_str());
+  } else {
+    std::printf("block:        %llu of %llu\n", static_cast<unsigned long long>(n),
+                static_cast<unsigned long long>(store.block_count()));
+    std::printf("state:        %s\n", std::string(to_string(l.state)).c_str());
+    std::printf("zero:         %s\n", l.zero ? "yes (stored without payload)" : "no");
+    if (has_record) {
+      std::printf("record:       offset %llu (0x%llx), %u bytes, blocks %llu..%llu, this is #%u\n",
+                  static_cast<unsigned long long>(l.record_offset), static_cast<unsigned long long>(l.record_offset),
+                  l.record_length, static_cast<unsigned long long>(l.record_first_block),
+                  static_cast<unsigned long long>(l.record_first_block + (l.record_blocks ? l.record_blocks - 1 : 0)),
+                  l.index_in_record);
+      std::printf("payload:      %u bytes, %s\n", l.stored_payload, l.compressed ? "zstd-compressed" : "raw");
+    } else {
+      std::printf("record:       none\n");
+    }
+    if (!data_error.empty()) {
+      std::printf("data:         unreadable: %s\n", data_error.c_str());
+    } else {
+      std::printf("data:\n%s", hex_dump(data).c_str());
+    }
+  }
+  if (!data_error.empty() && l.state != BlockState::kBad) {
+    return fail(a.image, about_block(n, data_error));
+  }
+  return 0;
+}
+
+// ---- --check -------------------------------------------------------------
+
+int run_check(vblk::ImageStore& store, const Args& a) {
+  auto rep = store.check();
+  if (!rep) return fail(a.image, "check failed: " + vblk::cli::error_cause(rep.status(), a.image));
+  const vblk::CheckReport& r = rep.value();
+  if (a.json) {
+    JsonWriter j;
+    j.begin_object();
+    j.field("clean", r.clean());
+    j.field("records_checked", r.records_checked);
+    j.field("blocks_checked", r.blocks_checked);
+    j.key("problems").begin_array();
+    for (const vblk::CheckProblem& p : r.problems) {
+      j.begin_object();
+      j.key("block");
+      if (p.has_block) {
+        j.value(p.block);
+      } else {
+        j.null();
+      }
+      j.field("file_offset", p.file_offset);
+      j.field("what", p.what);
+      j.end_object();
+    }
+    j.end_array();
+    j.end_object();
+    std::printf("%s\n", j.str().c_str());
+  } else {
+    for (const vblk::CheckProblem& p : r.problems) {
+      std::string text = p.has_block ? about_block(p.block, p.what)
+                                     : (p.what.find("offset") != std::string::npos
+                                            ? p.what
+                                            : "offset " + std::to_string(p.file_offset) + ": " + p.what);
+      std::printf("%s\n", text.c_str());
+    }
+    if (r.clean()) {
+      std::printf("check: clean, %llu records, %llu blocks verified\n",
+                  static_cast<unsigned long long>(r.records_checked), static_cast<unsigned long long>(r.blocks_checked));
+    }
+  }
+  std::fflush(stdout);
+  if (!r.clean()) {
+    return fail(a.image, "check found " + std::to_string(r.problems.size()) +
+                             (r.problems.size() == 1 ? " problem" : " problems") + " (" +
+                             std::to_string(r.records_checked) + " records, " + std::to_string(r.blocks_checked) +
+                             " blocks checked)");
+  }
+  return 0;
+}
+
+int run(const Args& a) {
+  struct stat st {};
+  if (::stat(a.image.c_str(), &st) != 0) return fail(a.image, std::strerror(errno));
+  if (S_ISDIR(st.st_mode)) return fail(a.image, "is a directory");
+
+  vblk::OpenOptions oo;
+  oo.read_only = true;
+  auto store = vblk::ImageStore::open(a.image, oo);
+  if (!store) return fail(a.image, vblk::cli::error_cause(store.status(), a.image));
+
+  int rc;
+  if (a.check) {
+    rc = run_check(*store.value(), a);
+  } else if (a.has_block) {
+    rc = show_block(*store.value(), a);
+  } else {
+    rc = show_image(*store.value(), a);
+  }
+  std::fflush(stdout);
+  Status closed = store.value()->close();
+  if (!closed && rc == 0) return fail(a.image, vblk::cli::error_cause(closed, a.image));
+  return rc;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    CLI::App app{"Show the header, block states, compression and damage of a vblk image (read-only).", kProg};
+    Args a;
+    app.set_version_flag("--version", std::string(kProg) + " " + VBLK_VERSION, "Print the version and exit");
+    app.add_option("IMAGE", a.image, "Image file")->required()->type_name("");
+    app.add_flag("-j,--json", a.json, "Print one JSON object instead of text");
+    auto* block = app.add_option("-B,--block", a.block, "Show one block: state, stored record, hex dump")
+                    ->type_name("N");
+    auto* check = app.add_flag("-c,--check", a.check, "Verify every structure and record checksum; exit 1 on damage");
+    auto* no_map = app.add_flag("--no-map", a.no_map, "Leave out the block-state map");
+    check->excludes(block);
+    no_map->excludes(block)->excludes(check);
+    app.footer("Exit status: 0 ok (clean), 1 error or damage found, 2 invalid command line.");
+    try {
+      app.parse(argc, argv);
+    } catch (const CLI::Success& e) {
+      return app.exit(e);  // --help, --version
+    } catch (const CLI::ParseError& e) {
+      vblk::cli::report_error(kProg, "", std::string(e.what()) + " (see --help)");
+      return kExitUsage;
+    }
+    a.has_block = block->count() > 0;
+    return run(a);
+  } catch (const std::bad_alloc&) {
+    vblk::cli::report_error(kProg, "", "out of memory");
+  } catch (const std::exception& e) {
+    vblk::cli::report_error(kProg, "", e.what());
+  }
+  return kExitError;
+}
