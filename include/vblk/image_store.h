@@ -31,6 +31,10 @@ struct FormatOptions {
   int compression_level = 3;      // zstd level, 0 stores raw, 1..19
   std::string label;              // at most 63 bytes
   bool force = false;             // overwrite an existing file
+  // Advanced layout knobs (0 = default); tests use small values to keep
+  // images tiny.
+  uint32_t segment_size = 0;      // power of two, 1..256 MiB
+  uint64_t data_start = 0;        // multiple of 4096, >= 12288
 };
 
 struct OpenOptions {

@@ -129,7 +129,8 @@ Result<Superblock> decode_superblock(std::span<const uint8_t> in, const std::str
     return Status::corruption(what + ": compression level " + std::to_string(sb.compression_level) + " invalid");
   if (Status s = validate_geometry(sb.block_size, sb.block_count, sb.segment_size); !s)
     return Status::corruption(what + ": " + s.message());
-  if (sb.entries_per_page < 64 || sb.entries_per_page > 65536 || !is_power_of_two(sb.entries_per_page))
+  if (sb.entries_per_page < 64 || sb.entries_per_page > 65536 || !is_power_of_two(sb.entries_per_page) ||
+      uint64_t{sb.entries_per_page} * kIndexEntrySize + 2 * kRecordHeaderSize > sb.segment_size)
     return Status::corruption(what + ": index page size " + std::to_string(sb.entries_per_page) + " invalid");
   if (sb.max_record_bytes < sb.block_size || sb.max_record_bytes > (1u << 20) ||
       sb.max_record_bytes % sb.block_size || sb.max_record_bytes / sb.block_size > kMaxRecordBlocks ||
@@ -195,6 +196,7 @@ Result<SegmentHeader> decode_segment_header(std::span<const uint8_t> in) {
   const uint8_t* p = in.data();
   if (get_u64(p) != kSegmentMagic) return Status::corruption("segment header has bad magic");
   if (!sealed(p, kSegmentHeaderSize)) return Status::corruption("segment header checksum mismatch");
+  if (get_u64(p + 48) != 0) return Status::corruption("segment header reserved bytes are not zero");
   SegmentHeader h;
   h.alloc_seq = get_u64(p + 8);
   h.segment_index = get_u64(p + 16);
@@ -224,6 +226,7 @@ Result<RecordHeader> decode_record_header(std::span<const uint8_t> in) {
   const uint8_t* p = in.data();
   if (get_u32(p) != kRecordMagic) return Status::corruption("record header has bad magic");
   if (!sealed(p, kRecordHeaderSize)) return Status::corruption("record header checksum mismatch");
+  if (get_u16(p + 6) != 0 || get_u32(p + 44) != 0) return Status::corruption("record header reserved bytes are not zero");
   RecordHeader h;
   uint8_t type = p[4];
   if (type < 1 || type > 7) return Status::corruption("record has unknown type " + std::to_string(type));

@@ -29,7 +29,7 @@ inline constexpr uint32_t kVersion = 1;
 
 inline constexpr std::array<uint8_t, 8> kSuperMagic = {'V', 'B', 'L', 'K', 'I', 'M', 'G', 0};
 inline constexpr uint64_t kCheckpointMagic = 0x54504b434b4c4256ull;  // "VBLKCKPT"
-inline constexpr uint64_t kSegmentMagic = 0x0047455348424c56ull;     // "VLBHSEG\0"
+inline constexpr uint64_t kSegmentMagic = 0x004745534b4c4256ull;     // "VBLKSEG\0"
 inline constexpr uint32_t kRecordMagic = 0x43455256u;                // "VREC"
 
 inline constexpr uint32_t kSuperblockSize = 512;
@@ -52,7 +52,8 @@ inline constexpr uint32_t kDefaultMaxRecordBytes = 64u << 10;
 inline constexpr uint32_t kDefaultEntriesPerPage = 1024;
 inline constexpr uint64_t kDefaultDataStart = 1u << 20;
 inline constexpr uint32_t kMaxLabelBytes = 63;
-// A record covers at most this many blocks (the index entry stores count - 1 in a byte).
+// A DATA record covers at most this many blocks (the index entry stores
+// count - 1 in a byte). ZERO, TRIM and BAD records cover up to 2^30.
 inline constexpr uint32_t kMaxRecordBlocks = 256;
 // Note: implementation limit on one record's payload (guards hostile input).
 inline constexpr uint32_t kMaxRecordPayload = 16u << 20;
@@ -256,10 +257,13 @@ namespace vblk::format {
 //   8  u64 used_blocks
 //   16 u64 zero_blocks
 //   24 u64 trimmed_blocks
-//   32 u64 stored_bytes   live DATA payload bytes
+//   32 u64 stored_bytes   live DATA record bytes (header + padded payload,
+//                         shared out among the record's live blocks)
 //   40 u64 page_count P
 //   48 P x { u64 page_no, u64 record_offset, u32 record_length, u32 reserved }
-//      u64 segment_count S (equals the slot's)
+//      u64 segment_count S (<= the slot's: the table is a snapshot taken
+//          before the META records are appended; a reader marks the segments
+//          holding the META records and the head segment as used)
 //      S x { u32 live_bytes, u32 fill }      fill 0 = free segment
 //      u64 bad_range_count B
 //      B x { u64 first, u64 count }          ascending, disjoint

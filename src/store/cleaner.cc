@@ -111,8 +111,10 @@ Status StoreImpl::checkpoint_locked() {
   uint64_t prev = 0;
   std::vector<PageLocation> chunks;
   uint32_t index = 0;
-  for (size_t at = 0; at < meta.size(); at += format::kMetaChunkBytes, ++index) {
-    size_t n = std::min<size_t>(format::kMetaChunkBytes, meta.size() - at);
+  // A chunk must fit one segment with its header and a segment header.
+  const size_t chunk_bytes = std::min<size_t>(format::kMetaChunkBytes, sb_.segment_size - 2 * format::kRecordHeaderSize);
+  for (size_t at = 0; at < meta.size(); at += chunk_bytes, ++index) {
+    size_t n = std::min<size_t>(chunk_bytes, meta.size() - at);
     PendingRecord rec;
     rec.header.type = RecordType::kMeta;
     rec.header.first = prev;

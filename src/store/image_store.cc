@@ -17,8 +17,12 @@ using format::RecordHeader;
 using format::RecordType;
 
 Status ImageStore::create(const std::string& path, const FormatOptions& opts) {
+  const uint32_t segment_size = opts.segment_size ? opts.segment_size : format::kDefaultSegmentSize;
+  const uint64_t data_start = opts.data_start ? opts.data_start : format::kDefaultDataStart;
+  if (data_start < 3 * 4096 || data_start % 4096 || data_start > (1ull << 30))
+    return Status::invalid_argument(path + ": data start " + std::to_string(data_start) + " invalid");
   if (Status s = format::validate_geometry(opts.block_size, opts.block_size ? opts.capacity_bytes / opts.block_size : 0,
-                                           format::kDefaultSegmentSize);
+                                           segment_size);
       !s)
     return s.with_prefix(path);
   if (opts.capacity_bytes % opts.block_size)
@@ -36,6 +40,8 @@ Status ImageStore::create(const std::string& path, const FormatOptions& opts) {
   sb.compression = opts.compression_level > 0 ? format::Compression::kZstd : format::Compression::kNone;
   sb.compression_level = opts.compression_level;
   sb.max_record_bytes = std::max(format::kDefaultMaxRecordBytes, opts.block_size);
+  sb.segment_size = segment_size;
+  sb.data_start = data_start;
   sb.created_unix = static_cast<uint64_t>(std::time(nullptr));
   sb.label = opts.label;
   std::random_device rd;

@@ -103,6 +103,8 @@ Result<uint64_t> StoreImpl::append_record(PendingRecord& rec) {
   h.generation = generation_;
   h.payload_hash = format::hash64(rec.payload.data(), rec.payload.size());
   const uint32_t total = format::record_total_length(h.stored_len);
+  if (total + format::kSegmentHeaderSize > sb_.segment_size)
+    return Status::invalid_argument("record of " + std::to_string(total) + " bytes does not fit a segment");
 
   bool new_segment = head_seg_ == format::kNoSegment || head_fill_ + total > sb_.segment_size;
   uint64_t seg = head_seg_;

@@ -117,6 +117,7 @@ Status StoreImpl::load_checkpoint(const Checkpoint& cp) {
     uint64_t page_no, off;
     uint32_t len, reserved;
     if (!r.u64(&page_no) || !r.u64(&off) || !r.u32(&len) || !r.u32(&reserved)) return Status::corruption("metadata truncated");
+    if (reserved != 0) return Status::corruption("index directory entry " + std::to_string(i) + " reserved field is not zero");
     if (page_no >= page_limit || off < sb_.data_start || off >= *file_size || len < format::kRecordHeaderSize ||
         len > format::record_total_length(format::kMaxRecordPayload) || page_dir_.count(page_no))
       return Status::corruption("index directory entry " + std::to_string(i) + " invalid");

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs the whole test suite:
+#   1. the release-style build with warnings as errors: every suite;
+#   2. unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer;
+#   3. the libFuzzer target (clang) for a bounded time.
+# Ends with one line "N passed, N failed".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+
+status=0
+meson_run() {  # dir, setup args..., then -- test args
+  local dir=$1; shift
+  local setup=() testargs=()
+  while (($#)) && [[ $1 != -- ]]; do setup+=("$1"); shift; done
+  (($#)) && shift
+  testargs=("$@")
+  if [[ ! -f $dir/build.ninja ]]; then meson setup "$dir" "${setup[@]}"; else meson configure "$dir" "${setup[@]}" >/dev/null; fi
+  ninja -C "$dir"
+  meson test -C "$dir" --print-errorlogs "${testargs[@]}" || status=1
+}
+
+meson_run build -Dwerror=true --
+meson_run build-asan -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false -- --suite unit
+CC=clang CXX=clang++ meson_run build-fuzz -Dwerror=true -Dfuzz=true -- --suite fuzz
+
+python3 - build build-asan build-fuzz <<'PY'
+import json, os, sys
+passed = failed = skipped = 0
+for d in sys.argv[1:]:
+    log = os.path.join(d, "meson-logs", "testlog.json")
+    if not os.path.exists(log):
+        continue
+    for line in open(log):
+        r = json.loads(line)["result"]
+        if r in ("OK", "EXPECTEDFAIL"): passed += 1
+        elif r == "SKIP": skipped += 1
+        else: failed += 1
+print(f"{passed} passed, {failed} failed, {skipped} skipped")
+PY
+exit $status
