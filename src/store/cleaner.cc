@@ -15,7 +15,7 @@ namespace {
 // Reclaim starts when live data fills less than this fraction of the used
 // segments and no free segment is left; the file then stays within about
 // 1/kCleanLiveFraction of the live bytes.
-constexpr double kCleanLiveFraction = 0.72;
+constexpr double kCleanLiveFraction = 0.75;
 // Segments emptied per cleaning pass before a checkpoint frees them.
 constexpr size_t kCleanBatch = 4;
 // Below this many used segments the cleaner does not bother.
@@ -248,24 +248,27 @@ Status StoreImpl::clean_segment_locked(uint64_t seg) {
 }
 
 Status StoreImpl::maybe_maintain_locked() {
-  const uint64_t used_segs = segs_.size() - pending_free_.size();
-  if (free_segs_.empty() && used_segs >= kCleanMinSegments &&
-      static_cast<double>(live_total_) < kCleanLiveFraction * static_cast<double>(used_segs * sb_.segment_size)) {
-    // Victims: least live first, never the head or a segment already queued.
-    std::vector<std::pair<uint32_t, uint64_t>> candidates;
+  // Keep live data above kCleanLiveFraction of the segments in use, cleaning
+  // the least-live segments first. The work per call is bounded so a write
+  // never waits for more than a few segments' worth of copying.
+  constexpr int kMaxVictimsPerCall = 8;
+  for (int victims = 0; victims < kMaxVictimsPerCall; ++victims) {
+    const uint64_t in_use = segs_.size() - free_segs_.size() - pending_free_.size();
+    if (in_use < kCleanMinSegments ||
+        static_cast<double>(live_total_) >= kCleanLiveFraction * static_cast<double>(in_use * sb_.segment_size))
+      break;
+    uint64_t victim = format::kNoSegment;
+    uint32_t victim_live = ~0u;
     for (uint64_t i = 0; i < segs_.size(); ++i) {
-      if (i == head_seg_ || segs_[i].fill == 0 || unclean_.count(i)) continue;
+      if (i == head_seg_ || segs_[i].fill == 0 || segs_[i].live >= victim_live || unclean_.count(i)) continue;
       if (std::find(pending_free_.begin(), pending_free_.end(), i) != pending_free_.end()) continue;
-      candidates.push_back({segs_[i].live, i});
+      victim = i, victim_live = segs_[i].live;
     }
-    std::sort(candidates.begin(), candidates.end());
-    for (size_t k = 0; k < candidates.size() && pending_free_.size() < kCleanBatch; ++k) {
-      if (candidates[k].first > sb_.segment_size * kCleanLiveFraction) break;
-      VBLK_RETURN_IF_ERROR(clean_segment_locked(candidates[k].second));
-    }
+    if (victim == format::kNoSegment || victim_live > sb_.segment_size * kCleanLiveFraction) break;
+    VBLK_RETURN_IF_ERROR(clean_segment_locked(victim));
+    if (pending_free_.size() >= kCleanBatch) VBLK_RETURN_IF_ERROR(checkpoint_locked());
   }
   if (checkpoint_due_locked()) return checkpoint_locked();
   return Status::ok();
 }
-
 }  // namespace vblk::store
