@@ -1,1 +1,212 @@
+// Encoding and validation of the on-disk structures (man/vblk.5).
 #include <gtest/gtest.h>
+
+#include "format/format.h"
+
+namespace vblk::format {
+namespace {
+
+Superblock sample_superblock() {
+  Superblock sb;
+  sb.block_count = 1 << 20;
+  sb.label = "disk";
+  for (int i = 0; i < 16; ++i) sb.uuid[i] = static_cast<uint8_t>(i * 17);
+  return sb;
+}
+
+std::array<uint8_t, kSuperblockSize> encoded(const Superblock& sb) {
+  std::array<uint8_t, kSuperblockSize> buf{};
+  encode_superblock(sb, buf);
+  return buf;
+}
+
+// Re-seals a modified superblock so validation beyond the checksum runs.
+void reseal(std::array<uint8_t, kSuperblockSize>& buf) { put_u64(buf.data() + 504, hash64(buf.data(), 504)); }
+
+TEST(FormatTest, LittleEndianCoding) {
+  uint8_t b[8];
+  put_u64(b, 0x0102030405060708ull);
+  EXPECT_EQ(b[0], 0x08);
+  EXPECT_EQ(b[7], 0x01);
+  EXPECT_EQ(get_u64(b), 0x0102030405060708ull);
+  put_u32(b, 0xa1b2c3d4);
+  EXPECT_EQ(b[0], 0xd4);
+  EXPECT_EQ(get_u32(b), 0xa1b2c3d4u);
+  put_u16(b, 0xbeef);
+  EXPECT_EQ(get_u16(b), 0xbeef);
+}
+
+TEST(FormatTest, SuperblockRoundTrip) {
+  Superblock sb = sample_superblock();
+  auto buf = encoded(sb);
+  auto got = decode_superblock(buf, "img");
+  ASSERT_TRUE(got.is_ok()) << got.status().to_string();
+  EXPECT_EQ(got->block_count, sb.block_count);
+  EXPECT_EQ(got->label, "disk");
+  EXPECT_EQ(got->uuid, sb.uuid);
+  EXPECT_EQ(got->segment_size, kDefaultSegmentSize);
+}
+
+TEST(FormatTest, SuperblockBadMagic) {
+  auto buf = encoded(sample_superblock());
+  buf[0] = 'X';
+  auto got = decode_superblock(buf, "img");
+  EXPECT_TRUE(got.status().is_corruption());
+  EXPECT_NE(got.status().message().find("not a vblk image"), std::string::npos);
+}
+
+TEST(FormatTest, SuperblockChecksumMismatch) {
+  auto buf = encoded(sample_superblock());
+  buf[70] ^= 1;
+  EXPECT_NE(decode_superblock(buf, "img").status().message().find("checksum"), std::string::npos);
+}
+
+TEST(FormatTest, SuperblockFutureVersionRefused) {
+  auto buf = encoded(sample_superblock());
+  put_u32(buf.data() + 8, 7);
+  auto got = decode_superblock(buf, "img");
+  EXPECT_EQ(got.status().code(), Status::Code::kNotSupported);
+  EXPECT_NE(got.status().message().find("version 7"), std::string::npos);
+}
+
+TEST(FormatTest, SuperblockUnknownIncompatibleFeatureRefused) {
+  auto buf = encoded(sample_superblock());
+  put_u64(buf.data() + 16, 1ull << 5);
+  reseal(buf);
+  auto got = decode_superblock(buf, "img");
+  EXPECT_EQ(got.status().code(), Status::Code::kNotSupported);
+  EXPECT_NE(got.status().message().find("incompatible features"), std::string::npos);
+}
+
+TEST(FormatTest, SuperblockUnknownCompatibleFeatureAccepted) {
+  auto buf = encoded(sample_superblock());
+  put_u64(buf.data() + 24, 1ull << 9);
+  reseal(buf);
+  EXPECT_TRUE(decode_superblock(buf, "img").is_ok());
+}
+
+TEST(FormatTest, SuperblockReservedBytesMustBeZero) {
+  auto buf = encoded(sample_superblock());
+  buf[300] = 1;
+  reseal(buf);
+  EXPECT_TRUE(decode_superblock(buf, "img").status().is_corruption());
+}
+
+TEST(FormatTest, SuperblockAbsurdGeometryRejected) {
+  struct Case {
+    size_t at;
+    uint64_t value;
+    int width;
+  } cases[] = {
+      {56, 1000, 4},            // block size not a power of two
+      {56, 131072, 4},          // block size too large
+      {64, 0, 8},               // zero capacity
+      {64, 1ull << 60, 8},      // beyond 1 PiB
+      {60, 4096, 4},            // segment too small
+      {80, 3, 4},               // index page size
+      {84, 100, 4},             // record size limit
+      {88, 5, 8},               // data start
+      {76, 99, 4},              // compression level
+      {72, 9, 4},               // compression method
+  };
+  for (const Case& c : cases) {
+    auto buf = encoded(sample_superblock());
+    if (c.width == 4)
+      put_u32(buf.data() + c.at, static_cast<uint32_t>(c.value));
+    else
+      put_u64(buf.data() + c.at, c.value);
+    reseal(buf);
+    EXPECT_TRUE(decode_superblock(buf, "img").status().is_corruption()) << "field at " << c.at;
+  }
+}
+
+TEST(FormatTest, SuperblockTruncated) {
+  auto buf = encoded(sample_superblock());
+  EXPECT_TRUE(decode_superblock(std::span(buf).first(100), "img").status().is_corruption());
+}
+
+TEST(FormatTest, CheckpointRoundTripAndChecksum) {
+  Checkpoint cp;
+  cp.generation = 9;
+  cp.next_record_seq = 1234;
+  cp.head_segment = 3;
+  cp.head_fill = 4096;
+  cp.meta_last_chunk = 1 << 20;
+  cp.meta_chunks = 2;
+  std::array<uint8_t, kCheckpointSize> buf{};
+  encode_checkpoint(cp, buf);
+  auto got = decode_checkpoint(buf);
+  ASSERT_TRUE(got.is_ok());
+  EXPECT_EQ(got->generation, 9u);
+  EXPECT_EQ(got->next_record_seq, 1234u);
+  EXPECT_EQ(got->head_fill, 4096u);
+  buf[20] ^= 0x10;
+  EXPECT_TRUE(decode_checkpoint(buf).status().is_corruption());
+}
+
+TEST(FormatTest, RecordHeaderRoundTrip) {
+  RecordHeader h;
+  h.type = RecordType::kData;
+  h.flags = kRecordFlagCompressed;
+  h.seq = 77;
+  h.generation = 3;
+  h.first = 1000;
+  h.count = 16;
+  h.stored_len = 999;
+  h.raw_len = 65536;
+  h.payload_hash = 0xdeadbeef;
+  std::array<uint8_t, kRecordHeaderSize> buf{};
+  encode_record_header(h, buf);
+  auto got = decode_record_header(buf);
+  ASSERT_TRUE(got.is_ok());
+  EXPECT_EQ(got->seq, 77u);
+  EXPECT_EQ(got->first, 1000u);
+  EXPECT_EQ(got->raw_len, 65536u);
+  EXPECT_EQ(record_total_length(999), 64u + 1000u);
+}
+
+TEST(FormatTest, RecordHeaderRejectsTornOrAbsurd) {
+  RecordHeader h;
+  h.stored_len = 10;
+  h.raw_len = 10;
+  std::array<uint8_t, kRecordHeaderSize> buf{};
+  encode_record_header(h, buf);
+  auto torn = buf;
+  torn[30] ^= 1;
+  EXPECT_TRUE(decode_record_header(torn).status().is_corruption());
+  // Absurd lengths with a valid checksum.
+  h.stored_len = h.raw_len = kMaxRecordPayload + 1;
+  encode_record_header(h, buf);
+  EXPECT_TRUE(decode_record_header(buf).status().is_corruption());
+  // Unknown type.
+  h.stored_len = h.raw_len = 0;
+  encode_record_header(h, buf);
+  buf[4] = 42;
+  put_u64(buf.data() + 56, hash64(buf.data(), 56));
+  EXPECT_TRUE(decode_record_header(buf).status().is_corruption());
+}
+
+TEST(FormatTest, SegmentHeaderRoundTrip) {
+  SegmentHeader h;
+  h.alloc_seq = 5;
+  h.segment_index = 2;
+  std::array<uint8_t, kSegmentHeaderSize> buf{};
+  encode_segment_header(h, buf);
+  EXPECT_EQ(get_u64(buf.data()), kSegmentMagic);
+  EXPECT_EQ(std::string(reinterpret_cast<char*>(buf.data()), 7), "VBLKSEG");
+  auto got = decode_segment_header(buf);
+  ASSERT_TRUE(got.is_ok());
+  EXPECT_EQ(got->alloc_seq, 5u);
+  buf[9] ^= 1;
+  EXPECT_FALSE(decode_segment_header(buf).is_ok());
+}
+
+TEST(FormatTest, IndexEntryRoundTrip) {
+  IndexEntry e{0x123456789a, 4160, 7, 1, 15};
+  uint8_t buf[16];
+  encode_index_entry(e, buf);
+  EXPECT_EQ(decode_index_entry(buf), e);
+}
+
+}  // namespace
+}  // namespace vblk::format
