@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <vector>
@@ -87,21 +88,51 @@ class PosixFile final : public File {
   std::string name_;
 };
 
-// Finds the pid holding a lock on inode `ino` from /proc/locks, or 0.
-long lock_holder_pid(const struct stat& st) {
-  std::ifstream locks("/proc/locks");
-  std::string line;
-  while (std::getline(locks, line)) {
-    std::istringstream in(line);
-    std::string id, kind, adv, mode, pid, dev;
-    if (!(in >> id >> kind)) continue;
-    if (kind == "->") continue;  // waiter
-    if (!(in >> adv >> mode >> pid >> dev)) continue;
-    auto last = dev.rfind(':');
-    if (last == std::string::npos) continue;
-    if (std::strtoull(dev.c_str() + last + 1, nullptr, 10) == st.st_ino) return std::strtol(pid.c_str(), nullptr, 10);
+// True when a /proc/locks-style line describes a lock (not a waiter) on inode `ino`.
+bool lock_line_matches(const std::string& line, ino_t ino, long* pid) {
+  std::istringstream in(line);
+  std::string id, kind, adv, mode, pid_s, dev;
+  if (!(in >> id >> kind)) return false;
+  if (kind == "->") return false;  // a waiter, not the holder
+  if (!(in >> adv >> mode >> pid_s >> dev)) return false;
+  auto last = dev.rfind(':');
+  if (last == std::string::npos || std::strtoull(dev.c_str() + last + 1, nullptr, 10) != ino) return false;
+  *pid = std::strtol(pid_s.c_str(), nullptr, 10);
+  return true;
+}
+
+// Names the process holding a lock on the file: "process 123 (vblkfs)".
+// /proc/locks shows pid -1 for OFD locks, so the holder is found through
+// the "lock:" lines of /proc/PID/fdinfo. Empty when unknown.
+std::string lock_holder(const struct stat& st) {
+  long pid = 0;
+  {
+    std::ifstream locks("/proc/locks");
+    std::string line;
+    while (std::getline(locks, line) && !lock_line_matches(line, st.st_ino, &pid)) pid = 0;
   }
-  return 0;
+  if (pid <= 0) {
+    std::error_code ec;
+    for (const auto& proc : std::filesystem::directory_iterator("/proc", ec)) {
+      const std::string name = proc.path().filename();
+      if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
+      std::error_code ec2;
+      for (const auto& fdinfo : std::filesystem::directory_iterator(proc.path() / "fdinfo", ec2)) {
+        std::ifstream in(fdinfo.path());
+        std::string line;
+        long ignored;
+        while (std::getline(in, line))
+          if (line.rfind("lock:", 0) == 0 && lock_line_matches(line.substr(5), st.st_ino, &ignored)) pid = std::stol(name);
+        if (pid > 0) break;
+      }
+      if (pid > 0) break;
+    }
+  }
+  if (pid <= 0) return {};
+  std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
+  std::string cmd;
+  std::getline(comm, cmd);
+  return "process " + std::to_string(pid) + (cmd.empty() ? "" : " (" + cmd + ")");
 }
 
 }  // namespace
@@ -136,8 +167,8 @@ Result<std::unique_ptr<File>> open_posix_file(const std::string& path, bool writ
       int err = errno;
       ::close(fd);
       if (err == EAGAIN || err == EACCES) {
-        long pid = lock_holder_pid(st);
-        std::string who = pid > 0 ? " by process " + std::to_string(pid) : " by another process";
+        std::string holder = lock_holder(st);
+        std::string who = " by " + (holder.empty() ? std::string("another process") : holder);
         return Status::busy(path + ": image is in use" + who +
                             (lock == LockMode::kExclusive ? " (it cannot have two writers)"
                                                           : " for writing"));

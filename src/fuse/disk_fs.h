@@ -1,0 +1,55 @@
+#pragma once
+// DiskFs: the FUSE low-level filesystem that exposes one Driver as a single
+// regular file in a directory. The only code that includes fuse_lowlevel.h
+// (with mount.cc). Every callback catches every exception: nothing crosses
+// the C boundary; std::bad_alloc becomes ENOMEM, anything else EIO.
+//
+//   ino 1: the mountpoint directory, holding exactly one entry
+//   ino 2: the disk file, size = device capacity, fixed
+//
+// Errno mapping happens in one place, Status::to_errno (src/util/status.cc),
+// and is documented in vblkfs(1).
+// Thread safety: callbacks run concurrently on the session's worker threads;
+// the Driver is thread safe and DiskFs holds no other mutable state.
+
+#include <sys/types.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "vblk/driver.h"
+
+struct fuse_lowlevel_ops;
+
+namespace vblk::fuse {
+
+struct DiskFsOptions {
+  std::string file_name = "disk";
+  bool read_only = false;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  // Open the file with FOPEN_DIRECT_IO: no page cache in front of the
+  // daemon, so a loop device stacked on the file cannot deadlock in
+  // writeback and every fsync reaches the image. Off only for benchmarks.
+  bool direct_io = true;
+  // Called once the kernel's INIT request has been answered: from then on
+  // the mount is usable.
+  std::function<void()> on_init;
+};
+
+class DiskFs {
+ public:
+  DiskFs(Driver& driver, DiskFsOptions opts);
+  static const fuse_lowlevel_ops& ops();
+  Driver& driver() { return driver_; }
+  const DiskFsOptions& options() const { return opts_; }
+  time_t start_time() const { return start_; }
+
+ private:
+  Driver& driver_;
+  DiskFsOptions opts_;
+  time_t start_;
+};
+
+}  // namespace vblk::fuse

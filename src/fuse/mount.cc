@@ -1,0 +1,343 @@
+// vblkfs mount lifecycle. See mount.h.
+//
+// Start-up: the parent forks; the child opens the image, creates the FUSE
+// session and mounts, then writes one status line into a pipe: "OK" or the
+// error. The parent prints the error (or nothing) and exits, so `vblkfs
+// mount` returns exactly when the mount is usable, and nothing is left
+// mounted when it fails.
+//
+// Shutdown: the session loop ends on unmount (fusermount3 -u, umount) or on
+// SIGTERM/SIGINT/SIGHUP (libfuse's handlers). Then the driver is flushed and
+// the image closed (a checkpoint), and only then is the image lock released:
+// `vblkfs umount` waits for that lock to know the daemon is done.
+#define FUSE_USE_VERSION 312
+#include "fuse/mount.h"
+
+#include <fcntl.h>
+#include <fuse_lowlevel.h>
+#include <limits.h>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/sinks/syslog_sink.h>
+#include <spdlog/spdlog.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "fuse/disk_fs.h"
+#include "vblk/driver.h"
+#include "vblk/image_device.h"
+
+#ifndef PR_SET_IO_FLUSHER
+#define PR_SET_IO_FLUSHER 57
+#endif
+
+namespace vblk::fuse {
+namespace {
+
+std::string real_path(const std::string& p) {
+  char buf[PATH_MAX];
+  if (!::realpath(p.c_str(), buf)) return {};
+  return buf;
+}
+
+// Decodes the octal escapes mountinfo uses for spaces and such.
+std::string unescape_mountinfo(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 3 < s.size() + 0 && std::isdigit(s[i + 1])) {
+      out += static_cast<char>(std::stoi(s.substr(i + 1, 3), nullptr, 8));
+      i += 3;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+struct MountEntry {
+  std::string fstype, source;
+};
+
+// The mount at exactly `mountpoint`, if any (the last one stacked there).
+std::optional<MountEntry> find_mount(const std::string& mountpoint) {
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line;
+  std::optional<MountEntry> found;
+  while (std::getline(in, line)) {
+    std::istringstream ls(line);
+    std::string id, parent, devno, root, mp, tok;
+    ls >> id >> parent >> devno >> root >> mp;
+    while (ls >> tok && tok != "-") {
+    }
+    MountEntry e;
+    ls >> e.fstype >> e.source;
+    if (unescape_mountinfo(mp) == mountpoint) found = MountEntry{e.fstype, unescape_mountinfo(e.source)};
+  }
+  return found;
+}
+
+Status check_mountpoint(const std::string& mp) {
+  struct stat st;
+  if (::stat(mp.c_str(), &st) != 0) return Status::from_errno(errno, mp);
+  if (!S_ISDIR(st.st_mode)) return Status::invalid_argument(mp + ": mountpoint is not a directory");
+  if (auto m = find_mount(mp); m && m->fstype == "fuse.vblkfs")
+    return Status::busy(mp + ": already a vblkfs mount (of " + m->source + ")");
+  if (::access(mp.c_str(), W_OK) != 0 && ::geteuid() != 0)
+    return Status::from_errno(errno, mp + ": mountpoint not writable");
+  return Status::ok();
+}
+
+void setup_logging(const MountOptions& o, bool daemon) {
+  std::shared_ptr<spdlog::logger> logger;
+  if (!o.log_file.empty())
+    logger = spdlog::basic_logger_mt("vblkfs", o.log_file);
+  else if (daemon)
+    logger = spdlog::syslog_logger_mt("vblkfs", "vblkfs", LOG_PID, LOG_DAEMON);
+  else
+    logger = spdlog::stderr_logger_mt("vblkfs");
+  logger->set_level(spdlog::level::from_str(o.log_level));
+  logger->flush_on(spdlog::level::warn);
+  spdlog::set_default_logger(logger);
+}
+
+// Child side of the start-up pipe.
+class Ready {
+ public:
+  explicit Ready(int fd) : fd_(fd) {}
+  void fail(const std::string& msg) { send("ERR " + msg); }
+  void ok() { send("OK"); }
+
+ private:
+  void send(const std::string& msg) {
+    if (done_) return;  // only the first outcome counts
+    done_ = true;
+    if (fd_ < 0) {
+      if (msg != "OK") std::fprintf(stderr, "vblkfs: %s\n", msg.substr(4).c_str());
+      return;
+    }
+    std::string line = msg + "\n";
+    (void)!::write(fd_, line.data(), line.size());
+    ::close(fd_);
+    fd_ = -1;
+  }
+  int fd_;
+  bool done_ = false;
+};
+
+int serve(const MountOptions& o, Ready& ready, bool daemon) {
+  setup_logging(o, daemon);
+  // Writeback of a loop device stacked on our file waits for us: we must be
+  // allowed to allocate and do I/O under memory pressure (libfuse#56).
+  if (::prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) != 0)
+    spdlog::warn("prctl(PR_SET_IO_FLUSHER): {} (a loop device stacked on the disk may stall under memory pressure)",
+                 std::strerror(errno));
+
+  OpenOptions open_opts;
+  open_opts.read_only = o.read_only;
+  auto device = ImageDevice::open(o.image, open_opts);
+  if (!device) {
+    ready.fail(device.status().message());
+    return 1;
+  }
+  DriverOptions dopts;
+  dopts.cache_bytes = o.cache_bytes;
+  Driver driver(std::move(*device), dopts);
+  DiskFsOptions fopts;
+  fopts.file_name = o.file_name;
+  fopts.read_only = o.read_only;
+  fopts.uid = ::getuid();
+  fopts.gid = ::getgid();
+  fopts.direct_io = o.direct_io;
+  fopts.on_init = [&] {
+    spdlog::info("{} mounted on {}/{} ({} bytes{})", o.image, o.mountpoint, o.file_name, driver.size_bytes(),
+                 o.read_only ? ", read-only" : "");
+    ready.ok();
+  };
+  DiskFs fs(driver, fopts);
+
+  std::string kernel_opts = "fsname=" + o.image + ",subtype=vblkfs,default_permissions";
+  if (o.allow_other) kernel_opts += ",allow_other";
+  if (o.read_only) kernel_opts += ",ro";
+  for (const std::string& extra : o.fuse_options) kernel_opts += "," + extra;
+  std::vector<std::string> argv_s = {"vblkfs", "-o", kernel_opts};
+  std::vector<char*> argv;
+  for (auto& s : argv_s) argv.push_back(s.data());
+  fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
+  fuse_session* se = fuse_session_new(&args, &DiskFs::ops(), sizeof(fuse_lowlevel_ops), &fs);
+  if (!se) {
+    ready.fail(o.mountpoint + ": cannot start a FUSE session (bad -o option?)");
+    return 1;
+  }
+  int rc = 1;
+  if (fuse_set_signal_handlers(se) != 0) {
+    ready.fail("cannot install signal handlers");
+  } else {
+    if (fuse_session_mount(se, o.mountpoint.c_str()) != 0) {
+      ready.fail(o.mountpoint + ": mount failed (is /dev/fuse available, and the mountpoint an empty directory?)");
+    } else {
+      if (daemon) {
+        // Detached: no terminal to write to.
+        int null = ::open("/dev/null", O_RDWR);
+        if (null >= 0) {
+          ::dup2(null, 0), ::dup2(null, 1), ::dup2(null, 2);
+          if (null > 2) ::close(null);
+        }
+        if (::chdir("/") != 0) spdlog::warn("chdir /: {}", std::strerror(errno));
+      }
+      fuse_loop_config* cfg = fuse_loop_cfg_create();
+      fuse_loop_cfg_set_clone_fd(cfg, 1);
+      fuse_loop_cfg_set_max_threads(cfg, o.max_threads);
+      rc = fuse_session_loop_mt(se, cfg) == 0 ? 0 : 1;
+      fuse_loop_cfg_destroy(cfg);
+      ready.fail(o.mountpoint + ": the kernel did not complete FUSE initialisation");
+      fuse_session_unmount(se);
+    }
+    fuse_remove_signal_handlers(se);
+  }
+  fuse_session_destroy(se);
+  fuse_opt_free_args(&args);
+  // Everything acknowledged so far becomes durable, then the image closes.
+  Status s = driver.flush();
+  if (!s) {
+    spdlog::error("final flush of {} failed: {}", o.image, s.to_string());
+    rc = 1;
+  }
+  if (auto* image = dynamic_cast<ImageDevice*>(&driver.device())) {
+    if (Status c = image->store().close(); !c) {
+      spdlog::error("closing {} failed: {}", o.image, c.to_string());
+      rc = 1;
+    }
+  }
+  spdlog::info("{} unmounted from {}{}", o.image, o.mountpoint, rc == 0 ? "" : " with errors");
+  spdlog::shutdown();
+  return rc;
+}
+
+}  // namespace
+
+int run_mount(const MountOptions& in) {
+  MountOptions o = in;
+  o.image = real_path(in.image);
+  if (o.image.empty()) {
+    std::fprintf(stderr, "vblkfs: %s: %s\n", in.image.c_str(), std::strerror(errno));
+    return 1;
+  }
+  o.mountpoint = real_path(in.mountpoint);
+  if (o.mountpoint.empty()) {
+    std::fprintf(stderr, "vblkfs: %s: %s\n", in.mountpoint.c_str(), std::strerror(errno));
+    return 1;
+  }
+  if (Status s = check_mountpoint(o.mountpoint); !s) {
+    std::fprintf(stderr, "vblkfs: %s\n", s.message().c_str());
+    return 1;
+  }
+  if (o.file_name.empty() || o.file_name.find('/') != std::string::npos || o.file_name == "." || o.file_name == "..") {
+    std::fprintf(stderr, "vblkfs: --name %s: not a valid file name\n", o.file_name.c_str());
+    return 2;
+  }
+  if (o.foreground) {
+    Ready ready(-1);
+    return serve(o, ready, false);
+  }
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    std::perror("vblkfs: pipe");
+    return 1;
+  }
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    std::perror("vblkfs: fork");
+    return 1;
+  }
+  if (pid == 0) {
+    ::close(fds[0]);
+    ::setsid();
+    Ready ready(fds[1]);
+    ::_exit(serve(o, ready, true));
+  }
+  ::close(fds[1]);
+  std::string reply;
+  char buf[512];
+  ssize_t n;
+  while ((n = ::read(fds[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+    if (n > 0) reply.append(buf, static_cast<size_t>(n));
+  ::close(fds[0]);
+  if (reply.rfind("OK", 0) == 0) return 0;
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (reply.rfind("ERR ", 0) == 0) {
+    while (!reply.empty() && reply.back() == '\n') reply.pop_back();
+    std::fprintf(stderr, "vblkfs: %s\n", reply.c_str() + 4);
+  } else {
+    std::fprintf(stderr, "vblkfs: the daemon for %s exited before the mount was ready (status %d)\n",
+                 o.image.c_str(), status);
+  }
+  return 1;
+}
+
+int run_umount(const std::string& mountpoint_in, int timeout_s) {
+  std::string mp = real_path(mountpoint_in);
+  if (mp.empty()) {
+    std::fprintf(stderr, "vblkfs: %s: %s\n", mountpoint_in.c_str(), std::strerror(errno));
+    return 1;
+  }
+  auto m = find_mount(mp);
+  if (!m || m->fstype != "fuse.vblkfs") {
+    std::fprintf(stderr, "vblkfs: %s: not a vblkfs mountpoint\n", mp.c_str());
+    return 1;
+  }
+  const std::string image = m->source;
+  if (::umount2(mp.c_str(), 0) != 0) {
+    int err = errno;
+    if (err == EBUSY) {
+      std::fprintf(stderr,
+                   "vblkfs: %s: busy: the disk is still in use (a loop device attached, see `losetup -j %s/*`, "
+                   "or a process with it open); nothing was unmounted\n",
+                   mp.c_str(), mp.c_str());
+      return 1;
+    }
+    if (err == EPERM) {
+      // Not root: the setuid helper may unmount what this user mounted.
+      std::string cmd = "fusermount3 -u -- '" + mp + "'";
+      if (std::system(cmd.c_str()) != 0) {
+        std::fprintf(stderr, "vblkfs: %s: fusermount3 -u failed\n", mp.c_str());
+        return 1;
+      }
+    } else {
+      std::fprintf(stderr, "vblkfs: %s: umount: %s\n", mp.c_str(), std::strerror(err));
+      return 1;
+    }
+  }
+  // The daemon holds a lock on the image until it has flushed and closed it.
+  int fd = ::open(image.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;  // image gone: nothing left to wait for
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  for (;;) {
+    struct flock fl {};
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    fl.l_len = 1;
+    if (::fcntl(fd, F_OFD_GETLK, &fl) == 0 && fl.l_type == F_UNLCK) break;
+    if (std::chrono::steady_clock::now() > deadline) {
+      ::close(fd);
+      std::fprintf(stderr, "vblkfs: %s: unmounted, but the daemon has not released %s after %d s\n", mp.c_str(),
+                   image.c_str(), timeout_s);
+      return 1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ::close(fd);
+  return 0;
+}
+
+}  // namespace vblk::fuse

@@ -1,0 +1,34 @@
+#pragma once
+// Mount lifecycle of vblkfs: daemonize, open the image, mount, serve,
+// and on any exit path (unmount, SIGTERM, SIGINT, SIGHUP) flush and close.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace vblk::fuse {
+
+struct MountOptions {
+  std::string image;
+  std::string mountpoint;
+  std::string file_name = "disk";
+  bool read_only = false;
+  bool foreground = false;
+  bool allow_other = false;
+  bool direct_io = true;
+  uint64_t cache_bytes = 64ull << 20;  // decompressed-block read cache
+  std::string log_level = "info";
+  std::string log_file;                 // empty: stderr in the foreground, syslog as a daemon
+  std::vector<std::string> fuse_options;  // extra -o options for the kernel
+  unsigned max_threads = 16;
+};
+
+// Runs the daemon. Without `foreground` it returns in the parent as soon as
+// the mount is usable (exit code 0) or has failed (message on stderr, 1).
+int run_mount(const MountOptions& opts);
+
+// Unmounts a vblkfs mountpoint and waits up to timeout_s for the daemon to
+// flush and release the image. Returns an exit code; messages on stderr.
+int run_umount(const std::string& mountpoint, int timeout_s);
+
+}  // namespace vblk::fuse

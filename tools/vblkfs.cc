@@ -1,0 +1,67 @@
+// vblkfs: mount a vblk image as a single-file disk (FUSE), or unmount it.
+//
+//   vblkfs mount IMAGE MOUNTPOINT [options]
+//   vblkfs umount MOUNTPOINT
+//
+// Exit codes: 0 success, 1 failure (one line on stderr), 2 usage error.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+
+#include "fuse/mount.h"
+#include "vblk/size_parse.h"
+#include "vblk_config.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"vblkfs: expose a compressed vblk image as one regular file (a disk) through FUSE.\n"
+               "The file can be used with losetup, mkfs, mount, fstrim and QEMU (-drive file=...,format=raw)."};
+  app.set_version_flag("--version", std::string("vblkfs ") + VBLK_VERSION);
+  app.require_subcommand(1);
+
+  vblk::fuse::MountOptions m;
+  std::string cache = "64M";
+  auto* mount = app.add_subcommand("mount", "Mount IMAGE; MOUNTPOINT then holds one file, the disk. Returns once the mount is usable.");
+  mount->add_option("IMAGE", m.image, "Image file made by vblk-format")->required();
+  mount->add_option("MOUNTPOINT", m.mountpoint, "Existing empty directory")->required();
+  mount->add_flag("-f,--foreground", m.foreground, "Stay in the foreground (logs to stderr) instead of daemonizing");
+  mount->add_flag("-r,--read-only", m.read_only, "Open the image read-only; the disk file is read-only");
+  mount->add_option("--name", m.file_name, "Name of the disk file in MOUNTPOINT")->capture_default_str();
+  mount->add_option("--cache-size", cache, "Read cache of decompressed blocks (K/M/G suffixes; 0 disables)")
+      ->capture_default_str();
+  mount->add_option("--log-level", m.log_level, "trace, debug, info, warn, error, critical or off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+      ->capture_default_str();
+  mount->add_option("--log-file", m.log_file, "Log to this file (default: stderr with -f, syslog as a daemon)");
+  mount->add_flag("--allow-other", m.allow_other, "Let other users access the disk file (needs user_allow_other unless root)");
+  mount->add_option("-o", m.fuse_options, "Extra FUSE mount option (repeatable), e.g. -o max_read=131072")
+      ->delimiter(',');
+  mount->add_option("--threads", m.max_threads, "Maximum FUSE worker threads")->capture_default_str()->check(CLI::Range(1, 256));
+
+  std::string umount_point;
+  int timeout = 60;
+  auto* umount = app.add_subcommand("umount", "Unmount; waits until the daemon has flushed and closed the image.");
+  umount->add_option("MOUNTPOINT", umount_point, "A vblkfs mountpoint")->required();
+  umount->add_option("--timeout", timeout, "Seconds to wait for the daemon to finish")->capture_default_str();
+  umount->alias("unmount");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    if (*mount) {
+      auto size = vblk::parse_size(cache);
+      if (!size) {
+        std::fprintf(stderr, "vblkfs: --cache-size: %s\n", size.status().message().c_str());
+        return 2;
+      }
+      m.cache_bytes = *size;
+      return vblk::fuse::run_mount(m);
+    }
+    return vblk::fuse::run_umount(umount_point, timeout);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "vblkfs: %s\n", e.what());
+    return 1;
+  }
+}
