@@ -1,0 +1,136 @@
+#include "vblk/fault_device.h"
+
+#include <spdlog/fmt/fmt.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <thread>
+#include <utility>
+
+namespace vblk {
+
+namespace {
+
+// Whether [a, a+n) and [b, b+m) share a block, without computing a+n or b+m.
+bool overlaps(uint64_t a, uint64_t n, uint64_t b, uint64_t m) {
+  if (n == 0 || m == 0) return false;
+  return a <= b ? b - a < n : a - b < m;
+}
+
+}  // namespace
+
+std::string_view to_string(FaultKind kind) {
+  switch (kind) {
+    case FaultKind::kFlakyWrite: return "flaky-write";
+    case FaultKind::kLatency: return "latency";
+  }
+  return "unknown";
+}
+
+std::string to_string(const FaultRule& rule) {
+  std::string s = fmt::format("{} blocks {}-{}", to_string(rule.kind), rule.first, rule.first + rule.count - 1);
+  switch (rule.kind) {
+    case FaultKind::kFlakyWrite: s += fmt::format(" remaining {}", rule.remaining); break;
+    case FaultKind::kLatency: s += fmt::format(" delay {}us", rule.latency.count()); break;
+  }
+  return s;
+}
+
+FaultDevice::FaultDevice(std::unique_ptr<BlockDevice> target) : DeviceWrapper(std::move(target)) {}
+
+Status FaultDevice::add_flaky(uint64_t block, uint64_t fail_writes) {
+  VBLK_RETURN_IF_ERROR(check_block_range(*this, block, 1).with_prefix("flaky rule"));
+  std::lock_guard lock(mu_);
+  std::erase_if(rules_, [block](const FaultRule& r) {
+    return r.kind == FaultKind::kFlakyWrite && r.first == block && r.count == 1;
+  });
+  if (fail_writes > 0) {
+    rules_.push_back({FaultKind::kFlakyWrite, block, 1, fail_writes, std::chrono::microseconds{0}});
+  }
+  return Status::ok();
+}
+
+Status FaultDevice::add_latency(std::chrono::microseconds latency, uint64_t first, uint64_t count) {
+  if (latency.count() < 0) {
+    return Status::invalid_argument(fmt::format("negative latency {}us", latency.count()));
+  }
+  if (count == 0) {
+    if (first >= block_count()) {
+      return Status::out_of_range(
+          fmt::format("latency rule: block {} is beyond the device's {} blocks", first, block_count()));
+    }
+    count = block_count() - first;
+  }
+  VBLK_RETURN_IF_ERROR(check_block_range(*this, first, count).with_prefix("latency rule"));
+  std::lock_guard lock(mu_);
+  rules_.push_back({FaultKind::kLatency, first, count, 0, latency});
+  return Status::ok();
+}
+
+size_t FaultDevice::clear(uint64_t first, uint64_t count) {
+  if (count == 0) count = first < block_count() ? block_count() - first : 0;
+  std::lock_guard lock(mu_);
+  return std::erase_if(rules_, [&](const FaultRule& r) { return overlaps(r.first, r.count, first, count); });
+}
+
+void FaultDevice::clear_all() {
+  std::lock_guard lock(mu_);
+  rules_.clear();
+}
+
+std::vector<FaultRule> FaultDevice::list() const {
+  std::lock_guard lock(mu_);
+  return rules_;
+}
+
+void FaultDevice::apply_latency(uint64_t first, uint64_t count) {
+  std::chrono::microseconds total{0};
+  {
+    std::lock_guard lock(mu_);
+    for (const FaultRule& r : rules_) {
+      if (r.kind != FaultKind::kLatency || !overlaps(r.first, r.count, first, count)) continue;
+      spdlog::warn("injecting {}us latency into block {}", r.latency.count(), std::max(first, r.first));
+      total += r.latency;
+    }
+  }
+  if (total.count() > 0) std::this_thread::sleep_for(total);
+}
+
+Status FaultDevice::read_blocks(uint64_t first, uint64_t count, std::span<uint8_t> out) {
+  apply_latency(first, count);
+  return DeviceWrapper::read_blocks(first, count, out);
+}
+
+Status FaultDevice::write_blocks(uint64_t first, std::span<const uint8_t> data) {
+  const uint32_t bs = block_size();
+  if (data.size() % bs != 0 || !check_block_range(*this, first, data.size() / bs).is_ok()) {
+    return DeviceWrapper::write_blocks(first, data);  // the target reports the malformed request
+  }
+  const uint64_t count = data.size() / bs;
+  apply_latency(first, count);
+  bool fired = false;
+  uint64_t lowest = 0;
+  {
+    std::lock_guard lock(mu_);
+    for (FaultRule& r : rules_) {
+      if (r.kind != FaultKind::kFlakyWrite || r.remaining == 0 || !overlaps(r.first, r.count, first, count)) {
+        continue;
+      }
+      const uint64_t block = std::max(first, r.first);
+      spdlog::warn("injecting write failure into block {} ({} left)", block, r.remaining - 1);
+      --r.remaining;
+      lowest = fired ? std::min(lowest, block) : block;
+      fired = true;
+    }
+    std::erase_if(rules_, [](const FaultRule& r) { return r.kind == FaultKind::kFlakyWrite && r.remaining == 0; });
+  }
+  if (fired) return Status::io_error(fmt::format("injected write failure on block {}", lowest));
+  return DeviceWrapper::write_blocks(first, data);
+}
+
+Status FaultDevice::trim_blocks(uint64_t first, uint64_t count) {
+  apply_latency(first, count);
+  return DeviceWrapper::trim_blocks(first, count);
+}
+
+}  // namespace vblk
