@@ -1,0 +1,538 @@
+// Design notes
+// ============
+//
+// Request flow. read/write/trim first validate: offset + length must not
+// overflow uint64 (InvalidArgument); a write or trim that starts at or beyond
+// the end is OutOfRange (EFBIG); a request that crosses the end is cut short
+// there; a read that starts at or beyond the end returns 0 bytes. The byte
+// range is then walked as head / aligned body / tail:
+//
+//     offset                                                 offset + len
+//       |  head  |          body (whole blocks)          |  tail  |
+//   [...block h...][ block h+1 ] ... [ block t-1 ][...block t...]
+//
+//   - body: whole blocks, passed straight from / to the caller's buffer in
+//     device calls of at most kMaxIoBytes (1 MiB) each, so that one call maps
+//     to one bounded record in the store; longer requests take several calls.
+//   - head / tail: a block only partly covered. A write does read-modify-write
+//     (RMW) in a bounce block, allocated only when the request is unaligned:
+//     read the whole block (through the cache), patch the bytes, write the
+//     whole block back. Trim zero-fills its partial blocks the same way (and
+//     skips the device write when those bytes already read as zero); its whole
+//     blocks go to trim_blocks in chunks of the same bound.
+//
+// Locking. kLockStripes (64) std::mutex stripes. Blocks are grouped into lock
+// regions of kLockRegionBytes (64 KiB, i.e. 65536 / block_size blocks, at
+// least 1), and block b is guarded by stripe (b / region_blocks) % 64. Every
+// device mutation the driver makes (RMW, body write, trim; and write / trim /
+// set_bad made through device()) holds the stripes of all blocks of that
+// device call from before its RMW read until after the cache has been
+// updated. Two RMWs of one block are therefore serialized and never lose each
+// other's bytes, and a whole-block write cannot slip between an RMW's read and
+// its write (which would silently undo it).
+// Why regions rather than one stripe per block: a 1 MiB body call then holds
+// at most 17 mutexes instead of every stripe, and requests conflict only when
+// they touch the same 64 KiB region (or regions a multiple of 4 MiB apart). The cost is that
+// small writes into one 64 KiB region are serialized.
+// Lock order: a thread holds at most one set of stripes at a time, taken in
+// ascending stripe index, each stripe once (a range of 64 regions or more
+// takes all of them); inside that, at most one cache shard mutex; the
+// device's own locks are innermost. Reads take no stripe lock: the device
+// returns whole blocks, and a read racing a write may return either version.
+//
+// Cache coherence. The cache holds whole blocks (see block_cache.h).
+//   reader: lookup(b) misses and returns b's generation g; read the device;
+//           insert(b, data, g), which is dropped if b's generation moved on.
+//   writer: with b's stripe held: write the device; then invalidate(b) (bump
+//           the generation, drop the entry), or for RMW replace(b, merged)
+//           (bump, then store the block just written); unlock; return.
+// A stale entry would need a reader whose device read began before the write
+// completed but whose insert lands after it. If that reader's lookup came
+// before the writer's bump, its insert sees a new generation and is dropped;
+// if the lookup came after the bump, the device write had already completed,
+// so the reader got the new data. An entry stored before the bump is removed
+// by it. So once a write has returned, no read can serve or re-cache the old
+// data, and under a block's stripe lock its cached copy (if any) is current,
+// which is why RMW may read through the cache. Changes made to the device
+// behind the driver's back (not through device()) are not seen by the cache.
+//
+// Retries. Each device write call (one RMW block, or one body chunk) gets up
+// to opts.write_attempts attempts. Only IoError is retried; the same call is
+// repeated (same blocks, same data) after retry_backoff_us, doubled after each
+// failed attempt, with the stripes still held. Each retry is logged at warn
+// with the original error and counted in stats.retries. When the attempts are
+// used up the result is an IoError naming the offset, the block(s), the number
+// of attempts and the last device error.
+//
+// Failures. A request stops at its first failing device call; the calls before
+// it stay done (a failed long write may be partly applied, as on hardware). A
+// read that touches a BAD block fails whole: no byte count is returned. Each
+// failed request is logged at error once and counted once in stats.failures.
+//
+//   | path                     | stripes held | cache after the device call | retried |
+//   |--------------------------|--------------|-----------------------------|---------|
+//   | read                     | none         | insert if generation same   | no      |
+//   | write body               | the chunk's  | invalidate                  | IoError |
+//   | write RMW                | the block's  | replace with merged block   | IoError |
+//   | trim body                | the chunk's  | invalidate                  | no      |
+//   | trim edge (zero-fill)    | the block's  | replace with merged block   | IoError |
+//   | device() write           | the range's  | invalidate                  | no      |
+//   | device() trim / set_bad  | each chunk's | invalidate                  | no      |
+
+#include "vblk/driver.h"
+
+#include <spdlog/fmt/fmt.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <bitset>
+#include <cassert>
+#include <chrono>
+#include <cstring>
+#include <limits>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "driver/block_cache.h"
+#include "driver/latency_histogram.h"
+
+namespace vblk {
+
+namespace {
+
+using driver::BlockCache;
+using driver::LatencyHistogram;
+
+// Upper bound on the bytes of one device read/write/trim call.
+constexpr uint64_t kMaxIoBytes = uint64_t{1} << 20;
+constexpr size_t kLockStripes = 64;
+constexpr uint64_t kLockRegionBytes = uint64_t{64} << 10;
+
+std::string blocks_str(uint64_t first, uint64_t count) {
+  if (count == 1) return fmt::format("block {}", first);
+  return fmt::format("blocks {}-{}", first, first + count - 1);
+}
+
+bool all_zero(const uint8_t* p, size_t n) {
+  return std::all_of(p, p + n, [](uint8_t b) { return b == 0; });
+}
+
+// Mutexes striped by lock region; see "Locking" above for the order.
+class StripedLocks {
+ public:
+  explicit StripedLocks(uint32_t block_size)
+      : region_blocks_(std::max<uint64_t>(1, kLockRegionBytes / block_size)) {}
+
+  // Holds the stripes of blocks [first, first+count) until destroyed.
+  class Guard {
+   public:
+    Guard(StripedLocks& locks, uint64_t first, uint64_t count) : locks_(locks) {
+      if (count == 0) return;
+      const uint64_t last = count - 1 > std::numeric_limits<uint64_t>::max() - first
+                                ? std::numeric_limits<uint64_t>::max()
+                                : first + (count - 1);
+      const uint64_t first_region = first / locks.region_blocks_;
+      const uint64_t last_region = last / locks.region_blocks_;
+      if (last_region - first_region >= kLockStripes - 1) {
+        held_.set();
+      } else {
+        for (uint64_t r = first_region; r <= last_region; ++r) held_.set(r % kLockStripes);
+      }
+      for (size_t s = 0; s < kLockStripes; ++s) {  // ascending stripe index
+        if (held_.test(s)) locks_.mu_[s].lock();
+      }
+    }
+    ~Guard() {
+      for (size_t s = 0; s < kLockStripes; ++s) {
+        if (held_.test(s)) locks_.mu_[s].unlock();
+      }
+    }
+    Guard(const Guard&) = delete;
+    Guard& operator=(const Guard&) = delete;
+
+   private:
+    StripedLocks& locks_;
+    std::bitset<kLockStripes> held_;
+  };
+
+ private:
+  const uint64_t region_blocks_;
+  std::array<std::mutex, kLockStripes> mu_;
+};
+
+// What Driver::device() hands out: forwards everything, but mutations take
+// the stripe locks and invalidate the cache, so they stay coherent with the
+// driver's own requests. Trims and set_bad of long ranges are split into calls
+// of at most chunk_blocks, so that no call holds every stripe for long.
+class CoherentDevice final : public DeviceWrapper {
+ public:
+  CoherentDevice(std::unique_ptr<BlockDevice> target, StripedLocks& locks, BlockCache& cache,
+                 uint64_t chunk_blocks)
+      : DeviceWrapper(std::move(target)), locks_(locks), cache_(cache), chunk_blocks_(chunk_blocks) {}
+
+  Status write_blocks(uint64_t first, std::span<const uint8_t> data) override {
+    const uint64_t count = (data.size() + block_size() - 1) / block_size();
+    StripedLocks::Guard guard(locks_, first, count);
+    Status st = DeviceWrapper::write_blocks(first, data);
+    cache_.invalidate(first, count);
+    return st;
+  }
+  Status trim_blocks(uint64_t first, uint64_t count) override {
+    return chunked(first, count, [&](uint64_t f, uint64_t n) { return DeviceWrapper::trim_blocks(f, n); });
+  }
+  Status set_bad(uint64_t first, uint64_t count, bool bad) override {
+    return chunked(first, count, [&](uint64_t f, uint64_t n) { return DeviceWrapper::set_bad(f, n, bad); });
+  }
+
+ private:
+  template <typename Fn>
+  Status chunked(uint64_t first, uint64_t count, const Fn& fn) {
+    // A malformed range goes through whole, for the device to report.
+    if (!check_block_range(*this, first, count).is_ok()) return fn(first, count);
+    uint64_t done = 0;
+    do {
+      const uint64_t n = std::min(count - done, chunk_blocks_);
+      StripedLocks::Guard guard(locks_, first + done, n);
+      Status st = fn(first + done, n);
+      cache_.invalidate(first + done, n);
+      VBLK_RETURN_IF_ERROR(st);
+      done += n;
+    } while (done < count);
+    return Status::ok();
+  }
+
+  StripedLocks& locks_;
+  BlockCache& cache_;
+  const uint64_t chunk_blocks_;
+};
+
+uint64_t elapsed_ns(std::chrono::steady_clock::time_point start) {
+  auto d = std::chrono::steady_clock::now() - start;
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count());
+}
+
+}  // namespace
+
+struct Driver::Impl {
+  Impl(std::unique_ptr<BlockDevice> device, DriverOptions o)
+      : opts(o),
+        bs(device->block_size()),
+        nblocks(device->block_count()),
+        size(nblocks * bs),
+        max_io_blocks(std::max<uint64_t>(1, kMaxIoBytes / bs)),
+        locks(bs),
+        cache(o.cache_bytes, bs),
+        facade(std::move(device), locks, cache, max_io_blocks),
+        dev(&facade.target()) {
+    if (opts.write_attempts == 0) opts.write_attempts = 1;
+  }
+
+  Result<size_t> do_read(uint64_t offset, std::span<uint8_t> out);
+  Result<size_t> do_write(uint64_t offset, std::span<const uint8_t> data);
+  Status do_trim(uint64_t offset, uint64_t length);
+
+  // Reads `count` whole blocks into out, through the cache.
+  Status read_whole(uint64_t first, uint64_t count, std::span<uint8_t> out);
+  // Writes [pos, pos+len) inside one block by read-modify-write; src == nullptr
+  // zero-fills. REQUIRES: the range lies in one block; bounce is block-sized.
+  Status rmw(uint64_t pos, size_t len, const uint8_t* src, std::vector<uint8_t>& bounce, const char* op);
+  // One device write call with the retry policy. pos is the byte offset of
+  // data[0], for messages. REQUIRES: the blocks' stripes are held.
+  Status write_with_retry(uint64_t first, std::span<const uint8_t> data, uint64_t pos, const char* op);
+
+  void finish(const char* op, uint64_t offset, uint64_t length, const Status& st,
+              std::chrono::steady_clock::time_point start);
+
+  DriverOptions opts;
+  const uint32_t bs;
+  const uint64_t nblocks;
+  const uint64_t size;
+  const uint64_t max_io_blocks;
+
+  // Declared before facade, which refers to them.
+  StripedLocks locks;
+  BlockCache cache;
+  CoherentDevice facade;  // owns the device
+  BlockDevice* const dev;  // the device itself, behind the facade
+
+  LatencyHistogram latency;
+  std::atomic<uint64_t> reads{0}, writes{0}, trims{0}, flushes{0};
+  std::atomic<uint64_t> failures{0}, retries{0};
+  std::atomic<uint64_t> bytes_read{0}, bytes_written{0}, bytes_trimmed{0};
+};
+
+void Driver::Impl::finish(const char* op, uint64_t offset, uint64_t length, const Status& st,
+                          std::chrono::steady_clock::time_point start) {
+  latency.record(elapsed_ns(start));
+  if (!st.is_ok()) {
+    failures.fetch_add(1, std::memory_order_relaxed);
+    spdlog::error("{} offset={} length={} failed: {}", op, offset, length, st.to_string());
+  }
+}
+
+Status Driver::Impl::read_whole(uint64_t first, uint64_t count, std::span<uint8_t> out) {
+  assert(out.size() == count * bs);
+  if (!cache.enabled()) return dev->read_blocks(first, count, out);
+  std::vector<uint64_t> gens;
+  uint64_t i = 0;
+  while (i < count) {
+    uint64_t gen = 0;
+    if (cache.lookup(first + i, out.subspan(i * bs, bs), &gen)) {
+      ++i;
+      continue;
+    }
+    // A run of misses, read with one device call.
+    const uint64_t run_first = i;
+    gens.assign(1, gen);
+    for (++i; i < count; ++i) {
+      if (cache.lookup(first + i, out.subspan(i * bs, bs), &gen)) break;
+      gens.push_back(gen);
+    }
+    const uint64_t run = gens.size();
+    VBLK_RETURN_IF_ERROR(dev->read_blocks(first + run_first, run, out.subspan(run_first * bs, run * bs)));
+    for (uint64_t k = 0; k < run; ++k) {
+      cache.insert(first + run_first + k, out.subspan((run_first + k) * bs, bs), gens[k]);
+    }
+    if (i < count) ++i;  // the block that ended the run was a hit
+  }
+  return Status::ok();
+}
+
+Status Driver::Impl::write_with_retry(uint64_t first, std::span<const uint8_t> data, uint64_t pos,
+                                      const char* op) {
+  const uint64_t count = data.size() / bs;
+  Status st;
+  uint32_t attempt = 1;
+  for (;; ++attempt) {
+    st = dev->write_blocks(first, data);
+    if (st.is_ok()) return st;
+    if (!st.is_io_error() || attempt >= opts.write_attempts) break;
+    retries.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("{} at offset {} ({}): attempt {} of {} failed, retrying: {}", op, pos, blocks_str(first, count),
+                 attempt, opts.write_attempts, st.to_string());
+    const uint32_t shift = std::min<uint32_t>(attempt - 1, 20);
+    std::this_thread::sleep_for(std::chrono::microseconds(uint64_t{opts.retry_backoff_us} << shift));
+  }
+  assert(!st.is_ok());
+  if (st.is_io_error()) {
+    return Status::io_error(fmt::format("{} at offset {} ({}) failed after {} attempt{}: {}", op, pos,
+                                        blocks_str(first, count), attempt, attempt == 1 ? "" : "s",
+                                        st.message()));
+  }
+  return st.with_prefix(fmt::format("{} at offset {} ({})", op, pos, blocks_str(first, count)));
+}
+
+Status Driver::Impl::rmw(uint64_t pos, size_t len, const uint8_t* src, std::vector<uint8_t>& bounce,
+                         const char* op) {
+  const uint64_t block = pos / bs;
+  const size_t in_block = pos % bs;
+  assert(len > 0 && in_block + len <= bs && bounce.size() == bs);
+  StripedLocks::Guard guard(locks, block, 1);
+  Status st;
+  uint64_t gen = 0;
+  if (!cache.lookup(block, bounce, &gen)) {
+    st = dev->read_blocks(block, 1, bounce);
+    if (!st.is_ok()) {
+      return st.with_prefix(fmt::format("{} at offset {} (block {}): read for read-modify-write", op, pos, block));
+    }
+  }
+  if (src == nullptr) {
+    if (all_zero(bounce.data() + in_block, len)) return Status::ok();  // already reads as zeros
+    std::memset(bounce.data() + in_block, 0, len);
+  } else {
+    std::memcpy(bounce.data() + in_block, src, len);
+  }
+  st = write_with_retry(block, bounce, pos, op);
+  if (st.is_ok()) {
+    cache.replace(block, bounce);
+  } else {
+    cache.invalidate(block, 1);
+  }
+  return st;
+}
+
+Result<size_t> Driver::Impl::do_read(uint64_t offset, std::span<uint8_t> out) {
+  if (out.size() > std::numeric_limits<uint64_t>::max() - offset) {
+    return Status::invalid_argument(fmt::format("read at offset {} of {} bytes overflows", offset, out.size()));
+  }
+  if (offset >= size || out.empty()) return size_t{0};
+  const uint64_t len = std::min<uint64_t>(out.size(), size - offset);
+  std::vector<uint8_t> bounce;
+  uint64_t done = 0;
+  while (done < len) {
+    const uint64_t pos = offset + done;
+    const uint64_t block = pos / bs;
+    const size_t in_block = pos % bs;
+    const uint64_t left = len - done;
+    if (in_block == 0 && left >= bs) {
+      const uint64_t n = std::min(left / bs, max_io_blocks);
+      Status st = read_whole(block, n, out.subspan(done, n * bs));
+      if (!st.is_ok()) return st.with_prefix(fmt::format("read at offset {} ({})", pos, blocks_str(block, n)));
+      done += n * bs;
+    } else {
+      const size_t piece = std::min<uint64_t>(bs - in_block, left);
+      if (bounce.empty()) bounce.resize(bs);
+      Status st = read_whole(block, 1, bounce);
+      if (!st.is_ok()) return st.with_prefix(fmt::format("read at offset {} (block {})", pos, block));
+      std::memcpy(out.data() + done, bounce.data() + in_block, piece);
+      done += piece;
+    }
+  }
+  return static_cast<size_t>(len);
+}
+
+Result<size_t> Driver::Impl::do_write(uint64_t offset, std::span<const uint8_t> data) {
+  if (data.size() > std::numeric_limits<uint64_t>::max() - offset) {
+    return Status::invalid_argument(fmt::format("write at offset {} of {} bytes overflows", offset, data.size()));
+  }
+  if (offset >= size) {
+    return Status::out_of_range(fmt::format("write at offset {} (block {}) starts at or beyond the end of the "
+                                            "device ({} bytes, {} blocks)",
+                                            offset, offset / bs, size, nblocks));
+  }
+  const uint64_t len = std::min<uint64_t>(data.size(), size - offset);
+  std::vector<uint8_t> bounce;
+  uint64_t done = 0;
+  while (done < len) {
+    const uint64_t pos = offset + done;
+    const uint64_t block = pos / bs;
+    const size_t in_block = pos % bs;
+    const uint64_t left = len - done;
+    if (in_block == 0 && left >= bs) {
+      const uint64_t n = std::min(left / bs, max_io_blocks);
+      StripedLocks::Guard guard(locks, block, n);
+      Status st = write_with_retry(block, data.subspan(done, n * bs), pos, "write");
+      cache.invalidate(block, n);
+      VBLK_RETURN_IF_ERROR(st);
+      done += n * bs;
+    } else {
+      const size_t piece = std::min<uint64_t>(bs - in_block, left);
+      if (bounce.empty()) bounce.resize(bs);
+      VBLK_RETURN_IF_ERROR(rmw(pos, piece, data.data() + done, bounce, "write"));
+      done += piece;
+    }
+  }
+  return static_cast<size_t>(len);
+}
+
+Status Driver::Impl::do_trim(uint64_t offset, uint64_t length) {
+  if (length > std::numeric_limits<uint64_t>::max() - offset) {
+    return Status::invalid_argument(fmt::format("trim at offset {} of {} bytes overflows", offset, length));
+  }
+  if (length == 0) return Status::ok();
+  if (offset >= size) {
+    return Status::out_of_range(fmt::format("trim at offset {} (block {}) starts at or beyond the end of the "
+                                            "device ({} bytes, {} blocks)",
+                                            offset, offset / bs, size, nblocks));
+  }
+  const uint64_t len = std::min(length, size - offset);
+  std::vector<uint8_t> bounce;
+  uint64_t done = 0;
+  while (done < len) {
+    const uint64_t pos = offset + done;
+    const uint64_t block = pos / bs;
+    const size_t in_block = pos % bs;
+    const uint64_t left = len - done;
+    if (in_block == 0 && left >= bs) {
+      const uint64_t n = std::min(left / bs, max_io_blocks);
+      StripedLocks::Guard guard(locks, block, n);
+      Status st = dev->trim_blocks(block, n);
+      cache.invalidate(block, n);
+      if (!st.is_ok()) return st.with_prefix(fmt::format("trim at offset {} ({})", pos, blocks_str(block, n)));
+      done += n * bs;
+    } else {
+      const size_t piece = std::min<uint64_t>(bs - in_block, left);
+      if (bounce.empty()) bounce.resize(bs);
+      VBLK_RETURN_IF_ERROR(rmw(pos, piece, nullptr, bounce, "trim"));
+      done += piece;
+    }
+  }
+  return Status::ok();
+}
+
+Driver::Driver(std::unique_ptr<BlockDevice> device, DriverOptions opts) {
+  assert(device != nullptr);
+  assert(device->block_count() <= std::numeric_limits<uint64_t>::max() / device->block_size());
+  impl_ = std::make_unique<Impl>(std::move(device), opts);
+}
+
+Driver::~Driver() = default;
+
+uint64_t Driver::size_bytes() const { return impl_->size; }
+uint32_t Driver::block_size() const { return impl_->bs; }
+BlockDevice& Driver::device() { return impl_->facade; }
+
+Result<size_t> Driver::read(uint64_t offset, std::span<uint8_t> out) {
+  const auto start = std::chrono::steady_clock::now();
+  spdlog::trace("read offset={} length={}", offset, out.size());
+  impl_->reads.fetch_add(1, std::memory_order_relaxed);
+  Result<size_t> r = impl_->do_read(offset, out);
+  impl_->finish("read", offset, out.size(), r.status(), start);
+  if (r.is_ok()) impl_->bytes_read.fetch_add(r.value(), std::memory_order_relaxed);
+  return r;
+}
+
+Result<size_t> Driver::write(uint64_t offset, std::span<const uint8_t> data) {
+  const auto start = std::chrono::steady_clock::now();
+  spdlog::trace("write offset={} length={}", offset, data.size());
+  impl_->writes.fetch_add(1, std::memory_order_relaxed);
+  Result<size_t> r = impl_->do_write(offset, data);
+  impl_->finish("write", offset, data.size(), r.status(), start);
+  if (r.is_ok()) impl_->bytes_written.fetch_add(r.value(), std::memory_order_relaxed);
+  return r;
+}
+
+Status Driver::trim(uint64_t offset, uint64_t length) {
+  const auto start = std::chrono::steady_clock::now();
+  spdlog::trace("trim offset={} length={}", offset, length);
+  impl_->trims.fetch_add(1, std::memory_order_relaxed);
+  Status st = impl_->do_trim(offset, length);
+  impl_->finish("trim", offset, length, st, start);
+  if (st.is_ok() && offset < impl_->size) {
+    impl_->bytes_trimmed.fetch_add(std::min(length, impl_->size - offset), std::memory_order_relaxed);
+  }
+  return st;
+}
+
+Status Driver::flush() {
+  const auto start = std::chrono::steady_clock::now();
+  spdlog::trace("flush");
+  impl_->flushes.fetch_add(1, std::memory_order_relaxed);
+  Status st = impl_->dev->flush();
+  if (!st.is_ok()) st = st.with_prefix("flush");
+  impl_->finish("flush", 0, 0, st, start);
+  return st;
+}
+
+DriverStats Driver::stats() {
+  DriverStats s;
+  Impl& d = *impl_;
+  s.reads = d.reads.load(std::memory_order_relaxed);
+  s.writes = d.writes.load(std::memory_order_relaxed);
+  s.trims = d.trims.load(std::memory_order_relaxed);
+  s.flushes = d.flushes.load(std::memory_order_relaxed);
+  s.failures = d.failures.load(std::memory_order_relaxed);
+  s.retries = d.retries.load(std::memory_order_relaxed);
+  s.bytes_read = d.bytes_read.load(std::memory_order_relaxed);
+  s.bytes_written = d.bytes_written.load(std::memory_order_relaxed);
+  s.bytes_trimmed = d.bytes_trimmed.load(std::memory_order_relaxed);
+  s.cache_hits = d.cache.hits();
+  s.cache_misses = d.cache.misses();
+  auto us = [](uint64_t ns) { return static_cast<double>(ns) / 1000.0; };
+  s.latency_p50_us = us(d.latency.percentile_ns(0.50));
+  s.latency_p90_us = us(d.latency.percentile_ns(0.90));
+  s.latency_p99_us = us(d.latency.percentile_ns(0.99));
+  s.latency_max_us = us(d.latency.max_ns());
+  s.device = d.dev->stats();
+  if (s.device.stored_bytes > 0) {
+    const uint64_t data_blocks = s.device.used_blocks - std::min(s.device.zero_blocks, s.device.used_blocks);
+    s.compression_ratio = static_cast<double>(data_blocks) * d.bs / static_cast<double>(s.device.stored_bytes);
+  }
+  return s;
+}
+
+}  // namespace vblk

@@ -1,0 +1,90 @@
+#pragma once
+// BlockCache: a bounded LRU cache of whole device blocks, keyed by block
+// number, for the driver's read path.
+//
+// The cache is split into shards (block % shard count), each an LRU list
+// plus a hash map under its own mutex. Capacity is capacity_bytes /
+// block_size blocks, shared evenly between the shards; capacity 0 (or less
+// than one block) disables the cache: lookups miss and inserts are dropped.
+//
+// Coherence with writers (see the notes in driver.cc): every block has a
+// generation number (kept in a fixed table per shard; blocks that share a
+// slot share the number, which only costs spurious refusals). lookup() on a
+// miss returns the current generation; invalidate() drops the block and
+// bumps its generation; insert() stores data only if the generation is still
+// the one returned by the lookup. A reader that fetched a block from the
+// device before a writer invalidated it can therefore never put its stale
+// copy back.
+// Thread safety: every method is safe to call concurrently. Lock order: a
+// caller may hold driver stripe locks while calling in; the cache takes at
+// most one shard mutex at a time and calls nothing while holding it.
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <unordered_map>
+#include <vector>
+
+namespace vblk::driver {
+
+class BlockCache {
+ public:
+  BlockCache(uint64_t capacity_bytes, uint32_t block_size);
+  BlockCache(const BlockCache&) = delete;
+  BlockCache& operator=(const BlockCache&) = delete;
+
+  bool enabled() const { return !shards_.empty(); }
+  uint64_t capacity_blocks() const { return capacity_blocks_; }
+
+  // On a hit copies the block into out (REQUIRES out.size() == block_size)
+  // and returns true. On a miss returns false and sets *generation to the
+  // token insert() needs.
+  bool lookup(uint64_t block, std::span<uint8_t> out, uint64_t* generation);
+  // Stores a block read from the device, unless it was invalidated since the
+  // lookup() that returned `generation`. Evicts the least recently used block
+  // of the shard when full.
+  void insert(uint64_t block, std::span<const uint8_t> data, uint64_t generation);
+  // Drops [first, first+count) and bumps their generations.
+  void invalidate(uint64_t first, uint64_t count);
+  // invalidate(block, 1) and then stores `data` as the block's new content.
+  // REQUIRES: the caller has just written `data` to the device and holds the
+  // block's stripe lock, so no newer write can be racing.
+  void replace(uint64_t block, std::span<const uint8_t> data);
+
+  uint64_t hits() const { return hits_.load(std::memory_order_relaxed); }
+  uint64_t misses() const { return misses_.load(std::memory_order_relaxed); }
+  uint64_t size_blocks() const;
+
+ private:
+  static constexpr size_t kGenerationSlots = 256;
+
+  struct Node {
+    uint64_t block;
+    std::vector<uint8_t> data;
+  };
+  struct Shard {
+    std::mutex mu;
+    std::list<Node> lru;                                            // GUARDED_BY(mu); front = newest
+    std::unordered_map<uint64_t, std::list<Node>::iterator> index;  // GUARDED_BY(mu)
+    std::array<uint64_t, kGenerationSlots> generation{};            // GUARDED_BY(mu)
+  };
+
+  Shard& shard_for(uint64_t block) { return *shards_[block % shards_.size()]; }
+  size_t slot_for(uint64_t block) const { return (block / shards_.size()) % kGenerationSlots; }
+  // REQUIRES: s.mu held.
+  void store_locked(Shard& s, uint64_t block, std::span<const uint8_t> data);
+  void drop_locked(Shard& s, uint64_t block);
+
+  const uint32_t block_size_;
+  uint64_t capacity_blocks_ = 0;
+  uint64_t shard_capacity_ = 0;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::atomic<uint64_t> hits_{0};
+  std::atomic<uint64_t> misses_{0};
+};
+
+}  // namespace vblk::driver
