@@ -149,6 +149,7 @@ int serve(const MountOptions& o, Ready& ready, bool daemon) {
     ready.fail(device.status().message());
     return 1;
   }
+  ImageStore& store = (*device)->store();  // owned by the driver below
   DriverOptions dopts;
   dopts.cache_bytes = o.cache_bytes;
   Driver driver(std::move(*device), dopts);
@@ -212,11 +213,9 @@ int serve(const MountOptions& o, Ready& ready, bool daemon) {
     spdlog::error("final flush of {} failed: {}", o.image, s.to_string());
     rc = 1;
   }
-  if (auto* image = dynamic_cast<ImageDevice*>(&driver.device())) {
-    if (Status c = image->store().close(); !c) {
-      spdlog::error("closing {} failed: {}", o.image, c.to_string());
-      rc = 1;
-    }
+  if (Status c = store.close(); !c) {
+    spdlog::error("closing {} failed: {}", o.image, c.to_string());
+    rc = 1;
   }
   spdlog::info("{} unmounted from {}{}", o.image, o.mountpoint, rc == 0 ? "" : " with errors");
   spdlog::shutdown();
