@@ -32,6 +32,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/progress.h"
+#include "cli/command_line.h"
 #include "cli/report.h"
 #include "vblk/image_store.h"
 #include "vblk/size_parse.h"
@@ -40,10 +41,10 @@
 namespace {
 
 using vblk::Status;
+using vblk::cli::kExitError;
+using vblk::cli::kExitUsage;
 
 constexpr const char* kProg = "vblk-format";
-constexpr int kExitError = 1;
-constexpr int kExitUsage = 2;
 constexpr uint32_t kMinBlockSize = 512;
 constexpr uint32_t kMaxBlockSize = 65536;
 constexpr int kMinLevel = 0;
@@ -336,14 +337,7 @@ int main(int argc, char** argv) {
     app.add_option("-L,--label", a.label, "Label, at most 63 bytes")->type_name("LABEL");
     app.add_flag("-f,--force", a.force, "Overwrite IMAGE if it exists");
     app.footer("Exit status: 0 created, 1 failed (nothing left behind), 2 invalid command line or value.");
-    try {
-      app.parse(argc, argv);
-    } catch (const CLI::Success& e) {
-      return app.exit(e);  // --help, --version
-    } catch (const CLI::ParseError& e) {
-      vblk::cli::report_error(kProg, "", std::string(e.what()) + " (see --help)");
-      return kExitUsage;
-    }
+    if (auto code = vblk::cli::parse_command_line(app, argc, argv, kProg)) return *code;
     a.has_size = size->count() > 0;
     a.has_from = from->count() > 0;
     if (!a.has_size && !a.has_from) {
@@ -351,10 +345,7 @@ int main(int argc, char** argv) {
       return kExitUsage;
     }
     return run(a);
-  } catch (const std::bad_alloc&) {
-    vblk::cli::report_error(kProg, "", "out of memory");
-  } catch (const std::exception& e) {
-    vblk::cli::report_error(kProg, "", e.what());
+  } catch (...) {
+    return vblk::cli::report_current_exception(kProg);
   }
-  return kExitError;
 }

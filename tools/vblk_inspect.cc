@@ -24,6 +24,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/json.h"
+#include "cli/command_line.h"
 #include "cli/report.h"
 #include "cli/state_map.h"
 #include "vblk/image_store.h"
@@ -35,10 +36,10 @@ namespace {
 using vblk::BlockState;
 using vblk::Status;
 using vblk::cli::JsonWriter;
+using vblk::cli::kExitError;
+using vblk::cli::kExitUsage;
 
 constexpr const char* kProg = "vblk-inspect";
-constexpr int kExitError = 1;
-constexpr int kExitUsage = 2;
 constexpr uint64_t kSectorSize = 512;
 
 struct Args {
@@ -425,20 +426,10 @@ int main(int argc, char** argv) {
     check->excludes(block);
     no_map->excludes(block)->excludes(check);
     app.footer("Exit status: 0 ok (clean), 1 error or damage found, 2 invalid command line.");
-    try {
-      app.parse(argc, argv);
-    } catch (const CLI::Success& e) {
-      return app.exit(e);  // --help, --version
-    } catch (const CLI::ParseError& e) {
-      vblk::cli::report_error(kProg, "", std::string(e.what()) + " (see --help)");
-      return kExitUsage;
-    }
+    if (auto code = vblk::cli::parse_command_line(app, argc, argv, kProg)) return *code;
     a.has_block = block->count() > 0;
     return run(a);
-  } catch (const std::bad_alloc&) {
-    vblk::cli::report_error(kProg, "", "out of memory");
-  } catch (const std::exception& e) {
-    vblk::cli::report_error(kProg, "", e.what());
+  } catch (...) {
+    return vblk::cli::report_current_exception(kProg);
   }
-  return kExitError;
 }

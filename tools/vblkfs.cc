@@ -8,6 +8,7 @@
 
 #include <cstdio>
 
+#include "cli/command_line.h"
 #include "fuse/mount.h"
 #include "vblk/size_parse.h"
 #include "vblk_config.h"
@@ -44,11 +45,7 @@ int main(int argc, char** argv) {
   umount->add_option("--timeout", timeout, "Seconds to wait for the daemon to finish")->capture_default_str();
   umount->alias("unmount");
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
+  if (auto code = vblk::cli::parse_command_line(app, argc, argv, "vblkfs")) return *code;
   try {
     if (*mount) {
       auto size = vblk::parse_size(cache);
@@ -60,8 +57,7 @@ int main(int argc, char** argv) {
       return vblk::fuse::run_mount(m);
     }
     return vblk::fuse::run_umount(umount_point, timeout);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "vblkfs: %s\n", e.what());
-    return 1;
+  } catch (...) {
+    return vblk::cli::report_current_exception("vblkfs");
   }
 }

@@ -247,22 +247,28 @@ Status StoreImpl::write_blocks(uint64_t first, std::span<const uint8_t> data) {
   return Status::ok();
 }
 
-Status StoreImpl::trim_blocks(uint64_t first, uint64_t count) {
-  std::lock_guard lock(mu_);
-  VBLK_RETURN_IF_ERROR(check_writable());
-  VBLK_RETURN_IF_ERROR(check_range(first, count));
-  if (count == 0) return Status::ok();
-  PendingRecord rec;
-  rec.header.type = RecordType::kTrim;
-  rec.header.first = first;
+Status StoreImpl::append_range_records(RecordType type, uint64_t first, uint64_t count) {
+  // Payload-free records covering a block range, split so `count` fits u32.
+  constexpr uint64_t kMaxRangeBlocks = 1u << 30;
   for (uint64_t done = 0; done < count;) {
+    PendingRecord rec;
+    rec.header.type = type;
     rec.header.first = first + done;
-    rec.header.count = static_cast<uint32_t>(std::min<uint64_t>(count - done, 1u << 30));
+    rec.header.count = static_cast<uint32_t>(std::min(count - done, kMaxRangeBlocks));
     auto off = append_record(rec);
     if (!off) return off.status();
     VBLK_RETURN_IF_ERROR(apply_record(rec.header, *off));
     done += rec.header.count;
   }
+  return Status::ok();
+}
+
+Status StoreImpl::trim_blocks(uint64_t first, uint64_t count) {
+  std::lock_guard lock(mu_);
+  VBLK_RETURN_IF_ERROR(check_writable());
+  VBLK_RETURN_IF_ERROR(check_range(first, count));
+  if (count == 0) return Status::ok();
+  VBLK_RETURN_IF_ERROR(append_range_records(RecordType::kTrim, first, count));
   Status s = maybe_maintain_locked();
   evict_pages();
   if (!s) spdlog::error("{}: background maintenance: {}", file_->name(), s.to_string());
@@ -273,16 +279,7 @@ Status StoreImpl::set_bad(uint64_t first, uint64_t count, bool bad) {
   std::lock_guard lock(mu_);
   VBLK_RETURN_IF_ERROR(check_writable());
   VBLK_RETURN_IF_ERROR(check_range(first, count));
-  for (uint64_t done = 0; done < count;) {
-    PendingRecord rec;
-    rec.header.type = bad ? RecordType::kBadSet : RecordType::kBadClear;
-    rec.header.first = first + done;
-    rec.header.count = static_cast<uint32_t>(std::min<uint64_t>(count - done, 1u << 30));
-    auto off = append_record(rec);
-    if (!off) return off.status();
-    VBLK_RETURN_IF_ERROR(apply_record(rec.header, *off));
-    done += rec.header.count;
-  }
+  VBLK_RETURN_IF_ERROR(append_range_records(bad ? RecordType::kBadSet : RecordType::kBadClear, first, count));
   evict_pages();
   return Status::ok();
 }

@@ -138,6 +138,8 @@ class StoreImpl final : public ImageStore {
   // Reads and verifies a record at offset; payload decompressed into *raw
   // when raw != nullptr. No lock needed.
   Status read_record(uint64_t offset, uint32_t length_hint, format::RecordHeader* h, std::vector<uint8_t>* raw);
+  // Appends and applies TRIM/BAD_SET/BAD_CLEAR records for a range; REQUIRES mu_.
+  Status append_range_records(format::RecordType type, uint64_t first, uint64_t count);
   // Builds DATA/ZERO records for a run of blocks (no lock).
   std::vector<PendingRecord> build_data_records(uint64_t first, std::span<const uint8_t> data);
   uint64_t allocation_candidate() const;

@@ -25,6 +25,7 @@
 #include "driver/block_cache.h"
 #include "driver/latency_histogram.h"
 #include "vblk/fault_device.h"
+#include "log_capture.h"
 #include "vblk/mem_device.h"
 
 namespace vblk {
@@ -33,22 +34,7 @@ namespace {
 using Bytes = std::vector<uint8_t>;
 constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
 
-// Routes the default spdlog logger into a string for the test's lifetime.
-class LogCapture {
- public:
-  LogCapture() : previous_(spdlog::default_logger()) {
-    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out_);
-    auto logger = std::make_shared<spdlog::logger>("", sink);
-    logger->set_level(spdlog::level::trace);
-    spdlog::set_default_logger(logger);
-  }
-  ~LogCapture() { spdlog::set_default_logger(previous_); }
-  std::string text() const { return out_.str(); }
-
- private:
-  std::ostringstream out_;
-  std::shared_ptr<spdlog::logger> previous_;
-};
+using test::LogCapture;
 
 // Raises the default logger's level to error for the test's lifetime (for
 // tests whose injected faults would log thousands of warnings).

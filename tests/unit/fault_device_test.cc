@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "log_capture.h"
 #include "vblk/mem_device.h"
 
 namespace vblk {
@@ -26,22 +27,7 @@ using Clock = std::chrono::steady_clock;
 constexpr uint32_t kBs = 512;
 constexpr uint64_t kBlocks = 64;
 
-// Routes the default spdlog logger into a string for the test's lifetime.
-class LogCapture {
- public:
-  LogCapture() : previous_(spdlog::default_logger()) {
-    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out_);
-    auto logger = std::make_shared<spdlog::logger>("", sink);
-    logger->set_level(spdlog::level::trace);
-    spdlog::set_default_logger(logger);
-  }
-  ~LogCapture() { spdlog::set_default_logger(previous_); }
-  std::string text() const { return out_.str(); }
-
- private:
-  std::ostringstream out_;
-  std::shared_ptr<spdlog::logger> previous_;
-};
+using test::LogCapture;
 
 class FaultDeviceTest : public ::testing::Test {
  protected:
