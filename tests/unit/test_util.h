@@ -11,6 +11,20 @@
 #include <string>
 #include <vector>
 
+#if defined(__SANITIZE_ADDRESS__)
+#define VBLK_TEST_HAS_LSAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define VBLK_TEST_HAS_LSAN 1
+#endif
+#endif
+#ifndef VBLK_TEST_HAS_LSAN
+#define VBLK_TEST_HAS_LSAN 0
+#endif
+#if VBLK_TEST_HAS_LSAN
+#include <sanitizer/lsan_interface.h>
+#endif
+
 namespace vblk::test {
 
 class TempDir {
@@ -64,7 +78,12 @@ inline bool all_zero(std::span<const uint8_t> s) {
 // image lock (an OFD lock) is released by closing the descriptors it holds.
 template <typename T>
 void abandon(std::unique_ptr<T> p) {
-  (void)p.release();
+  T* leaked = p.release();
+#if VBLK_TEST_HAS_LSAN
+  __lsan_ignore_object(leaked);  // the leak is the point: a crash frees nothing
+#else
+  (void)leaked;
+#endif
   // Close every descriptor above stdio that refers to a regular file in a
   // vblk test directory: the leaked store's image file.
   for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
