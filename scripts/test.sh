@@ -9,20 +9,28 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 
 status=0
-meson_run() {  # dir, setup args..., then -- test args
+# usage: meson_run DIR SETUP_ARGS... -- NINJA_TARGETS... -- TEST_ARGS...
+# (no ninja targets: build everything)
+meson_run() {
   local dir=$1; shift
-  local setup=() testargs=()
+  local setup=() targets=() testargs=()
   while (($#)) && [[ $1 != -- ]]; do setup+=("$1"); shift; done
+  (($#)) && shift
+  while (($#)) && [[ $1 != -- ]]; do targets+=("$1"); shift; done
   (($#)) && shift
   testargs=("$@")
   if [[ ! -f $dir/build.ninja ]]; then meson setup "$dir" "${setup[@]}"; else meson configure "$dir" "${setup[@]}" >/dev/null; fi
-  ninja -C "$dir"
-  meson test -C "$dir" --print-errorlogs "${testargs[@]}" || status=1
+  ninja -C "$dir" "${targets[@]}"
+  meson test -C "$dir" --no-rebuild --print-errorlogs "${testargs[@]}" || status=1
 }
 
-meson_run build -Dwerror=true --
-meson_run build-asan -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false -- --suite unit
-CC=clang CXX=clang++ meson_run build-fuzz -Dwerror=true -Dfuzz=true -- --suite fuzz
+unit_targets() { sed -n "s/^  '\(.*_test\)',$/tests\/\1/p" tests/meson.build; }
+
+meson_run build -Dwerror=true -- --
+# shellcheck disable=SC2046
+meson_run build-asan -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false -- $(unit_targets) -- --suite unit
+CC=clang CXX=clang++ meson_run build-fuzz -Dwerror=true -Dfuzz=true -- \
+  tests/fuzz/fuzz_open tests/fuzz/make_seed_corpus -- --suite fuzz
 
 python3 - build build-asan build-fuzz <<'PY'
 import json, os, sys
