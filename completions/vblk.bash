@@ -1,0 +1,99 @@
+# bash completion for vblkfs, vblk-format, vblk-inspect, vblk-inject, vblk-export
+# Installed once per command name; each name loads this file.
+
+_vblk_images() { _filedir '@(img|vblk|image)'; [[ ${#COMPREPLY[@]} -eq 0 ]] && _filedir; }
+
+_vblk_format() {
+  local cur prev; _init_completion || return
+  case $prev in
+    --block-size|-b) COMPREPLY=($(compgen -W "512 1024 2048 4096 8192 16384 32768 65536" -- "$cur")); return ;;
+    --level|-l) COMPREPLY=($(compgen -W "$(seq 0 19)" -- "$cur")); return ;;
+    --size|-s) COMPREPLY=($(compgen -W "64M 256M 1G 4G 8G 16G 64G 1T" -- "$cur")); return ;;
+    --from) _filedir; return ;;
+    --label|-L) return ;;
+  esac
+  if [[ $cur == -* ]]; then
+    COMPREPLY=($(compgen -W "--size --block-size --level --label --from --force --help --version" -- "$cur"))
+  else
+    _vblk_images
+  fi
+}
+
+_vblk_inspect() {
+  local cur prev; _init_completion || return
+  case $prev in
+    --block) return ;;
+    --svg) _filedir svg; return ;;
+  esac
+  if [[ $cur == -* ]]; then
+    COMPREPLY=($(compgen -W "--json --block --check --no-map --watch --svg --help --version" -- "$cur"))
+  else
+    _vblk_images; _filedir -d
+  fi
+}
+
+_vblk_inject() {
+  local cur prev; _init_completion || return
+  local actions="bad flaky corrupt latency clear list"
+  case $prev in
+    --on-write) COMPREPLY=($(compgen -W "fail remap" -- "$cur")); return ;;
+    --block|--offset|--length|--ms|--fail-writes) return ;;
+  esac
+  local i have_action=
+  for ((i = 1; i < cword; i++)); do [[ " $actions " == *" ${words[i]} "* ]] && have_action=1; done
+  if [[ $cur == -* ]]; then
+    COMPREPLY=($(compgen -W "--block --offset --length --on-write --fail-writes --ms --all --json --help --version" -- "$cur"))
+  elif [[ -z $have_action && $cword -ge 2 ]]; then
+    COMPREPLY=($(compgen -W "$actions" -- "$cur"))
+  else
+    _vblk_images; _filedir -d
+  fi
+}
+
+_vblk_export() {
+  local cur prev; _init_completion || return
+  case $prev in
+    --bad) COMPREPLY=($(compgen -W "fail zero" -- "$cur")); return ;;
+  esac
+  if [[ $cur == -* ]]; then
+    COMPREPLY=($(compgen -W "--force --bad --json --help --version" -- "$cur"))
+  else
+    _filedir
+  fi
+}
+
+_vblkfs() {
+  local cur prev; _init_completion || return
+  case $prev in
+    --log-level) COMPREPLY=($(compgen -W "trace debug info warn error critical off" -- "$cur")); return ;;
+    --cache-size) COMPREPLY=($(compgen -W "0 16M 64M 256M 1G" -- "$cur")); return ;;
+    --log-file) _filedir; return ;;
+    --name|--threads|--timeout|-o) return ;;
+  esac
+  if [[ $cword -eq 1 ]]; then
+    COMPREPLY=($(compgen -W "mount umount --help --version" -- "$cur"))
+    return
+  fi
+  case ${words[1]} in
+    mount)
+      if [[ $cur == -* ]]; then
+        COMPREPLY=($(compgen -W "--foreground --read-only --name --cache-size --log-level --log-file --syslog --allow-other -o --threads --help" -- "$cur"))
+      elif [[ $cword -eq 2 ]]; then
+        _vblk_images
+      else
+        _filedir -d
+      fi ;;
+    umount|unmount)
+      if [[ $cur == -* ]]; then
+        COMPREPLY=($(compgen -W "--timeout --help" -- "$cur"))
+      else
+        COMPREPLY=($(awk '$3 == "fuse.vblkfs" { print $2 }' /proc/mounts 2>/dev/null | grep -- "^$cur"))
+      fi ;;
+  esac
+}
+
+complete -F _vblkfs vblkfs
+complete -F _vblk_format vblk-format
+complete -F _vblk_inspect vblk-inspect
+complete -F _vblk_inject vblk-inject
+complete -F _vblk_export vblk-export

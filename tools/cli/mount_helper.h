@@ -1,0 +1,26 @@
+#pragma once
+// The mount(8) / fstab calling convention: mount.fuse3 runs
+//   vblkfs IMAGE MOUNTPOINT -o OPT[,OPT...]
+// for `mount -t fuse.vblkfs IMAGE MOUNTPOINT -o ...` and for fstab lines of
+// type fuse.vblkfs. This translates such a command line into MountOptions.
+//
+// vblkfs's own options, spelled as mount options: ro, rw, cache-size=SIZE,
+// name=NAME, log-level=LEVEL, log-file=PATH, syslog, threads=N, allow_other.
+// Options that only mean something to mount(8) or systemd (defaults, auto,
+// noauto, user, nouser, users, nofail, _netdev, x-*, comment=*) are dropped;
+// everything else is handed to FUSE (dev, suid, noatime, max_read=N, ...).
+
+#include <string>
+#include <vector>
+
+#include "fuse/mount.h"
+#include "vblk/status.h"
+
+namespace vblk::cli {
+
+// True when argv looks like the helper convention rather than a subcommand.
+bool is_mount_helper_call(int argc, char** argv);
+
+Result<fuse::MountOptions> parse_mount_helper_args(const std::vector<std::string>& args);
+
+}  // namespace vblk::cli
