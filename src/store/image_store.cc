@@ -16,7 +16,9 @@ using format::IndexEntry;
 using format::RecordHeader;
 using format::RecordType;
 
-Status ImageStore::create(const std::string& path, const FormatOptions& opts) {
+namespace store {
+
+Result<format::Superblock> superblock_for(const std::string& path, const FormatOptions& opts) {
   const uint32_t segment_size = opts.segment_size ? opts.segment_size : format::kDefaultSegmentSize;
   const uint64_t data_start = opts.data_start ? opts.data_start : format::kDefaultDataStart;
   if (data_start < 3 * 4096 || data_start % 4096 || data_start > (1ull << 30))
@@ -48,7 +50,15 @@ Status ImageStore::create(const std::string& path, const FormatOptions& opts) {
   for (auto& b : sb.uuid) b = static_cast<uint8_t>(rd());
   sb.uuid[6] = (sb.uuid[6] & 0x0f) | 0x40;  // RFC 4122 version 4
   sb.uuid[8] = (sb.uuid[8] & 0x3f) | 0x80;
+  return sb;
+}
 
+}  // namespace store
+
+Status ImageStore::create(const std::string& path, const FormatOptions& opts) {
+  auto made = store::superblock_for(path, opts);
+  if (!made) return made.status();
+  const format::Superblock& sb = *made;
   // Build under a temporary name and rename into place, so an existing image
   // is untouched on failure and a half-written one never carries the name.
   struct stat st;
@@ -58,18 +68,7 @@ Status ImageStore::create(const std::string& path, const FormatOptions& opts) {
   std::string tmp = path + ".vblk-tmp-" + std::to_string(::getpid());
   auto file = io::open_posix_file(tmp, true, true, io::LockMode::kExclusive);
   if (!file) return file.status();
-  std::array<uint8_t, format::kSuperblockSize> sbuf{};
-  format::encode_superblock(sb, sbuf);
-  format::Checkpoint cp;
-  cp.head_segment = format::kNoSegment;
-  cp.uuid = sb.uuid;
-  std::array<uint8_t, format::kCheckpointSize> cbuf{};
-  format::encode_checkpoint(cp, cbuf);
-  std::vector<uint8_t> zero(format::kCheckpointSize);
-  Status s = (*file)->write_at(0, sbuf);
-  if (s) s = (*file)->write_at(format::kCheckpointOffset[0], cbuf);
-  if (s) s = (*file)->write_at(format::kCheckpointOffset[1], zero);
-  if (s) s = (*file)->sync();
+  Status s = store::write_empty_image(**file, sb);
   if (s && ::rename(tmp.c_str(), path.c_str()) != 0) s = Status::from_errno(errno, path + ": rename");
   if (!s) {
     ::unlink(tmp.c_str());
@@ -87,12 +86,34 @@ Result<std::unique_ptr<ImageStore>> ImageStore::open(const std::string& path, co
   auto file = io::open_posix_file(path, !opts.read_only, false,
                                   opts.read_only ? io::LockMode::kShared : io::LockMode::kExclusive);
   if (!file) return file.status();
+  return store::open_image_file(std::move(*file), opts);
+}
+
+namespace store {
+
+Status write_empty_image(io::File& file, const format::Superblock& sb) {
+  std::array<uint8_t, format::kSuperblockSize> sbuf{};
+  format::encode_superblock(sb, sbuf);
+  format::Checkpoint cp;
+  cp.head_segment = format::kNoSegment;
+  cp.uuid = sb.uuid;
+  std::array<uint8_t, format::kCheckpointSize> cbuf{};
+  format::encode_checkpoint(cp, cbuf);
+  std::vector<uint8_t> zero(format::kCheckpointSize);
+  VBLK_RETURN_IF_ERROR(file.write_at(0, sbuf));
+  VBLK_RETURN_IF_ERROR(file.write_at(format::kCheckpointOffset[0], cbuf));
+  VBLK_RETURN_IF_ERROR(file.write_at(format::kCheckpointOffset[1], zero));
+  return file.sync();
+}
+
+Result<std::unique_ptr<ImageStore>> open_image_file(std::unique_ptr<io::File> file, const OpenOptions& opts) {
+  const std::string path = file->name();
   std::array<uint8_t, format::kSuperblockSize> buf{};
-  auto n = (*file)->read_at(0, buf);
+  auto n = file->read_at(0, buf);
   if (!n) return n.status();
   auto sb = format::decode_superblock(std::span<const uint8_t>(buf.data(), *n), path);
   if (!sb) return sb.status();
-  auto store = std::make_unique<store::StoreImpl>(std::move(*file), *sb, opts);
+  auto store = std::make_unique<StoreImpl>(std::move(file), *sb, opts);
   VBLK_RETURN_IF_ERROR(store->recover());
   if (!opts.read_only) {
     // Start a new generation so records of a crashed session beyond the
@@ -101,6 +122,8 @@ Result<std::unique_ptr<ImageStore>> ImageStore::open(const std::string& path, co
   }
   return std::unique_ptr<ImageStore>(std::move(store));
 }
+
+}  // namespace store
 
 namespace store {
 

@@ -187,4 +187,13 @@ class StoreImpl final : public ImageStore {
   bool changed_since_checkpoint_ = false;
 };
 
+// Entry points below ImageStore::create/open for callers (tests) that
+// supply their own host file, e.g. a crash-simulating one.
+// Validates `opts` and builds the superblock of a new image.
+Result<format::Superblock> superblock_for(const std::string& name, const FormatOptions& opts);
+// Writes the superblock and an empty checkpoint, then syncs.
+Status write_empty_image(io::File& file, const format::Superblock& sb);
+// Opens and recovers an image on `file` (no locking: the caller's business).
+Result<std::unique_ptr<ImageStore>> open_image_file(std::unique_ptr<io::File> file, const OpenOptions& opts);
+
 }  // namespace vblk::store
