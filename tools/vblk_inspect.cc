@@ -1,21 +1,32 @@
-// vblk-inspect: shows what a vblk image holds, read-only.
+// vblk-inspect: shows what a vblk image holds, read-only, or what a running
+// vblkfs daemon is doing.
 //
 //   vblk-inspect IMAGE [--json] [--no-map]   header, block counts, sizes, bad blocks, state map
 //   vblk-inspect IMAGE --block N [--json]    one block: state, where it is stored, hex dump
 //   vblk-inspect IMAGE --check [--json]      verify every structure and record checksum
+//   vblk-inspect MOUNTPOINT [--json]         live: the daemon's statistics, faults and state map
+//   ... [--watch]                            redraw every second until interrupted
+//   vblk-inspect IMAGE|MOUNTPOINT --svg FILE a picture of the block map
 //
 // The image is always opened read-only (a shared lock: it fails at once if a
-// writer holds the image).
+// writer holds the image). A mountpoint (or its disk file) is read through
+// the daemon's control interface, extended attributes (vblkfs(1)).
 // Exit status (see vblk-inspect(1)):
 //   0  success; with --check, the image is clean
 //   1  the image cannot be opened or read, or --check found damage
 //   2  invalid command line
 // Every failure prints one line on stderr: "vblk-inspect: IMAGE: cause".
 
+#include <signal.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
+#include <fstream>
+#include <optional>
+#include <thread>
 #include <cstring>
 #include <ctime>
 #include <string>
@@ -25,8 +36,11 @@
 
 #include "cli/json.h"
 #include "cli/command_line.h"
+#include "cli/live.h"
 #include "cli/report.h"
 #include "cli/state_map.h"
+#include "cli/svg.h"
+#include "inject/block_map.h"
 #include "vblk/image_store.h"
 #include "vblk/size_parse.h"
 #include "vblk_config.h"
@@ -49,6 +63,8 @@ struct Args {
   bool no_map = false;
   bool has_block = false;
   uint64_t block = 0;
+  bool watch = false;
+  std::string svg;  // write the block map as SVG here
 };
 
 int fail(const std::string& file, const std::string& cause) {
@@ -386,18 +402,225 @@ int run_check(vblk::ImageStore& store, const Args& a) {
   return 0;
 }
 
+// ---- --svg ----------------------------------------------------------------
+
+int write_svg(const vblk::inject::BlockMap& map, const vblk::cli::SvgOptions& so, const Args& a) {
+  const std::string svg = vblk::cli::render_svg(map, so);
+  std::ofstream out(a.svg, std::ios::binary | std::ios::trunc);
+  out << svg;
+  out.close();
+  if (!out) return fail(a.svg, std::string("cannot write: ") + std::strerror(errno));
+  std::printf("wrote %s: %zu cells of %llu block%s\n", a.svg.c_str(), map.cells.size(),
+              static_cast<unsigned long long>(map.blocks_per_cell), map.blocks_per_cell == 1 ? "" : "s");
+  return 0;
+}
+
+std::string capacity_line(uint64_t block_count, uint64_t block_size) {
+  return vblk::format_size(block_count * block_size) + ", " + std::to_string(block_count) + " blocks of " +
+         std::to_string(block_size) + " bytes";
+}
+
+int write_image_svg(vblk::ImageStore& store, const Args& a) {
+  auto map = vblk::inject::build_block_map(store, vblk::inject::kMaxMapCells);
+  if (!map) return fail(a.image, "reading block states: " + vblk::cli::error_cause(map.status(), a.image));
+  vblk::cli::SvgOptions so;
+  so.title = store.info().path.empty() ? a.image : store.info().path;
+  so.subtitle = "image, " + capacity_line(store.block_count(), store.block_size());
+  return write_svg(*map, so, a);
+}
+
+// ---- live: a mountpoint ---------------------------------------------------
+
+struct LiveSample {
+  vblk::JsonValue stats;
+  std::chrono::steady_clock::time_point at;
+};
+std::optional<LiveSample> g_previous;  // the last sample --watch drew, for rates
+
+std::string human_us(double us) {
+  char buf[32];
+  if (us >= 1e6) {
+    std::snprintf(buf, sizeof buf, "%.2f s", us / 1e6);
+  } else if (us >= 1e3) {
+    std::snprintf(buf, sizeof buf, "%.2f ms", us / 1e3);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.0f us", us);
+  }
+  return buf;
+}
+
+std::string human_duration(double s) {
+  const auto t = static_cast<uint64_t>(s);
+  char buf[48];
+  if (t >= 3600) {
+    std::snprintf(buf, sizeof buf, "%lluh %02llum", static_cast<unsigned long long>(t / 3600),
+                  static_cast<unsigned long long>(t / 60 % 60));
+  } else if (t >= 60) {
+    std::snprintf(buf, sizeof buf, "%llum %02llus", static_cast<unsigned long long>(t / 60),
+                  static_cast<unsigned long long>(t % 60));
+  } else {
+    std::snprintf(buf, sizeof buf, "%llus", static_cast<unsigned long long>(t));
+  }
+  return buf;
+}
+
+int run_live(const Args& a) {
+  if (a.check || a.has_block) {
+    return fail(a.image, std::string(a.check ? "--check" : "--block") +
+                             " reads the image itself: unmount it first (vblkfs umount), then run it on the image");
+  }
+  auto stats_text = vblk::cli::read_xattr(a.image, "user.vblk.stats");
+  if (!stats_text) return fail(a.image, vblk::cli::error_cause(stats_text.status(), a.image));
+  auto stats = vblk::parse_json(*stats_text);
+  if (!stats) return fail(a.image, "unreadable user.vblk.stats: " + stats.status().message());
+  const vblk::JsonValue& s = *stats;
+  const uint64_t nblocks = s["block_count"].as_u64();
+  const uint64_t bs = s["block_size"].as_u64();
+
+  if (!a.svg.empty()) {
+    auto map_text = vblk::cli::read_xattr(a.image, "user.vblk.map");
+    if (!map_text) return fail(a.image, vblk::cli::error_cause(map_text.status(), a.image));
+    auto mj = vblk::parse_json(*map_text);
+    if (!mj) return fail(a.image, "unreadable user.vblk.map: " + mj.status().message());
+    auto map = vblk::inject::block_map_from_json(*mj);
+    if (!map) return fail(a.image, map.status().message());
+    vblk::cli::SvgOptions so;
+    so.title = s["mountpoint"].as_string() + " (" + s["image"].as_string() + ")";
+    so.subtitle = "live, " + capacity_line(nblocks, bs);
+    return write_svg(*map, so, a);
+  }
+
+  vblk::cli::StateMapOptions mo;
+  mo.colour = !a.json && vblk::cli::stdout_wants_colour();
+  vblk::cli::StateMap text_map(nblocks, mo);
+  if (!a.no_map) {
+    // Ask for exactly the text map's grid, so each cell is the same blocks.
+    const size_t cells = static_cast<size_t>(mo.columns) * static_cast<size_t>(mo.max_rows);
+    auto map_text = vblk::cli::read_xattr(a.image, "user.vblk.map." + std::to_string(cells));
+    if (!map_text) return fail(a.image, vblk::cli::error_cause(map_text.status(), a.image));
+    auto mj = vblk::parse_json(*map_text);
+    if (!mj) return fail(a.image, "unreadable user.vblk.map: " + mj.status().message());
+    auto map = vblk::inject::block_map_from_json(*mj);
+    if (!map) return fail(a.image, map.status().message());
+    for (size_t i = 0; i < map->cells.size(); ++i) {
+      text_map.add(map->cell_first(i), map->cell_blocks(i), map->cells[i].worst);
+    }
+  }
+
+  if (a.json) {
+    JsonWriter j;
+    j.begin_object();
+    j.field("live", true);
+    for (const auto& [k, v] : s.members()) j.key(k).value(v);
+    if (!a.no_map) {
+      j.key("map").begin_object();
+      j.field("blocks_per_cell", text_map.blocks_per_cell());
+      j.field("cells", static_cast<uint64_t>(text_map.cells()));
+      j.key("rows").begin_array();
+      for (const std::string& row : text_map.rows()) j.value(row);
+      j.end_array();
+      j.end_object();
+    }
+    j.end_object();
+    std::printf("%s\n", j.str().c_str());
+    return 0;
+  }
+
+  const auto now = std::chrono::steady_clock::now();
+  // "+N/s" beside a counter when --watch has a sample from before.
+  auto rate = [&](const char* group, const char* key) -> std::string {
+    if (!a.watch || !g_previous) return "";
+    const double dt = std::chrono::duration<double>(now - g_previous->at).count();
+    const vblk::JsonValue& before = group ? g_previous->stats[group][key] : g_previous->stats[key];
+    const vblk::JsonValue& after = group ? s[group][key] : s[key];
+    if (dt <= 0) return "";
+    const double d = after.as_double() - before.as_double();
+    char buf[48];
+    std::snprintf(buf, sizeof buf, " (+%.0f/s)", d / dt);
+    return buf;
+  };
+  auto rate_bytes = [&](const char* key) -> std::string {
+    if (!a.watch || !g_previous) return "";
+    const double dt = std::chrono::duration<double>(now - g_previous->at).count();
+    if (dt <= 0) return "";
+    const double d = s["bytes"][key].as_double() - g_previous->stats["bytes"][key].as_double();
+    return " (" + vblk::format_size(static_cast<uint64_t>(std::max(0.0, d / dt))) + "/s)";
+  };
+  std::string out;
+  auto line = [&](const char* name, const std::string& value) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%-14s", name);
+    out += buf + value + "\n";
+  };
+  auto num = [&](const vblk::JsonValue& v) { return std::to_string(v.as_u64()); };
+  line("mountpoint:", s["mountpoint"].as_string() + " (live: vblkfs pid " + num(s["pid"]) + ", up " +
+                          human_duration(s["uptime_s"].as_double()) +
+                          (s["read_only"].as_bool() ? ", read-only" : "") + ")");
+  line("image:", s["image"].as_string());
+  line("capacity:", capacity_line(nblocks, bs));
+  out += "\n";
+  const vblk::JsonValue& ops = s["ops"];
+  line("reads:", num(ops["reads"]) + rate("ops", "reads"));
+  line("writes:", num(ops["writes"]) + rate("ops", "writes"));
+  line("trims:", num(ops["trims"]) + rate("ops", "trims"));
+  line("flushes:", num(ops["flushes"]) + rate("ops", "flushes"));
+  const vblk::JsonValue& by = s["bytes"];
+  line("read:", vblk::format_size(by["read"].as_u64()) + rate_bytes("read"));
+  line("written:", vblk::format_size(by["written"].as_u64()) + rate_bytes("written"));
+  line("discarded:", vblk::format_size(by["trimmed"].as_u64()));
+  line("retries:", num(s["retries"]) + rate(nullptr, "retries"));
+  line("failures:", num(s["failures"]) + rate(nullptr, "failures"));
+  const vblk::JsonValue& lat = s["latency_us"];
+  line("latency:", "p50 " + human_us(lat["p50"].as_double()) + ", p99 " + human_us(lat["p99"].as_double()) +
+                       ", max " + human_us(lat["max"].as_double()));
+  const vblk::JsonValue& cache = s["cache"];
+  char pct[32] = "n/a";
+  if (cache["hit_rate"].is_number()) std::snprintf(pct, sizeof pct, "%.1f%%", 100 * cache["hit_rate"].as_double());
+  line("cache hits:", std::string(pct) + " (" + num(cache["hits"]) + " hits, " + num(cache["misses"]) + " misses)");
+  char ratio[32] = "n/a";
+  if (s["compression_ratio"].is_number()) std::snprintf(ratio, sizeof ratio, "%.2f:1", s["compression_ratio"].as_double());
+  line("compression:", std::string(ratio) + " (" + vblk::format_size(s["stored_bytes"].as_u64()) + " stored, " +
+                           vblk::format_size(s["host_file_bytes"].as_u64()) + " on the host)");
+  const vblk::JsonValue& b = s["blocks"];
+  line("blocks:", "free " + num(b["free"]) + ", used " + num(b["used"]) + ", trimmed " + num(b["trimmed"]) +
+                      ", bad " + num(b["bad"]));
+  const vblk::JsonValue& f = s["faults"];
+  std::string bad;
+  for (const auto& r : f["bad_ranges"].items()) {
+    const uint64_t first = r["first"].as_u64(), count = r["count"].as_u64();
+    if (!bad.empty()) bad += ", ";
+    bad += std::to_string(first);
+    if (count > 1) bad += "-" + std::to_string(first + count - 1);
+  }
+  if (f["bad_range_count"].as_u64() > f["bad_ranges"].items().size()) bad += ", ...";
+  line("bad blocks:", bad.empty() ? "none" : bad);
+  std::string rules;
+  for (const auto& r : f["rules"].items()) rules += (rules.empty() ? "" : "; ") + r["command"].as_string();
+  line("fault rules:", rules.empty() ? "none" : rules);
+  if (!a.no_map) {
+    out += "\nstate map:\n";
+    out += text_map.render();
+  }
+  std::fputs(out.c_str(), stdout);
+  g_previous = LiveSample{s, now};
+  return 0;
+}
+
 int run(const Args& a) {
   struct stat st {};
   if (::stat(a.image.c_str(), &st) != 0) return fail(a.image, std::strerror(errno));
-  if (S_ISDIR(st.st_mode)) return fail(a.image, "is a directory");
+  if (vblk::cli::is_live_target(a.image)) return run_live(a);
+  if (S_ISDIR(st.st_mode)) return fail(a.image, "is a directory (and not a vblkfs mountpoint)");
 
   vblk::OpenOptions oo;
   oo.read_only = true;
   auto store = vblk::ImageStore::open(a.image, oo);
-  if (!store) return fail(a.image, vblk::cli::error_cause(store.status(), a.image));
+  if (!store) return fail(a.image, vblk::cli::busy_cause(store.status(), a.image, "inspect the mountpoint"));
 
   int rc;
-  if (a.check) {
+  if (!a.svg.empty()) {
+    rc = write_image_svg(*store.value(), a);
+  } else if (a.check) {
     rc = run_check(*store.value(), a);
   } else if (a.has_block) {
     rc = show_block(*store.value(), a);
@@ -410,25 +633,57 @@ int run(const Args& a) {
   return rc;
 }
 
+// ---- --watch --------------------------------------------------------------
+
+std::atomic<bool> g_interrupted{false};
+
+void on_interrupt(int) { g_interrupted = true; }
+
+// Redraws the report in place (ANSI home + clear) every second until
+// SIGINT or SIGTERM; stops with the failure if a report fails.
+int watch(const Args& a) {
+  struct sigaction sa {};
+  sa.sa_handler = on_interrupt;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  while (!g_interrupted) {
+    std::fputs("\033[H\033[2J", stdout);
+    const int rc = run(a);
+    std::fflush(stdout);
+    if (rc != 0) return rc;
+    for (int i = 0; i < 10 && !g_interrupted; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   try {
-    CLI::App app{"Show the header, block states, compression and damage of a vblk image (read-only).", kProg};
+    CLI::App app{"Show the header, block states, compression and damage of a vblk image (read-only),\n"
+                 "or the live statistics of a running vblkfs daemon (given its mountpoint or disk file).",
+                 kProg};
     Args a;
     app.set_version_flag("--version", std::string(kProg) + " " + VBLK_VERSION, "Print the version and exit");
-    app.add_option("IMAGE", a.image, "Image file")->required()->type_name("");
+    app.add_option("IMAGE|MOUNTPOINT", a.image, "Image file, or vblkfs mountpoint / disk file (live)")
+        ->required()
+        ->type_name("");
     app.add_flag("-j,--json", a.json, "Print one JSON object instead of text");
     auto* block = app.add_option("-B,--block", a.block, "Show one block: state, stored record, hex dump")
                     ->type_name("N");
     auto* check = app.add_flag("-c,--check", a.check, "Verify every structure and record checksum; exit 1 on damage");
     auto* no_map = app.add_flag("--no-map", a.no_map, "Leave out the block-state map");
+    auto* watch_flag = app.add_flag("-w,--watch", a.watch, "Redraw every second until interrupted (Ctrl-C)");
+    auto* svg = app.add_option("--svg", a.svg, "Write a picture of the block map (SVG) to FILE")->type_name("FILE");
     check->excludes(block);
     no_map->excludes(block)->excludes(check);
+    svg->excludes(check)->excludes(block)->excludes(watch_flag);
+    watch_flag->excludes(check)->excludes(block);
     app.footer("Exit status: 0 ok (clean), 1 error or damage found, 2 invalid command line.");
     if (auto code = vblk::cli::parse_command_line(app, argc, argv, kProg)) return *code;
     a.has_block = block->count() > 0;
-    return run(a);
+    return a.watch ? watch(a) : run(a);
   } catch (...) {
     return vblk::cli::report_current_exception(kProg);
   }

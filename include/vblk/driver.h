@@ -15,6 +15,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 
@@ -64,6 +65,12 @@ class Driver {
 
   DriverStats stats();
   BlockDevice& device();
+  // Runs fn on the device below the driver with the stripe locks of
+  // [first, first+count) held, then drops those blocks from the cache, so a
+  // change the driver cannot see (fault injection rewriting stored bytes)
+  // is what the next read returns. Returns fn's status.
+  // REQUIRES: fn does not call back into this driver.
+  Status modify_below(uint64_t first, uint64_t count, const std::function<Status(BlockDevice&)>& fn);
 
  private:
   struct Impl;

@@ -11,9 +11,16 @@
 //   - latency: every read, write and trim touching the range is delayed; when
 //     several rules match, their delays add up. flush, stats and state
 //     queries are never delayed.
+//   - remap: the write policy for BAD blocks in the range, as a drive that
+//     remaps a sector on write (dm-dust's "quiet mode off" vs. remap). A
+//     write whose BAD blocks all lie in remap ranges first clears their
+//     marks (target().set_bad(false): the store makes that persistent), then
+//     goes ahead; a write touching any BAD block outside such a range fails
+//     whole with BadBlock, as without the rule. Reads of BAD blocks still
+//     fail. The rule stays after it fires (it is a policy, not a count).
 // Every firing is logged at warn as "injecting <fault> into block N".
 // BAD blocks are persistent and therefore not rules here: mark them with
-// target().set_bad(), which this wrapper forwards unchanged.
+// set_bad(), which this wrapper forwards unchanged.
 // Thread safety: every method is safe to call concurrently; the rule list is
 // guarded by one mutex, which is never held while calling the target or
 // sleeping.
@@ -34,6 +41,7 @@ namespace vblk {
 enum class FaultKind : uint8_t {
   kFlakyWrite = 0,
   kLatency = 1,
+  kRemapBad = 2,
 };
 
 std::string_view to_string(FaultKind kind);
@@ -46,7 +54,8 @@ struct FaultRule {
   std::chrono::microseconds latency{0};  // kLatency: delay per request
 };
 
-// "flaky-write blocks 5-5 remaining 2", "latency 100us blocks 0-1023".
+// "flaky-write blocks 5-5 remaining 2", "latency blocks 0-1023 delay 100us",
+// "remap blocks 10-20".
 std::string to_string(const FaultRule& rule);
 
 class FaultDevice final : public DeviceWrapper {
@@ -62,6 +71,17 @@ class FaultDevice final : public DeviceWrapper {
   // 0). OutOfRange if the range is beyond the device, InvalidArgument if
   // latency is negative.
   Status add_latency(std::chrono::microseconds latency, uint64_t first = 0, uint64_t count = 0);
+  // Makes writes to BAD blocks in [first, first+count) clear the mark and
+  // succeed (see "remap" above). A range already covered by remap rules adds
+  // nothing. OutOfRange if the range is beyond the device or empty.
+  Status add_remap(uint64_t first, uint64_t count);
+  // Takes [first, first+count) out of the remap rules (a rule reaching past
+  // either end keeps the part outside). Other rules stay.
+  void remove_remap(uint64_t first, uint64_t count);
+  // Takes [first, first+count) out of every rule: rules inside it go, rules
+  // reaching past either end keep the parts outside (a flaky rule is one
+  // block, so it goes). Returns the number of rules removed or cut.
+  size_t cut(uint64_t first, uint64_t count);
   // Removes every rule overlapping [first, first+count) (count 0: to the end).
   // Returns the number of rules removed.
   size_t clear(uint64_t first, uint64_t count);
@@ -76,6 +96,12 @@ class FaultDevice final : public DeviceWrapper {
  private:
   // Sleeps for the sum of the latency rules matching the range (logging each).
   void apply_latency(uint64_t first, uint64_t count);
+  // Takes [first, first+count) out of the rules of `only` kind (all kinds
+  // when null). REQUIRES: mu_ held. Returns the number removed or cut.
+  size_t cut_locked(uint64_t first, uint64_t count, const FaultKind* only);
+  // Clears the BAD marks a write to [first, first+count) may remap: only when
+  // every BAD block in the range is covered by a remap rule.
+  Status remap_for_write(uint64_t first, uint64_t count);
 
   mutable std::mutex mu_;
   std::vector<FaultRule> rules_;  // GUARDED_BY(mu_)

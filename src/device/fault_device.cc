@@ -23,6 +23,7 @@ std::string_view to_string(FaultKind kind) {
   switch (kind) {
     case FaultKind::kFlakyWrite: return "flaky-write";
     case FaultKind::kLatency: return "latency";
+    case FaultKind::kRemapBad: return "remap";
   }
   return "unknown";
 }
@@ -32,6 +33,7 @@ std::string to_string(const FaultRule& rule) {
   switch (rule.kind) {
     case FaultKind::kFlakyWrite: s += fmt::format(" remaining {}", rule.remaining); break;
     case FaultKind::kLatency: s += fmt::format(" delay {}us", rule.latency.count()); break;
+    case FaultKind::kRemapBad: break;
   }
   return s;
 }
@@ -65,6 +67,66 @@ Status FaultDevice::add_latency(std::chrono::microseconds latency, uint64_t firs
   std::lock_guard lock(mu_);
   rules_.push_back({FaultKind::kLatency, first, count, 0, latency});
   return Status::ok();
+}
+
+Status FaultDevice::add_remap(uint64_t first, uint64_t count) {
+  if (count == 0) return Status::out_of_range(fmt::format("remap rule: empty range at block {}", first));
+  VBLK_RETURN_IF_ERROR(check_block_range(*this, first, count).with_prefix("remap rule"));
+  std::lock_guard lock(mu_);
+  // Covered already when the existing remap rules leave no gap in the range.
+  std::vector<std::pair<uint64_t, uint64_t>> have;
+  for (const FaultRule& r : rules_) {
+    if (r.kind == FaultKind::kRemapBad) have.emplace_back(r.first, r.count);
+  }
+  std::sort(have.begin(), have.end());
+  uint64_t next = first;  // first block not yet known to be covered
+  const uint64_t end = first + count;
+  for (auto [f, n] : have) {
+    if (f > next) break;
+    next = std::max(next, f + n);
+    if (next >= end) return Status::ok();
+  }
+  rules_.push_back({FaultKind::kRemapBad, first, count, 0, std::chrono::microseconds{0}});
+  return Status::ok();
+}
+
+size_t FaultDevice::cut_locked(uint64_t first, uint64_t count, const FaultKind* only) {
+  if (count == 0) return 0;
+  size_t changed = 0;
+  std::vector<FaultRule> kept;
+  for (const FaultRule& r : rules_) {
+    if ((only != nullptr && r.kind != *only) || !overlaps(r.first, r.count, first, count)) {
+      kept.push_back(r);
+      continue;
+    }
+    ++changed;
+    if (r.first < first) {  // the part before the range
+      FaultRule head = r;
+      head.count = first - r.first;
+      kept.push_back(head);
+    }
+    const uint64_t last = first + (count - 1);  // inclusive ends: no overflow at the device's end
+    const uint64_t r_last = r.first + (r.count - 1);
+    if (last < r_last) {  // the part after the range
+      FaultRule tail = r;
+      tail.first = last + 1;
+      tail.count = r_last - last;
+      kept.push_back(tail);
+    }
+  }
+  rules_ = std::move(kept);
+  return changed;
+}
+
+void FaultDevice::remove_remap(uint64_t first, uint64_t count) {
+  const FaultKind remap = FaultKind::kRemapBad;
+  std::lock_guard lock(mu_);
+  cut_locked(first, count, &remap);
+}
+
+size_t FaultDevice::cut(uint64_t first, uint64_t count) {
+  std::lock_guard lock(mu_);
+  return cut_locked(first, count, nullptr);
 }
 
 size_t FaultDevice::clear(uint64_t first, uint64_t count) {
@@ -101,6 +163,35 @@ Status FaultDevice::read_blocks(uint64_t first, uint64_t count, std::span<uint8_
   return DeviceWrapper::read_blocks(first, count, out);
 }
 
+Status FaultDevice::remap_for_write(uint64_t first, uint64_t count) {
+  std::vector<std::pair<uint64_t, uint64_t>> remap;
+  {
+    std::lock_guard lock(mu_);
+    for (const FaultRule& r : rules_) {
+      if (r.kind == FaultKind::kRemapBad && overlaps(r.first, r.count, first, count)) remap.emplace_back(r.first, r.count);
+    }
+  }
+  if (remap.empty()) return Status::ok();  // the common case: no state query
+  auto covered = [&](uint64_t b) {
+    return std::any_of(remap.begin(), remap.end(), [b](auto r) { return b >= r.first && b - r.first < r.second; });
+  };
+  std::vector<std::pair<uint64_t, uint64_t>> bad;  // BAD runs in the write
+  VBLK_RETURN_IF_ERROR(DeviceWrapper::state_runs(first, count, [&](uint64_t f, uint64_t n, BlockState st) {
+    if (st == BlockState::kBad) bad.emplace_back(f, n);
+  }));
+  for (auto [f, n] : bad) {
+    for (uint64_t b = f; b < f + n; ++b) {
+      if (!covered(b)) return Status::ok();  // the target refuses the whole write
+    }
+  }
+  for (auto [f, n] : bad) {
+    spdlog::warn("injecting remap into {} (a write clears the BAD mark)",
+                 n == 1 ? fmt::format("block {}", f) : fmt::format("blocks {}-{}", f, f + n - 1));
+    VBLK_RETURN_IF_ERROR(DeviceWrapper::set_bad(f, n, false));
+  }
+  return Status::ok();
+}
+
 Status FaultDevice::write_blocks(uint64_t first, std::span<const uint8_t> data) {
   const uint32_t bs = block_size();
   if (data.size() % bs != 0 || !check_block_range(*this, first, data.size() / bs).is_ok()) {
@@ -125,6 +216,7 @@ Status FaultDevice::write_blocks(uint64_t first, std::span<const uint8_t> data) 
     std::erase_if(rules_, [](const FaultRule& r) { return r.kind == FaultKind::kFlakyWrite && r.remaining == 0; });
   }
   if (fired) return Status::io_error(fmt::format("injected write failure on block {}", lowest));
+  VBLK_RETURN_IF_ERROR(remap_for_write(first, count));
   return DeviceWrapper::write_blocks(first, data);
 }
 

@@ -78,6 +78,7 @@
 //   | trim edge (zero-fill)    | the block's  | replace with merged block   | IoError |
 //   | device() write           | the range's  | invalidate                  | no      |
 //   | device() trim / set_bad  | each chunk's | invalidate                  | no      |
+//   | modify_below             | the range's  | invalidate                  | no      |
 
 #include "vblk/driver.h"
 
@@ -465,6 +466,13 @@ Driver::~Driver() = default;
 uint64_t Driver::size_bytes() const { return impl_->size; }
 uint32_t Driver::block_size() const { return impl_->bs; }
 BlockDevice& Driver::device() { return impl_->facade; }
+
+Status Driver::modify_below(uint64_t first, uint64_t count, const std::function<Status(BlockDevice&)>& fn) {
+  StripedLocks::Guard guard(impl_->locks, first, count);
+  Status st = fn(*impl_->dev);
+  impl_->cache.invalidate(first, count);
+  return st;
+}
 
 Result<size_t> Driver::read(uint64_t offset, std::span<uint8_t> out) {
   const auto start = std::chrono::steady_clock::now();

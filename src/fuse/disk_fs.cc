@@ -13,7 +13,10 @@
 #include <cstring>
 #include <ctime>
 #include <new>
+#include <string>
 #include <vector>
+
+#include "fuse/control.h"
 
 namespace vblk::fuse {
 namespace {
@@ -251,6 +254,56 @@ void op_statfs(fuse_req_t req, fuse_ino_t) {
   });
 }
 
+// ---- extended attributes: the live control interface (control.h) --------
+
+Caller caller_of(fuse_req_t req) {
+  const fuse_ctx* ctx = fuse_req_ctx(req);
+  return Caller{ctx->uid, ctx->pid};
+}
+
+// getxattr's protocol: size 0 asks for the length; otherwise the value must
+// fit in size bytes (ERANGE if not).
+void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
+  guarded(req, "getxattr", [&] {
+    spdlog::trace("getxattr {} size={}", name, size);
+    Control* control = fs_of(req).options().control;
+    if (ino != kRootIno && ino != kDiskIno) return (void)fuse_reply_err(req, ENOENT);
+    if (control == nullptr) return (void)fuse_reply_err(req, ENODATA);
+    std::string value;
+    if (int err = control->get(caller_of(req), name, size == 0, &value); err != 0) {
+      return (void)fuse_reply_err(req, err);
+    }
+    if (size == 0) return (void)fuse_reply_xattr(req, value.size());
+    if (value.size() > size) return (void)fuse_reply_err(req, ERANGE);
+    fuse_reply_buf(req, value.data(), value.size());
+  });
+}
+
+void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
+  guarded(req, "listxattr", [&] {
+    Control* control = fs_of(req).options().control;
+    if (ino != kRootIno && ino != kDiskIno) return (void)fuse_reply_err(req, ENOENT);
+    const std::string names = control == nullptr ? std::string() : control->names();
+    if (size == 0) return (void)fuse_reply_xattr(req, names.size());
+    if (names.size() > size) return (void)fuse_reply_err(req, ERANGE);
+    fuse_reply_buf(req, names.data(), names.size());
+  });
+}
+
+void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* value, size_t size, int) {
+  guarded(req, "setxattr", [&] {
+    Control* control = fs_of(req).options().control;
+    if (ino != kRootIno && ino != kDiskIno) return (void)fuse_reply_err(req, ENOENT);
+    if (control == nullptr) return (void)fuse_reply_err(req, ENOTSUP);
+    fuse_reply_err(req, control->set(caller_of(req), name, std::string_view(value, size)));
+  });
+}
+
+void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char*) {
+  if (ino != kRootIno && ino != kDiskIno) return (void)fuse_reply_err(req, ENOENT);
+  fuse_reply_err(req, ENOTSUP);  // nothing here is removable
+}
+
 fuse_lowlevel_ops make_ops() {
   fuse_lowlevel_ops ops{};
   ops.init = op_init;
@@ -267,6 +320,10 @@ fuse_lowlevel_ops make_ops() {
   ops.fallocate = op_fallocate;
   ops.lseek = op_lseek;
   ops.statfs = op_statfs;
+  ops.getxattr = op_getxattr;
+  ops.listxattr = op_listxattr;
+  ops.setxattr = op_setxattr;
+  ops.removexattr = op_removexattr;
   return ops;
 }
 

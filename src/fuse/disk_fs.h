@@ -7,10 +7,14 @@
 //   ino 1: the mountpoint directory, holding exactly one entry
 //   ino 2: the disk file, size = device capacity, fixed
 //
+// Both inodes carry the live control interface as extended attributes
+// (user.vblk.*, see control.h), when a Control is given.
+//
 // Errno mapping happens in one place, Status::to_errno (src/util/status.cc),
 // and is documented in vblkfs(1).
 // Thread safety: callbacks run concurrently on the session's worker threads;
-// the Driver is thread safe and DiskFs holds no other mutable state.
+// the Driver and the Control are thread safe and DiskFs holds no other
+// mutable state.
 
 #include <sys/types.h>
 
@@ -24,6 +28,8 @@ struct fuse_lowlevel_ops;
 
 namespace vblk::fuse {
 
+class Control;
+
 struct DiskFsOptions {
   std::string file_name = "disk";
   bool read_only = false;
@@ -36,6 +42,8 @@ struct DiskFsOptions {
   // Called once the kernel's INIT request has been answered: from then on
   // the mount is usable.
   std::function<void()> on_init;
+  // The live control interface; null: no extended attributes.
+  Control* control = nullptr;
 };
 
 class DiskFs {

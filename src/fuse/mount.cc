@@ -6,10 +6,16 @@
 // mount` returns exactly when the mount is usable, and nothing is left
 // mounted when it fails.
 //
+// Device stack: Driver(FaultDevice(ImageDevice)). The FaultDevice starts
+// with the rules saved beside the image (IMAGE.faults, see
+// inject/rules_file.h) and is driven live through the control interface
+// (control.h): extended attributes of the disk file.
+//
 // Shutdown: the session loop ends on unmount (fusermount3 -u, umount) or on
-// SIGTERM/SIGINT/SIGHUP (libfuse's handlers). Then the driver is flushed and
-// the image closed (a checkpoint), and only then is the image lock released:
-// `vblkfs umount` waits for that lock to know the daemon is done.
+// SIGTERM/SIGINT/SIGHUP (libfuse's handlers). Then the driver is flushed,
+// the fault rules saved and the image closed (a checkpoint), and only then is
+// the image lock released: `vblkfs umount` waits for that lock to know the
+// daemon is done.
 #define FUSE_USE_VERSION 312
 #include "fuse/mount.h"
 
@@ -33,8 +39,12 @@
 #include <sstream>
 #include <thread>
 
+#include "fuse/control.h"
 #include "fuse/disk_fs.h"
+#include "inject/injector.h"
+#include "inject/rules_file.h"
 #include "vblk/driver.h"
+#include "vblk/fault_device.h"
 #include "vblk/image_device.h"
 
 #ifndef PR_SET_IO_FLUSHER
@@ -150,15 +160,34 @@ int serve(const MountOptions& o, Ready& ready, bool daemon) {
     return 1;
   }
   ImageStore& store = (*device)->store();  // owned by the driver below
+  auto fault_device = std::make_unique<FaultDevice>(std::move(*device));
+  FaultDevice& faults = *fault_device;     // owned by the driver below
+  const std::string rules_file = inject::rules_path(o.image);
+  auto loaded = inject::load_rules(rules_file, faults);
+  if (!loaded) {
+    ready.fail(loaded.status().message() + " (fix or remove the file)");
+    return 1;
+  }
+  for (const FaultRule& r : faults.list()) {
+    spdlog::warn("injecting '{}' into {} (from {})", inject::rule_command(r), o.image, rules_file);
+  }
   DriverOptions dopts;
   dopts.cache_bytes = o.cache_bytes;
-  Driver driver(std::move(*device), dopts);
+  Driver driver(std::move(fault_device), dopts);
+  ControlOptions copts;
+  copts.image = o.image;
+  copts.mountpoint = o.mountpoint;
+  copts.rules_file = rules_file;
+  copts.read_only = o.read_only;
+  copts.owner = ::getuid();
+  Control control(driver, faults, store, copts);
   DiskFsOptions fopts;
   fopts.file_name = o.file_name;
   fopts.read_only = o.read_only;
   fopts.uid = ::getuid();
   fopts.gid = ::getgid();
   fopts.direct_io = o.direct_io;
+  fopts.control = &control;
   fopts.on_init = [&] {
     spdlog::info("{} mounted on {}/{} ({} bytes{})", o.image, o.mountpoint, o.file_name, driver.size_bytes(),
                  o.read_only ? ", read-only" : "");
@@ -213,6 +242,7 @@ int serve(const MountOptions& o, Ready& ready, bool daemon) {
     spdlog::error("final flush of {} failed: {}", o.image, s.to_string());
     rc = 1;
   }
+  if (Status r = control.save_rules(); !r) spdlog::error("saving the fault rules: {}", r.to_string());
   if (Status c = store.close(); !c) {
     spdlog::error("closing {} failed: {}", o.image, c.to_string());
     rc = 1;

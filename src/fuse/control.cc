@@ -1,0 +1,234 @@
+// The live control interface of vblkfs. See control.h and vblkfs(1).
+#include "fuse/control.h"
+
+#include <spdlog/fmt/fmt.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+
+#include "inject/block_map.h"
+#include "inject/command.h"
+#include "inject/rules_file.h"
+#include "util/json.h"
+
+namespace vblk::fuse {
+namespace {
+
+constexpr size_t kMaxReplies = 64;
+constexpr size_t kMaxProbed = 64;
+constexpr auto kProbeLifetime = std::chrono::seconds(5);
+
+std::string with_newline(std::string s) { return s.empty() || s.back() == '\n' ? s : s + "\n"; }
+
+// errno for a failed command: the caller's mistake or the device's failure.
+int command_errno(const Status& st) {
+  switch (st.code()) {
+    case Status::Code::kInvalidArgument:
+    case Status::Code::kOutOfRange: return EINVAL;
+    case Status::Code::kReadOnly: return EROFS;
+    case Status::Code::kNoSpace: return ENOSPC;
+    default: return EIO;
+  }
+}
+
+}  // namespace
+
+Control::Control(Driver& driver, FaultDevice& faults, ImageStore& store, ControlOptions opts)
+    : driver_(driver), faults_(faults), store_(store), opts_(std::move(opts)),
+      started_(std::chrono::steady_clock::now()) {
+  target_.name = opts_.mountpoint;
+  target_.store = &store_;
+  target_.device = &driver_.device();
+  target_.faults = &faults_;
+  target_.below = [this](uint64_t first, uint64_t count, const std::function<Status()>& fn) {
+    return driver_.modify_below(first, count, [&](BlockDevice&) { return fn(); });
+  };
+}
+
+std::string Control::names() const {
+  std::string out;
+  for (const char* n : {"stats", "map", "faults", "control"}) {
+    out += kPrefix;
+    out += n;
+    out += '\0';
+  }
+  return out;
+}
+
+std::string Control::faults_json(size_t max_ranges) {
+  JsonWriter j;
+  inject::write_faults_json(target_, j, max_ranges);
+  return j.str() + "\n";
+}
+
+std::string Control::map_json(size_t max_cells) {
+  // Halve the resolution until the map fits one attribute (a very
+  // fragmented device has many mixed cells).
+  for (size_t cells = std::clamp<size_t>(max_cells, 1, inject::kMaxMapCells);; cells = (cells + 1) / 2) {
+    auto map = inject::build_block_map(store_, cells);
+    if (!map) {
+      JsonWriter j;
+      j.begin_object().field("error", map.status().to_string()).end_object();
+      return j.str() + "\n";
+    }
+    JsonWriter j;
+    inject::write_block_map_json(*map, j);
+    if (j.str().size() < kMaxValue - 1 || cells == 1) return j.str() + "\n";
+  }
+}
+
+std::string Control::stats_json() {
+  const DriverStats s = driver_.stats();
+  const ImageInfo info = store_.info();
+  JsonWriter j;
+  j.begin_object();
+  j.field("image", opts_.image);
+  j.field("mountpoint", opts_.mountpoint);
+  j.field("pid", static_cast<int64_t>(::getpid()));
+  j.field("read_only", opts_.read_only);
+  j.field("uptime_s", std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
+  j.field("block_size", info.block_size);
+  j.field("block_count", info.block_count);
+  j.field("capacity_bytes", info.capacity_bytes);
+  j.key("ops").begin_object();
+  j.field("reads", s.reads).field("writes", s.writes).field("trims", s.trims).field("flushes", s.flushes);
+  j.end_object();
+  j.key("bytes").begin_object();
+  j.field("read", s.bytes_read).field("written", s.bytes_written).field("trimmed", s.bytes_trimmed);
+  j.end_object();
+  j.field("retries", s.retries);
+  j.field("failures", s.failures);
+  j.key("latency_us").begin_object();
+  j.field("p50", s.latency_p50_us).field("p90", s.latency_p90_us).field("p99", s.latency_p99_us);
+  j.field("max", s.latency_max_us);
+  j.end_object();
+  j.key("cache").begin_object();
+  j.field("hits", s.cache_hits).field("misses", s.cache_misses);
+  j.key("hit_rate");
+  if (s.cache_hits + s.cache_misses == 0) {
+    j.null();
+  } else {
+    j.value(static_cast<double>(s.cache_hits) / static_cast<double>(s.cache_hits + s.cache_misses));
+  }
+  j.end_object();
+  j.key("compression_ratio");
+  if (s.compression_ratio > 0) {
+    j.value(s.compression_ratio);
+  } else {
+    j.null();
+  }
+  j.key("blocks").begin_object();
+  j.field("free", s.device.free_blocks).field("used", s.device.used_blocks).field("zero", s.device.zero_blocks);
+  j.field("trimmed", s.device.trimmed_blocks).field("bad", s.device.bad_blocks);
+  j.end_object();
+  j.field("stored_bytes", s.device.stored_bytes);
+  j.field("host_file_bytes", s.device.host_file_bytes);
+  j.field("host_file_size", s.device.host_file_size);
+  j.key("faults");
+  inject::write_faults_json(target_, j, 64);
+  j.end_object();
+  return j.str() + "\n";
+}
+
+void Control::remember_reply(const Caller& c, std::string reply) {
+  std::lock_guard lock(state_mu_);
+  if (reply_by_pid_.size() >= kMaxReplies && !reply_by_pid_.count(c.pid)) reply_by_pid_.erase(reply_by_pid_.begin());
+  reply_by_pid_[c.pid] = reply;
+  reply_by_uid_[c.uid] = std::move(reply);
+}
+
+int Control::get(const Caller& caller, const std::string& name, bool probe, std::string* value) {
+  if (name.rfind(kPrefix, 0) != 0) return ENODATA;
+  if (!allowed(caller)) return EPERM;
+  const std::string what = name.substr(kPrefix.size());
+  const auto key = std::make_pair(caller.pid, name);
+  {
+    std::lock_guard lock(state_mu_);
+    auto now = std::chrono::steady_clock::now();
+    std::erase_if(probed_, [&](const auto& kv) { return now - kv.second.at > kProbeLifetime; });
+    if (!probe) {
+      if (auto it = probed_.find(key); it != probed_.end()) {
+        *value = std::move(it->second.value);
+        probed_.erase(it);
+        return 0;
+      }
+    }
+  }
+  if (what == "stats") {
+    *value = stats_json();
+  } else if (what == "faults") {
+    *value = faults_json(512);
+  } else if (what == "map") {
+    *value = map_json(inject::kMaxMapCells);
+  } else if (what.rfind("map.", 0) == 0) {
+    size_t cells = 0;
+    const std::string_view n = std::string_view(what).substr(4);
+    auto [end, ec] = std::from_chars(n.data(), n.data() + n.size(), cells);
+    if (ec != std::errc() || end != n.data() + n.size() || cells == 0 || cells > inject::kMaxMapCells) return ENODATA;
+    *value = map_json(cells);
+  } else if (what == "control") {
+    std::lock_guard lock(state_mu_);
+    if (auto it = reply_by_pid_.find(caller.pid); it != reply_by_pid_.end()) {
+      *value = it->second;
+    } else if (auto u = reply_by_uid_.find(caller.uid); u != reply_by_uid_.end()) {
+      *value = u->second;
+    } else {
+      *value = "no command yet: write one, e.g. setfattr -n user.vblk.control -v 'bad 10-20' FILE\n";
+    }
+  } else {
+    return ENODATA;
+  }
+  if (value->size() > kMaxValue) return E2BIG;
+  if (probe) {
+    std::lock_guard lock(state_mu_);
+    if (probed_.size() >= kMaxProbed) probed_.erase(probed_.begin());
+    probed_[key] = Probed{*value, std::chrono::steady_clock::now()};
+  }
+  return 0;
+}
+
+int Control::set(const Caller& caller, const std::string& name, std::string_view value) {
+  if (name.rfind(kPrefix, 0) != 0 || name.substr(kPrefix.size()) != "control") return ENOTSUP;
+  if (!allowed(caller)) return EPERM;
+  // setfattr passes the value as typed; a trailing newline is allowed.
+  while (!value.empty() && (value.back() == '\n' || value.back() == '\0')) value.remove_suffix(1);
+  spdlog::info("control: uid {} pid {}: {}", caller.uid, caller.pid, value);
+  auto cmd = inject::parse_command(value);
+  if (!cmd) {
+    remember_reply(caller, with_newline("error: " + cmd.status().message()));
+    return EINVAL;
+  }
+  if (cmd->action == inject::Action::kList) {
+    remember_reply(caller, faults_json(512));
+    return 0;
+  }
+  if (opts_.read_only) {
+    remember_reply(caller, "error: the image is mounted read-only: faults cannot be injected\n");
+    return EROFS;
+  }
+  std::lock_guard lock(command_mu_);
+  auto outcome = inject::execute(target_, *cmd);
+  if (!outcome) {
+    spdlog::warn("control: '{}' failed: {}", value, outcome.status().to_string());
+    remember_reply(caller, with_newline("error: " + outcome.status().message()));
+    return command_errno(outcome.status());
+  }
+  std::string reply = outcome->message;
+  if (outcome->rules_changed) {
+    if (Status st = save_rules(); !st) {
+      spdlog::warn("control: saving the fault rules: {}", st.to_string());
+      reply += fmt::format(" (warning: the rules could not be saved to {}: {})", opts_.rules_file, st.message());
+    }
+  }
+  remember_reply(caller, with_newline(reply));
+  return 0;
+}
+
+Status Control::save_rules() {
+  if (opts_.read_only) return Status::ok();
+  return inject::save_rules(opts_.rules_file, opts_.image, faults_.list());
+}
+
+}  // namespace vblk::fuse

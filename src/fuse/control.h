@@ -1,0 +1,103 @@
+#pragma once
+// Control: the live control interface of a running vblkfs daemon, carried
+// by extended attributes of the disk file and of the mountpoint directory
+// (documented in vblkfs(1), CONTROL INTERFACE):
+//
+//   user.vblk.stats     read   JSON: driver and device statistics, faults
+//   user.vblk.map       read   JSON: block-state map, up to 4096 cells
+//   user.vblk.map.N     read   the same in at most N cells (not listed)
+//   user.vblk.faults    read   JSON: BAD ranges and fault rules
+//   user.vblk.control   write  one command of the fault-injection language
+//                              (inject/command.h); takes effect on the next
+//                              request
+//                       read   the reply to the caller's last command
+//
+// Only the user who mounted and root may read or write them (EPERM).
+// A getxattr size probe (size 0) computes the value once and keeps it for
+// the same process and name for a few seconds, so the read that follows the
+// probe gets exactly the bytes whose length it was told.
+// Thread safety: every method may be called from any FUSE worker thread;
+// commands are serialized among themselves (see the lock order below) and
+// run concurrently with I/O.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "inject/injector.h"
+#include "vblk/driver.h"
+#include "vblk/fault_device.h"
+#include "vblk/image_store.h"
+
+namespace vblk::fuse {
+
+struct ControlOptions {
+  std::string image;        // the image path (absolute)
+  std::string mountpoint;   // for messages
+  std::string rules_file;   // where the fault rules are saved
+  bool read_only = false;   // commands refused with EROFS
+  uid_t owner = 0;          // the user who mounted
+};
+
+struct Caller {
+  uid_t uid = 0;
+  pid_t pid = 0;
+};
+
+class Control {
+ public:
+  static constexpr std::string_view kPrefix = "user.vblk.";
+  static constexpr size_t kMaxValue = 65536;  // the kernel's XATTR_SIZE_MAX
+
+  Control(Driver& driver, FaultDevice& faults, ImageStore& store, ControlOptions opts);
+  Control(const Control&) = delete;
+  Control& operator=(const Control&) = delete;
+
+  // The listed names, each followed by a NUL (listxattr's format).
+  std::string names() const;
+  // 0 and the value in *value, or a positive errno: EPERM (caller not
+  // allowed), ENODATA (unknown name), E2BIG (value too large), EIO.
+  // probe: this is getxattr's size query; the value is kept for the read.
+  int get(const Caller& caller, const std::string& name, bool probe, std::string* value);
+  // Runs a command written to user.vblk.control. 0 or a positive errno:
+  // EPERM, ENOTSUP (another name), EROFS (read-only mount), EINVAL (bad
+  // command or range), EIO (the command failed). The reply, success or
+  // error, can then be read back from user.vblk.control.
+  int set(const Caller& caller, const std::string& name, std::string_view value);
+  // Writes the rules file (at unmount: flaky counts used since the last
+  // change). Does nothing on a read-only mount.
+  Status save_rules();
+
+ private:
+  bool allowed(const Caller& c) const { return c.uid == 0 || c.uid == opts_.owner; }
+  std::string stats_json();
+  std::string faults_json(size_t max_ranges);
+  std::string map_json(size_t max_cells);
+  void remember_reply(const Caller& c, std::string reply);
+
+  Driver& driver_;
+  FaultDevice& faults_;
+  ImageStore& store_;
+  const ControlOptions opts_;
+  const std::chrono::steady_clock::time_point started_;
+  inject::Target target_;
+
+  // Lock order: command_mu_, then the driver's and device's locks; state_mu_
+  // is never held while calling anything else.
+  std::mutex command_mu_;  // serializes commands
+  std::mutex state_mu_;    // guards the maps below
+  std::map<pid_t, std::string> reply_by_pid_;   // GUARDED_BY(state_mu_), bounded
+  std::map<uid_t, std::string> reply_by_uid_;   // GUARDED_BY(state_mu_), last per user
+  struct Probed {
+    std::string value;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::map<std::pair<pid_t, std::string>, Probed> probed_;  // GUARDED_BY(state_mu_), bounded
+};
+
+}  // namespace vblk::fuse

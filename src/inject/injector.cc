@@ -1,0 +1,178 @@
+#include "inject/injector.h"
+
+#include <spdlog/fmt/fmt.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <vector>
+
+namespace vblk::inject {
+namespace {
+
+std::string blocks(BlockRange r) { return fmt::format("{} {}", r.count == 1 ? "block" : "blocks", to_text(r)); }
+
+std::string blocks_of(BlockRange r, const std::string& name) { return blocks(r) + " of " + name; }
+
+Status check_range(const Target& t, BlockRange r) {
+  const uint64_t n = t.device->block_count();
+  if (r.count == 0 || r.first >= n || r.count > n - r.first) {
+    return Status::out_of_range(fmt::format("{} {}: beyond the end of the device ({} blocks, 0-{})",
+                                            r.count == 1 ? "block" : "blocks", to_text(r), n, n == 0 ? 0 : n - 1));
+  }
+  return Status::ok();
+}
+
+Outcome injected(std::string what, bool rules_changed) {
+  spdlog::warn("{}", what);
+  return Outcome{std::move(what), rules_changed};
+}
+
+// The BAD ranges of the store that overlap r, cut to r.
+std::vector<BlockRange> bad_within(Target& t, BlockRange r) {
+  std::vector<BlockRange> out;
+  for (auto [first, count] : t.store->bad_ranges()) {
+    const uint64_t lo = std::max(first, r.first);
+    const uint64_t hi = std::min(first + (count - 1), r.last());
+    if (lo <= hi) out.push_back({lo, hi - lo + 1});
+  }
+  return out;
+}
+
+Result<Outcome> corrupt(Target& t, uint64_t block) {
+  const std::string where = blocks({block, 1});
+  auto loc = t.store->locate(block);
+  if (!loc) return loc.status().with_prefix(where);
+  if (loc->state == BlockState::kBad) {
+    return Status::invalid_argument(where + ": the block is BAD; there is nothing to corrupt");
+  }
+  if (loc->state != BlockState::kUsed || loc->zero || loc->record_offset == 0) {
+    return Status::invalid_argument(
+        fmt::format("{}: nothing is stored for it ({}{}): write data to it first", where, to_string(loc->state),
+                    loc->zero ? ", all zeros" : ""));
+  }
+  uint64_t record_offset = 0;
+  Status st = t.below(block, 1, [&]() -> Status {
+    // A record may hold a run of blocks; damaging it would break them all.
+    // Rewrite the block alone first, so the damage is this block's only.
+    auto l = t.store->locate(block);
+    if (!l) return l.status();
+    if (l->record_blocks > 1) {
+      std::vector<uint8_t> data(t.store->block_size());
+      VBLK_RETURN_IF_ERROR(t.store->read_blocks(block, 1, data).with_prefix("reading it to store it alone"));
+      VBLK_RETURN_IF_ERROR(t.store->write_blocks(block, data).with_prefix("storing it alone"));
+      l = t.store->locate(block);
+      if (!l) return l.status();
+      if (l->record_offset == 0) return Status::invalid_argument("it holds only zeros, which are not stored");
+    }
+    record_offset = l->record_offset;
+    return t.store->corrupt_block(block);
+  });
+  if (!st) return st.with_prefix(where);
+  return injected(fmt::format("injecting corruption into {} (record at offset {}; reads now fail the checksum)",
+                              blocks_of({block, 1}, t.name), record_offset),
+                  false);
+}
+
+}  // namespace
+
+std::string rule_command(const FaultRule& rule) {
+  const BlockRange r{rule.first, rule.count};
+  switch (rule.kind) {
+    case FaultKind::kFlakyWrite: return fmt::format("flaky {} {}", rule.first, rule.remaining);
+    case FaultKind::kLatency: return fmt::format("latency {} {}", duration_text(rule.latency), to_text(r));
+    case FaultKind::kRemapBad: return fmt::format("remap {}", to_text(r));
+  }
+  return "";
+}
+
+Result<Outcome> execute(Target& t, const Command& c) {
+  if (c.range) VBLK_RETURN_IF_ERROR(check_range(t, *c.range));
+  switch (c.action) {
+    case Action::kBad: {
+      const BlockRange r = *c.range;
+      const bool remap = c.on_write == WritePolicy::kRemap;
+      // The policy first, so that no write slips in between under the old one.
+      if (remap) {
+        VBLK_RETURN_IF_ERROR(t.faults->add_remap(r.first, r.count));
+      } else {
+        t.faults->remove_remap(r.first, r.count);
+      }
+      VBLK_RETURN_IF_ERROR(t.device->set_bad(r.first, r.count, true).with_prefix(blocks(r)));
+      return injected(fmt::format("injecting BAD into {} (reads fail; writes {})", blocks_of(r, t.name),
+                                  remap ? "clear the mark and succeed (remap)" : "fail"),
+                      true);
+    }
+    case Action::kRemap:
+      VBLK_RETURN_IF_ERROR(t.faults->add_remap(c.range->first, c.range->count));
+      return injected(fmt::format("injecting remap-on-write into {} (a write to a BAD block there clears the mark)",
+                                  blocks_of(*c.range, t.name)),
+                      true);
+    case Action::kFlaky:
+      VBLK_RETURN_IF_ERROR(t.faults->add_flaky(c.range->first, c.fail_writes));
+      return injected(fmt::format("injecting {} write failure{} into {}", c.fail_writes, c.fail_writes == 1 ? "" : "s",
+                                  blocks_of(*c.range, t.name)),
+                      true);
+    case Action::kCorrupt: return corrupt(t, c.range->first);
+    case Action::kLatency: {
+      const BlockRange r = c.range.value_or(BlockRange{0, t.device->block_count()});
+      VBLK_RETURN_IF_ERROR(t.faults->add_latency(c.latency, r.first, r.count));
+      return injected(fmt::format("injecting {} latency into {}", duration_text(c.latency),
+                                  c.range ? blocks_of(r, t.name) : "every block of " + t.name),
+                      true);
+    }
+    case Action::kClear: {
+      std::vector<BlockRange> bad;
+      size_t rules = 0;
+      if (c.range) {
+        bad = bad_within(t, *c.range);
+        rules = t.faults->cut(c.range->first, c.range->count);
+      } else {
+        for (auto [first, count] : t.store->bad_ranges()) bad.push_back({first, count});
+        rules = t.faults->list().size();
+        t.faults->clear_all();
+      }
+      uint64_t bad_blocks = 0;
+      for (BlockRange b : bad) {
+        VBLK_RETURN_IF_ERROR(t.device->set_bad(b.first, b.count, false).with_prefix(blocks(b)));
+        bad_blocks += b.count;
+      }
+      std::string msg = fmt::format("cleared {}: {} BAD block{}{}, {} rule{}",
+                                    c.range ? blocks_of(*c.range, t.name) : "every fault of " + t.name, bad_blocks,
+                                    bad_blocks == 1 ? "" : "s", bad_blocks ? " (now TRIMMED: they read zeros)" : "",
+                                    rules, rules == 1 ? "" : "s");
+      spdlog::warn("{}", msg);
+      return Outcome{msg, rules > 0};
+    }
+    case Action::kList: break;
+  }
+  return Status::invalid_argument("list is answered by reading the faults, not executed");
+}
+
+void write_faults_json(Target& t, JsonWriter& j, size_t max_ranges) {
+  const auto bad = t.store->bad_ranges();
+  uint64_t bad_blocks = 0;
+  for (auto [first, count] : bad) bad_blocks += count;
+  j.begin_object();
+  j.field("bad_blocks", bad_blocks);
+  j.field("bad_range_count", static_cast<uint64_t>(bad.size()));
+  j.key("bad_ranges").begin_array();
+  for (size_t i = 0; i < bad.size() && i < max_ranges; ++i) {
+    j.begin_object().field("first", bad[i].first).field("count", bad[i].second).end_object();
+  }
+  j.end_array();
+  j.key("rules").begin_array();
+  for (const FaultRule& r : t.faults->list()) {
+    j.begin_object();
+    j.field("kind", std::string(to_string(r.kind)));
+    j.field("first", r.first);
+    j.field("count", r.count);
+    if (r.kind == FaultKind::kFlakyWrite) j.field("remaining", r.remaining);
+    if (r.kind == FaultKind::kLatency) j.field("latency_us", static_cast<uint64_t>(r.latency.count()));
+    j.field("command", rule_command(r));
+    j.end_object();
+  }
+  j.end_array();
+  j.end_object();
+}
+
+}  // namespace vblk::inject

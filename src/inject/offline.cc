@@ -1,0 +1,88 @@
+#include "inject/offline.h"
+
+#include <limits.h>
+#include <stdlib.h>
+
+#include "inject/injector.h"
+#include "inject/rules_file.h"
+#include "util/json.h"
+#include "vblk/fault_device.h"
+#include "vblk/image_device.h"
+
+namespace vblk::inject {
+namespace {
+
+// The rules file is named after the image's real path, as the daemon (which
+// is given the real path) names it.
+std::string real_path(const std::string& p) {
+  char buf[PATH_MAX];
+  return ::realpath(p.c_str(), buf) ? std::string(buf) : p;
+}
+
+struct Opened {
+  std::unique_ptr<FaultDevice> faults;
+  ImageStore* store = nullptr;
+  std::string rules;
+};
+
+Result<Opened> open_image(const std::string& image, bool read_only) {
+  OpenOptions oo;
+  oo.read_only = read_only;
+  auto dev = ImageDevice::open(image, oo);
+  if (!dev) return dev.status();
+  Opened o;
+  o.store = &(*dev)->store();
+  o.faults = std::make_unique<FaultDevice>(std::move(*dev));
+  o.rules = rules_path(real_path(image));
+  auto loaded = load_rules(o.rules, *o.faults);
+  if (!loaded) return loaded.status();
+  return o;
+}
+
+}  // namespace
+
+Result<std::string> inject_offline(const std::string& image, const Command& cmd) {
+  auto o = open_image(image, false);
+  if (!o) return o.status();
+  Target t;
+  t.name = image;
+  t.store = o->store;
+  t.device = o->faults.get();
+  t.faults = o->faults.get();
+  t.below = [](uint64_t, uint64_t, const std::function<Status()>& fn) { return fn(); };
+  auto outcome = execute(t, cmd);
+  Status st = outcome.is_ok() ? Status::ok() : outcome.status();
+  if (st.is_ok() && outcome->rules_changed) st = save_rules(o->rules, real_path(image), o->faults->list());
+  if (st.is_ok()) st = o->faults->flush();
+  Status closed = o->store->close();
+  if (!st.is_ok()) return st;
+  if (!closed.is_ok()) return closed;
+  return outcome->message;
+}
+
+Result<std::string> faults_json_offline(const std::string& image) {
+  auto o = open_image(image, true);
+  if (!o) return o.status();
+  Target t;
+  t.name = image;
+  t.store = o->store;
+  t.device = o->faults.get();
+  t.faults = o->faults.get();
+  JsonWriter j;
+  write_faults_json(t, j);
+  Status closed = o->store->close();
+  if (!closed.is_ok()) return closed;
+  return j.str();
+}
+
+Result<uint32_t> image_block_size(const std::string& image) {
+  OpenOptions oo;
+  oo.read_only = true;
+  auto store = ImageStore::open(image, oo);
+  if (!store) return store.status();
+  const uint32_t bs = (*store)->block_size();
+  VBLK_RETURN_IF_ERROR((*store)->close());
+  return bs;
+}
+
+}  // namespace vblk::inject

@@ -1,0 +1,123 @@
+#include "cli/live.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/xattr.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "cli/report.h"
+
+namespace vblk::cli {
+namespace {
+
+constexpr const char* kControl = "user.vblk.control";
+
+Status xattr_error(int err, const std::string& path, const std::string& name) {
+  if (err == EPERM) {
+    return Status::invalid_argument(path + ": only the user who mounted it, or root, may use " + name);
+  }
+  if (err == ENODATA || err == ENOTSUP) {
+    return Status::invalid_argument(path + ": not a vblkfs mountpoint or disk file (no " + name + ")");
+  }
+  return Status::from_errno(err, path + ": " + name);
+}
+
+std::string real_path(const std::string& p) {
+  char buf[PATH_MAX];
+  return ::realpath(p.c_str(), buf) ? std::string(buf) : p;
+}
+
+// Undoes mountinfo's octal escapes (\040 for a space).
+std::string unescape(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 3 < s.size() && std::isdigit(static_cast<unsigned char>(s[i + 1]))) {
+      out += static_cast<char>(std::stoi(s.substr(i + 1, 3), nullptr, 8));
+      i += 3;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+bool is_live_target(const std::string& path) {
+  errno = 0;
+  if (::getxattr(path.c_str(), "user.vblk.stats", nullptr, 0) >= 0) return true;
+  return errno == EPERM;
+}
+
+Result<std::string> read_xattr(const std::string& path, const std::string& name) {
+  // The value can grow between the size query and the read: try again.
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    ssize_t n = ::getxattr(path.c_str(), name.c_str(), nullptr, 0);
+    if (n < 0) return xattr_error(errno, path, name);
+    std::vector<char> buf(static_cast<size_t>(n) + 1);
+    n = ::getxattr(path.c_str(), name.c_str(), buf.data(), buf.size());
+    if (n >= 0) return std::string(buf.data(), static_cast<size_t>(n));
+    if (errno != ERANGE) return xattr_error(errno, path, name);
+  }
+  return Status::io_error(path + ": " + name + " keeps changing size");
+}
+
+Result<std::string> send_control(const std::string& path, std::string_view command) {
+  const std::string cmd(command);
+  const int rc = ::setxattr(path.c_str(), kControl, cmd.data(), cmd.size(), 0);
+  const int err = rc == 0 ? 0 : errno;
+  if (err == EPERM || err == ENOTSUP || err == EACCES) return xattr_error(err, path, kControl);
+  auto reply = read_xattr(path, kControl);
+  if (!reply) {
+    if (err != 0) return Status::from_errno(err, path + ": '" + cmd + "'");
+    return reply.status();
+  }
+  std::string text = *reply;
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  if (err == 0) return text;
+  if (text.rfind("error: ", 0) == 0) text.erase(0, 7);
+  if (err == EROFS) return Status::read_only(path + ": " + text);
+  if (err == EINVAL) return Status::invalid_argument(path + ": " + text);
+  return Status::io_error(path + ": " + text);
+}
+
+std::string vblkfs_mountpoint_of(const std::string& image) {
+  const std::string want = real_path(image);
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line, found;
+  while (std::getline(in, line)) {
+    std::istringstream ls(line);
+    std::string id, parent, devno, root, mp, tok, fstype, source;
+    ls >> id >> parent >> devno >> root >> mp;
+    while (ls >> tok && tok != "-") {
+    }
+    ls >> fstype >> source;
+    if (fstype == "fuse.vblkfs" && unescape(source) == want) found = unescape(mp);
+  }
+  return found;
+}
+
+std::string busy_cause(const Status& status, const std::string& image, std::string_view advice) {
+  std::string cause = error_cause(status, image);
+  if (status.code() != Status::Code::kBusy) return cause;
+  std::string holder;
+  if (auto at = cause.find("in use by "); at != std::string::npos) {
+    holder = cause.substr(at + 10);
+    for (const char* tail : {" (it cannot", " for writing"}) {
+      if (auto t = holder.find(tail); t != std::string::npos) holder.erase(t);
+    }
+  }
+  std::string out = holder.empty() ? std::string("in use by another process") : "in use by " + holder;
+  const std::string mp = vblkfs_mountpoint_of(image);
+  out += "; ";
+  out += advice;
+  out += mp.empty() ? std::string(" instead") : " " + mp + " instead";
+  return out;
+}
+
+}  // namespace vblk::cli

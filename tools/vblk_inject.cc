@@ -1,0 +1,257 @@
+// vblk-inject: makes a vblk disk misbehave on purpose, offline on an image or
+// live on a running vblkfs daemon (see vblk-inject(1)).
+//
+//   vblk-inject TARGET bad (--block N[-M] | --offset BYTES --length BYTES) [--on-write fail|remap]
+//   vblk-inject TARGET flaky --block N --fail-writes K
+//   vblk-inject TARGET corrupt --block N
+//   vblk-inject TARGET latency --ms X [--block N[-M]]
+//   vblk-inject TARGET clear (--block N[-M] | --all)
+//   vblk-inject TARGET list [--json]
+//   vblk-inject TARGET +N[-M] | -N[-M]        null_blk's syntax for bad / clear
+//
+// TARGET is an image file (offline; refused while a daemon holds it) or a
+// vblkfs mountpoint or its disk file (live: the command goes to the daemon
+// through its control interface and takes effect on the next request).
+// Exit status: 0 done, 1 the injection failed (one line on stderr:
+// "vblk-inject: TARGET: cause"), 2 invalid command line.
+
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/command_line.h"
+#include "cli/live.h"
+#include "cli/report.h"
+#include "inject/command.h"
+#include "inject/offline.h"
+#include "util/json.h"
+#include "vblk/size_parse.h"
+#include "vblk_config.h"
+
+namespace {
+
+using vblk::Result;
+using vblk::Status;
+using vblk::cli::kExitError;
+using vblk::cli::kExitUsage;
+namespace inj = vblk::inject;
+
+constexpr const char* kProg = "vblk-inject";
+
+struct Args {
+  std::string target;
+  std::string block;       // N or N-M
+  std::string offset, length;
+  std::string on_write = "fail";
+  uint64_t fail_writes = 0;
+  std::string ms;
+  bool all = false;
+  bool json = false;
+};
+
+int fail(const std::string& target, const std::string& cause) {
+  vblk::cli::report_error(kProg, target, cause);
+  return kExitError;
+}
+
+// "+N-M" / "-N-M" as an action: null_blk's badblocks syntax.
+bool is_null_blk_range(const std::string& s) {
+  static const std::regex re("[+-][0-9]+(-[0-9]+)?");
+  return std::regex_match(s, re);
+}
+
+// --block N[-M], with null_blk's optional leading '+'.
+Result<inj::BlockRange> block_range(const std::string& text) {
+  return inj::parse_range(!text.empty() && text[0] == '+' ? text.substr(1) : text);
+}
+
+// The block size of TARGET: from the daemon when live, else the image.
+Result<uint32_t> block_size_of(const std::string& target, bool live) {
+  if (!live) return inj::image_block_size(target);
+  auto stats = vblk::cli::read_xattr(target, "user.vblk.stats");
+  if (!stats) return stats.status();
+  auto j = vblk::parse_json(*stats);
+  if (!j || (*j)["block_size"].as_u64() == 0) return Status::io_error(target + ": unreadable user.vblk.stats");
+  return static_cast<uint32_t>((*j)["block_size"].as_u64());
+}
+
+// --offset/--length as the blocks they touch.
+Result<inj::BlockRange> byte_range(const Args& a, bool live) {
+  auto off = vblk::parse_size(a.offset);
+  if (!off) return off.status().with_prefix("--offset");
+  auto len = vblk::parse_size(a.length);
+  if (!len) return len.status().with_prefix("--length");
+  if (*len == 0) return Status::invalid_argument("--length must be at least 1 byte");
+  if (*len - 1 > UINT64_MAX - *off) return Status::invalid_argument("--offset + --length overflows");
+  auto bs = block_size_of(a.target, live);
+  if (!bs) return bs.status();
+  const uint64_t first = *off / *bs, last = (*off + (*len - 1)) / *bs;
+  return inj::BlockRange{first, last - first + 1};
+}
+
+void print_faults(const vblk::JsonValue& f, const std::string& target) {
+  std::printf("faults of %s:\n", target.c_str());
+  const auto& bad = f["bad_ranges"].items();
+  std::string text;
+  for (const auto& r : bad) {
+    const uint64_t first = r["first"].as_u64(), count = r["count"].as_u64();
+    if (!text.empty()) text += ", ";
+    text += count == 1 ? std::to_string(first) : std::to_string(first) + "-" + std::to_string(first + count - 1);
+  }
+  if (f["bad_range_count"].as_u64() > bad.size()) text += ", ... (" + std::to_string(f["bad_range_count"].as_u64()) + " ranges)";
+  std::printf("  BAD blocks: %s\n", bad.empty() ? "none" : (std::to_string(f["bad_blocks"].as_u64()) + ": " + text).c_str());
+  const auto& rules = f["rules"].items();
+  if (rules.empty()) std::printf("  rules: none\n");
+  for (const auto& r : rules) std::printf("  rule: %s\n", r["command"].as_string().c_str());
+}
+
+int run(Args& a, const inj::Command& cmd) {
+  struct stat st {};
+  if (::stat(a.target.c_str(), &st) != 0) return fail(a.target, std::strerror(errno));
+  const bool live = vblk::cli::is_live_target(a.target);
+  if (!live && S_ISDIR(st.st_mode)) return fail(a.target, "a directory, but not a vblkfs mountpoint");
+
+  if (cmd.action == inj::Action::kList) {
+    Result<std::string> json = live ? vblk::cli::read_xattr(a.target, "user.vblk.faults")
+                                    : inj::faults_json_offline(a.target);
+    if (!json) return fail(a.target, vblk::cli::busy_cause(json.status(), a.target, "list the faults of the mountpoint"));
+    auto parsed = vblk::parse_json(*json);
+    if (!parsed) return fail(a.target, "unreadable fault list: " + parsed.status().message());
+    if (a.json) {
+      std::string out = *json;
+      while (!out.empty() && out.back() == '\n') out.pop_back();
+      std::printf("%s\n", out.c_str());
+    } else {
+      print_faults(*parsed, a.target);
+    }
+    return 0;
+  }
+
+  const std::string text = inj::to_text(cmd);
+  if (live) {
+    auto reply = vblk::cli::send_control(a.target, text);
+    if (!reply) return fail(a.target, vblk::cli::error_cause(reply.status(), a.target));
+    std::printf("%s\n", reply->c_str());
+    return 0;
+  }
+  auto done = inj::inject_offline(a.target, cmd);
+  if (!done) return fail(a.target, vblk::cli::busy_cause(done.status(), a.target, "target the mountpoint"));
+  std::printf("%s\n", done->c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    spdlog::set_level(spdlog::level::off);  // the tool prints its own one-line results
+    // null_blk's "+N-M" / "-N-M" become the bad / clear actions before CLI11
+    // sees them (it would take "-1-5" for an option).
+    std::vector<std::string> words(argv, argv + argc);
+    for (size_t i = 2; i < words.size(); ++i) {
+      if (!is_null_blk_range(words[i])) continue;
+      const std::string range = words[i].substr(1);
+      const std::string action = words[i][0] == '+' ? "bad" : "clear";
+      words.erase(words.begin() + static_cast<long>(i));
+      words.insert(words.begin() + static_cast<long>(i), {action, "--block", range});
+      break;
+    }
+    std::vector<char*> av;
+    for (auto& w : words) av.push_back(w.data());
+
+    CLI::App app{"Make a vblk disk misbehave on purpose: BAD blocks, failing writes, corrupt data, latency.\n"
+                 "TARGET is an image (offline) or a vblkfs mountpoint or disk file (live: the running daemon,\n"
+                 "from its next request on).",
+                 kProg};
+    Args a;
+    app.set_version_flag("--version", std::string(kProg) + " " + VBLK_VERSION, "Print the version and exit");
+    app.add_option("TARGET", a.target, "Image file, or vblkfs mountpoint / disk file")->required()->type_name("");
+    app.require_subcommand(1);
+    app.footer("Ranges: N or N-M (blocks, inclusive); +N-M and -N-M (null_blk's syntax) mean bad and clear.\n"
+               "Exit status: 0 done, 1 failed, 2 invalid command line. See vblk-inject(1).");
+
+    auto* bad = app.add_subcommand("bad", "Mark blocks BAD (persistent): reads fail with EIO, writes fail or remap");
+    auto* bad_block = bad->add_option("-b,--block", a.block, "Blocks N or N-M")->type_name("N[-M]");
+    auto* bad_off = bad->add_option("--offset", a.offset, "First byte (K/M/G suffixes)")->type_name("BYTES");
+    auto* bad_len = bad->add_option("--length", a.length, "Bytes; every block they touch goes BAD")->type_name("BYTES");
+    bad_off->needs(bad_len);
+    bad_len->needs(bad_off);
+    bad_block->excludes(bad_off)->excludes(bad_len);
+    bad->add_option("--on-write", a.on_write, "fail: writes fail with EIO; remap: a write clears the mark and succeeds")
+        ->check(CLI::IsMember({"fail", "remap"}))
+        ->capture_default_str();
+
+    auto* flaky = app.add_subcommand("flaky", "Make the next K write attempts to a block fail (the driver tries 3 times)");
+    flaky->add_option("-b,--block", a.block, "Block N")->required()->type_name("N");
+    flaky->add_option("--fail-writes", a.fail_writes, "Write attempts to fail")->required()->type_name("K")
+        ->check(CLI::PositiveNumber);
+
+    auto* corrupt = app.add_subcommand("corrupt", "Change a block's stored bytes so its checksum fails on the next read");
+    corrupt->add_option("-b,--block", a.block, "Block N")->required()->type_name("N");
+
+    auto* latency = app.add_subcommand("latency", "Delay every request touching the blocks (default: all)");
+    latency->add_option("--ms", a.ms, "Delay in milliseconds (a decimal, e.g. 0.5)")->required()->type_name("X");
+    latency->add_option("-b,--block", a.block, "Blocks N or N-M")->type_name("N[-M]");
+
+    auto* clear = app.add_subcommand("clear", "Remove BAD marks (the blocks then read zeros) and fault rules");
+    auto* clear_block = clear->add_option("-b,--block", a.block, "Blocks N or N-M")->type_name("N[-M]");
+    auto* clear_all = clear->add_flag("--all", a.all, "Everything");
+    clear_block->excludes(clear_all);
+
+    auto* list = app.add_subcommand("list", "Show the BAD blocks and fault rules in force");
+    list->add_flag("-j,--json", a.json, "One JSON object");
+
+    if (auto code = vblk::cli::parse_command_line(app, static_cast<int>(av.size()), av.data(), kProg)) return *code;
+
+    auto usage = [&](const std::string& msg) {
+      vblk::cli::report_error(kProg, "", msg + " (see --help)");
+      return kExitUsage;
+    };
+    inj::Command cmd;
+    if (*bad || *flaky || *corrupt || *latency || (*clear && !a.block.empty())) {
+      if (!a.block.empty()) {
+        auto r = block_range(a.block);
+        if (!r) return usage("--block: " + r.status().message());
+        cmd.range = *r;
+      }
+    }
+    if (*bad) {
+      cmd.action = inj::Action::kBad;
+      cmd.on_write = a.on_write == "remap" ? inj::WritePolicy::kRemap : inj::WritePolicy::kFail;
+      if (!cmd.range) {
+        if (a.offset.empty()) return usage("bad: give --block N[-M] or --offset and --length");
+        auto r = byte_range(a, vblk::cli::is_live_target(a.target));
+        if (!r) return fail(a.target, vblk::cli::error_cause(r.status(), a.target));
+        cmd.range = *r;
+      }
+    } else if (*flaky) {
+      cmd.action = inj::Action::kFlaky;
+      cmd.fail_writes = a.fail_writes;
+      if (cmd.range->count != 1) return usage("flaky: --block takes one block");
+    } else if (*corrupt) {
+      cmd.action = inj::Action::kCorrupt;
+      if (cmd.range->count != 1) return usage("corrupt: --block takes one block");
+    } else if (*latency) {
+      cmd.action = inj::Action::kLatency;
+      auto d = inj::parse_duration(a.ms + "ms");
+      if (!d || d->count() <= 0) return usage("--ms: '" + a.ms + "' is not a positive number of milliseconds");
+      cmd.latency = *d;
+    } else if (*clear) {
+      cmd.action = inj::Action::kClear;
+      if (!cmd.range && !a.all) return usage("clear: give --block N[-M] or --all");
+    } else {
+      cmd.action = inj::Action::kList;
+    }
+    return run(a, cmd);
+  } catch (...) {
+    return vblk::cli::report_current_exception(kProg);
+  }
+}
