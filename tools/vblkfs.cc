@@ -2,6 +2,7 @@
 //
 //   vblkfs mount IMAGE MOUNTPOINT [options]
 //   vblkfs umount MOUNTPOINT
+//   vblkfs IMAGE MOUNTPOINT -o OPTS      (mount.fuse3 / fstab convention)
 //
 // Exit codes: 0 success, 1 failure (one line on stderr), 2 usage error.
 #include <CLI/CLI.hpp>
@@ -9,11 +10,25 @@
 #include <cstdio>
 
 #include "cli/command_line.h"
+#include "cli/mount_helper.h"
 #include "fuse/mount.h"
 #include "vblk/size_parse.h"
 #include "vblk_config.h"
 
 int main(int argc, char** argv) {
+  if (vblk::cli::is_mount_helper_call(argc, argv)) {
+    try {
+      auto opts = vblk::cli::parse_mount_helper_args({argv + 1, argv + argc});
+      if (!opts) {
+        std::fprintf(stderr, "vblkfs: %s (usage: vblkfs IMAGE MOUNTPOINT [-o OPTIONS])\n",
+                     opts.status().message().c_str());
+        return vblk::cli::kExitUsage;
+      }
+      return vblk::fuse::run_mount(*opts);
+    } catch (...) {
+      return vblk::cli::report_current_exception("vblkfs");
+    }
+  }
   CLI::App app{"vblkfs: expose a compressed vblk image as one regular file (a disk) through FUSE.\n"
                "The file can be used with losetup, mkfs, mount, fstrim and QEMU (-drive file=...,format=raw)."};
   app.set_version_flag("--version", std::string("vblkfs ") + VBLK_VERSION);
@@ -33,6 +48,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->capture_default_str();
   mount->add_option("--log-file", m.log_file, "Log to this file (default: stderr with -f, syslog as a daemon)");
+  mount->add_flag("--syslog", m.syslog, "Also log to syslog (a daemon without --log-file always does)");
   mount->add_flag("--allow-other", m.allow_other, "Let other users access the disk file (needs user_allow_other unless root)");
   mount->add_option("-o", m.fuse_options, "Extra FUSE mount option (repeatable), e.g. -o max_read=131072")
       ->delimiter(',');

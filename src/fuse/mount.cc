@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -108,13 +109,16 @@ Status check_mountpoint(const std::string& mp) {
 }
 
 void setup_logging(const MountOptions& o, bool daemon) {
-  std::shared_ptr<spdlog::logger> logger;
+  // Warnings and errors must reach somewhere an operator looks: a daemon
+  // without a log file logs to syslog; --syslog adds syslog to any sink.
+  std::vector<spdlog::sink_ptr> sinks;
   if (!o.log_file.empty())
-    logger = spdlog::basic_logger_mt("vblkfs", o.log_file);
-  else if (daemon)
-    logger = spdlog::syslog_logger_mt("vblkfs", "vblkfs", LOG_PID, LOG_DAEMON);
-  else
-    logger = spdlog::stderr_logger_mt("vblkfs");
+    sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(o.log_file));
+  else if (!daemon)
+    sinks.push_back(std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  if (o.syslog || (daemon && o.log_file.empty()))
+    sinks.push_back(std::make_shared<spdlog::sinks::syslog_sink_mt>("vblkfs", LOG_PID, LOG_DAEMON, true));
+  auto logger = std::make_shared<spdlog::logger>("vblkfs", sinks.begin(), sinks.end());
   logger->set_level(spdlog::level::from_str(o.log_level));
   logger->flush_on(spdlog::level::warn);
   spdlog::set_default_logger(logger);
@@ -145,7 +149,12 @@ class Ready {
 };
 
 int serve(const MountOptions& o, Ready& ready, bool daemon) {
-  setup_logging(o, daemon);
+  try {
+    setup_logging(o, daemon);
+  } catch (const std::exception& e) {
+    ready.fail((o.log_file.empty() ? std::string("logging") : o.log_file) + ": " + e.what());
+    return 1;
+  }
   // Writeback of a loop device stacked on our file waits for us: we must be
   // allowed to allocate and do I/O under memory pressure (libfuse#56).
   if (::prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) != 0)
@@ -227,7 +236,10 @@ int serve(const MountOptions& o, Ready& ready, bool daemon) {
       fuse_loop_config* cfg = fuse_loop_cfg_create();
       fuse_loop_cfg_set_clone_fd(cfg, 1);
       fuse_loop_cfg_set_max_threads(cfg, o.max_threads);
-      rc = fuse_session_loop_mt(se, cfg) == 0 ? 0 : 1;
+      // libfuse reports the signal that ended the loop; SIGTERM, SIGINT and
+      // SIGHUP are requests to unmount, not failures.
+      int loop = fuse_session_loop_mt(se, cfg);
+      rc = loop == 0 || loop == SIGTERM || loop == SIGINT || loop == SIGHUP ? 0 : 1;
       fuse_loop_cfg_destroy(cfg);
       ready.fail(o.mountpoint + ": the kernel did not complete FUSE initialisation");
       fuse_session_unmount(se);

@@ -19,6 +19,7 @@ struct MountOptions {
   uint64_t cache_bytes = 64ull << 20;  // decompressed-block read cache
   std::string log_level = "info";
   std::string log_file;                 // empty: stderr in the foreground, syslog as a daemon
+  bool syslog = false;                  // also log to syslog
   std::vector<std::string> fuse_options;  // extra -o options for the kernel
   unsigned max_threads = 16;
 };
