@@ -54,12 +54,12 @@ export PKG_CONFIG_PATH=$pcdir PKG_CONFIG_SYSROOT_DIR=$dest
 flags=$(pkg-config --cflags --libs vblk)
 # shellcheck disable=SC2086
 c++ -std=c++20 "$src/tests/install/example.cc" $flags -o "$work/example"
-libdir=$(pkg-config --variable=libdir vblk)
+libdir=$(dirname "$pcdir")  # the pkgconfig directory sits in libdir
 "$bin/vblk-format" "$work/img" --size 64M >/dev/null
 printf 'hello, disk' | dd of="$work/raw" bs=1 conv=notrunc status=none
 truncate -s 64M "$work/raw"
 "$bin/vblk-format" "$work/img2" --from "$work/raw" >/dev/null
-out=$(LD_LIBRARY_PATH=$dest$libdir "$work/example" "$work/img2")
+out=$(LD_LIBRARY_PATH=$libdir "$work/example" "$work/img2")
 echo "$out"
 [[ $out == *"block 0 is USED, starts with: 68 65 6c 6c 6f 2c 20 64"* ]] || fail "example output: $out"
 
