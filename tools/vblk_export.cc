@@ -47,6 +47,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/command_line.h"
+#include "cli/interrupt.h"
 #include "cli/json.h"
 #include "cli/progress.h"
 #include "cli/report.h"
@@ -66,15 +67,7 @@ constexpr size_t kChunkBytes = 1u << 20;        // one read_blocks call; a multi
 constexpr uint64_t kWindowBytes = 64ull << 20;  // block states are enumerated this much at a time
 constexpr size_t kListedBadRanges = 8;          // BAD ranges named in the error line
 
-std::atomic<bool> g_interrupted{false};
-
-extern "C" void on_signal(int) { g_interrupted.store(true); }
-
-struct Failure {
-  std::string file;
-  std::string cause;
-  int exit_code = kExitError;
-};
+using vblk::cli::Failure;
 
 struct Args {
   std::string image;
@@ -225,7 +218,7 @@ class Sink {
   std::optional<Failure> put(uint64_t off, const uint8_t* p, size_t n) {
     size_t done = 0;
     while (done < n) {
-      if (g_interrupted.load()) return Failure{name_, "interrupted"};
+      if (vblk::cli::interrupted()) return Failure{name_, "interrupted"};
       ssize_t r = sparse_ ? ::pwrite(fd_, p + done, n - done, static_cast<off_t>(base_ + off + done))
                           : ::write(fd_, p + done, n - done);
       if (r < 0) {
@@ -264,7 +257,7 @@ std::optional<Failure> export_disk(vblk::ImageStore& store, const Args& a, Sink&
   vblk::cli::Progress progress("exporting " + a.image, capacity);
 
   for (uint64_t w = 0; w < blocks; w += window) {
-    if (g_interrupted.load()) return Failure{sink.name(), "interrupted"};
+    if (vblk::cli::interrupted()) return Failure{sink.name(), "interrupted"};
     runs.clear();
     uint64_t n = std::min(window, blocks - w);
     Status s = store.state_runs(w, n, [&](uint64_t first, uint64_t count, BlockState st) {
@@ -287,7 +280,7 @@ std::optional<Failure> export_disk(vblk::ImageStore& store, const Args& a, Sink&
         case BlockState::kUsed:
           c.used += r.count;
           for (uint64_t b = r.first; b < r.first + r.count;) {
-            if (g_interrupted.load()) return Failure{sink.name(), "interrupted"};
+            if (vblk::cli::interrupted()) return Failure{sink.name(), "interrupted"};
             uint64_t k = std::min<uint64_t>(chunk_blocks, r.first + r.count - b);
             std::span<uint8_t> out(buf.data(), k * bs);
             Status rs = store.read_blocks(b, k, out);
@@ -321,19 +314,7 @@ std::optional<Failure> export_disk(vblk::ImageStore& store, const Args& a, Sink&
   return std::nullopt;
 }
 
-void install_signal_handlers() {
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = 0;  // no SA_RESTART: a write blocked on a full pipe returns EINTR
-  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &sa, nullptr);
-  signal(SIGPIPE, SIG_IGN);  // a closed pipe is a write error (EPIPE) with a message
-}
-
-int fail(const Failure& f) {
-  vblk::cli::report_error(kProg, f.file, f.cause);
-  return f.exit_code;
-}
+int fail(const Failure& f) { return vblk::cli::report_failure(kProg, f); }
 
 // A file in OUT's directory that becomes OUT by rename() once complete, and
 // is removed if it never does.
@@ -466,7 +447,7 @@ int run(const Args& a) {
     return fail({a.image, "has " + bad_list_text(bad) + "; nothing was exported (use --bad zero to write zeros there)"});
   }
 
-  install_signal_handlers();
+  vblk::cli::install_interrupt_handlers(/*restart_syscalls=*/false, /*ignore_sigpipe=*/true);
   Counts counts;
   bool sparse = false;
   if (to_stdout) {
@@ -488,7 +469,7 @@ int run(const Args& a) {
       if (f->cause == "interrupted") f->cause = "interrupted; nothing was written under this name";
       return fail(*f);
     }
-    if (g_interrupted.load()) return fail({a.out, "interrupted; nothing was written under this name"});
+    if (vblk::cli::interrupted()) return fail({a.out, "interrupted; nothing was written under this name"});
     if (auto f = tmp.commit(a.out)) return fail(*f);
   }
   Status closed = store.close();

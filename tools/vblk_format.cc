@@ -33,6 +33,7 @@
 
 #include "cli/progress.h"
 #include "cli/command_line.h"
+#include "cli/interrupt.h"
 #include "cli/report.h"
 #include "vblk/image_store.h"
 #include "vblk/size_parse.h"
@@ -53,16 +54,7 @@ constexpr size_t kMaxLabelBytes = 63;
 constexpr size_t kChunkBytes = 4u << 20;  // read size; a multiple of every block size
 constexpr size_t kRunBytes = 256u << 10;  // largest single write_blocks call
 
-std::atomic<bool> g_interrupted{false};
-
-extern "C" void on_signal(int) { g_interrupted.store(true); }
-
-// A failure with the file it concerns and the exit code it earns.
-struct Failure {
-  std::string file;
-  std::string cause;
-  int exit_code = kExitError;
-};
+using vblk::cli::Failure;
 
 struct Args {
   std::string image;
@@ -174,7 +166,7 @@ vblk::Result<size_t> read_full(int fd, uint8_t* buf, size_t n, uint64_t off, con
   while (got < n) {
     ssize_t r = ::pread(fd, buf + got, n - got, static_cast<off_t>(off + got));
     if (r < 0) {
-      if (errno == EINTR && !g_interrupted.load()) continue;
+      if (errno == EINTR && !vblk::cli::interrupted()) continue;
       return Status::from_errno(errno, path + ": read at offset " + std::to_string(off + got));
     }
     if (r == 0) break;
@@ -198,7 +190,7 @@ std::optional<Failure> import_raw(vblk::ImageStore& store, const Args& a, int ra
   bool seek_data = true;
   uint64_t pos = 0;  // Invariant: a multiple of bs.
   while (pos < raw_size) {
-    if (g_interrupted.load()) return Failure{a.image, "interrupted; the unfinished image was removed"};
+    if (vblk::cli::interrupted()) return Failure{a.image, "interrupted; the unfinished image was removed"};
     if (seek_data) {
       off_t data = ::lseek(raw_fd, static_cast<off_t>(pos), SEEK_DATA);
       if (data < 0 && errno == ENXIO) break;  // only a hole remains
@@ -242,18 +234,7 @@ std::optional<Failure> import_raw(vblk::ImageStore& store, const Args& a, int ra
   return std::nullopt;
 }
 
-void install_signal_handlers() {
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESTART;
-  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &sa, nullptr);
-}
-
-int fail(const Failure& f) {
-  vblk::cli::report_error(kProg, f.file, f.cause);
-  return f.exit_code;
-}
+int fail(const Failure& f) { return vblk::cli::report_failure(kProg, f); }
 
 int run(const Args& a) {
   std::optional<Fd> raw;
@@ -273,7 +254,7 @@ int run(const Args& a) {
   if (auto f = validate(a, raw_size, plan)) return fail(*f);
   if (auto f = check_target(a, raw ? &raw_st : nullptr, plan)) return fail(*f);
 
-  install_signal_handlers();
+  vblk::cli::install_interrupt_handlers(/*restart_syscalls=*/true);
   Status created = vblk::ImageStore::create(a.image, plan.format);
   if (!created) {
     Failure f{a.image, vblk::cli::error_cause(created, a.image)};
@@ -298,7 +279,7 @@ int run(const Args& a) {
     }
     Status closed = store.value()->close();
     if (!closed) return remove_image({a.image, vblk::cli::error_cause(closed, a.image)});
-    if (g_interrupted.load()) return remove_image({a.image, "interrupted; the unfinished image was removed"});
+    if (vblk::cli::interrupted()) return remove_image({a.image, "interrupted; the unfinished image was removed"});
   }
 
   std::printf("%s: %s (%llu bytes), %llu blocks of %u bytes, %s", a.image.c_str(),

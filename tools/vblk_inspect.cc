@@ -36,6 +36,7 @@
 
 #include "cli/json.h"
 #include "cli/command_line.h"
+#include "cli/interrupt.h"
 #include "cli/live.h"
 #include "cli/report.h"
 #include "cli/state_map.h"
@@ -635,24 +636,16 @@ int run(const Args& a) {
 
 // ---- --watch --------------------------------------------------------------
 
-std::atomic<bool> g_interrupted{false};
-
-void on_interrupt(int) { g_interrupted = true; }
-
 // Redraws the report in place (ANSI home + clear) every second until
 // SIGINT or SIGTERM; stops with the failure if a report fails.
 int watch(const Args& a) {
-  struct sigaction sa {};
-  sa.sa_handler = on_interrupt;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  while (!g_interrupted) {
+  vblk::cli::install_interrupt_handlers(/*restart_syscalls=*/false);
+  while (!vblk::cli::interrupted()) {
     std::fputs("\033[H\033[2J", stdout);
     const int rc = run(a);
     std::fflush(stdout);
     if (rc != 0) return rc;
-    for (int i = 0; i < 10 && !g_interrupted; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    for (int i = 0; i < 10 && !vblk::cli::interrupted(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   return 0;
 }

@@ -25,4 +25,15 @@ inline std::string_view to_string(BlockState s) {
   return "UNKNOWN";
 }
 
+// One character per state, for text maps: FREE '.', USED '#', TRIMMED '-', BAD 'X'.
+inline char to_char(BlockState s) {
+  switch (s) {
+    case BlockState::kFree: return '.';
+    case BlockState::kUsed: return '#';
+    case BlockState::kTrimmed: return '-';
+    case BlockState::kBad: return 'X';
+  }
+  return '?';
+}
+
 }  // namespace vblk

@@ -31,16 +31,6 @@ std::optional<BlockState> state_of_char(char c) {
 
 }  // namespace
 
-char map_char(BlockState s) {
-  switch (s) {
-    case BlockState::kFree: return '.';
-    case BlockState::kUsed: return '#';
-    case BlockState::kTrimmed: return '-';
-    case BlockState::kBad: return 'X';
-  }
-  return '?';
-}
-
 uint64_t BlockMap::cell_blocks(size_t i) const {
   const uint64_t first = cell_first(i);
   return first >= block_count ? 0 : std::min(blocks_per_cell, block_count - first);
@@ -109,7 +99,7 @@ void write_block_map_json(const BlockMap& m, JsonWriter& j) {
   j.field("blocks_per_cell", m.blocks_per_cell);
   j.field("cells", static_cast<uint64_t>(m.cells.size()));
   std::string states;
-  for (const BlockMapCell& c : m.cells) states += map_char(c.worst);
+  for (const BlockMapCell& c : m.cells) states += to_char(c.worst);
   j.field("states", states);
   // Compact on purpose: the whole map must fit one extended attribute
   // (64 KiB). A cell whose blocks are all in its worst state needs no counts.

@@ -56,7 +56,5 @@ void write_block_map_json(const BlockMap& map, JsonWriter& j);
 // Reads what write_block_map_json wrote. InvalidArgument if it does not fit.
 Result<BlockMap> block_map_from_json(const JsonValue& v);
 
-// The map's character for a state, as in the text map: . # - X
-char map_char(BlockState s);
 
 }  // namespace vblk::inject

@@ -20,4 +20,18 @@ inline void report_error(std::string_view prog, std::string_view file, const Sta
   report_error(prog, file, error_cause(status, file));
 }
 
+// A failure with the file it concerns and the exit code it earns (1 unless
+// the user's input was at fault).
+struct Failure {
+  std::string file;
+  std::string cause;
+  int exit_code = 1;
+};
+
+// Reports `f` as one line and returns its exit code.
+inline int report_failure(std::string_view prog, const Failure& f) {
+  report_error(prog, f.file, f.cause);
+  return f.exit_code;
+}
+
 }  // namespace vblk::cli

@@ -43,16 +43,6 @@ constexpr const char* kReset = "\033[0m";
 
 }  // namespace
 
-char state_char(BlockState s) {
-  switch (s) {
-    case BlockState::kFree: return '.';
-    case BlockState::kUsed: return '#';
-    case BlockState::kTrimmed: return '-';
-    case BlockState::kBad: return 'X';
-  }
-  return '?';
-}
-
 bool stdout_wants_colour() {
   const char* nc = std::getenv("NO_COLOR");
   if (nc != nullptr && nc[0] != '\0') return false;
@@ -80,7 +70,7 @@ std::vector<std::string> StateMap::rows() const {
   auto cols = static_cast<size_t>(opt_.columns);
   for (size_t i = 0; i < cells_.size(); i += cols) {
     std::string row;
-    for (size_t j = i; j < std::min(cells_.size(), i + cols); ++j) row += state_char(state_of_rank(cells_[j]));
+    for (size_t j = i; j < std::min(cells_.size(), i + cols); ++j) row += to_char(state_of_rank(cells_[j]));
     out.push_back(std::move(row));
   }
   return out;
@@ -103,7 +93,7 @@ std::string StateMap::render() const {
         open = true;
         prev = s;
       }
-      out += state_char(s);
+      out += to_char(s);
     }
     if (open) out += kReset;
     out += '\n';
@@ -111,7 +101,7 @@ std::string StateMap::render() const {
   std::string legend = "  legend: ";
   for (BlockState s : {BlockState::kFree, BlockState::kUsed, BlockState::kTrimmed, BlockState::kBad}) {
     if (opt_.colour) legend += colour_of(s);
-    legend += state_char(s);
+    legend += to_char(s);
     if (opt_.colour) legend += kReset;
     legend += ' ';
     legend += to_string(s);

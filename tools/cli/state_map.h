@@ -63,8 +63,6 @@ class StateMap {
 std::string render_state_map(const std::vector<StateRun>& runs, uint64_t block_count,
                              const StateMapOptions& options = {});
 
-// Character for a state in the map.
-char state_char(BlockState s);
 
 // True when colour should be used on stdout: stdout is a terminal and the
 // NO_COLOR environment variable is unset or empty (https://no-color.org).
