@@ -139,6 +139,12 @@ Status StoreImpl::checkpoint_locked() {
     for (auto& loc : chunks) segs_[segment_of(loc.offset)].live -= loc.length, live_total_ -= loc.length;
     for (auto& loc : old_chunks) segs_[segment_of(loc.offset)].live += loc.length, live_total_ += loc.length;
     meta_chunks_ = std::move(old_chunks);
+    // The host may have dropped what this sync should have made durable
+    // (Linux marks the pages clean after a writeback error), including the
+    // PAGE records page_dir_ now names; a later checkpoint would point its
+    // slot at them. Refuse writes until reopened, as for a failed slot write
+    // (found by the crash test HostFault/sync*).
+    broken_ = true;
     return s.with_prefix("checkpoint");
   }
   format::Checkpoint cp;

@@ -142,7 +142,8 @@ Status StoreImpl::check_writable() const {
   if (opts_.read_only) return Status::read_only(file_->name() + ": image is open read-only");
   if (closed_) return Status::invalid_argument(file_->name() + ": image is closed");
   if (broken_)
-    return Status::io_error(file_->name() + ": an earlier checkpoint failed; reopen the image to continue");
+    return Status::io_error(file_->name() +
+                            ": an earlier sync or checkpoint of the image file failed; reopen the image to continue");
   return Status::ok();
 }
 
@@ -231,9 +232,11 @@ Status StoreImpl::read_blocks(uint64_t first, uint64_t count, std::span<uint8_t>
       }
     }
     if (j == i) continue;
+    // Keep the cause's code: a host read error is not damage to the image
+    // (found by the crash test HostFault/read*).
     if (!s)
-      return Status::corruption("block " + std::to_string(first + i) + ": record at image offset " +
-                                std::to_string(e.record_offset) + ": " + s.message());
+      return s.with_prefix("block " + std::to_string(first + i) + ": record at image offset " +
+                           std::to_string(e.record_offset));
     for (uint64_t k = i; k < j; ++k)
       std::memcpy(out.data() + k * bs, raw.data() + size_t{entries[k].index_in_record} * bs, bs);
     i = j;
@@ -317,7 +320,18 @@ Status StoreImpl::flush() {
   }
   // Every write acknowledged before this call is already in the host file's
   // page cache; fdatasync makes it durable without holding up other I/O.
-  if (!due) return file_->sync();
+  if (!due) {
+    Status s = file_->sync();
+    if (!s) {
+      // After a failed fdatasync Linux may have dropped the dirty pages and
+      // a later fdatasync succeeds without writing them: no later flush
+      // could honestly promise durability. Refuse writes until reopened
+      // (found by the crash test HostFault/sync*).
+      std::lock_guard lock(mu_);
+      broken_ = true;
+    }
+    return s;
+  }
   std::lock_guard lock(mu_);
   return checkpoint_locked();
 }
