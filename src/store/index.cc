@@ -1,6 +1,8 @@
 // Index pages, entries, counters and the bad-block set.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "store/store_impl.h"
 
 namespace vblk::store {
@@ -55,6 +57,23 @@ std::optional<uint64_t> BadSet::first_in(uint64_t first, uint64_t count) const {
   }
   if (it != ranges_.end() && it->first < first + count) return it->first;
   return std::nullopt;
+}
+
+uint64_t BadSet::run_end(uint64_t block) const {
+  auto it = std::prev(ranges_.upper_bound(block));
+  return it->first + it->second;
+}
+
+uint64_t BadSet::count_in(uint64_t first, uint64_t count) const {
+  const uint64_t end = first + count;
+  uint64_t n = 0;
+  auto it = ranges_.upper_bound(first);
+  if (it != ranges_.begin()) --it;
+  for (; it != ranges_.end() && it->first < end; ++it) {
+    uint64_t lo = std::max(first, it->first), hi = std::min(end, it->first + it->second);
+    if (hi > lo) n += hi - lo;
+  }
+  return n;
 }
 
 uint64_t BadSet::total() const {
@@ -117,6 +136,29 @@ void StoreImpl::evict_pages() {
     it = lru_.erase(it);
     pages_.erase(p);
   }
+}
+
+std::vector<uint64_t> StoreImpl::present_pages(uint64_t first_page, uint64_t last_page) const {
+  std::vector<uint64_t> out;
+  for (auto it = page_dir_.lower_bound(first_page); it != page_dir_.end() && it->first <= last_page; ++it)
+    out.push_back(it->first);
+  for (auto& [p, _] : pages_)
+    if (p >= first_page && p <= last_page && !page_dir_.count(p)) out.push_back(p);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Status StoreImpl::check_replay_growth(uint64_t entries) const {
+  if (!replaying_ || entries == 0) return Status::ok();
+  // A writer checkpoints once dirty pages fill half its index cache, so the
+  // log after a checkpoint never needs much more; allow a wide margin.
+  const uint64_t page_bytes = uint64_t{sb_.entries_per_page} * sizeof(IndexEntry);
+  const uint64_t limit = std::max<uint64_t>(4 * opts_.index_cache_bytes, 1ull << 30);
+  const uint64_t new_pages = entries / sb_.entries_per_page + 2;
+  if ((pages_.size() + new_pages) * page_bytes > limit)
+    return Status::corruption("the log would need more than " + std::to_string(limit >> 20) +
+                              " MiB of index memory to replay (" + std::to_string(entries) + " blocks in one record)");
+  return Status::ok();
 }
 
 Result<IndexEntry> StoreImpl::get_entry(uint64_t block) {
@@ -195,20 +237,40 @@ Status StoreImpl::state_runs(uint64_t first, uint64_t count, const StateRunFn& f
     run_first = b, run_count = n, run_state = s;
   };
   const uint64_t end = first + count;
+  if (count == 0) return Status::ok();
+  // Pages that do not exist hold only FREE blocks (or BAD ones, per the bad
+  // list): they are emitted as runs without visiting each, so a huge, empty
+  // disk is mapped in time that follows its stored pages (found by the
+  // hostile-image test block-count-1pib).
+  const std::vector<uint64_t> present = present_pages(page_of(first), page_of(end - 1));
+  auto emit_absent = [&](uint64_t b, uint64_t stop) {
+    while (b < stop) {
+      auto bad = bad_.first_in(b, stop - b);
+      const uint64_t free_end = bad ? *bad : stop;
+      if (free_end > b) emit(b, free_end - b, BlockState::kFree);
+      if (!bad) break;
+      const uint64_t bad_end = std::min(stop, bad_.run_end(*bad));
+      emit(*bad, bad_end - *bad, BlockState::kBad);
+      b = bad_end;
+    }
+  };
+  size_t next = 0;
   for (uint64_t b = first; b < end;) {
     uint64_t page_no = page_of(b);
+    while (next < present.size() && present[next] < page_no) ++next;
+    if (next == present.size() || present[next] != page_no) {
+      const uint64_t stop = next < present.size() ? std::min(end, present[next] * sb_.entries_per_page) : end;
+      emit_absent(b, stop);
+      b = stop;
+      continue;
+    }
     uint64_t page_end = std::min(end, (page_no + 1) * sb_.entries_per_page);
     auto page = get_page(page_no, false);
     if (!page) return page.status();
-    if (*page == nullptr && !bad_.first_in(b, page_end - b)) {
-      emit(b, page_end - b, BlockState::kFree);
-    } else {
-      for (; b < page_end; ++b) {
-        IndexEntry e = *page ? (*page)->entries[slot_of(b)] : IndexEntry{};
-        emit(b, 1, effective_state(b, e));
-      }
+    for (; b < page_end; ++b) {
+      IndexEntry e = *page ? (*page)->entries[slot_of(b)] : IndexEntry{};
+      emit(b, 1, effective_state(b, e));
     }
-    b = page_end;
     evict_pages();
   }
   if (run_count) fn(run_first, run_count, run_state);

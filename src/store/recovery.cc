@@ -165,6 +165,11 @@ Status StoreImpl::replay() {
   // allocated next and its first record is the one expected.
   uint64_t replayed = 0;
   const uint64_t cp_generation = generation_;
+  replaying_ = true;
+  struct Done {
+    bool& flag;
+    ~Done() { flag = false; }
+  } done{replaying_};
   auto try_record = [&](uint64_t seg, uint32_t pos, RecordHeader* h) -> bool {
     if (pos + format::kRecordHeaderSize > sb_.segment_size) return false;
     Status s = read_record(segment_start(seg) + pos, format::kRecordHeaderSize, h, nullptr);

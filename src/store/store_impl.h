@@ -75,6 +75,10 @@ class BadSet {
   bool contains(uint64_t block) const;
   // First bad block in [first, first+count), or nullopt.
   std::optional<uint64_t> first_in(uint64_t first, uint64_t count) const;
+  // End (exclusive) of the range holding `block`. REQUIRES: contains(block).
+  uint64_t run_end(uint64_t block) const;
+  // BAD blocks in [first, first+count).
+  uint64_t count_in(uint64_t first, uint64_t count) const;
   uint64_t total() const;
   const std::map<uint64_t, uint64_t>& ranges() const { return ranges_; }
   void clear() { ranges_.clear(); }
@@ -126,6 +130,13 @@ class StoreImpl final : public ImageStore {
   void account_entry(const format::IndexEntry& e, int sign);
   void evict_pages();
   BlockState effective_state(uint64_t block, const format::IndexEntry& e) const;
+  // Pages in [first_page, last_page] that exist, stored or in memory,
+  // ascending. Work follows the pages that exist, never the range's size.
+  std::vector<uint64_t> present_pages(uint64_t first_page, uint64_t last_page) const;
+  // During replay: fails when setting `entries` more entries could grow the
+  // index in memory beyond what any writer leaves to replay (a hostile
+  // record must not make the open allocate without bound).
+  Status check_replay_growth(uint64_t entries) const;
   Status check_range(uint64_t first, uint64_t count) const;
 
   // ---- records (record_io.cc) ----
@@ -166,6 +177,7 @@ class StoreImpl final : public ImageStore {
   std::mutex mu_;
   bool closed_ = false;                   // guarded by mu_
   bool broken_ = false;                   // a write left state unknown; refuse writes
+  bool replaying_ = false;                // guarded by mu_: recover() is replaying the log
   int slot_ = 0;                          // slot holding the checkpoint in force
   uint64_t generation_ = 0;
   uint64_t next_seq_ = 1;
