@@ -241,7 +241,9 @@ Status StoreImpl::read_record(uint64_t offset, uint32_t length_hint, RecordHeade
     raw->resize(h->raw_len);
     if (h->flags & format::kRecordFlagCompressed) {
       VBLK_RETURN_IF_ERROR(decompress_payload(payload, *raw));
-    } else {
+    } else if (!payload.empty()) {
+      // (memcpy from or to the null data() of an empty vector is undefined;
+      // found by fuzz_open with an empty uncompressed payload.)
       std::memcpy(raw->data(), payload.data(), payload.size());
     }
   }

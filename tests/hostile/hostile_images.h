@@ -948,6 +948,17 @@ void Generator::page_cases() {
     entries.resize(entries.size() / 2);
     install_page(b, l, kPage, entries);
   });
+  variant("page-empty", Expect::kDamaged, "index page record with an empty payload", [](Bytes& b, Layout& l) {
+    RecordHeader h;
+    h.type = RecordType::kPage;
+    h.generation = l.cp.generation - 1;
+    h.first = kPage;
+    uint64_t off = place_record(b, l, h, {});
+    Meta m = l.meta;
+    m.pages[page_index(l)].off = off;
+    m.pages[page_index(l)].len = format::record_total_length(0);
+    install_meta(b, l, m);
+  });
   variant("page-zstd-bomb", Expect::kDamaged, "index page record claiming a 16 MiB decompressed size",
           [](Bytes& b, Layout& l) {
             Bytes raw(16u << 20, 0);
