@@ -351,7 +351,7 @@ uint64_t place_record(Bytes& image, Layout& l, RecordHeader h, const Bytes& payl
   if (image.size() < off + len) image.resize(off + len, 0);
   std::fill(image.begin() + static_cast<ptrdiff_t>(off), image.begin() + static_cast<ptrdiff_t>(off + len), 0);
   put_record_header(image, off, h);
-  std::memcpy(image.data() + off + format::kRecordHeaderSize, payload.data(), payload.size());
+  if (!payload.empty()) std::memcpy(image.data() + off + format::kRecordHeaderSize, payload.data(), payload.size());
   return off;
 }
 
