@@ -38,6 +38,8 @@ for t in json.load(sys.stdin):
 }
 
 meson_run build -Dwerror=true -- --
+# Undefined behaviour fails the test, as a memory error does.
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 [[ -f build-asan/build.ninja ]] ||
   meson setup build-asan -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
 # shellcheck disable=SC2046
