@@ -39,17 +39,23 @@ Result<Opened> open_image(const std::string& image, bool read_only) {
   return o;
 }
 
+// Offline nothing sits above the device, so changes below it need no guard.
+Target offline_target(const std::string& image, Opened& o) {
+  Target t;
+  t.name = image;
+  t.store = o.store;
+  t.device = o.faults.get();
+  t.faults = o.faults.get();
+  t.below = [](uint64_t, uint64_t, const std::function<Status()>& fn) { return fn(); };
+  return t;
+}
+
 }  // namespace
 
 Result<std::string> inject_offline(const std::string& image, const Command& cmd) {
   auto o = open_image(image, false);
   if (!o) return o.status();
-  Target t;
-  t.name = image;
-  t.store = o->store;
-  t.device = o->faults.get();
-  t.faults = o->faults.get();
-  t.below = [](uint64_t, uint64_t, const std::function<Status()>& fn) { return fn(); };
+  Target t = offline_target(image, *o);
   auto outcome = execute(t, cmd);
   Status st = outcome.is_ok() ? Status::ok() : outcome.status();
   if (st.is_ok() && outcome->rules_changed) st = save_rules(o->rules, real_path(image), o->faults->list());
@@ -63,11 +69,7 @@ Result<std::string> inject_offline(const std::string& image, const Command& cmd)
 Result<std::string> faults_json_offline(const std::string& image) {
   auto o = open_image(image, true);
   if (!o) return o.status();
-  Target t;
-  t.name = image;
-  t.store = o->store;
-  t.device = o->faults.get();
-  t.faults = o->faults.get();
+  Target t = offline_target(image, *o);
   JsonWriter j;
   write_faults_json(t, j);
   Status closed = o->store->close();
