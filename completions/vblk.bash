@@ -34,7 +34,7 @@ _vblk_inspect() {
 
 _vblk_inject() {
   local cur prev; _init_completion || return
-  local actions="bad flaky corrupt latency clear list"
+  local actions="bad flaky corrupt latency clear list powercut"
   case $prev in
     --on-write) COMPREPLY=($(compgen -W "fail remap" -- "$cur")); return ;;
     --block|--offset|--length|--ms|--fail-writes) return ;;
@@ -42,7 +42,7 @@ _vblk_inject() {
   local i have_action=
   for ((i = 1; i < cword; i++)); do [[ " $actions " == *" ${words[i]} "* ]] && have_action=1; done
   if [[ $cur == -* ]]; then
-    COMPREPLY=($(compgen -W "--block --offset --length --on-write --fail-writes --ms --all --json --help --version" -- "$cur"))
+    COMPREPLY=($(compgen -W "--block --offset --length --on-write --fail-writes --ms --all --json --continue --help --version" -- "$cur"))
   elif [[ -z $have_action && $cword -ge 2 ]]; then
     COMPREPLY=($(compgen -W "$actions" -- "$cur"))
   else

@@ -7,6 +7,7 @@
 //   vblk-inject TARGET latency --ms X [--block N[-M]]
 //   vblk-inject TARGET clear (--block N[-M] | --all)
 //   vblk-inject TARGET list [--json]
+//   vblk-inject MOUNTPOINT powercut [--continue]
 //   vblk-inject TARGET +N[-M] | -N[-M]        null_blk's syntax for bad / clear
 //
 // TARGET is an image file (offline; refused while a daemon holds it) or a
@@ -55,6 +56,7 @@ struct Args {
   std::string ms;
   bool all = false;
   bool json = false;
+  bool power_on = false;
 };
 
 int fail(const std::string& target, const std::string& cause) {
@@ -167,7 +169,8 @@ int main(int argc, char** argv) {
     std::vector<char*> av;
     for (auto& w : words) av.push_back(w.data());
 
-    CLI::App app{"Make a vblk disk misbehave on purpose: BAD blocks, failing writes, corrupt data, latency.\n"
+    CLI::App app{"Make a vblk disk misbehave on purpose: BAD blocks, failing writes, corrupt data, latency,\n"
+                 "power cuts.\n"
                  "TARGET is an image (offline) or a vblkfs mountpoint or disk file (live: the running daemon,\n"
                  "from its next request on).",
                  kProg};
@@ -205,6 +208,12 @@ int main(int argc, char** argv) {
     auto* clear_block = clear->add_option("-b,--block", a.block, "Blocks N or N-M")->type_name("N[-M]");
     auto* clear_all = clear->add_flag("--all", a.all, "Everything");
     clear_block->excludes(clear_all);
+
+    auto* powercut = app.add_subcommand(
+        "powercut",
+        "Pull the plug on a running device (TARGET: a mountpoint): every write not yet made durable by a flush\n"
+        "(fsync) is dropped, and every request then fails with EIO until the image is unmounted and mounted again");
+    powercut->add_flag("--continue", a.power_on, "Come back at once with the flushed state instead of staying off");
 
     auto* list = app.add_subcommand("list", "Show the BAD blocks and fault rules in force");
     list->add_flag("-j,--json", a.json, "One JSON object");
@@ -247,6 +256,9 @@ int main(int argc, char** argv) {
     } else if (*clear) {
       cmd.action = inj::Action::kClear;
       if (!cmd.range && !a.all) return usage("clear: give --block N[-M] or --all");
+    } else if (*powercut) {
+      cmd.action = inj::Action::kPowercut;
+      cmd.power_on = a.power_on;
     } else {
       cmd.action = inj::Action::kList;
     }

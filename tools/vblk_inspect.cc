@@ -556,7 +556,9 @@ int run_live(const Args& a) {
   auto num = [&](const vblk::JsonValue& v) { return std::to_string(v.as_u64()); };
   line("mountpoint:", s["mountpoint"].as_string() + " (live: vblkfs pid " + num(s["pid"]) + ", up " +
                           human_duration(s["uptime_s"].as_double()) +
-                          (s["read_only"].as_bool() ? ", read-only" : "") + ")");
+                          (s["read_only"].as_bool() ? ", read-only" : "") +
+                          (s["powered_off"].as_bool() ? ", POWERED OFF by a power cut: remount to bring it back" : "") +
+                          ")");
   line("image:", s["image"].as_string());
   line("capacity:", capacity_line(nblocks, bs));
   out += "\n";

@@ -64,6 +64,7 @@ struct ImageInfo {
   uint64_t generation = 0;     // checkpoint generation in use
   uint64_t segments = 0;       // segments spanned by the file
   uint64_t free_segments = 0;
+  bool powered_off = false;    // after power_cut(), until power_on()
 };
 
 // Where one block's data lives (for vblk-inspect --block).
@@ -85,6 +86,14 @@ struct CheckProblem {
   uint64_t block = 0;
   uint64_t file_offset = 0;
   std::string what;
+};
+
+// What power_cut() dropped: the records appended since the last flush.
+struct PowerCutReport {
+  bool already_off = false;     // the device was off already; nothing changed
+  uint64_t dropped_records = 0; // every record cut off the log
+  uint64_t dropped_writes = 0;  // of them: writes, zero-writes and trims
+  uint64_t dropped_blocks = 0;  // blocks those writes and trims covered
 };
 
 struct CheckReport {
@@ -130,6 +139,17 @@ class ImageStore {
   // Flips one stored payload byte of the record holding `block` (test and
   // fault-injection aid). Fails if the block has no stored payload.
   virtual Status corrupt_block(uint64_t block) = 0;
+  // Simulates a power failure of a disk with a volatile write cache: every
+  // record not yet made durable by flush() or a checkpoint is cut off the
+  // log (durably: replay now ends before the first of them), and every later
+  // read, write, trim, flush and fault change fails with PoweredOff until
+  // power_on() or a reopen. Reads already under way may still complete.
+  // Fails with ReadOnly on a read-only image.
+  virtual Result<PowerCutReport> power_cut() = 0;
+  // Ends a power cut: rebuilds the in-memory state from the file exactly as
+  // an open does (checkpoint + replay), then checkpoints. InvalidArgument
+  // when the device is not powered off.
+  virtual Status power_on() = 0;
   // Checkpoints (when writable) and releases the lock. Called by the
   // destructor if not called explicitly; errors are then only logged.
   virtual Status close() = 0;

@@ -30,6 +30,7 @@ class Status {
     kBusy = 8,             // image locked by another process (EBUSY)
     kNotSupported = 9,     // unknown version / required feature (ENOTSUP)
     kReadOnly = 10,        // write to a read-only image (EROFS)
+    kPoweredOff = 11,      // the device is off after a simulated power cut (EIO)
   };
 
   Status() = default;
@@ -44,6 +45,7 @@ class Status {
   static Status busy(std::string m) { return {Code::kBusy, std::move(m)}; }
   static Status not_supported(std::string m) { return {Code::kNotSupported, std::move(m)}; }
   static Status read_only(std::string m) { return {Code::kReadOnly, std::move(m)}; }
+  static Status powered_off(std::string m) { return {Code::kPoweredOff, std::move(m)}; }
   // Builds a Status from a host errno: ENOSPC/EDQUOT -> kNoSpace,
   // ENOENT -> kNotFound, anything else -> kIoError. `what` names the
   // operation and file; the strerror text is appended.
@@ -57,6 +59,7 @@ class Status {
   bool is_io_error() const { return code_ == Code::kIoError; }
   bool is_bad_block() const { return code_ == Code::kBadBlock; }
   bool is_out_of_range() const { return code_ == Code::kOutOfRange; }
+  bool is_powered_off() const { return code_ == Code::kPoweredOff; }
 
   // Returns a copy whose message is "<prefix>: <message>".
   Status with_prefix(const std::string& prefix) const;

@@ -88,6 +88,7 @@ std::string Control::stats_json() {
   j.field("mountpoint", opts_.mountpoint);
   j.field("pid", static_cast<int64_t>(::getpid()));
   j.field("read_only", opts_.read_only);
+  j.field("powered_off", info.powered_off);
   j.field("uptime_s", std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
   j.field("block_size", info.block_size);
   j.field("block_count", info.block_count);

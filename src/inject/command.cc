@@ -109,6 +109,7 @@ std::string_view action_name(Action a) {
     case Action::kLatency: return "latency";
     case Action::kClear: return "clear";
     case Action::kList: return "list";
+    case Action::kPowercut: return "powercut";
   }
   return "unknown";
 }
@@ -197,12 +198,21 @@ Result<Command> parse_command(std::string_view line) {
     }
     return c;
   }
+  if (verb == "powercut") {
+    VBLK_RETURN_IF_ERROR(want_args(0, 1, "powercut [continue]"));
+    c.action = Action::kPowercut;
+    if (w.size() == 2) {
+      if (w[1] != "continue") return bad_usage(line, fmt::format("'{}': the only option is 'continue'", w[1]));
+      c.power_on = true;
+    }
+    return c;
+  }
   if (verb == "list") {
     VBLK_RETURN_IF_ERROR(want_args(0, 0, "list"));
     c.action = Action::kList;
     return c;
   }
-  return bad_usage(line, "unknown command (bad, remap, flaky, corrupt, latency, clear, list, +RANGE, -RANGE)");
+  return bad_usage(line, "unknown command (bad, remap, flaky, corrupt, latency, clear, powercut, list, +RANGE, -RANGE)");
 }
 
 std::string to_text(const Command& c) {
@@ -217,6 +227,7 @@ std::string to_text(const Command& c) {
                      : fmt::format("latency {}", duration_text(c.latency));
     case Action::kClear: return c.range ? fmt::format("clear {}", to_text(*c.range)) : "clear all";
     case Action::kList: return "list";
+    case Action::kPowercut: return c.power_on ? "powercut continue" : "powercut";
   }
   return "list";
 }

@@ -12,6 +12,10 @@
 //   corrupt BLOCK              change BLOCK's stored bytes (checksum fails)
 //   latency DURATION [RANGE]   delay requests (whole device without RANGE)
 //   clear RANGE | clear all    remove BAD marks and rules
+//   powercut [continue]        drop every write no flush made durable; the
+//                              device then fails every request until
+//                              remounted, or with `continue` comes back at
+//                              once with the flushed state (live only)
 //   list                       (answered by reading user.vblk.faults)
 //
 // RANGE is N or N-M (blocks, inclusive, counted from 0). DURATION is a
@@ -35,7 +39,7 @@ struct BlockRange {
   bool operator==(const BlockRange&) const = default;
 };
 
-enum class Action : uint8_t { kBad, kRemap, kFlaky, kCorrupt, kLatency, kClear, kList };
+enum class Action : uint8_t { kBad, kRemap, kFlaky, kCorrupt, kLatency, kClear, kList, kPowercut };
 enum class WritePolicy : uint8_t { kFail, kRemap };
 
 struct Command {
@@ -46,6 +50,7 @@ struct Command {
   WritePolicy on_write = WritePolicy::kFail;  // bad
   uint64_t fail_writes = 0;                   // flaky, >= 1
   std::chrono::microseconds latency{0};       // latency, >= 1us
+  bool power_on = false;                      // powercut: `continue`
   bool operator==(const Command&) const = default;
 };
 

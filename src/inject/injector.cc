@@ -73,6 +73,30 @@ Result<Outcome> corrupt(Target& t, uint64_t block) {
                   false);
 }
 
+// Cuts the power of the whole device (and turns it back on with `continue`)
+// with every block guarded, so the driver above drops its whole cache: no
+// read may then return data the cut dropped.
+Result<Outcome> powercut(Target& t, bool power_on) {
+  PowerCutReport report;
+  Status st = t.below(0, t.device->block_count(), [&]() -> Status {
+    auto cut = t.store->power_cut();
+    if (!cut) return cut.status();
+    report = *cut;
+    return power_on ? t.store->power_on() : Status::ok();
+  });
+  if (!st) return st.with_prefix("powercut");
+  std::string what =
+      report.already_off
+          ? fmt::format("{} was powered off already", t.name)
+          : fmt::format("injecting a power cut into {}: {} write{} not yet flushed dropped ({} block{})", t.name,
+                        report.dropped_writes, report.dropped_writes == 1 ? "" : "s", report.dropped_blocks,
+                        report.dropped_blocks == 1 ? "" : "s");
+  what += power_on ? "; powered on again with the flushed state"
+                   : "; every request now fails with EIO until the image is unmounted and mounted again "
+                     "(or `powercut continue`)";
+  return injected(std::move(what), false);
+}
+
 }  // namespace
 
 std::string rule_command(const FaultRule& rule) {
@@ -143,6 +167,7 @@ Result<Outcome> execute(Target& t, const Command& c) {
       spdlog::warn("{}", msg);
       return Outcome{msg, rules > 0};
     }
+    case Action::kPowercut: return powercut(t, c.power_on);
     case Action::kList: break;
   }
   return Status::invalid_argument("list is answered by reading the faults, not executed");

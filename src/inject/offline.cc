@@ -53,6 +53,10 @@ Target offline_target(const std::string& image, Opened& o) {
 }  // namespace
 
 Result<std::string> inject_offline(const std::string& image, const Command& cmd) {
+  if (cmd.action == Action::kPowercut)
+    return Status::invalid_argument(
+        "powercut acts on a running device: give the mountpoint of a vblkfs mount (an image at rest has no "
+        "unflushed writes to lose)");
   auto o = open_image(image, false);
   if (!o) return o.status();
   Target t = offline_target(image, *o);

@@ -147,6 +147,7 @@ Status StoreImpl::checkpoint_locked() {
     broken_ = true;
     return s.with_prefix("checkpoint");
   }
+  mark_durable_locked(next_seq_ - 1);
   format::Checkpoint cp;
   cp.generation = generation_ + 1;
   cp.next_record_seq = next_seq_;

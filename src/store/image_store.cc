@@ -152,6 +152,7 @@ StoreImpl::~StoreImpl() {
 Status StoreImpl::check_writable() const {
   if (opts_.read_only) return Status::read_only(file_->name() + ": image is open read-only");
   if (closed_) return Status::invalid_argument(file_->name() + ": image is closed");
+  VBLK_RETURN_IF_ERROR(check_powered());
   if (broken_)
     return Status::io_error(file_->name() +
                             ": an earlier sync or checkpoint of the image file failed; reopen the image to continue");
@@ -162,7 +163,8 @@ Status StoreImpl::close() {
   std::lock_guard lock(mu_);
   if (closed_) return Status::ok();
   Status s;
-  if (!opts_.read_only && !broken_ && (changed_since_checkpoint_ || dirty_pages_ || !pending_free_.empty()))
+  // After a power cut the image keeps exactly the flushed state.
+  if (!opts_.read_only && !broken_ && !powered_off_ && (changed_since_checkpoint_ || dirty_pages_ || !pending_free_.empty()))
     s = checkpoint_locked();
   closed_ = true;
   return s;
@@ -187,6 +189,7 @@ ImageInfo StoreImpl::info() {
   i.generation = generation_;
   i.segments = segs_.size();
   i.free_segments = free_segs_.size();
+  i.powered_off = powered_off_;
   return i;
 }
 
@@ -196,6 +199,7 @@ Status StoreImpl::read_blocks(uint64_t first, uint64_t count, std::span<uint8_t>
   std::vector<IndexEntry> entries(count);
   {
     std::lock_guard lock(mu_);
+    VBLK_RETURN_IF_ERROR(check_powered());
     VBLK_RETURN_IF_ERROR(check_range(first, count));
     if (auto bad = bad_.first_in(first, count))
       return Status::bad_block("block " + std::to_string(*bad) + " is BAD");
@@ -327,28 +331,35 @@ Status StoreImpl::set_bad(uint64_t first, uint64_t count, bool bad) {
 
 Status StoreImpl::flush() {
   bool due;
+  uint64_t upto, epoch;
   {
     std::lock_guard lock(mu_);
     if (opts_.read_only) return Status::ok();
     VBLK_RETURN_IF_ERROR(check_writable());
     due = checkpoint_due_locked();
+    upto = next_seq_ - 1;
+    epoch = power_epoch_;
+  }
+  if (due) {
+    std::lock_guard lock(mu_);
+    return checkpoint_locked();
   }
   // Every write acknowledged before this call is already in the host file's
   // page cache; fdatasync makes it durable without holding up other I/O.
-  if (!due) {
-    Status s = file_->sync();
-    if (!s) {
-      // After a failed fdatasync Linux may have dropped the dirty pages and
-      // a later fdatasync succeeds without writing them: no later flush
-      // could honestly promise durability. Refuse writes until reopened
-      // (found by the crash test HostFault/sync*).
-      std::lock_guard lock(mu_);
-      broken_ = true;
-    }
+  Status s = file_->sync();
+  std::lock_guard lock(mu_);
+  if (!s) {
+    // After a failed fdatasync Linux may have dropped the dirty pages and
+    // a later fdatasync succeeds without writing them: no later flush
+    // could honestly promise durability. Refuse writes until reopened
+    // (found by the crash test HostFault/sync*).
+    broken_ = true;
     return s;
   }
-  std::lock_guard lock(mu_);
-  return checkpoint_locked();
+  // A power cut while the sync ran dropped what this flush covers.
+  if (epoch != power_epoch_) return Status::powered_off(file_->name() + ": a power cut interrupted the flush");
+  mark_durable_locked(upto);
+  return Status::ok();
 }
 
 Status StoreImpl::checkpoint() {

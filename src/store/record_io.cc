@@ -142,6 +142,8 @@ Result<uint64_t> StoreImpl::append_record(PendingRecord& rec) {
   uint64_t offset = segment_start(seg) + pos;
   head_fill_ = pos + total;
   segs_[seg].fill = head_fill_;
+  const bool covers_blocks = h.type == RecordType::kData || h.type == RecordType::kZero || h.type == RecordType::kTrim;
+  unsynced_.push_back({h.seq, offset, covers_blocks ? h.count : 0u});
   next_seq_++;
   log_since_checkpoint_ += buf.size();
   changed_since_checkpoint_ = true;

@@ -31,6 +31,7 @@
 //
 // Lock order: mu_ is the only lock; file I/O for reads happens outside it.
 
+#include <deque>
 #include <list>
 #include <map>
 #include <mutex>
@@ -116,6 +117,8 @@ class StoreImpl final : public ImageStore {
   std::vector<std::pair<uint64_t, uint64_t>> bad_ranges() override;
   Result<CheckReport> check() override;
   Status corrupt_block(uint64_t block) override;
+  Result<PowerCutReport> power_cut() override;
+  Status power_on() override;
   Status close() override;
 
  private:
@@ -167,6 +170,13 @@ class StoreImpl final : public ImageStore {
   std::vector<uint8_t> encode_meta_locked() const;
 
   Status check_writable() const;
+  Status check_powered() const;
+
+  // ---- durability and power cut (power_cut.cc); REQUIRE mu_ ----
+  // Records with seq <= upto_seq are durable: forget them.
+  void mark_durable_locked(uint64_t upto_seq);
+  // Returns every member that recover() rebuilds to its constructed value.
+  void reset_state_locked();
 
   std::unique_ptr<io::File> file_;
   const format::Superblock sb_;
@@ -178,6 +188,8 @@ class StoreImpl final : public ImageStore {
   bool closed_ = false;                   // guarded by mu_
   bool broken_ = false;                   // a write left state unknown; refuse writes
   bool replaying_ = false;                // guarded by mu_: recover() is replaying the log
+  // Everything from here to unsynced_ is rebuilt by recover(); a new member
+  // here must also be reset in reset_state_locked() (power_cut.cc).
   int slot_ = 0;                          // slot holding the checkpoint in force
   uint64_t generation_ = 0;
   uint64_t next_seq_ = 1;
@@ -197,6 +209,19 @@ class StoreImpl final : public ImageStore {
   uint64_t used_ = 0, zero_ = 0, trimmed_ = 0, stored_ = 0, live_total_ = 0;
   uint64_t log_since_checkpoint_ = 0;
   bool changed_since_checkpoint_ = false;
+  // Records appended but not yet known durable, oldest first: what a power
+  // cut drops. A flush or checkpoint forgets those it made durable.
+  struct UnsyncedRecord {
+    uint64_t seq = 0;
+    uint64_t offset = 0;   // of the record header
+    uint32_t blocks = 0;   // blocks written or trimmed (0: PAGE, META, BAD_*)
+  };
+  std::deque<UnsyncedRecord> unsynced_;
+  // Power cut state (not rebuilt by recover()): powered_off_ refuses
+  // requests; power_epoch_ changes at every cut so that a flush whose sync
+  // straddled a cut does not report success for what the cut dropped.
+  bool powered_off_ = false;
+  uint64_t power_epoch_ = 0;
 };
 
 // Entry points below ImageStore::create/open for callers (tests) that

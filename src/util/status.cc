@@ -18,6 +18,7 @@ const char* to_string(Status::Code code) {
     case Status::Code::kBusy: return "busy";
     case Status::Code::kNotSupported: return "not supported";
     case Status::Code::kReadOnly: return "read-only";
+    case Status::Code::kPoweredOff: return "powered off";
   }
   return "unknown";
 }
@@ -51,7 +52,8 @@ int Status::to_errno() const {
     case Code::kNotFound: return ENOENT;
     case Code::kCorruption:
     case Code::kIoError:
-    case Code::kBadBlock: return EIO;
+    case Code::kBadBlock:
+    case Code::kPoweredOff: return EIO;
     case Code::kNoSpace: return ENOSPC;
     case Code::kBusy: return EBUSY;
     case Code::kNotSupported: return ENOTSUP;

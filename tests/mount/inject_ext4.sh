@@ -5,8 +5,6 @@
 # Run as: bash inject_ext4.sh VBLKFS VBLK_FORMAT VBLK_INSPECT VBLK_INJECT
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 require debugfs
-VBLK_INJECT=${EXTRA_ARGS[0]}
-vinject() { run 60 "$VBLK_INJECT" "$@"; }
 
 IMG=$WORK/img
 MNT=$WORK/m

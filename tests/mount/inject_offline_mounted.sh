@@ -4,8 +4,6 @@
 # used-up flaky writes stay used up across mounts.
 # Run as: bash inject_offline_mounted.sh VBLKFS VBLK_FORMAT VBLK_INSPECT VBLK_INJECT
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-VBLK_INJECT=${EXTRA_ARGS[0]}
-vinject() { run 60 "$VBLK_INJECT" "$@"; }
 
 IMG=$WORK/img
 MNT=$WORK/m

@@ -173,6 +173,9 @@ run() {
 
 vformat() { run 60 "$VBLK_FORMAT" "$@"; }
 vinspect() { run 120 "$VBLK_INSPECT" "$@"; }
+# The fault-injection scripts get vblk-inject as their first extra argument.
+VBLK_INJECT=${EXTRA_ARGS[0]:-}
+vinject() { run 60 "$VBLK_INJECT" "$@"; }
 
 # vmount IMAGE MOUNTPOINT [OPTIONS...]: mounts with a log file beside the
 # work directory's other files; the mountpoint is created if needed.

@@ -50,6 +50,9 @@ TEST(InjectCommand, ParsesEveryAction) {
   EXPECT_EQ(parse_command("  clear\t3-4 \n")->range, (BlockRange{3, 2}));
   EXPECT_EQ(parse_command("list")->action, Action::kList);
   EXPECT_EQ(parse_command("remap 1-2")->action, Action::kRemap);
+  EXPECT_EQ(parse_command("powercut")->action, Action::kPowercut);
+  EXPECT_FALSE(parse_command("powercut")->power_on);
+  EXPECT_TRUE(parse_command("powercut continue")->power_on);
 }
 
 TEST(InjectCommand, NullBlkRanges) {
@@ -67,7 +70,7 @@ TEST(InjectCommand, RejectsMalformedCommands) {
   for (const char* bad : {"", "frob 1", "bad", "bad 5-3", "bad x", "bad 1 sometimes", "flaky 1", "flaky 1 0",
                           "flaky 1-2 3", "corrupt", "latency", "latency -1ms", "latency 0", "latency 2h",
                           "clear", "list 3", "+1-2 extra", "bad 18446744073709551616",
-                          "bad 0-18446744073709551615"}) {
+                          "bad 0-18446744073709551615", "powercut now", "powercut continue 1"}) {
     auto c = parse_command(bad);
     EXPECT_FALSE(c.is_ok()) << "accepted '" << bad << "'";
     if (!c.is_ok()) {
@@ -78,7 +81,7 @@ TEST(InjectCommand, RejectsMalformedCommands) {
 
 TEST(InjectCommand, TextRoundTrips) {
   for (const char* text : {"bad 10-20 remap", "bad 7 fail", "remap 3-4", "flaky 5 2", "corrupt 9", "latency 250us",
-                           "latency 20ms 0-1023", "latency 2s 5", "clear 1-2", "clear all", "list"}) {
+                           "latency 20ms 0-1023", "latency 2s 5", "clear 1-2", "clear all", "list", "powercut", "powercut continue"}) {
     auto c = parse_command(text);
     ASSERT_TRUE(c.is_ok()) << text;
     EXPECT_EQ(inject::to_text(*c), text);

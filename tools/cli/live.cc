@@ -80,7 +80,14 @@ Result<std::string> send_control(const std::string& path, std::string_view comma
   std::string text = *reply;
   while (!text.empty() && text.back() == '\n') text.pop_back();
   if (err == 0) return text;
-  if (text.rfind("error: ", 0) == 0) text.erase(0, 7);
+  // No "error: " reply: the kernel refused before the daemon saw the
+  // command (a read-only mount refuses every setxattr), so the reply read
+  // is an older one.
+  if (text.rfind("error: ", 0) != 0) {
+    if (err == EROFS) return Status::read_only(path + ": the disk is mounted read-only: faults cannot be injected");
+    return Status::from_errno(err, path + ": '" + cmd + "'");
+  }
+  text.erase(0, 7);
   if (err == EROFS) return Status::read_only(path + ": " + text);
   if (err == EINVAL) return Status::invalid_argument(path + ": " + text);
   return Status::io_error(path + ": " + text);

@@ -1,0 +1,99 @@
+// Durability tracking and the simulated power cut (vblk-inject powercut).
+//
+// A disk with a volatile write cache loses, when power fails, every write
+// that no flush has made durable. Here those are the records appended since
+// the last successful flush or checkpoint (unsynced_). Their bytes may well
+// be in the host file already, so "losing" them means cutting the log before
+// the first of them: its header is zeroed and synced, and replay, which
+// accepts only the record with the next sequence number, ends there. Later
+// records cannot be reached either: each carries a higher sequence number.
+#include <spdlog/spdlog.h>
+
+#include "store/store_impl.h"
+
+namespace vblk::store {
+
+Status StoreImpl::check_powered() const {
+  if (powered_off_)
+    return Status::powered_off(file_->name() + ": the device is powered off (simulated power cut)");
+  return Status::ok();
+}
+
+void StoreImpl::mark_durable_locked(uint64_t upto_seq) {
+  while (!unsynced_.empty() && unsynced_.front().seq <= upto_seq) unsynced_.pop_front();
+}
+
+void StoreImpl::reset_state_locked() {
+  broken_ = false;
+  slot_ = 0;
+  generation_ = 0;
+  next_seq_ = 1;
+  head_seg_ = format::kNoSegment;
+  head_fill_ = 0;
+  head_alloc_seq_ = 0;
+  segs_.clear();
+  free_segs_.clear();
+  pending_free_.clear();
+  unclean_.clear();
+  meta_chunks_.clear();
+  page_dir_.clear();
+  pages_.clear();
+  lru_.clear();
+  dirty_pages_ = 0;
+  bad_.clear();
+  used_ = zero_ = trimmed_ = stored_ = live_total_ = 0;
+  log_since_checkpoint_ = 0;
+  changed_since_checkpoint_ = false;
+  unsynced_.clear();
+}
+
+Result<PowerCutReport> StoreImpl::power_cut() {
+  std::lock_guard lock(mu_);
+  if (opts_.read_only) return Status::read_only(file_->name() + ": image is open read-only: nothing to cut");
+  if (closed_) return Status::invalid_argument(file_->name() + ": image is closed");
+  PowerCutReport r;
+  if (powered_off_) {
+    r.already_off = true;
+    return r;
+  }
+  powered_off_ = true;
+  ++power_epoch_;
+  for (const UnsyncedRecord& u : unsynced_) {
+    ++r.dropped_records;
+    if (u.blocks) ++r.dropped_writes, r.dropped_blocks += u.blocks;
+  }
+  // After a failed sync (broken_) nothing is known durable past the last
+  // checkpoint and the image can only be reopened: leave the file alone.
+  if (!unsynced_.empty() && !broken_) {
+    const uint64_t at = unsynced_.front().offset;
+    std::array<uint8_t, format::kRecordHeaderSize> zero{};
+    Status s = file_->write_at(at, zero);
+    if (s) s = file_->sync();
+    if (!s) {
+      broken_ = true;
+      return s.with_prefix(file_->name() + ": power cut: cutting the log at offset " + std::to_string(at));
+    }
+  }
+  unsynced_.clear();
+  spdlog::warn("{}: power cut: dropped {} records not yet flushed ({} writes, {} blocks); the device is off",
+               file_->name(), r.dropped_records, r.dropped_writes, r.dropped_blocks);
+  return r;
+}
+
+Status StoreImpl::power_on() {
+  std::lock_guard lock(mu_);
+  if (closed_) return Status::invalid_argument(file_->name() + ": image is closed");
+  if (!powered_off_) return Status::invalid_argument(file_->name() + ": the device is not powered off");
+  reset_state_locked();
+  powered_off_ = false;
+  Status s = recover();
+  if (s) s = checkpoint_locked();
+  if (!s) {
+    powered_off_ = true;
+    return s.with_prefix("power on");
+  }
+  spdlog::warn("{}: powered on again at checkpoint generation {}", file_->name(), generation_);
+  return Status::ok();
+}
+
+}  // namespace vblk::store
