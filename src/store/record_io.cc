@@ -2,6 +2,7 @@
 #include <spdlog/spdlog.h>
 #include <zstd.h>
 
+#include <array>
 #include <cstring>
 
 #include "store/store_impl.h"
@@ -41,8 +42,27 @@ bool is_zero(const uint8_t* p, size_t n) {
 
 }  // namespace
 
+// True when two 4 KiB samples of a large payload (its start and middle)
+// would not shrink by kMinSampleSaving at zstd's fastest level: the data is
+// then stored raw without compressing all of it, so incompressible writes
+// (media, encrypted or already compressed files) cost two small trial
+// compressions instead of a full one that is thrown away.
+bool samples_incompressible(std::span<const uint8_t> in) {
+  constexpr size_t kSample = 4096;
+  constexpr double kMinSampleSaving = 0.03;
+  if (in.size() < 4 * kSample) return false;
+  std::array<uint8_t, ZSTD_COMPRESSBOUND(kSample)> buf;
+  size_t stored = 0;
+  for (size_t at : {size_t{0}, in.size() / 2}) {
+    const size_t n = ZSTD_compressCCtx(zstd().c, buf.data(), buf.size(), in.data() + at, kSample, 1);
+    if (ZSTD_isError(n)) return false;
+    stored += n;
+  }
+  return static_cast<double>(stored) > (1 - kMinSampleSaving) * 2 * kSample;
+}
+
 bool compress_payload(std::span<const uint8_t> in, int level, std::vector<uint8_t>* out) {
-  if (level <= 0) return false;
+  if (level <= 0 || samples_incompressible(in)) return false;
   out->resize(ZSTD_compressBound(in.size()));
   size_t n = ZSTD_compressCCtx(zstd().c, out->data(), out->size(), in.data(), in.size(), level);
   // Store raw unless compression saves at least one 8-byte alignment unit.
