@@ -45,6 +45,10 @@ struct OpenOptions {
   int compression_level = -1;
   // Checkpoint once this much log has been written since the last one.
   uint64_t checkpoint_log_bytes = 64ull << 20;
+  // Clean and checkpoint on a thread of the store's own, off the write
+  // path. false: the writer that finds work due does it inline (the
+  // sequence of host operations is then a function of the calls alone).
+  bool background_maintenance = true;
 };
 
 struct ImageInfo {

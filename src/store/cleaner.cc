@@ -2,6 +2,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 
 #include "store/store_impl.h"
 
@@ -11,16 +12,6 @@ using format::IndexEntry;
 using format::RecordHeader;
 using format::RecordType;
 
-namespace {
-// Reclaim starts when live data fills less than this fraction of the used
-// segments and no free segment is left; the file then stays within about
-// 1/kCleanLiveFraction of the live bytes.
-constexpr double kCleanLiveFraction = 0.75;
-// Segments emptied per cleaning pass before a checkpoint frees them.
-constexpr size_t kCleanBatch = 4;
-// Below this many used segments the cleaner does not bother.
-constexpr uint64_t kCleanMinSegments = 4;
-}  // namespace
 
 bool StoreImpl::checkpoint_due_locked() const {
   const uint64_t page_bytes = uint64_t{sb_.entries_per_page} * sizeof(IndexEntry);
@@ -135,7 +126,7 @@ Status StoreImpl::checkpoint_locked() {
     prev = *off;
   }
   // 3. Everything so far is durable before the slot points at it.
-  if (Status s = file_->sync(); !s) {
+  if (Status s = sync_file(); !s) {
     for (auto& loc : chunks) segs_[segment_of(loc.offset)].live -= loc.length, live_total_ -= loc.length;
     for (auto& loc : old_chunks) segs_[segment_of(loc.offset)].live += loc.length, live_total_ += loc.length;
     meta_chunks_ = std::move(old_chunks);
@@ -164,7 +155,7 @@ Status StoreImpl::checkpoint_locked() {
   format::encode_checkpoint(cp, slot);
   int next_slot = 1 - slot_;
   Status s = file_->write_at(format::kCheckpointOffset[next_slot], slot);
-  if (s) s = file_->sync();
+  if (s) s = sync_file();
   if (!s) {
     // The slot may or may not have reached the disk; the state is only
     // known again after a successful checkpoint. Refuse writes until reopen.
@@ -193,48 +184,126 @@ Status StoreImpl::checkpoint_locked() {
   return Status::ok();
 }
 
-Status StoreImpl::clean_segment_locked(uint64_t seg) {
+bool StoreImpl::cleaning_needed_locked(double live_fraction) const {
+  const uint64_t in_use = segs_.size() - free_segs_.size() - pending_free_.size();
+  return in_use >= kCleanMinSegments &&
+         static_cast<double>(live_total_) < live_fraction * static_cast<double>(in_use * sb_.segment_size);
+}
+
+std::optional<uint64_t> StoreImpl::pick_victim_locked() const {
+  uint64_t victim = format::kNoSegment;
+  uint32_t victim_live = ~0u;
+  for (uint64_t i = 0; i < segs_.size(); ++i) {
+    if (i == head_seg_ || segs_[i].fill == 0 || segs_[i].live >= victim_live || unclean_.count(i) || cleaning_.count(i))
+      continue;
+    if (std::find(pending_free_.begin(), pending_free_.end(), i) != pending_free_.end()) continue;
+    victim = i, victim_live = segs_[i].live;
+  }
+  if (victim == format::kNoSegment || victim_live > sb_.segment_size * kCleanLiveFraction) return std::nullopt;
+  return victim;
+}
+
+Status StoreImpl::clean_segment(uint64_t seg, std::unique_lock<std::mutex>& lock) {
   // Copies the victim's live DATA blocks to the head, marks its live PAGE
   // records' pages dirty, and queues it for freeing at the next checkpoint.
+  // Reading, decompressing and recompressing happen without mu_, so writers
+  // carry on meanwhile; every copy is re-checked under mu_ before it is
+  // appended, so a block overwritten in between is never resurrected. The
+  // victim cannot change under us: it is neither the head nor free, and
+  // cleaning_ keeps other cleaners off it.
+  cleaning_.insert(seg);
+  const uint64_t epoch = power_epoch_;
+  struct Release {
+    std::set<uint64_t>& cleaning;
+    uint64_t seg;
+    ~Release() { cleaning.erase(seg); }  // runs with mu_ held: every return below holds it
+  } release{cleaning_, seg};
+  // A power cut (and power on) while mu_ was dropped rebuilt the state.
+  auto interrupted = [&] { return power_epoch_ != epoch || powered_off_ || closed_; };
+  auto damaged = [&](uint64_t off, const Status& s) {
+    unclean_.insert(seg);
+    spdlog::error("{}: segment {} record at offset {} is damaged ({}); leaving the segment in place", file_->name(),
+                  seg, off, s.to_string());
+    return Status::ok();
+  };
   const uint64_t start = segment_start(seg);
+  const uint32_t fill = segs_[seg].fill;
   uint32_t pos = format::kSegmentHeaderSize;
-  while (pos + format::kRecordHeaderSize <= segs_[seg].fill) {
-    RecordHeader h;
+  std::vector<uint8_t> raw;
+  while (pos + format::kRecordHeaderSize <= fill) {
     const uint64_t off = start + pos;
-    std::vector<uint8_t> raw;
-    Status s = read_record(off, format::kRecordHeaderSize, &h, nullptr);
-    if (!s) {
-      unclean_.insert(seg);
-      spdlog::error("{}: segment {} record at offset {} is damaged ({}); leaving the segment in place",
-                    file_->name(), seg, off, s.to_string());
-      return Status::ok();
-    }
+    std::array<uint8_t, format::kRecordHeaderSize> hbuf{};
+    lock.unlock();
+    auto n = file_->read_at(off, hbuf);
+    lock.lock();
+    if (interrupted()) return Status::ok();
+    if (!n) return n.status().with_prefix("cleaning segment " + std::to_string(seg));
+    auto decoded = format::decode_record_header(std::span<const uint8_t>(hbuf.data(), *n));
+    if (!decoded) return damaged(off, decoded.status());
+    RecordHeader h = *decoded;
     const uint32_t total = format::record_total_length(h.stored_len);
-    if (h.type == RecordType::kData) {
-      std::vector<bool> live(h.count);
-      bool any = false;
-      for (uint32_t i = 0; i < h.count; ++i) {
-        auto e = get_entry(h.first + i);
-        if (!e) return e.status();
-        live[i] = e->record_offset == off;
-        any |= live[i];
-      }
-      if (any) {
-        VBLK_RETURN_IF_ERROR(read_record(off, total, &h, &raw));
-        for (uint32_t i = 0; i < h.count;) {
-          if (!live[i]) {
+    if (h.type == RecordType::kData && h.count > 0 && h.count <= format::kMaxRecordBlocks) {
+      // Which of its blocks still live here.
+      auto live_mask = [&]() -> Result<std::vector<bool>> {
+        std::vector<bool> live(h.count);
+        for (uint32_t i = 0; i < h.count; ++i) {
+          auto e = get_entry(h.first + i);
+          if (!e) return e.status();
+          live[i] = e->record_offset == off;
+        }
+        return live;
+      };
+      auto before = live_mask();
+      if (!before) return before.status();
+      if (std::find(before->begin(), before->end(), true) != before->end()) {
+        lock.unlock();
+        Status s = read_record(off, total, &h, &raw);
+        if (s && raw.size() != size_t{h.count} * sb_.block_size) s = Status::corruption("record does not hold whole blocks");
+        // Runs of live blocks, compressed while unlocked.
+        std::vector<std::pair<uint32_t, std::vector<PendingRecord>>> runs;
+        for (uint32_t i = 0; s && i < h.count;) {
+          if (!(*before)[i]) {
             ++i;
             continue;
           }
           uint32_t j = i;
-          while (j < h.count && live[j]) ++j;
+          while (j < h.count && (*before)[j]) ++j;
           std::span<const uint8_t> run(raw.data() + size_t{i} * sb_.block_size, size_t{j - i} * sb_.block_size);
-          for (PendingRecord& rec : build_data_records(h.first + i, run)) {
-            auto at = append_record(rec);
-            if (!at) return at.status();
-            VBLK_RETURN_IF_ERROR(apply_record(rec.header, *at));
-          }
+          runs.push_back({i, build_data_records(h.first + i, run)});
           i = j;
+        }
+        lock.lock();
+        if (interrupted()) return Status::ok();
+        if (!s) return damaged(off, s);
+        auto now = live_mask();
+        if (!now) return now.status();
+        for (auto& [at, records] : runs) {
+          uint32_t len = 0;
+          for (const PendingRecord& r : records) len += r.header.count;
+          if (std::all_of(now->begin() + at, now->begin() + at + len, [](bool b) { return b; })) {
+            for (PendingRecord& rec : records) {
+              auto appended = append_record(rec);
+              if (!appended) return appended.status();
+              VBLK_RETURN_IF_ERROR(apply_record(rec.header, *appended));
+            }
+            continue;
+          }
+          // Overwritten meanwhile in part: copy what still lives here.
+          for (uint32_t i = at; i < at + len;) {
+            if (!(*now)[i]) {
+              ++i;
+              continue;
+            }
+            uint32_t j = i;
+            while (j < at + len && (*now)[j]) ++j;
+            std::span<const uint8_t> run(raw.data() + size_t{i} * sb_.block_size, size_t{j - i} * sb_.block_size);
+            for (PendingRecord& rec : build_data_records(h.first + i, run)) {
+              auto appended = append_record(rec);
+              if (!appended) return appended.status();
+              VBLK_RETURN_IF_ERROR(apply_record(rec.header, *appended));
+            }
+            i = j;
+          }
         }
       }
     } else if (h.type == RecordType::kPage) {
@@ -254,28 +323,31 @@ Status StoreImpl::clean_segment_locked(uint64_t seg) {
   return Status::ok();
 }
 
-Status StoreImpl::maybe_maintain_locked() {
-  // Keep live data above kCleanLiveFraction of the segments in use, cleaning
-  // the least-live segments first. The work per call is bounded so a write
-  // never waits for more than a few segments' worth of copying.
-  constexpr int kMaxVictimsPerCall = 8;
-  for (int victims = 0; victims < kMaxVictimsPerCall; ++victims) {
-    const uint64_t in_use = segs_.size() - free_segs_.size() - pending_free_.size();
-    if (in_use < kCleanMinSegments ||
-        static_cast<double>(live_total_) >= kCleanLiveFraction * static_cast<double>(in_use * sb_.segment_size))
-      break;
-    uint64_t victim = format::kNoSegment;
-    uint32_t victim_live = ~0u;
-    for (uint64_t i = 0; i < segs_.size(); ++i) {
-      if (i == head_seg_ || segs_[i].fill == 0 || segs_[i].live >= victim_live || unclean_.count(i)) continue;
-      if (std::find(pending_free_.begin(), pending_free_.end(), i) != pending_free_.end()) continue;
-      victim = i, victim_live = segs_[i].live;
-    }
-    if (victim == format::kNoSegment || victim_live > sb_.segment_size * kCleanLiveFraction) break;
-    VBLK_RETURN_IF_ERROR(clean_segment_locked(victim));
-    if (pending_free_.size() >= kCleanBatch) VBLK_RETURN_IF_ERROR(checkpoint_locked());
+Status StoreImpl::checkpoint_presynced(std::unique_lock<std::mutex>& lock) {
+  // Most of what the checkpoint must make durable is already written: sync
+  // it without mu_, so the sync under mu_ has little left to do.
+  lock.unlock();
+  Status s = sync_file();
+  lock.lock();
+  if (!s) {
+    broken_ = true;
+    return s.with_prefix("checkpoint");
   }
-  if (checkpoint_due_locked()) return checkpoint_locked();
+  return checkpoint_locked();
+}
+
+Status StoreImpl::maintain(std::unique_lock<std::mutex>& lock, double live_fraction, int max_victims) {
+  // Keep live data above live_fraction of the segments in use, cleaning the
+  // least-live segments first; at most max_victims per call, so the caller
+  // never waits for more than a few segments' worth of copying.
+  for (int victims = 0; victims < max_victims && cleaning_needed_locked(live_fraction); ++victims) {
+    auto victim = pick_victim_locked();
+    if (!victim) break;
+    VBLK_RETURN_IF_ERROR(clean_segment(*victim, lock));
+    if (pending_free_.size() >= kCleanBatch) VBLK_RETURN_IF_ERROR(checkpoint_presynced(lock));
+  }
+  if (checkpoint_due_locked()) return checkpoint_presynced(lock);
   return Status::ok();
 }
+
 }  // namespace vblk::store

@@ -130,6 +130,7 @@ Result<std::unique_ptr<ImageStore>> open_image_file(std::unique_ptr<io::File> fi
     // Start a new generation so records of a crashed session beyond the
     // recovered log end can never be replayed later.
     if (Status s = store->checkpoint(); !s) return s.with_prefix(path + ": writing checkpoint after recovery");
+    store->start_maintenance();
   }
   return std::unique_ptr<ImageStore>(std::move(store));
 }
@@ -160,6 +161,7 @@ Status StoreImpl::check_writable() const {
 }
 
 Status StoreImpl::close() {
+  stop_maintenance();
   std::lock_guard lock(mu_);
   if (closed_) return Status::ok();
   Status s;
@@ -276,7 +278,7 @@ Status StoreImpl::write_blocks(uint64_t first, std::span<const uint8_t> data) {
   }
   // Compression runs without the lock so writers compress in parallel.
   std::vector<PendingRecord> records = build_data_records(first, data);
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
   VBLK_RETURN_IF_ERROR(check_writable());
   if (auto bad = bad_.first_in(first, count)) return Status::bad_block("block " + std::to_string(*bad) + " is BAD");
   for (PendingRecord& rec : records) {
@@ -284,11 +286,7 @@ Status StoreImpl::write_blocks(uint64_t first, std::span<const uint8_t> data) {
     if (!off) return off.status();
     VBLK_RETURN_IF_ERROR(apply_record(rec.header, *off));
   }
-  Status s = maybe_maintain_locked();
-  evict_pages();
-  // The data is in the log; a failed reclaim or checkpoint is logged but the
-  // write itself succeeded and will replay.
-  if (!s) spdlog::error("{}: background maintenance: {}", file_->name(), s.to_string());
+  after_change(lock);
   return Status::ok();
 }
 
@@ -309,14 +307,12 @@ Status StoreImpl::append_range_records(RecordType type, uint64_t first, uint64_t
 }
 
 Status StoreImpl::trim_blocks(uint64_t first, uint64_t count) {
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
   VBLK_RETURN_IF_ERROR(check_writable());
   VBLK_RETURN_IF_ERROR(check_range(first, count));
   if (count == 0) return Status::ok();
   VBLK_RETURN_IF_ERROR(append_range_records(RecordType::kTrim, first, count));
-  Status s = maybe_maintain_locked();
-  evict_pages();
-  if (!s) spdlog::error("{}: background maintenance: {}", file_->name(), s.to_string());
+  after_change(lock);
   return Status::ok();
 }
 
@@ -340,13 +336,14 @@ Status StoreImpl::flush() {
     upto = next_seq_ - 1;
     epoch = power_epoch_;
   }
-  if (due) {
-    std::lock_guard lock(mu_);
-    return checkpoint_locked();
+  if (due && !maint_thread_.joinable()) {
+    std::unique_lock lock(mu_);
+    return checkpoint_presynced(lock);
   }
+  if (due) maint_cv_.notify_one();
   // Every write acknowledged before this call is already in the host file's
   // page cache; fdatasync makes it durable without holding up other I/O.
-  Status s = file_->sync();
+  Status s = sync_file();
   std::lock_guard lock(mu_);
   if (!s) {
     // After a failed fdatasync Linux may have dropped the dirty pages and

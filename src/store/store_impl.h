@@ -34,8 +34,11 @@
 #include <deque>
 #include <list>
 #include <map>
+#include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <set>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -44,6 +47,17 @@
 #include "vblk/image_store.h"
 
 namespace vblk::store {
+
+// Reclaim keeps live data at or above kCleanLiveFraction of the segments in
+// use, so the file stays within about 1/kCleanLiveFraction of the live bytes.
+// The maintenance thread does it; a writer helps inline only when live data
+// has fallen below kUrgentLiveFraction (the thread is not keeping up).
+inline constexpr double kCleanLiveFraction = 0.75;
+inline constexpr double kUrgentLiveFraction = 0.6;
+// Segments emptied per cleaning pass before a checkpoint frees them.
+inline constexpr size_t kCleanBatch = 4;
+// Below this many used segments the cleaner does not bother.
+inline constexpr uint64_t kCleanMinSegments = 4;
 
 struct SegmentInfo {
   uint32_t live = 0;  // bytes of live records (DATA shares, PAGE, META)
@@ -164,13 +178,40 @@ class StoreImpl final : public ImageStore {
 
   // ---- checkpoint and cleaner (cleaner.cc); REQUIRE mu_ ----
   Status checkpoint_locked();
-  Status maybe_maintain_locked();
-  Status clean_segment_locked(uint64_t seg);
+  // Syncs without mu_ first, then checkpoint_locked(). `lock` holds mu_.
+  Status checkpoint_presynced(std::unique_lock<std::mutex>& lock);
+  // Cleans up to max_victims segments while live data is below
+  // live_fraction, then checkpoints if due. `lock` holds mu_ on entry and
+  // exit; clean_segment drops it while it reads and compresses.
+  Status maintain(std::unique_lock<std::mutex>& lock, double live_fraction, int max_victims);
+  Status clean_segment(uint64_t seg, std::unique_lock<std::mutex>& lock);
+  bool cleaning_needed_locked(double live_fraction) const;
+  std::optional<uint64_t> pick_victim_locked() const;
   bool checkpoint_due_locked() const;
   std::vector<uint8_t> encode_meta_locked() const;
 
   Status check_writable() const;
   Status check_powered() const;
+  // fdatasync of the image file; every sync of an open store goes through
+  // here. Syncs are serialized and, once one has failed, all later ones
+  // fail too: after a writeback error Linux may have dropped pages whose
+  // error another sync reported, and a sync that then succeeds proves
+  // nothing. Lock order: mu_ may be held when calling; sync_mu_ is inner.
+  Status sync_file();
+
+  // ---- background maintenance (maintenance.cc) ----
+ public:
+  // Starts the thread that cleans and checkpoints (writable stores).
+  void start_maintenance();
+
+ private:
+  // Joins the thread. REQUIRES: mu_ not held.
+  void stop_maintenance();
+  void maintenance_loop();
+  // After a write or trim: wake the thread when there is work, or do it
+  // inline when the thread is off or has fallen far behind.
+  void after_change(std::unique_lock<std::mutex>& lock);
+  bool maintenance_work_locked() const;
 
   // ---- durability and power cut (power_cut.cc); REQUIRE mu_ ----
   // Records with seq <= upto_seq are durable: forget them.
@@ -222,6 +263,13 @@ class StoreImpl final : public ImageStore {
   // straddled a cut does not report success for what the cut dropped.
   bool powered_off_ = false;
   uint64_t power_epoch_ = 0;
+  std::mutex sync_mu_;
+  bool sync_failed_ = false;  // guarded by sync_mu_
+  // Maintenance thread; maint_cv_ waits on mu_.
+  std::thread maint_thread_;
+  std::condition_variable maint_cv_;
+  bool maint_stop_ = false;
+  std::set<uint64_t> cleaning_;  // segments a clean_segment() call is emptying
 };
 
 // Entry points below ImageStore::create/open for callers (tests) that

@@ -1,0 +1,77 @@
+// The maintenance thread: reclaim and checkpoints off the write path.
+//
+// Writers only append and apply their records, then wake the thread when
+// cleaning or a checkpoint is due (after_change). The thread cleans one
+// segment at a time and checkpoints with the bulk of the sync done without
+// mu_ (cleaner.cc), so a writer waits for mu_ at most for one record's
+// copy, not for a pass of the cleaner or an fdatasync. Should the thread
+// fall behind (live data below kUrgentLiveFraction, or four checkpoints'
+// worth of log or a full index cache of dirty pages), the writer helps
+// inline, which bounds the file's growth and the memory held.
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "store/store_impl.h"
+
+namespace vblk::store {
+
+void StoreImpl::start_maintenance() {
+  if (opts_.read_only || !opts_.background_maintenance || maint_thread_.joinable()) return;
+  maint_stop_ = false;
+  maint_thread_ = std::thread([this] { maintenance_loop(); });
+}
+
+void StoreImpl::stop_maintenance() {
+  if (!maint_thread_.joinable()) return;
+  {
+    std::lock_guard lock(mu_);
+    maint_stop_ = true;
+  }
+  maint_cv_.notify_all();
+  maint_thread_.join();
+}
+
+bool StoreImpl::maintenance_work_locked() const {
+  if (powered_off_ || broken_ || closed_) return false;
+  return checkpoint_due_locked() || (cleaning_needed_locked(kCleanLiveFraction) && pick_victim_locked());
+}
+
+void StoreImpl::maintenance_loop() {
+  std::unique_lock lock(mu_);
+  while (!maint_stop_) {
+    if (!maintenance_work_locked()) {
+      // Writers notify when work appears; the timeout is a safety net.
+      maint_cv_.wait_for(lock, std::chrono::seconds(1));
+      continue;
+    }
+    if (Status s = maintain(lock, kCleanLiveFraction, 1); !s) {
+      spdlog::error("{}: background maintenance: {}", file_->name(), s.to_string());
+      maint_cv_.wait_for(lock, std::chrono::seconds(1));
+    }
+    evict_pages();
+  }
+}
+
+void StoreImpl::after_change(std::unique_lock<std::mutex>& lock) {
+  Status s;
+  if (!maint_thread_.joinable()) {
+    s = maintain(lock, kCleanLiveFraction, 8);
+  } else {
+    const uint64_t page_bytes = uint64_t{sb_.entries_per_page} * sizeof(format::IndexEntry);
+    const bool behind = cleaning_needed_locked(kUrgentLiveFraction) ||
+                        log_since_checkpoint_ >= 4 * opts_.checkpoint_log_bytes ||
+                        dirty_pages_ * page_bytes >= opts_.index_cache_bytes;
+    if (behind) {
+      s = maintain(lock, kUrgentLiveFraction, 2);
+    } else if (checkpoint_due_locked() || cleaning_needed_locked(kCleanLiveFraction)) {
+      maint_cv_.notify_one();
+    }
+  }
+  evict_pages();
+  // The data is in the log; a failed reclaim or checkpoint is logged but the
+  // write itself succeeded and will replay.
+  if (!s) spdlog::error("{}: maintenance: {}", file_->name(), s.to_string());
+}
+
+}  // namespace vblk::store
