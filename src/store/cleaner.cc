@@ -255,6 +255,33 @@ Status StoreImpl::clean_segment(uint64_t seg, std::unique_lock<std::mutex>& lock
       };
       auto before = live_mask();
       if (!before) return before.status();
+      const bool all_live = std::find(before->begin(), before->end(), false) == before->end();
+      if (all_live) {
+        // Every block still lives here: move the record as it is stored,
+        // without decompressing and compressing it again.
+        PendingRecord copy;
+        lock.unlock();
+        Status s = read_record(off, total, &h, nullptr, &copy.payload);
+        lock.lock();
+        if (interrupted()) return Status::ok();
+        if (!s) return damaged(off, s);
+        auto now = live_mask();
+        if (!now) return now.status();
+        if (std::find(now->begin(), now->end(), false) == now->end()) {
+          copy.header.type = RecordType::kData;
+          copy.header.first = h.first;
+          copy.header.count = h.count;
+          copy.header.flags = h.flags;
+          copy.header.raw_len = h.raw_len;
+          auto appended = append_record(copy);
+          if (!appended) return appended.status();
+          VBLK_RETURN_IF_ERROR(apply_record(copy.header, *appended));
+          pos += total;
+          continue;
+        }
+        // Overwritten meanwhile in part: copy the live runs as below.
+        *before = std::move(*now);
+      }
       if (std::find(before->begin(), before->end(), true) != before->end()) {
         lock.unlock();
         Status s = read_record(off, total, &h, &raw);

@@ -46,7 +46,8 @@ void StoreImpl::maintenance_loop() {
       continue;
     }
     if (Status s = maintain(lock, kCleanLiveFraction, 1); !s) {
-      spdlog::error("{}: background maintenance: {}", file_->name(), s.to_string());
+      // A power cut that lands mid-pass is expected; anything else is not.
+      if (!s.is_powered_off()) spdlog::error("{}: background maintenance: {}", file_->name(), s.to_string());
       maint_cv_.wait_for(lock, std::chrono::seconds(1));
     }
     evict_pages();

@@ -64,7 +64,7 @@ void StoreImpl::reset_state_locked() {
 }
 
 Result<PowerCutReport> StoreImpl::power_cut() {
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
   if (opts_.read_only) return Status::read_only(file_->name() + ": image is open read-only: nothing to cut");
   if (closed_) return Status::invalid_argument(file_->name() + ": image is closed");
   PowerCutReport r;
@@ -80,17 +80,23 @@ Result<PowerCutReport> StoreImpl::power_cut() {
   }
   // After a failed sync (broken_) nothing is known durable past the last
   // checkpoint and the image can only be reopened: leave the file alone.
-  if (!unsynced_.empty() && !broken_) {
-    const uint64_t at = unsynced_.front().offset;
-    std::array<uint8_t, format::kRecordHeaderSize> zero{};
-    Status s = file_->write_at(at, zero);
-    if (s) s = sync_file();
-    if (!s) {
-      broken_ = true;
-      return s.with_prefix(file_->name() + ": power cut: cutting the log at offset " + std::to_string(at));
-    }
-  }
+  const bool cut = !unsynced_.empty() && !broken_;
+  const uint64_t at = cut ? unsynced_.front().offset : 0;
   unsynced_.clear();
+  Status s;
+  if (cut) {
+    std::array<uint8_t, format::kRecordHeaderSize> zero{};
+    s = file_->write_at(at, zero);
+    // Nothing appends while powered off, so the sync (which waits for any
+    // sync under way) runs without mu_.
+    lock.unlock();
+    if (s) s = sync_file();
+    lock.lock();
+  }
+  if (!s) {
+    broken_ = true;
+    return s.with_prefix(file_->name() + ": power cut: cutting the log at offset " + std::to_string(at));
+  }
   spdlog::warn("{}: power cut: dropped {} records not yet flushed ({} writes, {} blocks); the device is off",
                file_->name(), r.dropped_records, r.dropped_writes, r.dropped_blocks);
   return r;

@@ -42,27 +42,28 @@ bool is_zero(const uint8_t* p, size_t n) {
 
 }  // namespace
 
-// True when two 4 KiB samples of a large payload (its start and middle)
-// would not shrink by kMinSampleSaving at zstd's fastest level: the data is
-// then stored raw without compressing all of it, so incompressible writes
-// (media, encrypted or already compressed files) cost two small trial
+// True when `samples` 4 KiB samples of a large payload, spread from its
+// start to its middle (2) or over all of it (more), would none of them
+// shrink by kMinSampleSaving at zstd's fastest level: the data is then
+// stored raw without compressing all of it, so incompressible writes
+// (media, encrypted or already compressed files) cost a few small trial
 // compressions instead of a full one that is thrown away.
-bool samples_incompressible(std::span<const uint8_t> in) {
+bool samples_incompressible(std::span<const uint8_t> in, size_t samples) {
   constexpr size_t kSample = 4096;
   constexpr double kMinSampleSaving = 0.03;
-  if (in.size() < 4 * kSample) return false;
+  if (in.size() < 4 * kSample || samples < 2) return false;
   std::array<uint8_t, ZSTD_COMPRESSBOUND(kSample)> buf;
-  size_t stored = 0;
-  for (size_t at : {size_t{0}, in.size() / 2}) {
+  const size_t span = samples == 2 ? in.size() / 2 : in.size() - kSample;
+  for (size_t k = 0; k < samples; ++k) {
+    const size_t at = k * span / (samples - 1);
     const size_t n = ZSTD_compressCCtx(zstd().c, buf.data(), buf.size(), in.data() + at, kSample, 1);
-    if (ZSTD_isError(n)) return false;
-    stored += n;
+    if (ZSTD_isError(n) || static_cast<double>(n) <= (1 - kMinSampleSaving) * kSample) return false;
   }
-  return static_cast<double>(stored) > (1 - kMinSampleSaving) * 2 * kSample;
+  return true;
 }
 
 bool compress_payload(std::span<const uint8_t> in, int level, std::vector<uint8_t>* out) {
-  if (level <= 0 || samples_incompressible(in)) return false;
+  if (level <= 0 || samples_incompressible(in, 2)) return false;
   out->resize(ZSTD_compressBound(in.size()));
   size_t n = ZSTD_compressCCtx(zstd().c, out->data(), out->size(), in.data(), in.size(), level);
   // Store raw unless compression saves at least one 8-byte alignment unit.
@@ -82,6 +83,10 @@ std::vector<PendingRecord> StoreImpl::build_data_records(uint64_t first, std::sp
   const uint32_t bs = sb_.block_size;
   const uint64_t count = data.size() / bs;
   std::vector<PendingRecord> out;
+  // A large write whose samples (one per 128 KiB) all fail to compress is
+  // stored raw without sampling each record again (two per record).
+  const bool raw_all =
+      level_ > 0 && data.size() >= 256 * 1024 && samples_incompressible(data, data.size() / (128 * 1024));
   for (uint64_t i = 0; i < count;) {
     bool zero = is_zero(data.data() + i * bs, bs);
     uint64_t j = i + 1;
@@ -96,7 +101,7 @@ std::vector<PendingRecord> StoreImpl::build_data_records(uint64_t first, std::sp
       rec.header.type = RecordType::kData;
       std::span<const uint8_t> raw = data.subspan(i * bs, (j - i) * bs);
       rec.header.raw_len = static_cast<uint32_t>(raw.size());
-      if (compress_payload(raw, level_, &rec.payload)) {
+      if (!raw_all && compress_payload(raw, level_, &rec.payload)) {
         rec.header.flags = format::kRecordFlagCompressed;
       } else {
         rec.payload.assign(raw.begin(), raw.end());
@@ -241,7 +246,8 @@ Status StoreImpl::apply_record(const RecordHeader& h, uint64_t offset) {
   return Status::corruption("unknown record type");
 }
 
-Status StoreImpl::read_record(uint64_t offset, uint32_t length_hint, RecordHeader* h, std::vector<uint8_t>* raw) {
+Status StoreImpl::read_record(uint64_t offset, uint32_t length_hint, RecordHeader* h, std::vector<uint8_t>* raw,
+                               std::vector<uint8_t>* stored) {
   std::vector<uint8_t> buf(std::max<uint32_t>(length_hint, format::kRecordHeaderSize));
   auto n = file_->read_at(offset, buf);
   if (!n) return n.status();
@@ -259,6 +265,7 @@ Status StoreImpl::read_record(uint64_t offset, uint32_t length_hint, RecordHeade
   std::span<const uint8_t> payload(buf.data() + format::kRecordHeaderSize, h->stored_len);
   if (format::hash64(payload.data(), payload.size()) != h->payload_hash)
     return Status::corruption("record payload checksum mismatch");
+  if (stored) stored->assign(payload.begin(), payload.end());
   if (raw) {
     raw->resize(h->raw_len);
     if (h->flags & format::kRecordFlagCompressed) {

@@ -164,8 +164,10 @@ class StoreImpl final : public ImageStore {
   uint64_t segment_of(uint64_t offset) const { return (offset - sb_.data_start) / sb_.segment_size; }
   uint64_t segment_start(uint64_t seg) const { return sb_.data_start + seg * sb_.segment_size; }
   // Reads and verifies a record at offset; payload decompressed into *raw
-  // when raw != nullptr. No lock needed.
-  Status read_record(uint64_t offset, uint32_t length_hint, format::RecordHeader* h, std::vector<uint8_t>* raw);
+  // when raw != nullptr, and copied as stored into *stored when stored !=
+  // nullptr. No lock needed.
+  Status read_record(uint64_t offset, uint32_t length_hint, format::RecordHeader* h, std::vector<uint8_t>* raw,
+                     std::vector<uint8_t>* stored = nullptr);
   // Appends and applies TRIM/BAD_SET/BAD_CLEAR records for a range; REQUIRES mu_.
   Status append_range_records(format::RecordType type, uint64_t first, uint64_t count);
   // Builds DATA/ZERO records for a run of blocks (no lock).

@@ -174,6 +174,18 @@ TEST_F(StoreTest, IncompressibilityIsJudgedBySamplesWithoutLosingCompression) {
   std::vector<uint8_t> out(mixed.size());
   ASSERT_TRUE(st->read_blocks(100, 16, out).is_ok());
   EXPECT_EQ(out, mixed);
+  // A 1 MiB write: noise is stored raw throughout; where half of it is
+  // text, the text half is still compressed.
+  auto noise = test::random_bytes(256 * 4096, 11);
+  ASSERT_TRUE(st->write_blocks(1024, noise).is_ok());
+  for (uint64_t b : {1024, 1200, 1279}) EXPECT_FALSE(st->locate(b).value().compressed) << b;
+  for (size_t i = noise.size() / 2; i < noise.size(); ++i) noise[i] = "half text "[i % 10];
+  ASSERT_TRUE(st->write_blocks(2048, noise).is_ok());
+  EXPECT_FALSE(st->locate(2048).value().compressed);
+  EXPECT_TRUE(st->locate(2048 + 200).value().compressed);
+  out.resize(noise.size());
+  ASSERT_TRUE(st->read_blocks(2048, 256, out).is_ok());
+  EXPECT_EQ(out, noise);
 }
 
 TEST_F(StoreTest, RandomOverwritesStayCompressed) {
