@@ -7,6 +7,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "vblk/status.h"
 
@@ -23,6 +24,10 @@ class File {
   virtual Result<size_t> read_at(uint64_t offset, std::span<uint8_t> out) = 0;
   // Writes all of data at offset, extending the file if needed.
   virtual Status write_at(uint64_t offset, std::span<const uint8_t> data) = 0;
+  // Writes the parts back to back at offset, as one write of their
+  // concatenation. The default concatenates; a POSIX file uses pwritev, so
+  // a record's payload is not copied into a buffer first.
+  virtual Status write_parts(uint64_t offset, std::span<const std::span<const uint8_t>> parts);
   // Makes every completed write durable (fdatasync).
   virtual Status sync() = 0;
   // Deallocates [offset, offset+length); reads there then return zeros.

@@ -1,6 +1,8 @@
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
+#include <climits>
 
 #include <cerrno>
 #include <cstring>
@@ -42,6 +44,38 @@ class PosixFile final : public File {
         return Status::from_errno(errno, name_ + ": write at offset " + std::to_string(offset + done));
       }
       done += static_cast<size_t>(n);
+    }
+    return Status::ok();
+  }
+
+  Status write_parts(uint64_t offset, std::span<const std::span<const uint8_t>> parts) override {
+    std::vector<iovec> iov;
+    size_t total = 0;
+    for (auto p : parts) {
+      if (p.empty()) continue;
+      iov.push_back({const_cast<uint8_t*>(p.data()), p.size()});
+      total += p.size();
+    }
+    size_t done = 0, first = 0;
+    while (done < total) {
+      ssize_t n = ::pwritev(fd_, iov.data() + first, static_cast<int>(std::min<size_t>(iov.size() - first, IOV_MAX)),
+                            static_cast<off_t>(offset + done));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return Status::from_errno(errno, name_ + ": write at offset " + std::to_string(offset + done));
+      }
+      done += static_cast<size_t>(n);
+      // Skip what was written: whole iovecs, then part of the next one.
+      for (size_t left = static_cast<size_t>(n); left > 0 && first < iov.size();) {
+        if (left >= iov[first].iov_len) {
+          left -= iov[first].iov_len;
+          ++first;
+        } else {
+          iov[first].iov_base = static_cast<uint8_t*>(iov[first].iov_base) + left;
+          iov[first].iov_len -= left;
+          left = 0;
+        }
+      }
     }
     return Status::ok();
   }

@@ -273,6 +273,8 @@ Status StoreImpl::clean_segment(uint64_t seg, std::unique_lock<std::mutex>& lock
           copy.header.count = h.count;
           copy.header.flags = h.flags;
           copy.header.raw_len = h.raw_len;
+          copy.header.payload_hash = h.payload_hash;  // verified by read_record
+          copy.hashed = true;
           auto appended = append_record(copy);
           if (!appended) return appended.status();
           VBLK_RETURN_IF_ERROR(apply_record(copy.header, *appended));

@@ -106,6 +106,8 @@ std::vector<PendingRecord> StoreImpl::build_data_records(uint64_t first, std::sp
       } else {
         rec.payload.assign(raw.begin(), raw.end());
       }
+      rec.header.payload_hash = format::hash64(rec.payload.data(), rec.payload.size());
+      rec.hashed = true;
     }
     out.push_back(std::move(rec));
     i = j;
@@ -126,7 +128,7 @@ Result<uint64_t> StoreImpl::append_record(PendingRecord& rec) {
     h.raw_len = h.stored_len;
   h.seq = next_seq_;
   h.generation = generation_;
-  h.payload_hash = format::hash64(rec.payload.data(), rec.payload.size());
+  if (!rec.hashed) h.payload_hash = format::hash64(rec.payload.data(), rec.payload.size());
   const uint32_t total = format::record_total_length(h.stored_len);
   if (total + format::kSegmentHeaderSize > sb_.segment_size)
     return Status::invalid_argument("record of " + std::to_string(total) + " bytes does not fit a segment");
@@ -134,8 +136,10 @@ Result<uint64_t> StoreImpl::append_record(PendingRecord& rec) {
   bool new_segment = head_seg_ == format::kNoSegment || head_fill_ + total > sb_.segment_size;
   uint64_t seg = head_seg_;
   uint32_t pos = head_fill_;
+  // Segment header (when the record opens a segment) and record header in
+  // one buffer; the payload is written from where it lies; then padding.
   std::vector<uint8_t> buf;
-  buf.reserve(total + format::kSegmentHeaderSize);
+  buf.reserve(format::kSegmentHeaderSize + format::kRecordHeaderSize);
   if (new_segment) {
     seg = allocation_candidate();
     pos = 0;
@@ -148,13 +152,16 @@ Result<uint64_t> StoreImpl::append_record(PendingRecord& rec) {
     format::encode_segment_header(sh, std::span<uint8_t, format::kSegmentHeaderSize>(buf.data(), buf.size()));
   }
   size_t hdr_at = buf.size();
-  buf.resize(buf.size() + total, 0);
+  buf.resize(buf.size() + format::kRecordHeaderSize, 0);
   format::encode_record_header(h, std::span<uint8_t, format::kRecordHeaderSize>(buf.data() + hdr_at,
                                                                                  format::kRecordHeaderSize));
-  if (!rec.payload.empty()) std::memcpy(buf.data() + hdr_at + format::kRecordHeaderSize, rec.payload.data(), rec.payload.size());
+  static constexpr std::array<uint8_t, format::kRecordAlign> kPadding{};
+  const std::array<std::span<const uint8_t>, 3> parts{
+      std::span<const uint8_t>(buf), std::span<const uint8_t>(rec.payload),
+      std::span<const uint8_t>(kPadding.data(), total - format::kRecordHeaderSize - rec.payload.size())};
 
   const uint64_t write_at = segment_start(seg) + pos;
-  if (Status s = file_->write_at(write_at, buf); !s) return s;
+  if (Status s = file_->write_parts(write_at, parts); !s) return s;
 
   // Committed in memory only once the bytes are in the host file.
   if (new_segment) {
@@ -170,7 +177,7 @@ Result<uint64_t> StoreImpl::append_record(PendingRecord& rec) {
   const bool covers_blocks = h.type == RecordType::kData || h.type == RecordType::kZero || h.type == RecordType::kTrim;
   unsynced_.push_back({h.seq, offset, covers_blocks ? h.count : 0u});
   next_seq_++;
-  log_since_checkpoint_ += buf.size();
+  log_since_checkpoint_ += buf.size() - format::kRecordHeaderSize + total;
   changed_since_checkpoint_ = true;
   return offset;
 }

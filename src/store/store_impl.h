@@ -80,6 +80,9 @@ struct Page {
 struct PendingRecord {
   format::RecordHeader header;
   std::vector<uint8_t> payload;
+  // header.payload_hash already holds the payload's hash (computed before
+  // mu_ is taken, where it costs no other writer anything).
+  bool hashed = false;
 };
 
 // Disjoint, ascending ranges of BAD blocks.

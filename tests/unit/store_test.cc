@@ -10,6 +10,8 @@
 #include <thread>
 
 #include "format/format.h"
+#include "io/file.h"
+#include "io/mem_file.h"
 #include "test_util.h"
 #include "vblk/image_store.h"
 
@@ -396,6 +398,36 @@ TEST_F(StoreTest, ConcurrentWritersReadersAndReclaim) {
   auto report = st->check();
   ASSERT_TRUE(report.is_ok());
   EXPECT_TRUE(report->clean());
+}
+
+}  // namespace
+}  // namespace vblk
+
+namespace vblk {
+namespace {
+
+// write_parts: pwritev on a host file, concatenation elsewhere; both must
+// write exactly the parts back to back (empty parts included).
+TEST(FileWriteParts, WritesTheConcatenationOfTheParts) {
+  test::TempDir dir;
+  auto posix = io::open_posix_file(dir.path("parts"), true, true, io::LockMode::kNone);
+  ASSERT_TRUE(posix.is_ok()) << posix.status().to_string();
+  io::MemFile mem("parts");
+  const auto a = test::random_bytes(100, 1), b = test::random_bytes(70000, 2), c = test::random_bytes(3, 3);
+  const std::vector<uint8_t> none;
+  const std::array<std::span<const uint8_t>, 4> parts{std::span<const uint8_t>(a), std::span<const uint8_t>(none),
+                                                      std::span<const uint8_t>(b), std::span<const uint8_t>(c)};
+  std::vector<uint8_t> want(a);
+  want.insert(want.end(), b.begin(), b.end());
+  want.insert(want.end(), c.begin(), c.end());
+  for (io::File* f : {static_cast<io::File*>(posix->get()), static_cast<io::File*>(&mem)}) {
+    ASSERT_TRUE(f->write_parts(5, parts).is_ok());
+    std::vector<uint8_t> got(want.size());
+    auto n = f->read_at(5, got);
+    ASSERT_TRUE(n.is_ok());
+    EXPECT_EQ(*n, want.size());
+    EXPECT_EQ(got, want);
+  }
 }
 
 }  // namespace
