@@ -221,6 +221,10 @@ Status StoreImpl::clean_segment(uint64_t seg, std::unique_lock<std::mutex>& lock
   // A power cut (and power on) while mu_ was dropped rebuilt the state.
   auto interrupted = [&] { return power_epoch_ != epoch || powered_off_ || closed_; };
   auto damaged = [&](uint64_t off, const Status& s) {
+    // A host error says nothing about the record: report it, and the
+    // segment is tried again later. Only damage keeps the cleaner away.
+    if (!s.is_corruption()) return s.with_prefix("cleaning segment " + std::to_string(seg) + " at offset " +
+                                                 std::to_string(off));
     unclean_.insert(seg);
     spdlog::error("{}: segment {} record at offset {} is damaged ({}); leaving the segment in place", file_->name(),
                   seg, off, s.to_string());

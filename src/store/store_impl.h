@@ -22,14 +22,23 @@
 // * Reads are optimistic: the entry is looked up under mu_, the record is
 //   read and verified without it; if verification fails and the entry has
 //   moved meanwhile (cleaner, overwrite), the read is retried.
+// * Writers compress and hash without mu_, then append and apply under it.
+//   Cleaning and checkpoints run on the maintenance thread (maintenance.cc):
+//   the cleaner reads and recompresses without mu_ and re-checks each copy
+//   under it; a checkpoint syncs the bulk without mu_ first.
+// * Power cut (power_cut.cc): records appended since the last flush or
+//   checkpoint are tracked in unsynced_; a cut zeroes the first one's header.
 //
 // Segment states:
 //   | fill == 0, in free_segs_  | free: may be allocated                  |
 //   | fill > 0                  | in use (head, or full)                  |
+//   | in cleaning_              | being emptied by clean_segment()        |
 //   | in pending_free_          | emptied by the cleaner; freed and       |
 //   |                           | punched after the next checkpoint       |
 //
-// Lock order: mu_ is the only lock; file I/O for reads happens outside it.
+// Lock order: mu_, then sync_mu_ (held only around fdatasync). Reads,
+// compression, the cleaner's reads and the bulk of checkpoint syncs happen
+// without mu_; appends (pwritev) and index changes with it.
 
 #include <deque>
 #include <list>

@@ -647,7 +647,7 @@ void Generator::superblock_cases() {
   sb_case("block-size-odd", Expect::kReject, "block size 1000", [](auto& sb) { sb.block_size = 1000; });
   sb_case("block-size-huge", Expect::kReject, "block size 2^31", [](auto& sb) { sb.block_size = 1u << 31; });
   sb_case("block-size-other", Expect::kDamaged, "block size 8192 (records hold 4096-byte blocks)",
-          [](auto& sb) { sb.block_size = 8192; sb.max_record_bytes = 65536; });
+          [](auto& sb) { sb.block_size = 8192; sb.max_record_bytes = 131072; });
   sb_case("segment-size-zero", Expect::kReject, "segment size 0", [](auto& sb) { sb.segment_size = 0; });
   sb_case("segment-size-huge", Expect::kReject, "segment size 2^31", [](auto& sb) { sb.segment_size = 1u << 31; });
   sb_case("segment-size-odd", Expect::kReject, "segment size 3 MiB", [](auto& sb) { sb.segment_size = 3u << 20; });

@@ -36,6 +36,7 @@
 #include "io/crash_file.h"
 #include "io/mem_file.h"
 #include "store/store_impl.h"
+#include "log_capture.h"
 #include "test_util.h"
 #include "vblk/image_store.h"
 
@@ -485,16 +486,15 @@ TEST_P(HostFault, ReportedAndNothingAcknowledgedLost) {
   const uint64_t sd = seed() + static_cast<uint64_t>(fc.hook) * 16 + static_cast<uint64_t>(fc.err) * 2 + fc.once;
   Harness h(cfg, sd);
   CrashRecorder& rec = h.recorder();
+  // The fault must reach a caller: on the maintenance thread a failed read
+  // or write is only logged (the thread retries later).
+  h.inline_maintenance();
+  test::LogCapture logs;
   h.open();
   for (int i = 0; i < 150; ++i) h.step();
   ASSERT_TRUE(h.flush().is_ok());
   ASSERT_FALSE(::testing::Test::HasFailure());
 
-  struct QuietLogs {
-    spdlog::level::level_enum previous = spdlog::default_logger()->level();
-    QuietLogs() { spdlog::default_logger()->set_level(spdlog::level::off); }
-    ~QuietLogs() { spdlog::default_logger()->set_level(previous); }
-  } quiet;
   rec.inject(fc.hook, fc.err, fc.once ? 1 : -1);
   const Status::Code code = fc.err == ENOSPC ? Status::Code::kNoSpace : Status::Code::kIoError;
   int failed = 0;
@@ -512,10 +512,12 @@ TEST_P(HostFault, ReportedAndNothingAcknowledgedLost) {
   }
   ASSERT_GT(rec.faults_fired(), 0u) << "the fault never fired";
   rec.clear_faults();
-  // Reads, writes and syncs report the failure to their caller; a failed
-  // punch only leaves space unreclaimed.
+  // Reads, writes and syncs report the failure to their caller, except a
+  // read or write by the cleaner, which is logged (the write that ran it
+  // succeeded); a failed punch only leaves space unreclaimed.
   if (fc.hook != FaultHook::kPunch) {
-    EXPECT_GT(failed, 0) << "no call reported the fault";
+    const bool logged = logs.text().find("maintenance: ") != std::string::npos;
+    EXPECT_TRUE(failed > 0 || logged) << "no call reported the fault and no maintenance error was logged";
   }
   std::printf("%s: %llu faults fired, %d calls failed, first: %s\n", ::testing::PrintToString(fc).c_str(),
               static_cast<unsigned long long>(rec.faults_fired()), failed, first_error.c_str());
