@@ -36,29 +36,28 @@ class PosixFile final : public File {
   }
 
   Status write_at(uint64_t offset, std::span<const uint8_t> data) override {
-    size_t done = 0;
-    while (done < data.size()) {
-      ssize_t n = ::pwrite(fd_, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return Status::from_errno(errno, name_ + ": write at offset " + std::to_string(offset + done));
-      }
-      done += static_cast<size_t>(n);
-    }
-    return Status::ok();
+    const std::span<const uint8_t> whole[1] = {data};
+    return write_parts(offset, whole);
   }
 
   Status write_parts(uint64_t offset, std::span<const std::span<const uint8_t>> parts) override {
-    std::vector<iovec> iov;
-    size_t total = 0;
+    // Every record write comes here: no heap allocation for the usual few parts.
+    iovec small[4];
+    std::vector<iovec> large;
+    iovec* iov = small;
+    if (parts.size() > std::size(small)) {
+      large.resize(parts.size());
+      iov = large.data();
+    }
+    size_t count = 0, total = 0;
     for (auto p : parts) {
       if (p.empty()) continue;
-      iov.push_back({const_cast<uint8_t*>(p.data()), p.size()});
+      iov[count++] = {const_cast<uint8_t*>(p.data()), p.size()};
       total += p.size();
     }
     size_t done = 0, first = 0;
     while (done < total) {
-      ssize_t n = ::pwritev(fd_, iov.data() + first, static_cast<int>(std::min<size_t>(iov.size() - first, IOV_MAX)),
+      ssize_t n = ::pwritev(fd_, iov + first, static_cast<int>(std::min<size_t>(count - first, IOV_MAX)),
                             static_cast<off_t>(offset + done));
       if (n < 0) {
         if (errno == EINTR) continue;
@@ -66,7 +65,7 @@ class PosixFile final : public File {
       }
       done += static_cast<size_t>(n);
       // Skip what was written: whole iovecs, then part of the next one.
-      for (size_t left = static_cast<size_t>(n); left > 0 && first < iov.size();) {
+      for (size_t left = static_cast<size_t>(n); left > 0 && first < count;) {
         if (left >= iov[first].iov_len) {
           left -= iov[first].iov_len;
           ++first;

@@ -203,6 +203,108 @@ std::optional<uint64_t> StoreImpl::pick_victim_locked() const {
   return victim;
 }
 
+namespace {
+
+// Calls fn(i, j) for each maximal run [i, j) of true in mask[lo, hi).
+template <typename Fn>
+void for_each_run(const std::vector<bool>& mask, uint32_t lo, uint32_t hi, Fn&& fn) {
+  for (uint32_t i = lo; i < hi;) {
+    if (!mask[i]) {
+      ++i;
+      continue;
+    }
+    uint32_t j = i;
+    while (j < hi && mask[j]) ++j;
+    fn(i, j);
+    i = j;
+  }
+}
+
+}  // namespace
+
+Result<std::vector<bool>> StoreImpl::live_blocks_locked(uint64_t off, const RecordHeader& h) {
+  std::vector<bool> live(h.count);
+  for (uint32_t i = 0; i < h.count; ++i) {
+    auto e = get_entry(h.first + i);
+    if (!e) return e.status();
+    live[i] = e->record_offset == off;
+  }
+  return live;
+}
+
+bool StoreImpl::interrupted_since_locked(uint64_t epoch) const {
+  return power_epoch_ != epoch || powered_off_ || closed_;
+}
+
+Status StoreImpl::copy_live_blocks(uint64_t off, const RecordHeader& header, std::unique_lock<std::mutex>& lock) {
+  const uint64_t epoch = power_epoch_;
+  auto before = live_blocks_locked(off, header);
+  if (!before) return before.status();
+  if (std::find(before->begin(), before->end(), true) == before->end()) return Status::ok();
+  const bool all_live = std::find(before->begin(), before->end(), false) == before->end();
+  const uint32_t total = format::record_total_length(header.stored_len);
+  RecordHeader h = header;
+  // Read (and for a partly live record decompress and recompress its live
+  // runs) without mu_. A wholly live record is moved as it is stored.
+  PendingRecord moved;
+  std::vector<uint8_t> raw;
+  struct Run {
+    uint32_t at = 0, len = 0;
+    std::vector<PendingRecord> records;
+  };
+  std::vector<Run> runs;
+  lock.unlock();
+  Status s = all_live ? read_record(off, total, &h, nullptr, &moved.payload) : read_record(off, total, &h, &raw);
+  if (s && !all_live) {
+    if (raw.size() != size_t{h.count} * sb_.block_size) s = Status::corruption("record does not hold whole blocks");
+    for_each_run(*before, 0, s ? h.count : 0, [&](uint32_t i, uint32_t j) {
+      std::span<const uint8_t> run(raw.data() + size_t{i} * sb_.block_size, size_t{j - i} * sb_.block_size);
+      runs.push_back({i, j - i, build_data_records(h.first + i, run)});
+    });
+  }
+  lock.lock();
+  if (interrupted_since_locked(epoch)) return Status::ok();  // the caller sees it too
+  if (!s) return s;
+  // Blocks overwritten meanwhile must not be copied back over their new data.
+  auto now = live_blocks_locked(off, h);
+  if (!now) return now.status();
+  if (all_live && std::find(now->begin(), now->end(), false) == now->end()) {
+    moved.header.type = RecordType::kData;
+    moved.header.first = h.first;
+    moved.header.count = h.count;
+    moved.header.flags = h.flags;
+    moved.header.raw_len = h.raw_len;
+    moved.header.payload_hash = h.payload_hash;  // verified by read_record
+    moved.hashed = true;
+    return append_and_apply(moved);
+  }
+  std::vector<bool> left = *now;  // live blocks no prepared run covers yet
+  for (Run& run : runs) {
+    if (!std::all_of(now->begin() + run.at, now->begin() + run.at + run.len, [](bool b) { return b; })) continue;
+    for (PendingRecord& rec : run.records) VBLK_RETURN_IF_ERROR(append_and_apply(rec));
+    std::fill(left.begin() + run.at, left.begin() + run.at + run.len, false);
+  }
+  if (std::find(left.begin(), left.end(), true) == left.end()) return Status::ok();
+  // Rare: overwritten in part while unlocked (or moved whole failed).
+  // Copy what still lives here from the record's decompressed blocks.
+  if (all_live) {
+    raw.resize(h.raw_len);
+    if (h.flags & format::kRecordFlagCompressed) {
+      VBLK_RETURN_IF_ERROR(decompress_payload(moved.payload, raw));
+    } else {
+      raw = moved.payload;
+    }
+    if (raw.size() != size_t{h.count} * sb_.block_size) return Status::corruption("record does not hold whole blocks");
+  }
+  Status appended;
+  for_each_run(left, 0, h.count, [&](uint32_t i, uint32_t j) {
+    std::span<const uint8_t> run(raw.data() + size_t{i} * sb_.block_size, size_t{j - i} * sb_.block_size);
+    for (PendingRecord& rec : build_data_records(h.first + i, run))
+      if (appended) appended = append_and_apply(rec);
+  });
+  return appended;
+}
+
 Status StoreImpl::clean_segment(uint64_t seg, std::unique_lock<std::mutex>& lock) {
   // Copies the victim's live DATA blocks to the head, marks its live PAGE
   // records' pages dirty, and queues it for freeing at the next checkpoint.
@@ -219,7 +321,7 @@ Status StoreImpl::clean_segment(uint64_t seg, std::unique_lock<std::mutex>& lock
     ~Release() { cleaning.erase(seg); }  // runs with mu_ held: every return below holds it
   } release{cleaning_, seg};
   // A power cut (and power on) while mu_ was dropped rebuilt the state.
-  auto interrupted = [&] { return power_epoch_ != epoch || powered_off_ || closed_; };
+  auto interrupted = [&] { return interrupted_since_locked(epoch); };
   auto damaged = [&](uint64_t off, const Status& s) {
     // A host error says nothing about the record: report it, and the
     // segment is tried again later. Only damage keeps the cleaner away.
@@ -233,7 +335,6 @@ Status StoreImpl::clean_segment(uint64_t seg, std::unique_lock<std::mutex>& lock
   const uint64_t start = segment_start(seg);
   const uint32_t fill = segs_[seg].fill;
   uint32_t pos = format::kSegmentHeaderSize;
-  std::vector<uint8_t> raw;
   while (pos + format::kRecordHeaderSize <= fill) {
     const uint64_t off = start + pos;
     std::array<uint8_t, format::kRecordHeaderSize> hbuf{};
@@ -247,98 +348,9 @@ Status StoreImpl::clean_segment(uint64_t seg, std::unique_lock<std::mutex>& lock
     RecordHeader h = *decoded;
     const uint32_t total = format::record_total_length(h.stored_len);
     if (h.type == RecordType::kData && h.count > 0 && h.count <= format::kMaxRecordBlocks) {
-      // Which of its blocks still live here.
-      auto live_mask = [&]() -> Result<std::vector<bool>> {
-        std::vector<bool> live(h.count);
-        for (uint32_t i = 0; i < h.count; ++i) {
-          auto e = get_entry(h.first + i);
-          if (!e) return e.status();
-          live[i] = e->record_offset == off;
-        }
-        return live;
-      };
-      auto before = live_mask();
-      if (!before) return before.status();
-      const bool all_live = std::find(before->begin(), before->end(), false) == before->end();
-      if (all_live) {
-        // Every block still lives here: move the record as it is stored,
-        // without decompressing and compressing it again.
-        PendingRecord copy;
-        lock.unlock();
-        Status s = read_record(off, total, &h, nullptr, &copy.payload);
-        lock.lock();
-        if (interrupted()) return Status::ok();
-        if (!s) return damaged(off, s);
-        auto now = live_mask();
-        if (!now) return now.status();
-        if (std::find(now->begin(), now->end(), false) == now->end()) {
-          copy.header.type = RecordType::kData;
-          copy.header.first = h.first;
-          copy.header.count = h.count;
-          copy.header.flags = h.flags;
-          copy.header.raw_len = h.raw_len;
-          copy.header.payload_hash = h.payload_hash;  // verified by read_record
-          copy.hashed = true;
-          auto appended = append_record(copy);
-          if (!appended) return appended.status();
-          VBLK_RETURN_IF_ERROR(apply_record(copy.header, *appended));
-          pos += total;
-          continue;
-        }
-        // Overwritten meanwhile in part: copy the live runs as below.
-        *before = std::move(*now);
-      }
-      if (std::find(before->begin(), before->end(), true) != before->end()) {
-        lock.unlock();
-        Status s = read_record(off, total, &h, &raw);
-        if (s && raw.size() != size_t{h.count} * sb_.block_size) s = Status::corruption("record does not hold whole blocks");
-        // Runs of live blocks, compressed while unlocked.
-        std::vector<std::pair<uint32_t, std::vector<PendingRecord>>> runs;
-        for (uint32_t i = 0; s && i < h.count;) {
-          if (!(*before)[i]) {
-            ++i;
-            continue;
-          }
-          uint32_t j = i;
-          while (j < h.count && (*before)[j]) ++j;
-          std::span<const uint8_t> run(raw.data() + size_t{i} * sb_.block_size, size_t{j - i} * sb_.block_size);
-          runs.push_back({i, build_data_records(h.first + i, run)});
-          i = j;
-        }
-        lock.lock();
-        if (interrupted()) return Status::ok();
-        if (!s) return damaged(off, s);
-        auto now = live_mask();
-        if (!now) return now.status();
-        for (auto& [at, records] : runs) {
-          uint32_t len = 0;
-          for (const PendingRecord& r : records) len += r.header.count;
-          if (std::all_of(now->begin() + at, now->begin() + at + len, [](bool b) { return b; })) {
-            for (PendingRecord& rec : records) {
-              auto appended = append_record(rec);
-              if (!appended) return appended.status();
-              VBLK_RETURN_IF_ERROR(apply_record(rec.header, *appended));
-            }
-            continue;
-          }
-          // Overwritten meanwhile in part: copy what still lives here.
-          for (uint32_t i = at; i < at + len;) {
-            if (!(*now)[i]) {
-              ++i;
-              continue;
-            }
-            uint32_t j = i;
-            while (j < at + len && (*now)[j]) ++j;
-            std::span<const uint8_t> run(raw.data() + size_t{i} * sb_.block_size, size_t{j - i} * sb_.block_size);
-            for (PendingRecord& rec : build_data_records(h.first + i, run)) {
-              auto appended = append_record(rec);
-              if (!appended) return appended.status();
-              VBLK_RETURN_IF_ERROR(apply_record(rec.header, *appended));
-            }
-            i = j;
-          }
-        }
-      }
+      Status copied = copy_live_blocks(off, h, lock);
+      if (interrupted()) return Status::ok();
+      if (!copied) return damaged(off, copied);
     } else if (h.type == RecordType::kPage) {
       auto dir = page_dir_.find(h.first);
       if (dir != page_dir_.end() && dir->second.offset == off) {

@@ -281,11 +281,7 @@ Status StoreImpl::write_blocks(uint64_t first, std::span<const uint8_t> data) {
   std::unique_lock lock(mu_);
   VBLK_RETURN_IF_ERROR(check_writable());
   if (auto bad = bad_.first_in(first, count)) return Status::bad_block("block " + std::to_string(*bad) + " is BAD");
-  for (PendingRecord& rec : records) {
-    auto off = append_record(rec);
-    if (!off) return off.status();
-    VBLK_RETURN_IF_ERROR(apply_record(rec.header, *off));
-  }
+  for (PendingRecord& rec : records) VBLK_RETURN_IF_ERROR(append_and_apply(rec));
   after_change(lock);
   return Status::ok();
 }
@@ -298,9 +294,7 @@ Status StoreImpl::append_range_records(RecordType type, uint64_t first, uint64_t
     rec.header.type = type;
     rec.header.first = first + done;
     rec.header.count = static_cast<uint32_t>(std::min(count - done, kMaxRangeBlocks));
-    auto off = append_record(rec);
-    if (!off) return off.status();
-    VBLK_RETURN_IF_ERROR(apply_record(rec.header, *off));
+    VBLK_RETURN_IF_ERROR(append_and_apply(rec));
     done += rec.header.count;
   }
   return Status::ok();

@@ -182,6 +182,12 @@ Result<uint64_t> StoreImpl::append_record(PendingRecord& rec) {
   return offset;
 }
 
+Status StoreImpl::append_and_apply(PendingRecord& rec) {
+  auto off = append_record(rec);
+  if (!off) return off.status();
+  return apply_record(rec.header, *off);
+}
+
 Status StoreImpl::apply_record(const RecordHeader& h, uint64_t offset) {
   const uint32_t total = format::record_total_length(h.stored_len);
   switch (h.type) {

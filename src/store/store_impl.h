@@ -171,6 +171,8 @@ class StoreImpl final : public ImageStore {
   // ---- records (record_io.cc) ----
   // Appends one record at the head (allocating segments); REQUIRES mu_.
   Result<uint64_t> append_record(PendingRecord& rec);
+  // append_record, then apply_record at the offset it got; REQUIRES mu_.
+  Status append_and_apply(PendingRecord& rec);
   // Applies a record's effect on the index/bad list; REQUIRES mu_.
   Status apply_record(const format::RecordHeader& h, uint64_t offset);
   uint64_t segment_of(uint64_t offset) const { return (offset - sb_.data_start) / sb_.segment_size; }
@@ -199,6 +201,14 @@ class StoreImpl final : public ImageStore {
   // exit; clean_segment drops it while it reads and compresses.
   Status maintain(std::unique_lock<std::mutex>& lock, double live_fraction, int max_victims);
   Status clean_segment(uint64_t seg, std::unique_lock<std::mutex>& lock);
+  // Copies the blocks of the DATA record at `off` that still live there to
+  // the head (dropping mu_ while it reads and compresses). `lock` holds mu_.
+  Status copy_live_blocks(uint64_t off, const format::RecordHeader& h, std::unique_lock<std::mutex>& lock);
+  // A power cut (or close) happened since power_epoch_ was `epoch`: state
+  // read before mu_ was dropped no longer holds.
+  bool interrupted_since_locked(uint64_t epoch) const;
+  // Which blocks of the DATA record at `off` the index still points at.
+  Result<std::vector<bool>> live_blocks_locked(uint64_t off, const format::RecordHeader& h);
   bool cleaning_needed_locked(double live_fraction) const;
   std::optional<uint64_t> pick_victim_locked() const;
   bool checkpoint_due_locked() const;

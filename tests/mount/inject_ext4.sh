@@ -6,15 +6,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 require debugfs
 
-IMG=$WORK/img
-MNT=$WORK/m
-FS=$WORK/fs
-mkdir -p "$FS"
-vformat "$IMG" --size 256M
-vmount "$IMG" "$MNT"
-LOOP=$(loop_attach "$MNT/disk" --direct-io=on)
-run 120 mkfs.ext4 -q -F -b 4096 "$LOOP" || fail "mkfs.ext4"
-run 30 mount "$LOOP" "$FS" || fail "mount $LOOP"
+ext4_on_vblk 256M
 for f in victim other1 other2; do
   head -c $((2 << 20)) /dev/urandom >"$FS/$f"
 done

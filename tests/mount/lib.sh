@@ -201,6 +201,22 @@ loop_attach() {
 
 loop_detach() { run 30 losetup -d "$1" || fail "losetup -d $1 failed"; }
 
+# ext4_on_vblk SIZE: a fresh image of SIZE at $WORK/img mounted at $WORK/m,
+# a direct-I/O loop device on its disk file, and ext4 (4 KiB blocks, so
+# file-system block N is disk block N) on it mounted at $WORK/fs. Sets IMG,
+# MNT, FS and LOOP.
+ext4_on_vblk() {
+  IMG=$WORK/img
+  MNT=$WORK/m
+  FS=$WORK/fs
+  mkdir -p "$FS"
+  vformat "$IMG" --size "$1"
+  vmount "$IMG" "$MNT"
+  LOOP=$(loop_attach "$MNT/disk" --direct-io=on)
+  run 120 mkfs.ext4 -q -F -b 4096 "$LOOP" || fail "mkfs.ext4"
+  run 30 mount "$LOOP" "$FS" || fail "mount $LOOP"
+}
+
 # alive PID: the process exists and is not a zombie (a daemonized vblkfs is
 # reparented to init, which may reap it only later).
 alive() {

@@ -6,15 +6,7 @@
 # Run as: bash powercut_ext4.sh VBLKFS VBLK_FORMAT VBLK_INSPECT VBLK_INJECT
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-IMG=$WORK/img
-MNT=$WORK/m
-FS=$WORK/fs
-mkdir -p "$FS"
-vformat "$IMG" --size 512M
-vmount "$IMG" "$MNT"
-LOOP=$(loop_attach "$MNT/disk" --direct-io=on)
-run 120 mkfs.ext4 -q -F -b 4096 "$LOOP" || fail "mkfs.ext4"
-run 30 mount "$LOOP" "$FS" || fail "mount $LOOP"
+ext4_on_vblk 512M
 
 # writer.py DIR: files each fsynced (and their directory), interleaved with
 # files and appends that are never fsynced, then more unsynced writes until

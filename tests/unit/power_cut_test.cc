@@ -2,7 +2,9 @@
 // `vblk-inject MOUNTPOINT powercut`. After a cut the image must hold what
 // the last flush (or a checkpoint, which is also durable) left, and nothing
 // written after it; the store refuses requests until powered on or reopened.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -12,6 +14,7 @@
 #include <mutex>
 #include <thread>
 
+#include "io/crash_file.h"
 #include "io/file.h"
 #include "io/mem_file.h"
 #include "store/store_impl.h"
@@ -175,6 +178,56 @@ TEST_F(PowerCutStore, PowerOnWhenOnAndCutOnReadOnlyAreRefused) {
   auto r = ImageStore::open(path_, ro);
   ASSERT_TRUE(r.is_ok());
   EXPECT_EQ((*r)->power_cut().status().code(), Status::Code::kReadOnly);
+}
+
+// Power on rebuilds from the file; when the file cannot be opened any more
+// the device stays off and says why.
+TEST_F(PowerCutStore, PowerOnThatCannotRecoverLeavesTheDeviceOff) {
+  write(0, 8, 10);
+  ASSERT_TRUE(store_->flush().is_ok());
+  ASSERT_TRUE(store_->power_cut().is_ok());
+  const int fd = ::open(path_.c_str(), O_WRONLY);
+  ASSERT_GE(fd, 0);
+  const std::vector<uint8_t> junk(format::kCheckpointSize, 0xa5);
+  for (uint64_t at : format::kCheckpointOffset)
+    ASSERT_EQ(::pwrite(fd, junk.data(), junk.size(), static_cast<off_t>(at)), static_cast<ssize_t>(junk.size()));
+  ::close(fd);
+  Status on = store_->power_on();
+  EXPECT_EQ(on.code(), Status::Code::kCorruption) << on.to_string();
+  EXPECT_NE(on.message().find("power on"), std::string::npos) << on.to_string();
+  EXPECT_TRUE(store_->info().powered_off);
+  std::vector<uint8_t> block(kBs);
+  EXPECT_TRUE(store_->read_blocks(0, 1, block).is_powered_off());
+  EXPECT_TRUE(store_->close().is_ok());  // nothing written while off
+}
+
+// The cut's own sync fails: the cut is reported as failed, the device is off
+// all the same, and power on (a reopen) brings back the flushed state.
+TEST(PowerCutSyncFault, ACutWhoseSyncFailsIsReportedAndTheDeviceStaysOff) {
+  FormatOptions f;
+  f.capacity_bytes = 1 << 20;
+  auto sb = store::superblock_for("fault.img", f);
+  ASSERT_TRUE(sb.is_ok());
+  io::MemFile base("fault.img");
+  ASSERT_TRUE(store::write_empty_image(base, *sb).is_ok());
+  io::CrashRecorder rec(base.contents());
+  OpenOptions o;
+  o.background_maintenance = false;  // the injected fault must hit the cut's sync
+  auto st = store::open_image_file(rec.open("fault.img"), o);
+  ASSERT_TRUE(st.is_ok());
+  ImageStore& s = **st;
+  std::vector<uint8_t> a(4096, 1), b(4096, 2), out(4096);
+  ASSERT_TRUE(s.write_blocks(3, a).is_ok());
+  ASSERT_TRUE(s.flush().is_ok());
+  ASSERT_TRUE(s.write_blocks(3, b).is_ok());
+  rec.inject(io::FaultHook::kSync, EIO, 1);
+  auto cut = s.power_cut();
+  EXPECT_EQ(cut.status().code(), Status::Code::kIoError) << cut.status().to_string();
+  EXPECT_TRUE(s.info().powered_off);
+  EXPECT_TRUE(s.read_blocks(3, 1, out).is_powered_off());
+  ASSERT_TRUE(s.power_on().is_ok());
+  ASSERT_TRUE(s.read_blocks(3, 1, out).is_ok());
+  EXPECT_EQ(out, a);
 }
 
 // Random writes, trims and flushes with the cleaner and checkpoints running

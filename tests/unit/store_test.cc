@@ -415,10 +415,14 @@ TEST(FileWriteParts, WritesTheConcatenationOfTheParts) {
   io::MemFile mem("parts");
   const auto a = test::random_bytes(100, 1), b = test::random_bytes(70000, 2), c = test::random_bytes(3, 3);
   const std::vector<uint8_t> none;
-  const std::array<std::span<const uint8_t>, 4> parts{std::span<const uint8_t>(a), std::span<const uint8_t>(none),
-                                                      std::span<const uint8_t>(b), std::span<const uint8_t>(c)};
+  // More parts than the POSIX file keeps on the stack.
+  const std::array<std::span<const uint8_t>, 6> parts{std::span<const uint8_t>(a), std::span<const uint8_t>(none),
+                                                      std::span<const uint8_t>(b), std::span<const uint8_t>(c),
+                                                      std::span<const uint8_t>(a), std::span<const uint8_t>(c)};
   std::vector<uint8_t> want(a);
   want.insert(want.end(), b.begin(), b.end());
+  want.insert(want.end(), c.begin(), c.end());
+  want.insert(want.end(), a.begin(), a.end());
   want.insert(want.end(), c.begin(), c.end());
   for (io::File* f : {static_cast<io::File*>(posix->get()), static_cast<io::File*>(&mem)}) {
     ASSERT_TRUE(f->write_parts(5, parts).is_ok());
