@@ -264,15 +264,22 @@ namespace vblk::format {
 //      u64 segment_count S (<= the slot's: the table is a snapshot taken
 //          before the META records are appended; a reader marks the segments
 //          holding the META records and the head segment as used)
-//      S x { u32 live_bytes, u32 fill }      fill 0 = free segment
+//      S x { u32 live_bytes, u32 fill }      fill 0 = free segment;
+//                                            (kSegmentReleased, 0) = released
 //      u64 bad_range_count B
 //      B x { u64 first, u64 count }          ascending, disjoint
 // Allocation rule (replay depends on it): when the head segment cannot take
 // the next record, the next segment is the lowest-numbered segment whose
 // fill is 0 in the checkpoint in force, else segment_count (the file grows).
-// Segments emptied after a checkpoint are not reused before the next one.
+// Segments emptied after a checkpoint are not reused before the next one;
+// that one records them as released (their data is no longer needed and
+// their range is being punched), and only the one after it as free, so a
+// segment is never punched while the checkpoint in force lets it be
+// allocated.
 inline constexpr uint32_t kMetaChunkBytes = 1u << 20;
-inline constexpr uint64_t kMetaVersion = 1;
+// Version 2 added released segments; version 1 metadata reads the same.
+inline constexpr uint64_t kMetaVersion = 2;
+inline constexpr uint32_t kSegmentReleased = 0xFFFFFFFFu;
 inline constexpr uint32_t kMetaPageEntrySize = 24;
 inline constexpr uint32_t kMetaSegmentEntrySize = 8;
 inline constexpr uint32_t kMetaBadEntrySize = 16;

@@ -16,7 +16,15 @@ using format::RecordType;
 bool StoreImpl::checkpoint_due_locked() const {
   const uint64_t page_bytes = uint64_t{sb_.entries_per_page} * sizeof(IndexEntry);
   return log_since_checkpoint_ >= opts_.checkpoint_log_bytes ||
-         dirty_pages_ * page_bytes >= opts_.index_cache_bytes / 2 || pending_free_.size() >= kCleanBatch;
+         dirty_pages_ * page_bytes >= opts_.index_cache_bytes / 2 || pending_free_.size() >= clean_batch();
+}
+
+size_t StoreImpl::clean_batch() const {
+  // Emptied segments wait for a checkpoint (and a second one to be reused),
+  // so the batch also stays small beside the segments in use: 1/16 of them.
+  const uint64_t in_use = segs_.size() - free_segs_.size();
+  const uint64_t by_log = std::max<uint64_t>(kCleanBatch, opts_.checkpoint_log_bytes / sb_.segment_size);
+  return static_cast<size_t>(std::clamp<uint64_t>(in_use / 16, kCleanBatch, by_log));
 }
 
 std::vector<uint8_t> StoreImpl::encode_meta_locked() const {
@@ -45,9 +53,17 @@ std::vector<uint8_t> StoreImpl::encode_meta_locked() const {
   }
   u64(segs_.size());
   for (uint64_t i = 0; i < segs_.size(); ++i) {
-    bool freed = std::find(pending_free_.begin(), pending_free_.end(), i) != pending_free_.end();
-    u32(freed ? 0 : segs_[i].live);
-    u32(freed ? 0 : segs_[i].fill);
+    // Punched segments are free from this checkpoint on (step 4 of
+    // checkpoint_locked); emptied ones and those still to punch are
+    // released: not needed, not yet allocatable.
+    auto in = [i](const std::vector<uint64_t>& v) { return std::find(v.begin(), v.end(), i) != v.end(); };
+    if (in(punched_)) {
+      u32(0), u32(0);
+    } else if (in(pending_free_) || in(to_punch_) || in(punching_)) {
+      u32(format::kSegmentReleased), u32(0);
+    } else {
+      u32(segs_[i].live), u32(segs_[i].fill);
+    }
   }
   u64(bad_.ranges().size());
   for (auto& [first, count] : bad_.ranges()) {
@@ -167,25 +183,58 @@ Status StoreImpl::checkpoint_locked() {
   meta_chunks_ = std::move(chunks);
   log_since_checkpoint_ = 0;
   changed_since_checkpoint_ = false;
-  // 4. Segments emptied before this checkpoint are free now.
-  for (uint64_t seg : pending_free_) {
+  // 4. Segments punched before this checkpoint are free now; those emptied
+  // before it are released: no checkpoint to come can need their data.
+  for (uint64_t seg : punched_) {
     if (segs_[seg].live != 0)
       spdlog::warn("{}: reclaimed segment {} still counted {} live bytes", file_->name(), seg, segs_[seg].live);
     live_total_ -= segs_[seg].live;
     segs_[seg] = SegmentInfo{};
-    if (Status p = file_->punch_hole(segment_start(seg), sb_.segment_size); !p)
-      spdlog::warn("{}: could not punch segment {}: {}", file_->name(), seg, p.to_string());
   }
+  punched_.clear();
+  to_punch_.insert(to_punch_.end(), pending_free_.begin(), pending_free_.end());
   pending_free_.clear();
   free_segs_.clear();
   for (uint64_t i = 0; i < segs_.size(); ++i)
-    if (segs_[i].fill == 0) free_segs_.insert(i);
+    if (segs_[i].fill == 0 && !reclaiming_locked(i)) free_segs_.insert(i);
   evict_pages();
   return Status::ok();
 }
 
+void StoreImpl::punch_released(std::unique_lock<std::mutex>& lock, bool unlocked) {
+  // No writer allocates a released segment (the checkpoint in force lists
+  // it as in use) and the cleaner skips it, so its hole can be punched
+  // without mu_. A failed punch costs host space, never data.
+  // They stay released (in punching_) until punched: the cleaner must not
+  // pick them, nor a checkpoint record them as in use.
+  const std::vector<uint64_t> segs = std::move(to_punch_);
+  to_punch_.clear();
+  punching_.insert(punching_.end(), segs.begin(), segs.end());
+  const uint64_t epoch = power_epoch_;
+  // power_on() waits for punches in flight: after it, a stale punch could
+  // hit a segment the rebuilt state has allocated again.
+  ++punches_in_flight_;
+  if (unlocked) lock.unlock();
+  for (uint64_t seg : segs)
+    if (Status p = file_->punch_hole(segment_start(seg), sb_.segment_size); !p)
+      spdlog::warn("{}: could not punch segment {}: {}", file_->name(), seg, p.to_string());
+  if (unlocked) lock.lock();
+  --punches_in_flight_;
+  punches_done_.notify_all();
+  // A power cut meanwhile rebuilt the segment table from the file.
+  if (interrupted_since_locked(epoch)) return;
+  for (uint64_t seg : segs) punching_.erase(std::find(punching_.begin(), punching_.end(), seg));
+  punched_.insert(punched_.end(), segs.begin(), segs.end());
+}
+
+bool StoreImpl::reclaiming_locked(uint64_t seg) const {
+  auto in = [seg](const std::vector<uint64_t>& v) { return std::find(v.begin(), v.end(), seg) != v.end(); };
+  return in(pending_free_) || in(to_punch_) || in(punching_) || in(punched_);
+}
+
 bool StoreImpl::cleaning_needed_locked(double live_fraction) const {
-  const uint64_t in_use = segs_.size() - free_segs_.size() - pending_free_.size();
+  const uint64_t in_use =
+      segs_.size() - free_segs_.size() - pending_free_.size() - to_punch_.size() - punching_.size() - punched_.size();
   return in_use >= kCleanMinSegments &&
          static_cast<double>(live_total_) < live_fraction * static_cast<double>(in_use * sb_.segment_size);
 }
@@ -196,7 +245,7 @@ std::optional<uint64_t> StoreImpl::pick_victim_locked() const {
   for (uint64_t i = 0; i < segs_.size(); ++i) {
     if (i == head_seg_ || segs_[i].fill == 0 || segs_[i].live >= victim_live || unclean_.count(i) || cleaning_.count(i))
       continue;
-    if (std::find(pending_free_.begin(), pending_free_.end(), i) != pending_free_.end()) continue;
+    if (reclaiming_locked(i)) continue;
     victim = i, victim_live = segs_[i].live;
   }
   if (victim == format::kNoSegment || victim_live > sb_.segment_size * kCleanLiveFraction) return std::nullopt;
@@ -370,13 +419,23 @@ Status StoreImpl::clean_segment(uint64_t seg, std::unique_lock<std::mutex>& lock
 
 Status StoreImpl::checkpoint_presynced(std::unique_lock<std::mutex>& lock) {
   // Most of what the checkpoint must make durable is already written: sync
-  // it without mu_, so the sync under mu_ has little left to do.
-  lock.unlock();
-  Status s = sync_file();
-  lock.lock();
-  if (!s) {
-    broken_ = true;
-    return s.with_prefix("checkpoint");
+  // it without mu_, so the sync under mu_ has little left to do. Writers
+  // append meanwhile, so sync again while a sync leaves much behind (each
+  // round is shorter when the disk outpaces the writers; a bounded number
+  // of rounds when it does not).
+  constexpr uint64_t kSmallRemainder = 4u << 20;
+  constexpr int kMaxRounds = 4;
+  for (int round = 0; round < kMaxRounds; ++round) {
+    const uint64_t before = log_since_checkpoint_;
+    lock.unlock();
+    Status s = sync_file();
+    lock.lock();
+    if (!s) {
+      broken_ = true;
+      return s.with_prefix("checkpoint");
+    }
+    // A checkpoint made meanwhile (a writer helping inline) reset the count.
+    if (log_since_checkpoint_ < before || log_since_checkpoint_ - before <= kSmallRemainder) break;
   }
   return checkpoint_locked();
 }
@@ -389,9 +448,10 @@ Status StoreImpl::maintain(std::unique_lock<std::mutex>& lock, double live_fract
     auto victim = pick_victim_locked();
     if (!victim) break;
     VBLK_RETURN_IF_ERROR(clean_segment(*victim, lock));
-    if (pending_free_.size() >= kCleanBatch) VBLK_RETURN_IF_ERROR(checkpoint_presynced(lock));
+    if (pending_free_.size() >= clean_batch()) VBLK_RETURN_IF_ERROR(checkpoint_presynced(lock));
   }
-  if (checkpoint_due_locked()) return checkpoint_presynced(lock);
+  if (checkpoint_due_locked()) VBLK_RETURN_IF_ERROR(checkpoint_presynced(lock));
+  if (!to_punch_.empty()) punch_released(lock, true);
   return Status::ok();
 }
 

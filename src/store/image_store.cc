@@ -162,12 +162,21 @@ Status StoreImpl::check_writable() const {
 
 Status StoreImpl::close() {
   stop_maintenance();
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
   if (closed_) return Status::ok();
   Status s;
   // After a power cut the image keeps exactly the flushed state.
-  if (!opts_.read_only && !broken_ && !powered_off_ && (changed_since_checkpoint_ || dirty_pages_ || !pending_free_.empty()))
+  auto checkpoint_needed = [&] {
+    return !opts_.read_only && !broken_ && !powered_off_ &&
+           (changed_since_checkpoint_ || dirty_pages_ || !pending_free_.empty() || !to_punch_.empty() ||
+            !punched_.empty());
+  };
+  // Up to two checkpoints: the first releases the segments emptied since
+  // the last one, which are then punched; the second records them free.
+  for (int round = 0; round < 2 && s && checkpoint_needed(); ++round) {
     s = checkpoint_locked();
+    if (s && !to_punch_.empty()) punch_released(lock, false);
+  }
   closed_ = true;
   return s;
 }
@@ -354,8 +363,12 @@ Status StoreImpl::flush() {
 }
 
 Status StoreImpl::checkpoint() {
-  std::lock_guard lock(mu_);
-  return checkpoint_locked();
+  std::unique_lock lock(mu_);
+  VBLK_RETURN_IF_ERROR(checkpoint_locked());
+  // What this checkpoint released is punched now, not at the next pass of
+  // the maintenance thread: the caller may be about to measure the file.
+  if (!to_punch_.empty()) punch_released(lock, true);
+  return Status::ok();
 }
 
 DeviceStats StoreImpl::stats() {

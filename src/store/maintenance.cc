@@ -34,7 +34,8 @@ void StoreImpl::stop_maintenance() {
 
 bool StoreImpl::maintenance_work_locked() const {
   if (powered_off_ || broken_ || closed_) return false;
-  return checkpoint_due_locked() || (cleaning_needed_locked(kCleanLiveFraction) && pick_victim_locked());
+  return checkpoint_due_locked() || !to_punch_.empty() ||
+         (cleaning_needed_locked(kCleanLiveFraction) && pick_victim_locked());
 }
 
 void StoreImpl::maintenance_loop() {

@@ -50,6 +50,9 @@ void StoreImpl::reset_state_locked() {
   segs_.clear();
   free_segs_.clear();
   pending_free_.clear();
+  to_punch_.clear();
+  punching_.clear();
+  punched_.clear();
   unclean_.clear();
   meta_chunks_.clear();
   page_dir_.clear();
@@ -103,7 +106,8 @@ Result<PowerCutReport> StoreImpl::power_cut() {
 }
 
 Status StoreImpl::power_on() {
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
+  punches_done_.wait(lock, [&] { return punches_in_flight_ == 0; });
   if (closed_) return Status::invalid_argument(file_->name() + ": image is closed");
   if (!powered_off_) return Status::invalid_argument(file_->name() + ": the device is not powered off");
   reset_state_locked();

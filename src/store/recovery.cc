@@ -106,7 +106,8 @@ Status StoreImpl::load_checkpoint(const Checkpoint& cp) {
 
   MetaReader r(meta);
   uint64_t version, pages, nsegs, nbad;
-  if (!r.u64(&version) || version != format::kMetaVersion) return Status::corruption("unknown metadata version");
+  if (!r.u64(&version) || version < 1 || version > format::kMetaVersion)
+    return Status::corruption("unknown metadata version");
   if (!r.u64(&used_) || !r.u64(&zero_) || !r.u64(&trimmed_) || !r.u64(&stored_) || !r.u64(&pages))
     return Status::corruption("metadata truncated");
   if (used_ > sb_.block_count || zero_ > used_ || trimmed_ > sb_.block_count - used_)
@@ -127,6 +128,12 @@ Status StoreImpl::load_checkpoint(const Checkpoint& cp) {
     return Status::corruption("metadata segment table invalid");
   for (uint64_t i = 0; i < nsegs; ++i) {
     if (!r.u32(&segs_[i].live) || !r.u32(&segs_[i].fill)) return Status::corruption("metadata truncated");
+    if (version >= 2 && segs_[i].live == format::kSegmentReleased && segs_[i].fill == 0) {
+      // Released: punch it (again) and free it at the next checkpoint.
+      segs_[i].live = 0;
+      to_punch_.push_back(i);
+      continue;
+    }
     if (segs_[i].fill > sb_.segment_size || segs_[i].live > segs_[i].fill)
       return Status::corruption("segment " + std::to_string(i) + " accounting invalid");
   }
@@ -145,15 +152,19 @@ Status StoreImpl::load_checkpoint(const Checkpoint& cp) {
   for (auto& [loc, _] : chunks) {
     uint64_t seg = segment_of(loc.offset);
     if (seg >= segs_.size()) return Status::corruption("metadata chunk outside the segments");
+    if (reclaiming_locked(seg)) return Status::corruption("metadata chunk in a released segment");
     segs_[seg].live += loc.length;
     segs_[seg].fill = std::max<uint32_t>(segs_[seg].fill, static_cast<uint32_t>(loc.offset + loc.length - segment_start(seg)));
     meta_chunks_.push_back(loc);
   }
-  if (head_seg_ != format::kNoSegment) segs_[head_seg_].fill = std::max(segs_[head_seg_].fill, head_fill_);
+  if (head_seg_ != format::kNoSegment) {
+    if (reclaiming_locked(head_seg_)) return Status::corruption("the head segment is released");
+    segs_[head_seg_].fill = std::max(segs_[head_seg_].fill, head_fill_);
+  }
   live_total_ = 0;
   for (uint64_t i = 0; i < segs_.size(); ++i) {
     live_total_ += segs_[i].live;
-    if (segs_[i].fill == 0) free_segs_.insert(i);
+    if (segs_[i].fill == 0 && !reclaiming_locked(i)) free_segs_.insert(i);
   }
   return Status::ok();
 }

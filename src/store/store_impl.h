@@ -33,8 +33,18 @@
 //   | fill == 0, in free_segs_  | free: may be allocated                  |
 //   | fill > 0                  | in use (head, or full)                  |
 //   | in cleaning_              | being emptied by clean_segment()        |
-//   | in pending_free_          | emptied by the cleaner; freed and       |
-//   |                           | punched after the next checkpoint       |
+//   | in pending_free_          | emptied by the cleaner; released by the |
+//   |                           | next checkpoint                         |
+//   | in to_punch_ / punching_  | released: no checkpoint needs its data; |
+//   |                           | punched without mu_ (maintenance)       |
+//   | in punched_               | punched; free from the next checkpoint, |
+//   |                           | whose metadata records it as free       |
+// A checkpoint records segments in pending_free_, to_punch_ and punching_
+// as released
+// (man/vblk.5): not needed, not allocatable. A segment thus becomes free
+// one checkpoint after it is released, so its hole is punched without mu_
+// while neither a writer nor a replay can allocate it, and runtime and
+// replay agree on which segment the head moves to next.
 //
 // Lock order: mu_, then sync_mu_ (held only around fdatasync). Reads,
 // compression, the cleaner's reads and the bulk of checkpoint syncs happen
@@ -63,7 +73,10 @@ namespace vblk::store {
 // has fallen below kUrgentLiveFraction (the thread is not keeping up).
 inline constexpr double kCleanLiveFraction = 0.75;
 inline constexpr double kUrgentLiveFraction = 0.6;
-// Segments emptied per cleaning pass before a checkpoint frees them.
+// Segments emptied before a checkpoint releases them: at least kCleanBatch;
+// up to as many as checkpoint_log_bytes holds as the image grows
+// (clean_batch()), so that reclaim makes no more checkpoints than writing
+// the log itself does.
 inline constexpr size_t kCleanBatch = 4;
 // Below this many used segments the cleaner does not bother.
 inline constexpr uint64_t kCleanMinSegments = 4;
@@ -212,6 +225,12 @@ class StoreImpl final : public ImageStore {
   bool cleaning_needed_locked(double live_fraction) const;
   std::optional<uint64_t> pick_victim_locked() const;
   bool checkpoint_due_locked() const;
+  size_t clean_batch() const;
+  // In pending_free_, to_punch_ or punched_: emptied, not yet free.
+  bool reclaiming_locked(uint64_t seg) const;
+  // Punches the holes of released segments (to_punch_), dropping mu_ while
+  // it does unless `unlocked` is false; they join punched_.
+  void punch_released(std::unique_lock<std::mutex>& lock, bool unlocked);
   std::vector<uint8_t> encode_meta_locked() const;
 
   Status check_writable() const;
@@ -264,6 +283,9 @@ class StoreImpl final : public ImageStore {
   std::vector<SegmentInfo> segs_;
   std::set<uint64_t> free_segs_;
   std::vector<uint64_t> pending_free_;
+  std::vector<uint64_t> to_punch_;
+  std::vector<uint64_t> punching_;        // taken from to_punch_ by a punch_released() under way
+  std::vector<uint64_t> punched_;
   std::set<uint64_t> unclean_;            // segments the cleaner must leave alone (damaged)
   std::vector<PageLocation> meta_chunks_; // chunks of the checkpoint in force
   std::map<uint64_t, PageLocation> page_dir_;
@@ -294,6 +316,9 @@ class StoreImpl final : public ImageStore {
   std::condition_variable maint_cv_;
   bool maint_stop_ = false;
   std::set<uint64_t> cleaning_;  // segments a clean_segment() call is emptying
+  // punch_released() calls punching without mu_; punches_done_ waits on mu_.
+  int punches_in_flight_ = 0;
+  std::condition_variable punches_done_;
 };
 
 // Entry points below ImageStore::create/open for callers (tests) that

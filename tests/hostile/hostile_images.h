@@ -799,7 +799,28 @@ void Generator::meta_cases() {
   };
   meta_case("meta-relocated", Expect::kValid, "the metadata rewritten elsewhere, unchanged (control case)",
             [](Meta&, auto&) {});
-  meta_case("meta-version", Expect::kReject, "metadata version 2", [](Meta& m, auto&) { m.version = 2; });
+  meta_case("meta-version", Expect::kReject, "metadata version 3", [](Meta& m, auto&) { m.version = 3; });
+  meta_case("meta-version-1", Expect::kValid, "metadata version 1 (no released segments: reads the same)",
+            [](Meta& m, auto&) { m.version = 1; });
+  meta_case("meta-released-v1", Expect::kReject, "a released segment in version 1 metadata",
+            [](Meta& m, const Layout& l) {
+              m.version = 1;
+              m.segs.resize(l.cp.segment_count);
+              m.segs.back() = {format::kSegmentReleased, 0};
+            });
+  meta_case("meta-released-fill", Expect::kReject, "a released segment with a fill",
+            [](Meta& m, auto&) { m.segs[0] = {format::kSegmentReleased, 64}; });
+  meta_case("meta-head-released", Expect::kReject, "the head segment recorded as released",
+            [](Meta& m, const Layout& l) {
+              m.segs.resize(std::max<size_t>(m.segs.size(), l.cp.head_segment + 1));
+              m.segs[l.cp.head_segment] = {format::kSegmentReleased, 0};
+            });
+  meta_case("meta-chunk-released", Expect::kReject, "the segment of the metadata itself recorded as released",
+            [](Meta& m, const Layout& l) {
+              const size_t seg = (l.cp.meta_last_chunk - l.sb.data_start) / l.sb.segment_size;
+              m.segs.resize(std::max(m.segs.size(), seg + 1));
+              m.segs[seg] = {format::kSegmentReleased, 0};
+            });
   meta_case("meta-used-huge", Expect::kReject, "more used blocks than the capacity",
             [](Meta& m, auto&) { m.used = ~0ull; });
   meta_case("meta-zero-gt-used", Expect::kReject, "more zero blocks than used blocks",
