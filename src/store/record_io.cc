@@ -1,8 +1,6 @@
 // Building, appending, applying and reading log records.
 #include <spdlog/spdlog.h>
-#include <zstd.h>
 
-#include <array>
 #include <cstring>
 
 #include "store/store_impl.h"
@@ -14,19 +12,6 @@ using format::RecordHeader;
 using format::RecordType;
 
 namespace {
-
-struct ZstdContexts {
-  ZSTD_CCtx* c = ZSTD_createCCtx();
-  ZSTD_DCtx* d = ZSTD_createDCtx();
-  ~ZstdContexts() {
-    ZSTD_freeCCtx(c);
-    ZSTD_freeDCtx(d);
-  }
-};
-ZstdContexts& zstd() {
-  thread_local ZstdContexts ctx;
-  return ctx;
-}
 
 bool is_zero(const uint8_t* p, size_t n) {
   // Compare in 8-byte words; blocks are at least 512 bytes.
@@ -41,43 +26,6 @@ bool is_zero(const uint8_t* p, size_t n) {
 }
 
 }  // namespace
-
-// True when `samples` 4 KiB samples of a large payload, spread from its
-// start to its middle (2) or over all of it (more), would none of them
-// shrink by kMinSampleSaving at zstd's fastest level: the data is then
-// stored raw without compressing all of it, so incompressible writes
-// (media, encrypted or already compressed files) cost a few small trial
-// compressions instead of a full one that is thrown away.
-bool samples_incompressible(std::span<const uint8_t> in, size_t samples) {
-  constexpr size_t kSample = 4096;
-  constexpr double kMinSampleSaving = 0.03;
-  if (in.size() < 4 * kSample || samples < 2) return false;
-  std::array<uint8_t, ZSTD_COMPRESSBOUND(kSample)> buf;
-  const size_t span = samples == 2 ? in.size() / 2 : in.size() - kSample;
-  for (size_t k = 0; k < samples; ++k) {
-    const size_t at = k * span / (samples - 1);
-    const size_t n = ZSTD_compressCCtx(zstd().c, buf.data(), buf.size(), in.data() + at, kSample, 1);
-    if (ZSTD_isError(n) || static_cast<double>(n) <= (1 - kMinSampleSaving) * kSample) return false;
-  }
-  return true;
-}
-
-bool compress_payload(std::span<const uint8_t> in, int level, std::vector<uint8_t>* out) {
-  if (level <= 0 || samples_incompressible(in, 2)) return false;
-  out->resize(ZSTD_compressBound(in.size()));
-  size_t n = ZSTD_compressCCtx(zstd().c, out->data(), out->size(), in.data(), in.size(), level);
-  // Store raw unless compression saves at least one 8-byte alignment unit.
-  if (ZSTD_isError(n) || n + format::kRecordAlign >= in.size()) return false;
-  out->resize(n);
-  return true;
-}
-
-Status decompress_payload(std::span<const uint8_t> in, std::span<uint8_t> out) {
-  size_t n = ZSTD_decompressDCtx(zstd().d, out.data(), out.size(), in.data(), in.size());
-  if (ZSTD_isError(n)) return Status::corruption(std::string("zstd: ") + ZSTD_getErrorName(n));
-  if (n != out.size()) return Status::corruption("decompressed payload has the wrong length");
-  return Status::ok();
-}
 
 std::vector<PendingRecord> StoreImpl::build_data_records(uint64_t first, std::span<const uint8_t> data) {
   const uint32_t bs = sb_.block_size;

@@ -127,9 +127,17 @@ class BadSet {
   std::map<uint64_t, uint64_t> ranges_;  // first -> count
 };
 
-// zstd helpers (thread-local contexts). compress returns false when the
-// result would not be smaller than the input (store raw then).
+// zstd helpers (compression.cc; thread-local contexts). compress returns
+// false when the result would not be smaller than the input (store raw
+// then); up to level 9 it uses level 1 where the level does not pay.
 bool compress_payload(std::span<const uint8_t> in, int level, std::vector<uint8_t>* out);
+// True when `samples` 4 KiB samples of a large payload, spread from its
+// start to its middle (2) or over all of it (more), would none of them
+// shrink by 3% at zstd's fastest level: the data is then stored raw without
+// compressing all of it, so incompressible writes (media, encrypted or
+// already compressed files) cost a few small trial compressions instead of
+// a full one that is thrown away.
+bool samples_incompressible(std::span<const uint8_t> in, size_t samples);
 Status decompress_payload(std::span<const uint8_t> in, std::span<uint8_t> out);
 
 class StoreImpl final : public ImageStore {
