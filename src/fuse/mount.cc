@@ -32,6 +32,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -53,6 +54,10 @@
 #endif
 
 namespace vblk::fuse {
+
+unsigned default_max_threads() {
+  return std::clamp(2 * std::thread::hardware_concurrency(), 4u, 256u);
+}
 namespace {
 
 std::string real_path(const std::string& p) {
