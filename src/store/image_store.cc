@@ -287,12 +287,42 @@ Status StoreImpl::write_blocks(uint64_t first, std::span<const uint8_t> data) {
   }
   // Compression runs without the lock so writers compress in parallel.
   std::vector<PendingRecord> records = build_data_records(first, data);
+  // Group commit (group_commit.cc): queue up; the front of the queue
+  // appends for everyone queued behind it by the time it holds mu_.
+  constexpr size_t kMaxBatchWrites = 64;
+  WriteWaiter self;
+  self.first = first;
+  self.count = count;
+  self.records = &records;
+  {
+    std::unique_lock queue(queue_mu_);
+    write_queue_.push_back(&self);
+    self.cv.wait(queue, [&] { return self.done || write_queue_.front() == &self; });
+    if (self.done) return self.status;
+  }
+  // The leader. While it waits for mu_ (held by the previous batch's write
+  // or by maintenance), later writers queue up behind it.
   std::unique_lock lock(mu_);
-  VBLK_RETURN_IF_ERROR(check_writable());
-  if (auto bad = bad_.first_in(first, count)) return Status::bad_block("block " + std::to_string(*bad) + " is BAD");
-  for (PendingRecord& rec : records) VBLK_RETURN_IF_ERROR(append_and_apply(rec));
+  std::vector<WriteWaiter*> batch;
+  {
+    std::lock_guard queue(queue_mu_);
+    while (!write_queue_.empty() && batch.size() < kMaxBatchWrites) {
+      batch.push_back(write_queue_.front());
+      write_queue_.pop_front();
+    }
+  }
+  commit_writes_locked(batch);
+  {
+    std::lock_guard queue(queue_mu_);
+    for (WriteWaiter* w : batch) {
+      if (w == &self) continue;
+      w->done = true;
+      w->cv.notify_one();
+    }
+    if (!write_queue_.empty()) write_queue_.front()->cv.notify_one();
+  }
   after_change(lock);
-  return Status::ok();
+  return self.status;
 }
 
 Status StoreImpl::append_range_records(RecordType type, uint64_t first, uint64_t count) {

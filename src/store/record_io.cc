@@ -67,67 +67,84 @@ uint64_t StoreImpl::allocation_candidate() const {
   return free_segs_.empty() ? segs_.size() : *free_segs_.begin();
 }
 
-Result<uint64_t> StoreImpl::append_record(PendingRecord& rec) {
+Result<PlacedRecord> StoreImpl::place_record(PendingRecord& rec, const HeadPosition& at) const {
   RecordHeader& h = rec.header;
   h.stored_len = static_cast<uint32_t>(rec.payload.size());
   if (h.type != RecordType::kData && h.type != RecordType::kPage && h.type != RecordType::kMeta)
     h.raw_len = 0;
   else if (!(h.flags & format::kRecordFlagCompressed))
     h.raw_len = h.stored_len;
-  h.seq = next_seq_;
+  h.seq = at.seq;
   h.generation = generation_;
-  if (!rec.hashed) h.payload_hash = format::hash64(rec.payload.data(), rec.payload.size());
-  const uint32_t total = format::record_total_length(h.stored_len);
-  if (total + format::kSegmentHeaderSize > sb_.segment_size)
-    return Status::invalid_argument("record of " + std::to_string(total) + " bytes does not fit a segment");
-
-  bool new_segment = head_seg_ == format::kNoSegment || head_fill_ + total > sb_.segment_size;
-  uint64_t seg = head_seg_;
-  uint32_t pos = head_fill_;
+  if (!rec.hashed) {
+    h.payload_hash = format::hash64(rec.payload.data(), rec.payload.size());
+    rec.hashed = true;
+  }
+  PlacedRecord p;
+  p.total = format::record_total_length(h.stored_len);
+  if (p.total + format::kSegmentHeaderSize > sb_.segment_size)
+    return Status::invalid_argument("record of " + std::to_string(p.total) + " bytes does not fit a segment");
+  p.new_segment = at.seg == format::kNoSegment || at.fill + p.total > sb_.segment_size;
+  p.seg = at.seg;
+  uint32_t pos = at.fill;
   // Segment header (when the record opens a segment) and record header in
   // one buffer; the payload is written from where it lies; then padding.
-  std::vector<uint8_t> buf;
-  buf.reserve(format::kSegmentHeaderSize + format::kRecordHeaderSize);
-  if (new_segment) {
-    seg = allocation_candidate();
+  if (p.new_segment) {
+    p.seg = allocation_candidate();
     pos = 0;
     format::SegmentHeader sh;
     sh.alloc_seq = head_alloc_seq_ + 1;
-    sh.segment_index = seg;
+    sh.segment_index = p.seg;
     sh.generation = generation_;
     sh.uuid = sb_.uuid;
-    buf.resize(format::kSegmentHeaderSize);
-    format::encode_segment_header(sh, std::span<uint8_t, format::kSegmentHeaderSize>(buf.data(), buf.size()));
+    format::encode_segment_header(sh, std::span<uint8_t, format::kSegmentHeaderSize>(p.head.data(),
+                                                                                      format::kSegmentHeaderSize));
+    p.head_len = format::kSegmentHeaderSize;
   }
-  size_t hdr_at = buf.size();
-  buf.resize(buf.size() + format::kRecordHeaderSize, 0);
-  format::encode_record_header(h, std::span<uint8_t, format::kRecordHeaderSize>(buf.data() + hdr_at,
+  p.write_at = segment_start(p.seg) + pos;
+  p.offset = p.write_at + p.head_len;
+  format::encode_record_header(h, std::span<uint8_t, format::kRecordHeaderSize>(p.head.data() + p.head_len,
                                                                                  format::kRecordHeaderSize));
+  p.head_len += format::kRecordHeaderSize;
+  p.end_fill = static_cast<uint32_t>(p.offset - segment_start(p.seg)) + p.total;
+  return p;
+}
+
+void StoreImpl::append_parts(const PendingRecord& rec, const PlacedRecord& p,
+                             std::vector<std::span<const uint8_t>>* parts) {
   static constexpr std::array<uint8_t, format::kRecordAlign> kPadding{};
-  const std::array<std::span<const uint8_t>, 3> parts{
-      std::span<const uint8_t>(buf), std::span<const uint8_t>(rec.payload),
-      std::span<const uint8_t>(kPadding.data(), total - format::kRecordHeaderSize - rec.payload.size())};
+  parts->emplace_back(p.head.data(), p.head_len);
+  parts->emplace_back(rec.payload);
+  parts->emplace_back(kPadding.data(), p.total - format::kRecordHeaderSize - rec.payload.size());
+}
 
-  const uint64_t write_at = segment_start(seg) + pos;
-  if (Status s = file_->write_parts(write_at, parts); !s) return s;
-
+void StoreImpl::commit_placed(const PendingRecord& rec, const PlacedRecord& p) {
   // Committed in memory only once the bytes are in the host file.
-  if (new_segment) {
-    if (seg == segs_.size()) segs_.push_back({});
-    free_segs_.erase(seg);
-    head_seg_ = seg;
+  if (p.new_segment) {
+    if (p.seg == segs_.size()) segs_.push_back({});
+    free_segs_.erase(p.seg);
+    head_seg_ = p.seg;
     head_alloc_seq_++;
-    pos = format::kSegmentHeaderSize;
   }
-  uint64_t offset = segment_start(seg) + pos;
-  head_fill_ = pos + total;
-  segs_[seg].fill = head_fill_;
+  head_fill_ = p.end_fill;
+  segs_[p.seg].fill = head_fill_;
+  const RecordHeader& h = rec.header;
   const bool covers_blocks = h.type == RecordType::kData || h.type == RecordType::kZero || h.type == RecordType::kTrim;
-  unsynced_.push_back({h.seq, offset, covers_blocks ? h.count : 0u});
+  unsynced_.push_back({h.seq, p.offset, covers_blocks ? h.count : 0u});
   next_seq_++;
-  log_since_checkpoint_ += buf.size() - format::kRecordHeaderSize + total;
+  log_since_checkpoint_ += p.head_len - format::kRecordHeaderSize + p.total;
   changed_since_checkpoint_ = true;
-  return offset;
+}
+
+Result<uint64_t> StoreImpl::append_record(PendingRecord& rec) {
+  auto placed = place_record(rec, {head_seg_, head_fill_, next_seq_});
+  if (!placed) return placed.status();
+  std::vector<std::span<const uint8_t>> parts;
+  parts.reserve(3);
+  append_parts(rec, *placed, &parts);
+  if (Status s = file_->write_parts(placed->write_at, parts); !s) return s;
+  commit_placed(rec, *placed);
+  return placed->offset;
 }
 
 Status StoreImpl::append_and_apply(PendingRecord& rec) {

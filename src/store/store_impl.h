@@ -22,7 +22,9 @@
 // * Reads are optimistic: the entry is looked up under mu_, the record is
 //   read and verified without it; if verification fails and the entry has
 //   moved meanwhile (cleaner, overwrite), the read is retried.
-// * Writers compress and hash without mu_, then append and apply under it.
+// * Writers compress and hash without mu_, then append and apply under it,
+//   several at once: concurrent write_blocks() calls queue up and the front
+//   one appends for all in one host write per segment (group_commit.cc).
 //   Cleaning and checkpoints run on the maintenance thread (maintenance.cc):
 //   the cleaner reads and recompresses without mu_ and re-checks each copy
 //   under it; a checkpoint syncs the bulk without mu_ first.
@@ -46,10 +48,12 @@
 // while neither a writer nor a replay can allocate it, and runtime and
 // replay agree on which segment the head moves to next.
 //
-// Lock order: mu_, then sync_mu_ (held only around fdatasync). Reads,
+// Lock order: mu_, then sync_mu_ (held only around fdatasync); mu_, then
+// queue_mu_ (the group-commit queue, held only briefly). Reads,
 // compression, the cleaner's reads and the bulk of checkpoint syncs happen
 // without mu_; appends (pwritev) and index changes with it.
 
+#include <array>
 #include <deque>
 #include <list>
 #include <map>
@@ -105,6 +109,35 @@ struct PendingRecord {
   // header.payload_hash already holds the payload's hash (computed before
   // mu_ is taken, where it costs no other writer anything).
   bool hashed = false;
+};
+
+// Where the log head stands (or would, after records not yet committed).
+struct HeadPosition {
+  uint64_t seg = format::kNoSegment;
+  uint32_t fill = 0;
+  uint64_t seq = 0;  // of the next record
+};
+
+// A record laid out at the head: its bytes before the payload and where
+// they go. Nothing in the store has changed yet.
+struct PlacedRecord {
+  uint64_t write_at = 0;  // first byte written: the segment header when new_segment
+  uint64_t offset = 0;    // of the record header
+  uint64_t seg = 0;
+  uint32_t total = 0;     // record length
+  uint32_t end_fill = 0;  // the segment's fill after it
+  bool new_segment = false;
+  std::array<uint8_t, format::kSegmentHeaderSize + format::kRecordHeaderSize> head{};
+  size_t head_len = 0;
+};
+
+// A write_blocks() call waiting in the group-commit queue (group_commit.cc).
+struct WriteWaiter {
+  uint64_t first = 0, count = 0;
+  std::vector<PendingRecord>* records = nullptr;
+  Status status;
+  bool done = false;
+  std::condition_variable cv;  // waits on StoreImpl::queue_mu_
 };
 
 // Disjoint, ascending ranges of BAD blocks.
@@ -192,6 +225,16 @@ class StoreImpl final : public ImageStore {
   // ---- records (record_io.cc) ----
   // Appends one record at the head (allocating segments); REQUIRES mu_.
   Result<uint64_t> append_record(PendingRecord& rec);
+  // append_record in three steps, so that several records can go out in
+  // one write (group_commit.cc). place_record fills in the header (seq,
+  // generation, lengths, hash) for a head standing at `at`; a record that
+  // opens a segment takes allocation_candidate(). REQUIRES mu_.
+  Result<PlacedRecord> place_record(PendingRecord& rec, const HeadPosition& at) const;
+  // Adds the record's bytes (head, payload, padding) to *parts.
+  static void append_parts(const PendingRecord& rec, const PlacedRecord& p,
+                           std::vector<std::span<const uint8_t>>* parts);
+  // Once its bytes are in the file: moves the head past it. REQUIRES mu_.
+  void commit_placed(const PendingRecord& rec, const PlacedRecord& p);
   // append_record, then apply_record at the offset it got; REQUIRES mu_.
   Status append_and_apply(PendingRecord& rec);
   // Applies a record's effect on the index/bad list; REQUIRES mu_.
@@ -249,6 +292,12 @@ class StoreImpl final : public ImageStore {
   // error another sync reported, and a sync that then succeeds proves
   // nothing. Lock order: mu_ may be held when calling; sync_mu_ is inner.
   Status sync_file();
+
+  // ---- group commit (group_commit.cc) ----
+  // Appends and applies the records of queued write_blocks() calls as the
+  // leader, in as few host writes as the segments allow; sets each
+  // waiter's status. REQUIRES mu_.
+  void commit_writes_locked(const std::vector<WriteWaiter*>& batch);
 
   // ---- background maintenance (maintenance.cc) ----
  public:
@@ -324,6 +373,10 @@ class StoreImpl final : public ImageStore {
   std::condition_variable maint_cv_;
   bool maint_stop_ = false;
   std::set<uint64_t> cleaning_;  // segments a clean_segment() call is emptying
+  // write_blocks() calls in arrival order; the front one leads. Guarded by
+  // queue_mu_, which is taken alone or inside mu_ (never mu_ inside it).
+  std::mutex queue_mu_;
+  std::deque<WriteWaiter*> write_queue_;
   // punch_released() calls punching without mu_; punches_done_ waits on mu_.
   int punches_in_flight_ = 0;
   std::condition_variable punches_done_;
