@@ -583,7 +583,11 @@ int run_live(const Args& a) {
   char ratio[32] = "n/a";
   if (s["compression_ratio"].is_number()) std::snprintf(ratio, sizeof ratio, "%.2f:1", s["compression_ratio"].as_double());
   line("compression:", std::string(ratio) + " (" + vblk::format_size(s["stored_bytes"].as_u64()) + " stored, " +
-                           vblk::format_size(s["host_file_bytes"].as_u64()) + " on the host)");
+                           vblk::format_size(s["host_file_bytes"].as_u64()) + " on the host" +
+                           (s["reuse_pool_bytes"].as_u64() ? ", " + vblk::format_size(s["reuse_pool_bytes"].as_u64()) +
+                                                                 " of it freed, kept for reuse"
+                                                           : std::string()) +
+                           ")");
   const vblk::JsonValue& b = s["blocks"];
   line("blocks:", "free " + num(b["free"]) + ", used " + num(b["used"]) + ", trimmed " + num(b["trimmed"]) +
                       ", bad " + num(b["bad"]));

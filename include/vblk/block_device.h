@@ -32,6 +32,7 @@ struct DeviceStats {
   uint64_t stored_bytes = 0;    // bytes of live data payload in the image (compressed)
   uint64_t host_file_bytes = 0; // bytes the image occupies on the host (allocated)
   uint64_t host_file_size = 0;  // apparent size of the image file
+  uint64_t reuse_pool_bytes = 0; // of host_file_bytes: freed segments kept for reuse, punched when idle
 };
 
 // Called with maximal runs of blocks sharing one state, in ascending order.

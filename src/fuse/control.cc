@@ -127,6 +127,7 @@ std::string Control::stats_json() {
   j.field("stored_bytes", s.device.stored_bytes);
   j.field("host_file_bytes", s.device.host_file_bytes);
   j.field("host_file_size", s.device.host_file_size);
+  j.field("reuse_pool_bytes", s.device.reuse_pool_bytes);
   j.key("faults");
   inject::write_faults_json(target_, j, 64);
   j.end_object();

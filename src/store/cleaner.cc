@@ -201,14 +201,22 @@ Status StoreImpl::checkpoint_locked() {
   return Status::ok();
 }
 
-void StoreImpl::punch_released(std::unique_lock<std::mutex>& lock, bool unlocked) {
+void StoreImpl::punch_released(std::unique_lock<std::mutex>& lock, bool unlocked, bool may_keep) {
   // No writer allocates a released segment (the checkpoint in force lists
   // it as in use) and the cleaner skips it, so its hole can be punched
   // without mu_. A failed punch costs host space, never data.
   // They stay released (in punching_) until punched: the cleaner must not
   // pick them, nor a checkpoint record them as in use.
-  const std::vector<uint64_t> segs = std::move(to_punch_);
+  std::vector<uint64_t> segs = std::move(to_punch_);
   to_punch_.clear();
+  // The lowest ones are allocated first: those are kept for reuse.
+  std::sort(segs.begin(), segs.end());
+  size_t kept = 0;
+  for (const size_t limit = may_keep ? reuse_pool_limit() : 0; kept < segs.size() && unpunched_.size() < limit; ++kept)
+    unpunched_.insert(segs[kept]);
+  punched_.insert(punched_.end(), segs.begin(), segs.begin() + static_cast<std::ptrdiff_t>(kept));
+  segs.erase(segs.begin(), segs.begin() + static_cast<std::ptrdiff_t>(kept));
+  if (segs.empty()) return;
   punching_.insert(punching_.end(), segs.begin(), segs.end());
   const uint64_t epoch = power_epoch_;
   // power_on() waits for punches in flight: after it, a stale punch could
@@ -225,6 +233,23 @@ void StoreImpl::punch_released(std::unique_lock<std::mutex>& lock, bool unlocked
   if (interrupted_since_locked(epoch)) return;
   for (uint64_t seg : segs) punching_.erase(std::find(punching_.begin(), punching_.end(), seg));
   punched_.insert(punched_.end(), segs.begin(), segs.end());
+}
+
+size_t StoreImpl::reuse_pool_limit() const {
+  return static_cast<size_t>(std::min(kReusePoolBytes, live_total_ / kReusePoolLiveDivisor) / sb_.segment_size);
+}
+
+void StoreImpl::punch_reuse_pool_locked() {
+  // Every member is free or released (commit_placed takes a segment out
+  // when the head moves into it), and mu_ keeps writers from allocating it.
+  for (uint64_t seg : unpunched_)
+    if (Status p = file_->punch_hole(segment_start(seg), sb_.segment_size); !p)
+      spdlog::warn("{}: could not punch segment {}: {}", file_->name(), seg, p.to_string());
+  unpunched_.clear();
+}
+
+bool StoreImpl::reuse_pool_idle_locked() const {
+  return !unpunched_.empty() && std::chrono::steady_clock::now() - last_change_ >= kReusePoolIdle;
 }
 
 bool StoreImpl::reclaiming_locked(uint64_t seg) const {

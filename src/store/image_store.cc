@@ -175,8 +175,9 @@ Status StoreImpl::close() {
   // the last one, which are then punched; the second records them free.
   for (int round = 0; round < 2 && s && checkpoint_needed(); ++round) {
     s = checkpoint_locked();
-    if (s && !to_punch_.empty()) punch_released(lock, false);
+    if (s && !to_punch_.empty()) punch_released(lock, false, false);
   }
+  if (s) punch_reuse_pool_locked();
   closed_ = true;
   return s;
 }
@@ -397,7 +398,8 @@ Status StoreImpl::checkpoint() {
   VBLK_RETURN_IF_ERROR(checkpoint_locked());
   // What this checkpoint released is punched now, not at the next pass of
   // the maintenance thread: the caller may be about to measure the file.
-  if (!to_punch_.empty()) punch_released(lock, true);
+  if (!to_punch_.empty()) punch_released(lock, true, false);
+  punch_reuse_pool_locked();
   return Status::ok();
 }
 
@@ -433,6 +435,7 @@ DeviceStats StoreImpl::stats() {
   s.stored_bytes = stored_;
   if (auto a = file_->allocated_bytes()) s.host_file_bytes = *a;
   if (auto z = file_->size()) s.host_file_size = *z;
+  s.reuse_pool_bytes = unpunched_.size() * sb_.segment_size;
   return s;
 }
 

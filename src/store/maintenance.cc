@@ -34,7 +34,7 @@ void StoreImpl::stop_maintenance() {
 
 bool StoreImpl::maintenance_work_locked() const {
   if (powered_off_ || broken_ || closed_) return false;
-  return checkpoint_due_locked() || !to_punch_.empty() ||
+  return checkpoint_due_locked() || !to_punch_.empty() || reuse_pool_idle_locked() ||
          (cleaning_needed_locked(kCleanLiveFraction) && pick_victim_locked());
 }
 
@@ -50,6 +50,7 @@ void StoreImpl::maintenance_loop() {
       if (!maint_stop_ && !maintenance_work_locked()) maint_cv_.wait_for(lock, std::chrono::seconds(1));
       continue;
     }
+    if (reuse_pool_idle_locked()) punch_reuse_pool_locked();
     if (Status s = maintain(lock, kCleanLiveFraction, 1); !s) {
       // A power cut that lands mid-pass is expected; anything else is not.
       if (!s.is_powered_off()) spdlog::error("{}: background maintenance: {}", file_->name(), s.to_string());
@@ -60,6 +61,7 @@ void StoreImpl::maintenance_loop() {
 }
 
 void StoreImpl::after_change(std::unique_lock<std::mutex>& lock) {
+  last_change_ = std::chrono::steady_clock::now();
   Status s;
   if (!maint_thread_.joinable()) {
     s = maintain(lock, kCleanLiveFraction, 8);

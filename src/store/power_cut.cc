@@ -53,6 +53,9 @@ void StoreImpl::reset_state_locked() {
   to_punch_.clear();
   punching_.clear();
   punched_.clear();
+  // Their old bytes stay; they are free segments like any other after the
+  // rebuild and are reused before the file grows.
+  unpunched_.clear();
   unclean_.clear();
   meta_chunks_.clear();
   page_dir_.clear();

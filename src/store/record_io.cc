@@ -52,9 +52,10 @@ std::vector<PendingRecord> StoreImpl::build_data_records(uint64_t first, std::sp
       if (!raw_all && compress_payload(raw, level_, &rec.payload)) {
         rec.header.flags = format::kRecordFlagCompressed;
       } else {
-        rec.payload.assign(raw.begin(), raw.end());
+        rec.payload.clear();
+        rec.borrowed = raw;
       }
-      rec.header.payload_hash = format::hash64(rec.payload.data(), rec.payload.size());
+      rec.header.payload_hash = format::hash64(rec.bytes().data(), rec.bytes().size());
       rec.hashed = true;
     }
     out.push_back(std::move(rec));
@@ -69,7 +70,7 @@ uint64_t StoreImpl::allocation_candidate() const {
 
 Result<PlacedRecord> StoreImpl::place_record(PendingRecord& rec, const HeadPosition& at) const {
   RecordHeader& h = rec.header;
-  h.stored_len = static_cast<uint32_t>(rec.payload.size());
+  h.stored_len = static_cast<uint32_t>(rec.bytes().size());
   if (h.type != RecordType::kData && h.type != RecordType::kPage && h.type != RecordType::kMeta)
     h.raw_len = 0;
   else if (!(h.flags & format::kRecordFlagCompressed))
@@ -77,7 +78,7 @@ Result<PlacedRecord> StoreImpl::place_record(PendingRecord& rec, const HeadPosit
   h.seq = at.seq;
   h.generation = generation_;
   if (!rec.hashed) {
-    h.payload_hash = format::hash64(rec.payload.data(), rec.payload.size());
+    h.payload_hash = format::hash64(rec.bytes().data(), rec.bytes().size());
     rec.hashed = true;
   }
   PlacedRecord p;
@@ -114,8 +115,8 @@ void StoreImpl::append_parts(const PendingRecord& rec, const PlacedRecord& p,
                              std::vector<std::span<const uint8_t>>* parts) {
   static constexpr std::array<uint8_t, format::kRecordAlign> kPadding{};
   parts->emplace_back(p.head.data(), p.head_len);
-  parts->emplace_back(rec.payload);
-  parts->emplace_back(kPadding.data(), p.total - format::kRecordHeaderSize - rec.payload.size());
+  parts->emplace_back(rec.bytes());
+  parts->emplace_back(kPadding.data(), p.total - format::kRecordHeaderSize - rec.bytes().size());
 }
 
 void StoreImpl::commit_placed(const PendingRecord& rec, const PlacedRecord& p) {
@@ -123,6 +124,7 @@ void StoreImpl::commit_placed(const PendingRecord& rec, const PlacedRecord& p) {
   if (p.new_segment) {
     if (p.seg == segs_.size()) segs_.push_back({});
     free_segs_.erase(p.seg);
+    unpunched_.erase(p.seg);
     head_seg_ = p.seg;
     head_alloc_seq_++;
   }

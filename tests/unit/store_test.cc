@@ -225,6 +225,14 @@ void overwrite_and_measure(ImageStore& st, bool random_order, const char* what) 
               (unsigned long long)(written >> 20), (unsigned long long)s.stored_bytes,
               (unsigned long long)s.host_file_bytes, ratio);
   // Metadata allowance: superblock/slots (12 KiB) + index pages + one open segment.
+  // Freed segments kept for reuse come on top, at most a quarter of the live data.
+  EXPECT_LT(s.host_file_bytes - s.reuse_pool_bytes, 1.5 * s.stored_bytes + (5u << 20));
+  EXPECT_LE(s.reuse_pool_bytes, s.stored_bytes / 4);
+  // Punched by an explicit checkpoint (or when idle, or at close).
+  ASSERT_TRUE(st.checkpoint().is_ok());
+  s = st.stats();
+  std::printf("%s: after checkpoint, host file %llu bytes allocated\n", what, (unsigned long long)s.host_file_bytes);
+  EXPECT_EQ(s.reuse_pool_bytes, 0u);
   EXPECT_LT(s.host_file_bytes, 1.5 * s.stored_bytes + (5u << 20));
 }
 
@@ -253,6 +261,99 @@ TEST_F(StoreTest, TrimmedSpaceIsReclaimed) {
   std::printf("trim: host file %llu -> %llu bytes allocated, stored %llu\n", (unsigned long long)before,
               (unsigned long long)after.host_file_bytes, (unsigned long long)after.stored_bytes);
   EXPECT_LT(after.host_file_bytes, before / 2);
+}
+
+// Released segments are kept unpunched for reuse (the reuse pool); the
+// head writes over their stale records, which must never be replayed, and
+// the pool is punched when the store is idle or closed.
+class ReusePoolTest : public StoreTest {
+ protected:
+  // A 128 MiB image stored raw (sizes predictable).
+  std::unique_ptr<ImageStore> create_and_open(bool background) {
+    FormatOptions f;
+    f.capacity_bytes = 128 << 20;
+    f.compression_level = 0;
+    EXPECT_TRUE(ImageStore::create(path_, f).is_ok());
+    return open_with(background);
+  }
+  std::unique_ptr<ImageStore> open_with(bool background) {
+    OpenOptions o;
+    o.background_maintenance = background;
+    auto s = ImageStore::open(path_, o);
+    EXPECT_TRUE(s.is_ok()) << s.status().to_string();
+    return s.is_ok() ? std::move(*s) : nullptr;
+  }
+  // 128 MiB device filled with incompressible data, then overwritten
+  // (1 MiB writes); returns the largest reuse pool seen.
+  uint64_t fill_and_overwrite(ImageStore& st, int rounds) {
+    uint64_t max_pool = 0;
+    const uint64_t blocks = st.block_count();
+    for (int r = 0; r <= rounds; ++r) {
+      for (uint64_t b = 0; b < blocks; b += 256) {
+        EXPECT_TRUE(st.write_blocks(b, test::pattern_blocks(256, 4096, r * 100000 + b)).is_ok());
+        max_pool = std::max(max_pool, st.stats().reuse_pool_bytes);
+      }
+    }
+    return max_pool;
+  }
+  void expect_round(ImageStore& st, int r) {
+    std::vector<uint8_t> out(256 * 4096);
+    for (uint64_t b = 0; b < st.block_count(); b += 256) {
+      ASSERT_TRUE(st.read_blocks(b, 256, out).is_ok());
+      ASSERT_EQ(out, test::pattern_blocks(256, 4096, r * 100000 + b)) << "blocks from " << b;
+    }
+  }
+};
+
+TEST_F(ReusePoolTest, StaleRecordsInReusedSegmentsAreNotReplayed) {
+  auto st = create_and_open(false);
+  const uint64_t max_pool = fill_and_overwrite(*st, 2);
+  // 128 MiB live: the pool holds up to 32 MiB (eight 4 MiB segments).
+  EXPECT_GT(max_pool, 0u);
+  EXPECT_LE(max_pool, (128u << 20) / 4);  // kReusePoolLiveDivisor
+  ASSERT_TRUE(st->flush().is_ok());
+  expect_round(*st, 2);
+  // A crash now: a copy of the flushed file, opened as it is.
+  const std::string copy = dir_.path("crash-copy");
+  std::filesystem::copy_file(path_, copy);
+  {
+    auto c = ImageStore::open(copy, OpenOptions{});
+    ASSERT_TRUE(c.is_ok()) << c.status().to_string();
+    expect_round(**c, 2);
+    auto report = (*c)->check();
+    ASSERT_TRUE(report.is_ok());
+    EXPECT_TRUE(report->clean());
+  }
+  // An explicit checkpoint punches the pool.
+  ASSERT_TRUE(st->checkpoint().is_ok());
+  EXPECT_EQ(st->stats().reuse_pool_bytes, 0u);
+  ASSERT_TRUE(st->close().is_ok());
+}
+
+TEST_F(ReusePoolTest, PunchedWhenIdleAndAtClose) {
+  auto st = create_and_open(true);
+  EXPECT_GT(fill_and_overwrite(*st, 2), 0u);
+  // Idle: the maintenance thread punches the pool within about a second.
+  DeviceStats s = st->stats();
+  for (int i = 0; i < 50 && s.reuse_pool_bytes; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    s = st->stats();
+  }
+  EXPECT_EQ(s.reuse_pool_bytes, 0u);
+  expect_round(*st, 2);
+  ASSERT_TRUE(st->close().is_ok());
+  st.reset();
+  st = open_with(false);
+  expect_round(*st, 2);
+  // At close, whatever the pool holds is punched too.
+  EXPECT_GT(fill_and_overwrite(*st, 1), 0u);
+  ASSERT_TRUE(st->close().is_ok());
+  st.reset();
+  st = reopen();
+  s = st->stats();
+  expect_round(*st, 1);
+  // Live data plus metadata and the open segment; no pool left behind.
+  EXPECT_LT(s.host_file_bytes, s.stored_bytes * 1.34 + (5u << 20));
 }
 
 TEST_F(StoreTest, SecondWriterIsRefused) {
