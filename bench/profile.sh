@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# One fio workload on a fresh vblkfs mount, optionally profiled: the quick
+# loop for finding where the daemon spends its time (bench/run is the one
+# that compares with peers).
+#
+#   bench/profile.sh [options] WORKLOAD [-- vblkfs mount options...]
+#
+# WORKLOAD: seqrnd (1 MiB incompressible writes), seqc50 (1 MiB, 50%
+# compressible), randrnd / randc50 (4 KiB random writes), randread (4 KiB
+# random reads, QD16), randread1 (QD1), seqread (1 MiB reads).
+# Options:
+#   --build DIR   vblk build directory (default build-bench; for readable
+#                 profiles: meson setup build-prof --buildtype=release
+#                 -Dcpp_args='-g -fno-omit-frame-pointer' -Dtests=false)
+#   --perf MODE   none (default) | cpu (perf record -g on the daemon) |
+#                 dwarf (--call-graph dwarf: sees through libzstd, which has
+#                 no frame pointers) | sys (whole system, -a) |
+#                 trace (perf trace of fdatasync and fallocate)
+#   --runtime S   seconds of the measured job (default 6, after 1 s ramp)
+#   --work DIR    scratch directory (default /var/tmp/vblk-profile)
+# Layout as in bench/run: a 4 GiB image, the first 1 GiB filled with 1 MiB
+# 50%-compressible writes, then the workload at QD16 over that 1 GiB.
+# Prints one line: throughput, IOPS, mean latency, daemon CPU seconds; the
+# profile goes to WORK/WORKLOAD.perf (perf report -i ... --stdio).
+# Needs root, fio, and perf (Debian: linux-perf) for --perf.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build=build-bench perf=none runtime=6 work=/var/tmp/vblk-profile
+while (($#)); do
+  case $1 in
+    --build) build=$2; shift 2 ;;
+    --perf) perf=$2; shift 2 ;;
+    --runtime) runtime=$2; shift 2 ;;
+    --work) work=$2; shift 2 ;;
+    -h | --help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -*) echo "profile.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+    *) break ;;
+  esac
+done
+(($#)) || { echo "profile.sh: which workload? (see --help)" >&2; exit 2; }
+workload=$1; shift
+[[ ${1:-} == -- ]] && shift
+
+case $workload in
+  seqrnd) job=(--rw=write --bs=1M --refill_buffers) ;;
+  seqc50) job=(--rw=write --bs=1M --refill_buffers --buffer_compress_percentage=50) ;;
+  randrnd) job=(--rw=randwrite --bs=4k --refill_buffers) ;;
+  randc50) job=(--rw=randwrite --bs=4k --refill_buffers --buffer_compress_percentage=50) ;;
+  randread) job=(--rw=randread --bs=4k) ;;
+  randread1) job=(--rw=randread --bs=4k --iodepth=1) ;;
+  seqread) job=(--rw=read --bs=1M) ;;
+  *) echo "profile.sh: unknown workload $workload (see --help)" >&2; exit 2 ;;
+esac
+for tool in fio "$build/tools/vblkfs" "$build/tools/vblk-format"; do
+  command -v "$tool" >/dev/null || { echo "profile.sh: $tool not found (build vblk, apt-get install fio)" >&2; exit 1; }
+done
+[[ $perf == none ]] || command -v perf >/dev/null || { echo "profile.sh: perf not found (apt-get install linux-perf)" >&2; exit 1; }
+
+mnt=$work/mnt
+cleanup() { "$build/tools/vblkfs" umount "$mnt" >/dev/null 2>&1 || umount -l "$mnt" 2>/dev/null || true; }
+trap cleanup EXIT
+cleanup
+rm -rf "$work" && mkdir -p "$mnt"
+"$build/tools/vblk-format" "$work/disk.vblk" --size 4G >/dev/null
+"$build/tools/vblkfs" mount "$@" "$work/disk.vblk" "$mnt"
+pid=$(pgrep -f "vblkfs.*$mnt" | head -1)
+disk=$mnt/disk
+fio --output-format=terse --name=fill --filename="$disk" --ioengine=libaio --direct=1 --rw=write --bs=1M \
+  --iodepth=16 --size=1G --buffer_compress_percentage=50 --refill_buffers >/dev/null
+
+cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+out=$work/$workload.perf
+profiler=
+case $perf in
+  none) ;;
+  cpu) perf record -F 2000 -g -p "$pid" -o "$out" -- sleep "$runtime" >/dev/null 2>&1 & profiler=$! ;;
+  dwarf) (sleep 1; perf record -F 500 --call-graph dwarf,16384 -p "$pid" -o "$out" -- sleep 2) >/dev/null 2>&1 & profiler=$! ;;
+  sys) perf record -F 1000 -a -g -o "$out" -- sleep "$runtime" >/dev/null 2>&1 & profiler=$! ;;
+  trace) timeout "$runtime" perf trace -e fdatasync,fallocate -p "$pid" -o "$out" >/dev/null 2>&1 & profiler=$! ;;
+  *) echo "profile.sh: unknown --perf $perf" >&2; exit 2 ;;
+esac
+c0=$(cpu)
+fio --output-format=json --name=job --filename="$disk" --ioengine=libaio --direct=1 --iodepth=16 --size=1G \
+  --norandommap --randrepeat=0 --time_based --runtime="$runtime" --ramp_time=1 "${job[@]}" >"$work/$workload.json"
+c1=$(cpu)
+[[ -z $profiler ]] || wait "$profiler" || true
+python3 - "$work/$workload.json" "$workload" "$c0" "$c1" <<'PY'
+import json, os, sys
+j = json.load(open(sys.argv[1]))["jobs"][0]
+s = j["write"] if j["write"]["io_bytes"] else j["read"]
+cpu = (float(sys.argv[4]) - float(sys.argv[3])) / os.sysconf("SC_CLK_TCK")
+print(f"{sys.argv[2]}: {s['bw_bytes'] / 2**20:.0f} MiB/s, {s['iops']:.0f} IOPS, "
+      f"mean latency {s['lat_ns']['mean'] / 1000:.1f} us, daemon CPU {cpu:.2f} s")
+PY
+[[ $perf == none ]] || echo "profile: $out"
