@@ -23,7 +23,6 @@
 // compression asks for the last per cent.
 #include <zstd.h>
 
-#include <algorithm>
 #include <array>
 
 #include "store/store_impl.h"
@@ -121,11 +120,12 @@ bool compress_small(std::span<const uint8_t> in, int level, std::vector<uint8_t>
     t.ok = compress_at(in, l, &t.bytes);
     return t.ok ? t.bytes.size() : in.size();
   });
-  // pick_level returns one of the levels it tried.
-  Tried& t = *std::find_if(tried.begin(), tried.begin() + static_cast<std::ptrdiff_t>(n),
-                           [&](const Tried& c) { return c.level == v.pick; });
-  if (t.ok) *out = std::move(t.bytes);
-  return t.ok;
+  for (size_t i = 0; i < n; ++i) {
+    if (tried[i].level != v.pick) continue;
+    if (tried[i].ok) *out = std::move(tried[i].bytes);
+    return tried[i].ok;
+  }
+  return compress_at(in, v.pick, out);  // not reached: the pick was tried
 }
 
 }  // namespace
