@@ -239,24 +239,13 @@ size_t StoreImpl::reuse_pool_limit() const {
   return static_cast<size_t>(std::min(kReusePoolBytes, live_total_ / kReusePoolLiveDivisor) / sb_.segment_size);
 }
 
-void StoreImpl::punch_reuse_pool(std::unique_lock<std::mutex>& lock, bool while_idle) {
+void StoreImpl::punch_reuse_pool_locked() {
   // Every member is free or released (commit_placed takes a segment out
-  // when the head moves into it), and mu_ keeps writers from allocating it,
-  // so each punch runs under mu_. One segment at a time: while_idle, mu_ is
-  // offered to waiting writers between segments, and the pool is left
-  // alone as soon as one has written (a punch may fall back to writing
-  // zeros where the host cannot punch holes).
-  while (!unpunched_.empty() && !powered_off_ && (!while_idle || reuse_pool_idle_locked())) {
-    const uint64_t seg = *unpunched_.begin();
-    unpunched_.erase(unpunched_.begin());
+  // when the head moves into it), and mu_ keeps writers from allocating it.
+  for (uint64_t seg : unpunched_)
     if (Status p = file_->punch_hole(segment_start(seg), sb_.segment_size); !p)
       spdlog::warn("{}: could not punch segment {}: {}", file_->name(), seg, p.to_string());
-    if (while_idle) {
-      lock.unlock();
-      std::this_thread::yield();
-      lock.lock();
-    }
-  }
+  unpunched_.clear();
 }
 
 bool StoreImpl::reuse_pool_idle_locked() const {

@@ -39,19 +39,12 @@ constexpr int kMaxAdaptiveLevel = 9;
 constexpr int kFastLevel = -1;
 constexpr uint32_t kSmallTrialEvery = 16;
 
-// Small payloads compressed for one image level on a thread: the level the
-// last trial picked (0: no trial yet), and how many followed it.
-struct SmallVerdict {
-  int pick = 0;
-  uint32_t payloads = 0;
-};
-
 struct ZstdContexts {
   ZSTD_CCtx* c = ZSTD_createCCtx();
   ZSTD_DCtx* d = ZSTD_createDCtx();
-  // One verdict per image level: a thread may compress for several (PAGE
-  // records at level 1 between data records, or two images).
-  std::array<SmallVerdict, kMaxAdaptiveLevel + 1> small{};
+  // Small payloads: the level the last trial picked (0: no trial yet), and a count.
+  int small_level = 0;
+  uint32_t small_payloads = 0;
   ~ZstdContexts() {
     ZSTD_freeCCtx(c);
     ZSTD_freeDCtx(d);
@@ -91,10 +84,8 @@ template <typename SizeAt>
 int pick_level(int level, SizeAt&& size_at) {
   int pick = kFastLevel;
   double best = static_cast<double>(size_at(kFastLevel));
-  int tried = kFastLevel;
   for (const int candidate : {1, level}) {
-    if (candidate <= tried) continue;  // level 1 images: 1 once
-    tried = candidate;
+    if (candidate <= pick) continue;
     const double size = static_cast<double>(size_at(candidate));
     if (size < (1 - kMinLevelGain) * best) pick = candidate, best = size;
   }
@@ -103,9 +94,9 @@ int pick_level(int level, SizeAt&& size_at) {
 
 // Small payload at an adaptive level: a trial at every candidate now and then.
 bool compress_small(std::span<const uint8_t> in, int level, std::vector<uint8_t>* out) {
-  SmallVerdict& v = zstd().small[static_cast<size_t>(level)];
-  if (v.pick != 0 && v.payloads++ % kSmallTrialEvery != 0) return compress_at(in, v.pick, out);
-  v.payloads = 1;
+  ZstdContexts& z = zstd();
+  if (z.small_level != 0 && z.small_payloads++ % kSmallTrialEvery != 0) return compress_at(in, z.small_level, out);
+  z.small_payloads = 1;
   // Each candidate's output, kept so the pick is not compressed twice.
   struct Tried {
     int level = 0;
@@ -114,18 +105,18 @@ bool compress_small(std::span<const uint8_t> in, int level, std::vector<uint8_t>
   };
   std::array<Tried, 3> tried;
   size_t n = 0;
-  v.pick = pick_level(level, [&](int l) {
+  z.small_level = pick_level(level, [&](int l) {
     Tried& t = tried[n++];
     t.level = l;
     t.ok = compress_at(in, l, &t.bytes);
     return t.ok ? t.bytes.size() : in.size();
   });
   for (size_t i = 0; i < n; ++i) {
-    if (tried[i].level != v.pick) continue;
+    if (tried[i].level != z.small_level) continue;
     if (tried[i].ok) *out = std::move(tried[i].bytes);
     return tried[i].ok;
   }
-  return compress_at(in, v.pick, out);  // not reached: the pick was tried
+  return compress_at(in, z.small_level, out);  // not reached: the pick was tried
 }
 
 }  // namespace

@@ -177,7 +177,7 @@ Status StoreImpl::close() {
     s = checkpoint_locked();
     if (s && !to_punch_.empty()) punch_released(lock, false, false);
   }
-  if (s) punch_reuse_pool(lock, false);
+  if (s) punch_reuse_pool_locked();
   closed_ = true;
   return s;
 }
@@ -399,7 +399,7 @@ Status StoreImpl::checkpoint() {
   // What this checkpoint released is punched now, not at the next pass of
   // the maintenance thread: the caller may be about to measure the file.
   if (!to_punch_.empty()) punch_released(lock, true, false);
-  punch_reuse_pool(lock, false);
+  punch_reuse_pool_locked();
   return Status::ok();
 }
 

@@ -326,11 +326,9 @@ class StoreImpl final : public ImageStore {
   // room (reuse_pool_limit()).
   void punch_released(std::unique_lock<std::mutex>& lock, bool unlocked, bool may_keep = true);
   size_t reuse_pool_limit() const;
-  // Punches the segments of the reuse pool, each under mu_ (free segments
-  // may be allocated by any writer that holds it); while_idle, only as long
-  // as the store stays idle, letting writers in between segments. `lock`
-  // holds mu_.
-  void punch_reuse_pool(std::unique_lock<std::mutex>& lock, bool while_idle);
+  // Punches every segment of the reuse pool, under mu_ (free segments may be
+  // allocated by any writer that holds it).
+  void punch_reuse_pool_locked();
   bool reuse_pool_idle_locked() const;
   std::vector<uint8_t> encode_meta_locked() const;
 

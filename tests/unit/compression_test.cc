@@ -113,25 +113,5 @@ TEST(Compression, SmallPayloadsFollowTheLastTrial) {
   }).join();
 }
 
-TEST(Compression, SmallPayloadVerdictsAreKeptPerLevel) {
-  std::thread([] {
-    // A trial for level 3 on text picks level 3 ...
-    auto in = text(4096, 6);
-    ASSERT_LT(zstd_at(in, 3).size(), 0.99 * zstd_at(in, 1).size()) << "the test data must favour level 3";
-    std::vector<uint8_t> out;
-    ASSERT_TRUE(compress_payload(in, 3, &out));
-    EXPECT_EQ(out, zstd_at(in, 3));
-    // ... which a level-1 payload on the same thread must not follow.
-    auto page = text(4096, 7);
-    ASSERT_LT(zstd_at(page, 1).size(), 0.99 * zstd_at(page, -1).size()) << "the test data must favour level 1";
-    ASSERT_TRUE(compress_payload(page, 1, &out));
-    EXPECT_EQ(out, zstd_at(page, 1));
-    // And level 3's verdict still holds without a new trial.
-    auto next = text(4096, 8);
-    ASSERT_TRUE(compress_payload(next, 3, &out));
-    EXPECT_EQ(out, zstd_at(next, 3));
-  }).join();
-}
-
 }  // namespace
 }  // namespace vblk::store
