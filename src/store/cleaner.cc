@@ -321,7 +321,7 @@ Status StoreImpl::copy_live_blocks(uint64_t off, const RecordHeader& header, std
   // Read (and for a partly live record decompress and recompress its live
   // runs) without mu_. A wholly live record is moved as it is stored.
   PendingRecord moved;
-  RawBuffer raw;
+  std::vector<uint8_t> raw;
   struct Run {
     uint32_t at = 0, len = 0;
     std::vector<PendingRecord> records;
@@ -366,7 +366,7 @@ Status StoreImpl::copy_live_blocks(uint64_t off, const RecordHeader& header, std
     if (h.flags & format::kRecordFlagCompressed) {
       VBLK_RETURN_IF_ERROR(decompress_payload(moved.payload, raw));
     } else {
-      raw.assign(moved.payload.begin(), moved.payload.end());
+      raw = moved.payload;
     }
     if (raw.size() != size_t{h.count} * sb_.block_size) return Status::corruption("record does not hold whole blocks");
   }

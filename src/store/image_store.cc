@@ -222,7 +222,7 @@ Status StoreImpl::read_blocks(uint64_t first, uint64_t count, std::span<uint8_t>
     }
     evict_pages();
   }
-  thread_local RawBuffer raw;  // reused: no allocation per read
+  std::vector<uint8_t> raw;
   for (uint64_t i = 0; i < count;) {
     const IndexEntry& e = entries[i];
     uint8_t* dst = out.data() + i * bs;
@@ -486,7 +486,7 @@ Result<CheckReport> StoreImpl::check() {
       if (!page_dir_.count(p)) page_nos.push_back(p);
   }
   std::sort(page_nos.begin(), page_nos.end());
-  RawBuffer raw;
+  std::vector<uint8_t> raw;
   for (uint64_t page_no : page_nos) {
     std::vector<IndexEntry> entries;
     {
@@ -538,7 +538,7 @@ Result<CheckReport> StoreImpl::check() {
           break;
         }
         RecordHeader nh;
-        RawBuffer nraw;
+        std::vector<uint8_t> nraw;
         s = read_record(now.record_offset, now.record_length, &nh, &nraw);
         if (s && (nh.type != RecordType::kData || nraw.size() != size_t{nh.count} * sb_.block_size ||
                   now.index_in_record >= nh.count || nh.first + now.index_in_record != block))
