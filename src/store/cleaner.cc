@@ -239,13 +239,24 @@ size_t StoreImpl::reuse_pool_limit() const {
   return static_cast<size_t>(std::min(kReusePoolBytes, live_total_ / kReusePoolLiveDivisor) / sb_.segment_size);
 }
 
-void StoreImpl::punch_reuse_pool_locked() {
+void StoreImpl::punch_reuse_pool(std::unique_lock<std::mutex>& lock, bool while_idle) {
   // Every member is free or released (commit_placed takes a segment out
-  // when the head moves into it), and mu_ keeps writers from allocating it.
-  for (uint64_t seg : unpunched_)
+  // when the head moves into it), and mu_ keeps writers from allocating it,
+  // so each punch runs under mu_. One segment at a time: while_idle, mu_ is
+  // offered to waiting writers between segments, and the pool is left
+  // alone as soon as one has written (a punch may fall back to writing
+  // zeros where the host cannot punch holes).
+  while (!unpunched_.empty() && !powered_off_ && (!while_idle || reuse_pool_idle_locked())) {
+    const uint64_t seg = *unpunched_.begin();
+    unpunched_.erase(unpunched_.begin());
     if (Status p = file_->punch_hole(segment_start(seg), sb_.segment_size); !p)
       spdlog::warn("{}: could not punch segment {}: {}", file_->name(), seg, p.to_string());
-  unpunched_.clear();
+    if (while_idle) {
+      lock.unlock();
+      std::this_thread::yield();
+      lock.lock();
+    }
+  }
 }
 
 bool StoreImpl::reuse_pool_idle_locked() const {
@@ -321,7 +332,7 @@ Status StoreImpl::copy_live_blocks(uint64_t off, const RecordHeader& header, std
   // Read (and for a partly live record decompress and recompress its live
   // runs) without mu_. A wholly live record is moved as it is stored.
   PendingRecord moved;
-  std::vector<uint8_t> raw;
+  RawBuffer raw;
   struct Run {
     uint32_t at = 0, len = 0;
     std::vector<PendingRecord> records;
@@ -366,7 +377,7 @@ Status StoreImpl::copy_live_blocks(uint64_t off, const RecordHeader& header, std
     if (h.flags & format::kRecordFlagCompressed) {
       VBLK_RETURN_IF_ERROR(decompress_payload(moved.payload, raw));
     } else {
-      raw = moved.payload;
+      raw.assign(moved.payload.begin(), moved.payload.end());
     }
     if (raw.size() != size_t{h.count} * sb_.block_size) return Status::corruption("record does not hold whole blocks");
   }

@@ -4,20 +4,26 @@
 // Level choice. A level above 1 costs 2-3x the CPU of level 1 and on some
 // data buys nothing: fio's half-random buffers, for one, come out 0.3%
 // smaller at level 3 than at level 1 at 0.4x the speed, while /usr files
-// come out 5.5% smaller. So up to kMaxAdaptiveLevel a payload is
-// compressed at the image's level only where that pays:
+// come out 5.5% smaller. Below level 1, zstd's fast level (-1) skips the
+// entropy coding of literals: on data whose literals are random (fio's
+// buffers again) it stores as little as level 1 at about twice the speed
+// (4 KiB payloads: 4.8 vs 8.7 us), while /usr files come out 1.5% larger.
+// So up to kMaxAdaptiveLevel a payload is compressed at the fastest of
+// kFastLevel, 1 and the image's level unless a slower one makes it at
+// least kMinLevelGain smaller (pick_level):
 //   - a payload of 16 KiB or more: the two 4 KiB samples that already
 //     detect incompressible data (at level 1) are also compressed at the
-//     level; if the level makes them less than kMinLevelGain smaller, the
-//     payload is compressed at level 1. Measured on 128 KiB records of
-//     /usr/lib: 0.5% larger in all than level 3 throughout, as fast.
+//     other candidate levels, and the payload at the level they pick.
+//     Measured on 128 KiB records of /usr/lib: 0.5% larger in all than
+//     level 3 throughout, as fast.
 //   - a smaller payload has no room for samples: every kSmallTrialEvery-th
-//     one on a thread is compressed at both levels and the smaller result
+//     one on a thread is compressed at every candidate level and the pick
 //     kept; the verdict holds for the thread's next small payloads.
 // Above kMaxAdaptiveLevel the level is always used: who asks for heavy
 // compression asks for the last per cent.
 #include <zstd.h>
 
+#include <algorithm>
 #include <array>
 
 #include "store/store_impl.h"
@@ -31,14 +37,22 @@ constexpr size_t kSample = 4096;
 constexpr double kMinSampleSaving = 0.03;
 constexpr double kMinLevelGain = 0.01;
 constexpr int kMaxAdaptiveLevel = 9;
+constexpr int kFastLevel = -1;
 constexpr uint32_t kSmallTrialEvery = 16;
+
+// Small payloads compressed for one image level on a thread: the level the
+// last trial picked (0: no trial yet), and how many followed it.
+struct SmallVerdict {
+  int pick = 0;
+  uint32_t payloads = 0;
+};
 
 struct ZstdContexts {
   ZSTD_CCtx* c = ZSTD_createCCtx();
   ZSTD_DCtx* d = ZSTD_createDCtx();
-  // Small payloads: whether the level paid at the last trial, and a count.
-  bool small_level_pays = true;
-  uint32_t small_payloads = 0;
+  // One verdict per image level: a thread may compress for several (PAGE
+  // records at level 1 between data records, or two images).
+  std::array<SmallVerdict, kMaxAdaptiveLevel + 1> small{};
   ~ZstdContexts() {
     ZSTD_freeCCtx(c);
     ZSTD_freeDCtx(d);
@@ -71,18 +85,47 @@ bool compress_at(std::span<const uint8_t> in, int level, std::vector<uint8_t>* o
   return true;
 }
 
-// Small payload at an adaptive level: a trial at both levels now and then.
+// Of kFastLevel, 1 and `level` (ascending, each tried once), the fastest
+// unless a slower one's size_at() is at least kMinLevelGain below the pick
+// so far.
+template <typename SizeAt>
+int pick_level(int level, SizeAt&& size_at) {
+  int pick = kFastLevel;
+  double best = static_cast<double>(size_at(kFastLevel));
+  int tried = kFastLevel;
+  for (const int candidate : {1, level}) {
+    if (candidate <= tried) continue;  // level 1 images: 1 once
+    tried = candidate;
+    const double size = static_cast<double>(size_at(candidate));
+    if (size < (1 - kMinLevelGain) * best) pick = candidate, best = size;
+  }
+  return pick;
+}
+
+// Small payload at an adaptive level: a trial at every candidate now and then.
 bool compress_small(std::span<const uint8_t> in, int level, std::vector<uint8_t>* out) {
-  ZstdContexts& z = zstd();
-  if (z.small_payloads++ % kSmallTrialEvery != 0) return compress_at(in, z.small_level_pays ? level : 1, out);
-  std::vector<uint8_t> fast;
-  const bool fast_ok = compress_at(in, 1, &fast);
-  const bool level_ok = compress_at(in, level, out);
-  z.small_level_pays =
-      level_ok && (!fast_ok || static_cast<double>(out->size()) < (1 - kMinLevelGain) * static_cast<double>(fast.size()));
-  if (z.small_level_pays) return true;
-  if (fast_ok) *out = std::move(fast);
-  return fast_ok;
+  SmallVerdict& v = zstd().small[static_cast<size_t>(level)];
+  if (v.pick != 0 && v.payloads++ % kSmallTrialEvery != 0) return compress_at(in, v.pick, out);
+  v.payloads = 1;
+  // Each candidate's output, kept so the pick is not compressed twice.
+  struct Tried {
+    int level = 0;
+    bool ok = false;
+    std::vector<uint8_t> bytes;
+  };
+  std::array<Tried, 3> tried;
+  size_t n = 0;
+  v.pick = pick_level(level, [&](int l) {
+    Tried& t = tried[n++];
+    t.level = l;
+    t.ok = compress_at(in, l, &t.bytes);
+    return t.ok ? t.bytes.size() : in.size();
+  });
+  // pick_level returns one of the levels it tried.
+  Tried& t = *std::find_if(tried.begin(), tried.begin() + static_cast<std::ptrdiff_t>(n),
+                           [&](const Tried& c) { return c.level == v.pick; });
+  if (t.ok) *out = std::move(t.bytes);
+  return t.ok;
 }
 
 }  // namespace
@@ -97,20 +140,16 @@ bool samples_incompressible(std::span<const uint8_t> in, size_t samples) {
 
 bool compress_payload(std::span<const uint8_t> in, int level, std::vector<uint8_t>* out) {
   if (level <= 0) return false;
-  const bool adaptive = level > 1 && level <= kMaxAdaptiveLevel;
+  const bool adaptive = level <= kMaxAdaptiveLevel;
   if (in.size() < 4 * kSample) return adaptive ? compress_small(in, level, out) : compress_at(in, level, out);
   // Two samples, at the start and in the middle.
-  size_t fast = 0, slow = 0;
-  bool any_shrinks = false;
-  for (const size_t at : {size_t{0}, in.size() / 2}) {
-    const size_t n = sample_size(in.data() + at, 1);
-    any_shrinks = any_shrinks || shrinks(n);
-    fast += n;
-    if (adaptive) slow += sample_size(in.data() + at, level);
-  }
-  if (!any_shrinks) return false;
-  const bool level_pays = !adaptive || static_cast<double>(slow) < (1 - kMinLevelGain) * static_cast<double>(fast);
-  return compress_at(in, level_pays ? level : 1, out);
+  const std::array<const uint8_t*, 2> samples{in.data(), in.data() + in.size() / 2};
+  auto samples_at = [&](int l) { return sample_size(samples[0], l) + sample_size(samples[1], l); };
+  const size_t first = sample_size(samples[0], 1), middle = sample_size(samples[1], 1);
+  if (!shrinks(first) && !shrinks(middle)) return false;
+  if (!adaptive) return compress_at(in, level, out);
+  const int pick = pick_level(level, [&](int l) { return l == 1 ? first + middle : samples_at(l); });
+  return compress_at(in, pick, out);
 }
 
 Status decompress_payload(std::span<const uint8_t> in, std::span<uint8_t> out) {

@@ -177,7 +177,7 @@ Status StoreImpl::close() {
     s = checkpoint_locked();
     if (s && !to_punch_.empty()) punch_released(lock, false, false);
   }
-  if (s) punch_reuse_pool_locked();
+  if (s) punch_reuse_pool(lock, false);
   closed_ = true;
   return s;
 }
@@ -222,7 +222,7 @@ Status StoreImpl::read_blocks(uint64_t first, uint64_t count, std::span<uint8_t>
     }
     evict_pages();
   }
-  std::vector<uint8_t> raw;
+  thread_local RawBuffer raw;  // reused: no allocation per read
   for (uint64_t i = 0; i < count;) {
     const IndexEntry& e = entries[i];
     uint8_t* dst = out.data() + i * bs;
@@ -399,7 +399,7 @@ Status StoreImpl::checkpoint() {
   // What this checkpoint released is punched now, not at the next pass of
   // the maintenance thread: the caller may be about to measure the file.
   if (!to_punch_.empty()) punch_released(lock, true, false);
-  punch_reuse_pool_locked();
+  punch_reuse_pool(lock, false);
   return Status::ok();
 }
 
@@ -486,7 +486,7 @@ Result<CheckReport> StoreImpl::check() {
       if (!page_dir_.count(p)) page_nos.push_back(p);
   }
   std::sort(page_nos.begin(), page_nos.end());
-  std::vector<uint8_t> raw;
+  RawBuffer raw;
   for (uint64_t page_no : page_nos) {
     std::vector<IndexEntry> entries;
     {
@@ -538,7 +538,7 @@ Result<CheckReport> StoreImpl::check() {
           break;
         }
         RecordHeader nh;
-        std::vector<uint8_t> nraw;
+        RawBuffer nraw;
         s = read_record(now.record_offset, now.record_length, &nh, &nraw);
         if (s && (nh.type != RecordType::kData || nraw.size() != size_t{nh.count} * sb_.block_size ||
                   now.index_in_record >= nh.count || nh.first + now.index_in_record != block))

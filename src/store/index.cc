@@ -93,7 +93,7 @@ Result<Page*> StoreImpl::get_page(uint64_t page_no, bool create) {
   auto dir = page_dir_.find(page_no);
   if (dir != page_dir_.end()) {
     format::RecordHeader h;
-    std::vector<uint8_t> raw;
+    RawBuffer raw;
     Status s = read_record(dir->second.offset, dir->second.length, &h, &raw);
     if (s.is_ok() && (h.type != format::RecordType::kPage || h.first != page_no ||
                       raw.size() != size_t{sb_.entries_per_page} * format::kIndexEntrySize))

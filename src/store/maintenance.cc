@@ -50,7 +50,8 @@ void StoreImpl::maintenance_loop() {
       if (!maint_stop_ && !maintenance_work_locked()) maint_cv_.wait_for(lock, std::chrono::seconds(1));
       continue;
     }
-    if (reuse_pool_idle_locked()) punch_reuse_pool_locked();
+    if (reuse_pool_idle_locked()) punch_reuse_pool(lock, true);
+    if (maint_stop_) break;
     if (Status s = maintain(lock, kCleanLiveFraction, 1); !s) {
       // A power cut that lands mid-pass is expected; anything else is not.
       if (!s.is_powered_off()) spdlog::error("{}: background maintenance: {}", file_->name(), s.to_string());

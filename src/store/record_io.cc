@@ -226,9 +226,11 @@ Status StoreImpl::apply_record(const RecordHeader& h, uint64_t offset) {
   return Status::corruption("unknown record type");
 }
 
-Status StoreImpl::read_record(uint64_t offset, uint32_t length_hint, RecordHeader* h, std::vector<uint8_t>* raw,
+Status StoreImpl::read_record(uint64_t offset, uint32_t length_hint, RecordHeader* h, RawBuffer* raw,
                                std::vector<uint8_t>* stored) {
-  std::vector<uint8_t> buf(std::max<uint32_t>(length_hint, format::kRecordHeaderSize));
+  // Reused by the thread's next reads: no allocation per record.
+  thread_local RawBuffer buf;
+  buf.resize(std::max<uint32_t>(length_hint, format::kRecordHeaderSize));
   auto n = file_->read_at(offset, buf);
   if (!n) return n.status();
   if (*n < format::kRecordHeaderSize) return Status::corruption("record truncated at end of file");

@@ -82,12 +82,12 @@ Status StoreImpl::load_checkpoint(const Checkpoint& cp) {
     return Status::ok();
   }
   // Walk the chunk chain backward, then assemble forward.
-  std::vector<std::pair<PageLocation, std::vector<uint8_t>>> chunks;
+  std::vector<std::pair<PageLocation, RawBuffer>> chunks;
   uint64_t at = cp.meta_last_chunk;
   for (uint32_t i = cp.meta_chunks; i-- > 0;) {
     if (at < sb_.data_start || at >= *file_size) return Status::corruption("metadata chunk offset out of the file");
     RecordHeader h;
-    std::vector<uint8_t> raw;
+    RawBuffer raw;
     VBLK_RETURN_IF_ERROR(read_record(at, format::kRecordHeaderSize, &h, &raw).with_prefix(
         "metadata chunk at offset " + std::to_string(at)));
     if (h.type != format::RecordType::kMeta || h.count != i || h.generation != cp.generation - 1)

@@ -37,29 +37,44 @@ std::vector<uint8_t> roundtrip(const std::vector<uint8_t>& stored, size_t raw_le
   return raw;
 }
 
-TEST(Compression, HalfRandomDataGetsLevelOne) {
-  // Level 3 saves nothing over level 1 on half-random, half-constant data.
-  auto in = test::half_compressible_blocks(32, 4096, 7);
+// compress_payload at image level `image_level` gives exactly zstd's output
+// at `expected_level`, which decompresses to the input.
+void expect_compressed_at(std::span<const uint8_t> in, int image_level, int expected_level) {
   std::vector<uint8_t> out;
-  ASSERT_TRUE(compress_payload(in, 3, &out));
-  EXPECT_EQ(out, zstd_at(in, 1));
-  EXPECT_EQ(roundtrip(out, in.size()), in);
+  ASSERT_TRUE(compress_payload(in, image_level, &out)) << "image level " << image_level;
+  EXPECT_EQ(out, zstd_at(in, expected_level)) << "image level " << image_level;
+  EXPECT_EQ(roundtrip(out, in.size()), std::vector<uint8_t>(in.begin(), in.end()));
+}
+
+// Half-random, half-constant data: neither level 3 nor level 1 saves 1%
+// over the fast level, whose literals are not entropy-coded.
+void expect_fast_level_pays_alone(std::span<const uint8_t> in) {
+  const double fast = static_cast<double>(zstd_at(in, -1).size());
+  ASSERT_GT(zstd_at(in, 1).size(), 0.99 * fast) << "the test data must not favour level 1";
+  ASSERT_GT(zstd_at(in, 3).size(), 0.99 * fast) << "the test data must not favour level 3";
+}
+
+TEST(Compression, HalfRandomDataGetsTheFastLevel) {
+  auto in = test::half_compressible_blocks(32, 4096, 7);
+  expect_fast_level_pays_alone(in);
+  for (int level : {1, 3}) expect_compressed_at(in, level, -1);
+}
+
+TEST(Compression, TextAtLevelOneKeepsLevelOne) {
+  auto in = text(128 * 1024, 4);
+  ASSERT_LT(zstd_at(in, 1).size(), 0.97 * zstd_at(in, -1).size()) << "the test data must favour level 1";
+  expect_compressed_at(in, 1, 1);
 }
 
 TEST(Compression, TextGetsTheLevel) {
   auto in = text(128 * 1024, 1);
   ASSERT_LT(zstd_at(in, 3).size(), 0.97 * zstd_at(in, 1).size()) << "the test data must favour level 3";
-  std::vector<uint8_t> out;
-  ASSERT_TRUE(compress_payload(in, 3, &out));
-  EXPECT_EQ(out, zstd_at(in, 3));
-  EXPECT_EQ(roundtrip(out, in.size()), in);
+  expect_compressed_at(in, 3, 3);
 }
 
 TEST(Compression, HighLevelsAreNotAdaptive) {
   auto in = test::half_compressible_blocks(8, 4096, 9);
-  std::vector<uint8_t> out;
-  ASSERT_TRUE(compress_payload(in, 12, &out));
-  EXPECT_EQ(out, zstd_at(in, 12));
+  expect_compressed_at(in, 12, 12);
 }
 
 TEST(Compression, IncompressibleIsStoredRaw) {
@@ -73,23 +88,33 @@ TEST(Compression, IncompressibleIsStoredRaw) {
 TEST(Compression, SmallPayloadsFollowTheLastTrial) {
   // Each thread keeps its own verdict: run on fresh threads.
   std::thread([] {
-    // Trial on half-random data: level 1 kept, and used for the next 15.
+    // Trial on half-random data: the fast level kept, and used for the next 15.
+    expect_fast_level_pays_alone(test::half_compressible_blocks(1, 4096, 100));
     for (int i = 0; i < 16; ++i) {
-      auto in = test::half_compressible_blocks(1, 4096, 100 + i);
-      std::vector<uint8_t> out;
-      ASSERT_TRUE(compress_payload(in, 3, &out));
-      EXPECT_EQ(out, zstd_at(in, 1)) << "payload " << i;
+      SCOPED_TRACE("payload " + std::to_string(i));
+      expect_compressed_at(test::half_compressible_blocks(1, 4096, 100 + i), 3, -1);
     }
     // The 17th is a trial again: text makes the level pay, and it is kept.
     auto in = text(4096, 2);
     ASSERT_LT(zstd_at(in, 3).size(), 0.99 * zstd_at(in, 1).size()) << "the test data must favour level 3";
-    std::vector<uint8_t> out;
-    ASSERT_TRUE(compress_payload(in, 3, &out));
-    EXPECT_EQ(out, zstd_at(in, 3));
+    expect_compressed_at(in, 3, 3);
     // And the next small payload uses the level without a trial.
-    auto next = text(4096, 3);
-    ASSERT_TRUE(compress_payload(next, 3, &out));
-    EXPECT_EQ(out, zstd_at(next, 3));
+    expect_compressed_at(text(4096, 3), 3, 3);
+  }).join();
+}
+
+TEST(Compression, SmallPayloadVerdictsAreKeptPerLevel) {
+  std::thread([] {
+    // A trial for level 3 on text picks level 3 ...
+    auto in = text(4096, 6);
+    ASSERT_LT(zstd_at(in, 3).size(), 0.99 * zstd_at(in, 1).size()) << "the test data must favour level 3";
+    expect_compressed_at(in, 3, 3);
+    // ... which a level-1 payload on the same thread must not follow.
+    auto page = text(4096, 7);
+    ASSERT_LT(zstd_at(page, 1).size(), 0.99 * zstd_at(page, -1).size()) << "the test data must favour level 1";
+    expect_compressed_at(page, 1, 1);
+    // And level 3's verdict still holds without a new trial.
+    expect_compressed_at(text(4096, 8), 3, 3);
   }).join();
 }
 
