@@ -118,7 +118,7 @@ class RecoveryTest : public ::testing::Test {
 TEST_F(RecoveryTest, TailCutAtManyPoints) {
   const uint64_t from = flushed_image_.size();
   ASSERT_GT(final_image_.size(), from);
-  for (uint64_t cut = from; cut <= final_image_.size(); cut += 1531) {
+  for (uint64_t cut = from; cut <= final_image_.size(); cut += 1531 * test::kSanitizedSweepThinning) {
     std::vector<uint8_t> image(final_image_.begin(), final_image_.begin() + static_cast<long>(cut));
     verify_copy(image, cut);
   }
@@ -127,7 +127,7 @@ TEST_F(RecoveryTest, TailCutAtManyPoints) {
 
 TEST_F(RecoveryTest, TailGarbledAtManyPoints) {
   const uint64_t from = flushed_image_.size();
-  for (uint64_t at = from; at < final_image_.size(); at += 1777) {
+  for (uint64_t at = from; at < final_image_.size(); at += 1777 * test::kSanitizedSweepThinning) {
     std::vector<uint8_t> image = final_image_;
     image[at] ^= 0xa5;
     verify_copy(image, at);
@@ -139,7 +139,7 @@ TEST_F(RecoveryTest, UnsyncedTailReplacedByOldBytes) {
   // A torn sector: the new bytes reached the disk only up to `cut`; beyond
   // it the file holds what it held at the flush (zeros past its old end).
   const uint64_t from = flushed_image_.size();
-  for (uint64_t cut = from; cut < final_image_.size(); cut += 4096 + 512) {
+  for (uint64_t cut = from; cut < final_image_.size(); cut += (4096 + 512) * test::kSanitizedSweepThinning) {
     std::vector<uint8_t> image = final_image_;
     for (uint64_t i = cut; i < image.size(); ++i) image[i] = i < flushed_image_.size() ? flushed_image_[i] : 0;
     verify_copy(image, cut);
