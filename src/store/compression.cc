@@ -25,6 +25,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cassert>
 
 #include "store/store_impl.h"
 
@@ -122,10 +123,11 @@ bool compress_small(std::span<const uint8_t> in, int level, std::vector<uint8_t>
     return t.ok ? t.bytes.size() : in.size();
   });
   // pick_level returns one of the levels it tried.
-  Tried& t = *std::find_if(tried.begin(), tried.begin() + static_cast<std::ptrdiff_t>(n),
-                           [&](const Tried& c) { return c.level == v.pick; });
-  if (t.ok) *out = std::move(t.bytes);
-  return t.ok;
+  const auto tried_end = tried.begin() + static_cast<std::ptrdiff_t>(n);
+  const auto t = std::find_if(tried.begin(), tried_end, [&](const Tried& c) { return c.level == v.pick; });
+  assert(t != tried_end);
+  if (t->ok) *out = std::move(t->bytes);
+  return t->ok;
 }
 
 }  // namespace
