@@ -21,6 +21,17 @@
 //     kept; the verdict holds for the thread's next small payloads.
 // Above kMaxAdaptiveLevel the level is always used: who asks for heavy
 // compression asks for the last per cent.
+//
+// Decode units. A payload longer than kDecodeUnit is compressed as one
+// frame whose blocks each hold kDecodeUnit bytes of input (the window still
+// spans the whole payload, so later blocks refer back to earlier ones), and
+// a read of one block decodes the frame only up to the block that holds it
+// (decompress_payload_prefix): a random 4 KiB read of a 128 KiB record
+// decodes 80 KiB on average instead of 128. On /usr files the blocks also
+// store 0.8% less than one 128 KiB block at levels 1 and 3 (each block has
+// entropy tables of its own), at 4% less speed.
+// The 128 KiB one-shot frames of earlier writers decode as they are.
+#define ZSTD_STATIC_LINKING_ONLY  // ZSTD_decompressBegin/Continue: block-wise decoding
 #include <zstd.h>
 
 #include <algorithm>
@@ -80,7 +91,7 @@ bool shrinks(size_t sample_bytes) {
 // 8-byte alignment unit (store raw then).
 bool compress_at(std::span<const uint8_t> in, int level, std::vector<uint8_t>* out) {
   out->resize(ZSTD_compressBound(in.size()));
-  const size_t n = ZSTD_compressCCtx(zstd().c, out->data(), out->size(), in.data(), in.size(), level);
+  const size_t n = compress_frame(in, level, *out);
   if (ZSTD_isError(n) || n + format::kRecordAlign >= in.size()) return false;
   out->resize(n);
   return true;
@@ -132,6 +143,27 @@ bool compress_small(std::span<const uint8_t> in, int level, std::vector<uint8_t>
 
 }  // namespace
 
+size_t compress_frame(std::span<const uint8_t> in, int level, std::span<uint8_t> out) {
+  ZSTD_CCtx* c = zstd().c;
+  if (in.size() <= kDecodeUnit) return ZSTD_compressCCtx(c, out.data(), out.size(), in.data(), in.size(), level);
+  // A flush ends a block.
+  ZSTD_CCtx_reset(c, ZSTD_reset_session_and_parameters);
+  if (size_t r = ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level); ZSTD_isError(r)) return r;
+  // The size in the frame header, and parameters tuned to it, as one-shot.
+  if (size_t r = ZSTD_CCtx_setPledgedSrcSize(c, in.size()); ZSTD_isError(r)) return r;
+  ZSTD_outBuffer ob{out.data(), out.size(), 0};
+  for (size_t at = 0; at < in.size(); at += kDecodeUnit) {
+    const bool last = at + kDecodeUnit >= in.size();
+    ZSTD_inBuffer ib{in.data() + at, std::min(kDecodeUnit, in.size() - at), 0};
+    size_t left;
+    do {
+      left = ZSTD_compressStream2(c, &ob, &ib, last ? ZSTD_e_end : ZSTD_e_flush);
+      if (ZSTD_isError(left)) return left;
+    } while (left != 0);
+  }
+  return ob.pos;
+}
+
 bool samples_incompressible(std::span<const uint8_t> in, size_t samples) {
   if (in.size() < 4 * kSample || samples < 2) return false;
   const size_t span = samples == 2 ? in.size() / 2 : in.size() - kSample;
@@ -158,6 +190,32 @@ Status decompress_payload(std::span<const uint8_t> in, std::span<uint8_t> out) {
   size_t n = ZSTD_decompressDCtx(zstd().d, out.data(), out.size(), in.data(), in.size());
   if (ZSTD_isError(n)) return Status::corruption(std::string("zstd: ") + ZSTD_getErrorName(n));
   if (n != out.size()) return Status::corruption("decompressed payload has the wrong length");
+  return Status::ok();
+}
+
+Status decompress_payload_prefix(std::span<const uint8_t> in, std::span<uint8_t> out, size_t needed) {
+  // The frame must say how much it holds, and that must be the record's raw
+  // length, since what lies past the needed blocks is never decoded; a frame
+  // that does not say is decoded whole (vblk always writes the size).
+  const unsigned long long content = ZSTD_getFrameContentSize(in.data(), in.size());
+  if (content == ZSTD_CONTENTSIZE_ERROR) return Status::corruption("zstd: payload is not a zstd frame");
+  if (needed >= out.size() || content == ZSTD_CONTENTSIZE_UNKNOWN) return decompress_payload(in, out);
+  if (content != out.size()) return Status::corruption("decompressed payload has the wrong length");
+  ZSTD_DCtx* d = zstd().d;
+  if (size_t r = ZSTD_decompressBegin(d); ZSTD_isError(r))
+    return Status::corruption(std::string("zstd: ") + ZSTD_getErrorName(r));
+  // Frame header, then each block's header and body: ZSTD_nextSrcSizeToDecompress
+  // says how many bytes the next step takes, 0 at the end of the frame.
+  size_t in_at = 0, out_at = 0;
+  while (out_at < needed) {
+    const size_t step = ZSTD_nextSrcSizeToDecompress(d);
+    if (step == 0) return Status::corruption("decompressed payload has the wrong length");
+    if (step > in.size() - in_at) return Status::corruption("zstd: payload ends inside its frame");
+    const size_t n = ZSTD_decompressContinue(d, out.data() + out_at, out.size() - out_at, in.data() + in_at, step);
+    if (ZSTD_isError(n)) return Status::corruption(std::string("zstd: ") + ZSTD_getErrorName(n));
+    in_at += step;
+    out_at += n;
+  }
   return Status::ok();
 }
 

@@ -237,7 +237,11 @@ Status StoreImpl::read_blocks(uint64_t first, uint64_t count, std::span<uint8_t>
     RecordHeader h;
     Status s;
     for (int attempt = 0;; ++attempt) {
-      s = read_record(entries[i].record_offset, entries[i].record_length, &h, &raw);
+      // Only the record's blocks up to the last one read need decoding.
+      uint32_t last = 0;
+      for (uint64_t k = i; k < j; ++k) last = std::max<uint32_t>(last, entries[k].index_in_record);
+      s = read_record(entries[i].record_offset, entries[i].record_length, &h, &raw, nullptr,
+                      (size_t{last} + 1) * bs);
       if (s && (h.type != RecordType::kData || raw.size() != size_t{h.count} * bs))
         s = Status::corruption("record does not hold this block");
       // Each block of the stretch must sit at its own place in the record:

@@ -227,7 +227,7 @@ Status StoreImpl::apply_record(const RecordHeader& h, uint64_t offset) {
 }
 
 Status StoreImpl::read_record(uint64_t offset, uint32_t length_hint, RecordHeader* h, RawBuffer* raw,
-                               std::vector<uint8_t>* stored) {
+                               std::vector<uint8_t>* stored, size_t raw_needed) {
   // Reused by the thread's next reads: no allocation per record.
   thread_local RawBuffer buf;
   buf.resize(std::max<uint32_t>(length_hint, format::kRecordHeaderSize));
@@ -251,11 +251,11 @@ Status StoreImpl::read_record(uint64_t offset, uint32_t length_hint, RecordHeade
   if (raw) {
     raw->resize(h->raw_len);
     if (h->flags & format::kRecordFlagCompressed) {
-      VBLK_RETURN_IF_ERROR(decompress_payload(payload, *raw));
+      VBLK_RETURN_IF_ERROR(decompress_payload_prefix(payload, *raw, raw_needed));
     } else if (!payload.empty()) {
       // (memcpy from or to the null data() of an empty vector is undefined;
       // found by fuzz_open with an empty uncompressed payload.)
-      std::memcpy(raw->data(), payload.data(), payload.size());
+      std::memcpy(raw->data(), payload.data(), std::min(payload.size(), raw_needed));
     }
   }
   return Status::ok();

@@ -212,7 +212,17 @@ bool compress_payload(std::span<const uint8_t> in, int level, std::vector<uint8_
 // already compressed files) cost a few small trial compressions instead of
 // a full one that is thrown away.
 bool samples_incompressible(std::span<const uint8_t> in, size_t samples);
+// The zstd frame of `in` at `level`, a block per kDecodeUnit of input (see
+// compression.cc); out has room for ZSTD_compressBound(in.size()). Returns
+// the frame's size or a zstd error code.
+inline constexpr size_t kDecodeUnit = 32 * 1024;
+size_t compress_frame(std::span<const uint8_t> in, int level, std::span<uint8_t> out);
 Status decompress_payload(std::span<const uint8_t> in, std::span<uint8_t> out);
+// Decodes at least the first `needed` bytes of out (whole zstd blocks: a
+// payload compressed here has one per 32 KiB); the rest of out is left as it
+// was. The whole frame is checked only when all of it is decoded, so callers
+// verify the payload's checksum first.
+Status decompress_payload_prefix(std::span<const uint8_t> in, std::span<uint8_t> out, size_t needed);
 
 class StoreImpl final : public ImageStore {
  public:
@@ -284,9 +294,11 @@ class StoreImpl final : public ImageStore {
   uint64_t segment_start(uint64_t seg) const { return sb_.data_start + seg * sb_.segment_size; }
   // Reads and verifies a record at offset; payload decompressed into *raw
   // when raw != nullptr, and copied as stored into *stored when stored !=
-  // nullptr. No lock needed.
+  // nullptr. With raw_needed, only the first raw_needed bytes of *raw are
+  // filled (at least; *raw still has the record's length): a read of a few
+  // blocks need not decode the whole record. No lock needed.
   Status read_record(uint64_t offset, uint32_t length_hint, format::RecordHeader* h, RawBuffer* raw,
-                     std::vector<uint8_t>* stored = nullptr);
+                     std::vector<uint8_t>* stored = nullptr, size_t raw_needed = SIZE_MAX);
   // Appends and applies TRIM/BAD_SET/BAD_CLEAR records for a range; REQUIRES mu_.
   Status append_range_records(format::RecordType type, uint64_t first, uint64_t count);
   // Builds DATA/ZERO records for a run of blocks (no lock).

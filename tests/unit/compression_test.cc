@@ -1,5 +1,6 @@
 // The choice of zstd level per payload (src/store/compression.cc).
 #include <gtest/gtest.h>
+#define ZSTD_STATIC_LINKING_ONLY  // ZSTD_decompressBegin/Continue: to see the frame's blocks
 #include <zstd.h>
 
 #include <string>
@@ -31,18 +32,27 @@ std::vector<uint8_t> text(size_t n, uint64_t seed) {
   return std::vector<uint8_t>(s.begin(), s.begin() + n);
 }
 
+// The frame a writer makes at `level` (a block per decode unit).
+std::vector<uint8_t> frame_at(std::span<const uint8_t> in, int level) {
+  std::vector<uint8_t> out(ZSTD_compressBound(in.size()));
+  const size_t n = compress_frame(in, level, out);
+  EXPECT_FALSE(ZSTD_isError(n)) << ZSTD_getErrorName(n);
+  out.resize(ZSTD_isError(n) ? 0 : n);
+  return out;
+}
+
 std::vector<uint8_t> roundtrip(const std::vector<uint8_t>& stored, size_t raw_len) {
   std::vector<uint8_t> raw(raw_len);
   EXPECT_TRUE(decompress_payload(stored, raw).is_ok());
   return raw;
 }
 
-// compress_payload at image level `image_level` gives exactly zstd's output
-// at `expected_level`, which decompresses to the input.
+// compress_payload at image level `image_level` gives exactly the frame at
+// `expected_level`, which decompresses to the input.
 void expect_compressed_at(std::span<const uint8_t> in, int image_level, int expected_level) {
   std::vector<uint8_t> out;
   ASSERT_TRUE(compress_payload(in, image_level, &out)) << "image level " << image_level;
-  EXPECT_EQ(out, zstd_at(in, expected_level)) << "image level " << image_level;
+  EXPECT_EQ(out, frame_at(in, expected_level)) << "image level " << image_level;
   EXPECT_EQ(roundtrip(out, in.size()), std::vector<uint8_t>(in.begin(), in.end()));
 }
 
@@ -116,6 +126,95 @@ TEST(Compression, SmallPayloadVerdictsAreKeptPerLevel) {
     // And level 3's verdict still holds without a new trial.
     expect_compressed_at(text(4096, 8), 3, 3);
   }).join();
+}
+
+// The raw length of each block of a frame, in order.
+std::vector<size_t> block_lengths(std::span<const uint8_t> frame, size_t raw_len) {
+  ZSTD_DCtx* d = ZSTD_createDCtx();
+  ZSTD_decompressBegin(d);
+  std::vector<uint8_t> out(raw_len);
+  std::vector<size_t> lengths;
+  size_t in_at = 0, out_at = 0;
+  while (size_t step = ZSTD_nextSrcSizeToDecompress(d)) {
+    const size_t n = ZSTD_decompressContinue(d, out.data() + out_at, out.size() - out_at, frame.data() + in_at, step);
+    if (ZSTD_isError(n)) {
+      ADD_FAILURE() << ZSTD_getErrorName(n);
+      break;
+    }
+    if (n) lengths.push_back(n);
+    in_at += step;
+    out_at += n;
+  }
+  ZSTD_freeDCtx(d);
+  return lengths;
+}
+
+TEST(Compression, LargePayloadsHaveABlockPerDecodeUnit) {
+  auto in = text(128 * 1024 + 4096, 11);
+  std::vector<uint8_t> out;
+  ASSERT_TRUE(compress_payload(in, 3, &out));
+  EXPECT_EQ(block_lengths(out, in.size()),
+            (std::vector<size_t>{kDecodeUnit, kDecodeUnit, kDecodeUnit, kDecodeUnit, 4096}));
+  // A plain zstd frame, with its content size: any zstd decodes it.
+  EXPECT_EQ(ZSTD_getFrameContentSize(out.data(), out.size()), in.size());
+  std::vector<uint8_t> plain(in.size());
+  EXPECT_EQ(ZSTD_decompress(plain.data(), plain.size(), out.data(), out.size()), in.size());
+  EXPECT_EQ(plain, in);
+  // And the blocks cost no more than one block would (each has its own tables).
+  EXPECT_LE(out.size(), zstd_at(in, 3).size() * 101 / 100);
+}
+
+TEST(Compression, PrefixDecodeFillsTheNeededBytes) {
+  auto in = text(128 * 1024, 12);
+  const auto units = frame_at(in, 3);
+  const auto one_shot = zstd_at(in, 3);  // as older writers stored it
+  for (const auto* frame : {&units, &one_shot})
+    for (size_t needed : {size_t{1}, size_t{4096}, kDecodeUnit, kDecodeUnit + 1, size_t{100000}, in.size()}) {
+      SCOPED_TRACE("needed " + std::to_string(needed) + (frame == &units ? ", units" : ", one shot"));
+      std::vector<uint8_t> out(in.size(), 0xee);
+      ASSERT_TRUE(decompress_payload_prefix(*frame, out, needed).is_ok());
+      EXPECT_TRUE(std::equal(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(needed), out.begin()));
+    }
+  // Only the blocks up to the needed byte are decoded.
+  std::vector<uint8_t> out(in.size(), 0xee);
+  ASSERT_TRUE(decompress_payload_prefix(units, out, kDecodeUnit + 1).is_ok());
+  EXPECT_TRUE(std::all_of(out.begin() + 2 * kDecodeUnit, out.end(), [](uint8_t b) { return b == 0xee; }));
+}
+
+TEST(Compression, PrefixDecodeRejectsDamagedFrames) {
+  auto in = text(128 * 1024, 13);
+  const auto frame = frame_at(in, 3);
+  std::vector<uint8_t> out(in.size());
+  // Cut short: the frame ends inside the needed blocks.
+  std::span<const uint8_t> cut(frame.data(), frame.size() / 2);
+  Status s = decompress_payload_prefix(cut, out, in.size() - 1);
+  EXPECT_TRUE(s.is_corruption()) << s.message();
+  // A frame of less data than the record claims.
+  const auto short_frame = frame_at(std::span<const uint8_t>(in.data(), 64 * 1024), 3);
+  s = decompress_payload_prefix(short_frame, out, 100000);
+  EXPECT_TRUE(s.is_corruption()) << s.message();
+  // Garbage where the frame should be.
+  std::vector<uint8_t> junk(frame.size(), 0x5a);
+  s = decompress_payload_prefix(junk, out, 4096);
+  EXPECT_TRUE(s.is_corruption()) << s.message();
+  // A frame of more data than the record holds, though the needed blocks
+  // would fit.
+  std::vector<uint8_t> small(in.size() / 2);
+  s = decompress_payload_prefix(frame, small, small.size() - 1);
+  EXPECT_TRUE(s.is_corruption()) << s.message();
+  // A frame that does not say its size is decoded whole, so the same lie is
+  // found there too.
+  ZSTD_CCtx* c = ZSTD_createCCtx();
+  ZSTD_CCtx_setParameter(c, ZSTD_c_contentSizeFlag, 0);
+  std::vector<uint8_t> unsized(ZSTD_compressBound(in.size()));
+  unsized.resize(ZSTD_compress2(c, unsized.data(), unsized.size(), in.data(), in.size()));
+  ZSTD_freeCCtx(c);
+  ASSERT_EQ(ZSTD_getFrameContentSize(unsized.data(), unsized.size()), ZSTD_CONTENTSIZE_UNKNOWN);
+  s = decompress_payload_prefix(unsized, small, 4096);
+  EXPECT_TRUE(s.is_corruption()) << s.message();
+  std::vector<uint8_t> whole(in.size());
+  ASSERT_TRUE(decompress_payload_prefix(unsized, whole, 4096).is_ok());
+  EXPECT_EQ(whole, in);
 }
 
 }  // namespace
