@@ -29,7 +29,7 @@
 // (decompress_payload_prefix): a random 4 KiB read of a 128 KiB record
 // decodes 80 KiB on average instead of 128. On /usr files the blocks also
 // store 0.8% less than one 128 KiB block at levels 1 and 3 (each block has
-// entropy tables of its own), at 4% less speed.
+// entropy tables of its own), at 4-8% less speed.
 // The 128 KiB one-shot frames of earlier writers decode as they are.
 #define ZSTD_STATIC_LINKING_ONLY  // ZSTD_decompressBegin/Continue: block-wise decoding
 #include <zstd.h>
