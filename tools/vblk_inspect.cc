@@ -565,6 +565,8 @@ int run_live(const Args& a) {
   const vblk::JsonValue& ops = s["ops"];
   line("reads:", num(ops["reads"]) + rate("ops", "reads"));
   line("writes:", num(ops["writes"]) + rate("ops", "writes"));
+  if (s["writes_in_flight_peak"].is_number())
+    line("in parallel:", "up to " + num(s["writes_in_flight_peak"]) + " writes at once");
   line("trims:", num(ops["trims"]) + rate("ops", "trims"));
   line("flushes:", num(ops["flushes"]) + rate("ops", "flushes"));
   const vblk::JsonValue& by = s["bytes"];

@@ -35,6 +35,8 @@ struct DriverStats {
   uint64_t failures = 0, retries = 0;
   uint64_t bytes_read = 0, bytes_written = 0, bytes_trimmed = 0;
   uint64_t cache_hits = 0, cache_misses = 0;
+  // The most writes served at the same time since the start.
+  uint32_t writes_in_flight_peak = 0;
   // Latency percentiles over all operations, microseconds.
   double latency_p50_us = 0, latency_p90_us = 0, latency_p99_us = 0, latency_max_us = 0;
   DeviceStats device;

@@ -264,6 +264,9 @@ struct Driver::Impl {
   std::atomic<uint64_t> reads{0}, writes{0}, trims{0}, flushes{0};
   std::atomic<uint64_t> failures{0}, retries{0};
   std::atomic<uint64_t> bytes_read{0}, bytes_written{0}, bytes_trimmed{0};
+  // Writes being served now, and the most there ever were at once: shows
+  // whether the kernel hands the daemon writes in parallel.
+  std::atomic<uint32_t> writes_in_flight{0}, writes_in_flight_peak{0};
 };
 
 void Driver::Impl::finish(const char* op, uint64_t offset, uint64_t length, const Status& st,
@@ -488,7 +491,12 @@ Result<size_t> Driver::write(uint64_t offset, std::span<const uint8_t> data) {
   const auto start = std::chrono::steady_clock::now();
   spdlog::trace("write offset={} length={}", offset, data.size());
   impl_->writes.fetch_add(1, std::memory_order_relaxed);
+  const uint32_t in_flight = impl_->writes_in_flight.fetch_add(1, std::memory_order_relaxed) + 1;
+  uint32_t peak = impl_->writes_in_flight_peak.load(std::memory_order_relaxed);
+  while (in_flight > peak && !impl_->writes_in_flight_peak.compare_exchange_weak(peak, in_flight)) {
+  }
   Result<size_t> r = impl_->do_write(offset, data);
+  impl_->writes_in_flight.fetch_sub(1, std::memory_order_relaxed);
   impl_->finish("write", offset, data.size(), r.status(), start);
   if (r.is_ok()) impl_->bytes_written.fetch_add(r.value(), std::memory_order_relaxed);
   return r;
@@ -528,6 +536,7 @@ DriverStats Driver::stats() {
   s.bytes_read = d.bytes_read.load(std::memory_order_relaxed);
   s.bytes_written = d.bytes_written.load(std::memory_order_relaxed);
   s.bytes_trimmed = d.bytes_trimmed.load(std::memory_order_relaxed);
+  s.writes_in_flight_peak = d.writes_in_flight_peak.load(std::memory_order_relaxed);
   s.cache_hits = d.cache.hits();
   s.cache_misses = d.cache.misses();
   auto us = [](uint64_t ns) { return static_cast<double>(ns) / 1000.0; };

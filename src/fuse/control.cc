@@ -99,6 +99,7 @@ std::string Control::stats_json() {
   j.key("bytes").begin_object();
   j.field("read", s.bytes_read).field("written", s.bytes_written).field("trimmed", s.bytes_trimmed);
   j.end_object();
+  j.field("writes_in_flight_peak", s.writes_in_flight_peak);
   j.field("retries", s.retries);
   j.field("failures", s.failures);
   j.key("latency_us").begin_object();

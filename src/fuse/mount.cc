@@ -43,6 +43,7 @@
 
 #include "fuse/control.h"
 #include "fuse/disk_fs.h"
+#include "fuse/parallel_writes.h"
 #include "inject/injector.h"
 #include "inject/rules_file.h"
 #include "vblk/driver.h"
@@ -229,6 +230,10 @@ int serve(const MountOptions& o, Ready& ready, bool daemon) {
     if (fuse_session_mount(se, o.mountpoint.c_str()) != 0) {
       ready.fail(o.mountpoint + ": mount failed (is /dev/fuse available, and the mountpoint an empty directory?)");
     } else {
+      // Without it, waiting writers reach the daemon one at a time.
+      if (!allow_parallel_direct_writes(se))
+        spdlog::warn("{}: libfuse refused the I/O hooks: synchronous writes will be served one at a time",
+                     o.mountpoint);
       if (daemon) {
         // Detached: no terminal to write to.
         int null = ::open("/dev/null", O_RDWR);

@@ -23,11 +23,10 @@ content is well defined even though the writes race in the daemon:
                    ranges in the same order, so they read-modify-write the
                    same 4 KiB blocks at the same time.
                    A lost update shows as stale bytes in a shared block.
-                   (The kernel takes the file's inode lock for each direct
-                   write unless the open reply asks for parallel direct
-                   writes, which libfuse 3.14 cannot; so here the writes
-                   reach the daemon one at a time, and the driver's own RMW
-                   locking is tested by driver_test's Concurrent* tests.)
+                   (The open reply asks the kernel for parallel direct
+                   writes, so these synchronous writes reach the daemon at
+                   the same time and race in the driver's read-modify-write;
+                   parallel_writes.sh checks that they do.)
 
 Readers run throughout: some re-read a frozen region written before the
 phases start (must never change), one through O_DIRECT with aligned buffers;
