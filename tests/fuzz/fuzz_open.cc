@@ -2,7 +2,8 @@
 // clean error or be served without a crash, hang or out-of-bounds access by
 // everything that parses an image:
 //   * a read-only open, as vblk-inspect and vblk-export do: info, stats,
-//     the state map, block locations, reads of the USED blocks, the scrub;
+//     the state map, block locations, reads of the USED blocks (whole runs
+//     and their first blocks alone), the scrub;
 //   * a writable open of an in-memory copy, as vblkfs does: recovery and its
 //     checkpoint, reads, writes, a trim, a flush, a close; then the image
 //     it leaves, read-only again.
@@ -98,6 +99,8 @@ void inspect_and_export(vblk::ImageStore& st) {
     if (n == 0) break;
     buf.resize(n * st.block_size());
     (void)st.read_blocks(first, n, buf);
+    // One block alone decodes only a prefix of its record's frame.
+    (void)st.read_blocks(first, 1, {buf.data(), st.block_size()});
     (void)st.locate(first);
     (void)st.locate(first + n - 1);
     budget -= n;

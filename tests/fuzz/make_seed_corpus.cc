@@ -1,5 +1,5 @@
-// Writes small, valid images covering every record type into a directory:
-// the seed corpus for fuzz_open.
+// Writes small, valid images covering every record type, and a record of
+// several zstd blocks, into a directory: the seed corpus for fuzz_open.
 #include <cstdio>
 #include <filesystem>
 #include <random>
@@ -33,6 +33,11 @@ Status build(const std::string& path, uint32_t bs, int variant) {
   VBLK_RETURN_IF_ERROR((*st)->set_bad(20, 2, true));
   if (variant == 2) VBLK_RETURN_IF_ERROR((*st)->checkpoint());
   VBLK_RETURN_IF_ERROR((*st)->write_blocks(100, data));
+  // 64 KiB that compress well: one record whose zstd frame has two 32 KiB
+  // blocks, for the reads that decode only a prefix of it.
+  std::vector<uint8_t> text(64 * 1024);
+  for (size_t i = 0; i < text.size(); ++i) text[i] = static_cast<uint8_t>(i % 1024 == 0 ? rng() : 'a' + i % 26);
+  VBLK_RETURN_IF_ERROR((*st)->write_blocks(128, text));
   if (variant == 3) return (*st)->close();
   VBLK_RETURN_IF_ERROR((*st)->flush());
   (*st).release();  // leave an unreplayed log tail, as a crash would
