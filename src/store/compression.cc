@@ -11,11 +11,13 @@
 // So up to kMaxAdaptiveLevel a payload is compressed at the fastest of
 // kFastLevel, 1 and the image's level unless a slower one makes it at
 // least kMinLevelGain smaller (pick_level):
-//   - a payload of 16 KiB or more: the two 4 KiB samples that already
-//     detect incompressible data (at level 1) are also compressed at the
-//     other candidate levels, and the payload at the level they pick.
-//     Measured on 128 KiB records of /usr/lib: 0.5% larger in all than
-//     level 3 throughout, as fast.
+//   - a payload of 16 KiB or more: the two 4 KiB samples that detect
+//     incompressible data (at level 1, on every payload) are, on every
+//     kLargeTrialEvery-th one on a thread, also compressed at the other
+//     candidate levels, and the payload at the level they pick; the next
+//     ones follow that pick. Measured on 128 KiB records of /usr/lib: 0.5%
+//     larger in all than level 3 throughout, as fast. (A trial on every
+//     payload spent 16% of the daemon's CPU in an ext4 copy of /usr.)
 //   - a smaller payload has no room for samples: every kSmallTrialEvery-th
 //     one on a thread is compressed at every candidate level and the pick
 //     kept; the verdict holds for the thread's next small payloads.
@@ -51,12 +53,15 @@ constexpr double kMinLevelGain = 0.01;
 constexpr int kMaxAdaptiveLevel = 9;
 constexpr int kFastLevel = -1;
 constexpr uint32_t kSmallTrialEvery = 16;
+constexpr uint32_t kLargeTrialEvery = 4;
 
-// Small payloads compressed for one image level on a thread: the level the
-// last trial picked (0: no trial yet), and how many followed it.
-struct SmallVerdict {
+// Payloads compressed for one image level on a thread: the level the last
+// trial picked (0: no trial yet), and how many followed it.
+struct Verdict {
   int pick = 0;
   uint32_t payloads = 0;
+  // True when this payload is to follow the pick without a trial; counts it.
+  bool follow(uint32_t trial_every) { return pick != 0 && payloads++ % trial_every != 0; }
 };
 
 struct ZstdContexts {
@@ -64,7 +69,7 @@ struct ZstdContexts {
   ZSTD_DCtx* d = ZSTD_createDCtx();
   // One verdict per image level: a thread may compress for several (PAGE
   // records at level 1 between data records, or two images).
-  std::array<SmallVerdict, kMaxAdaptiveLevel + 1> small{};
+  std::array<Verdict, kMaxAdaptiveLevel + 1> small{}, large{};
   ~ZstdContexts() {
     ZSTD_freeCCtx(c);
     ZSTD_freeDCtx(d);
@@ -116,8 +121,8 @@ int pick_level(int level, SizeAt&& size_at) {
 
 // Small payload at an adaptive level: a trial at every candidate now and then.
 bool compress_small(std::span<const uint8_t> in, int level, std::vector<uint8_t>* out) {
-  SmallVerdict& v = zstd().small[static_cast<size_t>(level)];
-  if (v.pick != 0 && v.payloads++ % kSmallTrialEvery != 0) return compress_at(in, v.pick, out);
+  Verdict& v = zstd().small[static_cast<size_t>(level)];
+  if (v.follow(kSmallTrialEvery)) return compress_at(in, v.pick, out);
   v.payloads = 1;
   // Each candidate's output, kept so the pick is not compressed twice.
   struct Tried {
@@ -182,8 +187,11 @@ bool compress_payload(std::span<const uint8_t> in, int level, std::vector<uint8_
   const size_t first = sample_size(samples[0], 1), middle = sample_size(samples[1], 1);
   if (!shrinks(first) && !shrinks(middle)) return false;
   if (!adaptive) return compress_at(in, level, out);
-  const int pick = pick_level(level, [&](int l) { return l == 1 ? first + middle : samples_at(l); });
-  return compress_at(in, pick, out);
+  Verdict& v = zstd().large[static_cast<size_t>(level)];
+  if (v.follow(kLargeTrialEvery)) return compress_at(in, v.pick, out);
+  v.payloads = 1;
+  v.pick = pick_level(level, [&](int l) { return l == 1 ? first + middle : samples_at(l); });
+  return compress_at(in, v.pick, out);
 }
 
 Status decompress_payload(std::span<const uint8_t> in, std::span<uint8_t> out) {

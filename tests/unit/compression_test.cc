@@ -65,21 +65,30 @@ void expect_fast_level_pays_alone(std::span<const uint8_t> in) {
 }
 
 TEST(Compression, HalfRandomDataGetsTheFastLevel) {
-  auto in = test::half_compressible_blocks(32, 4096, 7);
-  expect_fast_level_pays_alone(in);
-  for (int level : {1, 3}) expect_compressed_at(in, level, -1);
+  // Each thread keeps its own verdicts: run on a fresh one.
+  std::thread([] {
+    auto in = test::half_compressible_blocks(32, 4096, 7);
+    expect_fast_level_pays_alone(in);
+    for (int level : {1, 3}) expect_compressed_at(in, level, -1);
+  }).join();
 }
 
 TEST(Compression, TextAtLevelOneKeepsLevelOne) {
-  auto in = text(128 * 1024, 4);
-  ASSERT_LT(zstd_at(in, 1).size(), 0.97 * zstd_at(in, -1).size()) << "the test data must favour level 1";
-  expect_compressed_at(in, 1, 1);
+  // Each thread keeps its own verdicts: run on a fresh one.
+  std::thread([] {
+    auto in = text(128 * 1024, 4);
+    ASSERT_LT(zstd_at(in, 1).size(), 0.97 * zstd_at(in, -1).size()) << "the test data must favour level 1";
+    expect_compressed_at(in, 1, 1);
+  }).join();
 }
 
 TEST(Compression, TextGetsTheLevel) {
-  auto in = text(128 * 1024, 1);
-  ASSERT_LT(zstd_at(in, 3).size(), 0.97 * zstd_at(in, 1).size()) << "the test data must favour level 3";
-  expect_compressed_at(in, 3, 3);
+  // Each thread keeps its own verdicts: run on a fresh one.
+  std::thread([] {
+    auto in = text(128 * 1024, 1);
+    ASSERT_LT(zstd_at(in, 3).size(), 0.97 * zstd_at(in, 1).size()) << "the test data must favour level 3";
+    expect_compressed_at(in, 3, 3);
+  }).join();
 }
 
 TEST(Compression, HighLevelsAreNotAdaptive) {
@@ -93,6 +102,28 @@ TEST(Compression, IncompressibleIsStoredRaw) {
   EXPECT_FALSE(compress_payload(in, 3, &out));
   EXPECT_FALSE(compress_payload(test::random_bytes(4096, 4), 3, &out));
   EXPECT_FALSE(compress_payload(text(4096, 5), 0, &out));
+}
+
+TEST(Compression, LargePayloadsFollowTheLastTrial) {
+  std::thread([] {
+    // A trial on half-random data keeps the fast level ...
+    auto random_half = test::half_compressible_blocks(32, 4096, 31);
+    expect_fast_level_pays_alone(random_half);
+    expect_compressed_at(random_half, 3, -1);
+    // ... for the next three, though text would pay for level 3 ...
+    for (uint64_t i = 0; i < 3; ++i) {
+      SCOPED_TRACE("payload " + std::to_string(i));
+      auto in = text(128 * 1024, 40 + i);
+      ASSERT_LT(zstd_at(in, 3).size(), 0.97 * zstd_at(in, -1).size()) << "the test data must favour level 3";
+      expect_compressed_at(in, 3, -1);
+    }
+    // ... while incompressible data is still found on every payload.
+    std::vector<uint8_t> out;
+    EXPECT_FALSE(compress_payload(test::random_bytes(128 * 1024, 44), 3, &out));
+    // The fifth is a trial again: text gets level 3, and the next follow it.
+    expect_compressed_at(text(128 * 1024, 45), 3, 3);
+    expect_compressed_at(text(128 * 1024, 46), 3, 3);
+  }).join();
 }
 
 TEST(Compression, SmallPayloadsFollowTheLastTrial) {
@@ -150,18 +181,21 @@ std::vector<size_t> block_lengths(std::span<const uint8_t> frame, size_t raw_len
 }
 
 TEST(Compression, LargePayloadsHaveABlockPerDecodeUnit) {
-  auto in = text(128 * 1024 + 4096, 11);
-  std::vector<uint8_t> out;
-  ASSERT_TRUE(compress_payload(in, 3, &out));
-  EXPECT_EQ(block_lengths(out, in.size()),
-            (std::vector<size_t>{kDecodeUnit, kDecodeUnit, kDecodeUnit, kDecodeUnit, 4096}));
-  // A plain zstd frame, with its content size: any zstd decodes it.
-  EXPECT_EQ(ZSTD_getFrameContentSize(out.data(), out.size()), in.size());
-  std::vector<uint8_t> plain(in.size());
-  EXPECT_EQ(ZSTD_decompress(plain.data(), plain.size(), out.data(), out.size()), in.size());
-  EXPECT_EQ(plain, in);
-  // And the blocks cost no more than one block would (each has its own tables).
-  EXPECT_LE(out.size(), zstd_at(in, 3).size() * 101 / 100);
+  // Each thread keeps its own verdicts: run on a fresh one.
+  std::thread([] {
+    auto in = text(128 * 1024 + 4096, 11);
+    std::vector<uint8_t> out;
+    ASSERT_TRUE(compress_payload(in, 3, &out));
+    EXPECT_EQ(block_lengths(out, in.size()),
+              (std::vector<size_t>{kDecodeUnit, kDecodeUnit, kDecodeUnit, kDecodeUnit, 4096}));
+    // A plain zstd frame, with its content size: any zstd decodes it.
+    EXPECT_EQ(ZSTD_getFrameContentSize(out.data(), out.size()), in.size());
+    std::vector<uint8_t> plain(in.size());
+    EXPECT_EQ(ZSTD_decompress(plain.data(), plain.size(), out.data(), out.size()), in.size());
+    EXPECT_EQ(plain, in);
+    // And the blocks cost no more than one block would (each has its own tables).
+    EXPECT_LE(out.size(), zstd_at(in, 3).size() * 101 / 100);
+  }).join();
 }
 
 TEST(Compression, PrefixDecodeFillsTheNeededBytes) {
