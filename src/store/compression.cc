@@ -146,6 +146,9 @@ bool compress_small(std::span<const uint8_t> in, int level, std::vector<uint8_t>
   return t->ok;
 }
 
+Status zstd_corruption(size_t code) { return Status::corruption(std::string("zstd: ") + ZSTD_getErrorName(code)); }
+Status wrong_length() { return Status::corruption("decompressed payload has the wrong length"); }
+
 }  // namespace
 
 size_t compress_frame(std::span<const uint8_t> in, int level, std::span<uint8_t> out) {
@@ -196,8 +199,8 @@ bool compress_payload(std::span<const uint8_t> in, int level, std::vector<uint8_
 
 Status decompress_payload(std::span<const uint8_t> in, std::span<uint8_t> out) {
   size_t n = ZSTD_decompressDCtx(zstd().d, out.data(), out.size(), in.data(), in.size());
-  if (ZSTD_isError(n)) return Status::corruption(std::string("zstd: ") + ZSTD_getErrorName(n));
-  if (n != out.size()) return Status::corruption("decompressed payload has the wrong length");
+  if (ZSTD_isError(n)) return zstd_corruption(n);
+  if (n != out.size()) return wrong_length();
   return Status::ok();
 }
 
@@ -208,19 +211,18 @@ Status decompress_payload_prefix(std::span<const uint8_t> in, std::span<uint8_t>
   const unsigned long long content = ZSTD_getFrameContentSize(in.data(), in.size());
   if (content == ZSTD_CONTENTSIZE_ERROR) return Status::corruption("zstd: payload is not a zstd frame");
   if (needed >= out.size() || content == ZSTD_CONTENTSIZE_UNKNOWN) return decompress_payload(in, out);
-  if (content != out.size()) return Status::corruption("decompressed payload has the wrong length");
+  if (content != out.size()) return wrong_length();
   ZSTD_DCtx* d = zstd().d;
-  if (size_t r = ZSTD_decompressBegin(d); ZSTD_isError(r))
-    return Status::corruption(std::string("zstd: ") + ZSTD_getErrorName(r));
+  if (size_t r = ZSTD_decompressBegin(d); ZSTD_isError(r)) return zstd_corruption(r);
   // Frame header, then each block's header and body: ZSTD_nextSrcSizeToDecompress
   // says how many bytes the next step takes, 0 at the end of the frame.
   size_t in_at = 0, out_at = 0;
   while (out_at < needed) {
     const size_t step = ZSTD_nextSrcSizeToDecompress(d);
-    if (step == 0) return Status::corruption("decompressed payload has the wrong length");
+    if (step == 0) return wrong_length();
     if (step > in.size() - in_at) return Status::corruption("zstd: payload ends inside its frame");
     const size_t n = ZSTD_decompressContinue(d, out.data() + out_at, out.size() - out_at, in.data() + in_at, step);
-    if (ZSTD_isError(n)) return Status::corruption(std::string("zstd: ") + ZSTD_getErrorName(n));
+    if (ZSTD_isError(n)) return zstd_corruption(n);
     in_at += step;
     out_at += n;
   }

@@ -219,23 +219,30 @@ TEST(Compression, PrefixDecodeRejectsDamagedFrames) {
   auto in = text(128 * 1024, 13);
   const auto frame = frame_at(in, 3);
   std::vector<uint8_t> out(in.size());
+  // Each case is refused as corruption, by the check it names.
+  auto expect_refused = [&](std::span<const uint8_t> f, std::span<uint8_t> o, size_t needed, const char* why) {
+    Status s = decompress_payload_prefix(f, o, needed);
+    EXPECT_TRUE(s.is_corruption()) << why << ": " << s.message();
+    EXPECT_NE(s.message().find(why), std::string::npos) << s.message();
+  };
   // Cut short: the frame ends inside the needed blocks.
-  std::span<const uint8_t> cut(frame.data(), frame.size() / 2);
-  Status s = decompress_payload_prefix(cut, out, in.size() - 1);
-  EXPECT_TRUE(s.is_corruption()) << s.message();
+  expect_refused({frame.data(), frame.size() / 2}, out, in.size() - 1, "payload ends inside its frame");
   // A frame of less data than the record claims.
   const auto short_frame = frame_at(std::span<const uint8_t>(in.data(), 64 * 1024), 3);
-  s = decompress_payload_prefix(short_frame, out, 100000);
-  EXPECT_TRUE(s.is_corruption()) << s.message();
+  expect_refused(short_frame, out, 100000, "wrong length");
   // Garbage where the frame should be.
   std::vector<uint8_t> junk(frame.size(), 0x5a);
-  s = decompress_payload_prefix(junk, out, 4096);
-  EXPECT_TRUE(s.is_corruption()) << s.message();
+  expect_refused(junk, out, 4096, "not a zstd frame");
+  // A block the decoder refuses (its header says the reserved block type).
+  std::vector<uint8_t> bad_block = frame;
+  const size_t header = ZSTD_frameHeaderSize(frame.data(), frame.size());
+  ASSERT_FALSE(ZSTD_isError(header));
+  bad_block[header] |= 0x6;  // block type bits: 3, reserved
+  expect_refused(bad_block, out, 4096, "zstd: Data corruption detected");
   // A frame of more data than the record holds, though the needed blocks
   // would fit.
   std::vector<uint8_t> small(in.size() / 2);
-  s = decompress_payload_prefix(frame, small, small.size() - 1);
-  EXPECT_TRUE(s.is_corruption()) << s.message();
+  expect_refused(frame, small, small.size() - 1, "wrong length");
   // A frame that does not say its size is decoded whole, so the same lie is
   // found there too.
   ZSTD_CCtx* c = ZSTD_createCCtx();
@@ -244,8 +251,7 @@ TEST(Compression, PrefixDecodeRejectsDamagedFrames) {
   unsized.resize(ZSTD_compress2(c, unsized.data(), unsized.size(), in.data(), in.size()));
   ZSTD_freeCCtx(c);
   ASSERT_EQ(ZSTD_getFrameContentSize(unsized.data(), unsized.size()), ZSTD_CONTENTSIZE_UNKNOWN);
-  s = decompress_payload_prefix(unsized, small, 4096);
-  EXPECT_TRUE(s.is_corruption()) << s.message();
+  expect_refused(unsized, small, 4096, "zstd: Destination buffer is too small");
   std::vector<uint8_t> whole(in.size());
   ASSERT_TRUE(decompress_payload_prefix(unsized, whole, 4096).is_ok());
   EXPECT_EQ(whole, in);
