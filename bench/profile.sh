@@ -11,11 +11,16 @@
 # Options:
 #   --build DIR   vblk build directory (default build-bench; for readable
 #                 profiles: meson setup build-prof --buildtype=release
-#                 -Dcpp_args='-g -fno-omit-frame-pointer' -Dtests=false)
+#                 -Dcpp_args='-g -fno-omit-frame-pointer' -Dtests=false.
+#                 libzstd.so has no symbols: to see zstd's functions, set
+#                 dependency('libzstd', static : true) in meson.build for
+#                 that build; its tools link, libvblk.so does not)
 #   --perf MODE   none (default) | cpu (perf record -g on the daemon) |
 #                 dwarf (--call-graph dwarf: sees through libzstd, which has
 #                 no frame pointers) | sys (whole system, -a) |
-#                 trace (perf trace of fdatasync and fallocate)
+#                 trace (perf trace of fdatasync and fallocate) |
+#                 sched (where the daemon's threads block: sched_switch
+#                 with call chains)
 #   --runtime S   seconds of the measured job (default 6, after 1 s ramp)
 #   --work DIR    scratch directory (default /var/tmp/vblk-profile)
 # Layout as in bench/run: a 4 GiB image, the first 1 GiB filled with 1 MiB
@@ -77,6 +82,7 @@ case $perf in
   cpu) perf record -F 2000 -g -p "$pid" -o "$out" -- sleep "$runtime" >/dev/null 2>&1 & profiler=$! ;;
   dwarf) (sleep 1; perf record -F 500 --call-graph dwarf,16384 -p "$pid" -o "$out" -- sleep 2) >/dev/null 2>&1 & profiler=$! ;;
   sys) perf record -F 1000 -a -g -o "$out" -- sleep "$runtime" >/dev/null 2>&1 & profiler=$! ;;
+  sched) perf record -e sched:sched_switch -g -p "$pid" -o "$out" -- sleep "$runtime" >/dev/null 2>&1 & profiler=$! ;;
   trace) timeout "$runtime" perf trace -e fdatasync,fallocate -p "$pid" -o "$out" >/dev/null 2>&1 & profiler=$! ;;
   *) echo "profile.sh: unknown --perf $perf" >&2; exit 2 ;;
 esac
