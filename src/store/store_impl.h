@@ -205,9 +205,9 @@ class BadSet {
 // false when the result would not be smaller than the input (store raw
 // then); up to level 9 it uses level 1 where the level does not pay.
 bool compress_payload(std::span<const uint8_t> in, int level, std::vector<uint8_t>* out);
-// The levels compress_payload tries below an adaptive image level, fastest
-// first (compression.cc says why these).
-inline constexpr std::array<int, 3> kCandidateLevels{-5, -1, 1};
+// The levels compress_payload tries below an adaptive image level (those
+// below it), fastest first (compression.cc says why these).
+inline constexpr std::array<int, 4> kCandidateLevels{-5, -1, 1, 2};
 // True when `samples` 4 KiB samples of a large payload, spread from its
 // start to its middle (2) or over all of it (more), would none of them
 // shrink by 3% at zstd's fastest level: the data is then stored raw without

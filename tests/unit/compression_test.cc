@@ -62,7 +62,7 @@ constexpr int kFastest = kCandidateLevels.front();
 // fastest, whose literals are not entropy-coded.
 void expect_fast_level_pays_alone(std::span<const uint8_t> in) {
   const double fast = static_cast<double>(zstd_at(in, kFastest).size());
-  for (int level : {-1, 1, 3})
+  for (int level : {-1, 1, 2, 3})
     ASSERT_GT(zstd_at(in, level).size(), 0.99 * fast) << "the test data must not favour level " << level;
 }
 
@@ -75,11 +75,13 @@ TEST(Compression, HalfRandomDataGetsTheFastLevel) {
   }).join();
 }
 
-// Random 16-byte words from a vocabulary of 64: the faster levels skip
-// matches that -1 finds, while entropy coding finds nothing in the literals.
-std::vector<uint8_t> random_words(size_t n, uint64_t seed) {
+// Random words of `length` bytes from a vocabulary of 64, back to back.
+// 16-byte words: -5 skips matches that -1 finds, while entropy coding finds
+// nothing in the literals. 5-byte words: level 1 looks for matches of 6
+// bytes or more, level 2 (and 3) for 5.
+std::vector<uint8_t> random_words(size_t n, uint64_t seed, size_t length) {
   std::mt19937_64 rng(seed);
-  std::vector<std::vector<uint8_t>> words(64, std::vector<uint8_t>(16));
+  std::vector<std::vector<uint8_t>> words(64, std::vector<uint8_t>(length));
   for (auto& w : words)
     for (auto& b : w) b = static_cast<uint8_t>(rng());
   std::vector<uint8_t> out;
@@ -95,13 +97,25 @@ TEST(Compression, DataThatPaysForLevelMinusOneGetsIt) {
   for (int image_level : {1, 3}) {
     // Each thread keeps its own verdicts: run on a fresh one.
     std::thread([image_level] {
-      auto in = random_words(4096, 12);
+      auto in = random_words(4096, 12, 16);
       ASSERT_LT(zstd_at(in, -1).size(), 0.99 * zstd_at(in, kFastest).size()) << "the test data must favour -1";
-      for (int level : {1, 3})
+      for (int level : {1, 2, 3})
         ASSERT_GT(zstd_at(in, level).size(), 0.99 * zstd_at(in, -1).size()) << "must not favour level " << level;
       expect_compressed_at(in, image_level, -1);
     }).join();
   }
+}
+
+TEST(Compression, DataThatPaysForLevelTwoGetsIt) {
+  // Each thread keeps its own verdicts: run on a fresh one.
+  std::thread([] {
+    auto in = random_words(4096, 13, 5);
+    ASSERT_LT(zstd_at(in, 2).size(), 0.99 * zstd_at(in, 1).size()) << "the test data must favour level 2";
+    ASSERT_GT(zstd_at(in, 3).size(), 0.99 * zstd_at(in, 2).size()) << "the test data must not favour level 3";
+    expect_compressed_at(in, 3, 2);
+    // A level-1 image does not try level 2.
+    expect_compressed_at(in, 1, 1);
+  }).join();
 }
 
 TEST(Compression, TextAtLevelOneKeepsLevelOne) {
@@ -117,7 +131,8 @@ TEST(Compression, TextGetsTheLevel) {
   // Each thread keeps its own verdicts: run on a fresh one.
   std::thread([] {
     auto in = text(128 * 1024, 1);
-    ASSERT_LT(zstd_at(in, 3).size(), 0.97 * zstd_at(in, 1).size()) << "the test data must favour level 3";
+    for (int level : {1, 2})
+      ASSERT_LT(zstd_at(in, 3).size(), 0.97 * zstd_at(in, level).size()) << "the test data must favour 3 over " << level;
     expect_compressed_at(in, 3, 3);
   }).join();
 }
