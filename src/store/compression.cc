@@ -11,13 +11,14 @@
 // 51.0% of the input at -5, -1, 1 and 3 alike, in 2.5, 5.1, 9.1 and 15.7
 // us), while on the 128 KiB records of an ext4 disk of /usr files they
 // store 11% (-1) and 38% (-5) more than level 1.
-// Level 2 sits between: zstd's fast strategy, but finding the 5-byte
-// matches level 1 passes over; on those /usr records it stores 3.3% less
-// than level 1 and 2% more than level 3 in 0.75x level 3's time (one core:
-// 243 against 183 MiB/s), and per record it is
-// often within 1% of level 3 (a simulation of this choice over the 8726
-// records: with level 2 a candidate, 2268 get it, 5056 level 3; 0.7% more
-// bytes in all, 9-15% less time).
+// Level 2 sits between: zstd's fast strategy as at level 1, with a larger
+// hash table and shorter matches (for 128 KiB: 2^15 entries against 2^13,
+// matches from 5 bytes against 6); on those /usr records it stores 3.3%
+// less than level 1 and 2% more than level 3 in 0.75x level 3's time (one
+// core: 243 against 183 MiB/s), and per record it is often within 1% of
+// level 3 (a simulation of this choice over the 8726 records: with level 2
+// a candidate, 2268 get it, 5056 level 3; 0.7% more bytes in all, 9-15%
+// less time).
 // So up to kMaxAdaptiveLevel a payload is compressed at the fastest of
 // kCandidateLevels (-5, -1, 1, 2) below the image's level and that level,
 // unless a slower one makes it at least kMinLevelGain smaller (pick_level):

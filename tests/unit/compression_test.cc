@@ -77,8 +77,9 @@ TEST(Compression, HalfRandomDataGetsTheFastLevel) {
 
 // Random words of `length` bytes from a vocabulary of 64, back to back.
 // 16-byte words: -5 skips matches that -1 finds, while entropy coding finds
-// nothing in the literals. 5-byte words: level 1 looks for matches of 6
-// bytes or more, level 2 (and 3) for 5.
+// nothing in the literals. 5-byte words: level 2 looks for shorter matches
+// than level 1 (in 4 KiB: from 4 bytes, against 5), and level 3 finds no
+// more.
 std::vector<uint8_t> random_words(size_t n, uint64_t seed, size_t length) {
   std::mt19937_64 rng(seed);
   std::vector<std::vector<uint8_t>> words(64, std::vector<uint8_t>(length));
