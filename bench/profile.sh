@@ -7,7 +7,10 @@
 #
 # WORKLOAD: seqrnd (1 MiB incompressible writes), seqc50 (1 MiB, 50%
 # compressible), randrnd / randc50 (4 KiB random writes), randread (4 KiB
-# random reads, QD16), randread1 (QD1), seqread (1 MiB reads).
+# random reads, QD16), randread1 (QD1), seqread (1 MiB reads); ext4
+# (bench/run's real workload: a direct-I/O loop device, mkfs.ext4, 1 GiB
+# of /usr's files copied with tar, sync; the profile covers the first
+# --runtime seconds of the copy).
 # Options:
 #   --build DIR   vblk build directory (default build-bench; for readable
 #                 profiles: meson setup build-prof --buildtype=release
@@ -24,8 +27,10 @@
 #   --runtime S   seconds of the measured job (default 6, after 1 s ramp)
 #   --work DIR    scratch directory (default /var/tmp/vblk-profile)
 # Layout as in bench/run: a 4 GiB image, the first 1 GiB filled with 1 MiB
-# 50%-compressible writes, then the workload at QD16 over that 1 GiB.
-# Prints one line: throughput, IOPS, mean latency, daemon CPU seconds; the
+# 50%-compressible writes, then the workload at QD16 over that 1 GiB (ext4:
+# an empty 4 GiB image).
+# Prints one line: throughput, IOPS, mean latency, daemon CPU seconds (ext4:
+# copy+sync seconds, daemon CPU, the image's size on the host); the
 # profile goes to WORK/WORKLOAD.perf (perf report -i ... --stdio).
 # Needs root, fio, and perf (Debian: linux-perf) for --perf.
 set -euo pipefail
@@ -38,7 +43,7 @@ while (($#)); do
     --perf) perf=$2; shift 2 ;;
     --runtime) runtime=$2; shift 2 ;;
     --work) work=$2; shift 2 ;;
-    -h | --help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     -*) echo "profile.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) break ;;
   esac
@@ -55,6 +60,7 @@ case $workload in
   randread) job=(--rw=randread --bs=4k) ;;
   randread1) job=(--rw=randread --bs=4k --iodepth=1) ;;
   seqread) job=(--rw=read --bs=1M) ;;
+  ext4) job=() ;;
   *) echo "profile.sh: unknown workload $workload (see --help)" >&2; exit 2 ;;
 esac
 for tool in fio "$build/tools/vblkfs" "$build/tools/vblk-format"; do
@@ -62,17 +68,32 @@ for tool in fio "$build/tools/vblkfs" "$build/tools/vblk-format"; do
 done
 [[ $perf == none ]] || command -v perf >/dev/null || { echo "profile.sh: perf not found (apt-get install linux-perf)" >&2; exit 1; }
 
-mnt=$work/mnt
-cleanup() { "$build/tools/vblkfs" umount "$mnt" >/dev/null 2>&1 || umount -l "$mnt" 2>/dev/null || true; }
+mnt=$work/mnt fs=$work/fs loop=
+cleanup() {
+  umount "$fs" 2>/dev/null || true
+  [[ -z $loop ]] || losetup -d "$loop" 2>/dev/null || true
+  "$build/tools/vblkfs" umount "$mnt" >/dev/null 2>&1 || umount -l "$mnt" 2>/dev/null || true
+}
 trap cleanup EXIT
 cleanup
-rm -rf "$work" && mkdir -p "$mnt"
+rm -rf "$work" && mkdir -p "$mnt" "$fs"
 "$build/tools/vblk-format" "$work/disk.vblk" --size 4G >/dev/null
 "$build/tools/vblkfs" mount "$@" "$work/disk.vblk" "$mnt"
 pid=$(pgrep -f "vblkfs.*$mnt" | head -1)
 disk=$mnt/disk
-fio --output-format=terse --name=fill --filename="$disk" --ioengine=libaio --direct=1 --rw=write --bs=1M \
-  --iodepth=16 --size=1G --buffer_compress_percentage=50 --refill_buffers >/dev/null
+if [[ $workload == ext4 ]]; then
+  # Regular readable files of /usr in path order up to 1 GiB, read once so
+  # that the copy's source side comes from the page cache.
+  find /usr -xdev -type f -readable -printf '%s\t%P\n' | LC_ALL=C sort -t $'\t' -k2 |
+    awk -F '\t' -v limit=$((1 << 30)) 'total < limit { print "usr/" $2; total += $1 }' >"$work/copy.list"
+  tar -C / -cf - --no-recursion -T "$work/copy.list" | cat >/dev/null
+  loop=$(losetup --find --show --direct-io=on "$disk")
+  mkfs.ext4 -q -F "$loop"
+  mount -o noinit_itable "$loop" "$fs"
+else
+  fio --output-format=terse --name=fill --filename="$disk" --ioengine=libaio --direct=1 --rw=write --bs=1M \
+    --iodepth=16 --size=1G --buffer_compress_percentage=50 --refill_buffers >/dev/null
+fi
 
 cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 out=$work/$workload.perf
@@ -87,6 +108,20 @@ case $perf in
   *) echo "profile.sh: unknown --perf $perf" >&2; exit 2 ;;
 esac
 c0=$(cpu)
+if [[ $workload == ext4 ]]; then
+  t0=$(date +%s.%N)
+  tar -C / -cf - --no-recursion -T "$work/copy.list" | tar -C "$fs" -xf -
+  sync
+  t1=$(date +%s.%N) c1=$(cpu)
+  [[ -z $profiler ]] || wait "$profiler" || true
+  umount "$fs" && losetup -d "$loop" && loop=
+  "$build/tools/vblkfs" umount "$mnt"  # the size on the host once the daemon has closed the image
+  awk -v t="$(echo "$t1 - $t0" | bc)" -v c="$(( c1 - c0 ))" -v hz="$(getconf CLK_TCK)" \
+    -v mib="$(du -m "$work/disk.vblk" | cut -f1)" -v n="$(wc -l <"$work/copy.list")" \
+    'BEGIN { printf "ext4: %d files, copy+sync %.2f s, daemon CPU %.2f s, image %d MiB on the host\n", n, t, c / hz, mib }'
+  [[ $perf == none ]] || echo "profile: $out"
+  exit 0
+fi
 fio --output-format=json --name=job --filename="$disk" --ioengine=libaio --direct=1 --iodepth=16 --size=1G \
   --norandommap --randrepeat=0 --time_based --runtime="$runtime" --ramp_time=1 "${job[@]}" >"$work/$workload.json"
 c1=$(cpu)
