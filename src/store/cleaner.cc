@@ -151,7 +151,7 @@ Status StoreImpl::checkpoint_locked() {
     // PAGE records page_dir_ now names; a later checkpoint would point its
     // slot at them. Refuse writes until reopened, as for a failed slot write
     // (found by the crash test HostFault/sync*).
-    broken_ = true;
+    break_after_failed_sync_locked();
     return s.with_prefix("checkpoint");
   }
   mark_durable_locked(next_seq_ - 1);
@@ -467,7 +467,7 @@ Status StoreImpl::checkpoint_presynced(std::unique_lock<std::mutex>& lock) {
     Status s = sync_file();
     lock.lock();
     if (!s) {
-      broken_ = true;
+      break_after_failed_sync_locked();
       return s.with_prefix("checkpoint");
     }
     // A checkpoint made meanwhile (a writer helping inline) reset the count.

@@ -4,23 +4,41 @@
 // Level choice. A level above 1 costs 2-3x the CPU of level 1 and on some
 // data buys nothing: fio's half-random buffers, for one, come out 0.3%
 // smaller at level 3 than at level 1 at 0.4x the speed, while /usr files
-// come out 5.5% smaller. Below level 1, zstd's fast level (-1) skips the
-// entropy coding of literals: on data whose literals are random (fio's
-// buffers again) it stores as little as level 1 at about twice the speed
-// (4 KiB payloads: 4.8 vs 8.7 us), while /usr files come out 1.5% larger.
+// come out 5.5% smaller. Below level 1, zstd's fast levels skip the entropy
+// coding of literals and, the more negative, more of the input between
+// match searches: where literals are random anyway they store as little as
+// level 1 in a fraction of the time (4 KiB of fio's 50%-compressible data:
+// 51.0% of the input at -5, -1, 1 and 3 alike, in 2.5, 5.1, 9.1 and 15.7
+// us), while on the 128 KiB records of an ext4 disk of /usr files they
+// store 11% (-1) and 38% (-5) more than level 1.
+// Level 2 sits between: zstd's fast strategy as at level 1, with a larger
+// hash table and shorter matches (for 128 KiB: 2^15 entries against 2^13,
+// matches from 5 bytes against 6); on those /usr records it stores 3.3%
+// less than level 1 and 2% more than level 3 in 0.75x level 3's time (one
+// core: 243 against 183 MiB/s), and per record it is often within 1% of
+// level 3 (a simulation of this choice over the 8726 records: with level 2
+// a candidate, 2268 get it, 5056 level 3; 0.7% more bytes in all, 9-15%
+// less time).
 // So up to kMaxAdaptiveLevel a payload is compressed at the fastest of
-// kFastLevel, 1 and the image's level unless a slower one makes it at
-// least kMinLevelGain smaller (pick_level):
+// kCandidateLevels (-5, -1, 1, 2) below the image's level and that level,
+// unless a slower one makes it at least kMinLevelGain smaller (pick_level):
 //   - a payload of 16 KiB or more: the two 4 KiB samples that detect
-//     incompressible data (at level 1, on every payload) are, on every
-//     kLargeTrialEvery-th one on a thread, also compressed at the other
-//     candidate levels, and the payload at the level they pick; the next
-//     ones follow that pick. Measured on 128 KiB records of /usr/lib: 0.5%
-//     larger in all than level 3 throughout, as fast. (A trial on every
-//     payload spent 16% of the daemon's CPU in an ext4 copy of /usr.)
-//   - a smaller payload has no room for samples: every kSmallTrialEvery-th
-//     one on a thread is compressed at every candidate level and the pick
-//     kept; the verdict holds for the thread's next small payloads.
+//     incompressible data (at level 1, on every payload) are, on a trial,
+//     also compressed at the other candidate levels, and the payload at the
+//     level they pick; the next ones on the thread follow that pick.
+//     Measured on 128 KiB records of /usr/lib: 0.5% larger in all than
+//     level 3 throughout, as fast. (A trial on every payload spent 16% of
+//     the daemon's CPU in an ext4 copy of /usr.)
+//   - a smaller payload has no room for samples: a trial compresses it at
+//     every candidate level and keeps the pick; the verdict holds for the
+//     thread's next small payloads.
+// Trials come every kLargeTrialEvery-th (kSmallTrialEvery-th) payload; each
+// trial that picks what the last one did doubles the interval, up to 8
+// times as long, and one that picks another level starts it over: steady
+// data (a random-write workload) stops paying for trials that change
+// nothing (on fio's buffers a 4 KiB trial at every candidate costs over a
+// dozen payloads at -5), while data that changes is tried as often as
+// before.
 // Above kMaxAdaptiveLevel the level is always used: who asks for heavy
 // compression asks for the last per cent.
 //
@@ -39,6 +57,7 @@
 #include <algorithm>
 #include <array>
 #include <cassert>
+#include <limits>
 
 #include "store/store_impl.h"
 
@@ -51,17 +70,27 @@ constexpr size_t kSample = 4096;
 constexpr double kMinSampleSaving = 0.03;
 constexpr double kMinLevelGain = 0.01;
 constexpr int kMaxAdaptiveLevel = 9;
-constexpr int kFastLevel = -1;
 constexpr uint32_t kSmallTrialEvery = 16;
 constexpr uint32_t kLargeTrialEvery = 4;
+constexpr uint32_t kTrialBackoffMax = 8;
 
 // Payloads compressed for one image level on a thread: the level the last
-// trial picked (0: no trial yet), and how many followed it.
+// trial picked (0: no trial yet), how many have followed it, and after how
+// many the next trial comes.
 struct Verdict {
   int pick = 0;
-  uint32_t payloads = 0;
+  uint32_t followed = 0;
+  uint32_t interval = 0;
   // True when this payload is to follow the pick without a trial; counts it.
-  bool follow(uint32_t trial_every) { return pick != 0 && payloads++ % trial_every != 0; }
+  bool follow() { return pick != 0 && ++followed < interval; }
+  // A trial picked `level`: the interval doubles when that confirms the
+  // last pick, up to kTrialBackoffMax times `every`, and is `every` again
+  // when it does not.
+  void tried(int level, uint32_t every) {
+    interval = level == pick ? std::min(2 * interval, kTrialBackoffMax * every) : every;
+    pick = level;
+    followed = 0;
+  }
 };
 
 struct ZstdContexts {
@@ -102,37 +131,38 @@ bool compress_at(std::span<const uint8_t> in, int level, std::vector<uint8_t>* o
   return true;
 }
 
-// Of kFastLevel, 1 and `level` (ascending, each tried once), the fastest
-// unless a slower one's size_at() is at least kMinLevelGain below the pick
-// so far.
+// Of kCandidateLevels below `level`, and `level` (ascending, each tried
+// once), the fastest unless a slower one's size_at() is at least
+// kMinLevelGain below the pick so far.
 template <typename SizeAt>
 int pick_level(int level, SizeAt&& size_at) {
-  int pick = kFastLevel;
-  double best = static_cast<double>(size_at(kFastLevel));
-  int tried = kFastLevel;
-  for (const int candidate : {1, level}) {
-    if (candidate <= tried) continue;  // level 1 images: 1 once
+  int pick = 0, tried = std::numeric_limits<int>::min();
+  double best = 0;
+  auto consider = [&](int candidate) {
+    if (candidate <= tried) return;  // level 1 images: 1 once
     tried = candidate;
     const double size = static_cast<double>(size_at(candidate));
-    if (size < (1 - kMinLevelGain) * best) pick = candidate, best = size;
-  }
+    if (pick == 0 || size < (1 - kMinLevelGain) * best) pick = candidate, best = size;
+  };
+  for (const int candidate : kCandidateLevels)
+    if (candidate < level) consider(candidate);
+  consider(level);
   return pick;
 }
 
 // Small payload at an adaptive level: a trial at every candidate now and then.
 bool compress_small(std::span<const uint8_t> in, int level, std::vector<uint8_t>* out) {
   Verdict& v = zstd().small[static_cast<size_t>(level)];
-  if (v.follow(kSmallTrialEvery)) return compress_at(in, v.pick, out);
-  v.payloads = 1;
+  if (v.follow()) return compress_at(in, v.pick, out);
   // Each candidate's output, kept so the pick is not compressed twice.
   struct Tried {
     int level = 0;
     bool ok = false;
     std::vector<uint8_t> bytes;
   };
-  std::array<Tried, 3> tried;
+  std::array<Tried, kCandidateLevels.size() + 1> tried;
   size_t n = 0;
-  v.pick = pick_level(level, [&](int l) {
+  const int pick = pick_level(level, [&](int l) {
     Tried& t = tried[n++];
     t.level = l;
     t.ok = compress_at(in, l, &t.bytes);
@@ -140,8 +170,9 @@ bool compress_small(std::span<const uint8_t> in, int level, std::vector<uint8_t>
   });
   // pick_level returns one of the levels it tried.
   const auto tried_end = tried.begin() + static_cast<std::ptrdiff_t>(n);
-  const auto t = std::find_if(tried.begin(), tried_end, [&](const Tried& c) { return c.level == v.pick; });
+  const auto t = std::find_if(tried.begin(), tried_end, [&](const Tried& c) { return c.level == pick; });
   assert(t != tried_end);
+  v.tried(pick, kSmallTrialEvery);
   if (t->ok) *out = std::move(t->bytes);
   return t->ok;
 }
@@ -191,9 +222,8 @@ bool compress_payload(std::span<const uint8_t> in, int level, std::vector<uint8_
   if (!shrinks(first) && !shrinks(middle)) return false;
   if (!adaptive) return compress_at(in, level, out);
   Verdict& v = zstd().large[static_cast<size_t>(level)];
-  if (v.follow(kLargeTrialEvery)) return compress_at(in, v.pick, out);
-  v.payloads = 1;
-  v.pick = pick_level(level, [&](int l) { return l == 1 ? first + middle : samples_at(l); });
+  if (v.follow()) return compress_at(in, v.pick, out);
+  v.tried(pick_level(level, [&](int l) { return l == 1 ? first + middle : samples_at(l); }), kLargeTrialEvery);
   return compress_at(in, v.pick, out);
 }
 

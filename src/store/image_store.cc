@@ -388,7 +388,7 @@ Status StoreImpl::flush() {
     // a later fdatasync succeeds without writing them: no later flush
     // could honestly promise durability. Refuse writes until reopened
     // (found by the crash test HostFault/sync*).
-    broken_ = true;
+    break_after_failed_sync_locked();
     return s;
   }
   // A power cut while the sync ran dropped what this flush covers.

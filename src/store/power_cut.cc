@@ -31,6 +31,27 @@ Status StoreImpl::sync_file() {
   return s;
 }
 
+void StoreImpl::break_after_failed_sync_locked() {
+  // After a failed fdatasync Linux may have dropped the dirty pages it
+  // should have written while reads still see them: a reopen in the same
+  // boot would replay records that are not on the disk as if durable, its
+  // checkpoint would name them, and a power cut would then leave damaged
+  // blocks (found by crash_test HostFaultRegression.FlushAfterFailedSync*
+  // once the failing sync was a flush's with records pending). Zeroing, in
+  // the page cache, the header of the first record written since the last
+  // good sync makes every replay stop there, as after a power cut: the
+  // writes since that sync (none of them promised by a flush; the flush
+  // or checkpoint that covered them reported the failure) are dropped on
+  // reopen as the disk may have dropped them.
+  broken_ = true;
+  if (unsynced_.empty()) return;
+  std::array<uint8_t, format::kRecordHeaderSize> zero{};
+  if (Status s = file_->write_at(unsynced_.front().offset, zero); !s)
+    spdlog::error("{}: after a failed sync, could not cut the log at offset {}: {}; a reopen before the host's "
+                  "page cache of the image is dropped may replay writes that are not on the disk",
+                  file_->name(), unsynced_.front().offset, s.to_string());
+}
+
 void StoreImpl::mark_durable_locked(uint64_t upto_seq) {
   while (!unsynced_.empty() && unsynced_.front().seq <= upto_seq) unsynced_.pop_front();
 }

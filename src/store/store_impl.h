@@ -203,11 +203,15 @@ class BadSet {
 
 // zstd helpers (compression.cc; thread-local contexts). compress returns
 // false when the result would not be smaller than the input (store raw
-// then); up to level 9 it uses level 1 where the level does not pay.
+// then); up to level 9 it uses a faster level where the level does not pay.
 bool compress_payload(std::span<const uint8_t> in, int level, std::vector<uint8_t>* out);
+// The faster levels compress_payload tries for an adaptive image level,
+// fastest first; only those below the image's level are tried
+// (compression.cc says why these).
+inline constexpr std::array<int, 4> kCandidateLevels{-5, -1, 1, 2};
 // True when `samples` 4 KiB samples of a large payload, spread from its
 // start to its middle (2) or over all of it (more), would none of them
-// shrink by 3% at zstd's fastest level: the data is then stored raw without
+// shrink by 3% at zstd level 1: the data is then stored raw without
 // compressing all of it, so incompressible writes (media, encrypted or
 // already compressed files) cost a few small trial compressions instead of
 // a full one that is thrown away.
@@ -354,6 +358,10 @@ class StoreImpl final : public ImageStore {
   // error another sync reported, and a sync that then succeeds proves
   // nothing. Lock order: mu_ may be held when calling; sync_mu_ is inner.
   Status sync_file();
+  // After a sync of the image file failed: refuses writes until reopened
+  // (broken_), and cuts the log at the first record not known durable
+  // (power_cut.cc says why). REQUIRES: mu_ held.
+  void break_after_failed_sync_locked();
 
   // ---- group commit (group_commit.cc) ----
   // Appends and applies the records of queued write_blocks() calls as the

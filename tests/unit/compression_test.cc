@@ -56,12 +56,14 @@ void expect_compressed_at(std::span<const uint8_t> in, int image_level, int expe
   EXPECT_EQ(roundtrip(out, in.size()), std::vector<uint8_t>(in.begin(), in.end()));
 }
 
-// Half-random, half-constant data: neither level 3 nor level 1 saves 1%
-// over the fast level, whose literals are not entropy-coded.
+constexpr int kFastest = kCandidateLevels.front();
+
+// Half-random, half-constant data: no slower level saves 1% over the
+// fastest, whose literals are not entropy-coded.
 void expect_fast_level_pays_alone(std::span<const uint8_t> in) {
-  const double fast = static_cast<double>(zstd_at(in, -1).size());
-  ASSERT_GT(zstd_at(in, 1).size(), 0.99 * fast) << "the test data must not favour level 1";
-  ASSERT_GT(zstd_at(in, 3).size(), 0.99 * fast) << "the test data must not favour level 3";
+  const double fast = static_cast<double>(zstd_at(in, kFastest).size());
+  for (int level : {-1, 1, 2, 3})
+    ASSERT_GT(zstd_at(in, level).size(), 0.99 * fast) << "the test data must not favour level " << level;
 }
 
 TEST(Compression, HalfRandomDataGetsTheFastLevel) {
@@ -69,7 +71,51 @@ TEST(Compression, HalfRandomDataGetsTheFastLevel) {
   std::thread([] {
     auto in = test::half_compressible_blocks(32, 4096, 7);
     expect_fast_level_pays_alone(in);
-    for (int level : {1, 3}) expect_compressed_at(in, level, -1);
+    for (int level : {1, 3}) expect_compressed_at(in, level, kFastest);
+  }).join();
+}
+
+// Random words of `length` bytes from a vocabulary of 64, back to back.
+// 16-byte words: -5 skips matches that -1 finds, while entropy coding finds
+// nothing in the literals. 5-byte words: level 2 looks for shorter matches
+// than level 1 (in 4 KiB: from 4 bytes, against 5), and level 3 finds no
+// more.
+std::vector<uint8_t> random_words(size_t n, uint64_t seed, size_t length) {
+  std::mt19937_64 rng(seed);
+  std::vector<std::vector<uint8_t>> words(64, std::vector<uint8_t>(length));
+  for (auto& w : words)
+    for (auto& b : w) b = static_cast<uint8_t>(rng());
+  std::vector<uint8_t> out;
+  while (out.size() < n) {
+    const auto& w = words[rng() % words.size()];
+    out.insert(out.end(), w.begin(), w.end());
+  }
+  out.resize(n);
+  return out;
+}
+
+TEST(Compression, DataThatPaysForLevelMinusOneGetsIt) {
+  for (int image_level : {1, 3}) {
+    // Each thread keeps its own verdicts: run on a fresh one.
+    std::thread([image_level] {
+      auto in = random_words(4096, 12, 16);
+      ASSERT_LT(zstd_at(in, -1).size(), 0.99 * zstd_at(in, kFastest).size()) << "the test data must favour -1";
+      for (int level : {1, 2, 3})
+        ASSERT_GT(zstd_at(in, level).size(), 0.99 * zstd_at(in, -1).size()) << "must not favour level " << level;
+      expect_compressed_at(in, image_level, -1);
+    }).join();
+  }
+}
+
+TEST(Compression, DataThatPaysForLevelTwoGetsIt) {
+  // Each thread keeps its own verdicts: run on a fresh one.
+  std::thread([] {
+    auto in = random_words(4096, 13, 5);
+    ASSERT_LT(zstd_at(in, 2).size(), 0.99 * zstd_at(in, 1).size()) << "the test data must favour level 2";
+    ASSERT_GT(zstd_at(in, 3).size(), 0.99 * zstd_at(in, 2).size()) << "the test data must not favour level 3";
+    expect_compressed_at(in, 3, 2);
+    // A level-1 image does not try level 2.
+    expect_compressed_at(in, 1, 1);
   }).join();
 }
 
@@ -86,7 +132,8 @@ TEST(Compression, TextGetsTheLevel) {
   // Each thread keeps its own verdicts: run on a fresh one.
   std::thread([] {
     auto in = text(128 * 1024, 1);
-    ASSERT_LT(zstd_at(in, 3).size(), 0.97 * zstd_at(in, 1).size()) << "the test data must favour level 3";
+    for (int level : {1, 2})
+      ASSERT_LT(zstd_at(in, 3).size(), 0.97 * zstd_at(in, level).size()) << "the test data must favour 3 over " << level;
     expect_compressed_at(in, 3, 3);
   }).join();
 }
@@ -109,13 +156,13 @@ TEST(Compression, LargePayloadsFollowTheLastTrial) {
     // A trial on half-random data keeps the fast level ...
     auto random_half = test::half_compressible_blocks(32, 4096, 31);
     expect_fast_level_pays_alone(random_half);
-    expect_compressed_at(random_half, 3, -1);
+    expect_compressed_at(random_half, 3, kFastest);
     // ... for the next three, though text would pay for level 3 ...
     for (uint64_t i = 0; i < 3; ++i) {
       SCOPED_TRACE("payload " + std::to_string(i));
       auto in = text(128 * 1024, 40 + i);
       ASSERT_LT(zstd_at(in, 3).size(), 0.97 * zstd_at(in, -1).size()) << "the test data must favour level 3";
-      expect_compressed_at(in, 3, -1);
+      expect_compressed_at(in, 3, kFastest);
     }
     // ... while incompressible data is still found on every payload.
     std::vector<uint8_t> out;
@@ -133,7 +180,7 @@ TEST(Compression, SmallPayloadsFollowTheLastTrial) {
     expect_fast_level_pays_alone(test::half_compressible_blocks(1, 4096, 100));
     for (int i = 0; i < 16; ++i) {
       SCOPED_TRACE("payload " + std::to_string(i));
-      expect_compressed_at(test::half_compressible_blocks(1, 4096, 100 + i), 3, -1);
+      expect_compressed_at(test::half_compressible_blocks(1, 4096, 100 + i), 3, kFastest);
     }
     // The 17th is a trial again: text makes the level pay, and it is kept.
     auto in = text(4096, 2);
@@ -141,6 +188,35 @@ TEST(Compression, SmallPayloadsFollowTheLastTrial) {
     expect_compressed_at(in, 3, 3);
     // And the next small payload uses the level without a trial.
     expect_compressed_at(text(4096, 3), 3, 3);
+  }).join();
+}
+
+// Compresses `n` small half-random payloads, each of which must get the
+// fastest level (a trial or not).
+void half_random_payloads(int n, uint64_t seed) {
+  for (int i = 0; i < n; ++i) {
+    SCOPED_TRACE("half-random payload " + std::to_string(i));
+    expect_compressed_at(test::half_compressible_blocks(1, 4096, seed + static_cast<uint64_t>(i)), 3, kFastest);
+  }
+}
+
+TEST(Compression, TrialsThatChangeNothingComeLessOften) {
+  std::thread([] {
+    auto in = text(4096, 2);
+    ASSERT_LT(zstd_at(in, 3).size(), 0.99 * zstd_at(in, 1).size()) << "the test data must favour level 3";
+    // Payload 1 is the first trial; as each trial picks the fastest level
+    // again the interval doubles: trials at payloads 17, 49, 113, then
+    // every 128th (the cap, 8 x 16): 241, 369.
+    half_random_payloads(32, 200);  // 1-32: trials at 1 and 17
+    // Payload 33 would be a trial at a fixed interval of 16: text follows
+    // the fastest level instead.
+    expect_compressed_at(in, 3, kFastest);
+    half_random_payloads(368 - 33, 300);  // 34-368: trials at 49, 113, 241
+    // 369 is a trial: text gets level 3, and the interval is 16 again.
+    expect_compressed_at(in, 3, 3);
+    for (int i = 370; i < 385; ++i) expect_compressed_at(test::half_compressible_blocks(1, 4096, 900 + i), 3, 3);
+    // 385 is the trial after 16.
+    half_random_payloads(1, 999);
   }).join();
 }
 
