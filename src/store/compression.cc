@@ -57,7 +57,6 @@
 #include <algorithm>
 #include <array>
 #include <cassert>
-#include <limits>
 
 #include "store/store_impl.h"
 
@@ -136,11 +135,9 @@ bool compress_at(std::span<const uint8_t> in, int level, std::vector<uint8_t>* o
 // kMinLevelGain below the pick so far.
 template <typename SizeAt>
 int pick_level(int level, SizeAt&& size_at) {
-  int pick = 0, tried = std::numeric_limits<int>::min();
+  int pick = 0;
   double best = 0;
   auto consider = [&](int candidate) {
-    if (candidate <= tried) return;  // level 1 images: 1 once
-    tried = candidate;
     const double size = static_cast<double>(size_at(candidate));
     if (pick == 0 || size < (1 - kMinLevelGain) * best) pick = candidate, best = size;
   };
