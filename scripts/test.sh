@@ -19,10 +19,14 @@ meson_run() {
   while (($#)) && [[ $1 != -- ]]; do targets+=("$1"); shift; done
   (($#)) && shift
   testargs=("$@")
+  local t0=$SECONDS
   if [[ ! -f $dir/build.ninja ]]; then meson setup "$dir" "${setup[@]}"; else meson configure "$dir" "${setup[@]}" >/dev/null; fi
   ninja -C "$dir" "${targets[@]}"
+  local t1=$SECONDS
   meson test -C "$dir" --no-rebuild --print-errorlogs "${testargs[@]}" || status=1
+  timings+=("$dir: build $((t1 - t0)) s, tests $((SECONDS - t1)) s")
 }
+timings=()
 
 # Ninja targets of every test in a suite (configured but not yet built).
 suite_targets() {  # dir suite
@@ -52,6 +56,7 @@ meson_run build-asan "${asan[@]}" -- $(suite_targets build-asan unit) -- --suite
 CC=clang CXX=clang++ meson_run build-fuzz "${sanitized[@]}" -Dfuzz=true -- \
   tests/fuzz/fuzz_open tests/fuzz/make_seed_corpus -- --suite fuzz
 
+printf '%s\n' "${timings[@]}" "total: $SECONDS s"
 python3 - build build-asan build-fuzz <<'PY'
 import json, os, sys
 passed = failed = skipped = 0

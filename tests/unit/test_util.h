@@ -35,8 +35,14 @@ inline constexpr uint64_t kSanitizedSweepThinning = VBLK_TEST_HAS_LSAN ? 3 : 1;
 
 class TempDir {
  public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "vblk-test-XXXXXX").string();
+  enum class Backing { kHostDefault, kMemory };
+  // kMemory puts the directory on /dev/shm (when there is one): for tests
+  // that write and sync hundreds of whole image copies, where waiting for
+  // the host disk would be most of their time and none of what they test.
+  explicit TempDir(Backing backing = Backing::kHostDefault) {
+    std::filesystem::path base = std::filesystem::temp_directory_path();
+    if (backing == Backing::kMemory && std::filesystem::is_directory("/dev/shm")) base = "/dev/shm";
+    std::string tmpl = (base / "vblk-test-XXXXXX").string();
     dir_ = ::mkdtemp(tmpl.data());
   }
   ~TempDir() { std::filesystem::remove_all(dir_); }
