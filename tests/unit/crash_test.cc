@@ -625,6 +625,25 @@ TEST(HostFaultRegression, FlushAfterFailedSyncDoesNotPromiseDurability) {
   EXPECT_EQ(img.power_cut(), "");
 }
 
+// The cut that follows a failed sync is itself a write, and may fail too:
+// the store must say so (a same-boot reopen may then replay lost writes),
+// keep refusing writes, and a power cut must still keep every flushed block.
+TEST(HostFaultRegression, FailedCutAfterFailedSyncIsReported) {
+  SmallImage img;
+  for (int i = 0; i < 5; ++i) img.h.write();
+  test::LogCapture logs;
+  img.h.recorder().inject(FaultHook::kSync, EIO, 1);
+  img.h.recorder().inject(FaultHook::kWrite, EIO, 1);
+  EXPECT_EQ(img.h.flush(false).code(), Status::Code::kIoError);
+  img.h.sync_failed();
+  img.h.recorder().clear_faults();
+  EXPECT_NE(logs.text().find("could not cut the log"), std::string::npos) << logs.text();
+  Status w = img.h.write(false);
+  EXPECT_EQ(w.code(), Status::Code::kIoError);
+  EXPECT_NE(w.message().find("reopen"), std::string::npos) << w.to_string();
+  EXPECT_EQ(img.power_cut(), "");
+}
+
 // A checkpoint whose first fdatasync failed left page_dir_ naming PAGE
 // records the host may have dropped; the next checkpoint pointed its slot at
 // them and the image read "record header has bad magic" after a power cut.
