@@ -92,7 +92,7 @@ Status StoreImpl::load_checkpoint(const Checkpoint& cp) {
         "metadata chunk at offset " + std::to_string(at)));
     if (h.type != format::RecordType::kMeta || h.count != i || h.generation != cp.generation - 1)
       return Status::corruption("metadata chunk at offset " + std::to_string(at) + " is not chunk " + std::to_string(i));
-    chunks.push_back({{at, format::record_total_length(h.stored_len)}, std::move(raw)});
+    chunks.emplace_back(PageLocation{at, format::record_total_length(h.stored_len)}, std::move(raw));
     if (i == 0 && h.first != 0) return Status::corruption("metadata chain does not end");
     at = h.first;
   }

@@ -68,6 +68,7 @@
 
 #include "format/format.h"
 #include "io/file.h"
+#include "store/raw_buffer.h"
 #include "vblk/image_store.h"
 
 namespace vblk::store {
@@ -157,29 +158,6 @@ struct WriteWaiter {
   bool done = false;
   std::condition_variable cv;  // waits on StoreImpl::queue_mu_
 };
-
-// A byte vector whose resize() leaves new bytes uninitialized: buffers that
-// are about to be filled by a read or by zstd need no zeroing first (on a
-// random 4 KiB read, zeroing the record's buffers took 7% of the daemon).
-template <typename T>
-struct UninitAllocator : std::allocator<T> {
-  template <typename U>
-  struct rebind {
-    using other = UninitAllocator<U>;
-  };
-  UninitAllocator() = default;
-  template <typename U>
-  UninitAllocator(const UninitAllocator<U>&) noexcept {}
-  template <typename U>
-  void construct(U* p) noexcept {
-    ::new (static_cast<void*>(p)) U;
-  }
-  template <typename U, typename... Args>
-  void construct(U* p, Args&&... args) {
-    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
-  }
-};
-using RawBuffer = std::vector<uint8_t, UninitAllocator<uint8_t>>;
 
 // Disjoint, ascending ranges of BAD blocks.
 class BadSet {
