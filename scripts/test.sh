@@ -48,8 +48,10 @@ meson_run build -Dwerror=true -Dcpp_args=-g1 -- --
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 # The sanitized builds also use -O1 (what ASan recommends): at -O2 -g, GCC's
 # ASan+UBSan build alone took 9 minutes on 2 cores; at -O1 -g1 about half.
+# GCC's ASan build uses -Og: it compiles in 215 s instead of 306 s and runs
+# the unit tests as fast (100 s against 98 s); clang's -Og is its -O1.
 sanitized=(-Dwerror=true -Doptimization=1 -Dcpp_args=-g1)
-asan=("${sanitized[@]}" -Db_sanitize=address,undefined -Db_lundef=false)
+asan=("${sanitized[@]}" -Doptimization=g -Db_sanitize=address,undefined -Db_lundef=false)
 [[ -f build-asan/build.ninja ]] || meson setup build-asan "${asan[@]}" >/dev/null
 # shellcheck disable=SC2046
 meson_run build-asan "${asan[@]}" -- $(suite_targets build-asan unit) -- --suite unit
