@@ -63,7 +63,10 @@ inline constexpr uint64_t kMaxMetaBytes = 4ull << 30;
 // Feature bits. Incompatible: an implementation that does not know a set bit
 // must refuse to open the image. Compatible: may be ignored. Autoclear: a
 // writer that does not know a set bit clears it.
-inline constexpr uint64_t kKnownIncompatFeatures = 0;
+// Incompatible bit 0: compressed DATA payloads may begin with a unit table
+// (record flag bit 1; format/unit_table.h). Set by vblk-format on new images.
+inline constexpr uint64_t kFeatureUnitTables = 1ull << 0;
+inline constexpr uint64_t kKnownIncompatFeatures = kFeatureUnitTables;
 inline constexpr uint64_t kKnownCompatFeatures = 0;
 inline constexpr uint64_t kKnownAutoclearFeatures = 0;
 
@@ -163,6 +166,9 @@ enum class RecordType : uint8_t {
   kMeta = 7,      // payload: one chunk of checkpoint metadata; first = previous chunk offset
 };
 inline constexpr uint8_t kRecordFlagCompressed = 1;
+// The payload is a unit table, then the zstd frame (DATA records with
+// kRecordFlagCompressed, images with kFeatureUnitTables only).
+inline constexpr uint8_t kRecordFlagUnitTable = 2;
 
 struct RecordHeader {
   RecordType type = RecordType::kData;
@@ -178,7 +184,8 @@ struct RecordHeader {
 // Byte ranges (record header):
 //   0  u32 magic "VREC"
 //   4  u8  type
-//   5  u8  flags          bit 0: payload is zstd-compressed
+//   5  u8  flags          bit 0: payload is zstd-compressed;
+//                         bit 1: it begins with a unit table
 //   6  u16 reserved, zero
 //   8  u64 seq            global record sequence, +1 per record
 //   16 u64 generation     generation of the checkpoint the record follows

@@ -89,10 +89,9 @@ Status StoreImpl::checkpoint_locked() {
     rec.header.type = RecordType::kPage;
     rec.header.first = page_no;
     rec.header.raw_len = static_cast<uint32_t>(raw.size());
-    if (compress_payload(raw, 1, &rec.payload))
-      rec.header.flags = format::kRecordFlagCompressed;
-    else
-      rec.payload = std::move(raw);
+    // (A page is read whole: no unit table.)
+    rec.header.flags = compress_payload(raw, 1, false, &rec.payload);
+    if (!rec.header.flags) rec.payload = std::move(raw);
     auto off = append_record(rec);
     if (!off) return off.status().with_prefix("checkpoint: writing index page " + std::to_string(page_no));
     uint32_t len = format::record_total_length(rec.header.stored_len);
@@ -374,11 +373,7 @@ Status StoreImpl::copy_live_blocks(uint64_t off, const RecordHeader& header, std
   // Copy what still lives here from the record's decompressed blocks.
   if (all_live) {
     raw.resize(h.raw_len);
-    if (h.flags & format::kRecordFlagCompressed) {
-      VBLK_RETURN_IF_ERROR(decompress_payload(moved.payload, raw));
-    } else {
-      raw.assign(moved.payload.begin(), moved.payload.end());
-    }
+    VBLK_RETURN_IF_ERROR(decode_payload(h, moved.payload, raw));
     if (raw.size() != size_t{h.count} * sb_.block_size) return Status::corruption("record does not hold whole blocks");
   }
   Status appended;

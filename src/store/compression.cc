@@ -57,7 +57,9 @@
 #include <algorithm>
 #include <array>
 #include <cassert>
+#include <cstring>
 
+#include "format/unit_table.h"
 #include "store/store_impl.h"
 
 namespace vblk::store {
@@ -120,13 +122,23 @@ bool shrinks(size_t sample_bytes) {
   return static_cast<double>(sample_bytes) <= (1 - kMinSampleSaving) * kSample;
 }
 
-// Compresses into *out; false when the result would not save at least one
-// 8-byte alignment unit (store raw then).
-bool compress_at(std::span<const uint8_t> in, int level, std::vector<uint8_t>* out) {
-  out->resize(ZSTD_compressBound(in.size()));
-  const size_t n = compress_frame(in, level, *out);
-  if (ZSTD_isError(n) || n + format::kRecordAlign >= in.size()) return false;
-  out->resize(n);
+// Compresses into *out, after a unit table when `unit_table` (REQUIRES
+// in.size() > kDecodeUnit then); false when the result would not save at
+// least one 8-byte alignment unit (store raw then).
+bool compress_at(std::span<const uint8_t> in, int level, bool unit_table, std::vector<uint8_t>* out) {
+  const size_t table = unit_table ? format::unit_table_size(format::unit_count_for(
+                                        static_cast<uint32_t>(in.size()), static_cast<uint32_t>(kDecodeUnit)))
+                                  : 0;
+  out->resize(table + ZSTD_compressBound(in.size()));
+  thread_local std::vector<uint32_t> ends;
+  ends.clear();
+  const std::span<uint8_t> frame(out->data() + table, out->size() - table);
+  const size_t n = compress_frame(in, level, frame, unit_table ? &ends : nullptr);
+  if (ZSTD_isError(n) || table + n + format::kRecordAlign >= in.size()) return false;
+  if (unit_table)
+    format::encode_unit_table(static_cast<uint32_t>(kDecodeUnit), ends, frame.first(n),
+                              std::span<uint8_t>(out->data(), table));
+  out->resize(table + n);
   return true;
 }
 
@@ -150,7 +162,7 @@ int pick_level(int level, SizeAt&& size_at) {
 // Small payload at an adaptive level: a trial at every candidate now and then.
 bool compress_small(std::span<const uint8_t> in, int level, std::vector<uint8_t>* out) {
   Verdict& v = zstd().small[static_cast<size_t>(level)];
-  if (v.follow()) return compress_at(in, v.pick, out);
+  if (v.follow()) return compress_at(in, v.pick, false, out);
   // Each candidate's output, kept so the pick is not compressed twice.
   struct Tried {
     int level = 0;
@@ -162,7 +174,7 @@ bool compress_small(std::span<const uint8_t> in, int level, std::vector<uint8_t>
   const int pick = pick_level(level, [&](int l) {
     Tried& t = tried[n++];
     t.level = l;
-    t.ok = compress_at(in, l, &t.bytes);
+    t.ok = compress_at(in, l, false, &t.bytes);
     return t.ok ? t.bytes.size() : in.size();
   });
   // pick_level returns one of the levels it tried.
@@ -179,9 +191,14 @@ Status wrong_length() { return Status::corruption("decompressed payload has the 
 
 }  // namespace
 
-size_t compress_frame(std::span<const uint8_t> in, int level, std::span<uint8_t> out) {
+size_t compress_frame(std::span<const uint8_t> in, int level, std::span<uint8_t> out,
+                      std::vector<uint32_t>* unit_ends) {
   ZSTD_CCtx* c = zstd().c;
-  if (in.size() <= kDecodeUnit) return ZSTD_compressCCtx(c, out.data(), out.size(), in.data(), in.size(), level);
+  if (in.size() <= kDecodeUnit) {
+    const size_t n = ZSTD_compressCCtx(c, out.data(), out.size(), in.data(), in.size(), level);
+    if (unit_ends && !ZSTD_isError(n)) unit_ends->push_back(static_cast<uint32_t>(n));
+    return n;
+  }
   // A flush ends a block.
   ZSTD_CCtx_reset(c, ZSTD_reset_session_and_parameters);
   if (size_t r = ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level); ZSTD_isError(r)) return r;
@@ -196,6 +213,7 @@ size_t compress_frame(std::span<const uint8_t> in, int level, std::span<uint8_t>
       left = ZSTD_compressStream2(c, &ob, &ib, last ? ZSTD_e_end : ZSTD_e_flush);
       if (ZSTD_isError(left)) return left;
     } while (left != 0);
+    if (unit_ends) unit_ends->push_back(static_cast<uint32_t>(ob.pos));
   }
   return ob.pos;
 }
@@ -208,20 +226,39 @@ bool samples_incompressible(std::span<const uint8_t> in, size_t samples) {
   return true;
 }
 
-bool compress_payload(std::span<const uint8_t> in, int level, std::vector<uint8_t>* out) {
-  if (level <= 0) return false;
+uint8_t compress_payload(std::span<const uint8_t> in, int level, bool unit_table, std::vector<uint8_t>* out) {
+  if (level <= 0) return 0;
   const bool adaptive = level <= kMaxAdaptiveLevel;
-  if (in.size() < 4 * kSample) return adaptive ? compress_small(in, level, out) : compress_at(in, level, out);
+  // (A payload of one unit needs no table: it is read whole anyway.)
+  const bool table = unit_table && in.size() > kDecodeUnit;
+  const uint8_t flags = format::kRecordFlagCompressed | (table ? format::kRecordFlagUnitTable : 0);
+  auto compressed = [&](bool ok) { return ok ? flags : uint8_t{0}; };
+  if (in.size() < 4 * kSample)
+    return compressed(adaptive ? compress_small(in, level, out) : compress_at(in, level, table, out));
   // Two samples, at the start and in the middle.
   const std::array<const uint8_t*, 2> samples{in.data(), in.data() + in.size() / 2};
   auto samples_at = [&](int l) { return sample_size(samples[0], l) + sample_size(samples[1], l); };
   const size_t first = sample_size(samples[0], 1), middle = sample_size(samples[1], 1);
-  if (!shrinks(first) && !shrinks(middle)) return false;
-  if (!adaptive) return compress_at(in, level, out);
+  if (!shrinks(first) && !shrinks(middle)) return 0;
+  if (!adaptive) return compressed(compress_at(in, level, table, out));
   Verdict& v = zstd().large[static_cast<size_t>(level)];
-  if (v.follow()) return compress_at(in, v.pick, out);
-  v.tried(pick_level(level, [&](int l) { return l == 1 ? first + middle : samples_at(l); }), kLargeTrialEvery);
-  return compress_at(in, v.pick, out);
+  if (!v.follow())
+    v.tried(pick_level(level, [&](int l) { return l == 1 ? first + middle : samples_at(l); }), kLargeTrialEvery);
+  return compressed(compress_at(in, v.pick, table, out));
+}
+
+Status decode_payload(const format::RecordHeader& h, std::span<const uint8_t> payload, std::span<uint8_t> raw,
+                      size_t needed) {
+  if (!(h.flags & format::kRecordFlagCompressed)) {
+    // (memcpy from or to the null data() of an empty vector is undefined;
+    // found by fuzz_open with an empty uncompressed payload.)
+    if (!payload.empty()) std::memcpy(raw.data(), payload.data(), std::min({payload.size(), raw.size(), needed}));
+    return Status::ok();
+  }
+  if (!(h.flags & format::kRecordFlagUnitTable)) return decompress_payload_prefix(payload, raw, needed);
+  auto table = format::decode_unit_table(payload, h.stored_len, h.raw_len);
+  if (!table) return table.status();
+  return decompress_payload_prefix(payload.subspan(table->size()), raw, needed);
 }
 
 Status decompress_payload(std::span<const uint8_t> in, std::span<uint8_t> out) {

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <random>
 
+#include "format/unit_table.h"
 #include "store/store_impl.h"
 
 namespace vblk {
@@ -46,6 +47,7 @@ Result<format::Superblock> superblock_for(const std::string& path, const FormatO
   sb.data_start = data_start;
   sb.created_unix = static_cast<uint64_t>(std::time(nullptr));
   sb.label = opts.label;
+  sb.incompat_features = format::kFeatureUnitTables;
   std::random_device rd;
   for (auto& b : sb.uuid) b = static_cast<uint8_t>(rd());
   sb.uuid[6] = (sb.uuid[6] & 0x0f) | 0x40;  // RFC 4122 version 4
@@ -144,7 +146,8 @@ StoreImpl::StoreImpl(std::unique_ptr<io::File> file, const format::Superblock& s
       sb_(sb),
       opts_(opts),
       level_(opts.compression_level >= 0 ? opts.compression_level : sb.compression_level),
-      max_record_blocks_(std::min(sb.max_record_bytes / sb.block_size, format::kMaxRecordBlocks)) {}
+      max_record_blocks_(std::min(sb.max_record_bytes / sb.block_size, format::kMaxRecordBlocks)),
+      unit_tables_(sb.incompat_features & format::kFeatureUnitTables) {}
 
 StoreImpl::~StoreImpl() {
   if (Status s = close(); !s) spdlog::error("{}: closing image: {}", file_->name(), s.to_string());
@@ -240,8 +243,7 @@ Status StoreImpl::read_blocks(uint64_t first, uint64_t count, std::span<uint8_t>
       // Only the record's blocks up to the last one read need decoding.
       uint32_t last = 0;
       for (uint64_t k = i; k < j; ++k) last = std::max<uint32_t>(last, entries[k].index_in_record);
-      s = read_record(entries[i].record_offset, entries[i].record_length, &h, &raw, nullptr,
-                      (size_t{last} + 1) * bs);
+      s = read_record_prefix(entries[i], (size_t{last} + 1) * bs, &h, &raw);
       if (s && (h.type != RecordType::kData || raw.size() != size_t{h.count} * bs))
         s = Status::corruption("record does not hold this block");
       // Each block of the stretch must sit at its own place in the record:
@@ -565,13 +567,35 @@ Status StoreImpl::corrupt_block(uint64_t block) {
   if (!e) return e.status();
   if (e->record_offset == 0)
     return Status::invalid_argument("block " + std::to_string(block) + " has no stored data to corrupt");
-  const uint64_t at = e->record_offset + format::kRecordHeaderSize +
-                      (e->record_length - format::kRecordHeaderSize) / 2;
+  auto at = corruption_target(*e);
+  if (!at) return at.status();
   uint8_t byte = 0;
-  auto n = file_->read_at(at, {&byte, 1});
+  auto n = file_->read_at(*at, {&byte, 1});
   if (!n) return n.status();
   byte ^= 0x5a;
-  return file_->write_at(at, {&byte, 1});
+  return file_->write_at(*at, {&byte, 1});
+}
+
+Result<uint64_t> StoreImpl::corruption_target(const IndexEntry& e) {
+  const uint64_t payload_at = e.record_offset + format::kRecordHeaderSize;
+  const uint64_t middle = payload_at + (e.record_length - format::kRecordHeaderSize) / 2;
+  // A read checks a payload with a unit table only up to the unit it
+  // needs: the byte must be in the unit that holds the block.
+  std::array<uint8_t, format::kRecordHeaderSize> head;
+  auto n = file_->read_at(e.record_offset, head);
+  if (!n) return n.status();
+  auto h = format::decode_record_header({head.data(), *n});
+  if (!h || !(h->flags & format::kRecordFlagUnitTable)) return middle;
+  RawBuffer table_bytes;
+  table_bytes.resize(std::min<size_t>(h->stored_len, format::unit_table_size(format::unit_count_for(
+                                                          h->raw_len, format::kMinBlockSize))));
+  n = file_->read_at(payload_at, std::span<uint8_t>(table_bytes.data(), table_bytes.size()));
+  if (!n) return n.status();
+  auto table = format::decode_unit_table({table_bytes.data(), *n}, h->stored_len, h->raw_len);
+  if (!table) return middle;  // damaged already: any byte will do
+  const uint32_t unit = table->unit_of(size_t{e.index_in_record} * sb_.block_size);
+  const uint32_t start = unit ? table->end(unit - 1) : 0;
+  return payload_at + table->size() + (start + table->end(unit)) / 2;
 }
 
 }  // namespace store

@@ -3,6 +3,7 @@
 
 #include <cstring>
 
+#include "format/unit_table.h"
 #include "store/store_impl.h"
 
 namespace vblk::store {
@@ -49,9 +50,8 @@ std::vector<PendingRecord> StoreImpl::build_data_records(uint64_t first, std::sp
       rec.header.type = RecordType::kData;
       std::span<const uint8_t> raw = data.subspan(i * bs, (j - i) * bs);
       rec.header.raw_len = static_cast<uint32_t>(raw.size());
-      if (!raw_all && compress_payload(raw, level_, &rec.payload)) {
-        rec.header.flags = format::kRecordFlagCompressed;
-      } else {
+      if (!raw_all) rec.header.flags = compress_payload(raw, level_, unit_tables_, &rec.payload);
+      if (!rec.header.flags) {
         rec.payload.clear();
         rec.borrowed = raw;
       }
@@ -247,18 +247,67 @@ Status StoreImpl::read_record(uint64_t offset, uint32_t length_hint, RecordHeade
   std::span<const uint8_t> payload(buf.data() + format::kRecordHeaderSize, h->stored_len);
   if (format::hash64(payload.data(), payload.size()) != h->payload_hash)
     return Status::corruption("record payload checksum mismatch");
+  VBLK_RETURN_IF_ERROR(check_unit_table_allowed(*h));
   if (stored) stored->assign(payload.begin(), payload.end());
   if (raw) {
     raw->resize(h->raw_len);
-    if (h->flags & format::kRecordFlagCompressed) {
-      VBLK_RETURN_IF_ERROR(decompress_payload_prefix(payload, *raw, raw_needed));
-    } else if (!payload.empty()) {
-      // (memcpy from or to the null data() of an empty vector is undefined;
-      // found by fuzz_open with an empty uncompressed payload.)
-      std::memcpy(raw->data(), payload.data(), std::min(payload.size(), raw_needed));
-    }
+    VBLK_RETURN_IF_ERROR(decode_payload(*h, payload, *raw, raw_needed));
   }
   return Status::ok();
+}
+
+Status StoreImpl::check_unit_table_allowed(const RecordHeader& h) const {
+  if ((h.flags & format::kRecordFlagUnitTable) && !unit_tables_)
+    return Status::corruption("record has a unit table, but the image lacks the unit-tables feature");
+  return Status::ok();
+}
+
+Status StoreImpl::read_record_prefix(const IndexEntry& e, size_t raw_needed, RecordHeader* h, RawBuffer* raw) {
+  const size_t raw_len = (size_t{e.blocks_minus_one} + 1) * sb_.block_size;
+  const size_t fixed = format::kRecordHeaderSize +
+                       format::unit_table_size(format::unit_count_for(static_cast<uint32_t>(raw_len), kDecodeUnit));
+  auto whole = [&] { return read_record(e.record_offset, e.record_length, h, raw, nullptr, raw_needed); };
+  if (!unit_tables_ || raw_needed >= raw_len || raw_len <= kDecodeUnit || e.record_length <= fixed) return whole();
+  // One read of what the table will most likely say is needed, should the
+  // record's units have compressed to about the same size: its header and
+  // table, and its frame up to the unit holding the last byte needed, with
+  // a margin. Otherwise a second read fetches the rest.
+  const size_t units = (raw_len + kDecodeUnit - 1) / kDecodeUnit;
+  const size_t units_needed = (raw_needed + kDecodeUnit - 1) / kDecodeUnit;
+  const size_t frame_guess = (e.record_length - fixed) * units_needed / units;
+  const size_t guess = fixed + frame_guess + frame_guess / 16 + 512;
+  if (guess >= e.record_length) return whole();
+  // Reused by the thread's next reads: no allocation per record.
+  thread_local RawBuffer buf;
+  buf.resize(guess);
+  auto n = file_->read_at(e.record_offset, buf);
+  if (!n) return n.status();
+  if (*n < format::kRecordHeaderSize) return Status::corruption("record truncated at end of file");
+  auto hdr = format::decode_record_header({buf.data(), format::kRecordHeaderSize});
+  if (!hdr) return hdr.status();
+  *h = *hdr;
+  // Written without a table (or not the record the entry describes: the
+  // whole read says what is wrong with it).
+  if (!(h->flags & format::kRecordFlagUnitTable) || h->raw_len != raw_len) return whole();
+  std::span<const uint8_t> payload(buf.data() + format::kRecordHeaderSize, *n - format::kRecordHeaderSize);
+  auto table = format::decode_unit_table(payload, h->stored_len, h->raw_len);
+  if (!table) return table.status();
+  const uint32_t last = table->unit_of(raw_needed - 1);
+  const size_t prefix = format::kRecordHeaderSize + table->size() + table->end(last);
+  if (prefix > *n) {
+    buf.resize(prefix);
+    auto more = file_->read_at(e.record_offset + *n, std::span<uint8_t>(buf.data() + *n, prefix - *n));
+    if (!more) return more.status();
+    if (*n + *more < prefix) return Status::corruption("record truncated at end of file");
+    // The table points into the buffer, which may have moved.
+    table = format::decode_unit_table({buf.data() + format::kRecordHeaderSize, prefix - format::kRecordHeaderSize},
+                                      h->stored_len, h->raw_len);
+    if (!table) return table.status();
+  }
+  std::span<const uint8_t> frame(buf.data() + format::kRecordHeaderSize + table->size(), table->end(last));
+  VBLK_RETURN_IF_ERROR(table->check_units(frame, last));
+  raw->resize(h->raw_len);
+  return decompress_payload_prefix(frame, *raw, raw_needed);
 }
 
 }  // namespace vblk::store

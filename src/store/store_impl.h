@@ -179,10 +179,13 @@ class BadSet {
   std::map<uint64_t, uint64_t> ranges_;  // first -> count
 };
 
-// zstd helpers (compression.cc; thread-local contexts). compress returns
-// false when the result would not be smaller than the input (store raw
-// then); up to level 9 it uses a faster level where the level does not pay.
-bool compress_payload(std::span<const uint8_t> in, int level, std::vector<uint8_t>* out);
+// zstd helpers (compression.cc; thread-local contexts). compress_payload
+// returns the record flags of what it put in *out: 0 when the result would
+// not be smaller than the input (store raw then), else compressed, with a
+// unit table first (format/unit_table.h) when `unit_table` and the payload
+// is longer than one kDecodeUnit. Up to level 9 it uses a faster level
+// where the level does not pay.
+uint8_t compress_payload(std::span<const uint8_t> in, int level, bool unit_table, std::vector<uint8_t>* out);
 // The faster levels compress_payload tries for an adaptive image level,
 // fastest first; only those below the image's level are tried
 // (compression.cc says why these).
@@ -196,15 +199,22 @@ inline constexpr std::array<int, 4> kCandidateLevels{-5, -1, 1, 2};
 bool samples_incompressible(std::span<const uint8_t> in, size_t samples);
 // The zstd frame of `in` at `level`, a block per kDecodeUnit of input (see
 // compression.cc); out has room for ZSTD_compressBound(in.size()). Returns
-// the frame's size or a zstd error code.
+// the frame's size or a zstd error code; with unit_ends, appends where each
+// unit's compressed bytes end in the frame.
 inline constexpr size_t kDecodeUnit = 32 * 1024;
-size_t compress_frame(std::span<const uint8_t> in, int level, std::span<uint8_t> out);
+size_t compress_frame(std::span<const uint8_t> in, int level, std::span<uint8_t> out,
+                      std::vector<uint32_t>* unit_ends = nullptr);
 Status decompress_payload(std::span<const uint8_t> in, std::span<uint8_t> out);
 // Decodes at least the first `needed` bytes of out (whole zstd blocks: a
 // payload compressed here has one per 32 KiB); the rest of out is left as it
 // was. The whole frame is checked only when all of it is decoded, so callers
 // verify the payload's checksum first.
 Status decompress_payload_prefix(std::span<const uint8_t> in, std::span<uint8_t> out, size_t needed);
+// The stored payload of record `h` into raw (REQUIRES raw.size() ==
+// h.raw_len), at least its first `needed` bytes: copied, or decompressed
+// past its unit table if it has one. The caller has checked the payload.
+Status decode_payload(const format::RecordHeader& h, std::span<const uint8_t> payload, std::span<uint8_t> raw,
+                      size_t needed = SIZE_MAX);
 
 class StoreImpl final : public ImageStore {
  public:
@@ -281,6 +291,16 @@ class StoreImpl final : public ImageStore {
   // blocks need not decode the whole record. No lock needed.
   Status read_record(uint64_t offset, uint32_t length_hint, format::RecordHeader* h, RawBuffer* raw,
                      std::vector<uint8_t>* stored = nullptr, size_t raw_needed = SIZE_MAX);
+  // read_record(e.record_offset, e.record_length, h, raw, nullptr,
+  // raw_needed) for the DATA record of index entry e, which reads and checks
+  // only the part of a record with a unit table that holds the first
+  // raw_needed bytes. No lock needed.
+  Status read_record_prefix(const format::IndexEntry& e, size_t raw_needed, format::RecordHeader* h, RawBuffer* raw);
+  // The file offset of a payload byte whose damage makes reads of the block
+  // that e describes fail their checksum.
+  Result<uint64_t> corruption_target(const format::IndexEntry& e);
+  // Corruption when h has a unit table and the image lacks the feature.
+  Status check_unit_table_allowed(const format::RecordHeader& h) const;
   // Appends and applies TRIM/BAD_SET/BAD_CLEAR records for a range; REQUIRES mu_.
   Status append_range_records(format::RecordType type, uint64_t first, uint64_t count);
   // Builds DATA/ZERO records for a run of blocks (no lock).
@@ -372,6 +392,7 @@ class StoreImpl final : public ImageStore {
   const OpenOptions opts_;
   const int level_;
   const uint32_t max_record_blocks_;
+  const bool unit_tables_;  // the image has kFeatureUnitTables: DATA payloads get unit tables
 
   std::mutex mu_;
   bool closed_ = false;                   // guarded by mu_

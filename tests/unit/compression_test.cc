@@ -51,7 +51,7 @@ std::vector<uint8_t> roundtrip(const std::vector<uint8_t>& stored, size_t raw_le
 // `expected_level`, which decompresses to the input.
 void expect_compressed_at(std::span<const uint8_t> in, int image_level, int expected_level) {
   std::vector<uint8_t> out;
-  ASSERT_TRUE(compress_payload(in, image_level, &out)) << "image level " << image_level;
+  ASSERT_TRUE(compress_payload(in, image_level, false, &out)) << "image level " << image_level;
   EXPECT_EQ(out, frame_at(in, expected_level)) << "image level " << image_level;
   EXPECT_EQ(roundtrip(out, in.size()), std::vector<uint8_t>(in.begin(), in.end()));
 }
@@ -146,9 +146,9 @@ TEST(Compression, HighLevelsAreNotAdaptive) {
 TEST(Compression, IncompressibleIsStoredRaw) {
   auto in = test::random_bytes(64 * 1024, 3);
   std::vector<uint8_t> out;
-  EXPECT_FALSE(compress_payload(in, 3, &out));
-  EXPECT_FALSE(compress_payload(test::random_bytes(4096, 4), 3, &out));
-  EXPECT_FALSE(compress_payload(text(4096, 5), 0, &out));
+  EXPECT_FALSE(compress_payload(in, 3, false, &out));
+  EXPECT_FALSE(compress_payload(test::random_bytes(4096, 4), 3, false, &out));
+  EXPECT_FALSE(compress_payload(text(4096, 5), 0, false, &out));
 }
 
 TEST(Compression, LargePayloadsFollowTheLastTrial) {
@@ -166,7 +166,7 @@ TEST(Compression, LargePayloadsFollowTheLastTrial) {
     }
     // ... while incompressible data is still found on every payload.
     std::vector<uint8_t> out;
-    EXPECT_FALSE(compress_payload(test::random_bytes(128 * 1024, 44), 3, &out));
+    EXPECT_FALSE(compress_payload(test::random_bytes(128 * 1024, 44), 3, false, &out));
     // The fifth is a trial again: text gets level 3, and the next follow it.
     expect_compressed_at(text(128 * 1024, 45), 3, 3);
     expect_compressed_at(text(128 * 1024, 46), 3, 3);
@@ -261,7 +261,7 @@ TEST(Compression, LargePayloadsHaveABlockPerDecodeUnit) {
   std::thread([] {
     auto in = text(128 * 1024 + 4096, 11);
     std::vector<uint8_t> out;
-    ASSERT_TRUE(compress_payload(in, 3, &out));
+    ASSERT_TRUE(compress_payload(in, 3, false, &out));
     EXPECT_EQ(block_lengths(out, in.size()),
               (std::vector<size_t>{kDecodeUnit, kDecodeUnit, kDecodeUnit, kDecodeUnit, 4096}));
     // A plain zstd frame, with its content size: any zstd decodes it.

@@ -407,29 +407,80 @@ TEST_F(StoreTest, CorruptedRecordIsCaughtOnReadAndByCheck) {
   EXPECT_TRUE(named);
 }
 
-// A read decodes a compressed record only up to the blocks it needs; every
-// block must still come back right, and damage anywhere in the payload must
-// still be caught, also past the decoded part.
-TEST_F(StoreTest, ReadsDecodeTheirPartOfARecordAndStillCheckAllOfIt) {
+// A read checks and decodes a record with a unit table (one per 32 KiB of
+// its blocks) only up to the unit that holds the last block it needs: every
+// block must come back right; damage must fail every read that needs the
+// damaged unit, while reads of the units before it still succeed; and
+// check(), which reads records whole, must name the damaged block.
+TEST_F(StoreTest, ReadsCheckAndDecodeOnlyTheUnitsTheyNeed) {
   auto st = make();
-  auto data = test::half_compressible_blocks(32, 4096, 21);  // one 128 KiB record
+  auto data = test::half_compressible_blocks(32, 4096, 21);  // one 128 KiB record: 4 units of 8 blocks
   ASSERT_TRUE(st->write_blocks(64, data).is_ok());
   ASSERT_TRUE(st->locate(64).value().compressed);
   ASSERT_EQ(st->locate(64).value().record_offset, st->locate(95).value().record_offset);
+  auto read_matches = [&](uint64_t first, uint64_t count) {
+    std::vector<uint8_t> out(count * 4096);
+    Status s = st->read_blocks(64 + first, count, out);
+    if (!s) return s;
+    if (!std::equal(out.begin(), out.end(), data.begin() + static_cast<std::ptrdiff_t>(first * 4096)))
+      return Status::invalid_argument("read returned wrong data");  // not a corruption error
+    return Status::ok();
+  };
   for (uint64_t first = 0; first < 32; ++first)
     for (uint64_t count : {1, 3, 9}) {
       if (first + count > 32) continue;
       SCOPED_TRACE("blocks " + std::to_string(first) + "+" + std::to_string(count));
-      std::vector<uint8_t> out(count * 4096);
-      ASSERT_TRUE(st->read_blocks(64 + first, count, out).is_ok());
-      EXPECT_TRUE(std::equal(out.begin(), out.end(), data.begin() + static_cast<std::ptrdiff_t>(first * 4096)));
+      EXPECT_TRUE(read_matches(first, count).is_ok());
     }
-  // corrupt_block flips a byte in the middle of the stored payload: beyond
-  // what a read of the first block decodes.
-  ASSERT_TRUE(st->corrupt_block(64).is_ok());
-  std::vector<uint8_t> out(4096);
-  auto s = st->read_blocks(64, 1, out);
-  EXPECT_TRUE(s.is_corruption()) << s.to_string();
+  // Damage in unit 2 (blocks 16-23).
+  ASSERT_TRUE(st->corrupt_block(64 + 20).is_ok());
+  for (uint64_t first : {0, 7, 8, 15}) EXPECT_TRUE(read_matches(first, 1).is_ok()) << "block " << first;
+  EXPECT_TRUE(read_matches(10, 6).is_ok());
+  for (auto [first, count] : std::vector<std::pair<uint64_t, uint64_t>>{{16, 1}, {20, 1}, {31, 1}, {10, 8}, {0, 32}}) {
+    Status s = read_matches(first, count);
+    EXPECT_TRUE(s.is_corruption()) << "blocks " << first << "+" << count << ": " << s.to_string();
+  }
+  auto report = st->check().value();
+  EXPECT_FALSE(report.clean());
+  bool named = false;
+  for (auto& p : report.problems) named |= p.has_block && p.block == 64 + 20;
+  EXPECT_TRUE(named);
+}
+
+// An image made before unit tables (feature bit clear) keeps being written
+// without them, and reads back.
+TEST_F(StoreTest, ImageWithoutUnitTablesIsWrittenWithout) {
+  make().reset();
+  {
+    auto file = io::open_posix_file(path_, true, false, io::LockMode::kNone);
+    ASSERT_TRUE(file.is_ok());
+    std::array<uint8_t, format::kSuperblockSize> bytes;
+    ASSERT_TRUE((*file)->read_at(0, bytes).is_ok());
+    auto sb = format::decode_superblock(bytes, path_);
+    ASSERT_TRUE(sb.is_ok());
+    ASSERT_TRUE(sb->incompat_features & format::kFeatureUnitTables);
+    sb->incompat_features = 0;
+    format::encode_superblock(*sb, bytes);
+    ASSERT_TRUE((*file)->write_at(0, bytes).is_ok());
+  }
+  auto st = reopen();
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->info().incompat_features, 0u);
+  auto data = test::half_compressible_blocks(32, 4096, 22);
+  ASSERT_TRUE(st->write_blocks(0, data).is_ok());
+  auto loc = st->locate(0).value();
+  ASSERT_TRUE(loc.compressed);
+  st.reset();
+  std::ifstream in(path_, std::ios::binary);
+  in.seekg(static_cast<std::streamoff>(loc.record_offset + 5));
+  EXPECT_EQ(in.get(), format::kRecordFlagCompressed);
+  st = reopen();
+  ASSERT_TRUE(st);
+  for (uint64_t b = 0; b < 32; b += 5) {
+    std::vector<uint8_t> out(4096);
+    ASSERT_TRUE(st->read_blocks(b, 1, out).is_ok());
+    EXPECT_TRUE(std::equal(out.begin(), out.end(), data.begin() + static_cast<std::ptrdiff_t>(b * 4096)));
+  }
 }
 
 TEST_F(StoreTest, StateRunsCoverDevice) {

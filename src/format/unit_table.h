@@ -1,0 +1,80 @@
+#pragma once
+// The unit table: the head of a compressed DATA payload whose record has
+// flag bit 1 (kRecordFlagUnitTable; images with the incompatible feature
+// kFeatureUnitTables). The normative description is man/vblk.5, UNIT TABLE.
+//
+// A payload longer than one unit is compressed as one zstd frame that ends
+// a zstd block after every unit_bytes of input. The table says where each
+// unit's compressed bytes end in the frame and holds their checksum, so a
+// read of a few blocks reads, checks and decodes the frame only up to the
+// unit that holds the last of them, instead of reading and checking the
+// whole payload (the record's payload_hash still covers all of it, table
+// included, for whole reads).
+//
+// Byte ranges (from the start of the payload):
+//   0       u32 unit_bytes   raw bytes per unit: a power of two >= 512
+//   4       u32 unit_count   N = ceil(raw_len / unit_bytes), >= 2
+//   8       N x { u32 end, u32 reserved zero, u64 hash }
+//             end:  offset in the frame just past unit i's compressed
+//                   bytes; strictly increasing; the last is the frame's
+//                   length
+//             hash: XXH3-64 of the frame's bytes [end(i-1), end(i)),
+//                   end(-1) = 0
+//   8+16N   u64 table_hash   XXH3-64 of bytes [0, 8+16N)
+//   16+16N  the zstd frame, to the end of the payload
+//
+// Pure encode/decode and validation; no I/O. The decoder never trusts its
+// input.
+
+#include <cstdint>
+#include <span>
+
+#include "vblk/status.h"
+
+namespace vblk::format {
+
+inline constexpr uint32_t kUnitTableHeadSize = 8;
+inline constexpr uint32_t kUnitTableEntrySize = 16;
+inline constexpr uint32_t kUnitTableTailSize = 8;
+
+inline constexpr size_t unit_table_size(uint32_t unit_count) {
+  return kUnitTableHeadSize + size_t{kUnitTableEntrySize} * unit_count + kUnitTableTailSize;
+}
+inline constexpr uint32_t unit_count_for(uint32_t raw_len, uint32_t unit_bytes) {
+  return (raw_len + unit_bytes - 1) / unit_bytes;
+}
+
+// Writes the table for `frame`, whose units end at `ends` (one per unit,
+// the last = frame.size()), into out (REQUIRES out.size() ==
+// unit_table_size(ends.size())).
+void encode_unit_table(uint32_t unit_bytes, std::span<const uint32_t> ends, std::span<const uint8_t> frame,
+                       std::span<uint8_t> out);
+
+// A decoded and checked table; it points into the bytes it was decoded from.
+class UnitTable {
+ public:
+  uint32_t unit_bytes() const { return unit_bytes_; }
+  uint32_t unit_count() const { return unit_count_; }
+  size_t size() const { return unit_table_size(unit_count_); }
+  // Frame offset just past unit i (REQUIRES i < unit_count()).
+  uint32_t end(uint32_t i) const;
+  // The unit that holds raw byte `raw_offset`.
+  uint32_t unit_of(size_t raw_offset) const { return static_cast<uint32_t>(raw_offset / unit_bytes_); }
+  // Checks the checksums of units 0..last against `frame`, which must hold
+  // at least end(last) bytes of the frame.
+  Status check_units(std::span<const uint8_t> frame, uint32_t last) const;
+
+ private:
+  friend Result<UnitTable> decode_unit_table(std::span<const uint8_t>, uint32_t, uint32_t);
+  const uint8_t* entries_ = nullptr;
+  uint32_t unit_bytes_ = 0;
+  uint32_t unit_count_ = 0;
+};
+
+// Decodes the table at the start of `in` (which may hold only part of the
+// payload, but at least the table) of a payload of stored_len bytes that
+// decompresses to raw_len. Checks the geometry, the table's checksum, and
+// that the ends rise strictly to the frame's length.
+Result<UnitTable> decode_unit_table(std::span<const uint8_t> in, uint32_t stored_len, uint32_t raw_len);
+
+}  // namespace vblk::format
