@@ -1,5 +1,6 @@
 #include "format/unit_table.h"
 
+#include <algorithm>
 #include <string>
 
 #include "format/format.h"
@@ -25,8 +26,12 @@ void encode_unit_table(uint32_t unit_bytes, std::span<const uint32_t> ends, std:
     put_u64(e + 8, hash64(frame.data() + start, ends[i] - start));
     start = ends[i];
   }
-  const size_t body = kUnitTableHeadSize + ends.size() * kUnitTableEntrySize;
-  put_u64(p + body, hash64(p, body));
+}
+
+uint64_t payload_hash(uint8_t flags, std::span<const uint8_t> payload) {
+  if (!(flags & kRecordFlagUnitTable) || payload.size() < kUnitTableHeadSize)
+    return hash64(payload.data(), payload.size());
+  return hash64(payload.data(), std::min<size_t>(payload.size(), unit_table_size(get_u32(payload.data() + 4))));
 }
 
 uint32_t UnitTable::end(uint32_t i) const { return entry_end(entries_, i); }
@@ -44,23 +49,26 @@ Status UnitTable::check_units(std::span<const uint8_t> frame, uint32_t last) con
   return Status::ok();
 }
 
-Result<UnitTable> decode_unit_table(std::span<const uint8_t> in, uint32_t stored_len, uint32_t raw_len) {
+Result<UnitTable> decode_unit_table(std::span<const uint8_t> in, uint32_t stored_len, uint32_t raw_len,
+                                    uint64_t table_hash) {
   if (in.size() < kUnitTableHeadSize || stored_len < kUnitTableHeadSize)
     return Status::corruption("unit table truncated");
   const uint8_t* p = in.data();
   UnitTable t;
   t.unit_bytes_ = get_u32(p);
   t.unit_count_ = get_u32(p + 4);
-  if (t.unit_bytes_ < kMinBlockSize || !is_power_of_two(t.unit_bytes_))
-    return Status::corruption("unit table: unit size " + std::to_string(t.unit_bytes_) + " invalid");
-  if (t.unit_count_ < 2 || t.unit_count_ != unit_count_for(raw_len, t.unit_bytes_))
-    return Status::corruption("unit table: " + std::to_string(t.unit_count_) + " units do not cover " +
-                              std::to_string(raw_len) + " bytes of " + std::to_string(t.unit_bytes_));
+  // The count first, so that the checksum is taken over bytes that exist.
+  if (t.unit_count_ < 2 || t.unit_count_ > raw_len / kMinBlockSize + 1)
+    return Status::corruption("unit table: " + std::to_string(t.unit_count_) + " units");
   const size_t size = unit_table_size(t.unit_count_);
   if (size > stored_len) return Status::corruption("unit table longer than the payload");
   if (size > in.size()) return Status::corruption("unit table truncated");
-  const size_t body = size - kUnitTableTailSize;
-  if (hash64(p, body) != get_u64(p + body)) return Status::corruption("unit table checksum mismatch");
+  if (hash64(p, size) != table_hash) return Status::corruption("unit table checksum mismatch");
+  if (t.unit_bytes_ < kMinBlockSize || !is_power_of_two(t.unit_bytes_))
+    return Status::corruption("unit table: unit size " + std::to_string(t.unit_bytes_) + " invalid");
+  if (t.unit_count_ != unit_count_for(raw_len, t.unit_bytes_))
+    return Status::corruption("unit table: " + std::to_string(t.unit_count_) + " units do not cover " +
+                              std::to_string(raw_len) + " bytes of " + std::to_string(t.unit_bytes_));
   t.entries_ = p + kUnitTableHeadSize;
   const size_t frame_len = stored_len - size;
   uint32_t prev = 0;

@@ -5,11 +5,11 @@
 //
 // A payload longer than one unit is compressed as one zstd frame that ends
 // a zstd block after every unit_bytes of input. The table says where each
-// unit's compressed bytes end in the frame and holds their checksum, so a
-// read of a few blocks reads, checks and decodes the frame only up to the
-// unit that holds the last of them, instead of reading and checking the
-// whole payload (the record's payload_hash still covers all of it, table
-// included, for whole reads).
+// unit's compressed bytes end in the frame and holds their checksums, and
+// the record's payload_hash is the checksum of the table: a whole read
+// checks the table and every unit, a read of a few blocks the table and
+// the units up to the one that holds the last of them, and reads and
+// decodes no further.
 //
 // Byte ranges (from the start of the payload):
 //   0       u32 unit_bytes   raw bytes per unit: a power of two >= 512
@@ -20,8 +20,8 @@
 //                   length
 //             hash: XXH3-64 of the frame's bytes [end(i-1), end(i)),
 //                   end(-1) = 0
-//   8+16N   u64 table_hash   XXH3-64 of bytes [0, 8+16N)
-//   16+16N  the zstd frame, to the end of the payload
+//   8+16N   the zstd frame, to the end of the payload
+// The record header's payload_hash: XXH3-64 of bytes [0, 8+16N).
 //
 // Pure encode/decode and validation; no I/O. The decoder never trusts its
 // input.
@@ -35,10 +35,9 @@ namespace vblk::format {
 
 inline constexpr uint32_t kUnitTableHeadSize = 8;
 inline constexpr uint32_t kUnitTableEntrySize = 16;
-inline constexpr uint32_t kUnitTableTailSize = 8;
 
 inline constexpr size_t unit_table_size(uint32_t unit_count) {
-  return kUnitTableHeadSize + size_t{kUnitTableEntrySize} * unit_count + kUnitTableTailSize;
+  return kUnitTableHeadSize + size_t{kUnitTableEntrySize} * unit_count;
 }
 inline constexpr uint32_t unit_count_for(uint32_t raw_len, uint32_t unit_bytes) {
   return (raw_len + unit_bytes - 1) / unit_bytes;
@@ -46,7 +45,8 @@ inline constexpr uint32_t unit_count_for(uint32_t raw_len, uint32_t unit_bytes) 
 
 // Writes the table for `frame`, whose units end at `ends` (one per unit,
 // the last = frame.size()), into out (REQUIRES out.size() ==
-// unit_table_size(ends.size())).
+// unit_table_size(ends.size())). The record's payload_hash is then
+// payload_hash() of the table and frame.
 void encode_unit_table(uint32_t unit_bytes, std::span<const uint32_t> ends, std::span<const uint8_t> frame,
                        std::span<uint8_t> out);
 
@@ -65,7 +65,7 @@ class UnitTable {
   Status check_units(std::span<const uint8_t> frame, uint32_t last) const;
 
  private:
-  friend Result<UnitTable> decode_unit_table(std::span<const uint8_t>, uint32_t, uint32_t);
+  friend Result<UnitTable> decode_unit_table(std::span<const uint8_t>, uint32_t, uint32_t, uint64_t);
   const uint8_t* entries_ = nullptr;
   uint32_t unit_bytes_ = 0;
   uint32_t unit_count_ = 0;
@@ -73,8 +73,15 @@ class UnitTable {
 
 // Decodes the table at the start of `in` (which may hold only part of the
 // payload, but at least the table) of a payload of stored_len bytes that
-// decompresses to raw_len. Checks the geometry, the table's checksum, and
-// that the ends rise strictly to the frame's length.
-Result<UnitTable> decode_unit_table(std::span<const uint8_t> in, uint32_t stored_len, uint32_t raw_len);
+// decompresses to raw_len, whose record's payload_hash is `table_hash`.
+// Checks the table's checksum and geometry, and that the ends rise
+// strictly to the frame's length.
+Result<UnitTable> decode_unit_table(std::span<const uint8_t> in, uint32_t stored_len, uint32_t raw_len,
+                                    uint64_t table_hash);
+
+// The payload_hash of a record with these flags and stored payload: of the
+// unit table when it has one (REQUIRES: the table is whole), else of the
+// whole payload.
+uint64_t payload_hash(uint8_t flags, std::span<const uint8_t> payload);
 
 }  // namespace vblk::format

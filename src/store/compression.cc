@@ -256,7 +256,7 @@ Status decode_payload(const format::RecordHeader& h, std::span<const uint8_t> pa
     return Status::ok();
   }
   if (!(h.flags & format::kRecordFlagUnitTable)) return decompress_payload_prefix(payload, raw, needed);
-  auto table = format::decode_unit_table(payload, h.stored_len, h.raw_len);
+  auto table = format::decode_unit_table(payload, h.stored_len, h.raw_len, h.payload_hash);
   if (!table) return table.status();
   return decompress_payload_prefix(payload.subspan(table->size()), raw, needed);
 }

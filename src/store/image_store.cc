@@ -591,7 +591,7 @@ Result<uint64_t> StoreImpl::corruption_target(const IndexEntry& e) {
                                                           h->raw_len, format::kMinBlockSize))));
   n = file_->read_at(payload_at, std::span<uint8_t>(table_bytes.data(), table_bytes.size()));
   if (!n) return n.status();
-  auto table = format::decode_unit_table({table_bytes.data(), *n}, h->stored_len, h->raw_len);
+  auto table = format::decode_unit_table({table_bytes.data(), *n}, h->stored_len, h->raw_len, h->payload_hash);
   if (!table) return middle;  // damaged already: any byte will do
   const uint32_t unit = table->unit_of(size_t{e.index_in_record} * sb_.block_size);
   const uint32_t start = unit ? table->end(unit - 1) : 0;

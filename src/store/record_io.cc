@@ -55,7 +55,7 @@ std::vector<PendingRecord> StoreImpl::build_data_records(uint64_t first, std::sp
         rec.payload.clear();
         rec.borrowed = raw;
       }
-      rec.header.payload_hash = format::hash64(rec.bytes().data(), rec.bytes().size());
+      rec.header.payload_hash = format::payload_hash(rec.header.flags, rec.bytes());
       rec.hashed = true;
     }
     out.push_back(std::move(rec));
@@ -78,7 +78,7 @@ Result<PlacedRecord> StoreImpl::place_record(PendingRecord& rec, const HeadPosit
   h.seq = at.seq;
   h.generation = generation_;
   if (!rec.hashed) {
-    h.payload_hash = format::hash64(rec.bytes().data(), rec.bytes().size());
+    h.payload_hash = format::payload_hash(h.flags, rec.bytes());
     rec.hashed = true;
   }
   PlacedRecord p;
@@ -245,9 +245,7 @@ Status StoreImpl::read_record(uint64_t offset, uint32_t length_hint, RecordHeade
   }
   if (*n < format::kRecordHeaderSize + h->stored_len) return Status::corruption("record truncated at end of file");
   std::span<const uint8_t> payload(buf.data() + format::kRecordHeaderSize, h->stored_len);
-  if (format::hash64(payload.data(), payload.size()) != h->payload_hash)
-    return Status::corruption("record payload checksum mismatch");
-  VBLK_RETURN_IF_ERROR(check_unit_table_allowed(*h));
+  VBLK_RETURN_IF_ERROR(check_payload(*h, payload));
   if (stored) stored->assign(payload.begin(), payload.end());
   if (raw) {
     raw->resize(h->raw_len);
@@ -256,10 +254,16 @@ Status StoreImpl::read_record(uint64_t offset, uint32_t length_hint, RecordHeade
   return Status::ok();
 }
 
-Status StoreImpl::check_unit_table_allowed(const RecordHeader& h) const {
-  if ((h.flags & format::kRecordFlagUnitTable) && !unit_tables_)
-    return Status::corruption("record has a unit table, but the image lacks the unit-tables feature");
-  return Status::ok();
+Status StoreImpl::check_payload(const RecordHeader& h, std::span<const uint8_t> payload) const {
+  if (!(h.flags & format::kRecordFlagUnitTable)) {
+    if (format::hash64(payload.data(), payload.size()) != h.payload_hash)
+      return Status::corruption("record payload checksum mismatch");
+    return Status::ok();
+  }
+  if (!unit_tables_) return Status::corruption("record has a unit table, but the image lacks the unit-tables feature");
+  auto table = format::decode_unit_table(payload, h.stored_len, h.raw_len, h.payload_hash);
+  if (!table) return table.status();
+  return table->check_units(payload.subspan(table->size()), table->unit_count() - 1);
 }
 
 Status StoreImpl::read_record_prefix(const IndexEntry& e, size_t raw_needed, RecordHeader* h, RawBuffer* raw) {
@@ -290,7 +294,7 @@ Status StoreImpl::read_record_prefix(const IndexEntry& e, size_t raw_needed, Rec
   // whole read says what is wrong with it).
   if (!(h->flags & format::kRecordFlagUnitTable) || h->raw_len != raw_len) return whole();
   std::span<const uint8_t> payload(buf.data() + format::kRecordHeaderSize, *n - format::kRecordHeaderSize);
-  auto table = format::decode_unit_table(payload, h->stored_len, h->raw_len);
+  auto table = format::decode_unit_table(payload, h->stored_len, h->raw_len, h->payload_hash);
   if (!table) return table.status();
   const uint32_t last = table->unit_of(raw_needed - 1);
   const size_t prefix = format::kRecordHeaderSize + table->size() + table->end(last);
@@ -301,7 +305,7 @@ Status StoreImpl::read_record_prefix(const IndexEntry& e, size_t raw_needed, Rec
     if (*n + *more < prefix) return Status::corruption("record truncated at end of file");
     // The table points into the buffer, which may have moved.
     table = format::decode_unit_table({buf.data() + format::kRecordHeaderSize, prefix - format::kRecordHeaderSize},
-                                      h->stored_len, h->raw_len);
+                                      h->stored_len, h->raw_len, h->payload_hash);
     if (!table) return table.status();
   }
   std::span<const uint8_t> frame(buf.data() + format::kRecordHeaderSize + table->size(), table->end(last));

@@ -212,7 +212,8 @@ Status decompress_payload(std::span<const uint8_t> in, std::span<uint8_t> out);
 Status decompress_payload_prefix(std::span<const uint8_t> in, std::span<uint8_t> out, size_t needed);
 // The stored payload of record `h` into raw (REQUIRES raw.size() ==
 // h.raw_len), at least its first `needed` bytes: copied, or decompressed
-// past its unit table if it has one. The caller has checked the payload.
+// past its unit table if it has one. The caller has checked the payload
+// (StoreImpl::check_payload).
 Status decode_payload(const format::RecordHeader& h, std::span<const uint8_t> payload, std::span<uint8_t> raw,
                       size_t needed = SIZE_MAX);
 
@@ -299,8 +300,10 @@ class StoreImpl final : public ImageStore {
   // The file offset of a payload byte whose damage makes reads of the block
   // that e describes fail their checksum.
   Result<uint64_t> corruption_target(const format::IndexEntry& e);
-  // Corruption when h has a unit table and the image lacks the feature.
-  Status check_unit_table_allowed(const format::RecordHeader& h) const;
+  // Checks a whole stored payload against its record's payload_hash: the
+  // hash of all of it, or, with a unit table (allowed only when the image
+  // has the feature), of the table, and each unit against the table.
+  Status check_payload(const format::RecordHeader& h, std::span<const uint8_t> payload) const;
   // Appends and applies TRIM/BAD_SET/BAD_CLEAR records for a range; REQUIRES mu_.
   Status append_range_records(format::RecordType type, uint64_t first, uint64_t count);
   // Builds DATA/ZERO records for a run of blocks (no lock).

@@ -49,6 +49,7 @@
 #include <vector>
 
 #include "format/format.h"
+#include "format/unit_table.h"
 #include "io/mem_file.h"
 #include "store/store_impl.h"
 #include "vblk/image_store.h"
@@ -330,12 +331,26 @@ void put_record_header(Bytes& image, uint64_t off, const RecordHeader& h) {
       h, std::span<uint8_t, format::kRecordHeaderSize>(image.data() + off, format::kRecordHeaderSize));
 }
 
-// Re-seals a record after its payload changed.
+// Re-seals a record after its payload changed: with a unit table whose
+// ends still fit, each unit's checksum, then the payload hash (of the table
+// when there is one), then the header.
 void reseal_record(Bytes& image, uint64_t off) {
-  RecordHeader h;
-  h.type = static_cast<RecordType>(image[off + 4]);
-  uint32_t stored = format::get_u32(image.data() + off + 36);
-  format::put_u64(image.data() + off + 48, format::hash64(image.data() + off + format::kRecordHeaderSize, stored));
+  const uint8_t flags = image[off + 5];
+  const uint32_t stored = format::get_u32(image.data() + off + 36);
+  uint8_t* payload = image.data() + off + format::kRecordHeaderSize;
+  if ((flags & format::kRecordFlagUnitTable) && stored >= format::kUnitTableHeadSize) {
+    const uint32_t n = format::get_u32(payload + 4);
+    const size_t table = format::unit_table_size(n);
+    uint32_t start = 0;
+    for (uint32_t i = 0; table <= stored && i < n; ++i) {
+      uint8_t* e = payload + format::kUnitTableHeadSize + size_t{i} * format::kUnitTableEntrySize;
+      const uint32_t end = format::get_u32(e);
+      if (end < start || table + end > stored) break;
+      format::put_u64(e + 8, format::hash64(payload + table + start, end - start));
+      start = end;
+    }
+  }
+  format::put_u64(image.data() + off + 48, format::payload_hash(flags, {payload, stored}));
   reseal(image, off, format::kRecordHeaderSize);
 }
 
@@ -344,7 +359,7 @@ void reseal_record(Bytes& image, uint64_t off) {
 uint64_t place_record(Bytes& image, Layout& l, RecordHeader h, const Bytes& payload) {
   h.stored_len = static_cast<uint32_t>(payload.size());
   if (!(h.flags & format::kRecordFlagCompressed)) h.raw_len = h.stored_len;
-  h.payload_hash = format::hash64(payload.data(), payload.size());
+  h.payload_hash = format::payload_hash(h.flags, payload);
   const uint32_t len = format::record_total_length(h.stored_len);
   l.scratch -= len;
   const uint64_t off = l.scratch;
@@ -580,6 +595,7 @@ struct Generator {
     meta_cases();
     page_cases();
     log_cases();
+    unit_table_cases();
     truncation_cases();
     manifest.close();
   }
@@ -597,6 +613,7 @@ struct Generator {
   void meta_cases();
   void page_cases();
   void log_cases();
+  void unit_table_cases();
   void other_cases();
 };
 
@@ -1032,8 +1049,10 @@ void Generator::log_cases() {
            [](auto& h) { h.count = ~0u; });
   rec_case("log-data-count-lies", Expect::kDamaged, "a replayed DATA record claiming 2 more blocks than it holds",
            data[0], [](auto& h) { h.count += 2; });
-  rec_case("log-data-raw-len", Expect::kDamaged, "a replayed DATA record whose raw length is 16 MiB", data[0],
-           [](auto& h) { h.raw_len = 16u << 20; });
+  rec_case("log-data-raw-len", Expect::kValid,
+           "a replayed DATA record whose raw length, 16 MiB, is not what its unit table covers (fails its checks: "
+           "ends the log)",
+           data[0], [](auto& h) { h.raw_len = 16u << 20; });
   rec_case("log-zero-beyond", Expect::kReject, "a replayed ZERO record running past the capacity", zero[0],
            [](auto& h) { h.count = kBlocks; });
   rec_case("log-trim-huge", Expect::kReject, "a replayed TRIM record of 2^32-1 blocks", trim[0],
@@ -1074,9 +1093,12 @@ void Generator::log_cases() {
             "1 PiB disk, a replayed ZERO record of 2^30 blocks (16 GiB of index to replay)", zero[0],
             RecordType::kZero);
   variant("log-data-payload-garbage", Expect::kDamaged,
-          "a replayed DATA record with garbage payload and a matching hash (ends nothing; reads fail)",
+          "a replayed DATA record with a garbage zstd frame after its unit table, checksums matching (ends "
+          "nothing; reads fail)",
           [&](Bytes& b, Layout&) {
-            for (uint32_t i = 0; i < data[0].h.stored_len; ++i) b[data[0].off + 64 + i] ^= 0xa5;
+            if (!(data[0].h.flags & format::kRecordFlagUnitTable)) std::exit(1);  // the base image changed
+            const size_t table = format::unit_table_size(format::get_u32(b.data() + data[0].off + 64 + 4));
+            for (size_t i = table; i < data[0].h.stored_len; ++i) b[data[0].off + 64 + i] ^= 0xa5;
             reseal_record(b, data[0].off);
           });
   variant("segment-header-next-wrong", Expect::kOracle, "the second segment header names another segment",
@@ -1086,6 +1108,55 @@ void Generator::log_cases() {
             format::put_u64(b.data() + at + 16, 7);
             reseal(b, at, format::kSegmentHeaderSize);
           });
+}
+
+void Generator::unit_table_cases() {
+  // A checkpointed (not replayed) DATA record with a unit table: damage to
+  // it must fail the reads that need it, and vblk-inspect --check.
+  const std::vector<Rec> data = records_of(layout, RecordType::kData, false);
+  const auto r = std::find_if(data.begin(), data.end(), [](const Rec& d) {
+    return (d.h.flags & format::kRecordFlagUnitTable) && d.h.raw_len == 32 * kBs;
+  });
+  if (r == data.end()) {
+    std::fprintf(stderr, "make_hostile: base image has no checkpointed record with a unit table\n");
+    std::exit(1);
+  }
+  const uint64_t payload = r->off + format::kRecordHeaderSize;
+  const uint64_t entry1 = payload + format::kUnitTableHeadSize + format::kUnitTableEntrySize;  // unit 1's
+  const size_t table = format::unit_table_size(4);
+  auto table_case = [&](const std::string& name, const std::string& what, const std::function<void(Bytes&)>& f) {
+    variant(name, Expect::kDamaged, what, [&](Bytes& b, Layout&) { f(b); });
+  };
+  table_case("unit-damaged", "a byte of unit 1's compressed data flipped", [&](Bytes& b) {
+    b[payload + table + format::get_u32(b.data() + entry1 - format::kUnitTableEntrySize) + 1] ^= 0x10;
+  });
+  table_case("unit-table-damaged", "a byte of the unit table flipped (unit 1's checksum)",
+             [&](Bytes& b) { b[entry1 + 9] ^= 1; });
+  table_case("unit-hash-lies", "unit 1's checksum wrong, the table's checksum matching it", [&](Bytes& b) {
+    b[entry1 + 9] ^= 1;
+    format::put_u64(b.data() + r->off + 48, format::payload_hash(r->h.flags, {b.data() + payload, table}));
+    reseal(b, r->off, format::kRecordHeaderSize);
+  });
+  table_case("unit-ends-lie", "units 1 and 2 end at the same offset, checksums matching", [&](Bytes& b) {
+    format::put_u32(b.data() + entry1 + format::kUnitTableEntrySize, format::get_u32(b.data() + entry1));
+    reseal_record(b, r->off);
+  });
+  table_case("unit-ends-past-frame", "the last unit ends past the payload, checksums matching", [&](Bytes& b) {
+    uint8_t* last = b.data() + entry1 + 2 * format::kUnitTableEntrySize;
+    format::put_u32(last, format::get_u32(last) + 8);
+    reseal_record(b, r->off);
+  });
+  table_case("unit-size-other", "unit size 16 KiB (the frame's blocks are 32 KiB), checksums matching",
+             [&](Bytes& b) {
+               format::put_u32(b.data() + payload, 16 * 1024);
+               reseal_record(b, r->off);
+             });
+  table_case("unit-table-without-feature", "records with unit tables, the superblock without the feature bit",
+             [&](Bytes& b) {
+               format::Superblock sb = layout.sb;
+               sb.incompat_features &= ~format::kFeatureUnitTables;
+               put_superblock(b, sb);
+             });
 }
 
 void Generator::other_cases() {

@@ -6,6 +6,7 @@
 #include <string>
 #include <thread>
 
+#include "format/unit_table.h"
 #include "store/store_impl.h"
 #include "test_util.h"
 
@@ -331,6 +332,49 @@ TEST(Compression, PrefixDecodeRejectsDamagedFrames) {
   std::vector<uint8_t> whole(in.size());
   ASSERT_TRUE(decompress_payload_prefix(unsized, whole, 4096).is_ok());
   EXPECT_EQ(whole, in);
+}
+
+// With a unit table, a payload is the table and then the same frame
+// compress_frame makes; decode_payload skips the table and fills what is
+// needed. A payload of one unit or less gets no table.
+TEST(Compression, UnitTableHeadsLongPayloads) {
+  auto in = text(128 * 1024, 14);
+  std::vector<uint8_t> out;
+  const uint8_t flags = compress_payload(in, 10, true, &out);  // above the adaptive levels: level 10 as given
+  ASSERT_EQ(flags, format::kRecordFlagCompressed | format::kRecordFlagUnitTable);
+  format::RecordHeader h;
+  h.type = format::RecordType::kData;
+  h.flags = flags;
+  h.stored_len = static_cast<uint32_t>(out.size());
+  h.raw_len = static_cast<uint32_t>(in.size());
+  h.payload_hash = format::payload_hash(flags, out);
+  auto table = format::decode_unit_table(out, h.stored_len, h.raw_len, h.payload_hash);
+  ASSERT_TRUE(table.is_ok()) << table.status().to_string();
+  EXPECT_EQ(table->unit_bytes(), kDecodeUnit);
+  EXPECT_EQ(table->unit_count(), 4u);
+  const std::span<const uint8_t> frame(out.data() + table->size(), out.size() - table->size());
+  const auto plain_frame = frame_at(in, 10);
+  EXPECT_TRUE(std::equal(frame.begin(), frame.end(), plain_frame.begin(), plain_frame.end()));
+  EXPECT_TRUE(table->check_units(frame, 3).is_ok());
+  // Each unit's compressed bytes decode on their own to that unit (given
+  // the units before): the ends are the block boundaries.
+  for (uint32_t u = 0; u < 4; ++u) {
+    std::vector<uint8_t> raw(in.size(), 0xee);
+    ASSERT_TRUE(decompress_payload_prefix(frame.first(table->end(u)), raw, (u + 1) * kDecodeUnit - 1).is_ok());
+    EXPECT_TRUE(std::equal(in.begin(), in.begin() + static_cast<std::ptrdiff_t>((u + 1) * kDecodeUnit), raw.begin()));
+  }
+  for (size_t needed : {size_t{1}, kDecodeUnit + 1, in.size()}) {
+    std::vector<uint8_t> raw(in.size());
+    ASSERT_TRUE(decode_payload(h, out, raw, needed).is_ok());
+    EXPECT_TRUE(std::equal(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(needed), raw.begin()));
+  }
+  // A damaged table is refused, not decoded past.
+  out[4] ^= 1;
+  std::vector<uint8_t> raw(in.size());
+  EXPECT_TRUE(decode_payload(h, out, raw).is_corruption());
+  // One unit or less: no table.
+  EXPECT_EQ(compress_payload(std::span<const uint8_t>(in.data(), kDecodeUnit), 10, true, &out),
+            format::kRecordFlagCompressed);
 }
 
 }  // namespace

@@ -2,6 +2,9 @@
 #include <gtest/gtest.h>
 
 #include "format/format.h"
+#include "format/unit_table.h"
+
+#include <vector>
 
 namespace vblk::format {
 namespace {
@@ -206,6 +209,123 @@ TEST(FormatTest, IndexEntryRoundTrip) {
   uint8_t buf[16];
   encode_index_entry(e, buf);
   EXPECT_EQ(decode_index_entry(buf), e);
+}
+
+// A unit table over a made-up frame of four units (the table does not look
+// inside the frame): encoded, decoded, each unit's checksum checked.
+struct TablePayload {
+  static constexpr uint32_t kUnit = 32768, kRaw = 4 * kUnit;
+  std::vector<uint32_t> ends{100, 250, 251, 400};
+  std::vector<uint8_t> bytes;  // table, then frame
+  TablePayload() {
+    const size_t table = unit_table_size(4);
+    bytes.resize(table + ends.back());
+    for (size_t i = table; i < bytes.size(); ++i) bytes[i] = static_cast<uint8_t>(i * 7);
+    encode_unit_table(kUnit, ends, {bytes.data() + table, ends.back()}, {bytes.data(), table});
+    reseal();
+  }
+  uint32_t stored() const { return static_cast<uint32_t>(bytes.size()); }
+  std::span<uint8_t> frame() { return {bytes.data() + unit_table_size(4), ends.back()}; }
+  // The record's payload_hash, taken after the table was edited.
+  uint64_t hash = 0;
+  void reseal() { hash = payload_hash(kRecordFlagCompressed | kRecordFlagUnitTable, bytes); }
+};
+
+TEST(FormatTest, UnitTableRoundTrip) {
+  TablePayload p;
+  EXPECT_EQ(p.hash, hash64(p.bytes.data(), unit_table_size(4)));  // of the table only
+  auto t = decode_unit_table(p.bytes, p.stored(), TablePayload::kRaw, p.hash);
+  ASSERT_TRUE(t.is_ok()) << t.status().to_string();
+  EXPECT_EQ(t->unit_bytes(), TablePayload::kUnit);
+  EXPECT_EQ(t->unit_count(), 4u);
+  EXPECT_EQ(t->size(), unit_table_size(4));
+  for (uint32_t i = 0; i < 4; ++i) EXPECT_EQ(t->end(i), p.ends[i]);
+  EXPECT_EQ(t->unit_of(0), 0u);
+  EXPECT_EQ(t->unit_of(TablePayload::kUnit), 1u);
+  EXPECT_EQ(t->unit_of(TablePayload::kRaw - 1), 3u);
+  for (uint32_t last = 0; last < 4; ++last) EXPECT_TRUE(t->check_units(p.frame(), last).is_ok());
+  // Only the table need be there to decode it; a unit past the bytes given
+  // is refused.
+  auto head = decode_unit_table({p.bytes.data(), unit_table_size(4)}, p.stored(), TablePayload::kRaw, p.hash);
+  ASSERT_TRUE(head.is_ok());
+  EXPECT_TRUE(head->check_units(p.frame().first(250), 1).is_ok());
+  EXPECT_TRUE(head->check_units(p.frame().first(250), 2).is_corruption());
+}
+
+TEST(FormatTest, UnitTableRejectsDamage) {
+  auto refused = [](TablePayload& p, const char* why, uint32_t raw = TablePayload::kRaw) {
+    auto t = decode_unit_table(p.bytes, p.stored(), raw, p.hash);
+    EXPECT_TRUE(t.status().is_corruption()) << why;
+    EXPECT_NE(t.status().message().find(why), std::string::npos) << t.status().message();
+  };
+  {
+    TablePayload p;
+    p.bytes[9] ^= 1;  // unit 0's end, not resealed
+    refused(p, "unit table checksum mismatch");
+    p.reseal();
+    refused(p, "unit ends do not rise");  // unit 0 now ends at 356, past unit 1
+  }
+  {
+    TablePayload p;
+    put_u32(p.bytes.data(), 1000), p.reseal();
+    refused(p, "unit size 1000 invalid");
+  }
+  {
+    TablePayload p;
+    refused(p, "units do not cover", 5 * TablePayload::kUnit);
+    put_u32(p.bytes.data() + 4, 1 << 20), p.reseal();
+    refused(p, "units");  // a count that would run the checksum past any payload
+  }
+  {
+    TablePayload p;
+    put_u32(p.bytes.data() + 8 + 16 * 2, 250), p.reseal();  // unit 2 ends where unit 1 does
+    refused(p, "unit ends do not rise");
+  }
+  {
+    TablePayload p;
+    put_u32(p.bytes.data() + 8 + 16 * 3, 399), p.reseal();
+    refused(p, "the last unit does not end the payload");
+  }
+  {
+    TablePayload p;
+    put_u32(p.bytes.data() + 8 + 4, 1), p.reseal();
+    refused(p, "reserved bytes are not zero");
+  }
+  {
+    TablePayload p;
+    auto t = decode_unit_table({p.bytes.data(), 20}, p.stored(), TablePayload::kRaw, p.hash);
+    EXPECT_TRUE(t.status().is_corruption());
+    auto longer = decode_unit_table(p.bytes, 40, TablePayload::kRaw, p.hash);
+    EXPECT_NE(longer.status().message().find("longer than the payload"), std::string::npos);
+  }
+  {
+    TablePayload p;
+    auto t = decode_unit_table(p.bytes, p.stored(), TablePayload::kRaw, p.hash);
+    ASSERT_TRUE(t.is_ok());
+    p.frame()[260] ^= 1;  // in unit 3
+    EXPECT_TRUE(t->check_units(p.frame(), 2).is_ok());
+    Status s = t->check_units(p.frame(), 3);
+    EXPECT_TRUE(s.is_corruption());
+    EXPECT_NE(s.message().find("unit 3"), std::string::npos) << s.message();
+  }
+}
+
+TEST(FormatTest, UnitTableFlagOnlyOnCompressedData) {
+  RecordHeader h;
+  h.type = RecordType::kData;
+  h.count = 32;
+  h.stored_len = 100;
+  h.raw_len = 131072;
+  h.flags = kRecordFlagCompressed | kRecordFlagUnitTable;
+  std::array<uint8_t, kRecordHeaderSize> buf;
+  encode_record_header(h, buf);
+  EXPECT_TRUE(decode_record_header(buf).is_ok());
+  h.flags = kRecordFlagUnitTable, h.stored_len = h.raw_len;
+  encode_record_header(h, buf);
+  EXPECT_TRUE(decode_record_header(buf).status().is_corruption());
+  h.flags = kRecordFlagCompressed | kRecordFlagUnitTable, h.stored_len = 100, h.type = RecordType::kPage;
+  encode_record_header(h, buf);
+  EXPECT_TRUE(decode_record_header(buf).status().is_corruption());
 }
 
 }  // namespace
