@@ -243,6 +243,9 @@ int show_image(vblk::ImageStore& store, const Args& a) {
                                                    : "zstd level " + std::to_string(info.compression_level));
   line("segment size:", bytes_and_human(info.segment_size) + ", " + std::to_string(info.segments) + " segments (" +
                             std::to_string(info.free_segments) + " free)");
+  std::string features;
+  for (const std::string& f : info.feature_names) features += (features.empty() ? "" : ", ") + f;
+  line("features:", features.empty() ? "none" : features);
   line("created:", format_time(info.created_unix));
   line("generation:", std::to_string(info.generation));
   out += "\n";

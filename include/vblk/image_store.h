@@ -65,6 +65,7 @@ struct ImageInfo {
   uint64_t created_unix = 0;
   uint64_t incompat_features = 0;
   uint64_t compat_features = 0;
+  std::vector<std::string> feature_names;  // the set feature bits, by name (vblk(5), FEATURE BITS)
   uint64_t generation = 0;     // checkpoint generation in use
   uint64_t segments = 0;       // segments spanned by the file
   uint64_t free_segments = 0;

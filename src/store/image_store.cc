@@ -200,6 +200,7 @@ ImageInfo StoreImpl::info() {
   i.max_record_bytes = sb_.max_record_bytes;
   i.created_unix = sb_.created_unix;
   i.incompat_features = sb_.incompat_features;
+  if (sb_.incompat_features & format::kFeatureUnitTables) i.feature_names.push_back("unit_tables");
   i.compat_features = sb_.compat_features;
   i.generation = generation_;
   i.segments = segs_.size();
