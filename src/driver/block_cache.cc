@@ -18,10 +18,11 @@ BlockCache::BlockCache(uint64_t capacity_bytes, uint32_t block_size) : block_siz
   const uint64_t blocks = capacity_bytes / block_size;
   if (blocks == 0) return;
   const uint64_t nshards = std::min(kMaxShards, blocks);
-  shard_capacity_ = blocks / nshards;
+  shard_capacity_ = std::min<uint64_t>(blocks / nshards, 1u << 29);  // LruSlots' limit: 2^33 blocks in all
   capacity_blocks_ = shard_capacity_ * nshards;
   shards_.reserve(nshards);
-  for (uint64_t i = 0; i < nshards; ++i) shards_.push_back(std::make_unique<Shard>());
+  for (uint64_t i = 0; i < nshards; ++i)
+    shards_.push_back(std::make_unique<Shard>(static_cast<uint32_t>(shard_capacity_), block_size));
 }
 
 bool BlockCache::lookup(uint64_t block, std::span<uint8_t> out, uint64_t* generation) {
@@ -32,43 +33,30 @@ bool BlockCache::lookup(uint64_t block, std::span<uint8_t> out, uint64_t* genera
   }
   Shard& s = shard_for(block);
   std::lock_guard lock(s.mu);
-  auto it = s.index.find(block);
-  if (it == s.index.end()) {
+  const uint32_t slot = s.slots.find(block);
+  if (slot == LruSlots::kNone) {
     *generation = s.generation[slot_for(block)];
     misses_.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
-  s.lru.splice(s.lru.begin(), s.lru, it->second);
-  std::memcpy(out.data(), it->second->data.data(), block_size_);
+  s.slots.touch(slot);
+  std::memcpy(out.data(), slot_data(s, slot), block_size_);
   hits_.fetch_add(1, std::memory_order_relaxed);
   return true;
 }
 
 void BlockCache::store_locked(Shard& s, uint64_t block, std::span<const uint8_t> data) {
-  auto it = s.index.find(block);
-  if (it != s.index.end()) {
-    s.lru.splice(s.lru.begin(), s.lru, it->second);
-    std::memcpy(it->second->data.data(), data.data(), block_size_);
-    return;
-  }
-  if (s.index.size() >= shard_capacity_) {
-    // Reuse the evicted node's buffer.
-    auto victim = std::prev(s.lru.end());
-    s.index.erase(victim->block);
-    victim->block = block;
-    std::memcpy(victim->data.data(), data.data(), block_size_);
-    s.lru.splice(s.lru.begin(), s.lru, victim);
-  } else {
-    s.lru.push_front(Node{block, std::vector<uint8_t>(data.begin(), data.end())});
-  }
-  s.index.emplace(block, s.lru.begin());
+  uint32_t slot = s.slots.find(block);
+  if (slot == LruSlots::kNone)
+    slot = s.slots.assign(block);  // evicts the least recently used block when full
+  else
+    s.slots.touch(slot);
+  std::memcpy(slot_data(s, slot), data.data(), block_size_);
 }
 
 void BlockCache::drop_locked(Shard& s, uint64_t block) {
-  auto it = s.index.find(block);
-  if (it == s.index.end()) return;
-  s.lru.erase(it->second);
-  s.index.erase(it);
+  const uint32_t slot = s.slots.find(block);
+  if (slot != LruSlots::kNone) s.slots.erase(slot);
 }
 
 void BlockCache::insert(uint64_t block, std::span<const uint8_t> data, uint64_t generation) {
@@ -87,14 +75,8 @@ void BlockCache::invalidate(uint64_t first, uint64_t count) {
       Shard& s = *sp;
       std::lock_guard lock(s.mu);
       for (uint64_t& g : s.generation) ++g;
-      for (auto it = s.lru.begin(); it != s.lru.end();) {
-        if (it->block - first < count) {
-          s.index.erase(it->block);
-          it = s.lru.erase(it);
-        } else {
-          ++it;
-        }
-      }
+      for (uint32_t slot : s.slots.slots_in_use())
+        if (s.slots.key(slot) - first < count) s.slots.erase(slot);
     }
     return;
   }
@@ -119,7 +101,7 @@ uint64_t BlockCache::size_blocks() const {
   uint64_t n = 0;
   for (const auto& sp : shards_) {
     std::lock_guard lock(sp->mu);
-    n += sp->index.size();
+    n += sp->slots.size();
   }
   return n;
 }

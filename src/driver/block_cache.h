@@ -2,8 +2,8 @@
 // BlockCache: a bounded LRU cache of whole device blocks, keyed by block
 // number, for the driver's read path.
 //
-// The cache is split into shards (block % shard count), each an LRU list
-// plus a hash map under its own mutex. Capacity is capacity_bytes /
+// The cache is split into shards (block % shard count), each a fixed set of
+// block buffers in LRU order (LruSlots) under its own mutex. Capacity is capacity_bytes /
 // block_size blocks, shared evenly between the shards; capacity 0 (or less
 // than one block) disables the cache: lookups miss and inserts are dropped.
 //
@@ -22,12 +22,12 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
-#include <list>
 #include <memory>
 #include <mutex>
 #include <span>
-#include <unordered_map>
 #include <vector>
+
+#include "driver/lru_slots.h"
 
 namespace vblk::driver {
 
@@ -62,15 +62,13 @@ class BlockCache {
  private:
   static constexpr size_t kGenerationSlots = 256;
 
-  struct Node {
-    uint64_t block;
-    std::vector<uint8_t> data;
-  };
   struct Shard {
+    explicit Shard(uint32_t capacity, uint32_t block_size)
+        : slots(capacity), data(new uint8_t[size_t{capacity} * block_size]) {}  // not zeroed: untouched pages cost no memory
     std::mutex mu;
-    std::list<Node> lru;                                            // GUARDED_BY(mu); front = newest
-    std::unordered_map<uint64_t, std::list<Node>::iterator> index;  // GUARDED_BY(mu)
-    std::array<uint64_t, kGenerationSlots> generation{};            // GUARDED_BY(mu)
+    LruSlots slots;                                       // GUARDED_BY(mu): which block each slot holds
+    std::unique_ptr<uint8_t[]> data;                      // GUARDED_BY(mu): slot i's block at i x block_size
+    std::array<uint64_t, kGenerationSlots> generation{};  // GUARDED_BY(mu)
   };
 
   Shard& shard_for(uint64_t block) { return *shards_[block % shards_.size()]; }
@@ -78,6 +76,7 @@ class BlockCache {
   // REQUIRES: s.mu held.
   void store_locked(Shard& s, uint64_t block, std::span<const uint8_t> data);
   void drop_locked(Shard& s, uint64_t block);
+  uint8_t* slot_data(Shard& s, uint32_t slot) const { return s.data.get() + size_t{slot} * block_size_; }
 
   const uint32_t block_size_;
   uint64_t capacity_blocks_ = 0;

@@ -271,7 +271,10 @@ Status StoreImpl::read_record_prefix(const IndexEntry& e, size_t raw_needed, Rec
   const size_t fixed = format::kRecordHeaderSize +
                        format::unit_table_size(format::unit_count_for(static_cast<uint32_t>(raw_len), kDecodeUnit));
   auto whole = [&] { return read_record(e.record_offset, e.record_length, h, raw, nullptr, raw_needed); };
-  if (!unit_tables_ || raw_needed >= raw_len || raw_len <= kDecodeUnit || e.record_length <= fixed) return whole();
+  // (A record at least as long as its blocks is stored raw: no table.)
+  if (!unit_tables_ || raw_needed >= raw_len || raw_len <= kDecodeUnit || e.record_length <= fixed ||
+      e.record_length >= format::kRecordHeaderSize + raw_len)
+    return whole();
   // One read of what the table will most likely say is needed, should the
   // record's units have compressed to about the same size: its header and
   // table, and its frame up to the unit holding the last byte needed, with
@@ -294,6 +297,11 @@ Status StoreImpl::read_record_prefix(const IndexEntry& e, size_t raw_needed, Rec
   // whole read says what is wrong with it).
   if (!(h->flags & format::kRecordFlagUnitTable) || h->raw_len != raw_len) return whole();
   std::span<const uint8_t> payload(buf.data() + format::kRecordHeaderSize, *n - format::kRecordHeaderSize);
+  // A table of smaller units than this writer's, longer than the guess:
+  // read whole (rare; the whole read checks the table too).
+  if (payload.size() < format::kUnitTableHeadSize ||
+      format::unit_table_size(format::get_u32(payload.data() + 4)) > payload.size())
+    return whole();
   auto table = format::decode_unit_table(payload, h->stored_len, h->raw_len, h->payload_hash);
   if (!table) return table.status();
   const uint32_t last = table->unit_of(raw_needed - 1);

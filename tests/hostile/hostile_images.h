@@ -181,9 +181,14 @@ struct Layout {
 
 Bytes decompress(const Bytes& image, const Rec& r) {
   const uint8_t* p = image.data() + r.off + format::kRecordHeaderSize;
+  size_t stored = r.h.stored_len;
+  if (r.h.flags & format::kRecordFlagUnitTable) {
+    const size_t table = format::unit_table_size(format::get_u32(p + 4));
+    p += table, stored -= table;
+  }
   Bytes raw(r.h.raw_len);
   if (r.h.flags & format::kRecordFlagCompressed) {
-    size_t n = ZSTD_decompress(raw.data(), raw.size(), p, r.h.stored_len);
+    size_t n = ZSTD_decompress(raw.data(), raw.size(), p, stored);
     if (ZSTD_isError(n) || n != raw.size()) {
       std::fprintf(stderr, "make_hostile: base image record at %llu does not decompress\n",
                    static_cast<unsigned long long>(r.off));
@@ -1151,6 +1156,42 @@ void Generator::unit_table_cases() {
                format::put_u32(b.data() + payload, 16 * 1024);
                reseal_record(b, r->off);
              });
+  // Valid, though not what vblk writes: the 128 KiB record of blocks 32-63
+  // written again with 4 KiB units (a 520-byte table), the index pointing
+  // at it. Every block must read back as before.
+  variant("unit-size-4k", Expect::kValid, "a record with 32 units of 4 KiB (valid; vblk writes 32 KiB units)",
+          [&](Bytes& b, Layout& l) {
+            const auto old = std::find_if(data.begin(), data.end(),
+                                          [](const Rec& d) { return d.h.first == 32 && d.h.count == 32; });
+            if (old == data.end()) std::exit(1);  // the base image changed
+            const Bytes raw = decompress(b, *old);
+            ZSTD_CCtx* c = ZSTD_createCCtx();
+            ZSTD_CCtx_setPledgedSrcSize(c, raw.size());
+            Bytes frame(ZSTD_compressBound(raw.size()));
+            ZSTD_outBuffer ob{frame.data(), frame.size(), 0};
+            std::vector<uint32_t> ends;
+            for (size_t at = 0; at < raw.size(); at += kBs) {
+              ZSTD_inBuffer ib{raw.data() + at, kBs, 0};
+              const ZSTD_EndDirective how = at + kBs == raw.size() ? ZSTD_e_end : ZSTD_e_flush;
+              for (size_t left = 1; left != 0;) {
+                left = ZSTD_compressStream2(c, &ob, &ib, how);
+                if (ZSTD_isError(left)) std::exit(1);
+              }
+              ends.push_back(static_cast<uint32_t>(ob.pos));
+            }
+            ZSTD_freeCCtx(c);
+            frame.resize(ob.pos);
+            Bytes payload(format::unit_table_size(static_cast<uint32_t>(ends.size())));
+            format::encode_unit_table(kBs, ends, frame, payload);
+            payload.insert(payload.end(), frame.begin(), frame.end());
+            RecordHeader h = old->h;
+            const uint64_t off = place_record(b, l, h, payload);
+            auto entries = page_entries(b, l, 0);
+            for (format::IndexEntry& e : entries)
+              if (e.record_offset == old->off)
+                e.record_offset = off, e.record_length = format::record_total_length(static_cast<uint32_t>(payload.size()));
+            install_page(b, l, 0, entries);
+          });
   table_case("unit-table-without-feature", "records with unit tables, the superblock without the feature bit",
              [&](Bytes& b) {
                format::Superblock sb = layout.sb;
