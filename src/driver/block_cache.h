@@ -63,8 +63,11 @@ class BlockCache {
   static constexpr size_t kGenerationSlots = 256;
 
   struct Shard {
+    // The shard's buffers are allocated at once, not zeroed: pages not yet
+    // written cost no memory (with the kernel's default overcommit a cache
+    // larger than RAM and swap fails here, at mount).
     explicit Shard(uint32_t capacity, uint32_t block_size)
-        : slots(capacity), data(new uint8_t[size_t{capacity} * block_size]) {}  // not zeroed: untouched pages cost no memory
+        : slots(capacity), data(new uint8_t[size_t{capacity} * block_size]) {}
     std::mutex mu;
     LruSlots slots;                                       // GUARDED_BY(mu): which block each slot holds
     std::unique_ptr<uint8_t[]> data;                      // GUARDED_BY(mu): slot i's block at i x block_size

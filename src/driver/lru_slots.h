@@ -2,7 +2,7 @@
 // LruSlots: a fixed number of slots, each holding one key, kept in
 // least-recently-used order and found by key through an open-addressing
 // hash table (linear probing, backward-shift deletion). Arrays of indices
-// only: nothing is allocated after construction, and a lookup touches one
+// only: find, touch, assign and erase allocate nothing, and a lookup touches one
 // or two cache lines of the table instead of a hash node and a list node
 // (std::unordered_map and std::list took 5% of the daemon's CPU on random
 // 4 KiB reads). The caller keeps what each slot holds, by slot number.

@@ -194,7 +194,8 @@ struct RecordHeader {
 //   36 u32 stored_len
 //   40 u32 raw_len
 //   44 u32 reserved, zero
-//   48 u64 payload_hash   XXH3-64 of the stored payload bytes
+//   48 u64 payload_hash   XXH3-64 of the stored payload bytes (with a unit
+//                         table: of the table; format/unit_table.h)
 //   56 u64 header_hash    XXH3-64 of bytes [0, 56)
 
 // Index entry (16 bytes; an index page is entries_per_page of them):

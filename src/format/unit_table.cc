@@ -57,7 +57,8 @@ Result<UnitTable> decode_unit_table(std::span<const uint8_t> in, uint32_t stored
   UnitTable t;
   t.unit_bytes_ = get_u32(p);
   t.unit_count_ = get_u32(p + 4);
-  // The count first, so that the checksum is taken over bytes that exist.
+  // A count within what raw_len allows, so the size below cannot overflow
+  // (the checks against stored_len and in.size() keep the checksum in bounds).
   if (t.unit_count_ < 2 || t.unit_count_ > raw_len / kMinBlockSize + 1)
     return Status::corruption("unit table: " + std::to_string(t.unit_count_) + " units");
   const size_t size = unit_table_size(t.unit_count_);

@@ -160,6 +160,8 @@ int pick_level(int level, SizeAt&& size_at) {
 }
 
 // Small payload at an adaptive level: a trial at every candidate now and then.
+// (Never a unit table: small payloads are one unit.)
+static_assert(4 * kSample <= kDecodeUnit, "payloads compress_small takes must fit one decode unit");
 bool compress_small(std::span<const uint8_t> in, int level, std::vector<uint8_t>* out) {
   Verdict& v = zstd().small[static_cast<size_t>(level)];
   if (v.follow()) return compress_at(in, v.pick, false, out);
@@ -258,7 +260,34 @@ Status decode_payload(const format::RecordHeader& h, std::span<const uint8_t> pa
   if (!(h.flags & format::kRecordFlagUnitTable)) return decompress_payload_prefix(payload, raw, needed);
   auto table = format::decode_unit_table(payload, h.stored_len, h.raw_len, h.payload_hash);
   if (!table) return table.status();
-  return decompress_payload_prefix(payload.subspan(table->size()), raw, needed);
+  return decompress_units(*table, payload.subspan(table->size()), raw, needed);
+}
+
+Status decompress_units(const format::UnitTable& table, std::span<const uint8_t> frame, std::span<uint8_t> out,
+                        size_t needed) {
+  const uint32_t last = needed >= out.size() ? table.unit_count() - 1 : table.unit_of(needed - 1);
+  if (table.end(last) > frame.size()) return Status::corruption("zstd: payload ends inside its frame");
+  ZSTD_DCtx* d = zstd().d;
+  if (size_t r = ZSTD_decompressBegin(d); ZSTD_isError(r)) return zstd_corruption(r);
+  // Step by step as in decompress_payload_prefix; where a unit's bytes end,
+  // a zstd block must end and the output must have reached the unit's end.
+  size_t in_at = 0, out_at = 0;
+  for (uint32_t unit = 0; unit <= last;) {
+    const size_t step = ZSTD_nextSrcSizeToDecompress(d);
+    if (step == 0) return wrong_length();
+    if (step > table.end(unit) - in_at)
+      return Status::corruption("unit table: unit " + std::to_string(unit) + " ends inside a zstd block");
+    const size_t n = ZSTD_decompressContinue(d, out.data() + out_at, out.size() - out_at, frame.data() + in_at, step);
+    if (ZSTD_isError(n)) return zstd_corruption(n);
+    in_at += step;
+    out_at += n;
+    if (in_at == table.end(unit)) {
+      if (out_at != std::min(size_t{unit + 1} * table.unit_bytes(), out.size()))
+        return Status::corruption("unit table: unit " + std::to_string(unit) + " does not decode to its bytes");
+      ++unit;
+    }
+  }
+  return Status::ok();
 }
 
 Status decompress_payload(std::span<const uint8_t> in, std::span<uint8_t> out) {

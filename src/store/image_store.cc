@@ -595,6 +595,7 @@ Result<uint64_t> StoreImpl::corruption_target(const IndexEntry& e) {
   auto table = format::decode_unit_table({table_bytes.data(), *n}, h->stored_len, h->raw_len, h->payload_hash);
   if (!table) return middle;  // damaged already: any byte will do
   const uint32_t unit = table->unit_of(size_t{e.index_in_record} * sb_.block_size);
+  if (unit >= table->unit_count()) return middle;  // the entry does not fit the record: reads fail anyway
   const uint32_t start = unit ? table->end(unit - 1) : 0;
   return payload_at + table->size() + (start + table->end(unit)) / 2;
 }

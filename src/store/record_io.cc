@@ -289,37 +289,48 @@ Status StoreImpl::read_record_prefix(const IndexEntry& e, size_t raw_needed, Rec
   buf.resize(guess);
   auto n = file_->read_at(e.record_offset, buf);
   if (!n) return n.status();
-  if (*n < format::kRecordHeaderSize) return Status::corruption("record truncated at end of file");
+  size_t have = *n;
+  // Reads on to `want` bytes of the record if the first read fell short.
+  auto read_to = [&](size_t want) -> Status {
+    if (want <= have) return Status::ok();
+    buf.resize(want);
+    auto more = file_->read_at(e.record_offset + have, std::span<uint8_t>(buf.data() + have, want - have));
+    if (!more) return more.status();
+    if (have + *more < want) return Status::corruption("record truncated at end of file");
+    have = want;
+    return Status::ok();
+  };
+  if (have < format::kRecordHeaderSize) return Status::corruption("record truncated at end of file");
   auto hdr = format::decode_record_header({buf.data(), format::kRecordHeaderSize});
   if (!hdr) return hdr.status();
   *h = *hdr;
   // Written without a table (or not the record the entry describes: the
   // whole read says what is wrong with it).
   if (!(h->flags & format::kRecordFlagUnitTable) || h->raw_len != raw_len) return whole();
-  std::span<const uint8_t> payload(buf.data() + format::kRecordHeaderSize, *n - format::kRecordHeaderSize);
-  // A table of smaller units than this writer's, longer than the guess:
-  // read whole (rare; the whole read checks the table too).
-  if (payload.size() < format::kUnitTableHeadSize ||
-      format::unit_table_size(format::get_u32(payload.data() + 4)) > payload.size())
-    return whole();
-  auto table = format::decode_unit_table(payload, h->stored_len, h->raw_len, h->payload_hash);
+  // The table (longer than the guess if its units are smaller than 32 KiB),
+  // then the frame up to the unit needed. The table points into the buffer,
+  // so it is decoded again after the buffer grows.
+  auto decode_table = [&] {
+    return format::decode_unit_table({buf.data() + format::kRecordHeaderSize, have - format::kRecordHeaderSize},
+                                     h->stored_len, h->raw_len, h->payload_hash);
+  };
+  VBLK_RETURN_IF_ERROR(read_to(format::kRecordHeaderSize + format::kUnitTableHeadSize));
+  const size_t table_size = format::unit_table_size(format::get_u32(buf.data() + format::kRecordHeaderSize + 4));
+  if (table_size > h->stored_len) return Status::corruption("unit table longer than the payload");
+  VBLK_RETURN_IF_ERROR(read_to(format::kRecordHeaderSize + table_size));
+  auto table = decode_table();
   if (!table) return table.status();
   const uint32_t last = table->unit_of(raw_needed - 1);
   const size_t prefix = format::kRecordHeaderSize + table->size() + table->end(last);
-  if (prefix > *n) {
-    buf.resize(prefix);
-    auto more = file_->read_at(e.record_offset + *n, std::span<uint8_t>(buf.data() + *n, prefix - *n));
-    if (!more) return more.status();
-    if (*n + *more < prefix) return Status::corruption("record truncated at end of file");
-    // The table points into the buffer, which may have moved.
-    table = format::decode_unit_table({buf.data() + format::kRecordHeaderSize, prefix - format::kRecordHeaderSize},
-                                      h->stored_len, h->raw_len, h->payload_hash);
+  if (prefix > have) {
+    VBLK_RETURN_IF_ERROR(read_to(prefix));
+    table = decode_table();
     if (!table) return table.status();
   }
   std::span<const uint8_t> frame(buf.data() + format::kRecordHeaderSize + table->size(), table->end(last));
   VBLK_RETURN_IF_ERROR(table->check_units(frame, last));
   raw->resize(h->raw_len);
-  return decompress_payload_prefix(frame, *raw, raw_needed);
+  return decompress_units(*table, frame, *raw, raw_needed);
 }
 
 }  // namespace vblk::store

@@ -67,6 +67,7 @@
 #include <vector>
 
 #include "format/format.h"
+#include "format/unit_table.h"
 #include "io/file.h"
 #include "store/raw_buffer.h"
 #include "vblk/image_store.h"
@@ -210,6 +211,13 @@ Status decompress_payload(std::span<const uint8_t> in, std::span<uint8_t> out);
 // was. The whole frame is checked only when all of it is decoded, so callers
 // verify the payload's checksum first.
 Status decompress_payload_prefix(std::span<const uint8_t> in, std::span<uint8_t> out, size_t needed);
+// Decodes the frame that `table` describes (the payload past the table),
+// at least the first `needed` bytes of out, unit by unit; checks that each
+// unit's compressed bytes end where a zstd block ends and decode to that
+// unit's bytes, whole or partial read alike. frame may hold only the units
+// up to the one holding byte needed - 1.
+Status decompress_units(const format::UnitTable& table, std::span<const uint8_t> frame, std::span<uint8_t> out,
+                        size_t needed);
 // The stored payload of record `h` into raw (REQUIRES raw.size() ==
 // h.raw_len), at least its first `needed` bytes: copied, or decompressed
 // past its unit table if it has one. The caller has checked the payload

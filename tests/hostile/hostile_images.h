@@ -1151,6 +1151,12 @@ void Generator::unit_table_cases() {
     format::put_u32(last, format::get_u32(last) + 8);
     reseal_record(b, r->off);
   });
+  table_case("unit-ends-mid-block", "unit 0 ends one byte into unit 1's zstd block, checksums matching",
+             [&](Bytes& b) {
+               uint8_t* first = b.data() + entry1 - format::kUnitTableEntrySize;
+               format::put_u32(first, format::get_u32(first) + 1);
+               reseal_record(b, r->off);
+             });
   table_case("unit-size-other", "unit size 16 KiB (the frame's blocks are 32 KiB), checksums matching",
              [&](Bytes& b) {
                format::put_u32(b.data() + payload, 16 * 1024);

@@ -231,6 +231,23 @@ struct TablePayload {
   void reseal() { hash = payload_hash(kRecordFlagCompressed | kRecordFlagUnitTable, bytes); }
 };
 
+// The superblock of vblk(5)'s EXAMPLE, byte for byte where the page shows
+// it, and its checksum.
+TEST(FormatTest, ManPageExampleSuperblock) {
+  Superblock sb;
+  sb.block_count = 16384;
+  sb.created_unix = 1735689600;
+  sb.label = "example";
+  sb.incompat_features = kFeatureUnitTables;
+  const std::array<uint8_t, 16> uuid = {0x1b, 0x4e, 0x28, 0xba, 0x2f, 0xa1, 0x41, 0xd2,
+                                        0x88, 0x3f, 0x00, 0x16, 0xd3, 0xcc, 0xa4, 0x27};
+  sb.uuid = uuid;
+  const auto b = encoded(sb);
+  EXPECT_EQ(b[16], 0x01);  // incompat_features: unit_tables
+  EXPECT_EQ(get_u32(b.data() + 56), 4096u);
+  EXPECT_EQ(get_u64(b.data() + 504), 0xFC46646A393F1540ull);
+}
+
 TEST(FormatTest, UnitTableRoundTrip) {
   TablePayload p;
   EXPECT_EQ(p.hash, hash64(p.bytes.data(), unit_table_size(4)));  // of the table only

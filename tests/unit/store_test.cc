@@ -447,6 +447,29 @@ TEST_F(StoreTest, ReadsCheckAndDecodeOnlyTheUnitsTheyNeed) {
   EXPECT_TRUE(named);
 }
 
+// Units that compress unevenly: units 1 and 2 hold mostly random bytes,
+// unit 3 compresses to almost nothing, so the first read's guess (the
+// record's length shared evenly among its units) falls short of unit 2's
+// end and a second read fetches the rest.
+TEST_F(StoreTest, ReadsPastTheGuessWhenUnitsCompressUnevenly) {
+  auto st = make();
+  auto data = test::random_bytes(32 * 4096, 31);
+  // Compressible where the incompressibility samples look (blocks 0 and
+  // 16) and in unit 3 (blocks 24-31).
+  for (uint64_t b : {0, 16, 24, 25, 26, 27, 28, 29, 30, 31})
+    std::fill(data.begin() + static_cast<std::ptrdiff_t>(b * 4096),
+              data.begin() + static_cast<std::ptrdiff_t>((b + 1) * 4096), static_cast<uint8_t>(b));
+  ASSERT_TRUE(st->write_blocks(0, data).is_ok());
+  const auto loc = st->locate(20).value();
+  ASSERT_TRUE(loc.compressed);
+  ASSERT_GT(loc.record_length, 80u * 1024);  // units 0-2 barely compress: unit 2 ends past 3/4 of the record
+  for (uint64_t b : {20, 23, 5, 31}) {
+    std::vector<uint8_t> out(4096);
+    ASSERT_TRUE(st->read_blocks(b, 1, out).is_ok()) << "block " << b;
+    EXPECT_TRUE(std::equal(out.begin(), out.end(), data.begin() + static_cast<std::ptrdiff_t>(b * 4096))) << b;
+  }
+}
+
 // An image made before unit tables (feature bit clear) keeps being written
 // without them, and reads back.
 TEST_F(StoreTest, ImageWithoutUnitTablesIsWrittenWithout) {
