@@ -268,8 +268,8 @@ Status StoreImpl::check_payload(const RecordHeader& h, std::span<const uint8_t> 
 
 Status StoreImpl::read_record_prefix(const IndexEntry& e, size_t raw_needed, RecordHeader* h, RawBuffer* raw) {
   const size_t raw_len = (size_t{e.blocks_minus_one} + 1) * sb_.block_size;
-  const size_t fixed = format::kRecordHeaderSize +
-                       format::unit_table_size(format::unit_count_for(static_cast<uint32_t>(raw_len), kDecodeUnit));
+  const uint32_t units = format::unit_count_for(static_cast<uint32_t>(raw_len), kDecodeUnit);
+  const size_t fixed = format::kRecordHeaderSize + format::unit_table_size(units);
   auto whole = [&] { return read_record(e.record_offset, e.record_length, h, raw, nullptr, raw_needed); };
   // (A record at least as long as its blocks is stored raw: no table.)
   if (!unit_tables_ || raw_needed >= raw_len || raw_len <= kDecodeUnit || e.record_length <= fixed ||
@@ -279,8 +279,7 @@ Status StoreImpl::read_record_prefix(const IndexEntry& e, size_t raw_needed, Rec
   // record's units have compressed to about the same size: its header and
   // table, and its frame up to the unit holding the last byte needed, with
   // a margin. Otherwise a second read fetches the rest.
-  const size_t units = (raw_len + kDecodeUnit - 1) / kDecodeUnit;
-  const size_t units_needed = (raw_needed + kDecodeUnit - 1) / kDecodeUnit;
+  const size_t units_needed = format::unit_count_for(static_cast<uint32_t>(raw_needed), kDecodeUnit);
   const size_t frame_guess = (e.record_length - fixed) * units_needed / units;
   const size_t guess = fixed + frame_guess + frame_guess / 16 + 512;
   if (guess >= e.record_length) return whole();
