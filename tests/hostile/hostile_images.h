@@ -489,7 +489,8 @@ std::variant<Expect, std::string> oracle(const std::string& path) {
     }
     if (!st) _exit(12);
     // What vblk-inspect does: info, stats, state map, a block's location,
-    // the scrub; what vblk-export does: read every USED run.
+    // the scrub; what vblk-export does: read every USED run; what a random
+    // reader does: read single blocks.
     ImageStore& s = **st;
     (void)s.info();
     (void)s.stats();
@@ -506,6 +507,13 @@ std::variant<Expect, std::string> oracle(const std::string& path) {
         uint64_t n = std::min<uint64_t>(64, f + c - b);
         buf.resize(n * s.block_size());
         reads_ok &= s.read_blocks(b, n, buf).is_ok();
+        // And single blocks, which read and check only the units of their
+        // record up to their own (a block in unit 1 of a 32-block record).
+        for (uint64_t k : {uint64_t{9}, n / 2 + 9}) {
+          if (k >= n) continue;
+          buf.resize(s.block_size());
+          reads_ok &= s.read_blocks(b + k, 1, buf).is_ok();
+        }
       }
     }
     auto rep = s.check();
@@ -1157,6 +1165,8 @@ void Generator::unit_table_cases() {
                format::put_u32(first, format::get_u32(first) + 1);
                reseal_record(b, r->off);
              });
+  table_case("unit-count-huge", "the table's head claims 2^20 units, more than the payload holds",
+             [&](Bytes& b) { format::put_u32(b.data() + payload + 4, 1u << 20); });
   table_case("unit-size-other", "unit size 16 KiB (the frame's blocks are 32 KiB), checksums matching",
              [&](Bytes& b) {
                format::put_u32(b.data() + payload, 16 * 1024);

@@ -377,5 +377,34 @@ TEST(Compression, UnitTableHeadsLongPayloads) {
             format::kRecordFlagCompressed);
 }
 
+// A frame that ends before its table's last unit (three units' blocks, then
+// bytes the table counts as unit 3): the units before decode, the last one
+// is refused rather than left undecoded.
+TEST(Compression, UnitsPastTheEndOfTheFrameAreRefused) {
+  auto in = text(128 * 1024, 15);
+  std::vector<uint8_t> frame(ZSTD_compressBound(in.size()));
+  std::vector<uint32_t> ends;
+  const size_t n = compress_frame(std::span<const uint8_t>(in.data(), 3 * kDecodeUnit), 3, frame, &ends);
+  ASSERT_FALSE(ZSTD_isError(n));
+  ASSERT_EQ(ends.size(), 3u);
+  frame.resize(n);
+  frame.insert(frame.end(), 16, 0);  // unit 3: bytes after the frame's end
+  ends.push_back(static_cast<uint32_t>(frame.size()));
+  std::vector<uint8_t> payload(format::unit_table_size(4));
+  format::encode_unit_table(static_cast<uint32_t>(kDecodeUnit), ends, frame, payload);
+  const uint64_t hash = format::payload_hash(format::kRecordFlagCompressed | format::kRecordFlagUnitTable, payload);
+  payload.insert(payload.end(), frame.begin(), frame.end());
+  auto table = format::decode_unit_table(payload, static_cast<uint32_t>(payload.size()),
+                                         static_cast<uint32_t>(in.size()), hash);
+  ASSERT_TRUE(table.is_ok()) << table.status().to_string();
+  ASSERT_TRUE(table->check_units(frame, 3).is_ok());
+  std::vector<uint8_t> raw(in.size());
+  ASSERT_TRUE(decompress_units(*table, frame, raw, 3 * kDecodeUnit).is_ok());
+  EXPECT_TRUE(std::equal(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(3 * kDecodeUnit), raw.begin()));
+  Status s = decompress_units(*table, frame, raw, in.size());
+  EXPECT_TRUE(s.is_corruption()) << s.to_string();
+  EXPECT_NE(s.message().find("wrong length"), std::string::npos) << s.message();
+}
+
 }  // namespace
 }  // namespace vblk::store

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "format/format.h"
+#include "format/unit_table.h"
 #include "io/file.h"
 #include "io/mem_file.h"
 #include "test_util.h"
@@ -468,6 +469,53 @@ TEST_F(StoreTest, ReadsPastTheGuessWhenUnitsCompressUnevenly) {
     ASSERT_TRUE(st->read_blocks(b, 1, out).is_ok()) << "block " << b;
     EXPECT_TRUE(std::equal(out.begin(), out.end(), data.begin() + static_cast<std::ptrdiff_t>(b * 4096))) << b;
   }
+}
+
+// The image file cut inside a record while the store has it open: a read
+// that needs the units past the cut fails as damage (the second read finds
+// the end of the file), one that needs only the units before it succeeds.
+TEST_F(StoreTest, ReadOfARecordCutByTheEndOfTheFileFails) {
+  auto st = make();
+  auto data = test::half_compressible_blocks(32, 4096, 23);  // one record: 4 units of 8 blocks
+  ASSERT_TRUE(st->write_blocks(0, data).is_ok());
+  const auto loc = st->locate(0).value();
+  ASSERT_TRUE(loc.compressed);
+  // Past the header, the table and unit 0: into unit 1.
+  const uint64_t cut = loc.record_offset + format::kRecordHeaderSize + format::unit_table_size(4) +
+                       (loc.stored_payload - format::unit_table_size(4)) / 3;
+  ASSERT_LE(cut + 1, std::filesystem::file_size(path_));
+  std::filesystem::resize_file(path_, cut);
+  std::vector<uint8_t> out(4096);
+  ASSERT_TRUE(st->read_blocks(2, 1, out).is_ok());
+  EXPECT_TRUE(std::equal(out.begin(), out.end(), data.begin() + 2 * 4096));
+  for (uint64_t b : {20, 31}) {
+    Status s = st->read_blocks(b, 1, out);
+    EXPECT_TRUE(s.is_corruption()) << "block " << b << ": " << s.to_string();
+    EXPECT_NE(s.message().find("truncated at end of file"), std::string::npos) << s.message();
+  }
+}
+
+// A unit table whose head claims more units than the record holds: a read
+// of one block (the table read first) and a whole read both refuse it.
+TEST_F(StoreTest, ReadRefusesAUnitTableLongerThanItsRecord) {
+  auto st = make();
+  auto data = test::half_compressible_blocks(32, 4096, 24);
+  ASSERT_TRUE(st->write_blocks(0, data).is_ok());
+  const auto loc = st->locate(0).value();
+  ASSERT_TRUE(loc.compressed);
+  {
+    auto file = io::open_posix_file(path_, true, false, io::LockMode::kNone);
+    ASSERT_TRUE(file.is_ok());
+    std::array<uint8_t, 4> count;
+    format::put_u32(count.data(), 1u << 20);
+    ASSERT_TRUE((*file)->write_at(loc.record_offset + format::kRecordHeaderSize + 4, count).is_ok());
+  }
+  std::vector<uint8_t> out(32 * 4096);
+  Status one = st->read_blocks(1, 1, std::span<uint8_t>(out.data(), 4096));
+  EXPECT_TRUE(one.is_corruption()) << one.to_string();
+  EXPECT_NE(one.message().find("unit table longer than the payload"), std::string::npos) << one.message();
+  Status all = st->read_blocks(0, 32, out);
+  EXPECT_TRUE(all.is_corruption()) << all.to_string();
 }
 
 // An image made before unit tables (feature bit clear) keeps being written

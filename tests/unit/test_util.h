@@ -2,6 +2,7 @@
 // Helpers shared by the unit tests: temp dirs and deterministic data.
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -9,6 +10,7 @@
 #include <random>
 #include <span>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -43,7 +45,9 @@ class TempDir {
     std::filesystem::path base = std::filesystem::temp_directory_path();
     if (backing == Backing::kMemory && std::filesystem::is_directory("/dev/shm")) base = "/dev/shm";
     std::string tmpl = (base / "vblk-test-XXXXXX").string();
-    dir_ = ::mkdtemp(tmpl.data());
+    // A failed mkdtemp returns null, which a string cannot take: say why.
+    if (!::mkdtemp(tmpl.data())) throw std::system_error(errno, std::generic_category(), "mkdtemp " + tmpl);
+    dir_ = tmpl;
   }
   ~TempDir() { std::filesystem::remove_all(dir_); }
   std::string path(const std::string& name) const { return dir_ + "/" + name; }
