@@ -7,7 +7,8 @@
 #
 # WORKLOAD: seqrnd (1 MiB incompressible writes), seqc50 (1 MiB, 50%
 # compressible), randrnd / randc50 (4 KiB random writes), randread (4 KiB
-# random reads, QD16), randread1 (QD1), seqread (1 MiB reads); ext4
+# random reads, QD16), randread1 (QD1), randread-rnd (QD16 over
+# incompressible data, which is stored raw), seqread (1 MiB reads); ext4
 # (bench/run's real workload: a direct-I/O loop device, mkfs.ext4, 1 GiB
 # of /usr's files copied with tar, sync; the profile covers the first
 # --runtime seconds of the copy).
@@ -27,8 +28,8 @@
 #   --runtime S   seconds of the measured job (default 6, after 1 s ramp)
 #   --work DIR    scratch directory (default /var/tmp/vblk-profile)
 # Layout as in bench/run: a 4 GiB image, the first 1 GiB filled with 1 MiB
-# 50%-compressible writes, then the workload at QD16 over that 1 GiB (ext4:
-# an empty 4 GiB image).
+# 50%-compressible writes (randread-rnd: incompressible ones), then the
+# workload at QD16 over that 1 GiB (ext4: an empty 4 GiB image).
 # Prints one line: throughput, IOPS, mean latency, daemon CPU seconds (ext4:
 # copy+sync seconds, daemon CPU, the image's size on the host); the
 # profile goes to WORK/WORKLOAD.perf (perf report -i ... --stdio).
@@ -37,6 +38,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 build=build-bench perf=none runtime=6 work=/var/tmp/vblk-profile
+fill=(--buffer_compress_percentage=50)  # the data of the first 1 GiB
 while (($#)); do
   case $1 in
     --build) build=$2; shift 2 ;;
@@ -59,6 +61,7 @@ case $workload in
   randc50) job=(--rw=randwrite --bs=4k --refill_buffers --buffer_compress_percentage=50) ;;
   randread) job=(--rw=randread --bs=4k) ;;
   randread1) job=(--rw=randread --bs=4k --iodepth=1) ;;
+  randread-rnd) job=(--rw=randread --bs=4k) fill=() ;;
   seqread) job=(--rw=read --bs=1M) ;;
   ext4) job=() ;;
   *) echo "profile.sh: unknown workload $workload (see --help)" >&2; exit 2 ;;
@@ -92,7 +95,7 @@ if [[ $workload == ext4 ]]; then
   mount -o noinit_itable "$loop" "$fs"
 else
   fio --output-format=terse --name=fill --filename="$disk" --ioengine=libaio --direct=1 --rw=write --bs=1M \
-    --iodepth=16 --size=1G --buffer_compress_percentage=50 --refill_buffers >/dev/null
+    --iodepth=16 --size=1G "${fill[@]}" --refill_buffers >/dev/null
 fi
 
 cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }

@@ -271,6 +271,8 @@ Status StoreImpl::read_record_prefix(const IndexEntry& e, size_t raw_needed, Rec
   const uint32_t units = format::unit_count_for(static_cast<uint32_t>(raw_len), kDecodeUnit);
   const size_t fixed = format::kRecordHeaderSize + format::unit_table_size(units);
   auto whole = [&] { return read_record(e.record_offset, e.record_length, h, raw, nullptr, raw_needed); };
+  if (e.record_length == format::record_total_length(static_cast<uint32_t>(raw_len)))
+    return read_raw_record(e, raw_len, h, raw);
   // (A record at least as long as its blocks is stored raw: no table.)
   if (!unit_tables_ || raw_needed >= raw_len || raw_len <= kDecodeUnit || e.record_length <= fixed ||
       e.record_length >= format::kRecordHeaderSize + raw_len)
@@ -330,6 +332,24 @@ Status StoreImpl::read_record_prefix(const IndexEntry& e, size_t raw_needed, Rec
   VBLK_RETURN_IF_ERROR(table->check_units(frame, last));
   raw->resize(h->raw_len);
   return decompress_units(*table, frame, *raw, raw_needed);
+}
+
+Status StoreImpl::read_raw_record(const IndexEntry& e, size_t raw_len, RecordHeader* h, RawBuffer* raw) {
+  std::array<uint8_t, format::kRecordHeaderSize> head;
+  auto n = file_->read_at(e.record_offset, head);
+  if (!n) return n.status();
+  if (*n < head.size()) return Status::corruption("record truncated at end of file");
+  auto hdr = format::decode_record_header(head);
+  if (!hdr) return hdr.status();
+  *h = *hdr;
+  // Not the raw record the entry describes: the whole read says what it is.
+  if ((h->flags & (format::kRecordFlagCompressed | format::kRecordFlagUnitTable)) || h->stored_len != raw_len)
+    return read_record(e.record_offset, e.record_length, h, raw);
+  raw->resize(raw_len);
+  n = file_->read_at(e.record_offset + format::kRecordHeaderSize, std::span<uint8_t>(raw->data(), raw_len));
+  if (!n) return n.status();
+  if (*n < raw_len) return Status::corruption("record truncated at end of file");
+  return check_payload(*h, std::span<const uint8_t>(raw->data(), raw_len));
 }
 
 }  // namespace vblk::store

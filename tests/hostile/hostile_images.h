@@ -986,6 +986,11 @@ void Generator::page_cases() {
             [](auto& e, auto&) { e[kA].index_in_record = e[kA].blocks_minus_one + 1; });
   page_case("entry-length-huge", Expect::kDamaged, "record length 2^32-1",
             [](auto& e, auto&) { e[kA].record_length = ~0u; });
+  page_case("entry-length-says-raw", Expect::kValid,
+            "record length that of block 300's record stored raw (a hint: the header says what it is)",
+            [](auto& e, auto&) {
+              e[kA].record_length = format::record_total_length((e[kA].blocks_minus_one + 1u) * kBs);
+            });
   page_case("entry-length-zero", Expect::kDamaged, "record length 0", [](auto& e, auto&) { e[kA].record_length = 0; });
   page_case("entry-state-unknown", Expect::kDamaged, "block state 7", [](auto& e, auto&) { e[kA].state = 7; });
   page_case("entry-state-bad", Expect::kDamaged, "block state 3 (BAD lives in the bad list)",

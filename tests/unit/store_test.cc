@@ -518,6 +518,40 @@ TEST_F(StoreTest, ReadRefusesAUnitTableLongerThanItsRecord) {
   EXPECT_TRUE(all.is_corruption()) << all.to_string();
 }
 
+// Records stored raw are read straight into the read's buffer, past the
+// header: damage and a file cut inside one are still found, and the blocks
+// of other records still read.
+TEST_F(StoreTest, RawRecordReadsFindDamageAndTheEndOfTheFile) {
+  auto st = make();
+  auto data = test::random_bytes(64 * 4096, 25);  // two raw records of 32 blocks
+  ASSERT_TRUE(st->write_blocks(0, data).is_ok());
+  const auto a = st->locate(0).value(), b = st->locate(32).value();
+  ASSERT_FALSE(a.compressed);
+  ASSERT_EQ(a.record_length, format::record_total_length(32 * 4096));
+  ASSERT_GT(b.record_offset, a.record_offset);
+  auto block_reads_back = [&](uint64_t block) {
+    std::vector<uint8_t> out(4096);
+    Status s = st->read_blocks(block, 1, out);
+    if (s && !std::equal(out.begin(), out.end(), data.begin() + static_cast<std::ptrdiff_t>(block * 4096)))
+      return Status::invalid_argument("read returned wrong data");  // not a corruption error
+    return s;
+  };
+  for (uint64_t block : {0, 20, 31, 32, 63}) EXPECT_TRUE(block_reads_back(block).is_ok()) << block;
+  ASSERT_TRUE(st->corrupt_block(5).is_ok());
+  for (uint64_t block : {5, 30}) {
+    Status s = block_reads_back(block);
+    EXPECT_TRUE(s.is_corruption()) << block << ": " << s.to_string();
+    EXPECT_NE(s.message().find("checksum mismatch"), std::string::npos) << s.message();
+  }
+  EXPECT_TRUE(block_reads_back(40).is_ok());
+  const uint64_t cut = b.record_offset + format::kRecordHeaderSize + 10 * 4096;
+  ASSERT_LT(cut, std::filesystem::file_size(path_));
+  std::filesystem::resize_file(path_, cut);
+  Status s = block_reads_back(40);
+  EXPECT_TRUE(s.is_corruption()) << s.to_string();
+  EXPECT_NE(s.message().find("truncated at end of file"), std::string::npos) << s.message();
+}
+
 // An image made before unit tables (feature bit clear) keeps being written
 // without them, and reads back.
 TEST_F(StoreTest, ImageWithoutUnitTablesIsWrittenWithout) {
