@@ -456,7 +456,9 @@ constexpr int kSecondsPerImage = 20;
 
 // Opens the image as the tools do, in a child process. Returns the
 // expectation it meets, or a description of what went wrong.
-std::variant<Expect, std::string> oracle(const std::string& path) {
+// With `reference` (the base image's file), every block read must also
+// match what the reference holds: for valid cases whose edit keeps the data.
+std::variant<Expect, std::string> oracle(const std::string& path, const std::string& reference = "") {
   std::fflush(nullptr);
   pid_t pid = fork();
   if (pid == 0) {
@@ -500,20 +502,31 @@ std::variant<Expect, std::string> oracle(const std::string& path) {
       if (b == BlockState::kUsed && used.size() < 10000) used.push_back({f, c});
     });
     for (uint64_t b : {uint64_t{0}, uint64_t{300}, s.block_count() - 1}) (void)s.locate(b);
-    bool reads_ok = true;
-    Bytes buf;
+    std::unique_ptr<ImageStore> ref;
+    if (!reference.empty()) {
+      auto r = ImageStore::open(reference, ro);
+      if (!r) _exit(16);
+      ref = std::move(*r);
+    }
+    bool reads_ok = true, same_data = true;
+    Bytes buf, ref_buf;
+    auto read = [&](uint64_t first, uint64_t n) {
+      buf.resize(n * s.block_size());
+      const bool ok = s.read_blocks(first, n, buf).is_ok();
+      reads_ok &= ok;
+      if (ok && ref) {
+        ref_buf.resize(buf.size());
+        same_data &= ref->read_blocks(first, n, ref_buf).is_ok() && ref_buf == buf;
+      }
+    };
     for (auto [f, c] : used) {
       for (uint64_t b = f; b < f + c && b < f + 4096; b += 64) {
         uint64_t n = std::min<uint64_t>(64, f + c - b);
-        buf.resize(n * s.block_size());
-        reads_ok &= s.read_blocks(b, n, buf).is_ok();
+        read(b, n);
         // And single blocks, which read and check only the units of their
         // record up to their own (a block in unit 1 of a 32-block record).
-        for (uint64_t k : {uint64_t{9}, n / 2 + 9}) {
-          if (k >= n) continue;
-          buf.resize(s.block_size());
-          reads_ok &= s.read_blocks(b + k, 1, buf).is_ok();
-        }
+        for (uint64_t k : {uint64_t{9}, n / 2 + 9})
+          if (k < n) read(b + k, 1);
       }
     }
     auto rep = s.check();
@@ -525,6 +538,7 @@ std::variant<Expect, std::string> oracle(const std::string& path) {
     (void)w.close();
     if (!rep || !rep->clean()) _exit(11);
     if (!reads_ok) _exit(14);
+    if (!same_data) _exit(15);
     _exit(10);
   }
   int status = 0;
@@ -538,6 +552,8 @@ std::variant<Expect, std::string> oracle(const std::string& path) {
     case 12: return Expect::kReject;
     case 13: return std::string("read-only and writable opens disagree");
     case 14: return std::string("a scrub found it clean, yet a read of a USED block failed");
+    case 15: return std::string("valid, yet a read returned other bytes than the base image holds there");
+    case 16: return std::string("the base image (the reference) did not open");
     default: return "exited with " + std::to_string(WEXITSTATUS(status));
   }
 }
@@ -561,7 +577,7 @@ struct Generator {
     }
     if (sparse_size) std::filesystem::resize_file(path, sparse_size);
     auto t0 = std::chrono::steady_clock::now();
-    auto got = oracle(path);
+    auto got = oracle(path, kKeepsTheData.count(name) ? reference_path() : "");
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     Expect final = expect;
     if (auto* err = std::get_if<std::string>(&got)) {
@@ -596,12 +612,23 @@ struct Generator {
     emit(name, expect, what, image);
   }
 
+  // Valid cases whose edit keeps every block's data: each read must return
+  // what the base image holds there.
+  inline static const std::set<std::string> kKeepsTheData = {
+      "base", "page-relocated", "entry-length-says-raw", "unit-size-4k", "sparse-1tib"};
+  // The base image as a file, for the oracle to compare reads against.
+  std::string reference_path() const { return dir + "/base-reference.bin"; }
+
   // Builds the base image and writes every case into dir.
   void run_all() {
     std::filesystem::create_directories(dir);
     manifest.open(dir + "/manifest.tsv", std::ios::trunc);
     base = build_base();
     layout = parse(base);
+    {
+      std::ofstream out(reference_path(), std::ios::binary | std::ios::trunc);
+      out.write(reinterpret_cast<const char*>(base.data()), static_cast<std::streamsize>(base.size()));
+    }
     other_cases();
     superblock_cases();
     slot_cases();

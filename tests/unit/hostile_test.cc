@@ -4,7 +4,8 @@
 // and writable on an in-memory copy (as vblkfs does: writes, flush,
 // close), in a child process with a time limit. Each must be rejected,
 // found damaged or served as its case says, without a crash, a hang or
-// (under the sanitizers) a memory error. tests/hostile/hostile.sh runs the
+// (under the sanitizers) a memory error; valid cases whose edit keeps the
+// data must read back the base image's bytes. tests/hostile/hostile.sh runs the
 // tools themselves over the same images.
 #include <gtest/gtest.h>
 
