@@ -7,8 +7,9 @@
 #
 # WORKLOAD: seqrnd (1 MiB incompressible writes), seqc50 (1 MiB, 50%
 # compressible), randrnd / randc50 (4 KiB random writes), randread (4 KiB
-# random reads, QD16), randread1 (QD1), randread-rnd (QD16 over
-# incompressible data, which is stored raw), seqread (1 MiB reads); ext4
+# random reads, QD16), randread1 (QD1), seqread (1 MiB reads),
+# randread-rnd / seqread-rnd (the same over incompressible data, which is
+# stored raw); ext4
 # (bench/run's real workload: a direct-I/O loop device, mkfs.ext4, 1 GiB
 # of /usr's files copied with tar, sync; the profile covers the first
 # --runtime seconds of the copy).
@@ -28,7 +29,7 @@
 #   --runtime S   seconds of the measured job (default 6, after 1 s ramp)
 #   --work DIR    scratch directory (default /var/tmp/vblk-profile)
 # Layout as in bench/run: a 4 GiB image, the first 1 GiB filled with 1 MiB
-# 50%-compressible writes (randread-rnd: incompressible ones), then the
+# 50%-compressible writes (*-rnd reads: incompressible ones), then the
 # workload at QD16 over that 1 GiB (ext4: an empty 4 GiB image).
 # Prints one line: throughput, IOPS, mean latency, daemon CPU seconds (ext4:
 # copy+sync seconds, daemon CPU, the image's size on the host); the
@@ -63,6 +64,7 @@ case $workload in
   randread1) job=(--rw=randread --bs=4k --iodepth=1) ;;
   randread-rnd) job=(--rw=randread --bs=4k) fill=() ;;
   seqread) job=(--rw=read --bs=1M) ;;
+  seqread-rnd) job=(--rw=read --bs=1M) fill=() ;;
   ext4) job=() ;;
   *) echo "profile.sh: unknown workload $workload (see --help)" >&2; exit 2 ;;
 esac

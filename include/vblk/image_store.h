@@ -97,7 +97,7 @@ struct CheckProblem {
 struct PowerCutReport {
   bool already_off = false;     // the device was off already; nothing changed
   uint64_t dropped_records = 0; // every record cut off the log
-  uint64_t dropped_writes = 0;  // of them: writes, zero-writes and trims
+  uint64_t dropped_writes = 0;  // the write and trim calls they held (a call may take several records)
   uint64_t dropped_blocks = 0;  // blocks those writes and trims covered
 };
 

@@ -341,6 +341,7 @@ Status StoreImpl::append_range_records(RecordType type, uint64_t first, uint64_t
     rec.header.type = type;
     rec.header.first = first + done;
     rec.header.count = static_cast<uint32_t>(std::min(count - done, kMaxRangeBlocks));
+    rec.continues_call = done > 0;
     VBLK_RETURN_IF_ERROR(append_and_apply(rec));
     done += rec.header.count;
   }

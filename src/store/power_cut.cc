@@ -103,7 +103,8 @@ Result<PowerCutReport> StoreImpl::power_cut() {
   ++power_epoch_;
   for (const UnsyncedRecord& u : unsynced_) {
     ++r.dropped_records;
-    if (u.blocks) ++r.dropped_writes, r.dropped_blocks += u.blocks;
+    r.dropped_blocks += u.blocks;
+    if (u.blocks && !u.continues_call) ++r.dropped_writes;
   }
   // After a failed sync (broken_) nothing is known durable past the last
   // checkpoint and the image can only be reopened: leave the file alone.

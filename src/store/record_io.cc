@@ -36,31 +36,52 @@ std::vector<PendingRecord> StoreImpl::build_data_records(uint64_t first, std::sp
   // stored raw without sampling each record again (two per record).
   const bool raw_all =
       level_ > 0 && data.size() >= 256 * 1024 && samples_incompressible(data, data.size() / (128 * 1024));
+  // A DATA record of the blocks from `at` whose stored payload is `payload`
+  // (compressed, flags set) or the raw bytes themselves (flags 0).
+  auto push_data = [&](uint64_t at, std::span<const uint8_t> raw, uint8_t flags, std::vector<uint8_t>&& payload) {
+    PendingRecord& rec = out.emplace_back();
+    rec.header.type = RecordType::kData;
+    rec.header.first = first + at;
+    rec.header.count = static_cast<uint32_t>(raw.size() / bs);
+    rec.header.raw_len = static_cast<uint32_t>(raw.size());
+    rec.header.flags = flags;
+    if (flags)
+      rec.payload = std::move(payload);
+    else
+      rec.borrowed = raw;
+    rec.header.payload_hash = format::payload_hash(flags, rec.bytes());
+    rec.hashed = true;
+  };
+  // Data stored raw has no unit table, so a read of one of its blocks reads
+  // and checks its whole record: raw records hold at most kMaxRawRecordBytes
+  // (at least one block).
+  const uint64_t raw_record_blocks = std::max<uint64_t>(1, kMaxRawRecordBytes / bs);
   for (uint64_t i = 0; i < count;) {
     bool zero = is_zero(data.data() + i * bs, bs);
     uint64_t j = i + 1;
     uint64_t limit = zero ? (1u << 30) : max_record_blocks_;
     while (j < count && j - i < limit && is_zero(data.data() + j * bs, bs) == zero) ++j;
-    PendingRecord rec;
-    rec.header.first = first + i;
-    rec.header.count = static_cast<uint32_t>(j - i);
     if (zero) {
+      PendingRecord& rec = out.emplace_back();
       rec.header.type = RecordType::kZero;
+      rec.header.first = first + i;
+      rec.header.count = static_cast<uint32_t>(j - i);
     } else {
-      rec.header.type = RecordType::kData;
       std::span<const uint8_t> raw = data.subspan(i * bs, (j - i) * bs);
-      rec.header.raw_len = static_cast<uint32_t>(raw.size());
-      if (!raw_all) rec.header.flags = compress_payload(raw, level_, unit_tables_, &rec.payload);
-      if (!rec.header.flags) {
-        rec.payload.clear();
-        rec.borrowed = raw;
+      std::vector<uint8_t> packed;
+      const uint8_t flags = raw_all ? 0 : compress_payload(raw, level_, unit_tables_, &packed);
+      if (flags) {
+        push_data(i, raw, flags, std::move(packed));
+      } else {
+        for (uint64_t k = i; k < j; k += raw_record_blocks) {
+          const uint64_t n = std::min(raw_record_blocks, j - k);
+          push_data(k, data.subspan(k * bs, n * bs), 0, {});
+        }
       }
-      rec.header.payload_hash = format::payload_hash(rec.header.flags, rec.bytes());
-      rec.hashed = true;
     }
-    out.push_back(std::move(rec));
     i = j;
   }
+  for (size_t k = 1; k < out.size(); ++k) out[k].continues_call = true;
   return out;
 }
 
@@ -132,7 +153,7 @@ void StoreImpl::commit_placed(const PendingRecord& rec, const PlacedRecord& p) {
   segs_[p.seg].fill = head_fill_;
   const RecordHeader& h = rec.header;
   const bool covers_blocks = h.type == RecordType::kData || h.type == RecordType::kZero || h.type == RecordType::kTrim;
-  unsynced_.push_back({h.seq, p.offset, covers_blocks ? h.count : 0u});
+  unsynced_.push_back({h.seq, p.offset, covers_blocks ? h.count : 0u, rec.continues_call});
   next_seq_++;
   log_since_checkpoint_ += p.head_len - format::kRecordHeaderSize + p.total;
   changed_since_checkpoint_ = true;

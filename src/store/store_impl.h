@@ -129,6 +129,9 @@ struct PendingRecord {
   // header.payload_hash already holds the payload's hash (computed before
   // mu_ is taken, where it costs no other writer anything).
   bool hashed = false;
+  // Not the first record of its write_blocks() or trim_blocks() call: a
+  // power cut's report counts the calls it dropped, not their records.
+  bool continues_call = false;
 };
 
 // Where the log head stands (or would, after records not yet committed).
@@ -198,6 +201,11 @@ inline constexpr std::array<int, 4> kCandidateLevels{-5, -1, 1, 2};
 // already compressed files) cost a few small trial compressions instead of
 // a full one that is thrown away.
 bool samples_incompressible(std::span<const uint8_t> in, size_t samples);
+// The most a record stored raw holds. A raw payload has no unit table, so a
+// read of one block reads and checks all of its record: random 4 KiB reads
+// of incompressible data in 128 KiB raw records spent two fifths of the
+// daemon copying and hashing the rest. 64 bytes of header per 32 KiB.
+inline constexpr size_t kMaxRawRecordBytes = 32 * 1024;
 // The zstd frame of `in` at `level`, a block per kDecodeUnit of input (see
 // compression.cc); out has room for ZSTD_compressBound(in.size()). Returns
 // the frame's size or a zstd error code; with unit_ends, appends where each
@@ -449,6 +457,7 @@ class StoreImpl final : public ImageStore {
     uint64_t seq = 0;
     uint64_t offset = 0;   // of the record header
     uint32_t blocks = 0;   // blocks written or trimmed (0: PAGE, META, BAD_*)
+    bool continues_call = false;  // PendingRecord::continues_call
   };
   std::deque<UnsyncedRecord> unsynced_;
   // Power cut state (not rebuilt by recover()): powered_off_ refuses
