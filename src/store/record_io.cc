@@ -294,7 +294,8 @@ Status StoreImpl::read_record_prefix(const IndexEntry& e, size_t raw_needed, Rec
   auto whole = [&] { return read_record(e.record_offset, e.record_length, h, raw, nullptr, raw_needed); };
   if (e.record_length == format::record_total_length(static_cast<uint32_t>(raw_len)))
     return read_raw_record(e, raw_len, h, raw);
-  // (A record at least as long as its blocks is stored raw: no table.)
+  // (A record longer than a raw one of its blocks is none vblk writes: the
+  // whole read says what it is.)
   if (!unit_tables_ || raw_needed >= raw_len || raw_len <= kDecodeUnit || e.record_length <= fixed ||
       e.record_length >= format::kRecordHeaderSize + raw_len)
     return whole();

@@ -546,12 +546,28 @@ TEST_F(StoreTest, RawRecordReadsFindDamageAndTheEndOfTheFile) {
     EXPECT_NE(s.message().find("checksum mismatch"), std::string::npos) << s.message();
   }
   EXPECT_TRUE(block_reads_back(8).is_ok());
-  const uint64_t cut = last.record_offset + format::kRecordHeaderSize + 2 * 4096;
-  ASSERT_LT(cut, std::filesystem::file_size(path_));
-  std::filesystem::resize_file(path_, cut);
-  Status s = block_reads_back(60);
-  EXPECT_TRUE(s.is_corruption()) << s.to_string();
-  EXPECT_NE(s.message().find("truncated at end of file"), std::string::npos) << s.message();
+  // A damaged header (record of blocks 8-15) is refused before its payload is read.
+  {
+    auto file = io::open_posix_file(path_, true, false, io::LockMode::kNone);
+    ASSERT_TRUE(file.is_ok());
+    const uint64_t at = st->locate(8).value().record_offset + 24;  // in `first`
+    std::array<uint8_t, 1> byte;
+    ASSERT_TRUE((*file)->read_at(at, byte).is_ok());
+    byte[0] ^= 1;
+    ASSERT_TRUE((*file)->write_at(at, byte).is_ok());
+  }
+  Status damaged = block_reads_back(9);
+  EXPECT_TRUE(damaged.is_corruption()) << damaged.to_string();
+  EXPECT_TRUE(block_reads_back(16).is_ok());
+  // Cut inside the last record's payload, then inside its header.
+  for (uint64_t into : {uint64_t{format::kRecordHeaderSize + 2 * 4096}, uint64_t{10}}) {
+    const uint64_t cut = last.record_offset + into;
+    ASSERT_LT(cut, std::filesystem::file_size(path_));
+    std::filesystem::resize_file(path_, cut);
+    Status s = block_reads_back(60);
+    EXPECT_TRUE(s.is_corruption()) << into << ": " << s.to_string();
+    EXPECT_NE(s.message().find("truncated at end of file"), std::string::npos) << into << ": " << s.message();
+  }
   EXPECT_TRUE(block_reads_back(40).is_ok());
 }
 
