@@ -28,6 +28,10 @@
 #                 with call chains)
 #   --runtime S   seconds of the measured job (default 6, after 1 s ramp)
 #   --work DIR    scratch directory (default /var/tmp/vblk-profile)
+#   --age S       after the fill, S seconds of random 4 KiB writes of
+#                 50%-compressible data at QD16, which leave every segment
+#                 partly live, as bench/run's random-write jobs do before
+#                 its incompressible sequential writes (default 0)
 # Layout as in bench/run: a 4 GiB image, the first 1 GiB filled with 1 MiB
 # 50%-compressible writes (*-rnd reads: incompressible ones), then the
 # workload at QD16 over that 1 GiB (ext4: an empty 4 GiB image).
@@ -38,7 +42,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-build=build-bench perf=none runtime=6 work=/var/tmp/vblk-profile
+build=build-bench perf=none runtime=6 work=/var/tmp/vblk-profile age=0
 fill=(--buffer_compress_percentage=50)  # the data of the first 1 GiB
 while (($#)); do
   case $1 in
@@ -46,6 +50,7 @@ while (($#)); do
     --perf) perf=$2; shift 2 ;;
     --runtime) runtime=$2; shift 2 ;;
     --work) work=$2; shift 2 ;;
+    --age) age=$2; shift 2 ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     -*) echo "profile.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) break ;;
@@ -98,6 +103,11 @@ if [[ $workload == ext4 ]]; then
 else
   fio --output-format=terse --name=fill --filename="$disk" --ioengine=libaio --direct=1 --rw=write --bs=1M \
     --iodepth=16 --size=1G "${fill[@]}" --refill_buffers >/dev/null
+  if [[ $age != 0 ]]; then
+    fio --output-format=terse --name=age --filename="$disk" --ioengine=libaio --direct=1 --rw=randwrite --bs=4k \
+      --iodepth=16 --size=1G --norandommap --randrepeat=0 --time_based --runtime="$age" --refill_buffers \
+      --buffer_compress_percentage=50 >/dev/null
+  fi
 fi
 
 cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }

@@ -22,6 +22,11 @@ class File {
 
   // Reads up to out.size() bytes at offset; fewer only at end of file.
   virtual Result<size_t> read_at(uint64_t offset, std::span<uint8_t> out) = 0;
+  // Reads into the parts back to back from offset, as one read of their
+  // concatenation; returns the bytes read, fewer only at end of file. The
+  // default reads part by part; a POSIX file uses preadv, so a record's
+  // header and payload come in one system call to different buffers.
+  virtual Result<size_t> read_parts(uint64_t offset, std::span<const std::span<uint8_t>> parts);
   // Writes all of data at offset, extending the file if needed.
   virtual Status write_at(uint64_t offset, std::span<const uint8_t> data) = 0;
   // Writes the parts back to back at offset, as one write of their

@@ -4,6 +4,7 @@
 #include <unistd.h>
 #include <climits>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -16,21 +17,69 @@
 namespace vblk::io {
 namespace {
 
+// The iovecs of a preadv/pwritev over parts, advanced past what each call
+// moved. Every record read and write comes here: no heap allocation for the
+// usual few parts.
+class Iovecs {
+ public:
+  template <typename Byte>
+  explicit Iovecs(std::span<const std::span<Byte>> parts) {
+    if (parts.size() > std::size(small_)) {
+      large_.resize(parts.size());
+      iov_ = large_.data();
+    }
+    for (auto p : parts) {
+      if (p.empty()) continue;
+      iov_[count_++] = {const_cast<uint8_t*>(p.data()), p.size()};
+      total_ += p.size();
+    }
+  }
+  size_t total() const { return total_; }
+  const iovec* next() const { return iov_ + first_; }
+  int next_count() const { return static_cast<int>(std::min<size_t>(count_ - first_, IOV_MAX)); }
+  // Skips n bytes moved: whole iovecs, then part of the next one.
+  void skip(size_t n) {
+    while (n > 0 && first_ < count_) {
+      if (n >= iov_[first_].iov_len) {
+        n -= iov_[first_].iov_len;
+        ++first_;
+      } else {
+        iov_[first_].iov_base = static_cast<uint8_t*>(iov_[first_].iov_base) + n;
+        iov_[first_].iov_len -= n;
+        n = 0;
+      }
+    }
+  }
+
+ private:
+  iovec small_[4];
+  std::vector<iovec> large_;
+  iovec* iov_ = small_;
+  size_t count_ = 0, first_ = 0, total_ = 0;
+};
+
 class PosixFile final : public File {
  public:
   PosixFile(int fd, std::string name) : fd_(fd), name_(std::move(name)) {}
   ~PosixFile() override { ::close(fd_); }
 
   Result<size_t> read_at(uint64_t offset, std::span<uint8_t> out) override {
+    const std::span<uint8_t> whole[1] = {out};
+    return read_parts(offset, whole);
+  }
+
+  Result<size_t> read_parts(uint64_t offset, std::span<const std::span<uint8_t>> parts) override {
+    Iovecs iov(parts);
     size_t done = 0;
-    while (done < out.size()) {
-      ssize_t n = ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
+    while (done < iov.total()) {
+      ssize_t n = ::preadv(fd_, iov.next(), iov.next_count(), static_cast<off_t>(offset + done));
       if (n < 0) {
         if (errno == EINTR) continue;
         return Status::from_errno(errno, name_ + ": read at offset " + std::to_string(offset + done));
       }
-      if (n == 0) break;
+      if (n == 0) break;  // end of file
       done += static_cast<size_t>(n);
+      iov.skip(static_cast<size_t>(n));
     }
     return done;
   }
@@ -41,40 +90,16 @@ class PosixFile final : public File {
   }
 
   Status write_parts(uint64_t offset, std::span<const std::span<const uint8_t>> parts) override {
-    // Every record write comes here: no heap allocation for the usual few parts.
-    iovec small[4];
-    std::vector<iovec> large;
-    iovec* iov = small;
-    if (parts.size() > std::size(small)) {
-      large.resize(parts.size());
-      iov = large.data();
-    }
-    size_t count = 0, total = 0;
-    for (auto p : parts) {
-      if (p.empty()) continue;
-      iov[count++] = {const_cast<uint8_t*>(p.data()), p.size()};
-      total += p.size();
-    }
-    size_t done = 0, first = 0;
-    while (done < total) {
-      ssize_t n = ::pwritev(fd_, iov + first, static_cast<int>(std::min<size_t>(count - first, IOV_MAX)),
-                            static_cast<off_t>(offset + done));
+    Iovecs iov(parts);
+    size_t done = 0;
+    while (done < iov.total()) {
+      ssize_t n = ::pwritev(fd_, iov.next(), iov.next_count(), static_cast<off_t>(offset + done));
       if (n < 0) {
         if (errno == EINTR) continue;
         return Status::from_errno(errno, name_ + ": write at offset " + std::to_string(offset + done));
       }
       done += static_cast<size_t>(n);
-      // Skip what was written: whole iovecs, then part of the next one.
-      for (size_t left = static_cast<size_t>(n); left > 0 && first < count;) {
-        if (left >= iov[first].iov_len) {
-          left -= iov[first].iov_len;
-          ++first;
-        } else {
-          iov[first].iov_base = static_cast<uint8_t*>(iov[first].iov_base) + left;
-          iov[first].iov_len -= left;
-          left = 0;
-        }
-      }
+      iov.skip(static_cast<size_t>(n));
     }
     return Status::ok();
   }

@@ -357,8 +357,11 @@ Status StoreImpl::read_record_prefix(const IndexEntry& e, size_t raw_needed, Rec
 }
 
 Status StoreImpl::read_raw_record(const IndexEntry& e, size_t raw_len, RecordHeader* h, RawBuffer* raw) {
+  // The header and the payload, each where it belongs, in one read.
   std::array<uint8_t, format::kRecordHeaderSize> head;
-  auto n = file_->read_at(e.record_offset, head);
+  raw->resize(raw_len);
+  const std::span<uint8_t> parts[] = {head, std::span<uint8_t>(raw->data(), raw_len)};
+  auto n = file_->read_parts(e.record_offset, parts);
   if (!n) return n.status();
   if (*n < head.size()) return Status::corruption("record truncated at end of file");
   auto hdr = format::decode_record_header(head);
@@ -367,10 +370,7 @@ Status StoreImpl::read_raw_record(const IndexEntry& e, size_t raw_len, RecordHea
   // Not the raw record the entry describes: the whole read says what it is.
   if ((h->flags & (format::kRecordFlagCompressed | format::kRecordFlagUnitTable)) || h->stored_len != raw_len)
     return read_record(e.record_offset, e.record_length, h, raw);
-  raw->resize(raw_len);
-  n = file_->read_at(e.record_offset + format::kRecordHeaderSize, std::span<uint8_t>(raw->data(), raw_len));
-  if (!n) return n.status();
-  if (*n < raw_len) return Status::corruption("record truncated at end of file");
+  if (*n < head.size() + raw_len) return Status::corruption("record truncated at end of file");
   return check_payload(*h, std::span<const uint8_t>(raw->data(), raw_len));
 }
 

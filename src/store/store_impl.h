@@ -316,7 +316,8 @@ class StoreImpl final : public ImageStore {
   // The same for a record stored raw (its length says so): the payload is
   // read straight into *raw and checked there, instead of being read with
   // the header and copied out (the copy took a fifth of the daemon on
-  // random reads of incompressible data).
+  // random reads of incompressible data); header and payload come in one
+  // read (File::read_parts).
   Status read_raw_record(const format::IndexEntry& e, size_t raw_len, format::RecordHeader* h, RawBuffer* raw);
   // The file offset of a payload byte whose damage makes reads of the block
   // that e describes fail their checksum.

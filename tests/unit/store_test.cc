@@ -735,5 +735,32 @@ TEST(FileWriteParts, WritesTheConcatenationOfTheParts) {
   }
 }
 
+// read_parts: preadv on a host file, part by part elsewhere; both fill the
+// parts back to back (empty parts included) and stop at the end of the file,
+// where the count says how far they got.
+TEST(FileReadParts, FillsThePartsBackToBackAndStopsAtTheEnd) {
+  test::TempDir dir;
+  auto posix = io::open_posix_file(dir.path("parts"), true, true, io::LockMode::kNone);
+  ASSERT_TRUE(posix.is_ok()) << posix.status().to_string();
+  io::MemFile mem("parts");
+  const auto data = test::random_bytes(70200, 4);
+  for (io::File* f : {static_cast<io::File*>(posix->get()), static_cast<io::File*>(&mem)}) {
+    ASSERT_TRUE(f->write_at(0, data).is_ok());
+    // More parts than the POSIX file keeps on the stack.
+    std::vector<uint8_t> a(64), none, b(70000), c(100), d(30), e(7);
+    const std::array<std::span<uint8_t>, 6> parts{a, none, b, c, d, e};
+    auto n = f->read_parts(3, parts);
+    ASSERT_TRUE(n.is_ok()) << n.status().to_string();
+    // 70197 bytes from offset 3: a to d whole (70194), then 3 of e's 7.
+    EXPECT_EQ(*n, data.size() - 3);
+    std::vector<uint8_t> got(a);
+    for (const auto* p : {&b, &c, &d, &e}) got.insert(got.end(), p->begin(), p->end());
+    EXPECT_EQ(std::vector<uint8_t>(got.begin(), got.begin() + static_cast<std::ptrdiff_t>(*n)),
+              std::vector<uint8_t>(data.begin() + 3, data.end()));
+    EXPECT_EQ(std::vector<uint8_t>(e.begin() + 3, e.end()), std::vector<uint8_t>(4, 0))
+        << "bytes past the end of the file are left alone";
+  }
+}
+
 }  // namespace
 }  // namespace vblk
