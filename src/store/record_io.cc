@@ -152,7 +152,8 @@ void StoreImpl::commit_placed(const PendingRecord& rec, const PlacedRecord& p) {
   head_fill_ = p.end_fill;
   segs_[p.seg].fill = head_fill_;
   const RecordHeader& h = rec.header;
-  const bool covers_blocks = h.type == RecordType::kData || h.type == RecordType::kZero || h.type == RecordType::kTrim;
+  const bool covers_blocks =
+      !rec.moved && (h.type == RecordType::kData || h.type == RecordType::kZero || h.type == RecordType::kTrim);
   unsynced_.push_back({h.seq, p.offset, covers_blocks ? h.count : 0u, rec.continues_call});
   next_seq_++;
   log_since_checkpoint_ += p.head_len - format::kRecordHeaderSize + p.total;

@@ -132,6 +132,10 @@ struct PendingRecord {
   // Not the first record of its write_blocks() or trim_blocks() call: a
   // power cut's report counts the calls it dropped, not their records.
   bool continues_call = false;
+  // The cleaner's copy of blocks that also lie where it copied them from: a
+  // power cut that drops it loses nothing a write put there, so its report
+  // counts the record but neither a write nor blocks.
+  bool moved = false;
 };
 
 // Where the log head stands (or would, after records not yet committed).
@@ -457,7 +461,7 @@ class StoreImpl final : public ImageStore {
   struct UnsyncedRecord {
     uint64_t seq = 0;
     uint64_t offset = 0;   // of the record header
-    uint32_t blocks = 0;   // blocks written or trimmed (0: PAGE, META, BAD_*)
+    uint32_t blocks = 0;   // blocks written or trimmed (0: PAGE, META, BAD_*, moved by the cleaner)
     bool continues_call = false;  // PendingRecord::continues_call
   };
   std::deque<UnsyncedRecord> unsynced_;
