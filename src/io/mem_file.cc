@@ -24,7 +24,7 @@ Result<size_t> MemFile::read_at(uint64_t offset, std::span<uint8_t> out) {
   std::lock_guard lock(mu_);
   if (offset >= data_.size()) return size_t{0};
   size_t n = static_cast<size_t>(std::min<uint64_t>(out.size(), data_.size() - offset));
-  std::memcpy(out.data(), data_.data() + offset, n);
+  if (n) std::memcpy(out.data(), data_.data() + offset, n);  // out may be empty, with no buffer
   return n;
 }
 
