@@ -337,6 +337,11 @@ Status StoreImpl::copy_live_blocks(uint64_t off, const RecordHeader& header, std
     std::vector<PendingRecord> records;
   };
   std::vector<Run> runs;
+  // Every record appended here is a copy (PendingRecord::moved).
+  auto append_copy = [&](PendingRecord& rec) {
+    rec.moved = true;
+    return append_and_apply(rec);
+  };
   lock.unlock();
   Status s = all_live ? read_record(off, total, &h, nullptr, &moved.payload) : read_record(off, total, &h, &raw);
   if (s && !all_live) {
@@ -360,16 +365,12 @@ Status StoreImpl::copy_live_blocks(uint64_t off, const RecordHeader& header, std
     moved.header.raw_len = h.raw_len;
     moved.header.payload_hash = h.payload_hash;  // verified by read_record
     moved.hashed = true;
-    moved.moved = true;
-    return append_and_apply(moved);
+    return append_copy(moved);
   }
   std::vector<bool> left = *now;  // live blocks no prepared run covers yet
   for (Run& run : runs) {
     if (!std::all_of(now->begin() + run.at, now->begin() + run.at + run.len, [](bool b) { return b; })) continue;
-    for (PendingRecord& rec : run.records) {
-      rec.moved = true;
-      VBLK_RETURN_IF_ERROR(append_and_apply(rec));
-    }
+    for (PendingRecord& rec : run.records) VBLK_RETURN_IF_ERROR(append_copy(rec));
     std::fill(left.begin() + run.at, left.begin() + run.at + run.len, false);
   }
   if (std::find(left.begin(), left.end(), true) == left.end()) return Status::ok();
@@ -383,10 +384,8 @@ Status StoreImpl::copy_live_blocks(uint64_t off, const RecordHeader& header, std
   Status appended;
   for_each_run(left, 0, h.count, [&](uint32_t i, uint32_t j) {
     std::span<const uint8_t> run(raw.data() + size_t{i} * sb_.block_size, size_t{j - i} * sb_.block_size);
-    for (PendingRecord& rec : build_data_records(h.first + i, run)) {
-      rec.moved = true;
-      if (appended) appended = append_and_apply(rec);
-    }
+    for (PendingRecord& rec : build_data_records(h.first + i, run))
+      if (appended) appended = append_copy(rec);
   });
   return appended;
 }
