@@ -28,6 +28,8 @@
 #                 with call chains)
 #   --runtime S   seconds of the measured job (default 6, after 1 s ramp)
 #   --work DIR    scratch directory (default /var/tmp/vblk-profile)
+#   --level N     the image's zstd level (vblk-format --level; default:
+#                 vblk-format's; 0 stores everything raw)
 #   --age S       after the fill, S seconds of random 4 KiB writes of
 #                 50%-compressible data at QD16, which leave every segment
 #                 partly live, as bench/run's random-write jobs do before
@@ -43,6 +45,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 build=build-bench perf=none runtime=6 work=/var/tmp/vblk-profile age=0
+format=()
 fill=(--buffer_compress_percentage=50)  # the data of the first 1 GiB
 while (($#)); do
   case $1 in
@@ -51,6 +54,7 @@ while (($#)); do
     --runtime) runtime=$2; shift 2 ;;
     --work) work=$2; shift 2 ;;
     --age) age=$2; shift 2 ;;
+    --level) format=(--level "$2"); shift 2 ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     -*) echo "profile.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) break ;;
@@ -87,7 +91,7 @@ cleanup() {
 trap cleanup EXIT
 cleanup
 rm -rf "$work" && mkdir -p "$mnt" "$fs"
-"$build/tools/vblk-format" "$work/disk.vblk" --size 4G >/dev/null
+"$build/tools/vblk-format" "$work/disk.vblk" --size 4G "${format[@]}" >/dev/null
 "$build/tools/vblkfs" mount "$@" "$work/disk.vblk" "$mnt"
 pid=$(pgrep -f "vblkfs.*$mnt" | head -1)
 disk=$mnt/disk
@@ -126,14 +130,16 @@ c0=$(cpu)
 if [[ $workload == ext4 ]]; then
   t0=$(date +%s.%N)
   tar -C / -cf - --no-recursion -T "$work/copy.list" | tar -C "$fs" -xf -
+  tc=$(date +%s.%N) cc=$(cpu)
   sync
   t1=$(date +%s.%N) c1=$(cpu)
   [[ -z $profiler ]] || wait "$profiler" || true
   umount "$fs" && losetup -d "$loop" && loop=
   "$build/tools/vblkfs" umount "$mnt"  # the size on the host once the daemon has closed the image
   awk -v t="$(echo "$t1 - $t0" | bc)" -v c="$(( c1 - c0 ))" -v hz="$(getconf CLK_TCK)" \
+    -v tcopy="$(echo "$tc - $t0" | bc)" -v ccopy="$(( cc - c0 ))" \
     -v mib="$(du -m "$work/disk.vblk" | cut -f1)" -v n="$(wc -l <"$work/copy.list")" \
-    'BEGIN { printf "ext4: %d files, copy+sync %.2f s, daemon CPU %.2f s, image %d MiB on the host\n", n, t, c / hz, mib }'
+    'BEGIN { printf "ext4: %d files, copy+sync %.2f s (copy %.2f s), daemon CPU %.2f s (%.2f s during the copy), image %d MiB on the host\n", n, t, tcopy, c / hz, ccopy / hz, mib }'
   [[ $perf == none ]] || echo "profile: $out"
   exit 0
 fi

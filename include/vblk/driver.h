@@ -3,7 +3,7 @@
 //
 // Validates requests (bounds, overflow), translates offsets to blocks, does
 // partial-block read-modify-write (head, aligned body, tail; RMW of one block
-// is serialized by a lock striped on the block number), retries failed
+// is serialized by a lock on block ranges), retries failed
 // writes (transient IoError only; BadBlock, Corruption, OutOfRange and
 // NoSpace are never retried), logs through spdlog (every operation at trace,
 // retries at warn, failures at error), keeps stats and a bounded cache of
@@ -67,7 +67,7 @@ class Driver {
 
   DriverStats stats();
   BlockDevice& device();
-  // Runs fn on the device below the driver with the stripe locks of
+  // Runs fn on the device below the driver with the blocks of
   // [first, first+count) held, then drops those blocks from the cache, so a
   // change the driver cannot see (fault injection rewriting stored bytes)
   // is what the next read returns. Returns fn's status.

@@ -16,7 +16,7 @@
 // device before a writer invalidated it can therefore never put its stale
 // copy back.
 // Thread safety: every method is safe to call concurrently. Lock order: a
-// caller may hold driver stripe locks while calling in; the cache takes at
+// caller may hold a driver block range while calling in; the cache takes at
 // most one shard mutex at a time and calls nothing while holding it.
 
 #include <array>
@@ -52,7 +52,7 @@ class BlockCache {
   void invalidate(uint64_t first, uint64_t count);
   // invalidate(block, 1) and then stores `data` as the block's new content.
   // REQUIRES: the caller has just written `data` to the device and holds the
-  // block's stripe lock, so no newer write can be racing.
+  // block's range lock, so no newer write can be racing.
   void replace(uint64_t block, std::span<const uint8_t> data);
 
   uint64_t hits() const { return hits_.load(std::memory_order_relaxed); }

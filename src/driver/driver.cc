@@ -21,29 +21,24 @@
 //     skips the device write when those bytes already read as zero); its whole
 //     blocks go to trim_blocks in chunks of the same bound.
 //
-// Locking. kLockStripes (64) std::mutex stripes. Blocks are grouped into lock
-// regions of kLockRegionBytes (64 KiB, i.e. 65536 / block_size blocks, at
-// least 1), and block b is guarded by stripe (b / region_blocks) % 64. Every
-// device mutation the driver makes (RMW, body write, trim; and write / trim /
-// set_bad made through device()) holds the stripes of all blocks of that
-// device call from before its RMW read until after the cache has been
-// updated. Two RMWs of one block are therefore serialized and never lose each
-// other's bytes, and a whole-block write cannot slip between an RMW's read and
-// its write (which would silently undo it).
-// Why regions rather than one stripe per block: a 1 MiB body call then holds
-// at most 17 mutexes instead of every stripe, and requests conflict only when
-// they touch the same 64 KiB region (or regions a multiple of 4 MiB apart). The cost is that
-// small writes into one 64 KiB region are serialized.
-// Lock order: a thread holds at most one set of stripes at a time, taken in
-// ascending stripe index, each stripe once (a range of 64 regions or more
-// takes all of them); inside that, at most one cache shard mutex; the
-// device's own locks are innermost. Reads take no stripe lock: the device
-// returns whole blocks, and a read racing a write may return either version.
+// Locking. Every device mutation the driver makes (RMW, body write, trim;
+// and write / trim / set_bad made through device()) holds the blocks of that
+// device call in a BlockRangeLock (block_range_lock.h) from before its RMW
+// read until after the cache has been updated. Two RMWs of one block are
+// therefore serialized and never lose each other's bytes, and a whole-block
+// write cannot slip between an RMW's read and its write (which would
+// silently undo it). Calls conflict only when they share a block: writes
+// side by side (a file written back as a run of adjacent requests) compress
+// in parallel.
+// Lock order: a thread holds at most one block range at a time; inside that,
+// at most one cache shard mutex; the device's own locks are innermost. Reads
+// take no range lock: the device returns whole blocks, and a read racing a
+// write may return either version.
 //
 // Cache coherence. The cache holds whole blocks (see block_cache.h).
 //   reader: lookup(b) misses and returns b's generation g; read the device;
 //           insert(b, data, g), which is dropped if b's generation moved on.
-//   writer: with b's stripe held: write the device; then invalidate(b) (bump
+//   writer: with b's range held: write the device; then invalidate(b) (bump
 //           the generation, drop the entry), or for RMW replace(b, merged)
 //           (bump, then store the block just written); unlock; return.
 // A stale entry would need a reader whose device read began before the write
@@ -52,14 +47,14 @@
 // if the lookup came after the bump, the device write had already completed,
 // so the reader got the new data. An entry stored before the bump is removed
 // by it. So once a write has returned, no read can serve or re-cache the old
-// data, and under a block's stripe lock its cached copy (if any) is current,
+// data, and while a block's range is held its cached copy (if any) is current,
 // which is why RMW may read through the cache. Changes made to the device
 // behind the driver's back (not through device()) are not seen by the cache.
 //
 // Retries. Each device write call (one RMW block, or one body chunk) gets up
 // to opts.write_attempts attempts. Only IoError is retried; the same call is
 // repeated (same blocks, same data) after retry_backoff_us, doubled after each
-// failed attempt, with the stripes still held. Each retry is logged at warn
+// failed attempt, with the range still held. Each retry is logged at warn
 // with the original error and counted in stats.retries. When the attempts are
 // used up the result is an IoError naming the offset, the block(s), the number
 // of attempts and the last device error.
@@ -69,7 +64,7 @@
 // read that touches a BAD block fails whole: no byte count is returned. Each
 // failed request is logged at error once and counted once in stats.failures.
 //
-//   | path                     | stripes held | cache after the device call | retried |
+//   | path                     | range held   | cache after the device call | retried |
 //   |--------------------------|--------------|-----------------------------|---------|
 //   | read                     | none         | insert if generation same   | no      |
 //   | write body               | the chunk's  | invalidate                  | IoError |
@@ -88,7 +83,6 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <bitset>
 #include <cassert>
 #include <chrono>
 #include <cstring>
@@ -99,6 +93,7 @@
 #include <vector>
 
 #include "driver/block_cache.h"
+#include "driver/block_range_lock.h"
 #include "driver/latency_histogram.h"
 
 namespace vblk {
@@ -106,12 +101,11 @@ namespace vblk {
 namespace {
 
 using driver::BlockCache;
+using driver::BlockRangeLock;
 using driver::LatencyHistogram;
 
 // Upper bound on the bytes of one device read/write/trim call.
 constexpr uint64_t kMaxIoBytes = uint64_t{1} << 20;
-constexpr size_t kLockStripes = 64;
-constexpr uint64_t kLockRegionBytes = uint64_t{64} << 10;
 
 std::string blocks_str(uint64_t first, uint64_t count) {
   if (count == 1) return fmt::format("block {}", first);
@@ -122,62 +116,19 @@ bool all_zero(const uint8_t* p, size_t n) {
   return std::all_of(p, p + n, [](uint8_t b) { return b == 0; });
 }
 
-// Mutexes striped by lock region; see "Locking" above for the order.
-class StripedLocks {
- public:
-  explicit StripedLocks(uint32_t block_size)
-      : region_blocks_(std::max<uint64_t>(1, kLockRegionBytes / block_size)) {}
-
-  // Holds the stripes of blocks [first, first+count) until destroyed.
-  class Guard {
-   public:
-    Guard(StripedLocks& locks, uint64_t first, uint64_t count) : locks_(locks) {
-      if (count == 0) return;
-      const uint64_t last = count - 1 > std::numeric_limits<uint64_t>::max() - first
-                                ? std::numeric_limits<uint64_t>::max()
-                                : first + (count - 1);
-      const uint64_t first_region = first / locks.region_blocks_;
-      const uint64_t last_region = last / locks.region_blocks_;
-      if (last_region - first_region >= kLockStripes - 1) {
-        held_.set();
-      } else {
-        for (uint64_t r = first_region; r <= last_region; ++r) held_.set(r % kLockStripes);
-      }
-      for (size_t s = 0; s < kLockStripes; ++s) {  // ascending stripe index
-        if (held_.test(s)) locks_.mu_[s].lock();
-      }
-    }
-    ~Guard() {
-      for (size_t s = 0; s < kLockStripes; ++s) {
-        if (held_.test(s)) locks_.mu_[s].unlock();
-      }
-    }
-    Guard(const Guard&) = delete;
-    Guard& operator=(const Guard&) = delete;
-
-   private:
-    StripedLocks& locks_;
-    std::bitset<kLockStripes> held_;
-  };
-
- private:
-  const uint64_t region_blocks_;
-  std::array<std::mutex, kLockStripes> mu_;
-};
-
 // What Driver::device() hands out: forwards everything, but mutations take
-// the stripe locks and invalidate the cache, so they stay coherent with the
+// the range lock and invalidate the cache, so they stay coherent with the
 // driver's own requests. Trims and set_bad of long ranges are split into calls
-// of at most chunk_blocks, so that no call holds every stripe for long.
+// of at most chunk_blocks, so that no call holds a long range for long.
 class CoherentDevice final : public DeviceWrapper {
  public:
-  CoherentDevice(std::unique_ptr<BlockDevice> target, StripedLocks& locks, BlockCache& cache,
+  CoherentDevice(std::unique_ptr<BlockDevice> target, BlockRangeLock& locks, BlockCache& cache,
                  uint64_t chunk_blocks)
       : DeviceWrapper(std::move(target)), locks_(locks), cache_(cache), chunk_blocks_(chunk_blocks) {}
 
   Status write_blocks(uint64_t first, std::span<const uint8_t> data) override {
     const uint64_t count = (data.size() + block_size() - 1) / block_size();
-    StripedLocks::Guard guard(locks_, first, count);
+    BlockRangeLock::Guard guard(locks_, first, count);
     Status st = DeviceWrapper::write_blocks(first, data);
     cache_.invalidate(first, count);
     return st;
@@ -197,7 +148,7 @@ class CoherentDevice final : public DeviceWrapper {
     uint64_t done = 0;
     do {
       const uint64_t n = std::min(count - done, chunk_blocks_);
-      StripedLocks::Guard guard(locks_, first + done, n);
+      BlockRangeLock::Guard guard(locks_, first + done, n);
       Status st = fn(first + done, n);
       cache_.invalidate(first + done, n);
       VBLK_RETURN_IF_ERROR(st);
@@ -206,7 +157,7 @@ class CoherentDevice final : public DeviceWrapper {
     return Status::ok();
   }
 
-  StripedLocks& locks_;
+  BlockRangeLock& locks_;
   BlockCache& cache_;
   const uint64_t chunk_blocks_;
 };
@@ -225,7 +176,6 @@ struct Driver::Impl {
         nblocks(device->block_count()),
         size(nblocks * bs),
         max_io_blocks(std::max<uint64_t>(1, kMaxIoBytes / bs)),
-        locks(bs),
         cache(o.cache_bytes, bs),
         facade(std::move(device), locks, cache, max_io_blocks),
         dev(&facade.target()) {
@@ -242,7 +192,7 @@ struct Driver::Impl {
   // zero-fills. REQUIRES: the range lies in one block; bounce is block-sized.
   Status rmw(uint64_t pos, size_t len, const uint8_t* src, std::vector<uint8_t>& bounce, const char* op);
   // One device write call with the retry policy. pos is the byte offset of
-  // data[0], for messages. REQUIRES: the blocks' stripes are held.
+  // data[0], for messages. REQUIRES: the blocks' range is held.
   Status write_with_retry(uint64_t first, std::span<const uint8_t> data, uint64_t pos, const char* op);
 
   void finish(const char* op, uint64_t offset, uint64_t length, const Status& st,
@@ -255,7 +205,7 @@ struct Driver::Impl {
   const uint64_t max_io_blocks;
 
   // Declared before facade, which refers to them.
-  StripedLocks locks;
+  BlockRangeLock locks;
   BlockCache cache;
   CoherentDevice facade;  // owns the device
   BlockDevice* const dev;  // the device itself, behind the facade
@@ -335,7 +285,7 @@ Status Driver::Impl::rmw(uint64_t pos, size_t len, const uint8_t* src, std::vect
   const uint64_t block = pos / bs;
   const size_t in_block = pos % bs;
   assert(len > 0 && in_block + len <= bs && bounce.size() == bs);
-  StripedLocks::Guard guard(locks, block, 1);
+  BlockRangeLock::Guard guard(locks, block, 1);
   Status st;
   uint64_t gen = 0;
   if (!cache.lookup(block, bounce, &gen)) {
@@ -408,7 +358,7 @@ Result<size_t> Driver::Impl::do_write(uint64_t offset, std::span<const uint8_t> 
     const uint64_t left = len - done;
     if (in_block == 0 && left >= bs) {
       const uint64_t n = std::min(left / bs, max_io_blocks);
-      StripedLocks::Guard guard(locks, block, n);
+      BlockRangeLock::Guard guard(locks, block, n);
       Status st = write_with_retry(block, data.subspan(done, n * bs), pos, "write");
       cache.invalidate(block, n);
       VBLK_RETURN_IF_ERROR(st);
@@ -443,7 +393,7 @@ Status Driver::Impl::do_trim(uint64_t offset, uint64_t length) {
     const uint64_t left = len - done;
     if (in_block == 0 && left >= bs) {
       const uint64_t n = std::min(left / bs, max_io_blocks);
-      StripedLocks::Guard guard(locks, block, n);
+      BlockRangeLock::Guard guard(locks, block, n);
       Status st = dev->trim_blocks(block, n);
       cache.invalidate(block, n);
       if (!st.is_ok()) return st.with_prefix(fmt::format("trim at offset {} ({})", pos, blocks_str(block, n)));
@@ -471,7 +421,7 @@ uint32_t Driver::block_size() const { return impl_->bs; }
 BlockDevice& Driver::device() { return impl_->facade; }
 
 Status Driver::modify_below(uint64_t first, uint64_t count, const std::function<Status(BlockDevice&)>& fn) {
-  StripedLocks::Guard guard(impl_->locks, first, count);
+  BlockRangeLock::Guard guard(impl_->locks, first, count);
   Status st = fn(*impl_->dev);
   impl_->cache.invalidate(first, count);
   return st;

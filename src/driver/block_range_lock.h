@@ -1,0 +1,69 @@
+#pragma once
+// BlockRangeLock: exclusive locks on ranges of blocks. Two holders conflict
+// only when their ranges share a block; requests whose ranges overlap are
+// granted in the order they arrived (no request waits behind a later one,
+// so none starves), and a request that overlaps nothing goes straight in.
+//
+// Why not mutexes striped by region: the driver holds its lock while the
+// device compresses the data, and a 1 MiB write that is not aligned to the
+// regions shares its first and last region with the writes next to it. The
+// kernel writes a file back as a run of adjacent requests, so with stripes
+// those requests compressed one after the other instead of side by side
+// (in an ext4 copy, the sync phase ran about 10% longer, with one core
+// idle part of the time).
+//
+// Cost: one short critical section on one mutex to acquire and one to
+// release, scanning the requests in flight (at most one per thread of the
+// session loop, plus the device facade's callers). Waiting is on a
+// condition variable of the request's own, so a release wakes only the
+// requests it lets in.
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+
+namespace vblk::driver {
+
+class BlockRangeLock {
+ public:
+  BlockRangeLock() = default;
+  BlockRangeLock(const BlockRangeLock&) = delete;
+  BlockRangeLock& operator=(const BlockRangeLock&) = delete;
+
+  // Holds blocks [first, first + count) from construction until destruction.
+  // count == 0 holds nothing and never waits. A range running past the last
+  // uint64_t block is clamped. REQUIRES: the thread holds no guard whose range
+  // overlaps this one (that would wait forever, as a second lock of a mutex).
+  class Guard {
+   public:
+    Guard(BlockRangeLock& lock, uint64_t first, uint64_t count);
+    ~Guard();
+    Guard(const Guard&) = delete;
+    Guard& operator=(const Guard&) = delete;
+
+   private:
+    friend class BlockRangeLock;
+    bool overlaps(const Guard& other) const { return first_ <= other.last_ && other.first_ <= last_; }
+
+    BlockRangeLock& lock_;
+    uint64_t first_ = 0, last_ = 0;  // inclusive
+    bool active_ = false;            // false for count == 0
+    bool granted_ = false;
+    std::condition_variable cv_;
+    // Requests in arrival order, held or waiting (intrusive list).
+    Guard* prev_ = nullptr;
+    Guard* next_ = nullptr;
+  };
+
+  // Requests in flight (held or waiting); for tests.
+  size_t in_flight() const;
+
+ private:
+  // True when no request that arrived before g overlaps it. REQUIRES: mu_.
+  bool clear_ahead(const Guard& g) const;
+
+  mutable std::mutex mu_;
+  Guard* head_ = nullptr;
+  Guard* tail_ = nullptr;
+};
+
+}  // namespace vblk::driver
