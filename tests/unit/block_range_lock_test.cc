@@ -38,7 +38,6 @@ class Holder {
     release_ = true;
     thread_.join();
   }
-  bool granted() const { return granted_; }
   // Waits up to `limit` for the grant.
   bool granted_within(std::chrono::milliseconds limit) const {
     for (auto end = std::chrono::steady_clock::now() + limit; std::chrono::steady_clock::now() < end;) {
