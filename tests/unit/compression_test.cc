@@ -260,7 +260,7 @@ std::vector<size_t> block_lengths(std::span<const uint8_t> frame, size_t raw_len
 TEST(Compression, LargePayloadsHaveABlockPerDecodeUnit) {
   // Each thread keeps its own verdicts: run on a fresh one.
   std::thread([] {
-    auto in = text(128 * 1024 + 4096, 11);
+    auto in = text(4 * kDecodeUnit + 4096, 11);
     std::vector<uint8_t> out;
     ASSERT_TRUE(compress_payload(in, 3, false, &out));
     EXPECT_EQ(block_lengths(out, in.size()),
@@ -270,26 +270,30 @@ TEST(Compression, LargePayloadsHaveABlockPerDecodeUnit) {
     std::vector<uint8_t> plain(in.size());
     EXPECT_EQ(ZSTD_decompress(plain.data(), plain.size(), out.data(), out.size()), in.size());
     EXPECT_EQ(plain, in);
-    // And the blocks cost no more than one block would (each has its own tables).
-    EXPECT_LE(out.size(), zstd_at(in, 3).size() * 101 / 100);
+    // And the blocks cost little more than one block would (each has its own
+    // tables): 1.1% on this text; on an ext4 disk of /usr files, 16 KiB
+    // units store 0.4% more than 32 KiB ones.
+    EXPECT_LE(out.size(), zstd_at(in, 3).size() * 102 / 100);
   }).join();
 }
 
 TEST(Compression, PrefixDecodeFillsTheNeededBytes) {
-  auto in = text(128 * 1024, 12);
+  auto in = text(4 * kDecodeUnit, 12);
   const auto units = frame_at(in, 3);
   const auto one_shot = zstd_at(in, 3);  // as older writers stored it
   for (const auto* frame : {&units, &one_shot})
-    for (size_t needed : {size_t{1}, size_t{4096}, kDecodeUnit, kDecodeUnit + 1, size_t{100000}, in.size()}) {
+    for (size_t needed : {size_t{1}, size_t{4096}, kDecodeUnit, kDecodeUnit + 1, 3 * kDecodeUnit - 1000, in.size()}) {
       SCOPED_TRACE("needed " + std::to_string(needed) + (frame == &units ? ", units" : ", one shot"));
       std::vector<uint8_t> out(in.size(), 0xee);
       ASSERT_TRUE(decompress_payload_prefix(*frame, out, needed).is_ok());
       EXPECT_TRUE(std::equal(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(needed), out.begin()));
     }
-  // Only the blocks up to the needed byte are decoded.
+  // Only the blocks up to the needed byte are decoded: past them zstd may
+  // write a few bytes (its copies overrun by up to 32, where the buffer has
+  // room), no more.
   std::vector<uint8_t> out(in.size(), 0xee);
   ASSERT_TRUE(decompress_payload_prefix(units, out, kDecodeUnit + 1).is_ok());
-  EXPECT_TRUE(std::all_of(out.begin() + 2 * kDecodeUnit, out.end(), [](uint8_t b) { return b == 0xee; }));
+  EXPECT_TRUE(std::all_of(out.begin() + 2 * kDecodeUnit + 32, out.end(), [](uint8_t b) { return b == 0xee; }));
 }
 
 TEST(Compression, PrefixDecodeRejectsDamagedFrames) {
@@ -338,7 +342,7 @@ TEST(Compression, PrefixDecodeRejectsDamagedFrames) {
 // compress_frame makes; decode_payload skips the table and fills what is
 // needed. A payload of one unit or less gets no table.
 TEST(Compression, UnitTableHeadsLongPayloads) {
-  auto in = text(128 * 1024, 14);
+  auto in = text(4 * kDecodeUnit, 14);
   std::vector<uint8_t> out;
   const uint8_t flags = compress_payload(in, 10, true, &out);  // above the adaptive levels: level 10 as given
   ASSERT_EQ(flags, format::kRecordFlagCompressed | format::kRecordFlagUnitTable);
@@ -381,7 +385,7 @@ TEST(Compression, UnitTableHeadsLongPayloads) {
 // bytes the table counts as unit 3): the units before decode, the last one
 // is refused rather than left undecoded.
 TEST(Compression, UnitsPastTheEndOfTheFrameAreRefused) {
-  auto in = text(128 * 1024, 15);
+  auto in = text(4 * kDecodeUnit, 15);
   std::vector<uint8_t> frame(ZSTD_compressBound(in.size()));
   std::vector<uint32_t> ends;
   const size_t n = compress_frame(std::span<const uint8_t>(in.data(), 3 * kDecodeUnit), 3, frame, &ends);

@@ -13,6 +13,7 @@
 #include "format/unit_table.h"
 #include "io/file.h"
 #include "io/mem_file.h"
+#include "store/store_impl.h"
 #include "test_util.h"
 #include "vblk/image_store.h"
 
@@ -408,14 +409,17 @@ TEST_F(StoreTest, CorruptedRecordIsCaughtOnReadAndByCheck) {
   EXPECT_TRUE(named);
 }
 
-// A read checks and decodes a record with a unit table (one per 32 KiB of
-// its blocks) only up to the unit that holds the last block it needs: every
-// block must come back right; damage must fail every read that needs the
-// damaged unit, while reads of the units before it still succeed; and
-// check(), which reads records whole, must name the damaged block.
+// A read checks and decodes a record with a unit table (one per
+// kDecodeUnit of its blocks) only up to the unit that holds the last block
+// it needs: every block must come back right; damage must fail every read
+// that needs the damaged unit, while reads of the units before it still
+// succeed; and check(), which reads records whole, must name the damaged
+// block.
 TEST_F(StoreTest, ReadsCheckAndDecodeOnlyTheUnitsTheyNeed) {
   auto st = make();
-  auto data = test::half_compressible_blocks(32, 4096, 21);  // one 128 KiB record: 4 units of 8 blocks
+  constexpr uint64_t kUnit = store::kDecodeUnit / 4096;  // blocks per unit
+  static_assert(32 % kUnit == 0 && 32 / kUnit >= 4, "the record must hold 4 units or more");
+  auto data = test::half_compressible_blocks(32, 4096, 21);  // one 128 KiB record
   ASSERT_TRUE(st->write_blocks(64, data).is_ok());
   ASSERT_TRUE(st->locate(64).value().compressed);
   ASSERT_EQ(st->locate(64).value().record_offset, st->locate(95).value().record_offset);
@@ -433,30 +437,33 @@ TEST_F(StoreTest, ReadsCheckAndDecodeOnlyTheUnitsTheyNeed) {
       SCOPED_TRACE("blocks " + std::to_string(first) + "+" + std::to_string(count));
       EXPECT_TRUE(read_matches(first, count).is_ok());
     }
-  // Damage in unit 2 (blocks 16-23).
-  ASSERT_TRUE(st->corrupt_block(64 + 20).is_ok());
-  for (uint64_t first : {0, 7, 8, 15}) EXPECT_TRUE(read_matches(first, 1).is_ok()) << "block " << first;
-  EXPECT_TRUE(read_matches(10, 6).is_ok());
-  for (auto [first, count] : std::vector<std::pair<uint64_t, uint64_t>>{{16, 1}, {20, 1}, {31, 1}, {10, 8}, {0, 32}}) {
+  // Damage in unit 2 (blocks 2 * kUnit to 3 * kUnit - 1).
+  const uint64_t start = 2 * kUnit, damaged = start + kUnit / 2;
+  ASSERT_TRUE(st->corrupt_block(64 + damaged).is_ok());
+  for (uint64_t first : {uint64_t{0}, kUnit - 1, kUnit, start - 1}) EXPECT_TRUE(read_matches(first, 1).is_ok()) << "block " << first;
+  EXPECT_TRUE(read_matches(1, start - 1).is_ok());
+  for (auto [first, count] : std::vector<std::pair<uint64_t, uint64_t>>{
+           {start, 1}, {damaged, 1}, {31, 1}, {1, start}, {0, 32}}) {
     Status s = read_matches(first, count);
     EXPECT_TRUE(s.is_corruption()) << "blocks " << first << "+" << count << ": " << s.to_string();
   }
   auto report = st->check().value();
   EXPECT_FALSE(report.clean());
   bool named = false;
-  for (auto& p : report.problems) named |= p.has_block && p.block == 64 + 20;
+  for (auto& p : report.problems) named |= p.has_block && p.block == 64 + damaged;
   EXPECT_TRUE(named);
 }
 
-// Units that compress unevenly: units 1 and 2 hold mostly random bytes,
-// unit 3 compresses to almost nothing, so the first read's guess (the
-// record's length shared evenly among its units) falls short of unit 2's
-// end and a second read fetches the rest.
+// Units that compress unevenly: the units of blocks 0-23 hold mostly random
+// bytes, those of blocks 24-31 compress to almost nothing, so the first
+// read's guess for block 20 (the record's length shared evenly among its
+// units) falls short of the end of block 20's unit and a second read
+// fetches the rest.
 TEST_F(StoreTest, ReadsPastTheGuessWhenUnitsCompressUnevenly) {
   auto st = make();
   auto data = test::random_bytes(32 * 4096, 31);
   // Compressible where the incompressibility samples look (blocks 0 and
-  // 16) and in unit 3 (blocks 24-31).
+  // 16) and in the last quarter (blocks 24-31).
   for (uint64_t b : {0, 16, 24, 25, 26, 27, 28, 29, 30, 31})
     std::fill(data.begin() + static_cast<std::ptrdiff_t>(b * 4096),
               data.begin() + static_cast<std::ptrdiff_t>((b + 1) * 4096), static_cast<uint8_t>(b));
@@ -476,13 +483,15 @@ TEST_F(StoreTest, ReadsPastTheGuessWhenUnitsCompressUnevenly) {
 // the end of the file), one that needs only the units before it succeeds.
 TEST_F(StoreTest, ReadOfARecordCutByTheEndOfTheFileFails) {
   auto st = make();
-  auto data = test::half_compressible_blocks(32, 4096, 23);  // one record: 4 units of 8 blocks
+  auto data = test::half_compressible_blocks(32, 4096, 23);  // one 128 KiB record
   ASSERT_TRUE(st->write_blocks(0, data).is_ok());
   const auto loc = st->locate(0).value();
   ASSERT_TRUE(loc.compressed);
-  // Past the header, the table and unit 0: into unit 1.
-  const uint64_t cut = loc.record_offset + format::kRecordHeaderSize + format::unit_table_size(4) +
-                       (loc.stored_payload - format::unit_table_size(4)) / 3;
+  // Past the header, the table and a third of the frame: past the units of
+  // blocks 0-7 (a quarter), before those of blocks 16-31.
+  const size_t table = format::unit_table_size(static_cast<uint32_t>(32 * 4096 / store::kDecodeUnit));
+  const uint64_t cut =
+      loc.record_offset + format::kRecordHeaderSize + table + (loc.stored_payload - table) / 3;
   ASSERT_LE(cut + 1, std::filesystem::file_size(path_));
   std::filesystem::resize_file(path_, cut);
   std::vector<uint8_t> out(4096);
