@@ -47,14 +47,14 @@
 // spans the whole payload, so later blocks refer back to earlier ones), and
 // a read of one block decodes the frame only up to the block that holds it
 // (decompress_payload_prefix): a random 4 KiB read of a 128 KiB record
-// decodes 72 KiB on average instead of 128. The unit is 16 KiB: against
-// 32 KiB (80 KiB decoded on average) it gave 6% more random 4 KiB reads at
-// QD16 (52.5-53.2k against 49.5-50.1k IOPS) for 0.4% more stored on an
-// ext4 disk of /usr files at level 3 (358.2 against 356.9 MiB in 128 KiB
-// records); 8 KiB units store 1.5% more (362.1), and 64 KiB records 2.8%
-// more (366.8), which would cost the image size its match with qemu-img
-// convert -c. (32 KiB blocks also stored 0.8% less on /usr than one 128 KiB
-// block: each block has entropy tables of its own.)
+// decodes 80 KiB on average instead of 128. On /usr files the blocks also
+// store 0.8% less than one 128 KiB block at levels 1 and 3 (each block has
+// entropy tables of its own), at 4-8% less speed. 16 KiB units (72 KiB
+// decoded on average) were tried: on an ext4 disk of /usr files they store
+// 0.4% more (358.2 against 356.9 MiB at level 3), and in bench/run random
+// 4 KiB reads at QD16 gained 3% (49.6-51.2k against 48.7-49.4k IOPS) while
+// the ext4 copy took 5% longer (4.68-4.70 against 4.41-4.46 s): more blocks,
+// each with entropy tables to build. 64 KiB records would store 2.8% more.
 // The 128 KiB one-shot frames of earlier writers decode as they are.
 #define ZSTD_STATIC_LINKING_ONLY  // ZSTD_decompressBegin/Continue: block-wise decoding
 #include <zstd.h>

@@ -214,14 +214,15 @@ inline constexpr size_t kMaxRawRecordBytes = 32 * 1024;
 // compression.cc); out has room for ZSTD_compressBound(in.size()). Returns
 // the frame's size or a zstd error code; with unit_ends, appends where each
 // unit's compressed bytes end in the frame.
-inline constexpr size_t kDecodeUnit = 16 * 1024;
+inline constexpr size_t kDecodeUnit = 32 * 1024;
 size_t compress_frame(std::span<const uint8_t> in, int level, std::span<uint8_t> out,
                       std::vector<uint32_t>* unit_ends = nullptr);
 Status decompress_payload(std::span<const uint8_t> in, std::span<uint8_t> out);
 // Decodes at least the first `needed` bytes of out (whole zstd blocks: a
 // payload compressed here has one per kDecodeUnit); the rest of out is
-// scratch (zstd's copies may run up to 32 bytes past the last block). The whole frame is checked only when all of it is decoded, so callers
-// verify the payload's checksum first.
+// scratch (zstd's copies may run up to 32 bytes past the last block). The
+// whole frame is checked only when all of it is decoded, so callers verify
+// the payload's checksum first.
 Status decompress_payload_prefix(std::span<const uint8_t> in, std::span<uint8_t> out, size_t needed);
 // Decodes the frame that `table` describes (the payload past the table),
 // at least the first `needed` bytes of out, unit by unit; checks that each

@@ -33,8 +33,8 @@ Status build(const std::string& path, uint32_t bs, int variant) {
   VBLK_RETURN_IF_ERROR((*st)->set_bad(20, 2, true));
   if (variant == 2) VBLK_RETURN_IF_ERROR((*st)->checkpoint());
   VBLK_RETURN_IF_ERROR((*st)->write_blocks(100, data));
-  // 64 KiB that compress well: one record whose zstd frame has a block per
-  // 16 KiB unit, for the reads that decode only a prefix of it.
+  // 64 KiB that compress well: one record whose zstd frame has two 32 KiB
+  // blocks, for the reads that decode only a prefix of it.
   std::vector<uint8_t> text(64 * 1024);
   for (size_t i = 0; i < text.size(); ++i) text[i] = static_cast<uint8_t>(i % 1024 == 0 ? rng() : 'a' + i % 26);
   VBLK_RETURN_IF_ERROR((*st)->write_blocks(128, text));

@@ -1178,7 +1178,7 @@ void Generator::unit_table_cases() {
   }
   const uint64_t payload = r->off + format::kRecordHeaderSize;
   const uint64_t entry1 = payload + format::kUnitTableHeadSize + format::kUnitTableEntrySize;  // unit 1's
-  // The table's length, from its unit count (vblk writes one unit per 16 KiB).
+  // The table's length, from its unit count (the record's, not a constant).
   auto table_of = [&](const Bytes& b) { return format::unit_table_size(format::get_u32(b.data() + payload + 4)); };
   auto table_case = [&](const std::string& name, const std::string& what, const std::function<void(Bytes&)>& f) {
     variant(name, Expect::kDamaged, what, [&](Bytes& b, Layout&) { f(b); });
@@ -1210,15 +1210,15 @@ void Generator::unit_table_cases() {
              });
   table_case("unit-count-huge", "the table's head claims 2^20 units, more than the payload holds",
              [&](Bytes& b) { format::put_u32(b.data() + payload + 4, 1u << 20); });
-  table_case("unit-size-other", "unit size 32 KiB (the frame's blocks are 16 KiB), checksums matching",
+  table_case("unit-size-other", "unit size 16 KiB (the frame's blocks are 32 KiB), checksums matching",
              [&](Bytes& b) {
-               format::put_u32(b.data() + payload, 32 * 1024);
+               format::put_u32(b.data() + payload, 16 * 1024);
                reseal_record(b, r->off);
              });
   // Valid, though not what vblk writes: the 128 KiB record of blocks 32-63
   // written again with 4 KiB units (a 520-byte table), the index pointing
   // at it. Every block must read back as before.
-  variant("unit-size-4k", Expect::kValid, "a record with 32 units of 4 KiB (valid; vblk writes 16 KiB units)",
+  variant("unit-size-4k", Expect::kValid, "a record with 32 units of 4 KiB (valid; vblk writes 32 KiB units)",
           [&](Bytes& b, Layout& l) {
             const auto old = std::find_if(data.begin(), data.end(),
                                           [](const Rec& d) { return d.h.first == 32 && d.h.count == 32; });

@@ -270,10 +270,8 @@ TEST(Compression, LargePayloadsHaveABlockPerDecodeUnit) {
     std::vector<uint8_t> plain(in.size());
     EXPECT_EQ(ZSTD_decompress(plain.data(), plain.size(), out.data(), out.size()), in.size());
     EXPECT_EQ(plain, in);
-    // And the blocks cost little more than one block would (each has its own
-    // tables): 1.1% on this text; on an ext4 disk of /usr files, 16 KiB
-    // units store 0.4% more than 32 KiB ones.
-    EXPECT_LE(out.size(), zstd_at(in, 3).size() * 102 / 100);
+    // And the blocks cost no more than one block would (each has its own tables).
+    EXPECT_LE(out.size(), zstd_at(in, 3).size() * 101 / 100);
   }).join();
 }
 
