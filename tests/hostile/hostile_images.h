@@ -1178,8 +1178,9 @@ void Generator::unit_table_cases() {
   }
   const uint64_t payload = r->off + format::kRecordHeaderSize;
   const uint64_t entry1 = payload + format::kUnitTableHeadSize + format::kUnitTableEntrySize;  // unit 1's
-  // The table's length, from its unit count (the record's, not a constant).
-  auto table_of = [&](const Bytes& b) { return format::unit_table_size(format::get_u32(b.data() + payload + 4)); };
+  // The table's length, from the unit count in its head (bytes 4-7).
+  const uint64_t unit_count_at = payload + 4;
+  auto table_of = [&](const Bytes& b) { return format::unit_table_size(format::get_u32(b.data() + unit_count_at)); };
   auto table_case = [&](const std::string& name, const std::string& what, const std::function<void(Bytes&)>& f) {
     variant(name, Expect::kDamaged, what, [&](Bytes& b, Layout&) { f(b); });
   };

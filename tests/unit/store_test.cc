@@ -440,7 +440,8 @@ TEST_F(StoreTest, ReadsCheckAndDecodeOnlyTheUnitsTheyNeed) {
   // Damage in unit 2 (blocks 2 * kUnit to 3 * kUnit - 1).
   const uint64_t start = 2 * kUnit, damaged = start + kUnit / 2;
   ASSERT_TRUE(st->corrupt_block(64 + damaged).is_ok());
-  for (uint64_t first : {uint64_t{0}, kUnit - 1, kUnit, start - 1}) EXPECT_TRUE(read_matches(first, 1).is_ok()) << "block " << first;
+  for (uint64_t first : {uint64_t{0}, kUnit - 1, kUnit, start - 1})
+    EXPECT_TRUE(read_matches(first, 1).is_ok()) << "block " << first;
   EXPECT_TRUE(read_matches(1, start - 1).is_ok());
   for (auto [first, count] : std::vector<std::pair<uint64_t, uint64_t>>{
            {start, 1}, {damaged, 1}, {31, 1}, {1, start}, {0, 32}}) {
