@@ -318,6 +318,7 @@ int show_block(vblk::ImageStore& store, const Args& a) {
     j.field("record_blocks", l.record_blocks);
     j.field("index_in_record", l.index_in_record);
     j.field("compressed", l.compressed);
+    j.field("provisional", l.provisional);
     j.field("stored_payload", l.stored_payload);
     j.key("data_hex");
     if (data.empty()) {
@@ -339,7 +340,8 @@ int show_block(vblk::ImageStore& store, const Args& a) {
                   l.record_length, static_cast<unsigned long long>(l.record_first_block),
                   static_cast<unsigned long long>(l.record_first_block + (l.record_blocks ? l.record_blocks - 1 : 0)),
                   l.index_in_record);
-      std::printf("payload:      %u bytes, %s\n", l.stored_payload, l.compressed ? "zstd-compressed" : "raw");
+      std::printf("payload:      %u bytes, %s%s\n", l.stored_payload, l.compressed ? "zstd-compressed" : "raw",
+                  l.provisional ? " (provisional: awaits recompression at the image's level)" : "");
     } else {
       std::printf("record:       none\n");
     }

@@ -52,6 +52,9 @@ int main(int argc, char** argv) {
   mount->add_flag("--allow-other", m.allow_other, "Let other users access the disk file (needs user_allow_other unless root)");
   mount->add_option("-o", m.fuse_options, "Extra FUSE mount option (repeatable), e.g. -o max_read=131072")
       ->delimiter(',');
+  mount->add_flag("--compress-at-write", m.compress_at_write,
+                  "Compress writes at the image's level at once, instead of at level 1 with the data that a higher "
+                  "level shrinks recompressed at the image's level once the disk has been idle for a second");
   mount->add_option("--threads", m.max_threads, "Maximum FUSE worker threads")->capture_default_str()->check(CLI::Range(1, 256));
 
   std::string umount_point;

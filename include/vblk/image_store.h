@@ -49,6 +49,12 @@ struct OpenOptions {
   // path. false: the writer that finds work due does it inline (the
   // sequence of host operations is then a function of the calls alone).
   bool background_maintenance = true;
+  // Deferred compression, on images with the deferred_compression feature
+  // (vblk(5)) and a level above 1: writes compress at level 1, and the
+  // records a higher level would store smaller are recompressed at the
+  // image's level by the maintenance thread once no request has come for a
+  // second. false: writes compress at the image's level.
+  bool defer_compression = true;
 };
 
 struct ImageInfo {
@@ -70,6 +76,12 @@ struct ImageInfo {
   uint64_t segments = 0;       // segments spanned by the file
   uint64_t free_segments = 0;
   bool powered_off = false;    // after power_cut(), until power_on()
+  // Deferred compression: bytes of provisional records (written at the fast
+  // level, awaiting recompression) in the segments counted so far;
+  // provisional_scanned: every segment has been counted (false between an
+  // open and the first idle second of a store that defers).
+  uint64_t provisional_bytes = 0;
+  bool provisional_scanned = true;
 };
 
 // Where one block's data lives (for vblk-inspect --block).
@@ -82,6 +94,7 @@ struct BlockLocation {
   uint64_t record_first_block = 0;
   uint32_t record_blocks = 0;
   bool compressed = false;
+  bool provisional = false;     // compressed fast, awaiting recompression (deferred compression)
   uint32_t stored_payload = 0;
 };
 
@@ -155,6 +168,13 @@ class ImageStore {
   // an open does (checkpoint + replay), then checkpoints. InvalidArgument
   // when the device is not powered off.
   virtual Status power_on() = 0;
+  // Deferred compression (OpenOptions::defer_compression): recompresses
+  // every provisional record at the image's level now, on the calling
+  // thread, whether or not the store is idle, and checkpoints so that the
+  // space they held is given back to the host. The maintenance thread does
+  // the same a segment at a time once the store is idle. Nothing to do on
+  // an image that does not defer.
+  virtual Status recompress() = 0;
   // Checkpoints (when writable) and releases the lock. Called by the
   // destructor if not called explicitly; errors are then only logged.
   virtual Status close() = 0;

@@ -66,7 +66,12 @@ inline constexpr uint64_t kMaxMetaBytes = 4ull << 30;
 // Incompatible bit 0: compressed DATA payloads may begin with a unit table
 // (record flag bit 1; format/unit_table.h). Set by vblk-format on new images.
 inline constexpr uint64_t kFeatureUnitTables = 1ull << 0;
-inline constexpr uint64_t kKnownIncompatFeatures = kFeatureUnitTables;
+// Incompatible bit 1: compressed DATA records may carry the provisional flag
+// (record flag bit 2): written at a faster level than the image's, to be
+// recompressed at the image's level when the disk is idle. Set by
+// vblk-format on new images.
+inline constexpr uint64_t kFeatureDeferredCompression = 1ull << 1;
+inline constexpr uint64_t kKnownIncompatFeatures = kFeatureUnitTables | kFeatureDeferredCompression;
 inline constexpr uint64_t kKnownCompatFeatures = 0;
 inline constexpr uint64_t kKnownAutoclearFeatures = 0;
 
@@ -169,6 +174,11 @@ inline constexpr uint8_t kRecordFlagCompressed = 1;
 // The payload is a unit table, then the zstd frame (DATA records with
 // kRecordFlagCompressed, images with kFeatureUnitTables only).
 inline constexpr uint8_t kRecordFlagUnitTable = 2;
+// The payload was compressed at a faster level than the image's and a higher
+// level would store it smaller; a writer may recompress it (DATA records with
+// kRecordFlagCompressed, images with kFeatureDeferredCompression only). It
+// changes nothing about how the payload reads.
+inline constexpr uint8_t kRecordFlagProvisional = 4;
 
 struct RecordHeader {
   RecordType type = RecordType::kData;
@@ -185,7 +195,8 @@ struct RecordHeader {
 //   0  u32 magic "VREC"
 //   4  u8  type
 //   5  u8  flags          bit 0: payload is zstd-compressed;
-//                         bit 1: it begins with a unit table
+//                         bit 1: it begins with a unit table;
+//                         bit 2: provisional (recompress when idle)
 //   6  u16 reserved, zero
 //   8  u64 seq            global record sequence, +1 per record
 //   16 u64 generation     generation of the checkpoint the record follows

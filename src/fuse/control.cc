@@ -126,6 +126,10 @@ std::string Control::stats_json() {
   j.field("trimmed", s.device.trimmed_blocks).field("bad", s.device.bad_blocks);
   j.end_object();
   j.field("stored_bytes", s.device.stored_bytes);
+  // Deferred compression: what still waits for the idle pass.
+  j.key("recompression").begin_object();
+  j.field("pending_bytes", info.provisional_bytes).field("scanned", info.provisional_scanned);
+  j.end_object();
   j.field("host_file_bytes", s.device.host_file_bytes);
   j.field("host_file_size", s.device.host_file_size);
   j.field("reuse_pool_bytes", s.device.reuse_pool_bytes);

@@ -169,6 +169,7 @@ int serve(const MountOptions& o, Ready& ready, bool daemon) {
 
   OpenOptions open_opts;
   open_opts.read_only = o.read_only;
+  open_opts.defer_compression = !o.compress_at_write;
   auto device = ImageDevice::open(o.image, open_opts);
   if (!device) {
     ready.fail(device.status().message());

@@ -320,16 +320,25 @@ bool StoreImpl::interrupted_since_locked(uint64_t epoch) const {
   return power_epoch_ != epoch || powered_off_ || closed_;
 }
 
-Status StoreImpl::copy_live_blocks(uint64_t off, const RecordHeader& header, std::unique_lock<std::mutex>& lock) {
+Status StoreImpl::copy_live_blocks(uint64_t off, const RecordHeader& header, std::unique_lock<std::mutex>& lock,
+                                   bool recompress) {
   const uint64_t epoch = power_epoch_;
   auto before = live_blocks_locked(off, header);
   if (!before) return before.status();
   if (std::find(before->begin(), before->end(), true) == before->end()) return Status::ok();
   const bool all_live = std::find(before->begin(), before->end(), false) == before->end();
+  // A provisional record to recompress is decoded and compressed again at
+  // the image's level itself, not a level picked from samples: its data
+  // did reward the slowest level tried at write time, and 4 KiB samples
+  // miss the repeats across a record that a higher level finds. Should
+  // that not come out smaller, the record is moved as it is stored.
+  const bool recompressing = recompress && (header.flags & format::kRecordFlagProvisional);
+  // A wholly live record is otherwise moved as it is stored.
+  const bool move_whole = all_live && !recompressing;
   const uint32_t total = format::record_total_length(header.stored_len);
   RecordHeader h = header;
   // Read (and for a partly live record decompress and recompress its live
-  // runs) without mu_. A wholly live record is moved as it is stored.
+  // runs) without mu_.
   PendingRecord moved;
   RawBuffer raw;
   struct Run {
@@ -343,12 +352,15 @@ Status StoreImpl::copy_live_blocks(uint64_t off, const RecordHeader& header, std
     return append_and_apply(rec);
   };
   lock.unlock();
-  Status s = all_live ? read_record(off, total, &h, nullptr, &moved.payload) : read_record(off, total, &h, &raw);
-  if (s && !all_live) {
+  Status s = move_whole ? read_record(off, total, &h, nullptr, &moved.payload)
+                        : read_record(off, total, &h, &raw, all_live ? &moved.payload : nullptr);
+  uint64_t recompressed_bytes = 0;
+  if (s && !move_whole) {
     if (raw.size() != size_t{h.count} * sb_.block_size) s = Status::corruption("record does not hold whole blocks");
     for_each_run(*before, 0, s ? h.count : 0, [&](uint32_t i, uint32_t j) {
       std::span<const uint8_t> run(raw.data() + size_t{i} * sb_.block_size, size_t{j - i} * sb_.block_size);
-      runs.push_back({i, j - i, build_data_records(h.first + i, run)});
+      runs.push_back({i, j - i, build_data_records(h.first + i, run, level_, recompressing)});
+      for (const PendingRecord& rec : runs.back().records) recompressed_bytes += rec.bytes().size();
     });
   }
   lock.lock();
@@ -357,11 +369,15 @@ Status StoreImpl::copy_live_blocks(uint64_t off, const RecordHeader& header, std
   // Blocks overwritten meanwhile must not be copied back over their new data.
   auto now = live_blocks_locked(off, h);
   if (!now) return now.status();
-  if (all_live && std::find(now->begin(), now->end(), false) == now->end()) {
+  const bool still_all_live = std::find(now->begin(), now->end(), false) == now->end();
+  const bool keep_stored = all_live && recompressing && recompressed_bytes >= h.stored_len;
+  if ((move_whole || keep_stored) && still_all_live) {
     moved.header.type = RecordType::kData;
     moved.header.first = h.first;
     moved.header.count = h.count;
-    moved.header.flags = h.flags;
+    // Moved as stored after a recompression that did not pay: no longer
+    // provisional (the flag is not part of what payload_hash covers).
+    moved.header.flags = keep_stored ? static_cast<uint8_t>(h.flags & ~format::kRecordFlagProvisional) : h.flags;
     moved.header.raw_len = h.raw_len;
     moved.header.payload_hash = h.payload_hash;  // verified by read_record
     moved.hashed = true;
@@ -376,7 +392,7 @@ Status StoreImpl::copy_live_blocks(uint64_t off, const RecordHeader& header, std
   if (std::find(left.begin(), left.end(), true) == left.end()) return Status::ok();
   // Rare: overwritten in part while unlocked (or moved whole failed).
   // Copy what still lives here from the record's decompressed blocks.
-  if (all_live) {
+  if (move_whole) {
     raw.resize(h.raw_len);
     VBLK_RETURN_IF_ERROR(decode_payload(h, moved.payload, raw));
     if (raw.size() != size_t{h.count} * sb_.block_size) return Status::corruption("record does not hold whole blocks");
@@ -384,13 +400,14 @@ Status StoreImpl::copy_live_blocks(uint64_t off, const RecordHeader& header, std
   Status appended;
   for_each_run(left, 0, h.count, [&](uint32_t i, uint32_t j) {
     std::span<const uint8_t> run(raw.data() + size_t{i} * sb_.block_size, size_t{j - i} * sb_.block_size);
-    for (PendingRecord& rec : build_data_records(h.first + i, run))
+    for (PendingRecord& rec : build_data_records(h.first + i, run, level_))
       if (appended) appended = append_copy(rec);
   });
   return appended;
 }
 
-Status StoreImpl::clean_segment(uint64_t seg, std::unique_lock<std::mutex>& lock) {
+Status StoreImpl::clean_segment(uint64_t seg, std::unique_lock<std::mutex>& lock, CleanMode mode,
+                                uint64_t* provisional_seen) {
   // Copies the victim's live DATA blocks to the head, marks its live PAGE
   // records' pages dirty, and queues it for freeing at the next checkpoint.
   // Reading, decompressing and recompressing happen without mu_, so writers
@@ -432,8 +449,12 @@ Status StoreImpl::clean_segment(uint64_t seg, std::unique_lock<std::mutex>& lock
     if (!decoded) return damaged(off, decoded.status());
     RecordHeader h = *decoded;
     const uint32_t total = format::record_total_length(h.stored_len);
-    if (h.type == RecordType::kData && h.count > 0 && h.count <= format::kMaxRecordBlocks) {
-      Status copied = copy_live_blocks(off, h, lock);
+    const bool provisional = h.flags & format::kRecordFlagProvisional;
+    if (provisional && provisional_seen) *provisional_seen += total;
+    if (mode == CleanMode::kRecompressHead && !provisional) {
+      // Only provisional records are copied out of the head.
+    } else if (h.type == RecordType::kData && h.count > 0 && h.count <= format::kMaxRecordBlocks) {
+      Status copied = copy_live_blocks(off, h, lock, mode != CleanMode::kClean);
       if (interrupted()) return Status::ok();
       if (!copied) return damaged(off, copied);
     } else if (h.type == RecordType::kPage) {
@@ -449,7 +470,7 @@ Status StoreImpl::clean_segment(uint64_t seg, std::unique_lock<std::mutex>& lock
     }
     pos += total;
   }
-  pending_free_.push_back(seg);
+  if (mode != CleanMode::kRecompressHead) pending_free_.push_back(seg);
   return Status::ok();
 }
 

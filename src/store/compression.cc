@@ -167,9 +167,12 @@ int pick_level(int level, SizeAt&& size_at) {
 // Small payload at an adaptive level: a trial at every candidate now and then.
 // (Never a unit table: small payloads are one unit.)
 static_assert(4 * kSample <= kDecodeUnit, "payloads compress_small takes must fit one decode unit");
-bool compress_small(std::span<const uint8_t> in, int level, std::vector<uint8_t>* out) {
+bool compress_small(std::span<const uint8_t> in, int level, std::vector<uint8_t>* out, int* used_level) {
   Verdict& v = zstd().small[static_cast<size_t>(level)];
-  if (v.follow()) return compress_at(in, v.pick, false, out);
+  if (v.follow()) {
+    *used_level = v.pick;
+    return compress_at(in, v.pick, false, out);
+  }
   // Each candidate's output, kept so the pick is not compressed twice.
   struct Tried {
     int level = 0;
@@ -189,6 +192,7 @@ bool compress_small(std::span<const uint8_t> in, int level, std::vector<uint8_t>
   const auto t = std::find_if(tried.begin(), tried_end, [&](const Tried& c) { return c.level == pick; });
   assert(t != tried_end);
   v.tried(pick, kSmallTrialEvery);
+  *used_level = pick;
   if (t->ok) *out = std::move(t->bytes);
   return t->ok;
 }
@@ -233,15 +237,19 @@ bool samples_incompressible(std::span<const uint8_t> in, size_t samples) {
   return true;
 }
 
-uint8_t compress_payload(std::span<const uint8_t> in, int level, bool unit_table, std::vector<uint8_t>* out) {
+uint8_t compress_payload(std::span<const uint8_t> in, int level, bool unit_table, std::vector<uint8_t>* out,
+                         int* used_level, bool exact_level) {
   if (level <= 0) return 0;
-  const bool adaptive = level <= kMaxAdaptiveLevel;
+  int unused;
+  if (!used_level) used_level = &unused;
+  *used_level = level;
+  const bool adaptive = !exact_level && level <= kMaxAdaptiveLevel;
   // (A payload of one unit needs no table: it is read whole anyway.)
   const bool table = unit_table && in.size() > kDecodeUnit;
   const uint8_t flags = format::kRecordFlagCompressed | (table ? format::kRecordFlagUnitTable : 0);
   auto compressed = [&](bool ok) { return ok ? flags : uint8_t{0}; };
   if (in.size() < 4 * kSample)
-    return compressed(adaptive ? compress_small(in, level, out) : compress_at(in, level, table, out));
+    return compressed(adaptive ? compress_small(in, level, out, used_level) : compress_at(in, level, table, out));
   // Two samples, at the start and in the middle.
   const std::array<const uint8_t*, 2> samples{in.data(), in.data() + in.size() / 2};
   auto samples_at = [&](int l) { return sample_size(samples[0], l) + sample_size(samples[1], l); };
@@ -251,6 +259,7 @@ uint8_t compress_payload(std::span<const uint8_t> in, int level, bool unit_table
   Verdict& v = zstd().large[static_cast<size_t>(level)];
   if (!v.follow())
     v.tried(pick_level(level, [&](int l) { return l == 1 ? first + middle : samples_at(l); }), kLargeTrialEvery);
+  *used_level = v.pick;
   return compressed(compress_at(in, v.pick, table, out));
 }
 

@@ -47,7 +47,7 @@ Result<format::Superblock> superblock_for(const std::string& path, const FormatO
   sb.data_start = data_start;
   sb.created_unix = static_cast<uint64_t>(std::time(nullptr));
   sb.label = opts.label;
-  sb.incompat_features = format::kFeatureUnitTables;
+  sb.incompat_features = format::kFeatureUnitTables | format::kFeatureDeferredCompression;
   std::random_device rd;
   for (auto& b : sb.uuid) b = static_cast<uint8_t>(rd());
   sb.uuid[6] = (sb.uuid[6] & 0x0f) | 0x40;  // RFC 4122 version 4
@@ -147,7 +147,11 @@ StoreImpl::StoreImpl(std::unique_ptr<io::File> file, const format::Superblock& s
       opts_(opts),
       level_(opts.compression_level >= 0 ? opts.compression_level : sb.compression_level),
       max_record_blocks_(std::min(sb.max_record_bytes / sb.block_size, format::kMaxRecordBlocks)),
-      unit_tables_(sb.incompat_features & format::kFeatureUnitTables) {}
+      unit_tables_(sb.incompat_features & format::kFeatureUnitTables),
+      deferred_((sb.incompat_features & format::kFeatureDeferredCompression) && opts.defer_compression &&
+                !opts.read_only && level_ > kDeferredWriteLevel),
+      write_level_(deferred_ ? kDeferredWriteLevel : level_),
+      last_request_ns_(now_ns()) {}
 
 StoreImpl::~StoreImpl() {
   if (Status s = close(); !s) spdlog::error("{}: closing image: {}", file_->name(), s.to_string());
@@ -201,6 +205,10 @@ ImageInfo StoreImpl::info() {
   i.created_unix = sb_.created_unix;
   i.incompat_features = sb_.incompat_features;
   if (sb_.incompat_features & format::kFeatureUnitTables) i.feature_names.push_back("unit_tables");
+  if (sb_.incompat_features & format::kFeatureDeferredCompression)
+    i.feature_names.push_back("deferred_compression");
+  i.provisional_bytes = provisional_bytes_locked();
+  i.provisional_scanned = provisional_scanned_ || !deferred_;
   i.compat_features = sb_.compat_features;
   i.generation = generation_;
   i.segments = segs_.size();
@@ -213,6 +221,7 @@ Status StoreImpl::read_blocks(uint64_t first, uint64_t count, std::span<uint8_t>
   const uint32_t bs = sb_.block_size;
   if (out.size() != count * bs) return Status::invalid_argument("read buffer size does not match the block count");
   std::vector<IndexEntry> entries(count);
+  note_request();
   {
     std::lock_guard lock(mu_);
     VBLK_RETURN_IF_ERROR(check_powered());
@@ -286,6 +295,7 @@ Status StoreImpl::write_blocks(uint64_t first, std::span<const uint8_t> data) {
   const uint32_t bs = sb_.block_size;
   if (data.size() % bs) return Status::invalid_argument("write buffer is not a whole number of blocks");
   const uint64_t count = data.size() / bs;
+  note_request();
   {
     std::lock_guard lock(mu_);
     VBLK_RETURN_IF_ERROR(check_writable());
@@ -294,7 +304,7 @@ Status StoreImpl::write_blocks(uint64_t first, std::span<const uint8_t> data) {
       return Status::bad_block("block " + std::to_string(*bad) + " is BAD");
   }
   // Compression runs without the lock so writers compress in parallel.
-  std::vector<PendingRecord> records = build_data_records(first, data);
+  std::vector<PendingRecord> records = build_data_records(first, data, write_level_);
   // Group commit (group_commit.cc): queue up; the front of the queue
   // appends for everyone queued behind it by the time it holds mu_.
   constexpr size_t kMaxBatchWrites = 64;
@@ -349,6 +359,7 @@ Status StoreImpl::append_range_records(RecordType type, uint64_t first, uint64_t
 }
 
 Status StoreImpl::trim_blocks(uint64_t first, uint64_t count) {
+  note_request();
   std::unique_lock lock(mu_);
   VBLK_RETURN_IF_ERROR(check_writable());
   VBLK_RETURN_IF_ERROR(check_range(first, count));
@@ -472,6 +483,7 @@ Result<BlockLocation> StoreImpl::locate(uint64_t block) {
     loc.record_first_block = h->first;
     loc.record_blocks = h->count;
     loc.compressed = h->flags & format::kRecordFlagCompressed;
+    loc.provisional = h->flags & format::kRecordFlagProvisional;
     loc.stored_payload = h->stored_len;
   }
   return loc;

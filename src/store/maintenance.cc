@@ -7,7 +7,9 @@
 // copy, not for a pass of the cleaner or an fdatasync. Should the thread
 // fall behind (live data below kUrgentLiveFraction, or four checkpoints'
 // worth of log or a full index cache of dirty pages), the writer helps
-// inline, which bounds the file's growth and the memory held.
+// inline, which bounds the file's growth and the memory held. Once the
+// store is idle, the thread also recompresses provisional records
+// (recompress.cc).
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -35,7 +37,7 @@ void StoreImpl::stop_maintenance() {
 bool StoreImpl::maintenance_work_locked() const {
   if (powered_off_ || broken_ || closed_) return false;
   return checkpoint_due_locked() || !to_punch_.empty() || reuse_pool_idle_locked() ||
-         (cleaning_needed_locked(kCleanLiveFraction) && pick_victim_locked());
+         (cleaning_needed_locked(kCleanLiveFraction) && pick_victim_locked()) || recompress_due_locked();
 }
 
 void StoreImpl::maintenance_loop() {
@@ -52,7 +54,10 @@ void StoreImpl::maintenance_loop() {
     }
     if (reuse_pool_idle_locked()) punch_reuse_pool(lock, true);
     if (maint_stop_) break;
-    if (Status s = maintain(lock, kCleanLiveFraction, 1); !s) {
+    Status s = maintain(lock, kCleanLiveFraction, 1);
+    // Recompression only while nothing else is due: a segment per turn.
+    if (s && !maint_stop_ && recompress_due_locked()) s = recompress_step(lock);
+    if (!s) {
       // A power cut that lands mid-pass is expected; anything else is not.
       if (!s.is_powered_off()) spdlog::error("{}: background maintenance: {}", file_->name(), s.to_string());
       maint_cv_.wait_for(lock, std::chrono::seconds(1));

@@ -78,6 +78,7 @@ void StoreImpl::reset_state_locked() {
   // rebuild and are reused before the file grows.
   unpunched_.clear();
   unclean_.clear();
+  provisional_scanned_ = false;
   meta_chunks_.clear();
   page_dir_.clear();
   pages_.clear();

@@ -28,14 +28,15 @@ bool is_zero(const uint8_t* p, size_t n) {
 
 }  // namespace
 
-std::vector<PendingRecord> StoreImpl::build_data_records(uint64_t first, std::span<const uint8_t> data) {
+std::vector<PendingRecord> StoreImpl::build_data_records(uint64_t first, std::span<const uint8_t> data, int level,
+                                                        bool exact_level) {
   const uint32_t bs = sb_.block_size;
   const uint64_t count = data.size() / bs;
   std::vector<PendingRecord> out;
   // A large write whose samples (one per 128 KiB) all fail to compress is
   // stored raw without sampling each record again (two per record).
   const bool raw_all =
-      level_ > 0 && data.size() >= 256 * 1024 && samples_incompressible(data, data.size() / (128 * 1024));
+      level > 0 && data.size() >= 256 * 1024 && samples_incompressible(data, data.size() / (128 * 1024));
   // A DATA record of the blocks from `at` whose stored payload is `payload`
   // (compressed, flags set) or the raw bytes themselves (flags 0).
   auto push_data = [&](uint64_t at, std::span<const uint8_t> raw, uint8_t flags, std::vector<uint8_t>&& payload) {
@@ -69,7 +70,11 @@ std::vector<PendingRecord> StoreImpl::build_data_records(uint64_t first, std::sp
     } else {
       std::span<const uint8_t> raw = data.subspan(i * bs, (j - i) * bs);
       std::vector<uint8_t> packed;
-      const uint8_t flags = raw_all ? 0 : compress_payload(raw, level_, unit_tables_, &packed);
+      int used = 0;
+      uint8_t flags = raw_all ? 0 : compress_payload(raw, level, unit_tables_, &packed, &used, exact_level);
+      // Below the image's level, a payload that the slowest level tried
+      // made smallest would likely be smaller still at the image's level.
+      if (flags && level < level_ && used == level) flags |= format::kRecordFlagProvisional;
       if (flags) {
         push_data(i, raw, flags, std::move(packed));
       } else {
@@ -184,6 +189,7 @@ Status StoreImpl::apply_record(const RecordHeader& h, uint64_t offset) {
       if (h.count == 0 || h.count > format::kMaxRecordBlocks)
         return Status::corruption("DATA record covers " + std::to_string(h.count) + " blocks");
       VBLK_RETURN_IF_ERROR(check_range(h.first, h.count));
+      if (h.flags & format::kRecordFlagProvisional) segs_[segment_of(offset)].provisional += total;
       for (uint32_t i = 0; i < h.count; ++i) {
         IndexEntry e{offset, total, static_cast<uint16_t>(i), static_cast<uint8_t>(BlockState::kUsed),
                      static_cast<uint8_t>(h.count - 1)};

@@ -327,12 +327,18 @@ TEST(FormatTest, UnitTableRejectsDamage) {
   }
 }
 
-TEST(FormatTest, UnitTableFlagOnlyOnCompressedData) {
+// A compressed DATA record of 32 blocks: the record the flag tests vary.
+RecordHeader compressed_data_header() {
   RecordHeader h;
   h.type = RecordType::kData;
   h.count = 32;
   h.stored_len = 100;
   h.raw_len = 131072;
+  return h;
+}
+
+TEST(FormatTest, UnitTableFlagOnlyOnCompressedData) {
+  RecordHeader h = compressed_data_header();
   h.flags = kRecordFlagCompressed | kRecordFlagUnitTable;
   std::array<uint8_t, kRecordHeaderSize> buf;
   encode_record_header(h, buf);
@@ -341,6 +347,25 @@ TEST(FormatTest, UnitTableFlagOnlyOnCompressedData) {
   encode_record_header(h, buf);
   EXPECT_TRUE(decode_record_header(buf).status().is_corruption());
   h.flags = kRecordFlagCompressed | kRecordFlagUnitTable, h.stored_len = 100, h.type = RecordType::kPage;
+  encode_record_header(h, buf);
+  EXPECT_TRUE(decode_record_header(buf).status().is_corruption());
+}
+
+TEST(FormatTest, ProvisionalFlagOnlyOnCompressedData) {
+  RecordHeader h = compressed_data_header();
+  h.flags = kRecordFlagCompressed | kRecordFlagUnitTable | kRecordFlagProvisional;
+  std::array<uint8_t, kRecordHeaderSize> buf;
+  encode_record_header(h, buf);
+  auto ok = decode_record_header(buf);
+  ASSERT_TRUE(ok.is_ok());
+  EXPECT_EQ(ok->flags, h.flags);
+  h.flags = kRecordFlagProvisional, h.stored_len = h.raw_len;
+  encode_record_header(h, buf);
+  EXPECT_TRUE(decode_record_header(buf).status().is_corruption());
+  h.flags = kRecordFlagCompressed | kRecordFlagProvisional, h.stored_len = 100, h.type = RecordType::kPage;
+  encode_record_header(h, buf);
+  EXPECT_TRUE(decode_record_header(buf).status().is_corruption());
+  h.flags = kRecordFlagCompressed | 8, h.type = RecordType::kData;
   encode_record_header(h, buf);
   EXPECT_TRUE(decode_record_header(buf).status().is_corruption());
 }

@@ -14,6 +14,7 @@
 #include "io/file.h"
 #include "io/mem_file.h"
 #include "store/store_impl.h"
+#include "superblock_edit.h"
 #include "test_util.h"
 #include "vblk/image_store.h"
 
@@ -585,18 +586,10 @@ TEST_F(StoreTest, RawRecordReadsFindDamageAndTheEndOfTheFile) {
 // without them, and reads back.
 TEST_F(StoreTest, ImageWithoutUnitTablesIsWrittenWithout) {
   make().reset();
-  {
-    auto file = io::open_posix_file(path_, true, false, io::LockMode::kNone);
-    ASSERT_TRUE(file.is_ok());
-    std::array<uint8_t, format::kSuperblockSize> bytes;
-    ASSERT_TRUE((*file)->read_at(0, bytes).is_ok());
-    auto sb = format::decode_superblock(bytes, path_);
-    ASSERT_TRUE(sb.is_ok());
-    ASSERT_TRUE(sb->incompat_features & format::kFeatureUnitTables);
-    sb->incompat_features = 0;
-    format::encode_superblock(*sb, bytes);
-    ASSERT_TRUE((*file)->write_at(0, bytes).is_ok());
-  }
+  ASSERT_TRUE(test::edit_superblock(path_, [](format::Superblock& sb) {
+    EXPECT_TRUE(sb.incompat_features & format::kFeatureUnitTables);
+    sb.incompat_features = 0;
+  }));
   auto st = reopen();
   ASSERT_TRUE(st);
   EXPECT_EQ(st->info().incompat_features, 0u);

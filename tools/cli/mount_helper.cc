@@ -29,6 +29,8 @@ Status apply_option(const std::string& opt, fuse::MountOptions& m) {
     m.syslog = true;
   } else if (opt == "allow_other") {
     m.allow_other = true;
+  } else if (opt == "compress-at-write" || opt == "compress_at_write") {
+    m.compress_at_write = true;
   } else if (auto v = value("cache-size"); v || (v = value("cache_size"))) {
     auto size = parse_size(*v);
     if (!size) return Status::invalid_argument("-o cache-size: " + size.status().message());

@@ -1,0 +1,160 @@
+// Deferred compression: the idle pass that recompresses provisional records
+// at the image's level (store_impl.h, kDeferredWriteLevel, says why).
+//
+// The pass is the cleaner run on segments chosen for their provisional
+// bytes instead of their dead ones: clean_segment(seg, recompress) decodes
+// each provisional record that still lives there and appends its live
+// blocks compressed at the image's level, re-checking each copy under mu_
+// exactly as a cleaning copy is re-checked, so a block written meanwhile is
+// never overwritten by its old data. The emptied segment is released by a
+// checkpoint and punched like any other. Which records are provisional is
+// on disk (record flag bit 2), so a pass cut short by an unmount resumes
+// at the next open, after a scan of the record headers.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <array>
+#include <functional>
+#include <thread>
+
+#include "store/store_impl.h"
+
+namespace vblk::store {
+
+bool StoreImpl::idle_locked(std::chrono::milliseconds quiet) const {
+  const int64_t since = now_ns() - last_request_ns_.load(std::memory_order_relaxed);
+  return since >= std::chrono::duration_cast<std::chrono::nanoseconds>(quiet).count();
+}
+
+bool StoreImpl::recompress_due_locked() const {
+  if (!deferred_ || powered_off_ || broken_ || closed_ || !idle_locked(kRecompressIdle)) return false;
+  return !provisional_scanned_ || !pick_provisional_locked(1).empty();
+}
+
+std::vector<uint64_t> StoreImpl::pick_provisional_locked(size_t n) const {
+  // The head last, alone: its records are copied within it.
+  std::vector<std::pair<uint32_t, uint64_t>> found;  // (provisional bytes, segment)
+  for (uint64_t i = 0; i < segs_.size(); ++i) {
+    if (segs_[i].provisional == 0 || i == head_seg_ || segs_[i].fill == 0 || unclean_.count(i) ||
+        cleaning_.count(i) || reclaiming_locked(i))
+      continue;
+    found.emplace_back(segs_[i].provisional, i);
+  }
+  const size_t take = std::min(n, found.size());
+  std::partial_sort(found.begin(), found.begin() + static_cast<std::ptrdiff_t>(take), found.end(),
+                    std::greater<>());
+  std::vector<uint64_t> picked;
+  for (size_t k = 0; k < take; ++k) picked.push_back(found[k].second);
+  if (picked.empty() && n > 0 && head_seg_ < segs_.size() && segs_[head_seg_].provisional > 0 &&
+      !unclean_.count(head_seg_) && !cleaning_.count(head_seg_))
+    picked.push_back(head_seg_);
+  return picked;
+}
+
+uint64_t StoreImpl::provisional_bytes_locked() const {
+  uint64_t total = 0;
+  for (uint64_t i = 0; i < segs_.size(); ++i)
+    if (!reclaiming_locked(i)) total += segs_[i].provisional;
+  return total;
+}
+
+Status StoreImpl::scan_provisional(std::unique_lock<std::mutex>& lock) {
+  const uint64_t epoch = power_epoch_;
+  for (uint64_t seg = 0; seg < segs_.size(); ++seg) {
+    const uint32_t fill = segs_[seg].fill;
+    if (fill == 0 || reclaiming_locked(seg) || cleaning_.count(seg)) continue;
+    // The head is read under mu_, so that no record lands in it meanwhile.
+    const bool head = seg == head_seg_;
+    // The headers are read without mu_; the count is kept only if the
+    // segment is still the one read (not emptied or reused meanwhile). A
+    // count that is off only makes the pass take a segment sooner or later.
+    uint32_t provisional = 0;
+    if (!head) lock.unlock();
+    Status s;
+    const uint64_t start = segment_start(seg);
+    for (uint32_t pos = format::kSegmentHeaderSize; s && pos + format::kRecordHeaderSize <= fill;) {
+      std::array<uint8_t, format::kRecordHeaderSize> hbuf{};
+      auto n = file_->read_at(start + pos, hbuf);
+      if (!n) {
+        s = n.status();
+        break;
+      }
+      auto h = format::decode_record_header(std::span<const uint8_t>(hbuf.data(), *n));
+      if (!h) break;  // damage: the cleaner and check() report it; count what came before
+      const uint32_t total = format::record_total_length(h->stored_len);
+      if (h->flags & format::kRecordFlagProvisional) provisional += total;
+      pos += total;
+    }
+    if (!head) lock.lock();
+    if (interrupted_since_locked(epoch)) return Status::ok();
+    if (!s) return s.with_prefix("looking for provisional records in segment " + std::to_string(seg));
+    if (segs_[seg].fill == fill && !reclaiming_locked(seg) && !cleaning_.count(seg))
+      segs_[seg].provisional = provisional;
+  }
+  return Status::ok();
+}
+
+Status StoreImpl::recompress_step(std::unique_lock<std::mutex>& lock) {
+  if (!provisional_scanned_) {
+    VBLK_RETURN_IF_ERROR(scan_provisional(lock));
+    provisional_scanned_ = true;
+    return Status::ok();
+  }
+  const uint64_t epoch = power_epoch_;
+  const std::vector<uint64_t> segs = pick_provisional_locked(kRecompressThreads);
+  if (segs.size() == 1 && segs[0] == head_seg_) {
+    spdlog::debug("{}: recompressing the head segment {} ({} provisional bytes)", file_->name(), segs[0],
+                  segs_[segs[0]].provisional);
+    uint64_t seen = 0;
+    VBLK_RETURN_IF_ERROR(clean_segment(segs[0], lock, CleanMode::kRecompressHead, &seen));
+    if (interrupted_since_locked(epoch)) return Status::ok();
+    // It keeps the count of provisional records written to it meanwhile.
+    uint32_t& left = segs_[segs[0]].provisional;
+    left = unclean_.count(segs[0]) ? 0 : static_cast<uint32_t>(left - std::min<uint64_t>(seen, left));
+  } else if (!segs.empty()) {
+    // Up to kRecompressThreads segments at once, one on this thread and
+    // each other on a helper; cleaning_ keeps every other cleaner off them
+    // from here on. Each drops mu_ while it decodes and compresses.
+    spdlog::debug("{}: recompressing {} segments from {} ({} provisional bytes)", file_->name(), segs.size(), segs[0],
+                  segs_[segs[0]].provisional);
+    for (uint64_t seg : segs) cleaning_.insert(seg);
+    std::vector<Status> results(segs.size());
+    std::vector<std::thread> helpers;
+    for (size_t k = 1; k < segs.size(); ++k)
+      helpers.emplace_back([this, &segs, &results, k] {
+        std::unique_lock helper_lock(mu_);
+        results[k] = clean_segment(segs[k], helper_lock, CleanMode::kRecompress);
+      });
+    results[0] = clean_segment(segs[0], lock, CleanMode::kRecompress);
+    lock.unlock();
+    for (std::thread& t : helpers) t.join();
+    lock.lock();
+    for (uint64_t seg : segs) cleaning_.erase(seg);
+    if (interrupted_since_locked(epoch)) return Status::ok();
+    for (size_t k = 0; k < segs.size(); ++k) {
+      VBLK_RETURN_IF_ERROR(results[k]);
+      // Emptied (pending_free_), or damaged and left in place (unclean_):
+      // either way the pass is done with it.
+      segs_[segs[k]].provisional = 0;
+    }
+  }
+  // Give the space back once a batch is emptied, and at the end of the pass.
+  if (pending_free_.size() >= clean_batch() || (!pending_free_.empty() && pick_provisional_locked(1).empty()))
+    VBLK_RETURN_IF_ERROR(checkpoint_presynced(lock));
+  if (!to_punch_.empty()) punch_released(lock, true);
+  return Status::ok();
+}
+
+Status StoreImpl::recompress() {
+  std::unique_lock lock(mu_);
+  VBLK_RETURN_IF_ERROR(check_writable());
+  if (!deferred_) return Status::ok();
+  if (!provisional_scanned_) VBLK_RETURN_IF_ERROR(recompress_step(lock));
+  while (!pick_provisional_locked(1).empty() || !pending_free_.empty()) {
+    VBLK_RETURN_IF_ERROR(check_writable());
+    VBLK_RETURN_IF_ERROR(recompress_step(lock));
+  }
+  return Status::ok();
+}
+
+}  // namespace vblk::store
