@@ -595,6 +595,12 @@ int run_live(const Args& a) {
                                                                  " of it freed, kept for reuse"
                                                            : std::string()) +
                            ")");
+ if (const vblk::JsonValue& r = s["recompression"]; r.is_object()) {
+    const uint64_t pending = r["pending_bytes"].as_u64();
+    line("recompression:", pending ? vblk::format_size(pending) + " stored at level 1, recompressed once the disk is idle"
+                         : r["scanned"].as_bool() ? std::string("none pending")
+                                                  : std::string("not yet looked for (after a second without requests)"));
+  }
   const vblk::JsonValue& b = s["blocks"];
   line("blocks:", "free " + num(b["free"]) + ", used " + num(b["used"]) + ", trimmed " + num(b["trimmed"]) +
                       ", bad " + num(b["bad"]));
