@@ -287,5 +287,28 @@ TEST_F(DeferredTest, ADamagedRecordIsLeftInPlaceAndTheRestRecompressed) {
   expect_blocks(*st, 2047, tail);
 }
 
+TEST_F(DeferredTest, APowerCutAfterThePassLosesNothingFlushed) {
+  // The pass ends with a checkpoint, so its copies are durable; the moved
+  // blocks replay from them, and writes after it are cut as any others.
+  format();
+  auto st = open();
+  auto data = text_blocks(2048, 4096, 13);
+  ASSERT_TRUE(st->write_blocks(0, data).is_ok());
+  ASSERT_TRUE(st->flush().is_ok());
+  ASSERT_TRUE(st->recompress().is_ok());
+  auto late = test::pattern_blocks(16, 4096, 14);
+  ASSERT_TRUE(st->write_blocks(100, late).is_ok());  // not flushed
+  auto cut = st->power_cut();
+  ASSERT_TRUE(cut.is_ok());
+  EXPECT_EQ(cut->dropped_writes, 1u);
+  EXPECT_EQ(cut->dropped_blocks, 16u);
+  ASSERT_TRUE(st->power_on().is_ok());
+  expect_blocks(*st, 0, data);
+  EXPECT_FALSE(st->locate(1000)->provisional);
+  auto report = st->check();
+  ASSERT_TRUE(report.is_ok());
+  EXPECT_TRUE(report->problems.empty());
+}
+
 }  // namespace
 }  // namespace vblk
