@@ -55,7 +55,8 @@ void StoreImpl::maintenance_loop() {
     if (reuse_pool_idle_locked()) punch_reuse_pool(lock, true);
     if (maint_stop_) break;
     Status s = maintain(lock, kCleanLiveFraction, 1);
-    // Recompression only while nothing else is due: a segment per turn.
+    // Recompression only while nothing else is due: one step (up to
+    // kRecompressThreads segments) per turn.
     if (s && !maint_stop_ && recompress_due_locked()) s = recompress_step(lock);
     if (!s) {
       // A power cut that lands mid-pass is expected; anything else is not.
