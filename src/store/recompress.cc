@@ -149,11 +149,12 @@ Status StoreImpl::recompress() {
   std::unique_lock lock(mu_);
   VBLK_RETURN_IF_ERROR(check_writable());
   if (!deferred_) return Status::ok();
-  if (!provisional_scanned_) VBLK_RETURN_IF_ERROR(recompress_step(lock));
-  while (!pick_provisional_locked(1).empty() || !pending_free_.empty()) {
+  // The first step scans, if the open has not yet; each later one takes
+  // segments, until none is left and the last emptied one is released.
+  do {
     VBLK_RETURN_IF_ERROR(check_writable());
     VBLK_RETURN_IF_ERROR(recompress_step(lock));
-  }
+  } while (!pick_provisional_locked(1).empty() || !pending_free_.empty());
   return Status::ok();
 }
 

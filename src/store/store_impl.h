@@ -432,8 +432,16 @@ class StoreImpl final : public ImageStore {
   // headers (segments full at open; their records predate the checkpoint).
   Status scan_provisional(std::unique_lock<std::mutex>& lock);
   uint64_t provisional_bytes_locked() const;
-  // A request arrived (any thread, no lock).
-  void note_request() { last_request_ns_.store(now_ns(), std::memory_order_relaxed); }
+  // A request arrived (any thread, no lock). Every read and write calls it,
+  // so the shared clock is stored only when it has moved by 10 ms: the idle
+  // test needs a second's precision, not a cache line written by every
+  // request on every core.
+  void note_request() {
+    const int64_t now = now_ns();
+    if (now - last_request_ns_.load(std::memory_order_relaxed) >= kRequestClockStepNs)
+      last_request_ns_.store(now, std::memory_order_relaxed);
+  }
+  static constexpr int64_t kRequestClockStepNs = 10'000'000;
   static int64_t now_ns() {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
         .count();

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -12,6 +13,9 @@
 #include <thread>
 
 #include "format/format.h"
+#include "io/crash_file.h"
+#include "io/mem_file.h"
+#include "store/store_impl.h"
 #include "superblock_edit.h"
 #include "test_util.h"
 #include "vblk/image_store.h"
@@ -45,6 +49,26 @@ std::vector<uint8_t> text_blocks(size_t count, uint32_t bs, uint64_t seed) {
   return v;
 }
 
+// The blocks read back equal `data` from block `first` on.
+void expect_blocks(ImageStore& st, uint64_t first, const std::vector<uint8_t>& data) {
+  std::vector<uint8_t> out(data.size());
+  ASSERT_TRUE(st.read_blocks(first, data.size() / 4096, out).is_ok());
+  EXPECT_TRUE(out == data);
+}
+uint64_t stored(ImageStore& st) { return st.stats().stored_bytes; }
+// check() finds every structure and record sound.
+void expect_clean(ImageStore& st) {
+  auto report = st.check();
+  ASSERT_TRUE(report.is_ok()) << report.status().to_string();
+  EXPECT_TRUE(report->problems.empty());
+}
+// Writes `count` text blocks from block 0 and returns them.
+std::vector<uint8_t> write_text(ImageStore& st, size_t count, uint64_t seed) {
+  auto data = text_blocks(count, 4096, seed);
+  EXPECT_TRUE(st.write_blocks(0, data).is_ok());
+  return data;
+}
+
 class DeferredTest : public ::testing::Test {
  protected:
   void SetUp() override { path_ = dir_.path("img"); }
@@ -63,13 +87,6 @@ class DeferredTest : public ::testing::Test {
     EXPECT_TRUE(s.is_ok()) << s.status().to_string();
     return s.is_ok() ? std::move(*s) : nullptr;
   }
-  // The blocks read back equal `data` from block `first` on.
-  static void expect_blocks(ImageStore& st, uint64_t first, const std::vector<uint8_t>& data) {
-    std::vector<uint8_t> out(data.size());
-    ASSERT_TRUE(st.read_blocks(first, data.size() / 4096, out).is_ok());
-    EXPECT_TRUE(out == data);
-  }
-  static uint64_t stored(ImageStore& st) { return st.stats().stored_bytes; }
   TempDir dir_;
   std::string path_;
 };
@@ -103,9 +120,7 @@ TEST_F(DeferredTest, WritesAreProvisionalUntilRecompressed) {
     // Level 3 stores this text well below level 1.
     EXPECT_LT(stored(*st), at_write * 0.9) << "level 1: " << at_write;
     expect_blocks(*st, 0, data);
-    auto report = st->check();
-    ASSERT_TRUE(report.is_ok());
-    EXPECT_TRUE(report->problems.empty());
+    expect_clean(*st);
   }
   auto st = open();
   ASSERT_TRUE(st);
@@ -172,8 +187,7 @@ TEST_F(DeferredTest, ImageWithoutTheFeatureCompressesAtItsLevel) {
       path_, [](format::Superblock& sb) { sb.incompat_features &= ~format::kFeatureDeferredCompression; }));
   auto st = open();
   ASSERT_TRUE(st);
-  auto data = text_blocks(512, 4096, 5);
-  ASSERT_TRUE(st->write_blocks(0, data).is_ok());
+  auto data = write_text(*st, 512, 5);
   EXPECT_FALSE(st->locate(0)->provisional);
   EXPECT_TRUE(st->info().provisional_scanned);
   ASSERT_TRUE(st->recompress().is_ok());  // nothing to do
@@ -206,8 +220,7 @@ TEST_F(DeferredTest, OverwritesBeforeTheCopyAreNotUndone) {
   // copy only what still lives in the old records.
   format();
   auto st = open();
-  auto data = text_blocks(2048, 4096, 7);
-  ASSERT_TRUE(st->write_blocks(0, data).is_ok());
+  auto data = write_text(*st, 2048, 7);
   auto patch = test::pattern_blocks(64, 4096, 8);
   for (uint64_t at : {5u, 700u, 1500u}) {
     ASSERT_TRUE(st->write_blocks(at, patch).is_ok());
@@ -224,8 +237,7 @@ TEST_F(DeferredTest, TheBackgroundPassRunsWhenIdleAndLosesNoWrite) {
   format();
   auto st = open(/*background=*/true);
   ASSERT_TRUE(st);
-  auto data = text_blocks(4096, 4096, 9);  // 16 MiB
-  ASSERT_TRUE(st->write_blocks(0, data).is_ok());
+  auto data = write_text(*st, 4096, 9);  // 16 MiB
   const uint64_t pending = st->info().provisional_bytes;
   ASSERT_GT(pending, 0u);
   // Idle: the pass starts within about a second; interrupt it with writes
@@ -248,16 +260,13 @@ TEST_F(DeferredTest, TheBackgroundPassRunsWhenIdleAndLosesNoWrite) {
   st.reset();
   st = open();
   expect_blocks(*st, 0, data);
-  auto report = st->check();
-  ASSERT_TRUE(report.is_ok());
-  EXPECT_TRUE(report->problems.empty());
+  expect_clean(*st);
 }
 
 TEST_F(DeferredTest, ReadsKeepThePassWaiting) {
   format();
   auto st = open(/*background=*/true);
-  auto data = text_blocks(1024, 4096, 11);
-  ASSERT_TRUE(st->write_blocks(0, data).is_ok());
+  auto data = write_text(*st, 1024, 11);
   const uint64_t pending = st->info().provisional_bytes;
   std::vector<uint8_t> out(4096);
   const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(2500);
@@ -271,8 +280,7 @@ TEST_F(DeferredTest, ReadsKeepThePassWaiting) {
 TEST_F(DeferredTest, ADamagedRecordIsLeftInPlaceAndTheRestRecompressed) {
   format();
   auto st = open();
-  auto data = text_blocks(2048, 4096, 12);
-  ASSERT_TRUE(st->write_blocks(0, data).is_ok());
+  auto data = write_text(*st, 2048, 12);
   ASSERT_TRUE(st->corrupt_block(0).is_ok());
   const auto damaged = st->locate(0).value();
   ASSERT_TRUE(st->recompress().is_ok());
@@ -292,8 +300,7 @@ TEST_F(DeferredTest, APowerCutAfterThePassLosesNothingFlushed) {
   // blocks replay from them, and writes after it are cut as any others.
   format();
   auto st = open();
-  auto data = text_blocks(2048, 4096, 13);
-  ASSERT_TRUE(st->write_blocks(0, data).is_ok());
+  auto data = write_text(*st, 2048, 13);
   ASSERT_TRUE(st->flush().is_ok());
   ASSERT_TRUE(st->recompress().is_ok());
   auto late = test::pattern_blocks(16, 4096, 14);
@@ -305,9 +312,54 @@ TEST_F(DeferredTest, APowerCutAfterThePassLosesNothingFlushed) {
   ASSERT_TRUE(st->power_on().is_ok());
   expect_blocks(*st, 0, data);
   EXPECT_FALSE(st->locate(1000)->provisional);
-  auto report = st->check();
-  ASSERT_TRUE(report.is_ok());
-  EXPECT_TRUE(report->problems.empty());
+  expect_clean(*st);
+}
+
+// Host read errors during the pass: the scan after an open and the copy of
+// a segment each report the error, leave what they had not done pending,
+// and a later pass finishes it.
+TEST(DeferredHostFault, ReadErrorsStopThePassAndALaterOneFinishes) {
+  FormatOptions f;
+  f.capacity_bytes = 64ull << 20;
+  f.compression_level = 3;
+  f.segment_size = 1 << 20;
+  auto sb = store::superblock_for("host.img", f);
+  ASSERT_TRUE(sb.is_ok()) << sb.status().to_string();
+  io::MemFile base("host.img");
+  ASSERT_TRUE(store::write_empty_image(base, *sb).is_ok());
+  io::CrashRecorder rec(base.contents());
+  OpenOptions o;
+  o.background_maintenance = false;
+  auto opened = store::open_image_file(rec.open("host.img"), o);
+  ASSERT_TRUE(opened.is_ok()) << opened.status().to_string();
+  ImageStore& st = **opened;
+  auto data = text_blocks(2048, 4096, 15);
+  ASSERT_TRUE(st.write_blocks(0, data).is_ok());
+
+  rec.inject(io::FaultHook::kRead, EIO, -1);
+  Status s = st.recompress();
+  EXPECT_EQ(s.code(), Status::Code::kIoError) << s.to_string();
+  EXPECT_NE(s.message().find("looking for provisional records"), std::string::npos) << s.to_string();
+  EXPECT_FALSE(st.info().provisional_scanned);
+  rec.clear_faults();
+  ASSERT_TRUE(st.recompress().is_ok());
+  EXPECT_TRUE(st.info().provisional_scanned);
+
+  auto more = text_blocks(1024, 4096, 16);
+  ASSERT_TRUE(st.write_blocks(4096, more).is_ok());
+  const uint64_t pending = st.info().provisional_bytes;
+  ASSERT_GT(pending, 0u);
+  rec.inject(io::FaultHook::kRead, EIO, -1);
+  s = st.recompress();
+  EXPECT_EQ(s.code(), Status::Code::kIoError) << s.to_string();
+  EXPECT_NE(s.message().find("cleaning segment"), std::string::npos) << s.to_string();
+  EXPECT_GT(st.info().provisional_bytes, 0u);
+  rec.clear_faults();
+  ASSERT_TRUE(st.recompress().is_ok());
+  EXPECT_EQ(st.info().provisional_bytes, 0u);
+  expect_blocks(st, 0, data);
+  expect_blocks(st, 4096, more);
+  expect_clean(st);
 }
 
 }  // namespace
