@@ -229,7 +229,7 @@ Result<RecordHeader> decode_record_header(std::span<const uint8_t> in) {
   if (get_u16(p + 6) != 0 || get_u32(p + 44) != 0) return Status::corruption("record header reserved bytes are not zero");
   RecordHeader h;
   uint8_t type = p[4];
-  if (type < 1 || type > 7) return Status::corruption("record has unknown type " + std::to_string(type));
+  if (type < 1 || type > kMaxRecordType) return Status::corruption("record has unknown type " + std::to_string(type));
   h.type = static_cast<RecordType>(type);
   h.flags = p[5];
   if (h.flags & ~(kRecordFlagCompressed | kRecordFlagUnitTable | kRecordFlagProvisional))
@@ -268,6 +268,20 @@ IndexEntry decode_index_entry(const uint8_t* in) {
   e.state = in[14];
   e.blocks_minus_one = in[15];
   return e;
+}
+
+const char* record_type_name(RecordType type) {
+  switch (type) {
+    case RecordType::kData: return "DATA";
+    case RecordType::kZero: return "ZERO";
+    case RecordType::kTrim: return "TRIM";
+    case RecordType::kBadSet: return "BAD_SET";
+    case RecordType::kBadClear: return "BAD_CLEAR";
+    case RecordType::kPage: return "PAGE";
+    case RecordType::kMeta: return "META";
+    case RecordType::kFlush: return "FLUSH";
+  }
+  return "unknown";
 }
 
 std::string uuid_to_string(const std::array<uint8_t, 16>& u) {

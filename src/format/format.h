@@ -71,7 +71,13 @@ inline constexpr uint64_t kFeatureUnitTables = 1ull << 0;
 // recompressed at the image's level when the disk is idle. Set by
 // vblk-format on new images.
 inline constexpr uint64_t kFeatureDeferredCompression = 1ull << 1;
-inline constexpr uint64_t kKnownIncompatFeatures = kFeatureUnitTables | kFeatureDeferredCompression;
+// Incompatible bit 2: a FLUSH record (type 8; format/flush_record.h) follows
+// every flush that made new records durable, so that replay can tell damage
+// in the log from a torn tail and go on past it. Set by vblk-format on new
+// images.
+inline constexpr uint64_t kFeatureFlushRecords = 1ull << 2;
+inline constexpr uint64_t kKnownIncompatFeatures =
+    kFeatureUnitTables | kFeatureDeferredCompression | kFeatureFlushRecords;
 inline constexpr uint64_t kKnownCompatFeatures = 0;
 inline constexpr uint64_t kKnownAutoclearFeatures = 0;
 
@@ -169,7 +175,9 @@ enum class RecordType : uint8_t {
   kBadClear = 5,  // BAD mark removed; blocks become TRIMMED
   kPage = 6,      // payload: one index page; first = page number
   kMeta = 7,      // payload: one chunk of checkpoint metadata; first = previous chunk offset
+  kFlush = 8,     // payload: descriptors of the block records a flush made durable; first = claim
 };
+inline constexpr uint8_t kMaxRecordType = 8;
 inline constexpr uint8_t kRecordFlagCompressed = 1;
 // The payload is a unit table, then the zstd frame (DATA records with
 // kRecordFlagCompressed, images with kFeatureUnitTables only).
@@ -263,6 +271,8 @@ void encode_index_entry(const IndexEntry& e, uint8_t* out);
 IndexEntry decode_index_entry(const uint8_t* in);
 
 std::string uuid_to_string(const std::array<uint8_t, 16>& uuid);
+// "DATA", "ZERO", ... as vblk(5) names the record types.
+const char* record_type_name(RecordType type);
 
 }  // namespace vblk::format
 

@@ -182,6 +182,9 @@ Status StoreImpl::checkpoint_locked() {
   meta_chunks_ = std::move(chunks);
   log_since_checkpoint_ = 0;
   changed_since_checkpoint_ = false;
+  // Replay starts after this checkpoint: FLUSH records describe only what comes next.
+  undescribed_.clear();
+  flush_claim_ = next_seq_ - 1;
   // 4. Segments punched before this checkpoint are free now; those emptied
   // before it are released: no checkpoint to come can need their data.
   for (uint64_t seg : punched_) {

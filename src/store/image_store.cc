@@ -47,7 +47,8 @@ Result<format::Superblock> superblock_for(const std::string& path, const FormatO
   sb.data_start = data_start;
   sb.created_unix = static_cast<uint64_t>(std::time(nullptr));
   sb.label = opts.label;
-  sb.incompat_features = format::kFeatureUnitTables | format::kFeatureDeferredCompression;
+  sb.incompat_features =
+      format::kFeatureUnitTables | format::kFeatureDeferredCompression | format::kFeatureFlushRecords;
   std::random_device rd;
   for (auto& b : sb.uuid) b = static_cast<uint8_t>(rd());
   sb.uuid[6] = (sb.uuid[6] & 0x0f) | 0x40;  // RFC 4122 version 4
@@ -148,6 +149,7 @@ StoreImpl::StoreImpl(std::unique_ptr<io::File> file, const format::Superblock& s
       level_(opts.compression_level >= 0 ? opts.compression_level : sb.compression_level),
       max_record_blocks_(std::min(sb.max_record_bytes / sb.block_size, format::kMaxRecordBlocks)),
       unit_tables_(sb.incompat_features & format::kFeatureUnitTables),
+      flush_records_(sb.incompat_features & format::kFeatureFlushRecords),
       deferred_((sb.incompat_features & format::kFeatureDeferredCompression) && opts.defer_compression &&
                 !opts.read_only && level_ > kDeferredWriteLevel),
       write_level_(deferred_ ? kDeferredWriteLevel : level_),
@@ -207,6 +209,7 @@ ImageInfo StoreImpl::info() {
   if (sb_.incompat_features & format::kFeatureUnitTables) i.feature_names.push_back("unit_tables");
   if (sb_.incompat_features & format::kFeatureDeferredCompression)
     i.feature_names.push_back("deferred_compression");
+  if (sb_.incompat_features & format::kFeatureFlushRecords) i.feature_names.push_back("flush_records");
   i.provisional_bytes = provisional_bytes_locked();
   i.provisional_scanned = provisional_scanned_ || !deferred_;
   i.compat_features = sb_.compat_features;
@@ -396,20 +399,30 @@ Status StoreImpl::flush() {
   if (due) maint_cv_.notify_one();
   // Every write acknowledged before this call is already in the host file's
   // page cache; fdatasync makes it durable without holding up other I/O.
-  Status s = sync_file();
-  std::lock_guard lock(mu_);
-  if (!s) {
-    // After a failed fdatasync Linux may have dropped the dirty pages and
-    // a later fdatasync succeeds without writing them: no later flush
-    // could honestly promise durability. Refuse writes until reopened
-    // (found by the crash test HostFault/sync*).
-    break_after_failed_sync_locked();
-    return s;
-  }
-  // A power cut while the sync ran dropped what this flush covers.
-  if (epoch != power_epoch_) return Status::powered_off(file_->name() + ": a power cut interrupted the flush");
-  mark_durable_locked(upto);
-  return Status::ok();
+  std::unique_lock lock(mu_, std::defer_lock);
+  auto synced = [&](uint64_t durable_seq) -> Status {
+    Status s = sync_file();
+    lock.lock();
+    if (!s) {
+      // After a failed fdatasync Linux may have dropped the dirty pages and
+      // a later fdatasync succeeds without writing them: no later flush
+      // could honestly promise durability. Refuse writes until reopened.
+      break_after_failed_sync_locked();
+      return s;
+    }
+    // A power cut while the sync ran dropped what this flush covers.
+    if (epoch != power_epoch_) return Status::powered_off(file_->name() + ": a power cut interrupted the flush");
+    mark_durable_locked(durable_seq);
+    return Status::ok();
+  };
+  VBLK_RETURN_IF_ERROR(synced(upto));
+  // The FLUSH record that says so must be durable too before the flush
+  // returns: replay trusts only a claim it finds on disk (vblk(5) RECOVERY).
+  auto marker = append_flush_records_locked(upto);
+  if (!marker) return marker.status().with_prefix(file_->name() + ": flush: writing the flush record");
+  if (*marker == 0) return Status::ok();
+  lock.unlock();
+  return synced(*marker);
 }
 
 Status StoreImpl::checkpoint() {
@@ -501,6 +514,7 @@ Result<CheckReport> StoreImpl::check() {
   std::vector<uint64_t> page_nos;
   {
     std::lock_guard lock(mu_);
+    report.problems = replay_problems_;
     for (auto& [p, _] : page_dir_) page_nos.push_back(p);
     for (auto& [p, page] : pages_)
       if (!page_dir_.count(p)) page_nos.push_back(p);

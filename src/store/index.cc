@@ -176,7 +176,7 @@ void StoreImpl::account_entry(const IndexEntry& e, int sign) {
   } else if (e.state == static_cast<uint8_t>(BlockState::kTrimmed)) {
     add(trimmed_, 1);
   }
-  if (e.record_offset != 0) {
+  if (e.record_offset != 0 && !is_damage_sentinel(e.record_offset)) {
     // A record's bytes are shared out among its blocks; block 0 takes the remainder.
     uint32_t n = e.blocks_minus_one + 1u;
     uint32_t share = e.record_length / n + (e.index_in_record == 0 ? e.record_length % n : 0);

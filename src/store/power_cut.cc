@@ -9,6 +9,8 @@
 // records cannot be reached either: each carries a higher sequence number.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "store/store_impl.h"
 
 namespace vblk::store {
@@ -89,6 +91,40 @@ void StoreImpl::reset_state_locked() {
   log_since_checkpoint_ = 0;
   changed_since_checkpoint_ = false;
   unsynced_.clear();
+  undescribed_.clear();
+  flush_claim_ = 0;
+  replay_problems_.clear();
+}
+
+Result<uint64_t> StoreImpl::append_flush_records_locked(uint64_t upto_seq) {
+  if (!flush_records_ || upto_seq <= flush_claim_) return uint64_t{0};
+  VBLK_RETURN_IF_ERROR(check_writable());
+  // undescribed_ is in seq order; describe those the sync covered.
+  const auto end = std::find_if(undescribed_.begin(), undescribed_.end(),
+                                [&](const format::FlushDescriptor& d) { return d.seq > upto_seq; });
+  uint64_t last = 0;
+  uint64_t from = flush_claim_ + 1;
+  auto it = undescribed_.begin();
+  do {
+    const size_t n = std::min<size_t>(format::kMaxFlushDescriptors, static_cast<size_t>(end - it));
+    format::FlushPayload p;
+    p.from_seq = from;
+    p.descriptors.assign(it, it + static_cast<std::ptrdiff_t>(n));
+    it += static_cast<std::ptrdiff_t>(n);
+    p.to_seq = it == end ? upto_seq : p.descriptors.back().seq;
+    PendingRecord rec;
+    rec.header.type = format::RecordType::kFlush;
+    rec.header.first = upto_seq;
+    rec.header.count = static_cast<uint32_t>(n);
+    rec.payload = format::encode_flush_payload(p);
+    auto off = append_record(rec);
+    if (!off) return off.status();
+    last = rec.header.seq;
+    from = p.to_seq + 1;
+  } while (it != end);
+  undescribed_.erase(undescribed_.begin(), end);
+  flush_claim_ = upto_seq;
+  return last;
 }
 
 Result<PowerCutReport> StoreImpl::power_cut() {

@@ -97,7 +97,8 @@ uint64_t StoreImpl::allocation_candidate() const {
 Result<PlacedRecord> StoreImpl::place_record(PendingRecord& rec, const HeadPosition& at) const {
   RecordHeader& h = rec.header;
   h.stored_len = static_cast<uint32_t>(rec.bytes().size());
-  if (h.type != RecordType::kData && h.type != RecordType::kPage && h.type != RecordType::kMeta)
+  if (h.type != RecordType::kData && h.type != RecordType::kPage && h.type != RecordType::kMeta &&
+      h.type != RecordType::kFlush)
     h.raw_len = 0;
   else if (!(h.flags & format::kRecordFlagCompressed))
     h.raw_len = h.stored_len;
@@ -160,6 +161,7 @@ void StoreImpl::commit_placed(const PendingRecord& rec, const PlacedRecord& p) {
   const bool covers_blocks =
       !rec.moved && (h.type == RecordType::kData || h.type == RecordType::kZero || h.type == RecordType::kTrim);
   unsynced_.push_back({h.seq, p.offset, covers_blocks ? h.count : 0u, rec.continues_call});
+  if (flush_records_ && format::covers_blocks(h.type)) undescribed_.push_back({h.seq, h.first, h.count, h.type});
   next_seq_++;
   log_since_checkpoint_ += p.head_len - format::kRecordHeaderSize + p.total;
   changed_since_checkpoint_ = true;
@@ -249,6 +251,8 @@ Status StoreImpl::apply_record(const RecordHeader& h, uint64_t offset) {
     case RecordType::kPage:
     case RecordType::kMeta:
       // Written by a checkpoint that did not complete: nothing to apply.
+    case RecordType::kFlush:
+      // Read by replay for its claim (replay.cc); changes no block.
       return Status::ok();
   }
   return Status::corruption("unknown record type");
@@ -256,6 +260,7 @@ Status StoreImpl::apply_record(const RecordHeader& h, uint64_t offset) {
 
 Status StoreImpl::read_record(uint64_t offset, uint32_t length_hint, RecordHeader* h, RawBuffer* raw,
                                std::vector<uint8_t>* stored, size_t raw_needed) {
+  if (is_damage_sentinel(offset)) return Status::corruption("its log record was lost to damage in the image");
   // Reused by the thread's next reads: no allocation per record.
   thread_local RawBuffer buf;
   buf.resize(std::max<uint32_t>(length_hint, format::kRecordHeaderSize));
@@ -299,6 +304,7 @@ Status StoreImpl::read_record_prefix(const IndexEntry& e, size_t raw_needed, Rec
   const uint32_t units = format::unit_count_for(static_cast<uint32_t>(raw_len), kDecodeUnit);
   const size_t fixed = format::kRecordHeaderSize + format::unit_table_size(units);
   auto whole = [&] { return read_record(e.record_offset, e.record_length, h, raw, nullptr, raw_needed); };
+  if (is_damage_sentinel(e.record_offset)) return whole();
   if (e.record_length == format::record_total_length(static_cast<uint32_t>(raw_len)))
     return read_raw_record(e, raw_len, h, raw);
   // (A record longer than a raw one of its blocks is none vblk writes: the

@@ -68,6 +68,7 @@
 #include <vector>
 
 #include "format/format.h"
+#include "format/flush_record.h"
 #include "format/unit_table.h"
 #include "io/file.h"
 #include "store/raw_buffer.h"
@@ -369,7 +370,48 @@ class StoreImpl final : public ImageStore {
 
   // ---- recovery (recovery.cc) ----
   Status load_checkpoint(const format::Checkpoint& cp);
+
+  // ---- replay (replay.cc); REQUIRE mu_ or an open in progress ----
+  struct LogItem;
+  struct LogCursor;
   Status replay();
+  // The walk's next item after the cursor (and moves it), or none at the
+  // end of the log.
+  Result<std::optional<LogItem>> walk_step(LogCursor& c);
+  // The record with the cursor's next seq at (seg, pos), sound or with a
+  // damaged payload; none when no sound header of it is there.
+  Result<std::optional<LogItem>> record_item(const LogCursor& c, uint64_t seg, uint32_t pos);
+  // A header at (seg, pos) that decodes, of this generation, that fits the segment.
+  Result<std::optional<format::RecordHeader>> sound_header_at(uint64_t seg, uint32_t pos);
+  // The segment header says seg was allocated as number alloc_seq.
+  Result<bool> segment_follows(uint64_t seg, uint64_t alloc_seq);
+  // The first position from `from` on in seg holding a header of this
+  // generation with a seq above after_seq.
+  Result<std::optional<uint32_t>> find_later_record(uint64_t seg, uint32_t from, uint64_t after_seq);
+  uint64_t next_walk_segment(const LogCursor& c) const;
+  void enter_walk_segment(LogCursor& c, uint64_t seg) const;
+  Status read_flush_record(const LogItem& item, uint64_t* claim,
+                           std::map<uint64_t, format::FlushDescriptor>* descriptors,
+                           std::map<uint64_t, uint64_t>* described);
+  Status apply_damaged_record(const LogItem& item);
+  Status apply_gap(const LogItem& gap, const std::map<uint64_t, format::FlushDescriptor>& descriptors,
+                   const std::map<uint64_t, uint64_t>& described);
+  // Index entries of blocks whose record was lost to damage name the start
+  // of a segment, where a segment header lies and never a record: their
+  // reads fail, and they hold no space (vblk(5) INDEX).
+  bool is_damage_sentinel(uint64_t record_offset) const {
+    return record_offset >= sb_.data_start && (record_offset - sb_.data_start) % sb_.segment_size == 0;
+  }
+  format::IndexEntry damage_sentinel_entry(uint64_t seg, uint32_t index, uint32_t blocks) const {
+    return {segment_start(seg), format::kRecordHeaderSize + format::kRecordAlign, static_cast<uint16_t>(index),
+            static_cast<uint8_t>(BlockState::kUsed), static_cast<uint8_t>(blocks - 1)};
+  }
+
+  // ---- flush records (flush()); REQUIRE mu_ ----
+  // Appends the FLUSH records claiming every record up to upto_seq durable
+  // (images with kFeatureFlushRecords, when the last claim was lower).
+  // Returns the seq of the last one appended, 0 when none was needed.
+  Result<uint64_t> append_flush_records_locked(uint64_t upto_seq);
 
   // ---- checkpoint and cleaner (cleaner.cc); REQUIRE mu_ ----
   Status checkpoint_locked();
@@ -492,6 +534,7 @@ class StoreImpl final : public ImageStore {
   const int level_;
   const uint32_t max_record_blocks_;
   const bool unit_tables_;  // the image has kFeatureUnitTables: DATA payloads get unit tables
+  const bool flush_records_;  // the image has kFeatureFlushRecords: flushes append FLUSH records
   // Deferred compression is on (see kDeferredWriteLevel): writers compress
   // at write_level_ = kDeferredWriteLevel, else at level_.
   const bool deferred_;
@@ -541,6 +584,13 @@ class StoreImpl final : public ImageStore {
     bool continues_call = false;  // PendingRecord::continues_call
   };
   std::deque<UnsyncedRecord> unsynced_;
+  // Block records appended since the last FLUSH record or checkpoint, for
+  // the next FLUSH record to describe; flush_claim_: the last claim made.
+  std::vector<format::FlushDescriptor> undescribed_;
+  uint64_t flush_claim_ = 0;
+  // Damage replay found that no read will report (records lost whose blocks
+  // nobody knows); check() lists them.
+  std::vector<CheckProblem> replay_problems_;
   // Power cut state (not rebuilt by recover()): powered_off_ refuses
   // requests; power_epoch_ changes at every cut so that a flush whose sync
   // straddled a cut does not report success for what the cut dropped.

@@ -700,8 +700,8 @@ void Generator::superblock_cases() {
       put_superblock(b, sb);
     });
   };
-  sb_case("feature-incompat-unknown", Expect::kReject, "unknown incompatible feature bit 0x4",
-          [](auto& sb) { sb.incompat_features = 4; });
+  sb_case("feature-incompat-unknown", Expect::kReject, "unknown incompatible feature bit 0x8",
+          [](auto& sb) { sb.incompat_features = 8; });
   sb_case("feature-incompat-all", Expect::kReject, "every incompatible feature bit set",
           [](auto& sb) { sb.incompat_features = ~0ull; });
   sb_case("feature-compat-unknown", Expect::kValid, "unknown compatible feature bit 0x8 (may be ignored)",
@@ -1081,7 +1081,9 @@ void Generator::page_cases() {
 void Generator::log_cases() {
   // Records of the tail are replayed on open: a record that passes its
   // checks but breaks a rule is damage and the open fails; one that fails
-  // its checks ends the log.
+  // its checks is damage too when a FLUSH record after it claims it durable
+  // (the base image's log ends with one): replay goes on past it and its
+  // blocks fail to read.
   const std::vector<Rec> data = records_of(layout, RecordType::kData, true);
   const std::vector<Rec> zero = records_of(layout, RecordType::kZero, true);
   const std::vector<Rec> trim = records_of(layout, RecordType::kTrim, true);
@@ -1104,9 +1106,9 @@ void Generator::log_cases() {
            [](auto& h) { h.count = ~0u; });
   rec_case("log-data-count-lies", Expect::kDamaged, "a replayed DATA record claiming 2 more blocks than it holds",
            data[0], [](auto& h) { h.count += 2; });
-  rec_case("log-data-raw-len", Expect::kValid,
+  rec_case("log-data-raw-len", Expect::kDamaged,
            "a replayed DATA record whose raw length, 16 MiB, is not what its unit table covers (fails its checks: "
-           "ends the log)",
+           "damage under a flush)",
            data[0], [](auto& h) { h.raw_len = 16u << 20; });
   rec_case("log-zero-beyond", Expect::kReject, "a replayed ZERO record running past the capacity", zero[0],
            [](auto& h) { h.count = kBlocks; });
@@ -1114,16 +1116,19 @@ void Generator::log_cases() {
            [](auto& h) { h.count = ~0u; });
   rec_case("log-bad-beyond", Expect::kReject, "a replayed BAD_SET record past the capacity", bad[0],
            [](auto& h) { h.first = kBlocks - 1; });
-  rec_case("log-type-unknown", Expect::kValid, "a replayed record of type 9 (ends the log; the tail is lost)",
+  rec_case("log-type-unknown", Expect::kDamaged, "a replayed record of type 9 (damage under a flush)",
            data[0], [](auto& h) { h.type = static_cast<RecordType>(9); });
-  rec_case("log-seq-skip", Expect::kValid, "a replayed record with a sequence number from the future (ends the log)",
+  rec_case("log-seq-skip", Expect::kDamaged,
+           "a replayed record with a sequence number from the future (damage under a flush)",
            data[0], [](auto& h) { h.seq += 1000; });
-  rec_case("log-generation-old", Expect::kValid, "a replayed record of an older generation (ends the log)", data[0],
+  rec_case("log-generation-old", Expect::kDamaged, "a replayed record of an older generation (damage under a flush)",
+           data[0],
            [](auto& h) { h.generation -= 1; });
-  rec_case("log-stored-len-huge", Expect::kValid, "a replayed record with a 4 GiB payload length (ends the log)",
+  rec_case("log-stored-len-huge", Expect::kDamaged,
+           "a replayed record with a 4 GiB payload length (damage under a flush)",
            data[0], [](auto& h) { h.stored_len = ~0u, h.raw_len = ~0u; });
-  rec_case("log-stored-len-past-segment", Expect::kValid,
-           "a replayed record whose payload runs past its segment (ends the log)", data[0],
+  rec_case("log-stored-len-past-segment", Expect::kDamaged,
+           "a replayed record whose payload runs past its segment (damage under a flush)", data[0],
            [](auto& h) { h.flags = format::kRecordFlagCompressed, h.stored_len = kSegment; });
   // Huge but valid: on a 1 PiB disk, records covering 2^30 blocks.
   auto huge_disk = [&](const std::string& name, Expect e, const std::string& what, const Rec& r, RecordType type) {
