@@ -55,6 +55,12 @@ struct OpenOptions {
   // image's level by the maintenance thread once no request has come for a
   // second. false: writes compress at the image's level.
   bool defer_compression = true;
+  // Writable opens only (vblk-inspect --check --repair): rebuild what cannot
+  // be loaded instead of failing: the checkpoint from the newest whole chain
+  // of metadata records when no slot is usable or its metadata is damaged,
+  // and an index page whose record is damaged from the log's records.
+  // repair() then deals with damaged blocks (vblk(5) REPAIR).
+  bool repair = false;
 };
 
 struct ImageInfo {
@@ -114,6 +120,13 @@ struct PowerCutReport {
   uint64_t dropped_blocks = 0;  // blocks those writes and trims covered
 };
 
+// What repair() did.
+struct RepairReport {
+  std::vector<std::string> actions;  // one line each, in the order done
+  std::vector<uint64_t> bad_blocks;  // damaged blocks now BAD
+  bool clean = false;                // check() finds nothing afterwards
+};
+
 struct CheckReport {
   uint64_t records_checked = 0;
   uint64_t blocks_checked = 0;
@@ -154,6 +167,11 @@ class ImageStore {
   virtual std::vector<std::pair<uint64_t, uint64_t>> bad_ranges() = 0;
   // Verifies every structure and every live record's checksums.
   virtual Result<CheckReport> check() = 0;
+  // On an image opened with OpenOptions::repair: every damaged block that
+  // still reads is rewritten, every other one becomes BAD; then a
+  // checkpoint makes the rebuilt structures durable. Fails with
+  // InvalidArgument on an image not opened for repair.
+  virtual Result<RepairReport> repair() = 0;
   // Flips one stored payload byte of the record holding `block` (test and
   // fault-injection aid). Fails if the block has no stored payload.
   virtual Status corrupt_block(uint64_t block) = 0;

@@ -128,7 +128,12 @@ Result<std::unique_ptr<ImageStore>> open_image_file(std::unique_ptr<io::File> fi
     if (!s) return s.with_prefix(path + ": clearing unknown autoclear feature bits");
   }
   auto store = std::make_unique<StoreImpl>(std::move(file), *sb, opts);
-  VBLK_RETURN_IF_ERROR(store->recover());
+  if (Status s = store->recover(); !s) {
+    // What replay rebuilt so far is not the image: closing must not
+    // checkpoint it over the image's own state.
+    store->discard();
+    return s;
+  }
   if (!opts.read_only) {
     // Start a new generation so records of a crashed session beyond the
     // recovered log end can never be replayed later.

@@ -84,6 +84,33 @@ uint64_t BadSet::total() const {
 
 // ---- pages --------------------------------------------------------------------
 
+Status StoreImpl::load_page_entries(uint64_t page_no, const PageLocation& loc, std::vector<IndexEntry>* entries) {
+  format::RecordHeader h;
+  RawBuffer raw;
+  Status s = read_record(loc.offset, loc.length, &h, &raw);
+  if (s.is_ok() && (h.type != format::RecordType::kPage || h.first != page_no ||
+                    raw.size() != size_t{sb_.entries_per_page} * format::kIndexEntrySize))
+    s = Status::corruption("record is not index page " + std::to_string(page_no));
+  if (!s)
+    return s.with_prefix(file_->name() + ": index page " + std::to_string(page_no) + " at offset " +
+                         std::to_string(loc.offset));
+  entries->resize(sb_.entries_per_page);
+  for (uint32_t i = 0; i < sb_.entries_per_page; ++i) {
+    IndexEntry e = format::decode_index_entry(raw.data() + size_t{i} * format::kIndexEntrySize);
+    // Hostile-input guard: an entry must describe something this image can hold.
+    bool bad = e.state > 2 || (e.record_offset != 0 && (e.state != 1 || e.record_offset < sb_.data_start ||
+                                                        e.record_length < format::kRecordHeaderSize ||
+                                                        e.record_length > format::record_total_length(
+                                                                               sb_.max_record_bytes) ||
+                                                        e.index_in_record > e.blocks_minus_one));
+    if (bad)
+      return Status::corruption(file_->name() + ": index page " + std::to_string(page_no) + " entry " +
+                                std::to_string(i) + " is invalid");
+    (*entries)[i] = e;
+  }
+  return Status::ok();
+}
+
 Result<Page*> StoreImpl::get_page(uint64_t page_no, bool create) {
   if (auto it = pages_.find(page_no); it != pages_.end()) {
     lru_.splice(lru_.begin(), lru_, it->second.lru);
@@ -92,29 +119,10 @@ Result<Page*> StoreImpl::get_page(uint64_t page_no, bool create) {
   Page page;
   auto dir = page_dir_.find(page_no);
   if (dir != page_dir_.end()) {
-    format::RecordHeader h;
-    RawBuffer raw;
-    Status s = read_record(dir->second.offset, dir->second.length, &h, &raw);
-    if (s.is_ok() && (h.type != format::RecordType::kPage || h.first != page_no ||
-                      raw.size() != size_t{sb_.entries_per_page} * format::kIndexEntrySize))
-      s = Status::corruption("record is not index page " + std::to_string(page_no));
-    if (!s)
-      return s.with_prefix(file_->name() + ": index page " + std::to_string(page_no) + " at offset " +
-                           std::to_string(dir->second.offset));
-    page.entries.resize(sb_.entries_per_page);
-    for (uint32_t i = 0; i < sb_.entries_per_page; ++i) {
-      IndexEntry e = format::decode_index_entry(raw.data() + size_t{i} * format::kIndexEntrySize);
-      // Hostile-input guard: an entry must describe something this image can hold.
-      bool bad = e.state > 2 || (e.record_offset != 0 && (e.state != 1 || e.record_offset < sb_.data_start ||
-                                                          e.record_length < format::kRecordHeaderSize ||
-                                                          e.record_length > format::record_total_length(
-                                                                                 sb_.max_record_bytes) ||
-                                                          e.index_in_record > e.blocks_minus_one));
-      if (bad)
-        return Status::corruption(file_->name() + ": index page " + std::to_string(page_no) + " entry " +
-                                  std::to_string(i) + " is invalid");
-      page.entries[i] = e;
-    }
+    Status s = load_page_entries(page_no, dir->second, &page.entries);
+    if (!s && s.is_corruption() && opts_.repair) s = rebuild_page(page_no, dir->second, &page.entries, &page.dirty);
+    if (!s) return s;
+    if (page.dirty) ++dirty_pages_;
   } else if (!create) {
     return static_cast<Page*>(nullptr);
   } else {

@@ -47,12 +47,17 @@ Status StoreImpl::recover() {
     if (!cp || cp->uuid != sb_.uuid) continue;
     if (!best || cp->generation > best->generation) best = *cp, best_slot = slot;
   }
-  if (!best) return Status::corruption(name + ": no valid checkpoint slot (image damaged or not fully created)");
+  if (!best) {
+    Status s = Status::corruption(name + ": no valid checkpoint slot (image damaged or not fully created)");
+    return opts_.repair ? recover_from_meta_chains(s) : s;
+  }
   slot_ = best_slot;
   // A newest slot whose metadata is damaged must not silently fall back to
   // an older state: report it.
-  VBLK_RETURN_IF_ERROR(load_checkpoint(*best).with_prefix(name + ": checkpoint generation " +
-                                                          std::to_string(best->generation)));
+  Status loaded = load_checkpoint(*best).with_prefix(name + ": checkpoint generation " +
+                                                     std::to_string(best->generation));
+  if (!loaded && loaded.is_corruption() && opts_.repair) return recover_from_meta_chains(loaded);
+  VBLK_RETURN_IF_ERROR(loaded);
   return replay().with_prefix(name);
 }
 

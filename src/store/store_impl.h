@@ -271,6 +271,11 @@ class StoreImpl final : public ImageStore {
 
   // Loads the newest valid checkpoint and replays the log after it.
   Status recover();
+  // After a failed recover(): the store writes nothing more, not even at close.
+  void discard() {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+  }
 
   ImageInfo info() override;
   uint32_t block_size() const override { return sb_.block_size; }
@@ -287,6 +292,7 @@ class StoreImpl final : public ImageStore {
   Result<BlockLocation> locate(uint64_t block) override;
   std::vector<std::pair<uint64_t, uint64_t>> bad_ranges() override;
   Result<CheckReport> check() override;
+  Result<RepairReport> repair() override;
   Status corrupt_block(uint64_t block) override;
   Result<PowerCutReport> power_cut() override;
   Status power_on() override;
@@ -406,6 +412,25 @@ class StoreImpl final : public ImageStore {
     return {segment_start(seg), format::kRecordHeaderSize + format::kRecordAlign, static_cast<uint16_t>(index),
             static_cast<uint8_t>(BlockState::kUsed), static_cast<uint8_t>(blocks - 1)};
   }
+
+  // ---- repair (repair.cc) ----
+  struct ScannedRecord {
+    uint64_t offset = 0;
+    format::RecordHeader h;
+  };
+  // Every record with a sound header in every segment of this image, by
+  // seq, without those a crash left beyond the end of a log (read once).
+  Result<const std::vector<ScannedRecord>*> scanned_records();
+  // The checkpoint the newest whole, sound chain of META records describes.
+  Result<format::Checkpoint> checkpoint_from_meta_chains();
+  // recover() when the checkpoint in force cannot be loaded (why).
+  Status recover_from_meta_chains(const Status& why);
+  // The entries of index page page_no, whose record at `damaged` cannot be
+  // read, from an older copy and the block records after it.
+  Status rebuild_page(uint64_t page_no, const PageLocation& damaged, std::vector<format::IndexEntry>* entries,
+                      bool* dirty);
+  // Decodes and checks the PAGE record at loc into *entries.
+  Status load_page_entries(uint64_t page_no, const PageLocation& loc, std::vector<format::IndexEntry>* entries);
 
   // ---- flush records (flush()); REQUIRE mu_ ----
   // Appends the FLUSH records claiming every record up to upto_seq durable
@@ -591,6 +616,10 @@ class StoreImpl final : public ImageStore {
   // Damage replay found that no read will report (records lost whose blocks
   // nobody knows); check() lists them.
   std::vector<CheckProblem> replay_problems_;
+  // Repair mode: what was rebuilt, and the segment scan it used.
+  std::vector<std::string> repairs_;
+  std::vector<ScannedRecord> scan_;
+  bool scan_done_ = false;
   // Power cut state (not rebuilt by recover()): powered_off_ refuses
   // requests; power_epoch_ changes at every cut so that a flush whose sync
   // straddled a cut does not report success for what the cut dropped.
