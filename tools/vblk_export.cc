@@ -7,7 +7,8 @@
 //   0  the disk was exported
 //   1  the export failed: IMAGE cannot be opened or read (missing, damaged,
 //      in use by a writer such as a vblkfs mount), it has BAD blocks (without
-//      --bad zero), OUT exists (without --force), host I/O failed, interrupted
+//      --bad zero), OUT exists (without --force), OUT is an image in use
+//      (even with --force), host I/O failed, interrupted
 //   2  invalid command line; nothing was written
 // Every failure prints exactly one line on stderr: "vblk-export: FILE: cause".
 //
@@ -15,7 +16,9 @@
 // only zeros, are never written, so they are holes in OUT. A file is built
 // under a temporary name in OUT's directory, synced, and renamed to OUT only
 // once complete, so a failed or interrupted export leaves nothing under
-// OUT's name (an OUT overwritten with --force is intact until the rename).
+// OUT's name (an OUT overwritten with --force is intact until the rename,
+// and locked as an image is from the start: an OUT that is an image in use,
+// such as a mounted one, is never replaced).
 // On stdout, which may be a pipe, the zeros are written out instead (unless
 // stdout is a regular file we can seek in, which then gets holes too).
 //
@@ -49,8 +52,10 @@
 #include "cli/command_line.h"
 #include "cli/interrupt.h"
 #include "cli/json.h"
+#include "cli/live.h"
 #include "cli/progress.h"
 #include "cli/report.h"
+#include "io/file.h"
 #include "vblk/image_store.h"
 #include "vblk/size_parse.h"
 #include "vblk_config.h"
@@ -430,8 +435,15 @@ int run(const Args& a) {
   struct stat image_st {};
   if (::stat(a.image.c_str(), &image_st) != 0) return fail({a.image, errno_text(errno)});
   if (S_ISDIR(image_st.st_mode)) return fail({a.image, "is a directory, not an image file"});
+  // An OUT to replace stays locked until the export has its name: an image
+  // in use (a vblkfs mount) is never replaced, and no process opens the
+  // old file in between.
+  std::unique_ptr<vblk::io::File> old_out;
   if (!to_stdout) {
     if (auto f = check_target(a, image_st)) return fail(*f);
+    auto locked = vblk::io::lock_for_replace(a.out);
+    if (!locked) return fail({a.out, vblk::cli::replace_busy_cause(locked.status(), a.out)});
+    old_out = std::move(*locked);
   }
 
   vblk::OpenOptions oo;

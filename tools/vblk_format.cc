@@ -6,6 +6,7 @@
 // Exit status (see vblk-format(1)):
 //   0  the image was created
 //   1  the image could not be created: the file exists (without --force),
+//      the file is an image in use (a vblkfs mount; even with --force),
 //      the raw file cannot be read, host I/O failed, interrupted
 //   2  invalid command line or option value; nothing was written
 // Every failure prints exactly one line on stderr: "vblk-format: FILE: cause".
@@ -14,6 +15,10 @@
 // where the host supports it), leaves all-zero blocks FREE and writes the
 // other blocks in runs of at most 256 KiB. If anything fails after the image
 // was created, the new file is removed: a half-built image is never left.
+// A file to overwrite is locked first (vblk(5), LOCKING) and stays locked
+// until the new image has its name; the new image is locked from its
+// creation until it is complete. A new image starts without fault rules:
+// IMAGE.faults is removed.
 
 #include <fcntl.h>
 #include <signal.h>
@@ -34,7 +39,9 @@
 #include "cli/progress.h"
 #include "cli/command_line.h"
 #include "cli/interrupt.h"
+#include "cli/live.h"
 #include "cli/report.h"
+#include "inject/rules_file.h"
 #include "vblk/image_store.h"
 #include "vblk/size_parse.h"
 #include "vblk_config.h"
@@ -255,31 +262,36 @@ int run(const Args& a) {
   if (auto f = check_target(a, raw ? &raw_st : nullptr, plan)) return fail(*f);
 
   vblk::cli::install_interrupt_handlers(/*restart_syscalls=*/true);
-  Status created = vblk::ImageStore::create(a.image, plan.format);
+  // The new image stays open, and so locked, until it is complete: no
+  // vblkfs mount can take it half-built.
+  auto created = vblk::ImageStore::create_and_open(a.image, plan.format, vblk::OpenOptions{});
   if (!created) {
-    Failure f{a.image, vblk::cli::error_cause(created, a.image)};
-    if (created.code() == Status::Code::kInvalidArgument) f.exit_code = kExitUsage;
+    Failure f{a.image, vblk::cli::replace_busy_cause(created.status(), a.image)};
+    if (created.status().code() == Status::Code::kInvalidArgument) f.exit_code = kExitUsage;
     return fail(f);
   }
+  vblk::ImageStore& store = *created.value();
+  // From here on a failure removes the new image, while it is still locked.
+  auto remove_image = [&](Failure f) {
+    ::unlink(a.image.c_str());
+    (void)store.close();
+    return fail(f);
+  };
+  // A new image has no fault rules: a rules file left by the image this one
+  // replaces (or by a removed one) must not come back to life.
+  Status rules = vblk::inject::remove_rules(vblk::inject::rules_path(vblk::inject::real_image_path(a.image)));
+  if (!rules) return remove_image({a.image, vblk::cli::error_cause(rules, a.image)});
 
   const auto& fo = plan.format;
   ImportCounts counts;
   if (raw) {
-    // From here on a failure removes the new image.
-    auto remove_image = [&](Failure f) {
-      ::unlink(a.image.c_str());
-      return fail(f);
-    };
-    auto store = vblk::ImageStore::open(a.image, vblk::OpenOptions{});
-    if (!store) return remove_image({a.image, vblk::cli::error_cause(store.status(), a.image)});
-    auto f = import_raw(*store.value(), a, raw->get(), *raw_size, counts);
-    if (f) {
-      (void)store.value()->close();
-      return remove_image(*f);
-    }
-    Status closed = store.value()->close();
-    if (!closed) return remove_image({a.image, vblk::cli::error_cause(closed, a.image)});
+    if (auto f = import_raw(store, a, raw->get(), *raw_size, counts)) return remove_image(*f);
     if (vblk::cli::interrupted()) return remove_image({a.image, "interrupted; the unfinished image was removed"});
+  }
+  Status closed = store.close();
+  if (!closed) {
+    ::unlink(a.image.c_str());
+    return fail({a.image, vblk::cli::error_cause(closed, a.image)});
   }
 
   std::printf("%s: %s (%llu bytes), %llu blocks of %u bytes, %s", a.image.c_str(),

@@ -42,6 +42,9 @@
 #include "cli/state_map.h"
 #include "cli/svg.h"
 #include "inject/block_map.h"
+#include "inject/injector.h"
+#include "inject/offline.h"
+#include "io/file.h"
 #include "vblk/image_store.h"
 #include "vblk/size_parse.h"
 #include "vblk_config.h"
@@ -149,9 +152,53 @@ std::string about_block(uint64_t n, const std::string& msg) {
   return prefix + ": " + msg;
 }
 
+// ---- fault rules -----------------------------------------------------------
+
+using Rules = vblk::inject::OfflineImage::Rules;
+
+// Why the rules file's rules are not in force, or "" when they are.
+std::string rules_problem(const Rules& r) {
+  if (!r.status) return r.status.message() + " (vblkfs mount refuses the image until it is fixed or removed)";
+  return r.loaded.ignored;
+}
+
+// The "fault rules:" line: the rules a mount would apply, and why a rules
+// file beside the image is not applied.
+std::string rules_text(const Rules& r, const std::vector<vblk::FaultRule>& rules) {
+  std::string text;
+  for (const auto& rule : rules) text += (text.empty() ? "" : "; ") + vblk::inject::rule_command(rule);
+  if (text.empty()) text = "none";
+  if (std::string problem = rules_problem(r); !problem.empty()) return text + " (" + problem + ")";
+  if (!rules.empty()) text += " (from " + r.path + (r.loaded.file_uuid.empty() ? ", which names no image uuid" : "") + ")";
+  return text;
+}
+
+void rules_json(const Rules& r, const std::vector<vblk::FaultRule>& rules, JsonWriter& j) {
+  j.key("fault_rules");
+  vblk::inject::write_rules_json(rules, j);
+  j.key("fault_rules_file").begin_object();
+  j.field("path", r.path);
+  j.key("uuid");
+  if (r.loaded.file_uuid.empty()) {
+    j.null();
+  } else {
+    j.value(r.loaded.file_uuid);
+  }
+  j.field("applied", r.status.is_ok() && r.loaded.ignored.empty());
+  j.key("problem");
+  if (std::string problem = rules_problem(r); problem.empty()) {
+    j.null();
+  } else {
+    j.value(problem);
+  }
+  j.end_object();
+}
+
 // ---- default view --------------------------------------------------------
 
-int show_image(vblk::ImageStore& store, const Args& a) {
+int show_image(vblk::inject::OfflineImage& image, const Args& a) {
+  vblk::ImageStore& store = *image.store;
+  const std::vector<vblk::FaultRule> rules = image.faults->list();
   vblk::ImageInfo info = store.info();
   vblk::DeviceStats st = store.stats();
   std::vector<std::pair<uint64_t, uint64_t>> bad = store.bad_ranges();  // (first, count)
@@ -212,6 +259,7 @@ int show_image(vblk::ImageStore& store, const Args& a) {
       j.begin_object().field("first", first).field("count", count).end_object();
     }
     j.end_array();
+    rules_json(image.rules, rules, j);
     if (!a.no_map) {
       j.key("map").begin_object();
       j.field("blocks_per_cell", map.blocks_per_cell());
@@ -267,6 +315,7 @@ int show_image(vblk::ImageStore& store, const Args& a) {
     if (count > 1) bad_text += "-" + std::to_string(first + count - 1);
   }
   line("bad blocks:", bad.empty() ? "none" : bad_text);
+  line("fault rules:", rules_text(image.rules, rules));
   if (!a.no_map) {
     out += "\nstate map:\n";
     out += map.render();
@@ -411,6 +460,10 @@ int run_check(vblk::ImageStore& store, const Args& a) {
 // ---- --svg ----------------------------------------------------------------
 
 int write_svg(const vblk::inject::BlockMap& map, const vblk::cli::SvgOptions& so, const Args& a) {
+  // FILE is rewritten in place: an image in use is never overwritten, and
+  // FILE stays locked while it is written.
+  auto held = vblk::io::lock_for_replace(a.svg);
+  if (!held) return fail(a.svg, vblk::cli::replace_busy_cause(held.status(), a.svg));
   const std::string svg = vblk::cli::render_svg(map, so);
   std::ofstream out(a.svg, std::ios::binary | std::ios::trunc);
   out << svg;
@@ -631,24 +684,26 @@ int run(const Args& a) {
   if (::stat(a.image.c_str(), &st) != 0) return fail(a.image, std::strerror(errno));
   if (vblk::cli::is_live_target(a.image)) return run_live(a);
   if (S_ISDIR(st.st_mode)) return fail(a.image, "is a directory (and not a vblkfs mountpoint)");
+  if (struct stat svg_st {}; !a.svg.empty() && ::stat(a.svg.c_str(), &svg_st) == 0 && svg_st.st_dev == st.st_dev &&
+                             svg_st.st_ino == st.st_ino)
+    return fail(a.svg, "is the image itself");
 
-  vblk::OpenOptions oo;
-  oo.read_only = true;
-  auto store = vblk::ImageStore::open(a.image, oo);
-  if (!store) return fail(a.image, vblk::cli::busy_cause(store.status(), a.image, "inspect the mountpoint"));
+  auto image = vblk::inject::open_with_rules(a.image, /*read_only=*/true);
+  if (!image) return fail(a.image, vblk::cli::busy_cause(image.status(), a.image, "inspect the mountpoint"));
+  vblk::ImageStore& store = *image->store;
 
   int rc;
   if (!a.svg.empty()) {
-    rc = write_image_svg(*store.value(), a);
+    rc = write_image_svg(store, a);
   } else if (a.check) {
-    rc = run_check(*store.value(), a);
+    rc = run_check(store, a);
   } else if (a.has_block) {
-    rc = show_block(*store.value(), a);
+    rc = show_block(store, a);
   } else {
-    rc = show_image(*store.value(), a);
+    rc = show_image(*image, a);
   }
   std::fflush(stdout);
-  Status closed = store.value()->close();
+  Status closed = store.close();
   if (!closed && rc == 0) return fail(a.image, vblk::cli::error_cause(closed, a.image));
   return rc;
 }

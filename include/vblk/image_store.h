@@ -138,7 +138,15 @@ class ImageStore {
  public:
   // Creates a new, empty image at `path`. Refuses an existing file unless
   // opts.force. On failure nothing is left at `path` that was not there.
+  // An existing file is replaced only if no process holds its image lock
+  // (vblk(5), LOCKING); otherwise Busy names the holder. The old file stays
+  // locked until the new one has its name.
   static Status create(const std::string& path, const FormatOptions& opts);
+  // As create, then opens the new image with `open` on the same locked file
+  // descriptor, so no other process can open it first. If the open fails,
+  // the new file is removed.
+  static Result<std::unique_ptr<ImageStore>> create_and_open(const std::string& path, const FormatOptions& format,
+                                                             const OpenOptions& open);
   // Opens and recovers an image. Errors name `path` and the cause.
   static Result<std::unique_ptr<ImageStore>> open(const std::string& path, const OpenOptions& opts);
 

@@ -235,7 +235,7 @@ int Control::set(const Caller& caller, const std::string& name, std::string_view
 
 Status Control::save_rules() {
   if (opts_.read_only) return Status::ok();
-  return inject::save_rules(opts_.rules_file, opts_.image, faults_.list());
+  return inject::save_rules(opts_.rules_file, {opts_.image, store_.info().uuid}, faults_.list());
 }
 
 }  // namespace vblk::fuse

@@ -179,11 +179,12 @@ int serve(const MountOptions& o, Ready& ready, bool daemon) {
   auto fault_device = std::make_unique<FaultDevice>(std::move(*device));
   FaultDevice& faults = *fault_device;     // owned by the driver below
   const std::string rules_file = inject::rules_path(o.image);
-  auto loaded = inject::load_rules(rules_file, faults);
+  auto loaded = inject::load_rules(rules_file, {o.image, store.info().uuid}, faults);
   if (!loaded) {
     ready.fail(loaded.status().message() + " (fix or remove the file)");
     return 1;
   }
+  if (!loaded->ignored.empty()) spdlog::warn("{}", loaded->ignored);
   for (const FaultRule& r : faults.list()) {
     spdlog::warn("injecting '{}' into {} (from {})", inject::rule_command(r), o.image, rules_file);
   }

@@ -185,8 +185,14 @@ void write_faults_json(Target& t, JsonWriter& j, size_t max_ranges) {
     j.begin_object().field("first", bad[i].first).field("count", bad[i].second).end_object();
   }
   j.end_array();
-  j.key("rules").begin_array();
-  for (const FaultRule& r : t.faults->list()) {
+  j.key("rules");
+  write_rules_json(t.faults->list(), j);
+  j.end_object();
+}
+
+void write_rules_json(const std::vector<FaultRule>& rules, JsonWriter& j) {
+  j.begin_array();
+  for (const FaultRule& r : rules) {
     j.begin_object();
     j.field("kind", std::string(to_string(r.kind)));
     j.field("first", r.first);
@@ -197,7 +203,6 @@ void write_faults_json(Target& t, JsonWriter& j, size_t max_ranges) {
     j.end_object();
   }
   j.end_array();
-  j.end_object();
 }
 
 }  // namespace vblk::inject

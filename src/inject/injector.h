@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "inject/command.h"
 #include "util/json.h"
@@ -55,6 +56,9 @@ Result<Outcome> execute(Target& target, const Command& cmd);
 // "first", "count", "command", "remaining" (flaky), "latency_us"
 // (latency)}...]}.
 void write_faults_json(Target& target, JsonWriter& j, size_t max_ranges = SIZE_MAX);
+
+// The "rules" array of write_faults_json.
+void write_rules_json(const std::vector<FaultRule>& rules, JsonWriter& j);
 
 // The command that re-creates a rule ("flaky 5 2", "latency 20ms 0-1023",
 // "remap 10-20").

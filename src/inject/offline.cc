@@ -1,8 +1,5 @@
 #include "inject/offline.h"
 
-#include <limits.h>
-#include <stdlib.h>
-
 #include "inject/injector.h"
 #include "inject/rules_file.h"
 #include "util/json.h"
@@ -12,35 +9,16 @@
 namespace vblk::inject {
 namespace {
 
-// The rules file is named after the image's real path, as the daemon (which
-// is given the real path) names it.
-std::string real_path(const std::string& p) {
-  char buf[PATH_MAX];
-  return ::realpath(p.c_str(), buf) ? std::string(buf) : p;
-}
-
-struct Opened {
-  std::unique_ptr<FaultDevice> faults;
-  ImageStore* store = nullptr;
-  std::string rules;
-};
-
-Result<Opened> open_image(const std::string& image, bool read_only) {
-  OpenOptions oo;
-  oo.read_only = read_only;
-  auto dev = ImageDevice::open(image, oo);
-  if (!dev) return dev.status();
-  Opened o;
-  o.store = &(*dev)->store();
-  o.faults = std::make_unique<FaultDevice>(std::move(*dev));
-  o.rules = rules_path(real_path(image));
-  auto loaded = load_rules(o.rules, *o.faults);
-  if (!loaded) return loaded.status();
+// A rules file that cannot be loaded stops a change: it would be saved
+// over with only the change.
+Result<OfflineImage> open_image(const std::string& image, bool read_only) {
+  auto o = open_with_rules(image, read_only);
+  if (o && !o->rules.status) return o->rules.status;
   return o;
 }
 
 // Offline nothing sits above the device, so changes below it need no guard.
-Target offline_target(const std::string& image, Opened& o) {
+Target offline_target(const std::string& image, OfflineImage& o) {
   Target t;
   t.name = image;
   t.store = o.store;
@@ -52,6 +30,25 @@ Target offline_target(const std::string& image, Opened& o) {
 
 }  // namespace
 
+Result<OfflineImage> open_with_rules(const std::string& image, bool read_only) {
+  OpenOptions oo;
+  oo.read_only = read_only;
+  auto dev = ImageDevice::open(image, oo);
+  if (!dev) return dev.status();
+  OfflineImage o;
+  o.store = &(*dev)->store();
+  o.faults = std::make_unique<FaultDevice>(std::move(*dev));
+  o.id = {real_image_path(image), o.store->info().uuid};
+  o.rules.path = rules_path(o.id.path);
+  auto loaded = load_rules(o.rules.path, o.id, *o.faults);
+  if (loaded) {
+    o.rules.loaded = *loaded;
+  } else {
+    o.rules.status = loaded.status();
+  }
+  return o;
+}
+
 Result<std::string> inject_offline(const std::string& image, const Command& cmd) {
   if (cmd.action == Action::kPowercut)
     return Status::invalid_argument(
@@ -62,7 +59,7 @@ Result<std::string> inject_offline(const std::string& image, const Command& cmd)
   Target t = offline_target(image, *o);
   auto outcome = execute(t, cmd);
   Status st = outcome.is_ok() ? Status::ok() : outcome.status();
-  if (st.is_ok() && outcome->rules_changed) st = save_rules(o->rules, real_path(image), o->faults->list());
+  if (st.is_ok() && outcome->rules_changed) st = save_rules(o->rules.path, o->id, o->faults->list());
   if (st.is_ok()) st = o->faults->flush();
   Status closed = o->store->close();
   if (!st.is_ok()) return st;

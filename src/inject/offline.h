@@ -6,12 +6,33 @@
 // Thread safety: one call at a time per image (the image lock enforces it
 // across processes).
 
+#include <memory>
 #include <string>
 
 #include "inject/command.h"
+#include "inject/rules_file.h"
+#include "vblk/fault_device.h"
+#include "vblk/image_store.h"
 #include "vblk/status.h"
 
 namespace vblk::inject {
+
+// An image opened as the daemon would serve it: its store under a
+// FaultDevice holding the rules of its rules file.
+struct OfflineImage {
+  std::unique_ptr<FaultDevice> faults;  // owns the device and the store
+  ImageStore* store = nullptr;
+  ImageId id;  // the real path (which names the rules file) and the UUID
+  struct Rules {
+    std::string path;
+    LoadedRules loaded;
+    Status status;  // not ok when the file cannot be read or parsed
+  } rules;
+};
+
+// Opens `image` (read-only: a shared lock) and loads its rules file. Fails
+// only when the image cannot be opened: a bad rules file is in rules.status.
+Result<OfflineImage> open_with_rules(const std::string& image, bool read_only);
 
 // Carries out `cmd` (not kList) on `image`. Returns the "injecting X into Y"
 // sentence. Errors name the image and the cause; Busy when it is in use.

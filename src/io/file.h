@@ -47,7 +47,18 @@ enum class LockMode { kNone, kShared, kExclusive };
 
 // Opens a host file. kExclusive/kShared take an OFD lock on byte 0 without
 // waiting; a conflict returns Busy naming the holder's pid when known.
+// `name` (default: path) is what the file calls itself in messages: a file
+// built under a temporary name is named after the path it will take.
 Result<std::unique_ptr<File>> open_posix_file(const std::string& path, bool writable, bool create_new,
-                                              LockMode lock);
+                                              LockMode lock, const std::string& name = {});
+
+// Takes the image lock on the file at `path` before it is replaced (renamed
+// over, truncated, rewritten): exclusive, or shared when the file cannot be
+// opened for writing. Hold the result until the replacement has the name,
+// so no process opens the old file in between. Returns nullptr when nothing
+// is at `path`; Busy naming the holder ("image is in use by process N
+// (vblkfs) (it cannot be replaced while in use)") when a process has it
+// open as an image, e.g. a vblkfs mount.
+Result<std::unique_ptr<File>> lock_for_replace(const std::string& path);
 
 }  // namespace vblk::io

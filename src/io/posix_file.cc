@@ -193,48 +193,73 @@ std::string lock_holder(const struct stat& st) {
   return "process " + std::to_string(pid) + (cmd.empty() ? "" : " (" + cmd + ")");
 }
 
-}  // namespace
+// Takes the image lock (vblk(5), LOCKING) on fd without waiting. A conflict
+// is Busy naming the holder; `refusal` says what cannot be done meanwhile.
+Status lock_file(int fd, const struct stat& st, const std::string& path, LockMode lock, const char* refusal) {
+  struct flock fl {};
+  fl.l_type = lock == LockMode::kExclusive ? F_WRLCK : F_RDLCK;
+  fl.l_whence = SEEK_SET;
+  fl.l_start = 0;
+  fl.l_len = 1;
+  if (::fcntl(fd, F_OFD_SETLK, &fl) == 0) return Status::ok();
+  int err = errno;
+  if (err != EAGAIN && err != EACCES) return Status::from_errno(err, path + ": lock");
+  std::string holder = lock_holder(st);
+  return Status::busy(path + ": image is in use by " + (holder.empty() ? std::string("another process") : holder) +
+                      refusal);
+}
 
-Result<std::unique_ptr<File>> open_posix_file(const std::string& path, bool writable, bool create_new,
-                                              LockMode lock) {
-  int flags = (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC;
-  if (create_new) flags |= O_CREAT | O_EXCL;
-  int fd = ::open(path.c_str(), flags, 0644);
-  if (fd < 0) {
+struct OpenedFd {
+  int fd = -1;
+  struct stat st {};
+};
+
+// Opens path (refusing a directory) and locks it as `lock` asks.
+Result<OpenedFd> open_locked(const std::string& path, int flags, LockMode lock, const char* refusal) {
+  OpenedFd o;
+  o.fd = ::open(path.c_str(), flags | O_CLOEXEC, 0644);
+  if (o.fd < 0) {
     int err = errno;
     if (err == EEXIST) return Status::invalid_argument(path + ": file exists (use --force to overwrite)");
     return Status::from_errno(err, path);
   }
-  struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    int err = errno;
-    ::close(fd);
-    return Status::from_errno(err, path + ": stat");
+  Status s;
+  if (::fstat(o.fd, &o.st) != 0) {
+    s = Status::from_errno(errno, path + ": stat");
+  } else if (S_ISDIR(o.st.st_mode)) {
+    s = Status::invalid_argument(path + ": is a directory, not an image file");
+  } else if (lock != LockMode::kNone) {
+    s = lock_file(o.fd, o.st, path, lock, refusal);
   }
-  if (S_ISDIR(st.st_mode)) {
-    ::close(fd);
-    return Status::invalid_argument(path + ": is a directory, not an image file");
+  if (!s) {
+    ::close(o.fd);
+    return s;
   }
-  if (lock != LockMode::kNone) {
-    struct flock fl {};
-    fl.l_type = lock == LockMode::kExclusive ? F_WRLCK : F_RDLCK;
-    fl.l_whence = SEEK_SET;
-    fl.l_start = 0;
-    fl.l_len = 1;
-    if (::fcntl(fd, F_OFD_SETLK, &fl) != 0) {
-      int err = errno;
-      ::close(fd);
-      if (err == EAGAIN || err == EACCES) {
-        std::string holder = lock_holder(st);
-        std::string who = " by " + (holder.empty() ? std::string("another process") : holder);
-        return Status::busy(path + ": image is in use" + who +
-                            (lock == LockMode::kExclusive ? " (it cannot have two writers)"
-                                                          : " for writing"));
-      }
-      return Status::from_errno(err, path + ": lock");
-    }
+  return o;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<File>> open_posix_file(const std::string& path, bool writable, bool create_new,
+                                              LockMode lock, const std::string& name) {
+  int flags = (writable ? O_RDWR : O_RDONLY) | (create_new ? O_CREAT | O_EXCL : 0);
+  const char* refusal = lock == LockMode::kExclusive ? " (it cannot have two writers)" : " for writing";
+  auto o = open_locked(path, flags, lock, refusal);
+  if (!o) return o.status();
+  return std::unique_ptr<File>(new PosixFile(o->fd, name.empty() ? path : name));
+}
+
+Result<std::unique_ptr<File>> lock_for_replace(const std::string& path) {
+  // The exclusive lock needs a file open for writing; a file we may only
+  // read still gets the shared lock, which a writer's lock refuses.
+  const bool writable = ::access(path.c_str(), W_OK) == 0;
+  auto o = open_locked(path, writable ? O_RDWR : O_RDONLY, writable ? LockMode::kExclusive : LockMode::kShared,
+                       " (it cannot be replaced while in use)");
+  if (!o) {
+    if (o.status().code() == Status::Code::kNotFound) return std::unique_ptr<File>();
+    return o.status();
   }
-  return std::unique_ptr<File>(new PosixFile(fd, path));
+  return std::unique_ptr<File>(new PosixFile(o->fd, path));
 }
 
 }  // namespace vblk::io

@@ -58,26 +58,58 @@ Result<format::Superblock> superblock_for(const std::string& path, const FormatO
 
 }  // namespace store
 
-Status ImageStore::create(const std::string& path, const FormatOptions& opts) {
-  auto made = store::superblock_for(path, opts);
+namespace store {
+namespace {
+
+// Writes an empty image under a temporary name beside `path` and renames it
+// to `path`. Returns the new file, still open and exclusively locked.
+Result<std::unique_ptr<io::File>> replace_with_empty_image(const std::string& path, const FormatOptions& opts) {
+  auto made = superblock_for(path, opts);
   if (!made) return made.status();
-  const format::Superblock& sb = *made;
   // Build under a temporary name and rename into place, so an existing image
   // is untouched on failure and a half-written one never carries the name.
   struct stat st;
   bool exists = ::stat(path.c_str(), &st) == 0;
   if (exists && S_ISDIR(st.st_mode)) return Status::invalid_argument(path + ": is a directory");
   if (exists && !opts.force) return Status::invalid_argument(path + ": file exists (use --force to overwrite)");
+  // An image in use (a vblkfs mount) is never replaced: its holder would go
+  // on writing into the unlinked file. The old file's lock is held until the
+  // new one has the name, so no process opens the old image in between.
+  std::unique_ptr<io::File> old;
+  if (exists) {
+    auto locked = io::lock_for_replace(path);
+    if (!locked) return locked.status();
+    old = std::move(*locked);
+  }
   std::string tmp = path + ".vblk-tmp-" + std::to_string(::getpid());
-  auto file = io::open_posix_file(tmp, true, true, io::LockMode::kExclusive);
+  auto file = io::open_posix_file(tmp, true, true, io::LockMode::kExclusive, path);
   if (!file) return file.status();
-  Status s = store::write_empty_image(**file, sb);
+  Status s = write_empty_image(**file, *made);
   if (s && ::rename(tmp.c_str(), path.c_str()) != 0) s = Status::from_errno(errno, path + ": rename");
   if (!s) {
     ::unlink(tmp.c_str());
     return s;
   }
-  return Status::ok();
+  return std::move(*file);
+}
+
+}  // namespace
+}  // namespace store
+
+Status ImageStore::create(const std::string& path, const FormatOptions& opts) {
+  auto file = store::replace_with_empty_image(path, opts);
+  return file ? Status::ok() : file.status();
+}
+
+Result<std::unique_ptr<ImageStore>> ImageStore::create_and_open(const std::string& path, const FormatOptions& format,
+                                                                const OpenOptions& open) {
+  auto file = store::replace_with_empty_image(path, format);
+  if (!file) return file.status();
+  // The file stays locked from its creation on: no other process can open
+  // the new image before the caller has filled it.
+  auto opened = store::open_image_file(std::move(*file), open);
+  if (!opened) ::unlink(path.c_str());
+  return opened;
 }
 
 Result<std::unique_ptr<ImageStore>> ImageStore::open(const std::string& path, const OpenOptions& opts) {

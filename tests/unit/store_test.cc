@@ -370,6 +370,43 @@ TEST_F(StoreTest, SecondWriterIsRefused) {
   EXPECT_FALSE(ImageStore::open(path_, o).is_ok());
 }
 
+TEST_F(StoreTest, AnImageInUseIsNotReplaced) {
+  auto st = make();
+  std::vector<uint8_t> data(4096, 0x5a);
+  ASSERT_TRUE(st->write_blocks(3, data).is_ok());
+  FormatOptions f;
+  f.capacity_bytes = 1 << 20;
+  f.force = true;
+  for (bool read_only : {false, true}) {
+    if (read_only) {
+      st.reset();
+      st = reopen(true);
+    }
+    Status s = ImageStore::create(path_, f);
+    EXPECT_EQ(s.code(), Status::Code::kBusy) << s.to_string();
+    EXPECT_NE(s.message().find(path_ + ": image is in use by process"), std::string::npos) << s.message();
+    EXPECT_FALSE(ImageStore::create_and_open(path_, f, OpenOptions{}).is_ok());
+    std::vector<uint8_t> back(4096);
+    ASSERT_TRUE(st->read_blocks(3, 1, back).is_ok()) << "the image in use was replaced";
+    EXPECT_EQ(back, data);
+  }
+  st.reset();
+  ASSERT_TRUE(ImageStore::create(path_, f).is_ok()) << "a closed image is replaced with --force";
+  EXPECT_EQ(reopen()->block_count(), 256u);
+}
+
+TEST_F(StoreTest, CreateAndOpenHoldsTheNewImage) {
+  FormatOptions f;
+  f.capacity_bytes = 1 << 20;
+  auto st = ImageStore::create_and_open(path_, f, OpenOptions{});
+  ASSERT_TRUE(st.is_ok()) << st.status().to_string();
+  EXPECT_EQ((*st)->info().path, path_) << "named after the image, not the temporary file";
+  OpenOptions ro;
+  ro.read_only = true;
+  auto other = ImageStore::open(path_, ro);
+  EXPECT_EQ(other.status().code(), Status::Code::kBusy) << "the new image was open to others before it was complete";
+}
+
 TEST_F(StoreTest, UnknownVersionIsRefused) {
   make().reset();
   std::fstream f(path_, std::ios::in | std::ios::out | std::ios::binary);

@@ -109,9 +109,10 @@ std::string vblkfs_mountpoint_of(const std::string& image) {
   return found;
 }
 
-std::string busy_cause(const Status& status, const std::string& image, std::string_view advice) {
-  std::string cause = error_cause(status, image);
-  if (status.code() != Status::Code::kBusy) return cause;
+namespace {
+
+// "in use by process N (vblkfs)" from a Busy status's cause.
+std::string in_use_by(const std::string& cause) {
   std::string holder;
   if (auto at = cause.find("in use by "); at != std::string::npos) {
     holder = cause.substr(at + 10);
@@ -119,11 +120,28 @@ std::string busy_cause(const Status& status, const std::string& image, std::stri
       if (auto t = holder.find(tail); t != std::string::npos) holder.erase(t);
     }
   }
-  std::string out = holder.empty() ? std::string("in use by another process") : "in use by " + holder;
+  return holder.empty() ? std::string("in use by another process") : "in use by " + holder;
+}
+
+}  // namespace
+
+std::string busy_cause(const Status& status, const std::string& image, std::string_view advice) {
+  std::string cause = error_cause(status, image);
+  if (status.code() != Status::Code::kBusy) return cause;
+  std::string out = in_use_by(cause);
   const std::string mp = vblkfs_mountpoint_of(image);
   out += "; ";
   out += advice;
   out += mp.empty() ? std::string(" instead") : " " + mp + " instead";
+  return out;
+}
+
+std::string replace_busy_cause(const Status& status, const std::string& file) {
+  std::string cause = error_cause(status, file);
+  if (status.code() != Status::Code::kBusy) return cause;
+  std::string out = "image is " + in_use_by(cause) + ": it cannot be replaced while in use; ";
+  const std::string mp = vblkfs_mountpoint_of(file);
+  out += mp.empty() ? std::string("try again once that process has closed it") : "unmount it first (vblkfs umount " + mp + ")";
   return out;
 }
 

@@ -32,4 +32,10 @@ std::string vblkfs_mountpoint_of(const std::string& image);
 // the status's own cause.
 std::string busy_cause(const Status& status, const std::string& image, std::string_view advice);
 
+// For a file that a tool was to replace (io::lock_for_replace) but another
+// process holds as an image: "image is in use by process N (vblkfs): it
+// cannot be replaced while in use; unmount it first (vblkfs umount M)";
+// otherwise the status's own cause.
+std::string replace_busy_cause(const Status& status, const std::string& file);
+
 }  // namespace vblk::cli
