@@ -3,6 +3,8 @@
 // can substitute an in-memory or crash-simulating file.
 // Thread safety: read_at/write_at may run concurrently on disjoint ranges.
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -49,5 +51,9 @@ enum class LockMode { kNone, kShared, kExclusive };
 // waiting; a conflict returns Busy naming the holder's pid when known.
 Result<std::unique_ptr<File>> open_posix_file(const std::string& path, bool writable, bool create_new,
                                               LockMode lock);
+
+// The process holding a lock on the file open as fd, or 0 when no holder is
+// found (none, or its /proc entries cannot be read).
+pid_t lock_holder_pid(int fd);
 
 }  // namespace vblk::io
