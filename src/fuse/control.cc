@@ -148,7 +148,7 @@ void Control::remember_reply(const Caller& c, std::string reply) {
 
 int Control::get(const Caller& caller, const std::string& name, bool probe, std::string* value) {
   if (name.rfind(kPrefix, 0) != 0) return ENODATA;
-  if (!allowed(caller)) return EPERM;
+  if (!allowed(caller)) return kNotAllowed;
   const std::string what = name.substr(kPrefix.size());
   const auto key = std::make_pair(caller.pid, name);
   {
@@ -198,7 +198,7 @@ int Control::get(const Caller& caller, const std::string& name, bool probe, std:
 
 int Control::set(const Caller& caller, const std::string& name, std::string_view value) {
   if (name.rfind(kPrefix, 0) != 0 || name.substr(kPrefix.size()) != "control") return ENOTSUP;
-  if (!allowed(caller)) return EPERM;
+  if (!allowed(caller)) return kNotAllowed;
   // setfattr passes the value as typed; a trailing newline is allowed.
   while (!value.empty() && (value.back() == '\n' || value.back() == '\0')) value.remove_suffix(1);
   spdlog::info("control: uid {} pid {}: {}", caller.uid, caller.pid, value);

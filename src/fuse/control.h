@@ -12,7 +12,7 @@
 //                              request
 //                       read   the reply to the caller's last command
 //
-// Only the user who mounted and root may read or write them (EPERM).
+// Only the user who mounted and root may read or write them (EACCES).
 // A getxattr size probe (size 0) computes the value once and keeps it for
 // the same process and name for a few seconds, so the read that follows the
 // probe gets exactly the bytes whose length it was told.
@@ -22,6 +22,7 @@
 
 #include <sys/types.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -53,6 +54,11 @@ class Control {
  public:
   static constexpr std::string_view kPrefix = "user.vblk.";
   static constexpr size_t kMaxValue = 65536;  // the kernel's XATTR_SIZE_MAX
+  // Refusing another user is a permission check, and EACCES is what one
+  // returns: the kernel itself answers EACCES to another user's setxattr
+  // of a user.* attribute (the file is 0644) before it reaches the daemon,
+  // so reads answer the same and a caller sees one errno both ways.
+  static constexpr int kNotAllowed = EACCES;
 
   Control(Driver& driver, FaultDevice& faults, ImageStore& store, ControlOptions opts);
   Control(const Control&) = delete;
@@ -60,12 +66,12 @@ class Control {
 
   // The listed names, each followed by a NUL (listxattr's format).
   std::string names() const;
-  // 0 and the value in *value, or a positive errno: EPERM (caller not
+  // 0 and the value in *value, or a positive errno: EACCES (caller not
   // allowed), ENODATA (unknown name), E2BIG (value too large), EIO.
   // probe: this is getxattr's size query; the value is kept for the read.
   int get(const Caller& caller, const std::string& name, bool probe, std::string* value);
   // Runs a command written to user.vblk.control. 0 or a positive errno:
-  // EPERM, ENOTSUP (another name), EROFS (read-only mount), EINVAL (bad
+  // EACCES, ENOTSUP (another name), EROFS (read-only mount), EINVAL (bad
   // command or range), EIO (the command failed). The reply, success or
   // error, can then be read back from user.vblk.control.
   int set(const Caller& caller, const std::string& name, std::string_view value);

@@ -43,7 +43,8 @@
 
 #include "fuse/control.h"
 #include "fuse/disk_fs.h"
-#include "fuse/parallel_writes.h"
+#include "fuse/protocol_hooks.h"
+#include "io/file.h"
 #include "inject/injector.h"
 #include "inject/rules_file.h"
 #include "vblk/driver.h"
@@ -82,14 +83,16 @@ std::string unescape_mountinfo(const std::string& s) {
 }
 
 struct MountEntry {
-  std::string fstype, source;
+  std::string mountpoint, fstype, source;
 };
 
-// The mount at exactly `mountpoint`, if any (the last one stacked there).
-std::optional<MountEntry> find_mount(const std::string& mountpoint) {
-  std::ifstream in("/proc/self/mountinfo");
+// The mounts listed in a mountinfo file (/proc/PID/mountinfo), in order;
+// nullopt if it cannot be read.
+std::optional<std::vector<MountEntry>> read_mountinfo(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  std::vector<MountEntry> mounts;
   std::string line;
-  std::optional<MountEntry> found;
   while (std::getline(in, line)) {
     std::istringstream ls(line);
     std::string id, parent, devno, root, mp, tok;
@@ -98,9 +101,70 @@ std::optional<MountEntry> find_mount(const std::string& mountpoint) {
     }
     MountEntry e;
     ls >> e.fstype >> e.source;
-    if (unescape_mountinfo(mp) == mountpoint) found = MountEntry{e.fstype, unescape_mountinfo(e.source)};
+    mounts.push_back(MountEntry{unescape_mountinfo(mp), e.fstype, unescape_mountinfo(e.source)});
   }
+  return mounts;
+}
+
+// The mount at exactly `mountpoint`, if any (the last one stacked there).
+std::optional<MountEntry> find_mount(const std::string& mountpoint) {
+  std::optional<MountEntry> found;
+  for (const MountEntry& m : read_mountinfo("/proc/self/mountinfo").value_or(std::vector<MountEntry>{}))
+    if (m.mountpoint == mountpoint) found = m;
   return found;
+}
+
+// Whether some process holds the write lock a daemon takes on the image
+// (see io/file.h): it is mounted, closing, or open in a tool.
+bool image_locked(int fd) {
+  struct flock fl {};
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  fl.l_len = 1;
+  return ::fcntl(fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+}
+
+std::string comm_of(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/comm");
+  std::string comm;
+  std::getline(in, comm);
+  return comm;
+}
+
+// A daemon that has been unmounted (umount, fusermount3 -u) still holds the
+// image while it flushes and closes it. It is recognised as a vblkfs
+// process with no vblkfs mount of the image left in its own mount namespace
+// (/proc/PID/mountinfo: right in containers too). A daemon still starting
+// up looks the same until it has mounted; waiting for it then ends in the
+// usual "in use" error as soon as its mount appears.
+bool closing_daemon(pid_t pid, const std::string& image) {
+  if (pid <= 0 || comm_of(pid) != "vblkfs") return false;
+  auto mounts = read_mountinfo("/proc/" + std::to_string(pid) + "/mountinfo");
+  if (!mounts) return false;  // cannot tell: treat it as live
+  return std::none_of(mounts->begin(), mounts->end(),
+                      [&](const MountEntry& m) { return m.fstype == "fuse.vblkfs" && m.source == image; });
+}
+
+// Waits, up to `limit`, while the image is held by a closing daemon (one
+// line on stderr says so), so that `umount M && vblkfs mount IMAGE M` does
+// not fail on a daemon that is about to let go. Any other holder, or one
+// still there after `limit`, is left to the image's open to report.
+void wait_for_closing_daemon(const std::string& image, std::chrono::seconds limit) {
+  int fd = ::open(image.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  bool announced = false;
+  while (image_locked(fd) && std::chrono::steady_clock::now() < deadline) {
+    const pid_t holder = io::lock_holder_pid(fd);
+    if (!closing_daemon(holder, image)) break;
+    if (!announced) {
+      std::fprintf(stderr, "vblkfs: %s: waiting up to %lld s for process %d (vblkfs), already unmounted, to close it\n",
+                   image.c_str(), static_cast<long long>(limit.count()), static_cast<int>(holder));
+      announced = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ::close(fd);
 }
 
 Status check_mountpoint(const std::string& mp) {
@@ -114,20 +178,32 @@ Status check_mountpoint(const std::string& mp) {
   return Status::ok();
 }
 
-void setup_logging(const MountOptions& o, bool daemon) {
+// Sets the default logger. For a daemon, returns a sink that also copies
+// warnings and errors to stderr until it detaches (see detach_stderr): what
+// goes wrong while `vblkfs mount` still runs in the terminal is seen there,
+// even on a host with no syslog daemon.
+spdlog::sink_ptr setup_logging(const MountOptions& o, bool daemon) {
   // Warnings and errors must reach somewhere an operator looks: a daemon
   // without a log file logs to syslog; --syslog adds syslog to any sink.
   std::vector<spdlog::sink_ptr> sinks;
+  spdlog::sink_ptr early_stderr;
   if (!o.log_file.empty())
     sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(o.log_file));
   else if (!daemon)
     sinks.push_back(std::make_shared<spdlog::sinks::stderr_sink_mt>());
   if (o.syslog || (daemon && o.log_file.empty()))
     sinks.push_back(std::make_shared<spdlog::sinks::syslog_sink_mt>("vblkfs", LOG_PID, LOG_DAEMON, true));
+  if (daemon) {
+    early_stderr = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+    early_stderr->set_level(spdlog::level::warn);
+    early_stderr->set_pattern("vblkfs: %v");
+    sinks.push_back(early_stderr);
+  }
   auto logger = std::make_shared<spdlog::logger>("vblkfs", sinks.begin(), sinks.end());
   logger->set_level(spdlog::level::from_str(o.log_level));
   logger->flush_on(spdlog::level::warn);
   spdlog::set_default_logger(logger);
+  return early_stderr;
 }
 
 // Child side of the start-up pipe.
@@ -154,18 +230,28 @@ class Ready {
   bool done_ = false;
 };
 
+// What the session did, in one line for the log at unmount.
+std::string session_summary(const std::string& image, const DriverStats& s) {
+  std::string ratio = s.compression_ratio > 0 ? fmt::format("{:.2f}", s.compression_ratio) : "n/a";
+  return fmt::format(
+      "{}: served {} reads ({} bytes), {} writes ({} bytes), {} trims ({} bytes), {} flushes; {} failures, {} retries; "
+      "compression ratio {}",
+      image, s.reads, s.bytes_read, s.writes, s.bytes_written, s.trims, s.bytes_trimmed, s.flushes, s.failures,
+      s.retries, ratio);
+}
+
 int serve(const MountOptions& o, Ready& ready, bool daemon) {
+  spdlog::sink_ptr early_stderr;
   try {
-    setup_logging(o, daemon);
+    early_stderr = setup_logging(o, daemon);
   } catch (const std::exception& e) {
     ready.fail((o.log_file.empty() ? std::string("logging") : o.log_file) + ": " + e.what());
     return 1;
   }
   // Writeback of a loop device stacked on our file waits for us: we must be
   // allowed to allocate and do I/O under memory pressure (libfuse#56).
-  if (::prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) != 0)
-    spdlog::warn("prctl(PR_SET_IO_FLUSHER): {} (a loop device stacked on the disk may stall under memory pressure)",
-                 std::strerror(errno));
+  // Warned about once mounted, so a mount that fails says only why.
+  const int io_flusher_err = ::prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) == 0 ? 0 : errno;
 
   OpenOptions open_opts;
   open_opts.read_only = o.read_only;
@@ -232,12 +318,17 @@ int serve(const MountOptions& o, Ready& ready, bool daemon) {
     if (fuse_session_mount(se, o.mountpoint.c_str()) != 0) {
       ready.fail(o.mountpoint + ": mount failed (is /dev/fuse available, and the mountpoint an empty directory?)");
     } else {
-      // Without it, waiting writers reach the daemon one at a time.
-      if (!allow_parallel_direct_writes(se))
-        spdlog::warn("{}: libfuse refused the I/O hooks: synchronous writes will be served one at a time",
-                     o.mountpoint);
+      // Without them, waiting writers reach the daemon one at a time and
+      // shared mmap of the disk file fails.
+      if (!install_protocol_hooks(se))
+        spdlog::warn("{}: libfuse refused the I/O hooks: synchronous writes will be served one at a time, "
+                     "mmap(MAP_SHARED) fails", o.mountpoint);
+      if (io_flusher_err != 0)
+        spdlog::warn("prctl(PR_SET_IO_FLUSHER): {} (a loop device stacked on the disk may stall under memory "
+                     "pressure)", std::strerror(io_flusher_err));
       if (daemon) {
         // Detached: no terminal to write to.
+        early_stderr->set_level(spdlog::level::off);
         int null = ::open("/dev/null", O_RDWR);
         if (null >= 0) {
           ::dup2(null, 0), ::dup2(null, 1), ::dup2(null, 2);
@@ -270,6 +361,7 @@ int serve(const MountOptions& o, Ready& ready, bool daemon) {
     rc = 1;
   }
   if (Status r = control.save_rules(); !r) spdlog::error("saving the fault rules: {}", r.to_string());
+  spdlog::info("{}", session_summary(o.image, driver.stats()));
   if (Status c = store.close(); !c) {
     spdlog::error("closing {} failed: {}", o.image, c.to_string());
     rc = 1;
@@ -301,6 +393,8 @@ int run_mount(const MountOptions& in) {
     std::fprintf(stderr, "vblkfs: --name %s: not a valid file name\n", o.file_name.c_str());
     return 2;
   }
+  // Long enough for a daemon to write back a large dirty cache.
+  wait_for_closing_daemon(o.image, std::chrono::seconds(30));
   if (o.foreground) {
     Ready ready(-1);
     return serve(o, ready, false);
@@ -378,12 +472,7 @@ int run_umount(const std::string& mountpoint_in, int timeout_s) {
   int fd = ::open(image.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return 0;  // image gone: nothing left to wait for
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
-  for (;;) {
-    struct flock fl {};
-    fl.l_type = F_WRLCK;
-    fl.l_whence = SEEK_SET;
-    fl.l_len = 1;
-    if (::fcntl(fd, F_OFD_GETLK, &fl) == 0 && fl.l_type == F_UNLCK) break;
+  while (image_locked(fd)) {
     if (std::chrono::steady_clock::now() > deadline) {
       ::close(fd);
       std::fprintf(stderr, "vblkfs: %s: unmounted, but the daemon has not released %s after %d s\n", mp.c_str(),

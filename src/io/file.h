@@ -3,6 +3,8 @@
 // can substitute an in-memory or crash-simulating file.
 // Thread safety: read_at/write_at may run concurrently on disjoint ranges.
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -60,5 +62,9 @@ Result<std::unique_ptr<File>> open_posix_file(const std::string& path, bool writ
 // (vblkfs) (it cannot be replaced while in use)") when a process has it
 // open as an image, e.g. a vblkfs mount.
 Result<std::unique_ptr<File>> lock_for_replace(const std::string& path);
+
+// The process holding a lock on the file open as fd, or 0 when no holder is
+// found (none, or its /proc entries cannot be read).
+pid_t lock_holder_pid(int fd);
 
 }  // namespace vblk::io

@@ -159,33 +159,38 @@ bool lock_line_matches(const std::string& line, ino_t ino, long* pid) {
   return true;
 }
 
-// Names the process holding a lock on the file: "process 123 (vblkfs)".
-// /proc/locks shows pid -1 for OFD locks, so the holder is found through
-// the "lock:" lines of /proc/PID/fdinfo. Empty when unknown.
-std::string lock_holder(const struct stat& st) {
+// The pid holding a lock on the file. /proc/locks shows pid -1 for OFD
+// locks, so the holder is found through the "lock:" lines of
+// /proc/PID/fdinfo. 0 when unknown.
+pid_t lock_holder_pid(const struct stat& st) {
   long pid = 0;
   {
     std::ifstream locks("/proc/locks");
     std::string line;
     while (std::getline(locks, line) && !lock_line_matches(line, st.st_ino, &pid)) pid = 0;
   }
-  if (pid <= 0) {
-    std::error_code ec;
-    for (const auto& proc : std::filesystem::directory_iterator("/proc", ec)) {
-      const std::string name = proc.path().filename();
-      if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
-      std::error_code ec2;
-      for (const auto& fdinfo : std::filesystem::directory_iterator(proc.path() / "fdinfo", ec2)) {
-        std::ifstream in(fdinfo.path());
-        std::string line;
-        long ignored;
-        while (std::getline(in, line))
-          if (line.rfind("lock:", 0) == 0 && lock_line_matches(line.substr(5), st.st_ino, &ignored)) pid = std::stol(name);
-        if (pid > 0) break;
-      }
-      if (pid > 0) break;
+  if (pid > 0) return static_cast<pid_t>(pid);
+  std::error_code ec;
+  for (const auto& proc : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = proc.path().filename();
+    if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
+    std::error_code ec2;
+    for (const auto& fdinfo : std::filesystem::directory_iterator(proc.path() / "fdinfo", ec2)) {
+      std::ifstream in(fdinfo.path());
+      std::string line;
+      long ignored;
+      while (std::getline(in, line))
+        if (line.rfind("lock:", 0) == 0 && lock_line_matches(line.substr(5), st.st_ino, &ignored))
+          return static_cast<pid_t>(std::stol(name));
     }
   }
+  return 0;
+}
+
+// Names the process holding a lock on the file: "process 123 (vblkfs)".
+// Empty when unknown.
+std::string lock_holder(const struct stat& st) {
+  const pid_t pid = lock_holder_pid(st);
   if (pid <= 0) return {};
   std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
   std::string cmd;
@@ -260,6 +265,11 @@ Result<std::unique_ptr<File>> lock_for_replace(const std::string& path) {
     return o.status();
   }
   return std::unique_ptr<File>(new PosixFile(o->fd, path));
+}
+
+pid_t lock_holder_pid(int fd) {
+  struct stat st;
+  return ::fstat(fd, &st) == 0 ? lock_holder_pid(st) : 0;
 }
 
 }  // namespace vblk::io

@@ -1,6 +1,6 @@
 # Synchronous writers on separate threads reach the daemon in parallel (the
 # open reply asks the kernel for parallel direct writes, see
-# src/fuse/parallel_writes.h), and what they wrote reads back. The daemon's
+# src/fuse/protocol_hooks.h), and what they wrote reads back. The daemon's
 # writes_in_flight_peak statistic shows how many writes it served at once;
 # without the bit the kernel hands it one synchronous write at a time.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

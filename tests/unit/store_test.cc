@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -198,10 +199,25 @@ TEST_F(StoreTest, RandomOverwritesStayCompressed) {
   std::vector<uint8_t> text(4096);
   for (size_t i = 0; i < text.size(); ++i) text[i] = "compressible "[i % 13];
   std::mt19937_64 rng(1);
-  for (int i = 0; i < 2000; ++i) ASSERT_TRUE(st->write_blocks(rng() % 16384, text).is_ok());
-  for (int i = 0; i < 50; ++i) EXPECT_TRUE(st->locate(rng() % 16384).value().compressed || true);
-  auto loc = st->locate(0);
-  ASSERT_TRUE(loc.is_ok());
+  std::vector<uint64_t> written;
+  for (int i = 0; i < 2000; ++i) {
+    written.push_back(rng() % 16384);
+    ASSERT_TRUE(st->write_blocks(written.back(), text).is_ok());
+  }
+  // Every block written holds a compressed record, however the overwrites
+  // fell; a block never written holds none.
+  for (uint64_t b : written) {
+    const BlockLocation loc = st->locate(b).value();
+    EXPECT_EQ(loc.state, BlockState::kUsed) << b;
+    EXPECT_TRUE(loc.compressed) << b;
+  }
+  for (uint64_t b = 0; b < 16384; ++b) {
+    if (std::find(written.begin(), written.end(), b) != written.end()) continue;
+    const BlockLocation loc = st->locate(b).value();
+    EXPECT_EQ(loc.state, BlockState::kFree) << b;
+    EXPECT_FALSE(loc.compressed) << b;
+    break;
+  }
   // Every stored record of this data is compressed.
   auto s = st->stats();
   EXPECT_LT(s.stored_bytes, s.used_blocks * 4096 / 10);

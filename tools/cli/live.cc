@@ -2,6 +2,7 @@
 
 #include <limits.h>
 #include <stdlib.h>
+#include <sys/statfs.h>
 #include <sys/xattr.h>
 
 #include <cerrno>
@@ -16,9 +17,18 @@ namespace vblk::cli {
 namespace {
 
 constexpr const char* kControl = "user.vblk.control";
+constexpr long kFuseSuperMagic = 0x65735546;
+
+// A daemon refuses a user other than the one who mounted with EACCES (a
+// daemon started before that choice was made: EPERM). On a file that is not
+// on a FUSE mount, EACCES is the kernel's own refusal of an unreadable file.
+bool refused_by_daemon(int err, const std::string& path) {
+  struct statfs st;
+  return err == EPERM || (err == EACCES && ::statfs(path.c_str(), &st) == 0 && st.f_type == kFuseSuperMagic);
+}
 
 Status xattr_error(int err, const std::string& path, const std::string& name) {
-  if (err == EPERM) {
+  if (refused_by_daemon(err, path)) {
     return Status::invalid_argument(path + ": only the user who mounted it, or root, may use " + name);
   }
   if (err == ENODATA || err == ENOTSUP) {
@@ -51,7 +61,7 @@ std::string unescape(const std::string& s) {
 bool is_live_target(const std::string& path) {
   errno = 0;
   if (::getxattr(path.c_str(), "user.vblk.stats", nullptr, 0) >= 0) return true;
-  return errno == EPERM;
+  return refused_by_daemon(errno, path);
 }
 
 Result<std::string> read_xattr(const std::string& path, const std::string& name) {

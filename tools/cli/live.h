@@ -12,11 +12,11 @@
 namespace vblk::cli {
 
 // True when `path` is a vblkfs mountpoint or disk file: it answers
-// user.vblk.stats (or refuses it with EPERM, which only the daemon does).
+// user.vblk.stats (or refuses it with EACCES on a FUSE mount: the daemon).
 bool is_live_target(const std::string& path);
 
 // The value of extended attribute `name` of `path`. Errors name the path and
-// the cause (EPERM: "only the user who mounted it, or root, may ...").
+// the cause (refused: "only the user who mounted it, or root, may ...").
 Result<std::string> read_xattr(const std::string& path, const std::string& name);
 
 // Sends one control command (user.vblk.control) and returns the daemon's
