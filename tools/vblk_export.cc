@@ -1,7 +1,7 @@
 // vblk-export: writes the disk held in a vblk image out as a raw disk file.
 //
-//   vblk-export IMAGE OUT.raw [--force] [--bad fail|zero] [--json]
-//   vblk-export IMAGE - [--bad fail|zero] [--json]      (raw bytes on stdout)
+//   vblk-export IMAGE OUT.raw [--force] [--bad fail|zero] [--salvage] [--json]
+//   vblk-export IMAGE - [--bad fail|zero] [--salvage] [--json]   (raw bytes on stdout)
 //
 // Exit status (see vblk-export(1)):
 //   0  the disk was exported
@@ -10,6 +10,8 @@
 //      --bad zero), OUT exists (without --force), OUT is an image in use
 //      (even with --force), host I/O failed, interrupted
 //   2  invalid command line; nothing was written
+//   3  --salvage: the disk was exported, but blocks that could not be read
+//      were written as zeros (each range named on stderr)
 // Every failure prints exactly one line on stderr: "vblk-export: FILE: cause".
 //
 // The output is sparse: FREE and TRIMMED blocks, and USED blocks that hold
@@ -66,6 +68,7 @@ using vblk::BlockState;
 using vblk::Status;
 using vblk::cli::kExitError;
 using vblk::cli::kExitUsage;
+constexpr int kExitSalvaged = 3;  // exported, with unreadable blocks written as zeros
 
 constexpr const char* kProg = "vblk-export";
 constexpr size_t kChunkBytes = 1u << 20;        // one read_blocks call; a multiple of every block size
@@ -79,6 +82,7 @@ struct Args {
   std::string out;
   bool force = false;
   std::string bad = "fail";
+  bool salvage = false;  // unreadable blocks (and BAD ones) become zeros
   bool json = false;
 };
 
@@ -87,6 +91,7 @@ struct Counts {
   uint64_t holes_bytes = 0;    // bytes left as holes
   uint64_t used = 0, free = 0, trimmed = 0, bad = 0;
   uint64_t zero_blocks = 0;    // USED blocks that read as zeros
+  uint64_t unreadable = 0;     // --salvage: blocks written as zeros because reading them failed (BAD included)
 };
 
 std::string errno_text(int err) { return std::strerror(err); }
@@ -163,6 +168,57 @@ std::string bad_list_text(const std::vector<std::pair<uint64_t, uint64_t>>& rang
   if (ranges.size() > kListedBadRanges) s += ", and " + std::to_string(ranges.size() - kListedBadRanges) + " more ranges";
   return s + ")";
 }
+
+// Read failures --salvage turns into zeros: the image's data is damaged or
+// BAD (EIO). Anything else (the host, an interrupt) still fails the export.
+bool unreadable_error(const Status& s) {
+  return s.code() == Status::Code::kCorruption || s.code() == Status::Code::kBadBlock ||
+         s.code() == Status::Code::kIoError;
+}
+
+// The cause without the "block N: record at image offset X: " context, so
+// that neighbouring blocks with the same damage share one line.
+std::string short_cause(const Status& s) {
+  const std::string& m = s.message();
+  const size_t colon = m.rfind(": ");
+  return colon == std::string::npos ? m : m.substr(colon + 2);
+}
+
+// --salvage: blocks written as zeros because they could not be read. A run
+// of blocks with the same cause is named in one line on stderr as soon as
+// it ends: "vblk-export: IMAGE: blocks 3-9 unreadable (CAUSE), written as zeros".
+class SalvageLog {
+ public:
+  SalvageLog(std::string image, const vblk::cli::Progress& progress)
+      : image_(std::move(image)), progress_(progress) {}
+  ~SalvageLog() { end_run(); }
+
+  void add(uint64_t first, uint64_t count, const std::string& cause) {
+    blocks_ += count;
+    if (count_ && first == first_ + count_ && cause == cause_) {
+      count_ += count;
+      return;
+    }
+    end_run();
+    first_ = first, count_ = count, cause_ = cause;
+  }
+  // Names the run in progress, if any.
+  void end_run() {
+    if (!count_) return;
+    if (progress_.enabled()) std::fputs("\r\033[K", stderr);  // over the progress bar, redrawn later
+    std::fprintf(stderr, "%s: %s: %s %s unreadable (%s), written as zeros\n", kProg, image_.c_str(),
+                 count_ == 1 ? "block" : "blocks", block_range_text(first_, count_).c_str(), cause_.c_str());
+    count_ = 0;
+  }
+  uint64_t blocks() const { return blocks_; }
+
+ private:
+  std::string image_;
+  const vblk::cli::Progress& progress_;
+  uint64_t first_ = 0, count_ = 0;
+  std::string cause_;
+  uint64_t blocks_ = 0;
+};
 
 bool all_zero(const uint8_t* p, size_t n) { return n == 0 || (p[0] == 0 && std::memcmp(p, p + 1, n - 1) == 0); }
 
@@ -246,6 +302,70 @@ class Sink {
   std::vector<uint8_t> zeros_;
 };
 
+// --salvage, after a read of blocks [first, first+k) failed: reads them
+// again one at a time into `out`; those that still fail become zeros, are
+// logged and flagged in `unreadable`.
+std::optional<Failure> reread_one_by_one(vblk::ImageStore& store, const Args& a, uint64_t first, uint64_t k,
+                                         std::span<uint8_t> out, std::vector<bool>& unreadable, SalvageLog& log) {
+  const uint64_t bs = store.block_size();
+  for (uint64_t i = 0; i < k; ++i) {
+    std::span<uint8_t> one = out.subspan(i * bs, bs);
+    Status s = store.read_blocks(first + i, 1, one);
+    if (s) continue;
+    if (!unreadable_error(s)) return Failure{a.image, vblk::cli::error_cause(s, a.image)};
+    std::fill(one.begin(), one.end(), uint8_t{0});
+    unreadable[i] = true;
+    log.add(first + i, 1, short_cause(s));
+  }
+  return std::nullopt;
+}
+
+// Writes blocks [first, first+k) read into `buf`: maximal runs of non-zero
+// blocks as data, zero blocks as holes, unreadable ones as written zeros.
+std::optional<Failure> write_read_blocks(Sink& sink, const uint8_t* buf, uint64_t first, uint64_t k, uint64_t bs,
+                                         const std::vector<bool>& unreadable, Counts& c) {
+  for (uint64_t i = 0; i < k;) {
+    const uint8_t* p = buf + i * bs;
+    if (unreadable[i] || all_zero(p, bs)) {
+      if (!unreadable[i]) ++c.zero_blocks;
+      if (auto f = sink.zeros((first + i) * bs, bs, unreadable[i])) return f;
+      ++i;
+      continue;
+    }
+    uint64_t j = i + 1;
+    while (j < k && !unreadable[j] && !all_zero(buf + j * bs, bs)) ++j;
+    if (auto f = sink.data((first + i) * bs, p, (j - i) * bs)) return f;
+    i = j;
+  }
+  return std::nullopt;
+}
+
+struct Run {
+  uint64_t first, count;
+  BlockState state;
+  std::string unreadable;  // --salvage: why the blocks' state could not be read ("" if it could)
+};
+
+// --salvage, after the states of blocks [first, first+n) could not be read
+// (a damaged index page): asks for them one block at a time; a block whose
+// state cannot be read either becomes an unreadable run.
+std::optional<Failure> states_one_by_one(vblk::ImageStore& store, const Args& a, uint64_t first, uint64_t n,
+                                         std::vector<Run>& runs) {
+  runs.clear();
+  for (uint64_t b = first; b < first + n; ++b) {
+    auto st = store.state(b);
+    if (!st && !unreadable_error(st.status())) return Failure{a.image, vblk::cli::error_cause(st.status(), a.image)};
+    Run one{b, 1, st ? *st : BlockState::kBad, st ? std::string() : short_cause(st.status())};
+    Run* last = runs.empty() ? nullptr : &runs.back();
+    if (last && last->first + last->count == b && last->state == one.state && last->unreadable == one.unreadable) {
+      last->count++;
+    } else {
+      runs.push_back(std::move(one));
+    }
+  }
+  return std::nullopt;
+}
+
 // Copies the whole disk into `sink`, a window of block states at a time.
 std::optional<Failure> export_disk(vblk::ImageStore& store, const Args& a, Sink& sink, bool bad_zero, Counts& c) {
   const uint64_t bs = store.block_size();
@@ -254,22 +374,28 @@ std::optional<Failure> export_disk(vblk::ImageStore& store, const Args& a, Sink&
   const uint64_t window = std::max<uint64_t>(1, kWindowBytes / bs);
   const size_t chunk_blocks = kChunkBytes / bs;
   std::vector<uint8_t> buf(kChunkBytes);
-  struct Run {
-    uint64_t first, count;
-    BlockState state;
-  };
   std::vector<Run> runs;
   vblk::cli::Progress progress("exporting " + a.image, capacity);
+  SalvageLog salvaged(a.image, progress);
+  std::vector<bool> unreadable;
 
   for (uint64_t w = 0; w < blocks; w += window) {
     if (vblk::cli::interrupted()) return Failure{sink.name(), "interrupted"};
     runs.clear();
     uint64_t n = std::min(window, blocks - w);
     Status s = store.state_runs(w, n, [&](uint64_t first, uint64_t count, BlockState st) {
-      runs.push_back({first, count, st});
+      runs.push_back({first, count, st, {}});
     });
-    if (!s) return Failure{a.image, vblk::cli::error_cause(s, a.image)};
+    if (!s) {
+      if (!a.salvage || !unreadable_error(s)) return Failure{a.image, vblk::cli::error_cause(s, a.image)};
+      if (auto f = states_one_by_one(store, a, w, n, runs)) return f;
+    }
     for (const Run& r : runs) {
+      if (!r.unreadable.empty()) {
+        salvaged.add(r.first, r.count, r.unreadable);
+        if (auto f = sink.zeros(r.first * bs, r.count * bs, true)) return f;
+        continue;
+      }
       switch (r.state) {
         case BlockState::kFree:
         case BlockState::kTrimmed:
@@ -280,6 +406,7 @@ std::optional<Failure> export_disk(vblk::ImageStore& store, const Args& a, Sink&
           // Checked before the export started; the shared lock keeps it so.
           if (!bad_zero) return Failure{a.image, "block " + std::to_string(r.first) + " is BAD"};
           c.bad += r.count;
+          if (a.salvage) salvaged.add(r.first, r.count, "BAD block");
           if (auto f = sink.zeros(r.first * bs, r.count * bs, true)) return f;
           break;
         case BlockState::kUsed:
@@ -288,22 +415,15 @@ std::optional<Failure> export_disk(vblk::ImageStore& store, const Args& a, Sink&
             if (vblk::cli::interrupted()) return Failure{sink.name(), "interrupted"};
             uint64_t k = std::min<uint64_t>(chunk_blocks, r.first + r.count - b);
             std::span<uint8_t> out(buf.data(), k * bs);
+            unreadable.assign(k, false);
+            // Big reads keep a salvage of a mostly sound image fast; only a
+            // read that fails is done again block by block.
             Status rs = store.read_blocks(b, k, out);
-            if (!rs) return Failure{a.image, vblk::cli::error_cause(rs, a.image)};
-            // Write maximal runs of non-zero blocks; zero blocks become holes.
-            for (uint64_t i = 0; i < k;) {
-              const uint8_t* p = buf.data() + i * bs;
-              if (all_zero(p, bs)) {
-                ++c.zero_blocks;
-                if (auto f = sink.zeros((b + i) * bs, bs, false)) return f;
-                ++i;
-                continue;
-              }
-              uint64_t j = i + 1;
-              while (j < k && !all_zero(buf.data() + j * bs, bs)) ++j;
-              if (auto f = sink.data((b + i) * bs, p, (j - i) * bs)) return f;
-              i = j;
+            if (!rs) {
+              if (!a.salvage || !unreadable_error(rs)) return Failure{a.image, vblk::cli::error_cause(rs, a.image)};
+              if (auto f = reread_one_by_one(store, a, b, k, out, unreadable, salvaged)) return f;
             }
+            if (auto f = write_read_blocks(sink, buf.data(), b, k, bs, unreadable, c)) return f;
             b += k;
             progress.update(b * bs);
           }
@@ -313,6 +433,8 @@ std::optional<Failure> export_disk(vblk::ImageStore& store, const Args& a, Sink&
     progress.update((w + n) * bs);
   }
   if (auto f = sink.finish(capacity)) return f;
+  salvaged.end_run();
+  c.unreadable = salvaged.blocks();
   progress.finish();
   c.bytes_written = sink.bytes_written();
   c.holes_bytes = sink.sparse() ? capacity - sink.bytes_written() : 0;
@@ -405,6 +527,7 @@ void print_summary(const Args& a, const vblk::ImageInfo& info, const Counts& c, 
         .field("bytes_written", c.bytes_written)
         .field("holes_bytes", c.holes_bytes)
         .field("bad_blocks", c.bad)
+        .field("unreadable_blocks", c.unreadable)
         .key("blocks")
         .begin_object()
         .field("used", c.used)
@@ -422,6 +545,8 @@ void print_summary(const Args& a, const vblk::ImageInfo& info, const Counts& c, 
                vblk::format_size(info.capacity_bytes).c_str(), static_cast<unsigned long long>(info.capacity_bytes),
                vblk::format_size(c.bytes_written).c_str(), vblk::format_size(c.holes_bytes).c_str());
   if (c.bad) std::fprintf(to, ", %llu BAD blocks written as zeros", static_cast<unsigned long long>(c.bad));
+  if (const uint64_t damaged = c.unreadable - std::min(c.unreadable, c.bad))
+    std::fprintf(to, ", %llu unreadable blocks written as zeros", static_cast<unsigned long long>(damaged));
   std::fprintf(to, ", %.2f s\n", seconds);
 }
 
@@ -453,7 +578,7 @@ int run(const Args& a) {
   vblk::ImageStore& store = *opened.value();
   const vblk::ImageInfo info = store.info();
 
-  const bool bad_zero = a.bad == "zero";
+  const bool bad_zero = a.bad == "zero" || a.salvage;
   auto bad = store.bad_ranges();
   if (!bad.empty() && !bad_zero) {
     return fail({a.image, "has " + bad_list_text(bad) + "; nothing was exported (use --bad zero to write zeros there)"});
@@ -488,7 +613,10 @@ int run(const Args& a) {
   if (!closed) return fail({a.image, vblk::cli::error_cause(closed, a.image)});
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   print_summary(a, info, counts, sparse, seconds);
-  return 0;
+  if (counts.unreadable == 0) return 0;
+  std::fprintf(stderr, "%s: %s: salvaged: %llu unreadable %s written as zeros\n", kProg, a.image.c_str(),
+               static_cast<unsigned long long>(counts.unreadable), counts.unreadable == 1 ? "block" : "blocks");
+  return kExitSalvaged;
 }
 
 }  // namespace
@@ -502,13 +630,18 @@ int main(int argc, char** argv) {
     app.add_option("IMAGE", a.image, "Image file to export")->required()->type_name("");
     app.add_option("OUT", a.out, "Raw disk file to write, or - for standard output")->required()->type_name("");
     app.add_flag("-f,--force", a.force, "Replace OUT if it exists");
-    app.add_option("--bad", a.bad, "BAD blocks: fail (refuse to export, listing them) or zero (write zeros there)")
+    auto* bad_opt = app.add_option("--bad", a.bad, "BAD blocks: fail (refuse to export, listing them) or zero (write zeros there)")
         ->type_name("MODE")
         ->check(CLI::IsMember({"fail", "zero"}))
         ->capture_default_str();
+    app.add_flag("--salvage", a.salvage,
+                 "Write blocks that cannot be read (damaged, BAD) as zeros, name them on stderr, exit 3");
     app.add_flag("-j,--json", a.json, "Print the summary as one JSON object");
-    app.footer("Exit status: 0 exported, 1 failed (nothing left under OUT's name), 2 invalid command line.");
+    app.footer("Exit status: 0 exported, 1 failed (nothing left under OUT's name), 2 invalid command line,\n"
+               "3 exported with --salvage, unreadable blocks written as zeros.");
     if (auto code = vblk::cli::parse_command_line(app, argc, argv, kProg)) return *code;
+    if (a.salvage && bad_opt->count() > 0 && a.bad == "fail")
+      return fail({"--salvage", "writes BAD blocks as zeros: it cannot be combined with --bad fail", kExitUsage});
     return run(a);
   } catch (...) {
     return vblk::cli::report_current_exception(kProg);

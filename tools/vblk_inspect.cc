@@ -5,6 +5,7 @@
 //   vblk-inspect IMAGE --block N [--json]    one block: state, where it is stored, hex dump
 //   vblk-inspect IMAGE --check [--json]      verify every structure and record checksum
 //   vblk-inspect MOUNTPOINT [--json]         live: the daemon's statistics, faults and state map
+//   vblk-inspect MOUNTPOINT --check [--json] live: a scrub by the daemon, reported as --check
 //   ... [--watch]                            redraw every second until interrupted
 //   vblk-inspect IMAGE|MOUNTPOINT --svg FILE a picture of the block map
 //
@@ -20,7 +21,9 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cinttypes>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -38,6 +41,7 @@
 #include "cli/command_line.h"
 #include "cli/interrupt.h"
 #include "cli/live.h"
+#include "cli/progress.h"
 #include "cli/report.h"
 #include "cli/state_map.h"
 #include "cli/svg.h"
@@ -408,14 +412,14 @@ int show_block(vblk::ImageStore& store, const Args& a) {
 
 // ---- --check -------------------------------------------------------------
 
-int run_check(vblk::ImageStore& store, const Args& a) {
-  auto rep = store.check();
-  if (!rep) return fail(a.image, "check failed: " + vblk::cli::error_cause(rep.status(), a.image));
-  const vblk::CheckReport& r = rep.value();
+// Prints a check's findings and returns the exit status. `unlisted`:
+// problems found but not in r.problems (a live scrub lists the first ones).
+int print_check_report(const vblk::CheckReport& r, uint64_t unlisted, const Args& a) {
+  const uint64_t found = r.problems.size() + unlisted;
   if (a.json) {
     JsonWriter j;
     j.begin_object();
-    j.field("clean", r.clean());
+    j.field("clean", found == 0);
     j.field("records_checked", r.records_checked);
     j.field("blocks_checked", r.blocks_checked);
     j.key("problems").begin_array();
@@ -432,6 +436,7 @@ int run_check(vblk::ImageStore& store, const Args& a) {
       j.end_object();
     }
     j.end_array();
+    if (unlisted) j.field("unlisted_problems", unlisted);
     j.end_object();
     std::printf("%s\n", j.str().c_str());
   } else {
@@ -442,19 +447,25 @@ int run_check(vblk::ImageStore& store, const Args& a) {
                                             : "offset " + std::to_string(p.file_offset) + ": " + p.what);
       std::printf("%s\n", text.c_str());
     }
-    if (r.clean()) {
+    if (unlisted) std::printf("and %llu more problems\n", static_cast<unsigned long long>(unlisted));
+    if (found == 0) {
       std::printf("check: clean, %llu records, %llu blocks verified\n",
                   static_cast<unsigned long long>(r.records_checked), static_cast<unsigned long long>(r.blocks_checked));
     }
   }
   std::fflush(stdout);
-  if (!r.clean()) {
-    return fail(a.image, "check found " + std::to_string(r.problems.size()) +
-                             (r.problems.size() == 1 ? " problem" : " problems") + " (" +
+  if (found) {
+    return fail(a.image, "check found " + std::to_string(found) + (found == 1 ? " problem" : " problems") + " (" +
                              std::to_string(r.records_checked) + " records, " + std::to_string(r.blocks_checked) +
                              " blocks checked)");
   }
   return 0;
+}
+
+int run_check(vblk::ImageStore& store, const Args& a) {
+  auto rep = store.check();
+  if (!rep) return fail(a.image, "check failed: " + vblk::cli::error_cause(rep.status(), a.image));
+  return print_check_report(rep.value(), 0, a);
 }
 
 // ---- --svg ----------------------------------------------------------------
@@ -523,10 +534,82 @@ std::string human_duration(double s) {
   return buf;
 }
 
+// ---- live --check: a scrub by the daemon ----------------------------------
+
+// The daemon's statistics, which must hold a "scrub" object.
+vblk::Result<vblk::JsonValue> read_stats_with_scrub(const std::string& target) {
+  auto text = vblk::cli::read_xattr(target, "user.vblk.stats");
+  if (!text) return text.status();
+  auto stats = vblk::parse_json(*text);
+  if (!stats) return Status::corruption(target + ": unreadable user.vblk.stats: " + stats.status().message());
+  if (!(*stats)["scrub"].has("state"))
+    return Status::not_supported(target + ": this vblkfs daemon cannot scrub (remount with a newer vblkfs)");
+  return stats;
+}
+
+vblk::CheckReport report_from_scrub(const vblk::JsonValue& scrub) {
+  vblk::CheckReport r;
+  r.records_checked = scrub["records_checked"].as_u64();
+  r.blocks_checked = scrub["blocks_checked"].as_u64();
+  for (const vblk::JsonValue& p : scrub["problems"].items()) {
+    r.problems.push_back({!p["block"].is_null(), p["block"].as_u64(), p["file_offset"].as_u64(),
+                          p["what"].as_string()});
+  }
+  return r;
+}
+
+// Starts a scrub in the daemon (or joins the one running), waits for it,
+// and reports what it found as an offline --check does.
+int run_live_check(const Args& a) {
+  auto reply = vblk::cli::send_control(a.image, "scrub");
+  if (!reply) {
+    if (reply.status().code() == Status::Code::kReadOnly)
+      return fail(a.image, "the disk is mounted read-only, so the daemon cannot be asked to scrub; a read-only "
+                           "mount shares the image: run vblk-inspect IMAGE --check on the image itself");
+    return fail(a.image, vblk::cli::error_cause(reply.status(), a.image));
+  }
+  // "scrub N started: ..." or "scrub N already running: ...".
+  uint64_t id = 0;
+  if (std::sscanf(reply->c_str(), "scrub %" SCNu64, &id) != 1 || id == 0)
+    return fail(a.image, "unexpected reply to 'scrub': " + *reply);
+
+  vblk::cli::install_interrupt_handlers(/*restart_syscalls=*/false);
+  std::optional<vblk::cli::Progress> progress;
+  while (true) {
+    auto stats = read_stats_with_scrub(a.image);
+    if (!stats) return fail(a.image, "during the scrub: " + vblk::cli::error_cause(stats.status(), a.image));
+    const vblk::JsonValue& sc = (*stats)["scrub"];
+    auto u64 = [&](const char* key) { return sc[key].as_u64(); };
+    if (sc["id"].as_u64() != id)
+      return fail(a.image, "scrub " + std::to_string(id) + " was replaced by scrub " +
+                               std::to_string(sc["id"].as_u64()) + " before its result was read; run --check again");
+    const std::string state = sc["state"].as_string();
+    if (state != "running") {
+      if (progress) progress->finish();
+      if (state == "done") return print_check_report(report_from_scrub(sc), u64("problem_count") -
+                                                                                 sc["problems"].items().size(), a);
+      if (state == "failed") return fail(a.image, "the scrub failed: " + sc["error"].as_string());
+      return fail(a.image, "the scrub was stopped before it finished (" + std::to_string(u64("blocks_checked")) +
+                               " of " + std::to_string(u64("blocks_to_check")) + " blocks checked)");
+    }
+    // The bar counts the bytes of the blocks checked (blocks written since
+    // the start may make it end short of or past 100%).
+    const uint64_t bs = (*stats)["block_size"].as_u64();
+    if (!progress) progress.emplace("scrubbing " + a.image, std::max<uint64_t>(1, u64("blocks_to_check")) * bs);
+    progress->update(std::min(u64("blocks_checked"), u64("blocks_to_check")) * bs);
+    for (int i = 0; i < 4; ++i) {
+      if (vblk::cli::interrupted())
+        return fail(a.image, "interrupted; the scrub goes on in the daemon (stop it with: setfattr -n "
+                             "user.vblk.control -v 'scrub stop' " + a.image + ")");
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+}
+
 int run_live(const Args& a) {
-  if (a.check || a.has_block) {
-    return fail(a.image, std::string(a.check ? "--check" : "--block") +
-                             " reads the image itself: unmount it first (vblkfs umount), then run it on the image");
+  if (a.check) return run_live_check(a);
+  if (a.has_block) {
+    return fail(a.image, "--block reads the image itself: unmount it first (vblkfs umount), then run it on the image");
   }
   auto stats_text = vblk::cli::read_xattr(a.image, "user.vblk.stats");
   if (!stats_text) return fail(a.image, vblk::cli::error_cause(stats_text.status(), a.image));

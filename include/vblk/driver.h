@@ -66,6 +66,9 @@ class Driver {
   Status flush();
 
   DriverStats stats();
+  // Requests served so far (reads, writes, trims and flushes); cheap enough
+  // for background work to poll to find whether the disk is in use.
+  uint64_t requests() const;
   BlockDevice& device();
   // Runs fn on the device below the driver with the blocks of
   // [first, first+count) held, then drops those blocks from the cache, so a

@@ -131,7 +131,31 @@ struct CheckReport {
   uint64_t records_checked = 0;
   uint64_t blocks_checked = 0;
   std::vector<CheckProblem> problems;
+  // check(opts) only: opts.progress asked to stop before every index page
+  // was checked; the counts and problems are those of the part checked.
+  bool stopped = false;
   bool clean() const { return problems.empty(); }
+};
+
+// How far a check() has come, for CheckOptions::progress.
+struct CheckProgress {
+  uint64_t index_pages_checked = 0;
+  uint64_t index_pages_total = 0;  // index pages in the image when the check started
+  uint64_t records_checked = 0;
+  uint64_t blocks_checked = 0;
+  uint64_t bytes_read = 0;         // record bytes read from the image so far
+  uint64_t problems = 0;
+};
+
+struct CheckOptions {
+  // Called on the checking thread after every record read and after every
+  // index page, holding no lock of the store: it may sleep to pace a check
+  // that runs beside live requests. Returning false stops the check, which
+  // then returns what it found so far with CheckReport::stopped set.
+  std::function<bool(const CheckProgress&)> progress;
+  // Called on the checking thread with each problem as it is found (it is
+  // also in the report), holding no lock of the store.
+  std::function<void(const CheckProblem&)> on_problem;
 };
 
 class ImageStore {
@@ -174,7 +198,11 @@ class ImageStore {
   // Ranges of BAD blocks, ascending.
   virtual std::vector<std::pair<uint64_t, uint64_t>> bad_ranges() = 0;
   // Verifies every structure and every live record's checksums.
-  virtual Result<CheckReport> check() = 0;
+  Result<CheckReport> check() { return check(CheckOptions{}); }
+  // The same, reporting progress to opts.progress, which may pace or stop
+  // it. Safe beside reads, writes and the maintenance thread: a block moved
+  // while it is checked is judged where it lives now.
+  virtual Result<CheckReport> check(const CheckOptions& opts) = 0;
   // On an image opened with OpenOptions::repair: every damaged block that
   // still reads is rewritten, every other one becomes BAD; then a
   // checkpoint makes the rebuilt structures durable. Fails with

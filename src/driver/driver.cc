@@ -474,6 +474,12 @@ Status Driver::flush() {
   return st;
 }
 
+uint64_t Driver::requests() const {
+  const Impl& d = *impl_;
+  return d.reads.load(std::memory_order_relaxed) + d.writes.load(std::memory_order_relaxed) +
+         d.trims.load(std::memory_order_relaxed) + d.flushes.load(std::memory_order_relaxed);
+}
+
 DriverStats Driver::stats() {
   DriverStats s;
   Impl& d = *impl_;

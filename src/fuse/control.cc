@@ -12,6 +12,7 @@
 #include "inject/command.h"
 #include "inject/rules_file.h"
 #include "util/json.h"
+#include "vblk/size_parse.h"
 
 namespace vblk::fuse {
 namespace {
@@ -37,7 +38,7 @@ int command_errno(const Status& st) {
 
 Control::Control(Driver& driver, FaultDevice& faults, ImageStore& store, ControlOptions opts)
     : driver_(driver), faults_(faults), store_(store), opts_(std::move(opts)),
-      started_(std::chrono::steady_clock::now()) {
+      started_(std::chrono::steady_clock::now()), scrub_(store, [&driver] { return driver.requests(); }) {
   target_.name = opts_.mountpoint;
   target_.store = &store_;
   target_.device = &driver_.device();
@@ -135,8 +136,81 @@ std::string Control::stats_json() {
   j.field("reuse_pool_bytes", s.device.reuse_pool_bytes);
   j.key("faults");
   inject::write_faults_json(target_, j, 64);
+  j.key("scrub");
+  write_scrub_json(j);
   j.end_object();
   return j.str() + "\n";
+}
+
+void Control::write_scrub_json(JsonWriter& j) {
+  const ScrubStatus s = scrub_.status();
+  auto time_or_null = [&](const char* key, double t) {
+    j.key(key);
+    if (t > 0) {
+      j.value(t);
+    } else {
+      j.null();
+    }
+  };
+  j.begin_object();
+  j.field("state", to_string(s.state));
+  j.field("id", s.id);
+  j.key("max_rate");
+  if (s.max_rate) {
+    j.value(s.max_rate);
+  } else {
+    j.null();
+  }
+  time_or_null("started_unix", s.started_unix);
+  time_or_null("finished_unix", s.finished_unix);
+  j.field("index_pages_checked", s.progress.index_pages_checked);
+  j.field("index_pages_total", s.progress.index_pages_total);
+  j.field("records_checked", s.progress.records_checked);
+  j.field("blocks_checked", s.progress.blocks_checked);
+  j.field("blocks_to_check", s.blocks_to_check);
+  j.field("bytes_read", s.progress.bytes_read);
+  j.field("problem_count", s.problem_count);
+  j.field("damaged_blocks", s.damaged_blocks);
+  j.key("problems").begin_array();
+  for (const CheckProblem& p : s.problems) {
+    j.begin_object();
+    j.key("block");
+    if (p.has_block) {
+      j.value(p.block);
+    } else {
+      j.null();
+    }
+    j.field("file_offset", p.file_offset);
+    j.field("what", p.what);
+    j.end_object();
+  }
+  j.end_array();
+  if (s.state == ScrubState::kFailed) j.field("error", s.error);
+  j.end_object();
+}
+
+int Control::scrub_command(std::string_view args, std::string* reply) {
+  while (!args.empty() && args.front() == ' ') args.remove_prefix(1);
+  if (args == "stop") {
+    const bool stopped = scrub_.stop();
+    *reply = stopped ? "scrub stopped\n" : "no scrub is running\n";
+    return 0;
+  }
+  uint64_t rate = 0;
+  if (!args.empty()) {
+    auto parsed = parse_size(args);
+    if (!parsed || *parsed == 0) {
+      *reply = "error: scrub takes 'stop' or a rate in bytes per second (e.g. 'scrub 64M'), not '" +
+               std::string(args) + "'\n";
+      return EINVAL;
+    }
+    rate = *parsed;
+  }
+  ScrubStatus s;
+  const bool started = scrub_.start(rate, &s);
+  *reply = fmt::format("scrub {} {}: {} blocks to check\n", s.id, started ? "started" : "already running",
+                       s.blocks_to_check);
+  return 0;
 }
 
 void Control::remember_reply(const Caller& c, std::string reply) {
@@ -202,6 +276,13 @@ int Control::set(const Caller& caller, const std::string& name, std::string_view
   // setfattr passes the value as typed; a trailing newline is allowed.
   while (!value.empty() && (value.back() == '\n' || value.back() == '\0')) value.remove_suffix(1);
   spdlog::info("control: uid {} pid {}: {}", caller.uid, caller.pid, value);
+  if (value == "scrub" || value.rfind("scrub ", 0) == 0) {
+    // Reads only: allowed on a read-only mount too.
+    std::string reply;
+    const int err = scrub_command(value.substr(5), &reply);
+    remember_reply(caller, reply);
+    return err;
+  }
   auto cmd = inject::parse_command(value);
   if (!cmd) {
     remember_reply(caller, with_newline("error: " + cmd.status().message()));

@@ -9,7 +9,8 @@
 //   user.vblk.faults    read   JSON: BAD ranges and fault rules
 //   user.vblk.control   write  one command of the fault-injection language
 //                              (inject/command.h); takes effect on the next
-//                              request
+//                              request; or "scrub [RATE]" / "scrub stop"
+//                              (fuse/scrub.h)
 //                       read   the reply to the caller's last command
 //
 // Only the user who mounted and root may read or write them (EACCES).
@@ -30,10 +31,15 @@
 #include <string>
 #include <string_view>
 
+#include "fuse/scrub.h"
 #include "inject/injector.h"
 #include "vblk/driver.h"
 #include "vblk/fault_device.h"
 #include "vblk/image_store.h"
+
+namespace vblk {
+class JsonWriter;
+}
 
 namespace vblk::fuse {
 
@@ -78,6 +84,8 @@ class Control {
   // Writes the rules file (at unmount: flaky counts used since the last
   // change). Does nothing on a read-only mount.
   Status save_rules();
+  // Stops a running scrub (at unmount, before the image is closed).
+  void stop_scrub() { scrub_.stop(); }
 
  private:
   bool allowed(const Caller& c) const { return c.uid == 0 || c.uid == opts_.owner; }
@@ -85,6 +93,9 @@ class Control {
   std::string faults_json(size_t max_ranges);
   std::string map_json(size_t max_cells);
   void remember_reply(const Caller& c, std::string reply);
+  // "scrub", "scrub RATE", "scrub stop": 0 or a positive errno; *reply set.
+  int scrub_command(std::string_view args, std::string* reply);
+  void write_scrub_json(JsonWriter& j);
 
   Driver& driver_;
   FaultDevice& faults_;
@@ -92,6 +103,7 @@ class Control {
   const ControlOptions opts_;
   const std::chrono::steady_clock::time_point started_;
   inject::Target target_;
+  Scrub scrub_;
 
   // Lock order: command_mu_, then the driver's and device's locks; state_mu_
   // is never held while calling anything else.

@@ -351,6 +351,7 @@ int serve(const MountOptions& o, Ready& ready, bool daemon) {
   }
   fuse_session_destroy(se);
   fuse_opt_free_args(&args);
+  control.stop_scrub();  // it reads the image, which is closed below
   // Everything acknowledged so far becomes durable, then the image closes.
   Status s = driver.flush();
   if (s.is_powered_off()) {

@@ -544,28 +544,50 @@ std::vector<std::pair<uint64_t, uint64_t>> StoreImpl::bad_ranges() {
   return {bad_.ranges().begin(), bad_.ranges().end()};
 }
 
-Result<CheckReport> StoreImpl::check() {
+Result<CheckReport> StoreImpl::check(const CheckOptions& opts) {
   // Superblock, slot and metadata were verified by open. Here: every index
   // page and every record a USED block points at.
   CheckReport report;
+  CheckProgress progress;
+  // Reports progress; false when the caller asks to stop.
+  auto report_progress = [&] {
+    if (!opts.progress) return true;
+    progress.records_checked = report.records_checked;
+    progress.blocks_checked = report.blocks_checked;
+    progress.problems = report.problems.size();
+    return opts.progress(progress);
+  };
+  auto keep_going = [&] {
+    report.stopped = !report_progress();
+    return !report.stopped;
+  };
+  auto add_problem = [&](CheckProblem p) {
+    if (opts.on_problem) opts.on_problem(p);
+    report.problems.push_back(std::move(p));
+  };
   std::vector<uint64_t> page_nos;
+  std::vector<CheckProblem> replay_problems;
   {
     std::lock_guard lock(mu_);
-    report.problems = replay_problems_;
+    replay_problems = replay_problems_;
     for (auto& [p, _] : page_dir_) page_nos.push_back(p);
     for (auto& [p, page] : pages_)
       if (!page_dir_.count(p)) page_nos.push_back(p);
   }
+  for (CheckProblem& p : replay_problems) add_problem(std::move(p));
   std::sort(page_nos.begin(), page_nos.end());
+  progress.index_pages_total = page_nos.size();
   RawBuffer raw;
   for (uint64_t page_no : page_nos) {
+    if (!keep_going()) return report;
+    progress.index_pages_checked++;
     std::vector<IndexEntry> entries;
     {
       std::lock_guard lock(mu_);
       auto page = get_page(page_no, false);
       if (!page) {
         auto loc = page_dir_[page_no];
-        report.problems.push_back({false, 0, loc.offset, page.status().message()});
+        add_problem({false, 0, loc.offset, page.status().message()});
         continue;
       }
       if (*page) entries = (*page)->entries;
@@ -583,8 +605,10 @@ Result<CheckReport> StoreImpl::check() {
         last_offset = e.record_offset;
         last_status = read_record(e.record_offset, e.record_length, &h, &raw);
         report.records_checked++;
+        progress.bytes_read += e.record_length;
         if (last_status && (h.type != RecordType::kData || raw.size() != size_t{h.count} * sb_.block_size))
           last_status = Status::corruption("record does not hold whole blocks");
+        if (!keep_going()) return report;
       }
       // Every block of a record is checked against it, not only the first
       // one met (found by the hostile-image test entry-swapped).
@@ -616,11 +640,12 @@ Result<CheckReport> StoreImpl::check() {
           s = Status::corruption("record does not hold this block");
       }
       if (!s)
-        report.problems.push_back({true, block, now.record_offset,
-                                   "block " + std::to_string(block) + ": record at image offset " +
-                                       std::to_string(now.record_offset) + ": " + s.message()});
+        add_problem({true, block, now.record_offset,
+                     "block " + std::to_string(block) + ": record at image offset " +
+                         std::to_string(now.record_offset) + ": " + s.message()});
     }
   }
+  report_progress();  // the final counts; every page was checked
   return report;
 }
 

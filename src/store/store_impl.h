@@ -291,7 +291,8 @@ class StoreImpl final : public ImageStore {
   DeviceStats stats() override;
   Result<BlockLocation> locate(uint64_t block) override;
   std::vector<std::pair<uint64_t, uint64_t>> bad_ranges() override;
-  Result<CheckReport> check() override;
+  using ImageStore::check;
+  Result<CheckReport> check(const CheckOptions& opts) override;
   Result<RepairReport> repair() override;
   Status corrupt_block(uint64_t block) override;
   Result<PowerCutReport> power_cut() override;

@@ -6,7 +6,9 @@
 # seconds; a failure says so in one line on stderr, "<tool>: ...", naming
 # the image. Per the image's expectation in the manifest:
 #   reject   every tool fails and nothing stays mounted;
-#   damaged  --check and export fail; inspect and mount may succeed;
+#   damaged  --check and export fail, export --salvage exits 3 (unreadable
+#            blocks written as zeros, named on stderr); inspect and mount
+#            may succeed;
 #   valid    inspect, --check and mount succeed (export may refuse BAD
 #            blocks, cleanly); after mount and umount --check still passes.
 # The mount part needs root and /dev/fuse: without them it is skipped, or
@@ -124,6 +126,16 @@ while IFS=$'\t' read -r name expect desc; do
     ((ELAPSED > max_ms)) && max_ms=$ELAPSED
     rm -f "$WORK/out.raw"
     runs=$((runs + 1))
+    if [[ $expect == damaged ]]; then
+      tool_run "$VBLK_EXPORT" --salvage "$img" "$WORK/out.raw"
+      ((ELAPSED <= SLOW * 1000)) || fail "vblk-export --salvage $name: took ${ELAPSED} ms"
+      ((ELAPSED > max_ms)) && max_ms=$ELAPSED
+      ((RC == 3)) || fail "vblk-export --salvage $name: exit $RC, expected 3: $(head -c 300 "$WORK/err")"
+      grep -q "^vblk-export: .*$name.img: salvaged: [1-9][0-9]* unreadable blocks\? written as zeros$" "$WORK/err" ||
+        fail "vblk-export --salvage $name: no count of salvaged blocks: $(tail -c 300 "$WORK/err")"
+      rm -f "$WORK/out.raw"
+      runs=$((runs + 1))
+    fi
   fi
   # The mount goes last: a writable open writes to the image.
   if ((can_mount)); then

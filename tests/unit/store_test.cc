@@ -463,6 +463,55 @@ TEST_F(StoreTest, CorruptedRecordIsCaughtOnReadAndByCheck) {
   EXPECT_TRUE(named);
 }
 
+// check(opts) reports its progress after every record and page, its final
+// counts equal the report's, and a false from the callback stops it with a
+// partial report marked stopped.
+TEST_F(StoreTest, CheckReportsProgressAndStopsWhenAsked) {
+  auto st = make();
+  for (uint64_t block : {0, 5000, 9000}) {  // one record each, on three index pages
+    auto data = test::pattern_blocks(1, 4096, block);
+    ASSERT_TRUE(st->write_blocks(block, data).is_ok());
+  }
+  ASSERT_TRUE(st->corrupt_block(5000).is_ok());
+  std::vector<CheckProblem> found;
+  std::vector<CheckProgress> seen;
+  CheckOptions opts;
+  opts.progress = [&](const CheckProgress& p) {
+    seen.push_back(p);
+    return true;
+  };
+  opts.on_problem = [&](const CheckProblem& p) { found.push_back(p); };
+  auto full = st->check(opts).value();
+  EXPECT_FALSE(full.stopped);
+  EXPECT_EQ(full.records_checked, 3u);
+  EXPECT_EQ(full.blocks_checked, 3u);
+  ASSERT_EQ(full.problems.size(), 1u);
+  EXPECT_EQ(full.problems[0].block, 5000u);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].what, full.problems[0].what);
+  ASSERT_FALSE(seen.empty());
+  const CheckProgress& last = seen.back();
+  EXPECT_GE(last.index_pages_total, 2u);
+  EXPECT_EQ(last.index_pages_checked, last.index_pages_total);
+  EXPECT_EQ(last.records_checked, full.records_checked);
+  EXPECT_EQ(last.blocks_checked, full.blocks_checked);
+  EXPECT_EQ(last.problems, 1u);
+  EXPECT_GT(last.bytes_read, 0u);
+  EXPECT_GE(seen.size(), size_t{last.records_checked + last.index_pages_total});
+
+  int calls = 0;
+  opts.on_problem = nullptr;
+  opts.progress = [&](const CheckProgress&) { return ++calls < 2; };
+  auto part = st->check(opts).value();
+  EXPECT_TRUE(part.stopped);
+  EXPECT_EQ(calls, 2);
+  EXPECT_LT(part.records_checked, full.records_checked);
+
+  auto plain = st->check().value();  // unchanged for callers without options
+  EXPECT_FALSE(plain.stopped);
+  EXPECT_EQ(plain.blocks_checked, full.blocks_checked);
+}
+
 // A read checks and decodes a record with a unit table (one per
 // kDecodeUnit of its blocks) only up to the unit that holds the last block
 // it needs: every block must come back right; damage must fail every read
