@@ -94,6 +94,7 @@ void StoreImpl::reset_state_locked() {
   undescribed_.clear();
   flush_claim_ = 0;
   replay_problems_.clear();
+  replay_notes_.clear();
 }
 
 Result<uint64_t> StoreImpl::append_flush_records_locked(uint64_t upto_seq) {

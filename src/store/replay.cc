@@ -301,6 +301,9 @@ Status StoreImpl::replay() {
                  end.kind == LogItem::Kind::kGap ? "no sound record" : "payload checksum mismatch",
                  pending.size() - 1);
   }
+  // Said only once the replay succeeded: an open that fails says why alone.
+  for (const std::string& note : replay_notes_) spdlog::warn("{}: {}", file_->name(), note);
+  replay_notes_.clear();
   if (damaged_records || gap_records)
     spdlog::warn("{}: damage in the log after checkpoint generation {}: {} records with damaged payloads, {} records "
                  "with damaged headers; their blocks fail to read (vblk-inspect --check lists them)",
@@ -334,8 +337,9 @@ Status StoreImpl::read_flush_record(const LogItem& item, uint64_t* claim,
 
 Status StoreImpl::apply_damaged_record(const LogItem& item) {
   const RecordHeader& h = item.h;
-  spdlog::warn("{}: log record {} at offset {} ({} blocks {}+{}) has a damaged payload; replay goes on past it",
-               file_->name(), h.seq, item.offset, format::record_type_name(h.type), h.first, h.count);
+  replay_notes_.push_back(fmt::format("log record {} at offset {} ({} blocks {}+{}) has a damaged payload; replay "
+                                     "goes on past it",
+                                     h.seq, item.offset, format::record_type_name(h.type), h.first, h.count));
   // Its header is sound: the index points its blocks at it, and their
   // reads fail its checksum. FLUSH, PAGE and META records change nothing.
   if (h.type != RecordType::kData) return Status::ok();
@@ -344,8 +348,8 @@ Status StoreImpl::apply_damaged_record(const LogItem& item) {
 
 Status StoreImpl::apply_gap(const LogItem& gap, const std::map<uint64_t, format::FlushDescriptor>& descriptors,
                             const std::map<uint64_t, uint64_t>& described) {
-  spdlog::warn("{}: log records {}..{} at offset {}: no sound header; replay goes on past them", file_->name(),
-               gap.first_seq, gap.last_seq, gap.offset);
+  replay_notes_.push_back(fmt::format("log records {}..{} at offset {}: no sound header; replay goes on past them",
+                                     gap.first_seq, gap.last_seq, gap.offset));
   // Records a FLUSH record describes are applied from their descriptors:
   // ZERO, TRIM and BAD ones exactly, DATA ones as damaged blocks (their
   // entries name the damage sentinel: reads fail).
@@ -384,7 +388,7 @@ Status StoreImpl::apply_gap(const LogItem& gap, const std::map<uint64_t, format:
     p.what = std::to_string(undescribed) + " log records from seq " + std::to_string(gap.first_seq) +
              " were lost to damage at image offset " + std::to_string(gap.offset) +
              " and no flush record says which blocks they held";
-    spdlog::error("{}: {}", file_->name(), p.what);
+    replay_notes_.push_back(p.what);
     replay_problems_.push_back(std::move(p));
   }
   return Status::ok();

@@ -617,6 +617,7 @@ class StoreImpl final : public ImageStore {
   // Damage replay found that no read will report (records lost whose blocks
   // nobody knows); check() lists them.
   std::vector<CheckProblem> replay_problems_;
+  std::vector<std::string> replay_notes_;  // what replay passed over, logged once it succeeded
   // Repair mode: what was rebuilt, and the segment scan it used.
   std::vector<std::string> repairs_;
   std::vector<ScannedRecord> scan_;
