@@ -4,13 +4,14 @@
 //   vblk-inspect IMAGE [--json] [--no-map]   header, block counts, sizes, bad blocks, state map
 //   vblk-inspect IMAGE --block N [--json]    one block: state, where it is stored, hex dump
 //   vblk-inspect IMAGE --check [--json]      verify every structure and record checksum
+//   vblk-inspect IMAGE --check --repair      make a damaged image consistent (writes it)
 //   vblk-inspect MOUNTPOINT [--json]         live: the daemon's statistics, faults and state map
 //   vblk-inspect MOUNTPOINT --check [--json] live: a scrub by the daemon, reported as --check
 //   ... [--watch]                            redraw every second until interrupted
 //   vblk-inspect IMAGE|MOUNTPOINT --svg FILE a picture of the block map
 //
-// The image is always opened read-only (a shared lock: it fails at once if a
-// writer holds the image). A mountpoint (or its disk file) is read through
+// The image is opened read-only (a shared lock: it fails at once if a
+// writer holds the image), except by --repair, which writes it. A mountpoint (or its disk file) is read through
 // the daemon's control interface, extended attributes (vblkfs(1)).
 // Exit status (see vblk-inspect(1)):
 //   0  success; with --check, the image is clean
@@ -70,6 +71,7 @@ struct Args {
   bool check = false;
   bool no_map = false;
   bool has_block = false;
+  bool repair = false;
   uint64_t block = 0;
   bool watch = false;
   std::string svg;  // write the block map as SVG here
@@ -468,6 +470,48 @@ int run_check(vblk::ImageStore& store, const Args& a) {
   return print_check_report(rep.value(), 0, a);
 }
 
+// Opens the image for repair (exclusively: it writes), repairs it, says what
+// it did, and checks it again; 0 once it is clean (vblk(5) REPAIR).
+int run_repair(const Args& a) {
+  vblk::OpenOptions o;
+  o.repair = true;
+  auto store = vblk::ImageStore::open(a.image, o);
+  if (!store) return fail(a.image, vblk::cli::busy_cause(store.status(), a.image, "unmount it first"));
+  auto rep = (*store)->repair();
+  if (!rep) return fail(a.image, "repair failed: " + vblk::cli::error_cause(rep.status(), a.image));
+  if (a.json) {
+    JsonWriter j;
+    j.begin_object();
+    j.key("actions").begin_array();
+    for (const std::string& act : rep->actions) j.value(act);
+    j.end_array();
+    j.key("bad_blocks").begin_array();
+    for (uint64_t b : rep->bad_blocks) j.value(b);
+    j.end_array();
+    j.field("clean", rep->clean);
+    j.end_object();
+    std::printf("%s\n", j.str().c_str());
+  } else {
+    for (const std::string& act : rep->actions) std::printf("repair: %s\n", act.c_str());
+    if (rep->actions.empty()) std::printf("repair: nothing to do\n");
+  }
+  std::fflush(stdout);
+  if (Status closed = (*store)->close(); !closed) return fail(a.image, vblk::cli::error_cause(closed, a.image));
+  store->reset();
+  if (!rep->clean) return fail(a.image, "repair left problems that it cannot fix; see vblk-inspect --check");
+  if (!a.json) {
+    // What a check of the repaired image says, as --check would.
+    Args check = a;
+    check.repair = false;
+    auto image = vblk::inject::open_with_rules(a.image, /*read_only=*/true);
+    if (!image) return fail(a.image, vblk::cli::error_cause(image.status(), a.image));
+    const int rc = run_check(*image->store, check);
+    (void)image->store->close();
+    return rc;
+  }
+  return 0;
+}
+
 // ---- --svg ----------------------------------------------------------------
 
 int write_svg(const vblk::inject::BlockMap& map, const vblk::cli::SvgOptions& so, const Args& a) {
@@ -765,7 +809,11 @@ int run_live(const Args& a) {
 int run(const Args& a) {
   struct stat st {};
   if (::stat(a.image.c_str(), &st) != 0) return fail(a.image, std::strerror(errno));
-  if (vblk::cli::is_live_target(a.image)) return run_live(a);
+  if (vblk::cli::is_live_target(a.image)) {
+    if (a.repair) return fail(a.image, "--repair writes the image: unmount it first and repair the image file");
+    return run_live(a);
+  }
+  if (a.repair) return run_repair(a);
   if (S_ISDIR(st.st_mode)) return fail(a.image, "is a directory (and not a vblkfs mountpoint)");
   if (struct stat svg_st {}; !a.svg.empty() && ::stat(a.svg.c_str(), &svg_st) == 0 && svg_st.st_dev == st.st_dev &&
                              svg_st.st_ino == st.st_ino)
@@ -823,6 +871,11 @@ int main(int argc, char** argv) {
     auto* block = app.add_option("-B,--block", a.block, "Show one block: state, stored record, hex dump")
                     ->type_name("N");
     auto* check = app.add_flag("-c,--check", a.check, "Verify every structure and record checksum; exit 1 on damage");
+    app.add_flag("--repair", a.repair,
+                 "With --check: make a damaged image consistent (writes it): blocks of damaged records that "
+                 "still read are rewritten, the others become BAD; damaged index pages and checkpoint slots "
+                 "are rebuilt from the log")
+        ->needs(check);
     auto* no_map = app.add_flag("--no-map", a.no_map, "Leave out the block-state map");
     auto* watch_flag = app.add_flag("-w,--watch", a.watch, "Redraw every second until interrupted (Ctrl-C)");
     auto* svg = app.add_option("--svg", a.svg, "Write a picture of the block map (SVG) to FILE")->type_name("FILE");
@@ -830,7 +883,8 @@ int main(int argc, char** argv) {
     no_map->excludes(block)->excludes(check);
     svg->excludes(check)->excludes(block)->excludes(watch_flag);
     watch_flag->excludes(check)->excludes(block);
-    app.footer("Exit status: 0 ok (clean), 1 error or damage found, 2 invalid command line.");
+    app.footer("Exit status: 0 ok (clean; with --repair, clean once repaired), 1 error or damage found, 2 invalid "
+               "command line.");
     if (auto code = vblk::cli::parse_command_line(app, argc, argv, kProg)) return *code;
     a.has_block = block->count() > 0;
     return a.watch ? watch(a) : run(a);

@@ -528,8 +528,12 @@ Result<BlockLocation> StoreImpl::locate(uint64_t block) {
     auto n = file_->read_at(e.record_offset, buf);
     if (!n) return n.status();
     auto h = format::decode_record_header(std::span<const uint8_t>(buf.data(), *n));
-    if (!h) return h.status().with_prefix("block " + std::to_string(block) + ": record at offset " +
-                                          std::to_string(e.record_offset));
+    // A damaged record (or the damage sentinel) is still where the index
+    // says; reading the block says what is wrong with it.
+    if (!h || is_damage_sentinel(e.record_offset)) {
+      loc.record_blocks = e.blocks_minus_one + 1u;
+      return loc;
+    }
     loc.record_first_block = h->first;
     loc.record_blocks = h->count;
     loc.compressed = h->flags & format::kRecordFlagCompressed;

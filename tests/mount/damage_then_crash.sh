@@ -1,0 +1,99 @@
+# Damage in the log never costs a later flushed write (vblk(5) RECOVERY):
+# blocks 0-9 are written and fsynced, block 3 is corrupted through the
+# running daemon (vblk-inject stores it alone in a record of its own and
+# damages that), block 50 is written and fsynced, and the daemon dies
+# (kill -9, or a simulated power cut). After the remount block 50 and blocks
+# 0-9 but 3 read back, block 3 fails with EIO, vblk-inspect --check names
+# exactly it and exits 1, and --check --repair makes the image clean with
+# block 3 BAD.
+# Run as: bash damage_then_crash.sh VBLKFS VBLK_FORMAT VBLK_INSPECT VBLK_INJECT
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+IMG=$WORK/img
+MNT=$WORK/m
+
+# write.py DISK FIRST COUNT TAG: 4 KiB blocks FIRST.. tagged "TAG:block", in
+# one write (so one record holds them), then fsync.
+cat >write.py <<'EOF_PY'
+import os, sys
+disk, first, count, tag = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+fd = os.open(disk, os.O_WRONLY)
+os.pwrite(fd, b"".join(f"{tag}:{b}".encode().ljust(4096, b".") for b in range(first, first + count)), first * 4096)
+os.fsync(fd)
+os.close(fd)
+EOF_PY
+# read.py DISK FIRST COUNT TAG: prints "ok B", "eio B" or "wrong B" per block.
+cat >read.py <<'EOF_PY'
+import errno, os, sys
+disk, first, count, tag = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+fd = os.open(disk, os.O_RDONLY | os.O_DIRECT)
+import mmap
+buf = mmap.mmap(-1, 4096)
+for b in range(first, first + count):
+    try:
+        os.preadv(fd, [buf], b * 4096)
+        want = f"{tag}:{b}".encode().ljust(4096, b".")
+        print(("ok" if bytes(buf) == want else "wrong"), b)
+    except OSError as e:
+        if e.errno != errno.EIO:
+            raise
+        print("eio", b)
+EOF_PY
+
+# One round: crash with "kill" or "powercut".
+round() {
+  local how=$1
+  rm -f "$IMG"
+  vformat "$IMG" --size 64M
+  vmount "$IMG" "$MNT"
+  run 60 python3 write.py "$MNT/disk" 0 10 A || fail "$how: writing blocks 0-9"
+  vinject "$MNT" corrupt --block 3 >/dev/null || fail "$how: corrupting block 3"
+  run 60 python3 write.py "$MNT/disk" 50 1 Z || fail "$how: writing block 50"
+  if [[ $how == kill ]]; then
+    local pid
+    pid=$(daemon_pid "$MNT")
+    [[ -n $pid ]] || fail "no daemon serves $MNT"
+    kill -9 "$pid"
+    wait_until 30 bash -c "! kill -0 $pid 2>/dev/null" || fail "the daemon did not die"
+    run 30 fusermount3 -u "$MNT" || true
+  else
+    vinject "$MNT" powercut >/dev/null || fail "powercut"
+    vumount "$MNT"
+  fi
+  vmount "$IMG" "$MNT"
+  run 60 python3 read.py "$MNT/disk" 50 1 Z >got50 || fail "$how: reading block 50"
+  [[ $(cat got50) == "ok 50" ]] || fail "$how: block 50, written and fsynced after the damage, reads: $(cat got50)"
+  run 60 python3 read.py "$MNT/disk" 0 10 A >got || fail "$how: reading blocks 0-9"
+  [[ $(grep -c "^ok" got) == 9 ]] && grep -q "eio 3" got ||
+    fail "$how: blocks 0-9 should read back but block 3, which fails with EIO: $(tr '\n' ' ' <got)"
+  vumount "$MNT"
+  # --check names exactly the damaged block and exits 1.
+  local rc=0
+  vinspect --check --json "$IMG" >check.json 2>check.err || rc=$?
+  [[ $rc == 1 ]] || fail "$how: vblk-inspect --check exited $rc on a damaged image: $(cat check.err)"
+  local named
+  named=$(json_get check.json '" ".join(str(p["block"]) for p in j["problems"])')
+  [[ $named == 3 ]] || fail "$how: --check names blocks '$named', expected 3"
+  vinspect --block 3 "$IMG" >block.txt 2>&1 && fail "$how: vblk-inspect --block 3 succeeds on a damaged block"
+  grep -qi "checksum\|damage" block.txt || fail "$how: vblk-inspect --block 3 does not say what is wrong: $(cat block.txt)"
+  # --check alone wrote nothing; --repair makes it clean, the damaged blocks BAD.
+  local out
+  out=$(vinspect --check --repair "$IMG" 2>&1) || fail "$how: --check --repair failed: $out"
+  echo "$out"
+  grep -q "marked BAD" <<<"$out" || fail "$how: --repair does not say what it did: $out"
+  grep -q "check: clean" <<<"$out" || fail "$how: --repair did not end clean: $out"
+  check_clean "$IMG" >/dev/null
+  vinspect --json --no-map "$IMG" >info.json || fail "$how: vblk-inspect --json"
+  [[ $(json_get info.json 'j["bad_blocks"]') != "[]" ]] || fail "$how: no BAD blocks after the repair"
+  vmount "$IMG" "$MNT"
+  run 60 python3 read.py "$MNT/disk" 50 1 Z >got50 || fail "$how: reading block 50 after the repair"
+  [[ $(cat got50) == "ok 50" ]] || fail "$how: block 50 after the repair: $(cat got50)"
+  run 60 python3 read.py "$MNT/disk" 0 10 A >got || fail "$how: reading blocks 0-9 after the repair"
+  [[ $(grep -c "^ok" got) == 9 ]] && grep -q "eio 3" got ||
+    fail "$how: after the repair blocks 0-9 should read back but block 3 (BAD): $(tr '\n' ' ' <got)"
+  vumount "$MNT"
+  echo "ok: $how: the write after the damage survived, the damaged blocks fail and are repaired to BAD"
+}
+
+round kill
+round powercut
