@@ -93,12 +93,13 @@ void StoreImpl::reset_state_locked() {
   unsynced_.clear();
   undescribed_.clear();
   flush_claim_ = 0;
+  last_claimable_seq_ = 0;
   replay_problems_.clear();
   replay_notes_.clear();
 }
 
 Result<uint64_t> StoreImpl::append_flush_records_locked(uint64_t upto_seq) {
-  if (!flush_records_ || upto_seq <= flush_claim_) return uint64_t{0};
+  if (!flush_records_ || upto_seq <= flush_claim_ || last_claimable_seq_ <= flush_claim_) return uint64_t{0};
   VBLK_RETURN_IF_ERROR(check_writable());
   // undescribed_ is in seq order; describe those the sync covered.
   const auto end = std::find_if(undescribed_.begin(), undescribed_.end(),

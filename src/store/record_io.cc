@@ -162,6 +162,7 @@ void StoreImpl::commit_placed(const PendingRecord& rec, const PlacedRecord& p) {
       !rec.moved && (h.type == RecordType::kData || h.type == RecordType::kZero || h.type == RecordType::kTrim);
   unsynced_.push_back({h.seq, p.offset, covers_blocks ? h.count : 0u, rec.continues_call});
   if (flush_records_ && format::covers_blocks(h.type)) undescribed_.push_back({h.seq, h.first, h.count, h.type});
+  if (h.type != RecordType::kFlush) last_claimable_seq_ = h.seq;
   next_seq_++;
   log_since_checkpoint_ += p.head_len - format::kRecordHeaderSize + p.total;
   changed_since_checkpoint_ = true;

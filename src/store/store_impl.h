@@ -614,6 +614,9 @@ class StoreImpl final : public ImageStore {
   // the next FLUSH record to describe; flush_claim_: the last claim made.
   std::vector<format::FlushDescriptor> undescribed_;
   uint64_t flush_claim_ = 0;
+  // The last record that is not a FLUSH record: a flush after which only
+  // FLUSH records were appended has nothing new to claim.
+  uint64_t last_claimable_seq_ = 0;
   // Damage replay found that no read will report (records lost whose blocks
   // nobody knows); check() lists them.
   std::vector<CheckProblem> replay_problems_;

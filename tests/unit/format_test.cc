@@ -238,14 +238,14 @@ TEST(FormatTest, ManPageExampleSuperblock) {
   sb.block_count = 16384;
   sb.created_unix = 1735689600;
   sb.label = "example";
-  sb.incompat_features = kFeatureUnitTables | kFeatureDeferredCompression;
+  sb.incompat_features = kFeatureUnitTables | kFeatureDeferredCompression | kFeatureFlushRecords;
   const std::array<uint8_t, 16> uuid = {0x1b, 0x4e, 0x28, 0xba, 0x2f, 0xa1, 0x41, 0xd2,
                                         0x88, 0x3f, 0x00, 0x16, 0xd3, 0xcc, 0xa4, 0x27};
   sb.uuid = uuid;
   const auto b = encoded(sb);
-  EXPECT_EQ(b[16], 0x03);  // incompat_features: unit_tables, deferred_compression
+  EXPECT_EQ(b[16], 0x07);  // incompat_features: unit_tables, deferred_compression, flush_records
   EXPECT_EQ(get_u32(b.data() + 56), 4096u);
-  EXPECT_EQ(get_u64(b.data() + 504), 0x1965C75ED94BC0E0ull);
+  EXPECT_EQ(get_u64(b.data() + 504), 0xB610125CD97DFA8Dull);
 }
 
 TEST(FormatTest, UnitTableRoundTrip) {
