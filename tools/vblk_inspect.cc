@@ -50,6 +50,7 @@
 #include "inject/injector.h"
 #include "inject/offline.h"
 #include "io/file.h"
+#include "util/check_json.h"
 #include "vblk/image_store.h"
 #include "vblk/size_parse.h"
 #include "vblk_config.h"
@@ -424,20 +425,7 @@ int print_check_report(const vblk::CheckReport& r, uint64_t unlisted, const Args
     j.field("clean", found == 0);
     j.field("records_checked", r.records_checked);
     j.field("blocks_checked", r.blocks_checked);
-    j.key("problems").begin_array();
-    for (const vblk::CheckProblem& p : r.problems) {
-      j.begin_object();
-      j.key("block");
-      if (p.has_block) {
-        j.value(p.block);
-      } else {
-        j.null();
-      }
-      j.field("file_offset", p.file_offset);
-      j.field("what", p.what);
-      j.end_object();
-    }
-    j.end_array();
+    vblk::write_check_problems(j, r.problems);
     if (unlisted) j.field("unlisted_problems", unlisted);
     j.end_object();
     std::printf("%s\n", j.str().c_str());

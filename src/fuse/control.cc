@@ -11,6 +11,7 @@
 #include "inject/block_map.h"
 #include "inject/command.h"
 #include "inject/rules_file.h"
+#include "util/check_json.h"
 #include "util/json.h"
 #include "vblk/size_parse.h"
 
@@ -171,20 +172,7 @@ void Control::write_scrub_json(JsonWriter& j) {
   j.field("bytes_read", s.progress.bytes_read);
   j.field("problem_count", s.problem_count);
   j.field("damaged_blocks", s.damaged_blocks);
-  j.key("problems").begin_array();
-  for (const CheckProblem& p : s.problems) {
-    j.begin_object();
-    j.key("block");
-    if (p.has_block) {
-      j.value(p.block);
-    } else {
-      j.null();
-    }
-    j.field("file_offset", p.file_offset);
-    j.field("what", p.what);
-    j.end_object();
-  }
-  j.end_array();
+  write_check_problems(j, s.problems);
   if (s.state == ScrubState::kFailed) j.field("error", s.error);
   j.end_object();
 }

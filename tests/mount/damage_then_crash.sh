@@ -40,6 +40,19 @@ for b in range(first, first + count):
         print("eio", b)
 EOF_PY
 
+# expect_disk WHEN: mounted, block 50 (written and fsynced after the damage)
+# and blocks 0-9 read back, but block 3, which fails with EIO.
+expect_disk() {
+  local when=$1
+  vmount "$IMG" "$MNT"
+  run 60 python3 read.py "$MNT/disk" 50 1 Z >got50 || fail "$when: reading block 50"
+  [[ $(cat got50) == "ok 50" ]] || fail "$when: block 50 reads: $(cat got50)"
+  run 60 python3 read.py "$MNT/disk" 0 10 A >got || fail "$when: reading blocks 0-9"
+  [[ $(grep -c "^ok" got) == 9 ]] && grep -q "eio 3" got ||
+    fail "$when: blocks 0-9 should read back but block 3, which fails with EIO: $(tr '\n' ' ' <got)"
+  vumount "$MNT"
+}
+
 # One round: crash with "kill" or "powercut".
 round() {
   local how=$1
@@ -60,13 +73,7 @@ round() {
     vinject "$MNT" powercut >/dev/null || fail "powercut"
     vumount "$MNT"
   fi
-  vmount "$IMG" "$MNT"
-  run 60 python3 read.py "$MNT/disk" 50 1 Z >got50 || fail "$how: reading block 50"
-  [[ $(cat got50) == "ok 50" ]] || fail "$how: block 50, written and fsynced after the damage, reads: $(cat got50)"
-  run 60 python3 read.py "$MNT/disk" 0 10 A >got || fail "$how: reading blocks 0-9"
-  [[ $(grep -c "^ok" got) == 9 ]] && grep -q "eio 3" got ||
-    fail "$how: blocks 0-9 should read back but block 3, which fails with EIO: $(tr '\n' ' ' <got)"
-  vumount "$MNT"
+  expect_disk "$how, after the crash"
   # --check names exactly the damaged block and exits 1.
   local rc=0
   vinspect --check --json "$IMG" >check.json 2>check.err || rc=$?
@@ -85,13 +92,7 @@ round() {
   check_clean "$IMG" >/dev/null
   vinspect --json --no-map "$IMG" >info.json || fail "$how: vblk-inspect --json"
   [[ $(json_get info.json 'j["bad_blocks"]') != "[]" ]] || fail "$how: no BAD blocks after the repair"
-  vmount "$IMG" "$MNT"
-  run 60 python3 read.py "$MNT/disk" 50 1 Z >got50 || fail "$how: reading block 50 after the repair"
-  [[ $(cat got50) == "ok 50" ]] || fail "$how: block 50 after the repair: $(cat got50)"
-  run 60 python3 read.py "$MNT/disk" 0 10 A >got || fail "$how: reading blocks 0-9 after the repair"
-  [[ $(grep -c "^ok" got) == 9 ]] && grep -q "eio 3" got ||
-    fail "$how: after the repair blocks 0-9 should read back but block 3 (BAD): $(tr '\n' ' ' <got)"
-  vumount "$MNT"
+  expect_disk "$how, after the repair"
   echo "ok: $how: the write after the damage survived, the damaged blocks fail and are repaired to BAD"
 }
 

@@ -7,6 +7,23 @@ VBLKFS=$(realpath "$5")
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"  # changes to a fresh work directory
 
 vexport() { timeout "$TOOL_TIMEOUT" "$VBLK_EXPORT" "$@"; }
+
+# use_mountpoint: for a test that mounts images with vblkfs on ./mnt: needs
+# root, /dev/fuse and fusermount3 (missing: a skip, or a failure with
+# CI=true), and unmounts ./mnt when the test exits.
+use_mountpoint() {
+  local missing=
+  [[ $(id -u) -eq 0 ]] || missing="not root"
+  [[ -c /dev/fuse ]] || missing="no /dev/fuse"
+  command -v fusermount3 >/dev/null || missing="no fusermount3"
+  if [[ -n $missing ]]; then
+    [[ ${CI:-} != true ]] || fail "prerequisite missing: $missing"
+    echo "SKIP: $missing"
+    exit 77
+  fi
+  mkdir mnt
+  trap 'mountpoint -q mnt && timeout 30 "$VBLKFS" umount mnt >/dev/null 2>&1; rm -rf "$WORK"' EXIT
+}
 aid() { timeout "$TOOL_TIMEOUT" "$EXPORT_AID" "$@"; }
 
 # data_map FILE: the file's data extents as "start-end" lines, found with

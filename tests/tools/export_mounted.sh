@@ -3,21 +3,7 @@
 # read-only mount shares the lock, and the export then matches the disk.
 source "$(dirname "${BASH_SOURCE[0]}")/export_lib.sh"
 
-need() {
-  if [[ ${CI:-} == true ]]; then fail "prerequisite missing: $*"; fi
-  echo "SKIP: $*"
-  exit 77
-}
-[[ $(id -u) -eq 0 ]] || need "not root"
-[[ -c /dev/fuse ]] || need "no /dev/fuse"
-command -v fusermount3 >/dev/null || need "no fusermount3"
-
-mkdir mnt
-cleanup_mount() {
-  mountpoint -q mnt && timeout 30 "$VBLKFS" umount mnt >/dev/null 2>&1
-  rm -rf "$WORK"
-}
-trap cleanup_mount EXIT
+use_mountpoint
 
 python3 -c '
 with open("raw.img", "wb") as f:

@@ -6,21 +6,7 @@
 # Run as: bash replace_mounted.sh VBLK_FORMAT VBLK_INSPECT VBLK_EXPORT EXPORT_AID VBLKFS
 source "$(dirname "${BASH_SOURCE[0]}")/export_lib.sh"
 
-need() {
-  if [[ ${CI:-} == true ]]; then fail "prerequisite missing: $*"; fi
-  echo "SKIP: $*"
-  exit 77
-}
-[[ $(id -u) -eq 0 ]] || need "not root"
-[[ -c /dev/fuse ]] || need "no /dev/fuse"
-command -v fusermount3 >/dev/null || need "no fusermount3"
-
-mkdir mnt
-cleanup_mount() {
-  mountpoint -q mnt && timeout 30 "$VBLKFS" umount mnt >/dev/null 2>&1
-  rm -rf "$WORK"
-}
-trap cleanup_mount EXIT
+use_mountpoint
 
 # expect_refused CMD...: CMD fails with exit 1, naming the daemon that holds
 # img and how to unmount it, and img is still the mounted file, with no

@@ -7,20 +7,7 @@ VBLK_INJECT=$(realpath "$6")  # before lib.sh changes directory
 source "$(dirname "${BASH_SOURCE[0]}")/export_lib.sh"
 vinject() { timeout "$TOOL_TIMEOUT" "$VBLK_INJECT" "$@"; }
 
-need() {
-  if [[ ${CI:-} == true ]]; then fail "prerequisite missing: $*"; fi
-  echo "SKIP: $*"
-  exit 77
-}
-[[ $(id -u) -eq 0 ]] || need "not root"
-[[ -c /dev/fuse ]] || need "no /dev/fuse"
-command -v fusermount3 >/dev/null || need "no fusermount3"
-mkdir mnt
-cleanup_mount() {
-  mountpoint -q mnt && timeout 30 "$VBLKFS" umount mnt >/dev/null 2>&1
-  rm -rf "$WORK"
-}
-trap cleanup_mount EXIT
+use_mountpoint
 
 uuid_of() { vinspect --json --no-map "$1" >u.json && json_get u.json 'j["uuid"]'; }
 vformat a --size 1M >/dev/null

@@ -33,14 +33,8 @@ constexpr uint32_t kSegment = 1u << 20;
 
 using Bytes = std::vector<uint8_t>;
 
-Bytes slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(f), {}};
-}
-void spit(const std::string& path, const Bytes& data) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
-}
+using test::slurp;
+using test::spit;
 
 // What one block reads as: a hash of its bytes, or one of the failures.
 constexpr uint64_t kReadsBad = 1;      // fails: a BAD block
@@ -305,6 +299,14 @@ class LogDamage : public ::testing::Test {
     }
   }
 
+  void sweep_and_report(Part part) {
+    sweep(part);
+    std::printf("%d damaged copies checked over %zu records, %d of them repaired\n", checked_, records_.size(),
+                repaired_);
+    EXPECT_GT(checked_, 100);
+    EXPECT_GT(repaired_, 50);
+  }
+
   test::TempDir dir_{test::TempDir::Backing::kMemory};
   std::string path_;
   uint64_t data_start_ = 0;
@@ -316,21 +318,9 @@ class LogDamage : public ::testing::Test {
   spdlog::level::level_enum previous_level_{};
 };
 
-TEST_F(LogDamage, PayloadDamageAtEveryRecordThenACrashAtEveryLaterCall) {
-  sweep(Part::kPayload);
-  std::printf("%d damaged copies checked over %zu records, %d of them repaired\n", checked_, records_.size(),
-              repaired_);
-  EXPECT_GT(checked_, 100);
-  EXPECT_GT(repaired_, 50);
-}
+TEST_F(LogDamage, PayloadDamageAtEveryRecordThenACrashAtEveryLaterCall) { sweep_and_report(Part::kPayload); }
 
-TEST_F(LogDamage, HeaderDamageAtEveryRecordThenACrashAtEveryLaterCall) {
-  sweep(Part::kHeader);
-  std::printf("%d damaged copies checked over %zu records, %d of them repaired\n", checked_, records_.size(),
-              repaired_);
-  EXPECT_GT(checked_, 100);
-  EXPECT_GT(repaired_, 50);
-}
+TEST_F(LogDamage, HeaderDamageAtEveryRecordThenACrashAtEveryLaterCall) { sweep_and_report(Part::kHeader); }
 
 }  // namespace
 }  // namespace vblk

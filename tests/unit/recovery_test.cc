@@ -18,14 +18,8 @@ constexpr uint64_t kBlocks = 1024;
 
 using Model = std::vector<std::vector<uint8_t>>;  // block -> contents (empty = zeros)
 
-std::vector<uint8_t> slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(f), {}};
-}
-void spit(const std::string& path, const std::vector<uint8_t>& data) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
-}
+using test::slurp;
+using test::spit;
 
 struct Write {
   uint64_t first;

@@ -20,14 +20,8 @@ constexpr uint64_t kBlocks = 4096;  // 4 index pages of 1024 entries
 
 using Bytes = std::vector<uint8_t>;
 
-Bytes slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(f), {}};
-}
-void spit(const std::string& path, const Bytes& data) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
-}
+using test::slurp;
+using test::spit;
 
 class Repair : public ::testing::Test {
  protected:

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <random>
 #include <span>
@@ -82,6 +84,16 @@ inline std::vector<uint8_t> half_compressible_blocks(size_t count, uint32_t bs, 
   for (size_t b = 0; b < count; ++b)
     for (size_t i = bs / 2; i < bs; ++i) v[b * bs + i] = static_cast<uint8_t>(seed + b);
   return v;
+}
+
+// A whole file's bytes, and a file made of bytes (images copied and damaged).
+inline std::vector<uint8_t> slurp(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(f), {}};
+}
+inline void spit(const std::string& path, const std::vector<uint8_t>& data) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
 }
 
 inline bool all_zero(std::span<const uint8_t> s) {
