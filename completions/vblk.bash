@@ -26,7 +26,7 @@ _vblk_inspect() {
     --svg) _filedir svg; return ;;
   esac
   if [[ $cur == -* ]]; then
-    COMPREPLY=($(compgen -W "--json --block --check --no-map --watch --svg --help --version" -- "$cur"))
+    COMPREPLY=($(compgen -W "--json --block --check --repair --no-map --watch --svg --help --version" -- "$cur"))
   else
     _vblk_images; _filedir -d
   fi
@@ -56,7 +56,7 @@ _vblk_export() {
     --bad) COMPREPLY=($(compgen -W "fail zero" -- "$cur")); return ;;
   esac
   if [[ $cur == -* ]]; then
-    COMPREPLY=($(compgen -W "--force --bad --json --help --version" -- "$cur"))
+    COMPREPLY=($(compgen -W "--force --bad --salvage --json --help --version" -- "$cur"))
   else
     _filedir
   fi
