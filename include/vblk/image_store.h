@@ -31,6 +31,10 @@ struct FormatOptions {
   int compression_level = 3;      // zstd level, 0 stores raw, 1..19
   std::string label;              // at most 63 bytes
   bool force = false;             // overwrite an existing file
+  // The flush_records feature (vblk(5)): every flush appends a FLUSH record
+  // and syncs twice, so that replay can go on past damage in the log.
+  // false: one sync per flush, and replay ends at the first damaged record.
+  bool flush_records = true;
   // Advanced layout knobs (0 = default); tests use small values to keep
   // images tiny.
   uint32_t segment_size = 0;      // power of two, 1..256 MiB

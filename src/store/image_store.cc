@@ -47,8 +47,8 @@ Result<format::Superblock> superblock_for(const std::string& path, const FormatO
   sb.data_start = data_start;
   sb.created_unix = static_cast<uint64_t>(std::time(nullptr));
   sb.label = opts.label;
-  sb.incompat_features =
-      format::kFeatureUnitTables | format::kFeatureDeferredCompression | format::kFeatureFlushRecords;
+  sb.incompat_features = format::kFeatureUnitTables | format::kFeatureDeferredCompression |
+                         (opts.flush_records ? format::kFeatureFlushRecords : 0);
   std::random_device rd;
   for (auto& b : sb.uuid) b = static_cast<uint8_t>(rd());
   sb.uuid[6] = (sb.uuid[6] & 0x0f) | 0x40;  // RFC 4122 version 4
