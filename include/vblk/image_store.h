@@ -199,6 +199,10 @@ class ImageStore {
   virtual Status state_runs(uint64_t first, uint64_t count, const StateRunFn& fn) = 0;
   virtual DeviceStats stats() = 0;
   virtual Result<BlockLocation> locate(uint64_t block) = 0;
+  // Whether `block` is USED and stored without payload (all zeros): what
+  // locate() says in its `zero`, without reading the record header, so
+  // block status over a whole device stays cheap.
+  virtual Result<bool> stored_zero(uint64_t block) = 0;
   // Ranges of BAD blocks, ascending.
   virtual std::vector<std::pair<uint64_t, uint64_t>> bad_ranges() = 0;
   // Verifies every structure and every live record's checksums.

@@ -45,11 +45,8 @@
 #include "fuse/disk_fs.h"
 #include "fuse/protocol_hooks.h"
 #include "io/file.h"
-#include "inject/injector.h"
-#include "inject/rules_file.h"
+#include "inject/image_stack.h"
 #include "vblk/driver.h"
-#include "vblk/fault_device.h"
-#include "vblk/image_device.h"
 
 #ifndef PR_SET_IO_FLUSHER
 #define PR_SET_IO_FLUSHER 57
@@ -230,16 +227,6 @@ class Ready {
   bool done_ = false;
 };
 
-// What the session did, in one line for the log at unmount.
-std::string session_summary(const std::string& image, const DriverStats& s) {
-  std::string ratio = s.compression_ratio > 0 ? fmt::format("{:.2f}", s.compression_ratio) : "n/a";
-  return fmt::format(
-      "{}: served {} reads ({} bytes), {} writes ({} bytes), {} trims ({} bytes), {} flushes; {} failures, {} retries; "
-      "compression ratio {}",
-      image, s.reads, s.bytes_read, s.writes, s.bytes_written, s.trims, s.bytes_trimmed, s.flushes, s.failures,
-      s.retries, ratio);
-}
-
 int serve(const MountOptions& o, Ready& ready, bool daemon) {
   spdlog::sink_ptr early_stderr;
   try {
@@ -256,34 +243,21 @@ int serve(const MountOptions& o, Ready& ready, bool daemon) {
   OpenOptions open_opts;
   open_opts.read_only = o.read_only;
   open_opts.defer_compression = !o.compress_at_write;
-  auto device = ImageDevice::open(o.image, open_opts);
-  if (!device) {
-    ready.fail(device.status().message());
-    return 1;
-  }
-  ImageStore& store = (*device)->store();  // owned by the driver below
-  auto fault_device = std::make_unique<FaultDevice>(std::move(*device));
-  FaultDevice& faults = *fault_device;     // owned by the driver below
-  const std::string rules_file = inject::rules_path(o.image);
-  auto loaded = inject::load_rules(rules_file, {o.image, store.info().uuid}, faults);
-  if (!loaded) {
-    ready.fail(loaded.status().message() + " (fix or remove the file)");
-    return 1;
-  }
-  if (!loaded->ignored.empty()) spdlog::warn("{}", loaded->ignored);
-  for (const FaultRule& r : faults.list()) {
-    spdlog::warn("injecting '{}' into {} (from {})", inject::rule_command(r), o.image, rules_file);
-  }
   DriverOptions dopts;
   dopts.cache_bytes = o.cache_bytes;
-  Driver driver(std::move(fault_device), dopts);
+  auto stack = inject::ImageStack::open(o.image, open_opts, dopts);
+  if (!stack) {
+    ready.fail(stack.status().message());
+    return 1;
+  }
+  Driver& driver = (*stack)->driver();
   ControlOptions copts;
   copts.image = o.image;
   copts.mountpoint = o.mountpoint;
-  copts.rules_file = rules_file;
+  copts.rules_file = (*stack)->rules_file();
   copts.read_only = o.read_only;
   copts.owner = ::getuid();
-  Control control(driver, faults, store, copts);
+  Control control(driver, (*stack)->faults(), (*stack)->store(), copts);
   DiskFsOptions fopts;
   fopts.file_name = o.file_name;
   fopts.read_only = o.read_only;
@@ -352,21 +326,9 @@ int serve(const MountOptions& o, Ready& ready, bool daemon) {
   fuse_session_destroy(se);
   fuse_opt_free_args(&args);
   control.stop_scrub();  // it reads the image, which is closed below
-  // Everything acknowledged so far becomes durable, then the image closes.
-  Status s = driver.flush();
-  if (s.is_powered_off()) {
-    // `vblk-inject powercut`: the image keeps the flushed state, as intended.
-    spdlog::warn("{} was powered off by a power cut: it keeps what was flushed before the cut", o.image);
-  } else if (!s) {
-    spdlog::error("final flush of {} failed: {}", o.image, s.to_string());
-    rc = 1;
-  }
-  if (Status r = control.save_rules(); !r) spdlog::error("saving the fault rules: {}", r.to_string());
-  spdlog::info("{}", session_summary(o.image, driver.stats()));
-  if (Status c = store.close(); !c) {
-    spdlog::error("closing {} failed: {}", o.image, c.to_string());
-    rc = 1;
-  }
+  // Everything acknowledged so far becomes durable, then the image closes
+  // (with the fault rules saved).
+  if (Status c = (*stack)->close(); !c) rc = 1;
   spdlog::info("{} unmounted from {}{}", o.image, o.mountpoint, rc == 0 ? "" : " with errors");
   spdlog::shutdown();
   return rc;

@@ -543,6 +543,14 @@ Result<BlockLocation> StoreImpl::locate(uint64_t block) {
   return loc;
 }
 
+Result<bool> StoreImpl::stored_zero(uint64_t block) {
+  std::lock_guard lock(mu_);
+  VBLK_RETURN_IF_ERROR(check_range(block, 1));
+  auto e = get_entry(block);
+  if (!e) return e.status();
+  return effective_state(block, *e) == BlockState::kUsed && e->record_offset == 0;
+}
+
 std::vector<std::pair<uint64_t, uint64_t>> StoreImpl::bad_ranges() {
   std::lock_guard lock(mu_);
   return {bad_.ranges().begin(), bad_.ranges().end()};

@@ -290,6 +290,7 @@ class StoreImpl final : public ImageStore {
   Status state_runs(uint64_t first, uint64_t count, const StateRunFn& fn) override;
   DeviceStats stats() override;
   Result<BlockLocation> locate(uint64_t block) override;
+  Result<bool> stored_zero(uint64_t block) override;
   std::vector<std::pair<uint64_t, uint64_t>> bad_ranges() override;
   using ImageStore::check;
   Result<CheckReport> check(const CheckOptions& opts) override;

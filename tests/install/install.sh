@@ -11,7 +11,7 @@ require() {
     [[ ${CI:-} == true ]] && fail "needs root and /dev/fuse"
     echo "SKIP: needs root and /dev/fuse"; exit 77
   fi
-  for c in pkg-config c++ mount umount; do
+  for c in pkg-config c++ mount umount nbdkit; do
     command -v "$c" >/dev/null || { [[ ${CI:-} == true ]] && fail "missing $c"; echo "SKIP: missing $c"; exit 77; }
   done
   [[ -f /usr/share/bash-completion/bash_completion ]] ||
@@ -46,6 +46,13 @@ for cmd in vblkfs vblk-format vblk-inspect vblk-inject vblk-export; do
 done
 find "$root/share/man/man5" -name 'vblk.5*' | grep -q . || fail "vblk.5 not installed"
 [[ -f $root/include/vblk/driver.h ]] || fail "headers not installed"
+
+echo "== the nbdkit plugin, in nbdkit's plugin directory"
+plugin=$dest$(pkg-config --variable=plugindir nbdkit)/nbdkit-vblk-plugin.so
+[[ -f $plugin ]] || fail "nbdkit plugin not installed at $plugin"
+nbdkit --dump-plugin "$plugin" | grep -q '^name=vblk$' || fail "nbdkit cannot load $plugin"
+man_page=$(find "$root/share/man/man1" -name "nbdkit-vblk-plugin.1*" | head -1)
+[[ -n $man_page ]] && man -l "$man_page" >/dev/null 2>&1 || fail "man page nbdkit-vblk-plugin.1 not installed"
 
 echo "== build the README example against the installed pkg-config file"
 pcdir=$(dirname "$(find "$root" -name vblk.pc | head -1)")

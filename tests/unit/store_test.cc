@@ -145,6 +145,24 @@ TEST_F(StoreTest, ZeroBlocksStoreNoPayload) {
   EXPECT_TRUE(loc.zero);
 }
 
+// stored_zero (block status for NBD) agrees with locate's `zero`: only
+// USED blocks without payload are stored zeros.
+TEST_F(StoreTest, StoredZeroOnlyForUsedBlocksWithoutPayload) {
+  auto st = make();
+  ASSERT_TRUE(st->write_blocks(0, std::vector<uint8_t>(2 * 4096, 0)).is_ok());
+  ASSERT_TRUE(st->write_blocks(2, std::vector<uint8_t>(4096, 7)).is_ok());
+  ASSERT_TRUE(st->write_blocks(3, std::vector<uint8_t>(4096, 0)).is_ok());
+  ASSERT_TRUE(st->trim_blocks(3, 1).is_ok());
+  ASSERT_TRUE(st->set_bad(4, 1, true).is_ok());
+  EXPECT_TRUE(st->stored_zero(0).value());
+  EXPECT_TRUE(st->stored_zero(1).value());
+  for (uint64_t b : {2, 3, 4, 5}) {
+    EXPECT_FALSE(st->stored_zero(b).value()) << b;
+    EXPECT_EQ(st->stored_zero(b).value(), st->locate(b).value().zero) << b;
+  }
+  EXPECT_TRUE(st->stored_zero(st->block_count()).status().is_out_of_range());
+}
+
 TEST_F(StoreTest, CompressibleDataIsCompressedAndIncompressibleStoredRaw) {
   auto st = make();
   std::vector<uint8_t> text(16 * 4096);
