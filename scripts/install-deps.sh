@@ -7,7 +7,7 @@ packages=(
   build-essential pkg-config meson ninja-build clang libclang-rt-14-dev
   libfuse3-dev fuse3 libcli11-dev libspdlog-dev libzstd-dev libxxhash-dev
   libgtest-dev libgmock-dev python3 e2fsprogs util-linux procps xxd man-db groff-base bash-completion
-  nbdkit nbdkit-plugin-dev libnbd-bin qemu-utils
+  nbdkit nbdkit-plugin-dev libnbd-bin python3-libnbd qemu-utils fio
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -42,13 +42,7 @@ stop s
 # --- read-only ------------------------------------------------------------
 vexport "$IMG" "$WORK/before.raw" --bad zero >/dev/null || fail "vblk-export before"
 for mode in "readonly=true" "-r"; do
-  if [[ $mode == -r ]]; then
-    rm -f "$WORK/ro.sock"
-    nbdkit -f -r -U "$WORK/ro.sock" --pidfile "$WORK/ro.pid" "$PLUGIN" "$IMG" >"$WORK/ro.log" 2>&1 &
-    until [[ -s $WORK/ro.pid ]]; do sleep 0.1; done
-  else
-    serve ro "$IMG" readonly=true
-  fi
+  if [[ $mode == -r ]]; then serve ro -r -- "$IMG"; else serve ro "$IMG" readonly=true; fi
   run 30 nbdinfo "$(uri ro)" | grep -q "is_read_only: true" || fail "$mode: the export is not read-only"
   out=$(qio "$(uri ro)" "write -P 0x66 $((8 * BS)) $BS" 2>&1) && fail "$mode: a write succeeded: $out"
   echo "ok: $mode: write refused: $(echo "$out" | head -n 1)"

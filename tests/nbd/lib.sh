@@ -82,14 +82,24 @@ vinspect() { run 120 "$VBLK_INSPECT" "$@"; }
 vinject() { run 60 "$VBLK_INJECT" "$@"; }
 vexport() { run 120 "$VBLK_EXPORT" "$@"; }
 
-# serve NAME PARAMS...: starts nbdkit with the plugin and PARAMS on the unix
-# socket $WORK/NAME.sock (pidfile NAME.pid, log NAME.log) and waits until it
-# answers. Prints nothing; the URI is uri NAME [EXPORT].
+# serve NAME [NBDKIT_OPTIONS... --] PARAMS...: starts nbdkit with the plugin
+# and PARAMS on the unix socket $WORK/NAME.sock (pidfile NAME.pid, log
+# NAME.log) and waits until it answers. Options before a "--" go to nbdkit
+# itself (e.g. -r). Prints nothing; the URI is uri NAME [EXPORT].
 serve() {
   local name=$1
   shift
+  local opts=() a
+  for a in "$@"; do
+    if [[ $a == -- ]]; then
+      shift $((${#opts[@]} + 1))
+      break
+    fi
+    opts+=("$a")
+  done
+  [[ $a == -- ]] || opts=()
   rm -f "$WORK/$name.sock" "$WORK/$name.pid"
-  nbdkit -f -v -U "$WORK/$name.sock" --pidfile "$WORK/$name.pid" "$PLUGIN" "$@" >"$WORK/$name.log" 2>&1 &
+  nbdkit -f -v "${opts[@]}" -U "$WORK/$name.sock" --pidfile "$WORK/$name.pid" "$PLUGIN" "$@" >"$WORK/$name.log" 2>&1 &
   local deadline=$((SECONDS + 30))
   until [[ -s $WORK/$name.pid ]]; do
     kill -0 $! 2>/dev/null || fail "nbdkit $* exited: $(tail -n 5 "$WORK/$name.log")"
@@ -139,3 +149,21 @@ json_get() {
 
 # Bytes the host filesystem really allocates for FILE.
 host_bytes() { echo $(($(stat -c '%b * %B' "$1"))); }
+
+# nbd_python: prints a python3 that has libnbd's Python binding
+# (python3-libnbd installs it for Debian's /usr/bin/python3, which need not
+# be the first python3 in PATH); missing, it fails with CI=true and skips
+# otherwise, like require.
+nbd_python() {
+  local py
+  for py in python3 /usr/bin/python3; do
+    if command -v "$py" >/dev/null 2>&1 && "$py" -c 'import nbd' 2>/dev/null; then
+      command -v "$py"
+      return 0
+    fi
+  done
+  local why="no python3 with the nbd module (python3-libnbd; scripts/install-deps.sh installs it)"
+  [[ ${CI:-} == true ]] && fail "prerequisite missing with CI=true: $why"
+  echo "SKIP: $why" >&2
+  exit 77
+}
