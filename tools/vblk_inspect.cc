@@ -727,7 +727,10 @@ int run_live(const Args& a) {
     out += buf + value + "\n";
   };
   auto num = [&](const vblk::JsonValue& v) { return std::to_string(v.as_u64()); };
-  line("mountpoint:", s["mountpoint"].as_string() + " (live: vblkfs pid " + num(s["pid"]) + ", up " +
+  // A vblkfs mount, or an image served by nbdkit (which has no mountpoint).
+  const bool nbd = s["server"].is_string() && s["server"].as_string() == "nbdkit";
+  line(nbd ? "served:" : "mountpoint:", (nbd ? std::string("over NBD") : s["mountpoint"].as_string()) +
+                                            " (live: " + (nbd ? "nbdkit" : "vblkfs") + " pid " + num(s["pid"]) + ", up " +
                           human_duration(s["uptime_s"].as_double()) +
                           (s["read_only"].as_bool() ? ", read-only" : "") +
                           (s["powered_off"].as_bool() ? ", POWERED OFF by a power cut: remount to bring it back" : "") +
