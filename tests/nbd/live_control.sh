@@ -3,6 +3,7 @@
 #  - vblk-inspect IMAGE --json shows live counters that grow with client I/O;
 #  - vblk-inject IMAGE bad --block N makes a client read of N fail with EIO
 #    at once, and vblk-inject IMAGE clear --all ends it; --check scrubs live;
+#    --block and --repair, which open the image, say to stop nbdkit;
 #  - another user (nobody) can neither use the tools on it nor connect;
 #  - a socket answered by a process that does not hold the image is not
 #    trusted; without a socket the tools say the image is served by nbdkit;
@@ -65,6 +66,13 @@ echo "ok: bad --block 5 -> EIO live; clear --all ends it"
 vinspect "$IMG" --check >check.out || fail "vblk-inspect IMAGE --check while served: $(cat check.out)"
 grep -q "^check: clean" check.out || fail "--check: $(cat check.out)"
 echo "ok: --check scrubs the served image: $(head -n 1 check.out)"
+for opt in "--block 1" "--check --repair"; do
+  rc=0
+  # shellcheck disable=SC2086
+  out=$(vinspect "$IMG" $opt 2>&1) || rc=$?
+  ((rc != 0)) && [[ $out == *"stop the nbdkit that serves it first"* ]] || fail "vblk-inspect IMAGE $opt while served: $out"
+done
+echo "ok: --block and --repair say to stop nbdkit"
 
 # --- another user -------------------------------------------------------------
 chmod 755 "$WORK"
