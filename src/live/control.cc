@@ -283,7 +283,8 @@ int Control::set(const Caller& caller, const std::string& name, std::string_view
     return 0;
   }
   if (opts_.read_only) {
-    remember_reply(caller, "error: the image is mounted read-only: faults cannot be injected\n");
+    remember_reply(caller, std::string("error: the image is ") + (opts_.mountpoint.empty() ? "served" : "mounted") +
+                               " read-only: faults cannot be injected\n");
     return EROFS;
   }
   std::lock_guard lock(command_mu_);

@@ -7,8 +7,10 @@
 #  - another user (nobody) can neither use the tools on it nor connect;
 #  - a socket answered by a process that does not hold the image is not
 #    trusted; without a socket the tools say the image is served by nbdkit;
+#  - malformed requests and unknown names are answered with an errno;
 #  - the socket is gone after the server exits; one left by kill -9 does not
-#    stop offline use and is replaced by the next server.
+#    stop offline use and is replaced by the next server;
+#  - served read-only: statistics are live, injection is refused.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 require runuser
 
@@ -117,6 +119,15 @@ out=$(vinspect "$IMG" --json 2>&1) || rc=$?
 echo "ok: without a socket: $out"
 mv "$CTL.real" "$CTL"
 
+# --- requests the server refuses ---------------------------------------------------
+for req in "hello" "get user.vblk.nothing" "set user.vblk.stats
+x"; do
+  ans=$(python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(sys.argv[2].encode()); s.shutdown(socket.SHUT_WR); print(s.recv(4096).decode().split("\n")[0])' "$CTL" "$req") ||
+    fail "request '$req': no answer"
+  [[ $ans =~ ^[1-9][0-9]*$ ]] || fail "request '$req' answered '$ans', expected an errno"
+done
+echo "ok: malformed requests and unknown names get an errno"
+
 # --- the socket's life ------------------------------------------------------------
 stop s
 [[ ! -e $CTL ]] || fail "$CTL is left after the server exited"
@@ -134,3 +145,16 @@ vinspect "$IMG" --json >again.json || fail "vblk-inspect after the stale socket 
 stop s
 [[ ! -e $CTL ]] || fail "$CTL is left after the second server exited"
 echo "ok: a stale socket from kill -9 is ignored offline and replaced by the next server"
+
+# --- served read-only: statistics yes, faults no ---------------------------------------
+serve s "$IMG" readonly=true
+wait_ctl
+vinspect "$IMG" --json >ro.json || fail "vblk-inspect of a read-only served image"
+[[ $(json_get ro.json "j['read_only']") == True ]] || fail "read_only: $(json_get ro.json "j['read_only']")"
+rc=0
+out=$(vinject "$IMG" bad --block 2 2>&1) || rc=$?
+((rc != 0)) && [[ $out == *"the image is served read-only: faults cannot be injected"* ]] ||
+  fail "vblk-inject on a read-only served image: $out"
+stop s
+[[ ! -e $CTL ]] || fail "$CTL is left after the read-only server exited"
+echo "ok: served read-only: statistics live, injection refused"
