@@ -50,6 +50,7 @@
 #include "inject/injector.h"
 #include "inject/offline.h"
 #include "io/file.h"
+#include "live/socket.h"
 #include "util/check_json.h"
 #include "vblk/image_store.h"
 #include "vblk/size_parse.h"
@@ -638,10 +639,16 @@ int run_live_check(const Args& a) {
   }
 }
 
+// What frees a live target's image for the options that open it.
+std::string release_first(const std::string& target) {
+  return vblk::live::has_control_socket(target) ? "stop the nbdkit that serves it first"
+                                                : "unmount it first (vblkfs umount)";
+}
+
 int run_live(const Args& a) {
   if (a.check) return run_live_check(a);
   if (a.has_block) {
-    return fail(a.image, "--block reads the image itself: unmount it first (vblkfs umount), then run it on the image");
+    return fail(a.image, "--block reads the image itself: " + release_first(a.image) + ", then run it on the image");
   }
   auto stats_text = vblk::cli::read_xattr(a.image, "user.vblk.stats");
   if (!stats_text) return fail(a.image, vblk::cli::error_cause(stats_text.status(), a.image));
@@ -727,7 +734,10 @@ int run_live(const Args& a) {
     out += buf + value + "\n";
   };
   auto num = [&](const vblk::JsonValue& v) { return std::to_string(v.as_u64()); };
-  line("mountpoint:", s["mountpoint"].as_string() + " (live: vblkfs pid " + num(s["pid"]) + ", up " +
+  // A vblkfs mount, or an image served by nbdkit (which has no mountpoint).
+  const bool nbd = s["server"].is_string() && s["server"].as_string() == "nbdkit";
+  line(nbd ? "served:" : "mountpoint:", (nbd ? std::string("over NBD") : s["mountpoint"].as_string()) +
+                                            " (live: " + (nbd ? "nbdkit" : "vblkfs") + " pid " + num(s["pid"]) + ", up " +
                           human_duration(s["uptime_s"].as_double()) +
                           (s["read_only"].as_bool() ? ", read-only" : "") +
                           (s["powered_off"].as_bool() ? ", POWERED OFF by a power cut: remount to bring it back" : "") +
@@ -798,7 +808,7 @@ int run(const Args& a) {
   struct stat st {};
   if (::stat(a.image.c_str(), &st) != 0) return fail(a.image, std::strerror(errno));
   if (vblk::cli::is_live_target(a.image)) {
-    if (a.repair) return fail(a.image, "--repair writes the image: unmount it first and repair the image file");
+    if (a.repair) return fail(a.image, "--repair writes the image: " + release_first(a.image) + " and repair the image file");
     return run_live(a);
   }
   if (a.repair) return run_repair(a);

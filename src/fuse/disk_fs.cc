@@ -16,9 +16,13 @@
 #include <string>
 #include <vector>
 
-#include "fuse/control.h"
+#include "live/control.h"
 
 namespace vblk::fuse {
+
+using live::Caller;
+using live::Control;
+using live::ControlOptions;
 namespace {
 
 constexpr fuse_ino_t kRootIno = FUSE_ROOT_ID;

@@ -26,9 +26,13 @@
 
 struct fuse_lowlevel_ops;
 
+namespace vblk::live {
+class Control;
+}
+
 namespace vblk::fuse {
 
-class Control;
+using live::Control;
 
 struct DiskFsOptions {
   std::string file_name = "disk";

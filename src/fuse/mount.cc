@@ -41,7 +41,7 @@
 #include <sstream>
 #include <thread>
 
-#include "fuse/control.h"
+#include "live/control.h"
 #include "fuse/disk_fs.h"
 #include "fuse/protocol_hooks.h"
 #include "io/file.h"
@@ -53,6 +53,10 @@
 #endif
 
 namespace vblk::fuse {
+
+using live::Caller;
+using live::Control;
+using live::ControlOptions;
 
 unsigned default_max_threads() {
   return std::clamp(2 * std::thread::hardware_concurrency(), 4u, 256u);

@@ -19,6 +19,13 @@
 // exiting) flushes, saves the fault rules and closes every image, which
 // releases its lock.
 //
+// Live control. Each image gets the same live::Control as a vblkfs mount
+// (statistics, maps, fault commands, scrub), answered on the unix socket
+// IMAGE.ctl (live/socket.h), which vblk-inspect and vblk-inject find from
+// the image path. It is bound in after_fork, once the stack is open, and
+// removed in cleanup before the image is closed. A socket that cannot be
+// set up is logged and the image served without it.
+//
 // Errors. Every callback catches every exception (nothing crosses into
 // nbdkit): bad_alloc is ENOMEM, anything else EIO. Status maps to errno in
 // one place (Status::to_errno): BadBlock, Corruption and IoError are EIO,
@@ -55,6 +62,8 @@
 #include "format/format.h"
 #include "inject/image_stack.h"
 #include "io/file.h"
+#include "live/control.h"
+#include "live/socket.h"
 #include "vblk_config.h"
 
 namespace vblk::nbd {
@@ -65,6 +74,8 @@ struct Export {
   std::string name;  // the image's file name
   std::string path;  // its real path
   std::unique_ptr<inject::ImageStack> stack;
+  std::unique_ptr<live::Control> control;          // over stack
+  std::unique_ptr<live::ControlServer> control_server;  // answers for control
 };
 
 struct Config {
@@ -177,7 +188,7 @@ int vblk_config(const char* key, const char* value) {
 int vblk_config_complete() {
   return guarded("config_complete", [&] {
     if (!config.image.empty()) {
-      config.exports.push_back(Export{base_name(config.image), config.image, nullptr});
+      config.exports.push_back(Export{base_name(config.image), config.image, nullptr, nullptr, nullptr});
       return 0;
     }
     if (config.dir.empty()) {
@@ -191,7 +202,7 @@ int vblk_config_complete() {
     }
     while (dirent* e = ::readdir(d)) {
       const std::string path = config.dir + "/" + e->d_name;
-      if (e->d_name[0] != '.' && looks_like_image(path)) config.exports.push_back(Export{e->d_name, path, nullptr});
+      if (e->d_name[0] != '.' && looks_like_image(path)) config.exports.push_back(Export{e->d_name, path, nullptr, nullptr, nullptr});
     }
     ::closedir(d);
     std::sort(config.exports.begin(), config.exports.end(),
@@ -217,6 +228,26 @@ int vblk_get_ready() {
   });
 }
 
+// The live control interface of e, on its socket; a failure is logged and
+// the image served without it.
+void start_control(Export& e) {
+  live::ControlOptions opts;
+  opts.image = e.path;
+  opts.rules_file = e.stack->rules_file();
+  opts.read_only = config.read_only;
+  opts.owner = ::geteuid();
+  opts.server = "nbdkit";
+  e.control = std::make_unique<live::Control>(e.stack->driver(), e.stack->faults(), e.stack->store(), opts);
+  auto server = live::ControlServer::start(e.path, *e.control);
+  if (!server) {
+    spdlog::error("{}: no live control (vblk-inspect and vblk-inject cannot reach this image while served): {}",
+                  e.path, server.status().to_string());
+    return;
+  }
+  e.control_server = std::move(*server);
+  spdlog::info("{}: live control on {}", e.path, e.control_server->path());
+}
+
 int vblk_after_fork() {
   return guarded("after_fork", [&] {
     setup_logging();
@@ -226,6 +257,7 @@ int vblk_after_fork() {
       auto stack = inject::ImageStack::open(e.path, open_opts, DriverOptions{});
       if (!stack) return report(stack.status());
       e.stack = std::move(*stack);
+      start_control(e);
       spdlog::info("{}: serving as export '{}' ({} bytes{})", e.path, e.name, e.stack->driver().size_bytes(),
                    config.read_only ? ", read-only" : "");
     }
@@ -235,8 +267,11 @@ int vblk_after_fork() {
 
 void vblk_cleanup() {
   (void)guarded("cleanup", [&] {
-    for (Export& e : config.exports)
+    for (Export& e : config.exports) {
+      e.control_server.reset();  // no command may arrive while the image closes
+      if (e.control) e.control->stop_scrub();
       if (e.stack) (void)e.stack->close();  // failures are logged by close
+    }
     return 0;
   });
 }

@@ -2,6 +2,7 @@
 
 #include <limits.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/xattr.h>
 
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "cli/report.h"
+#include "live/socket.h"
 
 namespace vblk::cli {
 namespace {
@@ -35,6 +37,42 @@ Status xattr_error(int err, const std::string& path, const std::string& name) {
     return Status::invalid_argument(path + ": not a vblkfs mountpoint or disk file (no " + name + ")");
   }
   return Status::from_errno(err, path + ": " + name);
+}
+
+// An image file served by the NBD plugin, whose control socket stands in
+// for the extended attributes (live/socket.h).
+bool served_over_nbd(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && live::has_control_socket(path);
+}
+
+Status socket_error(int err, const std::string& path, const std::string& name, std::string reason) {
+  while (!reason.empty() && reason.back() == '\n') reason.pop_back();
+  if (reason.rfind("error: ", 0) == 0) reason.erase(0, 7);
+  const std::string cause = path + ": " + (reason.empty() ? name + ": " + std::strerror(err) : reason);
+  switch (err) {
+    case EACCES: return Status::invalid_argument(path + ": only the user who serves it, or root, may use " + name);
+    case ENODATA: return Status::invalid_argument(path + ": the server has no " + name);
+    case EINVAL: return Status::invalid_argument(cause);
+    case EROFS: return Status::read_only(reason.empty() ? path + ": served read-only: faults cannot be injected" : cause);
+    default: return Status::io_error(cause);
+  }
+}
+
+Result<std::string> socket_get(const std::string& path, const std::string& name) {
+  auto reply = live::control_get(path, name);
+  if (!reply) return reply.status();
+  if (reply->err != 0) return socket_error(reply->err, path, name, reply->value);
+  return reply->value;
+}
+
+Result<std::string> socket_control(const std::string& path, std::string_view command) {
+  auto reply = live::control_set(path, kControl, command);
+  if (!reply) return reply.status();
+  if (reply->err != 0) return socket_error(reply->err, path, kControl, reply->value);
+  std::string text = reply->value;
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  return text;
 }
 
 std::string real_path(const std::string& p) {
@@ -61,10 +99,11 @@ std::string unescape(const std::string& s) {
 bool is_live_target(const std::string& path) {
   errno = 0;
   if (::getxattr(path.c_str(), "user.vblk.stats", nullptr, 0) >= 0) return true;
-  return refused_by_daemon(errno, path);
+  return refused_by_daemon(errno, path) || served_over_nbd(path);
 }
 
 Result<std::string> read_xattr(const std::string& path, const std::string& name) {
+  if (served_over_nbd(path)) return socket_get(path, name);
   // The value can grow between the size query and the read: try again.
   for (int attempt = 0; attempt < 5; ++attempt) {
     ssize_t n = ::getxattr(path.c_str(), name.c_str(), nullptr, 0);
@@ -78,6 +117,7 @@ Result<std::string> read_xattr(const std::string& path, const std::string& name)
 }
 
 Result<std::string> send_control(const std::string& path, std::string_view command) {
+  if (served_over_nbd(path)) return socket_control(path, command);
   const std::string cmd(command);
   const int rc = ::setxattr(path.c_str(), kControl, cmd.data(), cmd.size(), 0);
   const int err = rc == 0 ? 0 : errno;
@@ -140,6 +180,11 @@ std::string busy_cause(const Status& status, const std::string& image, std::stri
   if (status.code() != Status::Code::kBusy) return cause;
   std::string out = in_use_by(cause);
   const std::string mp = vblkfs_mountpoint_of(image);
+  if (mp.empty() && out.find("(nbdkit)") != std::string::npos) {
+    // Served over NBD, yet has_control_socket found no socket to use.
+    return out + ", which serves it over NBD without a control socket (" + live::control_socket_path(image) +
+           " is missing: the server could not create it, or it was removed); stop the server first";
+  }
   out += "; ";
   out += advice;
   out += mp.empty() ? std::string(" instead") : " " + mp + " instead";

@@ -1,7 +1,10 @@
 #pragma once
-// Talking to a running vblkfs daemon from the tools: its live control
-// interface is a set of extended attributes (user.vblk.*) on the disk file
-// and on the mountpoint directory; see vblkfs(1), CONTROL INTERFACE.
+// Talking to a running vblkfs daemon or NBD plugin from the tools: the
+// live control interface is a set of extended attributes (user.vblk.*) on
+// the disk file and on the mountpoint directory (vblkfs(1), CONTROL
+// INTERFACE), or, for an image file served by the NBD plugin, the same
+// names and values over its control socket (live/socket.h). Every function
+// below takes either kind of target.
 // Thread safety: none needed; plain system calls.
 
 #include <string>
@@ -12,7 +15,8 @@
 namespace vblk::cli {
 
 // True when `path` is a vblkfs mountpoint or disk file: it answers
-// user.vblk.stats (or refuses it with EACCES on a FUSE mount: the daemon).
+// user.vblk.stats (or refuses it with EACCES on a FUSE mount: the daemon);
+// or an image held by a server with a control socket (IMAGE.ctl).
 bool is_live_target(const std::string& path);
 
 // The value of extended attribute `name` of `path`. Errors name the path and
@@ -28,8 +32,9 @@ Result<std::string> send_control(const std::string& path, std::string_view comma
 std::string vblkfs_mountpoint_of(const std::string& image);
 
 // For an image that another process holds: "in use by process N (vblkfs);
-// target the mountpoint M instead" (as much of it as is known); otherwise
-// the status's own cause.
+// target the mountpoint M instead" (as much of it as is known); for nbdkit
+// without a usable control socket, that the socket is missing and the
+// server must be stopped; otherwise the status's own cause.
 std::string busy_cause(const Status& status, const std::string& image, std::string_view advice);
 
 // For a file that a tool was to replace (io::lock_for_replace) but another

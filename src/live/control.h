@@ -1,7 +1,8 @@
 #pragma once
-// Control: the live control interface of a running vblkfs daemon, carried
-// by extended attributes of the disk file and of the mountpoint directory
-// (documented in vblkfs(1), CONTROL INTERFACE):
+// Control: the live control interface of a served image. vblkfs carries it
+// in extended attributes of the disk file and of the mountpoint directory
+// (vblkfs(1), CONTROL INTERFACE); the NBD plugin on a unix socket that
+// carries the same names and values (live/socket.h):
 //
 //   user.vblk.stats     read   JSON: driver and device statistics, faults
 //   user.vblk.map       read   JSON: block-state map, up to 4096 cells
@@ -10,7 +11,7 @@
 //   user.vblk.control   write  one command of the fault-injection language
 //                              (inject/command.h); takes effect on the next
 //                              request; or "scrub [RATE]" / "scrub stop"
-//                              (fuse/scrub.h)
+//                              (live/scrub.h)
 //                       read   the reply to the caller's last command
 //
 // Only the user who mounted and root may read or write them (EACCES).
@@ -31,7 +32,7 @@
 #include <string>
 #include <string_view>
 
-#include "fuse/scrub.h"
+#include "live/scrub.h"
 #include "inject/injector.h"
 #include "vblk/driver.h"
 #include "vblk/fault_device.h"
@@ -41,11 +42,12 @@ namespace vblk {
 class JsonWriter;
 }
 
-namespace vblk::fuse {
+namespace vblk::live {
 
 struct ControlOptions {
   std::string image;        // the image path (absolute)
-  std::string mountpoint;   // for messages
+  std::string mountpoint;   // for messages; empty when served over NBD
+  std::string server = "vblkfs";  // the serving program, in the statistics
   std::string rules_file;   // where the fault rules are saved
   bool read_only = false;   // commands refused with EROFS
   uid_t owner = 0;          // the user who mounted
@@ -118,4 +120,4 @@ class Control {
   std::map<std::pair<pid_t, std::string>, Probed> probed_;  // GUARDED_BY(state_mu_), bounded
 };
 
-}  // namespace vblk::fuse
+}  // namespace vblk::live

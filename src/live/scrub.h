@@ -23,7 +23,7 @@
 
 #include "vblk/image_store.h"
 
-namespace vblk::fuse {
+namespace vblk::live {
 
 enum class ScrubState { kNone, kRunning, kDone, kStopped, kFailed };
 std::string to_string(ScrubState s);
@@ -86,4 +86,4 @@ class Scrub {
   ScrubStatus status_;             // GUARDED_BY(mu_)
 };
 
-}  // namespace vblk::fuse
+}  // namespace vblk::live

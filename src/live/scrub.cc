@@ -1,5 +1,5 @@
 // The daemon's background scrub. See scrub.h and vblkfs(1), SCRUB.
-#include "fuse/scrub.h"
+#include "live/scrub.h"
 
 #include <linux/ioprio.h>
 #include <spdlog/spdlog.h>
@@ -11,7 +11,7 @@
 #include <cerrno>
 #include <cstring>
 
-namespace vblk::fuse {
+namespace vblk::live {
 namespace {
 
 // Work between two looks at the request counter: short, so that a request
@@ -169,4 +169,4 @@ bool Scrub::rest(std::chrono::steady_clock::duration d) {
   return !wake_.wait_for(lock, d, [this] { return stopping_; });
 }
 
-}  // namespace vblk::fuse
+}  // namespace vblk::live

@@ -1,5 +1,6 @@
-// The live control interface of vblkfs. See control.h and vblkfs(1).
-#include "fuse/control.h"
+// The live control interface of a served image. See control.h, vblkfs(1)
+// and nbdkit-vblk-plugin(1).
+#include "live/control.h"
 
 #include <spdlog/fmt/fmt.h>
 #include <spdlog/spdlog.h>
@@ -15,7 +16,7 @@
 #include "util/json.h"
 #include "vblk/size_parse.h"
 
-namespace vblk::fuse {
+namespace vblk::live {
 namespace {
 
 constexpr size_t kMaxReplies = 64;
@@ -40,7 +41,7 @@ int command_errno(const Status& st) {
 Control::Control(Driver& driver, FaultDevice& faults, ImageStore& store, ControlOptions opts)
     : driver_(driver), faults_(faults), store_(store), opts_(std::move(opts)),
       started_(std::chrono::steady_clock::now()), scrub_(store, [&driver] { return driver.requests(); }) {
-  target_.name = opts_.mountpoint;
+  target_.name = opts_.mountpoint.empty() ? opts_.image : opts_.mountpoint;
   target_.store = &store_;
   target_.device = &driver_.device();
   target_.faults = &faults_;
@@ -87,6 +88,7 @@ std::string Control::stats_json() {
   JsonWriter j;
   j.begin_object();
   j.field("image", opts_.image);
+  j.field("server", opts_.server);
   j.field("mountpoint", opts_.mountpoint);
   j.field("pid", static_cast<int64_t>(::getpid()));
   j.field("read_only", opts_.read_only);
@@ -281,7 +283,8 @@ int Control::set(const Caller& caller, const std::string& name, std::string_view
     return 0;
   }
   if (opts_.read_only) {
-    remember_reply(caller, "error: the image is mounted read-only: faults cannot be injected\n");
+    remember_reply(caller, std::string("error: the image is ") + (opts_.mountpoint.empty() ? "served" : "mounted") +
+                               " read-only: faults cannot be injected\n");
     return EROFS;
   }
   std::lock_guard lock(command_mu_);
@@ -307,4 +310,4 @@ Status Control::save_rules() {
   return inject::save_rules(opts_.rules_file, {opts_.image, store_.info().uuid}, faults_.list());
 }
 
-}  // namespace vblk::fuse
+}  // namespace vblk::live
