@@ -19,11 +19,8 @@ for a in "$@"; do
   if [[ -e $a ]]; then EXTRA_ARGS+=("$(realpath "$a")"); else EXTRA_ARGS+=("$a"); fi
 done
 MOUNT_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+source "$(dirname "${BASH_SOURCE[0]}")/../prereq.sh"
 
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
 
 # require [COMMAND...]: root, /dev/fuse, loop devices and the commands every
 # mount test uses (plus any given). A missing one is a failure with CI=true
@@ -45,13 +42,7 @@ require() {
       fi
     done
   fi
-  [[ -z $why ]] && return 0
-  if [[ ${CI:-} == true ]]; then
-    echo "FAIL: prerequisite missing with CI=true: $why" >&2
-    exit 1
-  fi
-  echo "SKIP: $why"
-  exit 77
+  [[ -z $why ]] || missing_prerequisite "$why"
 }
 require
 

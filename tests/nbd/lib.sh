@@ -13,11 +13,7 @@ VBLK_FORMAT=$(realpath "$2")
 VBLK_INSPECT=$(realpath "$3")
 VBLK_INJECT=$(realpath "$4")
 VBLK_EXPORT=$(realpath "$5")
-
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
+source "$(dirname "${BASH_SOURCE[0]}")/../prereq.sh"
 
 require() {
   local why="" c
@@ -27,13 +23,7 @@ require() {
       break
     fi
   done
-  [[ -z $why ]] && return 0
-  if [[ ${CI:-} == true ]]; then
-    echo "FAIL: prerequisite missing with CI=true: $why" >&2
-    exit 1
-  fi
-  echo "SKIP: $why"
-  exit 77
+  [[ -z $why ]] || missing_prerequisite "$why"
 }
 require
 
