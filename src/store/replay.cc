@@ -253,7 +253,11 @@ Status StoreImpl::replay() {
         gap_records += item.last_seq - item.first_seq + 1;
         break;
     }
-    log_since_checkpoint_ += item.end_fill - std::min(item.end_fill, head_fill_);
+    // The item's own bytes: from where it starts in its segment (a gap
+    // that began in the segment before counts from this one's start).
+    const uint64_t seg_start = segment_start(item.seg);
+    const uint64_t from = segment_of(item.offset) == item.seg ? item.offset - seg_start : 0;
+    log_since_checkpoint_ += item.end_fill - std::min<uint64_t>(item.end_fill, from);
     head_fill_ = item.end_fill;
     segs_[item.seg].fill = head_fill_;
     next_seq_ = item.last_seq + 1;
