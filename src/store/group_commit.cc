@@ -2,9 +2,10 @@
 // up behind it; the call at the front of the queue (the leader) appends the
 // records of every queued call, back to back, in one host write per
 // segment they fill, and applies them; the others only wait to be told how
-// their write went. With many writers of small blocks (random 4 KiB writes
-// at a queue depth of 16) this turns one pwritev and one hand-over of mu_
-// per write into one per batch.
+// their write went. With many writers of several records each (1 MiB
+// writes at a queue depth of 16) this turns one pwritev and one hand-over
+// of mu_ per write into one per batch. A write of one record does not
+// queue (write_blocks says why).
 //
 // A failed host write of several records may have landed in part. Those
 // bytes must not survive: the head stays where it was, the next records
