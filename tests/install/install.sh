@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # meson install into a temporary DESTDIR, then use what was installed: every
-# command, the man pages, the pkg-config file (building the README example),
+# command, the man pages, the pkg-config file (building the library example of doc/library.md),
 # bash completion, and mounting through mount(8) and an fstab line.
 # usage: install.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
@@ -54,7 +54,7 @@ nbdkit --dump-plugin "$plugin" | grep -q '^name=vblk$' || fail "nbdkit cannot lo
 man_page=$(find "$root/share/man/man1" -name "nbdkit-vblk-plugin.1*" | head -1)
 [[ -n $man_page ]] && man -l "$man_page" >/dev/null 2>&1 || fail "man page nbdkit-vblk-plugin.1 not installed"
 
-echo "== build the README example against the installed pkg-config file"
+echo "== build the library example (doc/library.md) against the installed pkg-config file"
 pcdir=$(dirname "$(find "$root" -name vblk.pc | head -1)")
 [[ -d $pcdir ]] || fail "vblk.pc not installed"
 export PKG_CONFIG_PATH=$pcdir PKG_CONFIG_SYSROOT_DIR=$dest
