@@ -666,7 +666,10 @@ int run_live(const Args& a) {
     auto map = vblk::inject::block_map_from_json(*mj);
     if (!map) return fail(a.image, map.status().message());
     vblk::cli::SvgOptions so;
-    so.title = s["mountpoint"].as_string() + " (" + s["image"].as_string() + ")";
+    // An image served by nbdkit has no mountpoint.
+    const bool served = s["server"].is_string() && s["server"].as_string() == "nbdkit";
+    so.title = served ? s["image"].as_string() + " (served over NBD)"
+                      : s["mountpoint"].as_string() + " (" + s["image"].as_string() + ")";
     so.subtitle = "live, " + capacity_line(nblocks, bs);
     return write_svg(*map, so, a);
   }

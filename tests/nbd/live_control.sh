@@ -2,7 +2,7 @@
 #  - the socket appears, mode 0600, owned by the server's user;
 #  - vblk-inspect IMAGE --json shows live counters that grow with client I/O;
 #  - vblk-inject IMAGE bad --block N makes a client read of N fail with EIO
-#    at once, and vblk-inject IMAGE clear --all ends it; --check scrubs live;
+#    at once, and vblk-inject IMAGE clear --all ends it; --check scrubs live; --svg draws it;
 #    --block and --repair, which open the image, say to stop nbdkit;
 #  - another user (nobody) can neither use the tools on it nor connect;
 #  - a socket answered by a process that does not hold the image is not
@@ -68,6 +68,9 @@ echo "ok: bad --block 5 -> EIO live; clear --all ends it"
 vinspect "$IMG" --check >check.out || fail "vblk-inspect IMAGE --check while served: $(cat check.out)"
 grep -q "^check: clean" check.out || fail "--check: $(cat check.out)"
 echo "ok: --check scrubs the served image: $(head -n 1 check.out)"
+vinspect "$IMG" --svg map.svg >svg.out || fail "vblk-inspect IMAGE --svg while served: $(cat svg.out)"
+grep -q "<svg" map.svg && grep -q "$(basename "$IMG") (served over NBD)" map.svg || fail "--svg title: $(grep -o '<title>[^<]*' map.svg)"
+echo "ok: --svg draws the served image"
 for opt in "--block 1" "--check --repair"; do
   rc=0
   # shellcheck disable=SC2086
