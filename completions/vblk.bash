@@ -13,7 +13,7 @@ _vblk_format() {
     --label|-L) return ;;
   esac
   if [[ $cur == -* ]]; then
-    COMPREPLY=($(compgen -W "--size --block-size --level --label --from --force --help --version" -- "$cur"))
+    COMPREPLY=($(compgen -W "--size --block-size --level --label --from --force --no-flush-records --help --version" -- "$cur"))
   else
     _vblk_images
   fi
@@ -37,15 +37,26 @@ _vblk_inject() {
   local actions="bad flaky corrupt latency clear list powercut"
   case $prev in
     --on-write) COMPREPLY=($(compgen -W "fail remap" -- "$cur")); return ;;
-    --block|--offset|--length|--ms|--fail-writes) return ;;
+    --block|-b|--offset|--length|--ms|--fail-writes) return ;;
   esac
-  local i have_action=
-  for ((i = 1; i < cword; i++)); do [[ " $actions " == *" ${words[i]} "* ]] && have_action=1; done
+  local i action=
+  for ((i = 1; i < cword; i++)); do [[ " $actions " == *" ${words[i]} "* ]] && action=${words[i]}; done
   if [[ $cur == -* ]]; then
-    COMPREPLY=($(compgen -W "--block --offset --length --on-write --fail-writes --ms --all --json --continue --help --version" -- "$cur"))
-  elif [[ -z $have_action && $cword -ge 2 ]]; then
+    local opts
+    case $action in
+      bad) opts="--block --offset --length --on-write" ;;
+      flaky) opts="--block --fail-writes" ;;
+      corrupt) opts="--block" ;;
+      latency) opts="--block --ms" ;;
+      clear) opts="--block --all" ;;
+      powercut) opts="--continue" ;;
+      list) opts="--json" ;;
+      *) opts="--version" ;;
+    esac
+    COMPREPLY=($(compgen -W "$opts --help" -- "$cur"))
+  elif [[ -z $action && $cword -ge 2 ]]; then
     COMPREPLY=($(compgen -W "$actions" -- "$cur"))
-  else
+  elif [[ -z $action ]]; then
     _vblk_images; _filedir -d
   fi
 }
@@ -77,7 +88,7 @@ _vblkfs() {
   case ${words[1]} in
     mount)
       if [[ $cur == -* ]]; then
-        COMPREPLY=($(compgen -W "--foreground --read-only --name --cache-size --log-level --log-file --syslog --allow-other -o --threads --help" -- "$cur"))
+        COMPREPLY=($(compgen -W "--foreground --read-only --compress-at-write --name --cache-size --log-level --log-file --syslog --allow-other -o --threads --help" -- "$cur"))
       elif [[ $cword -eq 2 ]]; then
         _vblk_images
       else
