@@ -155,15 +155,22 @@ int run(Args& a, const inj::Command& cmd) {
 int main(int argc, char** argv) {
   try {
     spdlog::set_level(spdlog::level::off);  // the tool prints its own one-line results
-    // null_blk's "+N-M" / "-N-M" become the bad / clear actions before CLI11
-    // sees them (it would take "-1-5" for an option).
+    // null_blk's "+N-M" / "-N-M" in the action's place (the word after
+    // TARGET) become the bad / clear actions before CLI11 sees them (it would
+    // take "-1-5" for an option). Elsewhere such a word is an option's value
+    // ("--ms -5") and stays one.
     std::vector<std::string> words(argv, argv + argc);
-    for (size_t i = 2; i < words.size(); ++i) {
-      if (!is_null_blk_range(words[i])) continue;
-      const std::string range = words[i].substr(1);
-      const std::string action = words[i][0] == '+' ? "bad" : "clear";
-      words.erase(words.begin() + static_cast<long>(i));
-      words.insert(words.begin() + static_cast<long>(i), {action, "--block", range});
+    size_t positional = 0;
+    for (size_t i = 1; i < words.size(); ++i) {
+      const std::string& w = words[i];
+      if (w == "-h" || w == "--help" || w == "--version") continue;
+      if (++positional < 2) continue;
+      if (is_null_blk_range(w)) {
+        const std::string range = w.substr(1);
+        const std::string action = w[0] == '+' ? "bad" : "clear";
+        words.erase(words.begin() + static_cast<long>(i));
+        words.insert(words.begin() + static_cast<long>(i), {action, "--block", range});
+      }
       break;
     }
     std::vector<char*> av;

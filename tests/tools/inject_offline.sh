@@ -84,6 +84,14 @@ for args in "bad" "bad --block 1x" "flaky --block 1-2 --fail-writes 1" "clear" "
   vinject img $args >out.txt 2>err.txt || rc=$?
   [[ $rc -eq 2 && $(wc -l <err.txt) -eq 1 ]] || fail "'$args': exit $rc, stderr: $(cat err.txt)"
 done
+# A negative option value is the option's to refuse, not null_blk's "-N"
+# (clear N), which only stands in the action's place.
+for case in "latency --ms -5|--ms: '-5' is not a positive number" "bad --block -1|--block: '-1' is not a block range"; do
+  args=${case%%|*} want=${case#*|}
+  rc=0
+  vinject img $args >out.txt 2>err.txt || rc=$?
+  [[ $rc -eq 2 && $(cat err.txt) == *"$want"* ]] || fail "'$args': exit $rc, stderr: $(cat err.txt)"
+done
 
 # An image another process holds (here a plain POSIX lock, as a writer's OFD
 # lock would conflict) is refused, with the holder named.
