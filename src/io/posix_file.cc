@@ -219,22 +219,25 @@ struct OpenedFd {
   struct stat st {};
 };
 
-// Opens path (refusing a directory) and locks it as `lock` asks.
-Result<OpenedFd> open_locked(const std::string& path, int flags, LockMode lock, const char* refusal) {
+// Opens path (refusing a directory) and locks it as `lock` asks. Errors
+// name `shown`: the file the user named, when path is a temporary name
+// standing in for it.
+Result<OpenedFd> open_locked(const std::string& path, const std::string& shown, int flags, LockMode lock,
+                             const char* refusal) {
   OpenedFd o;
   o.fd = ::open(path.c_str(), flags | O_CLOEXEC, 0644);
   if (o.fd < 0) {
     int err = errno;
-    if (err == EEXIST) return Status::invalid_argument(path + ": file exists (use --force to overwrite)");
-    return Status::from_errno(err, path);
+    if (err == EEXIST) return Status::invalid_argument(shown + ": file exists (use --force to overwrite)");
+    return Status::from_errno(err, shown);
   }
   Status s;
   if (::fstat(o.fd, &o.st) != 0) {
-    s = Status::from_errno(errno, path + ": stat");
+    s = Status::from_errno(errno, shown + ": stat");
   } else if (S_ISDIR(o.st.st_mode)) {
-    s = Status::invalid_argument(path + ": is a directory, not an image file");
+    s = Status::invalid_argument(shown + ": is a directory, not an image file");
   } else if (lock != LockMode::kNone) {
-    s = lock_file(o.fd, o.st, path, lock, refusal);
+    s = lock_file(o.fd, o.st, shown, lock, refusal);
   }
   if (!s) {
     ::close(o.fd);
@@ -249,16 +252,17 @@ Result<std::unique_ptr<File>> open_posix_file(const std::string& path, bool writ
                                               LockMode lock, const std::string& name) {
   int flags = (writable ? O_RDWR : O_RDONLY) | (create_new ? O_CREAT | O_EXCL : 0);
   const char* refusal = lock == LockMode::kExclusive ? " (it cannot have two writers)" : " for writing";
-  auto o = open_locked(path, flags, lock, refusal);
+  const std::string& shown = name.empty() ? path : name;
+  auto o = open_locked(path, shown, flags, lock, refusal);
   if (!o) return o.status();
-  return std::unique_ptr<File>(new PosixFile(o->fd, name.empty() ? path : name));
+  return std::unique_ptr<File>(new PosixFile(o->fd, shown));
 }
 
 Result<std::unique_ptr<File>> lock_for_replace(const std::string& path) {
   // The exclusive lock needs a file open for writing; a file we may only
   // read still gets the shared lock, which a writer's lock refuses.
   const bool writable = ::access(path.c_str(), W_OK) == 0;
-  auto o = open_locked(path, writable ? O_RDWR : O_RDONLY, writable ? LockMode::kExclusive : LockMode::kShared,
+  auto o = open_locked(path, path, writable ? O_RDWR : O_RDONLY, writable ? LockMode::kExclusive : LockMode::kShared,
                        " (it cannot be replaced while in use)");
   if (!o) {
     if (o.status().code() == Status::Code::kNotFound) return std::unique_ptr<File>();

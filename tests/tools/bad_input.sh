@@ -36,6 +36,11 @@ expect_error damaged.img vinspect damaged.img
 expect_error good.img vinspect good.img --block 999999999
 [[ $(checksum good.img) == "$sum_good" ]] || fail "vblk-inspect changed good.img"
 
+# A place where no file can be made: the error names the image, not the
+# temporary name it is built under.
+expect_error /proc/vblk-test.img vformat /proc/vblk-test.img --size 64M
+! grep -q "vblk-tmp" err.txt || fail "the temporary name leaked: $(cat err.txt)"
+
 # vblk-format with bad values: nothing is touched, even with --force.
 expect_error good.img vformat good.img --size 0 --force
 expect_error good.img vformat good.img --size 1000 --force
