@@ -88,7 +88,7 @@ _vblkfs() {
   case ${words[1]} in
     mount)
       if [[ $cur == -* ]]; then
-        COMPREPLY=($(compgen -W "--foreground --read-only --compress-at-write --name --cache-size --log-level --log-file --syslog --allow-other -o --threads --help" -- "$cur"))
+        COMPREPLY=($(compgen -W "--foreground --read-only --compress-at-write --name --cache-size --log-level --log-file --syslog --allow-other -o --threads --help --version" -- "$cur"))
       elif [[ $cword -eq 2 ]]; then
         _vblk_images
       else

@@ -202,7 +202,7 @@ int main(int argc, char** argv) {
     auto* flaky = app.add_subcommand("flaky", "Make the next K write attempts to a block fail (the driver tries 3 times)");
     flaky->add_option("-b,--block", a.block, "Block N")->required()->type_name("N");
     flaky->add_option("--fail-writes", a.fail_writes, "Write attempts to fail")->required()->type_name("K")
-        ->check(CLI::PositiveNumber);
+        ->check(vblk::cli::whole_number_in(1, UINT32_MAX));
 
     auto* corrupt = app.add_subcommand("corrupt", "Change a block's stored bytes so its checksum fails on the next read");
     corrupt->add_option("-b,--block", a.block, "Block N")->required()->type_name("N");
@@ -225,7 +225,7 @@ int main(int argc, char** argv) {
     auto* list = app.add_subcommand("list", "Show the BAD blocks and fault rules in force");
     list->add_flag("-j,--json", a.json, "One JSON object");
 
-    if (auto code = vblk::cli::parse_command_line(app, static_cast<int>(av.size()), av.data(), kProg)) return *code;
+    if (auto code = vblk::cli::parse_command_line(app, static_cast<int>(av.size()), av.data(), kProg, "action")) return *code;
 
     auto usage = [&](const std::string& msg) {
       vblk::cli::report_error(kProg, "", msg + " (see --help)");

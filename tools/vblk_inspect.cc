@@ -870,7 +870,8 @@ int main(int argc, char** argv) {
         ->type_name("");
     app.add_flag("-j,--json", a.json, "Print one JSON object instead of text");
     auto* block = app.add_option("-B,--block", a.block, "Show one block: state, stored record, hex dump")
-                    ->type_name("N");
+                    ->type_name("N")
+                    ->check(vblk::cli::whole_number_in(0, UINT64_MAX));
     auto* check = app.add_flag("-c,--check", a.check, "Verify every structure and record checksum; exit 1 on damage");
     app.add_flag("--repair", a.repair,
                  "With --check: make a damaged image consistent (writes it): blocks of damaged records that "

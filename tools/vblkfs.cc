@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
   vblk::fuse::MountOptions m;
   std::string cache = "64M";
   auto* mount = app.add_subcommand("mount", "Mount IMAGE; MOUNTPOINT then holds one file, the disk. Returns once the mount is usable.");
+  mount->set_version_flag("--version", std::string("vblkfs ") + VBLK_VERSION, "Print the version and exit");
   mount->add_option("IMAGE", m.image, "Image file made by vblk-format")->required();
   mount->add_option("MOUNTPOINT", m.mountpoint, "Existing empty directory")->required();
   mount->add_flag("-f,--foreground", m.foreground, "Stay in the foreground (logs to stderr) instead of daemonizing");
@@ -55,13 +56,16 @@ int main(int argc, char** argv) {
   mount->add_flag("--compress-at-write", m.compress_at_write,
                   "Compress writes at the image's level at once, instead of at level 1 with the data that a higher "
                   "level shrinks recompressed at the image's level once the disk has been idle for a second");
-  mount->add_option("--threads", m.max_threads, "Maximum FUSE worker threads")->capture_default_str()->check(CLI::Range(1, 256));
+  mount->add_option("--threads", m.max_threads, "Maximum FUSE worker threads")->capture_default_str()->type_name("N")->check(vblk::cli::whole_number_in(1, 256));
 
   std::string umount_point;
   int timeout = 60;
   auto* umount = app.add_subcommand("umount", "Unmount; waits until the daemon has flushed and closed the image.");
   umount->add_option("MOUNTPOINT", umount_point, "A vblkfs mountpoint")->required();
-  umount->add_option("--timeout", timeout, "Seconds to wait for the daemon to finish")->capture_default_str();
+  umount->add_option("--timeout", timeout, "Seconds to wait for the daemon to finish")
+      ->capture_default_str()
+      ->type_name("SECONDS")
+      ->check(vblk::cli::whole_number_in(0, 86400));
   umount->alias("unmount");
 
   if (auto code = vblk::cli::parse_command_line(app, argc, argv, "vblkfs")) return *code;
