@@ -631,8 +631,8 @@ int main(int argc, char** argv) {
     app.add_option("OUT", a.out, "Raw disk file to write, or - for standard output")->required()->type_name("");
     app.add_flag("-f,--force", a.force, "Replace OUT if it exists");
     auto* bad_opt = app.add_option("--bad", a.bad, "BAD blocks: fail (refuse to export, listing them) or zero (write zeros there)")
-        ->type_name("MODE")
-        ->check(CLI::IsMember({"fail", "zero"}))
+        ->type_name("fail|zero")
+        ->check(vblk::cli::one_of({"fail", "zero"}))
         ->capture_default_str();
     app.add_flag("--salvage", a.salvage,
                  "Write blocks that cannot be read (damaged, BAD) as zeros, name them on stderr, exit 3");

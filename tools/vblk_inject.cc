@@ -196,7 +196,8 @@ int main(int argc, char** argv) {
     bad_len->needs(bad_off);
     bad_block->excludes(bad_off)->excludes(bad_len);
     bad->add_option("--on-write", a.on_write, "fail: writes fail with EIO; remap: a write clears the mark and succeeds")
-        ->check(CLI::IsMember({"fail", "remap"}))
+        ->type_name("fail|remap")
+        ->check(vblk::cli::one_of({"fail", "remap"}))
         ->capture_default_str();
 
     auto* flaky = app.add_subcommand("flaky", "Make the next K write attempts to a block fail (the driver tries 3 times)");

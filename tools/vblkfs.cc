@@ -30,7 +30,8 @@ int main(int argc, char** argv) {
     }
   }
   CLI::App app{"vblkfs: expose a compressed vblk image as one regular file (a disk) through FUSE.\n"
-               "The file can be used with losetup, mkfs, mount, fstrim and QEMU (-drive file=...,format=raw)."};
+               "The file can be used with losetup, mkfs, mount, fstrim and QEMU (-drive file=...,format=raw).",
+               "vblkfs"};
   app.set_version_flag("--version", std::string("vblkfs ") + VBLK_VERSION);
   app.require_subcommand(1);
 
@@ -38,21 +39,25 @@ int main(int argc, char** argv) {
   std::string cache = "64M";
   auto* mount = app.add_subcommand("mount", "Mount IMAGE; MOUNTPOINT then holds one file, the disk. Returns once the mount is usable.");
   mount->set_version_flag("--version", std::string("vblkfs ") + VBLK_VERSION, "Print the version and exit");
-  mount->add_option("IMAGE", m.image, "Image file made by vblk-format")->required();
-  mount->add_option("MOUNTPOINT", m.mountpoint, "Existing empty directory")->required();
+  mount->add_option("IMAGE", m.image, "Image file made by vblk-format")->required()->type_name("");
+  mount->add_option("MOUNTPOINT", m.mountpoint, "Existing empty directory")->required()->type_name("");
   mount->add_flag("-f,--foreground", m.foreground, "Stay in the foreground (logs to stderr) instead of daemonizing");
   mount->add_flag("-r,--read-only", m.read_only, "Open the image read-only; the disk file is read-only");
-  mount->add_option("--name", m.file_name, "Name of the disk file in MOUNTPOINT")->capture_default_str();
+  mount->add_option("--name", m.file_name, "Name of the disk file in MOUNTPOINT")->capture_default_str()->type_name("NAME");
   mount->add_option("--cache-size", cache, "Read cache of decompressed blocks (K/M/G suffixes; 0 disables)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->type_name("SIZE");
   mount->add_option("--log-level", m.log_level, "trace, debug, info, warn, error, critical or off")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+      ->type_name("LEVEL")
+      ->check(vblk::cli::one_of({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->capture_default_str();
-  mount->add_option("--log-file", m.log_file, "Log to this file (default: stderr with -f, syslog as a daemon)");
+  mount->add_option("--log-file", m.log_file, "Log to this file (default: stderr with -f, syslog as a daemon)")
+      ->type_name("PATH");
   mount->add_flag("--syslog", m.syslog, "Also log to syslog (a daemon without --log-file always does)");
   mount->add_flag("--allow-other", m.allow_other, "Let other users access the disk file (needs user_allow_other unless root)");
   mount->add_option("-o", m.fuse_options, "Extra FUSE mount option (repeatable), e.g. -o max_read=131072")
-      ->delimiter(',');
+      ->delimiter(',')
+      ->type_name("OPTION");
   mount->add_flag("--compress-at-write", m.compress_at_write,
                   "Compress writes at the image's level at once, instead of at level 1 with the data that a higher "
                   "level shrinks recompressed at the image's level once the disk has been idle for a second");
@@ -61,12 +66,17 @@ int main(int argc, char** argv) {
   std::string umount_point;
   int timeout = 60;
   auto* umount = app.add_subcommand("umount", "Unmount; waits until the daemon has flushed and closed the image.");
-  umount->add_option("MOUNTPOINT", umount_point, "A vblkfs mountpoint")->required();
+  umount->add_option("MOUNTPOINT", umount_point, "A vblkfs mountpoint")->required()->type_name("");
   umount->add_option("--timeout", timeout, "Seconds to wait for the daemon to finish")
       ->capture_default_str()
       ->type_name("SECONDS")
       ->check(vblk::cli::whole_number_in(0, 86400));
   umount->alias("unmount");
+  app.footer("Exit status: 0 done, 1 failed, 2 invalid command line. See vblkfs(1).");
+  mount->footer("Exit status: 0 mounted and usable (with -f: unmounted, image closed cleanly), 1 failed "
+                "(nothing left mounted), 2 invalid command line. See vblkfs(1).");
+  umount->footer("Exit status: 0 unmounted and the image released, 1 not a vblkfs mountpoint, busy, or the "
+                 "daemon did not release the image within --timeout, 2 invalid command line. See vblkfs(1).");
 
   if (auto code = vblk::cli::parse_command_line(app, argc, argv, "vblkfs")) return *code;
   try {

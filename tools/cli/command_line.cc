@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/help_format.h"
 #include "cli/report.h"
 
 namespace vblk::cli {
@@ -85,6 +86,7 @@ std::string explain_parse_error(CLI::App& app, const CLI::ParseError& e, std::st
 
 std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv, std::string_view prog,
                                       std::string_view subcommand_noun) {
+  use_help_format(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
@@ -106,6 +108,19 @@ CLI::Validator whole_number_in(uint64_t lo, uint64_t hi) {
         if (errno == ERANGE || v < lo || v > hi)
           return text + " is outside " + std::to_string(lo) + ".." + std::to_string(hi);
         return "";
+      },
+      "", "");
+}
+
+CLI::Validator one_of(std::vector<std::string> choices) {
+  return CLI::Validator(
+      [choices](std::string& text) -> std::string {
+        std::string list;
+        for (const std::string& c : choices) {
+          if (text == c) return "";
+          list += (list.empty() ? "" : ", ") + c;
+        }
+        return "'" + text + "' is not one of " + list;
       },
       "", "");
 }

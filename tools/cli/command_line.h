@@ -5,7 +5,9 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace vblk::cli {
 
@@ -29,5 +31,9 @@ int report_current_exception(std::string_view prog);
 // it adds nothing to the option's metavar in --help ("N", not
 // "UINT:INT in [1 - 256]"), and "-1" is refused, not wrapped around.
 CLI::Validator whole_number_in(uint64_t lo, uint64_t hi);
+
+// One of `choices`; likewise leaves the metavar alone (CLI::IsMember makes
+// it "TEXT:{fail,remap}"): give the option a type_name such as "fail|remap".
+CLI::Validator one_of(std::vector<std::string> choices);
 
 }  // namespace vblk::cli
