@@ -843,11 +843,14 @@ int run(const Args& a) {
 // ---- --watch --------------------------------------------------------------
 
 // Redraws the report in place (ANSI home + clear) every second until
-// SIGINT or SIGTERM; stops with the failure if a report fails.
+// SIGINT or SIGTERM; stops with the failure if a report fails. Not on a
+// terminal (a pipe, a log) the reports follow one another, a blank line
+// apart, with no escape codes.
 int watch(const Args& a) {
   vblk::cli::install_interrupt_handlers(/*restart_syscalls=*/false);
-  while (!vblk::cli::interrupted()) {
-    std::fputs("\033[H\033[2J", stdout);
+  const bool terminal = ::isatty(STDOUT_FILENO) == 1;
+  for (bool first = true; !vblk::cli::interrupted(); first = false) {
+    std::fputs(terminal ? "\033[H\033[2J" : first ? "" : "\n", stdout);
     const int rc = run(a);
     std::fflush(stdout);
     if (rc != 0) return rc;

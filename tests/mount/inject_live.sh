@@ -170,7 +170,9 @@ cells = [r for r in ET.parse(sys.argv[1]).getroot().iter("{http://www.w3.org/200
 bad = sum(int(c.get("data-bad")) for c in cells)
 assert len(cells) == 4096 and bad == 2, (len(cells), bad)
 ' live.svg || fail "live SVG"
-# --watch redraws in place until interrupted; a BAD block injected meanwhile shows up.
+# --watch reports every second until interrupted; a BAD block injected
+# meanwhile shows up. Into a file the reports follow one another with no
+# escape codes; on a terminal each one is drawn over the last.
 timeout --preserve-status -s INT 3.5 "$VBLK_INSPECT" --watch "$MNT" >watch.out &
 watcher=$!
 sleep 1.2
@@ -178,10 +180,14 @@ vinject "$MNT" bad --block 3 >/dev/null
 rc=0
 wait "$watcher" || rc=$?
 [[ $rc -eq 0 ]] || fail "--watch exited $rc on SIGINT"
-frames=$(grep -o $'\033\[H\033\[2J' watch.out | wc -l)
+frames=$(grep -c '^mountpoint:' watch.out)
 ((frames >= 3)) || fail "--watch drew $frames frames in 3.5 s"
+! grep -q $'\033' watch.out || fail "--watch wrote escape codes into a file"
 grep -q "bad blocks: *3, 44-45" watch.out || fail "--watch never showed the new BAD block 3"
 grep -q "(+[0-9]*/s)" watch.out || fail "--watch shows no rates"
+script -qec "timeout --preserve-status -s INT 2.5 $VBLK_INSPECT --watch $MNT" /dev/null >watch.tty || true
+tty_frames=$(grep -o $'\033\[H\033\[2J' watch.tty | wc -l)
+((tty_frames >= 2)) || fail "--watch on a terminal cleared the screen $tty_frames times in 2.5 s"
 vinject "$MNT" clear --block 3 >/dev/null
 
 # Only the user who mounted (root here) or root may use the interface.
