@@ -1,5 +1,6 @@
 #include "format/format.h"
 
+#include <uuid/uuid.h>
 #include <xxhash.h>
 
 #include <cstdio>
@@ -285,11 +286,9 @@ const char* record_type_name(RecordType type) {
 }
 
 std::string uuid_to_string(const std::array<uint8_t, 16>& u) {
-  char buf[40];
-  std::snprintf(buf, sizeof buf,
-                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1],
-                u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14],
-                u[15]);
+  static_assert(sizeof(uuid_t) == 16);
+  char buf[UUID_STR_LEN];  // 36 characters and the NUL
+  uuid_unparse_lower(u.data(), buf);
   return buf;
 }
 

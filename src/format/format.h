@@ -270,6 +270,7 @@ Result<RecordHeader> decode_record_header(std::span<const uint8_t> in);
 void encode_index_entry(const IndexEntry& e, uint8_t* out);
 IndexEntry decode_index_entry(const uint8_t* in);
 
+// The 8-4-4-4-12 lower-case hex form (vblk-inspect, the fault rules file).
 std::string uuid_to_string(const std::array<uint8_t, 16>& uuid);
 // "DATA", "ZERO", ... as vblk(5) names the record types.
 const char* record_type_name(RecordType type);

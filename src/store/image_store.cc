@@ -3,10 +3,10 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <uuid/uuid.h>
 
 #include <chrono>
 #include <cstring>
-#include <random>
 
 #include "format/unit_table.h"
 #include "store/store_impl.h"
@@ -49,10 +49,9 @@ Result<format::Superblock> superblock_for(const std::string& path, const FormatO
   sb.label = opts.label;
   sb.incompat_features = format::kFeatureUnitTables | format::kFeatureDeferredCompression |
                          (opts.flush_records ? format::kFeatureFlushRecords : 0);
-  std::random_device rd;
-  for (auto& b : sb.uuid) b = static_cast<uint8_t>(rd());
-  sb.uuid[6] = (sb.uuid[6] & 0x0f) | 0x40;  // RFC 4122 version 4
-  sb.uuid[8] = (sb.uuid[8] & 0x3f) | 0x80;
+  // A random (version 4) UUID, as mke2fs and mkswap make them.
+  static_assert(sizeof(uuid_t) == sizeof(sb.uuid));
+  uuid_generate_random(sb.uuid.data());
   return sb;
 }
 

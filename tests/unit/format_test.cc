@@ -248,6 +248,12 @@ TEST(FormatTest, ManPageExampleSuperblock) {
   EXPECT_EQ(get_u64(b.data() + 504), 0xB610125CD97DFA8Dull);
 }
 
+TEST(FormatTest, UuidText) {
+  EXPECT_EQ(uuid_to_string({0x1b, 0x4e, 0x28, 0xba, 0x2f, 0xa1, 0x41, 0xd2, 0x88, 0x3f, 0x00, 0x16, 0xd3, 0xcc, 0xa4, 0x27}),
+            "1b4e28ba-2fa1-41d2-883f-0016d3cca427");
+  EXPECT_EQ(uuid_to_string({}), "00000000-0000-0000-0000-000000000000");
+}
+
 TEST(FormatTest, UnitTableRoundTrip) {
   TablePayload p;
   EXPECT_EQ(p.hash, hash64(p.bytes.data(), unit_table_size(4)));  // of the table only

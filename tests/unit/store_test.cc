@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <regex>
 #include <atomic>
 #include <thread>
 
@@ -439,6 +440,23 @@ TEST_F(StoreTest, CreateAndOpenHoldsTheNewImage) {
   ro.read_only = true;
   auto other = ImageStore::open(path_, ro);
   EXPECT_EQ(other.status().code(), Status::Code::kBusy) << "the new image was open to others before it was complete";
+}
+
+// Two formats give two different random UUIDs: RFC 4122 version 4, variant
+// 1 (10xx), in the lower-case 8-4-4-4-12 text vblk-inspect prints.
+TEST_F(StoreTest, EachFormatGetsItsOwnRandomUuid) {
+  FormatOptions f;
+  f.capacity_bytes = 1 << 20;
+  std::vector<std::string> uuids;
+  for (const std::string& path : {dir_.path("a"), dir_.path("b")}) {
+    ASSERT_TRUE(ImageStore::create(path, f).is_ok());
+    auto st = ImageStore::open(path, OpenOptions{});
+    ASSERT_TRUE(st.is_ok()) << st.status().to_string();
+    uuids.push_back((*st)->info().uuid);
+  }
+  const std::regex v4("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}");
+  for (const std::string& u : uuids) EXPECT_TRUE(std::regex_match(u, v4)) << u;
+  EXPECT_NE(uuids[0], uuids[1]);
 }
 
 TEST_F(StoreTest, UnknownVersionIsRefused) {
