@@ -49,7 +49,7 @@ int main(int argc, char** argv) {
       ->type_name("SIZE");
   mount->add_option("--log-level", m.log_level, "trace, debug, info, warn, error, critical or off")
       ->type_name("LEVEL")
-      ->check(vblk::cli::one_of({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+      ->check(vblk::cli::one_of({vblk::fuse::kLogLevels.begin(), vblk::fuse::kLogLevels.end()}))
       ->capture_default_str();
   mount->add_option("--log-file", m.log_file, "Log to this file (default: stderr with -f, syslog as a daemon)")
       ->type_name("PATH");

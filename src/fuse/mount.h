@@ -2,8 +2,10 @@
 // Mount lifecycle of vblkfs: daemonize, open the image, mount, serve,
 // and on any exit path (unmount, SIGTERM, SIGINT, SIGHUP) flush and close.
 
+#include <array>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace vblk::fuse {
@@ -13,6 +15,10 @@ namespace vblk::fuse {
 // 4 KiB writes at QD16 ran at 33.9k IOPS with 4 threads against 31.1k with
 // 16 (three runs each), and nothing measured got slower.
 unsigned default_max_threads();
+
+// The names --log-level takes.
+inline constexpr std::array<std::string_view, 7> kLogLevels = {"trace", "debug", "info", "warn",
+                                                               "error", "critical", "off"};
 
 struct MountOptions {
   std::string image;

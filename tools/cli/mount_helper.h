@@ -5,10 +5,13 @@
 // type fuse.vblkfs. This translates such a command line into MountOptions.
 //
 // vblkfs's own options, spelled as mount options: ro, rw, cache-size=SIZE,
-// name=NAME, log-level=LEVEL, log-file=PATH, syslog, threads=N, allow_other.
-// Options that only mean something to mount(8) or systemd (defaults, auto,
-// noauto, user, nouser, users, nofail, _netdev, x-*, comment=*) are dropped;
-// everything else is handed to FUSE (dev, suid, noatime, max_read=N, ...).
+// name=NAME, log-level=LEVEL, log-file=PATH, syslog, threads=N,
+// compress-at-write, allow_other (and -f before or after the list). Given
+// twice, the last one counts; each is checked. Options that only mean
+// something to mount(8) or systemd (defaults, auto, noauto, user, nouser,
+// users, owner, nofail, _netdev, x-*, comment=*) and empty items are
+// dropped; everything else is handed to FUSE (dev, suid, noatime,
+// max_read=N, ...).
 
 #include <string>
 #include <vector>
@@ -21,6 +24,8 @@ namespace vblk::cli {
 // True when argv looks like the helper convention rather than a subcommand.
 bool is_mount_helper_call(int argc, char** argv);
 
+// args: argv without the program name. Fails with one line naming the
+// option and what is wrong with it.
 Result<fuse::MountOptions> parse_mount_helper_args(const std::vector<std::string>& args);
 
 }  // namespace vblk::cli
