@@ -77,6 +77,7 @@ void op_init(void* userdata, fuse_conn_info* conn) {
   DiskFs& fs = *static_cast<DiskFs*>(userdata);
   conn->max_write = kMaxRequest;
   conn->max_readahead = kMaxRequest;
+  conn->max_read = fs.options().max_read;
   conn->max_background = 64;
   conn->congestion_threshold = 48;
   // The kernel must not cache writes in front of the daemon: fsync has to

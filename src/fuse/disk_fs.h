@@ -18,6 +18,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -46,6 +47,9 @@ struct DiskFsOptions {
   // Called once the kernel's INIT request has been answered: from then on
   // the mount is usable.
   std::function<void()> on_init;
+  // The max_read=N mount option, 0 without one: libfuse refuses the
+  // kernel's INIT unless the init callback asks for the same.
+  uint32_t max_read = 0;
   // The live control interface; null: no extended attributes.
   Control* control = nullptr;
 };

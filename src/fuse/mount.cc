@@ -231,6 +231,15 @@ class Ready {
   bool done_ = false;
 };
 
+// max_read=N among the options for the kernel (the last one counts, as in
+// libfuse); 0 without one.
+uint32_t max_read_option(const std::vector<std::string>& fuse_options) {
+  uint32_t max_read = 0;
+  for (const std::string& opt : fuse_options)
+    if (opt.rfind("max_read=", 0) == 0) max_read = static_cast<uint32_t>(std::strtoul(opt.c_str() + 9, nullptr, 10));
+  return max_read;
+}
+
 int serve(const MountOptions& o, Ready& ready, bool daemon) {
   spdlog::sink_ptr early_stderr;
   try {
@@ -274,6 +283,7 @@ int serve(const MountOptions& o, Ready& ready, bool daemon) {
                  o.read_only ? ", read-only" : "");
     ready.ok();
   };
+  fopts.max_read = max_read_option(o.fuse_options);
   DiskFs fs(driver, fopts);
 
   std::string kernel_opts = "fsname=" + o.image + ",subtype=vblkfs,default_permissions";
