@@ -19,7 +19,6 @@
 #include <sys/types.h>
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
 
@@ -44,9 +43,6 @@ struct DiskFsOptions {
   // daemon, so a loop device stacked on the file cannot deadlock in
   // writeback and every fsync reaches the image. Off only for benchmarks.
   bool direct_io = true;
-  // Called once the kernel's INIT request has been answered: from then on
-  // the mount is usable.
-  std::function<void()> on_init;
   // The max_read=N mount option, 0 without one: libfuse refuses the
   // kernel's INIT unless the init callback asks for the same.
   uint32_t max_read = 0;

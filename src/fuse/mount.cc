@@ -4,7 +4,14 @@
 // session and mounts, then writes one status line into a pipe: "OK" or the
 // error. The parent prints the error (or nothing) and exits, so `vblkfs
 // mount` returns exactly when the mount is usable, and nothing is left
-// mounted when it fails.
+// mounted when it fails. In the foreground (-f) the same moment is told to
+// systemd instead (service_notify.h), for a Type=notify unit.
+//
+// "Usable" is decided by a probe thread that stats the disk file through
+// the mountpoint: the kernel holds that request until it has libfuse's
+// answer to INIT, and libfuse may still refuse INIT after our init
+// callback has run (a max_read the callback did not repeat, for one), so
+// the callback would be too early to say so.
 //
 // Device stack: Driver(FaultDevice(ImageDevice)). The FaultDevice starts
 // with the rules saved beside the image (IMAGE.faults, see
@@ -22,6 +29,7 @@
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <limits.h>
+#include <pthread.h>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/sinks/syslog_sink.h>
@@ -39,11 +47,13 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <mutex>
 #include <thread>
 
 #include "live/control.h"
 #include "fuse/disk_fs.h"
 #include "fuse/protocol_hooks.h"
+#include "fuse/service_notify.h"
 #include "io/file.h"
 #include "inject/image_stack.h"
 #include "vblk/driver.h"
@@ -207,28 +217,40 @@ spdlog::sink_ptr setup_logging(const MountOptions& o, bool daemon) {
   return early_stderr;
 }
 
-// Child side of the start-up pipe.
+// Child side of the start-up pipe. Thread safe: the probe thread and the
+// session's end race to report, and only the first outcome counts.
 class Ready {
  public:
   explicit Ready(int fd) : fd_(fd) {}
   void fail(const std::string& msg) { send("ERR " + msg); }
-  void ok() { send("OK"); }
+  // Returns false if a failure was reported first.
+  bool ok() { return send("OK"); }
+  // Whether ok() came first.
+  bool succeeded() {
+    std::lock_guard lock(mu_);
+    return succeeded_;
+  }
 
  private:
-  void send(const std::string& msg) {
-    if (done_) return;  // only the first outcome counts
+  bool send(const std::string& msg) {
+    std::lock_guard lock(mu_);
+    if (done_) return false;
     done_ = true;
+    succeeded_ = msg == "OK";
     if (fd_ < 0) {
       if (msg != "OK") std::fprintf(stderr, "vblkfs: %s\n", msg.substr(4).c_str());
-      return;
+      return true;
     }
     std::string line = msg + "\n";
     (void)!::write(fd_, line.data(), line.size());
     ::close(fd_);
     fd_ = -1;
+    return true;
   }
-  int fd_;
-  bool done_ = false;
+  std::mutex mu_;
+  int fd_;             // guarded by mu_
+  bool done_ = false;  // guarded by mu_
+  bool succeeded_ = false;  // guarded by mu_
 };
 
 // max_read=N among the options for the kernel (the last one counts, as in
@@ -240,7 +262,54 @@ uint32_t max_read_option(const std::vector<std::string>& fuse_options) {
   return max_read;
 }
 
+// Ends the session loop from another thread the way SIGTERM does (libfuse's
+// handler, sent to the thread that runs the loop), but only while the loop
+// runs: once it has ended, the handler is removed and SIGTERM would kill
+// the daemon before it has closed the image.
+class LoopStopper {
+ public:
+  LoopStopper() : loop_thread_(::pthread_self()) {}
+  void stop() {
+    std::lock_guard lock(mu_);
+    if (running_) ::pthread_kill(loop_thread_, SIGTERM);
+  }
+  // Called by the loop's thread as soon as the loop has returned.
+  void ended() {
+    std::lock_guard lock(mu_);
+    running_ = false;
+  }
+
+ private:
+  std::mutex mu_;
+  const pthread_t loop_thread_;
+  bool running_ = true;  // guarded by mu_
+};
+
+// For the probe thread (see the top of the file): whether the disk file can
+// be looked up through the new mount; if not, says why through `ready`.
+bool disk_answers(const MountOptions& o, Ready& ready) {
+  const std::string disk = o.mountpoint + "/" + o.file_name;
+  struct stat st;
+  if (::stat(disk.c_str(), &st) == 0) return true;
+  ready.fail(disk + ": not usable after mounting: " + std::strerror(errno));
+  return false;
+}
+
+// A daemon, once its mount is usable, has no terminal to write to.
+void detach_from_terminal(const spdlog::sink_ptr& early_stderr) {
+  early_stderr->set_level(spdlog::level::off);
+  int null = ::open("/dev/null", O_RDWR);
+  if (null >= 0) {
+    ::dup2(null, 0), ::dup2(null, 1), ::dup2(null, 2);
+    if (null > 2) ::close(null);
+  }
+  if (::chdir("/") != 0) spdlog::warn("chdir /: {}", std::strerror(errno));
+}
+
 int serve(const MountOptions& o, Ready& ready, bool daemon) {
+  // A daemon has told whoever waits by returning; only a foreground vblkfs
+  // is the process a service manager watches.
+  ServiceNotifier notifier(!daemon);
   spdlog::sink_ptr early_stderr;
   try {
     early_stderr = setup_logging(o, daemon);
@@ -253,6 +322,7 @@ int serve(const MountOptions& o, Ready& ready, bool daemon) {
   // Warned about once mounted, so a mount that fails says only why.
   const int io_flusher_err = ::prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) == 0 ? 0 : errno;
 
+  notifier.status("opening " + o.image);
   OpenOptions open_opts;
   open_opts.read_only = o.read_only;
   open_opts.defer_compression = !o.compress_at_write;
@@ -278,11 +348,6 @@ int serve(const MountOptions& o, Ready& ready, bool daemon) {
   fopts.gid = ::getgid();
   fopts.direct_io = o.direct_io;
   fopts.control = &control;
-  fopts.on_init = [&] {
-    spdlog::info("{} mounted on {}/{} ({} bytes{})", o.image, o.mountpoint, o.file_name, driver.size_bytes(),
-                 o.read_only ? ", read-only" : "");
-    ready.ok();
-  };
   fopts.max_read = max_read_option(o.fuse_options);
   DiskFs fs(driver, fopts);
 
@@ -300,6 +365,13 @@ int serve(const MountOptions& o, Ready& ready, bool daemon) {
     return 1;
   }
   int rc = 1;
+  std::thread probe;
+  LoopStopper loop_stopper;
+  // Logged once the mount is usable, so that a mount that fails says only why.
+  std::vector<std::string> warnings;
+  if (io_flusher_err != 0)
+    warnings.push_back(fmt::format("prctl(PR_SET_IO_FLUSHER): {} (a loop device stacked on the disk may stall under "
+                                   "memory pressure)", std::strerror(io_flusher_err)));
   if (fuse_set_signal_handlers(se) != 0) {
     ready.fail("cannot install signal handlers");
   } else {
@@ -309,35 +381,45 @@ int serve(const MountOptions& o, Ready& ready, bool daemon) {
       // Without them, waiting writers reach the daemon one at a time and
       // shared mmap of the disk file fails.
       if (!install_protocol_hooks(se))
-        spdlog::warn("{}: libfuse refused the I/O hooks: synchronous writes will be served one at a time, "
-                     "mmap(MAP_SHARED) fails", o.mountpoint);
-      if (io_flusher_err != 0)
-        spdlog::warn("prctl(PR_SET_IO_FLUSHER): {} (a loop device stacked on the disk may stall under memory "
-                     "pressure)", std::strerror(io_flusher_err));
-      if (daemon) {
-        // Detached: no terminal to write to.
-        early_stderr->set_level(spdlog::level::off);
-        int null = ::open("/dev/null", O_RDWR);
-        if (null >= 0) {
-          ::dup2(null, 0), ::dup2(null, 1), ::dup2(null, 2);
-          if (null > 2) ::close(null);
-        }
-        if (::chdir("/") != 0) spdlog::warn("chdir /: {}", std::strerror(errno));
-      }
+        warnings.push_back(o.mountpoint + ": libfuse refused the I/O hooks: synchronous writes will be served one "
+                                          "at a time, mmap(MAP_SHARED) fails");
       fuse_loop_config* cfg = fuse_loop_cfg_create();
       fuse_loop_cfg_set_clone_fd(cfg, 1);
       fuse_loop_cfg_set_max_threads(cfg, o.max_threads);
+      // Reports the mount usable, or fails it and ends it: nothing stays
+      // mounted after a failure has been reported.
+      probe = std::thread([&] {
+        try {
+          if (!disk_answers(o, ready)) return loop_stopper.stop();
+          for (const std::string& w : warnings) spdlog::warn("{}", w);
+          if (daemon) detach_from_terminal(early_stderr);
+          if (!ready.ok()) return;
+          spdlog::info("{} mounted on {}/{} ({} bytes{})", o.image, o.mountpoint, o.file_name, driver.size_bytes(),
+                       o.read_only ? ", read-only" : "");
+          notifier.ready("serving " + o.image + " at " + o.mountpoint);
+        } catch (const std::exception& e) {
+          ready.fail(o.mountpoint + ": " + e.what());
+          loop_stopper.stop();
+        }
+      });
       // libfuse reports the signal that ended the loop; SIGTERM, SIGINT and
-      // SIGHUP are requests to unmount, not failures.
+      // SIGHUP are requests to unmount, not failures. A mount that never
+      // became usable failed, however it ended.
       int loop = fuse_session_loop_mt(se, cfg);
+      loop_stopper.ended();
       rc = loop == 0 || loop == SIGTERM || loop == SIGINT || loop == SIGHUP ? 0 : 1;
       fuse_loop_cfg_destroy(cfg);
       ready.fail(o.mountpoint + ": the kernel did not complete FUSE initialisation");
+      if (!ready.succeeded()) rc = 1;
+      notifier.stopping("flushing and closing " + o.image);
       fuse_session_unmount(se);
     }
     fuse_remove_signal_handlers(se);
   }
   fuse_session_destroy(se);
+  // Closing the session's /dev/fuse descriptors ends a probe still waiting
+  // on the kernel.
+  if (probe.joinable()) probe.join();
   fuse_opt_free_args(&args);
   control.stop_scrub();  // it reads the image, which is closed below
   // Everything acknowledged so far becomes durable, then the image closes
@@ -351,6 +433,14 @@ int serve(const MountOptions& o, Ready& ready, bool daemon) {
 }  // namespace
 
 int run_mount(const MountOptions& in) {
+  // An empty word, as systemd passes an unset ${IMAGE}, would fail realpath
+  // with a message that names nothing.
+  for (const auto& [value, name] : {std::pair{&in.image, "IMAGE"}, std::pair{&in.mountpoint, "MOUNTPOINT"}}) {
+    if (value->empty()) {
+      std::fprintf(stderr, "vblkfs: %s is empty\n", name);
+      return 2;
+    }
+  }
   MountOptions o = in;
   o.image = real_path(in.image);
   if (o.image.empty()) {

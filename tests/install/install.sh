@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # meson install into a temporary DESTDIR, then use what was installed: every
 # command, the man pages, the pkg-config file (building the library example of doc/library.md),
-# bash completion, and mounting through mount(8) and an fstab line.
+# bash completion, the systemd unit, and mounting through mount(8) and an fstab line.
 # usage: install.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
 build=$(realpath "$1") src=$(realpath "$2")
@@ -46,6 +46,14 @@ for cmd in vblkfs vblk-format vblk-inspect vblk-inject vblk-export; do
 done
 find "$root/share/man/man5" -name 'vblk.5*' | grep -q . || fail "vblk.5 not installed"
 [[ -f $root/include/vblk/driver.h ]] || fail "headers not installed"
+
+echo "== vblkfs@.service, in systemd's unit directory, running the installed vblkfs"
+# (systemd_service in the mount suite verifies the unit and runs its commands.)
+unit_dir=$(pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system)
+unit=$dest$unit_dir/vblkfs@.service
+[[ -f $unit ]] || fail "vblkfs@.service not installed at $unit"
+[[ $(grep -c "^Exec[A-Za-z]*=$prefix/bin/vblkfs " "$unit") -eq 2 ]] ||
+  fail "$unit: ExecStart/ExecStop do not run $prefix/bin/vblkfs: $(grep ^Exec "$unit")"
 
 echo "== the nbdkit plugin, in nbdkit's plugin directory"
 plugin=$dest$(pkg-config --variable=plugindir nbdkit)/nbdkit-vblk-plugin.so

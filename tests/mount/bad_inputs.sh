@@ -1,6 +1,6 @@
-# Bad inputs to `vblkfs mount`: each fails quickly with a non-zero exit and
-# one line on stderr naming the file and the cause, and leaves nothing
-# mounted and no daemon behind.
+# Bad inputs to `vblkfs mount`, and a mount whose disk file does not answer:
+# each fails quickly with a non-zero exit and one line on stderr naming the
+# file and the cause, and leaves nothing mounted and no daemon behind.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 MNT=$WORK/m
@@ -58,6 +58,11 @@ wait "$LOCKER" 2>/dev/null || true
 expect_mount_error nowhere "$WORK/good" "$WORK/nowhere"
 : >"$WORK/afile"
 expect_mount_error afile "$WORK/good" "$WORK/afile"
+
+# The disk file does not answer through the new mount (stat fails, made so
+# by the fail_stat.so preload): the mount is taken down again.
+LD_PRELOAD=${EXTRA_ARGS[0]} VBLK_FAIL_STAT=/disk expect_mount_error "$MNT/disk: not usable after mounting" \
+  "$WORK/good" "$MNT"
 
 # Sanity: the good image and mountpoint do mount.
 vmount "$WORK/good" "$MNT"
