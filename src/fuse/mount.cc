@@ -44,10 +44,12 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <sstream>
 #include <mutex>
+#include <new>
+#include <sstream>
 #include <thread>
 
 #include "live/control.h"
@@ -351,11 +353,21 @@ int serve(const MountOptions& o, Ready& ready, bool daemon) {
   fopts.max_read = max_read_option(o.fuse_options);
   DiskFs fs(driver, fopts);
 
-  std::string kernel_opts = "fsname=" + o.image + ",subtype=vblkfs,default_permissions";
-  if (o.allow_other) kernel_opts += ",allow_other";
-  if (o.read_only) kernel_opts += ",ro";
-  for (const std::string& extra : o.fuse_options) kernel_opts += "," + extra;
-  std::vector<std::string> argv_s = {"vblkfs", "-o", kernel_opts};
+  // Each item escaped: a comma or backslash in the image's path would
+  // otherwise split fsname= in two.
+  std::vector<std::string> items = {"fsname=" + o.image, "subtype=vblkfs", "default_permissions"};
+  if (o.allow_other) items.push_back("allow_other");
+  if (o.read_only) items.push_back("ro");
+  items.insert(items.end(), o.fuse_options.begin(), o.fuse_options.end());
+  char* list = nullptr;
+  for (const std::string& item : items) {
+    if (fuse_opt_add_opt_escaped(&list, item.c_str()) != 0) {
+      std::free(list);
+      throw std::bad_alloc();
+    }
+  }
+  std::vector<std::string> argv_s = {"vblkfs", "-o", list};
+  std::free(list);
   std::vector<char*> argv;
   for (auto& s : argv_s) argv.push_back(s.data());
   fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());

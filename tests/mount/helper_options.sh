@@ -2,7 +2,8 @@
 # mount.fuse3 runs it for `mount -t fuse.vblkfs` and fstab lines: option
 # lists that mount, each to the effect its options ask for, and malformed
 # ones that fail at once (exit 2, one line naming the option) with nothing
-# mounted.
+# mounted; and an image path that holds a comma, which the options vblkfs
+# gives FUSE must escape.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 IMG=$WORK/img
@@ -66,6 +67,15 @@ timeout 30 "$VBLKFS" "$IMG" "$MNT" -o "ro,no_such_option" >/dev/null 2>"$WORK/er
 [[ $rc -eq 1 ]] || fail "-o no_such_option: exit $rc: $(cat "$WORK/err")"
 grep -qF "$MNT: cannot start a FUSE session" "$WORK/err" || fail "-o no_such_option: $(cat "$WORK/err")"
 [[ -z $(mounts_under "$WORK") ]] || fail "-o no_such_option left a mount"
+
+echo "== an image whose path holds a comma, a backslash and a space (fsname= is escaped)"
+ODD="$WORK/a,b \\c.vblk"
+cp "$IMG" "$ODD"
+run 30 "$VBLKFS" "$ODD" "$MNT" -o ro >/dev/null 2>"$WORK/err" || fail "$ODD did not mount: $(cat "$WORK/err")"
+[[ $(findmnt -n -o SOURCE --mountpoint "$MNT") == "$ODD" ]] ||
+  fail "the mount's source is $(findmnt -n -o SOURCE --mountpoint "$MNT"), not $ODD"
+vumount "$MNT"
+image_free "$ODD" || fail "vblkfs umount returned before $ODD was released"
 
 check_clean "$IMG" >/dev/null
 echo PASS
