@@ -41,7 +41,9 @@ int main(int argc, char** argv) {
   mount->set_version_flag("--version", std::string("vblkfs ") + VBLK_VERSION, "Print the version and exit");
   mount->add_option("IMAGE", m.image, "Image file made by vblk-format")->required()->type_name("");
   mount->add_option("MOUNTPOINT", m.mountpoint, "Existing empty directory")->required()->type_name("");
-  mount->add_flag("-f,--foreground", m.foreground, "Stay in the foreground (logs to stderr) instead of daemonizing");
+  mount->add_flag("-f,--foreground", m.foreground,
+                  "Stay in the foreground (logs to stderr) instead of daemonizing; tells systemd (NOTIFY_SOCKET) "
+                  "once the mount is usable");
   mount->add_flag("-r,--read-only", m.read_only, "Open the image read-only; the disk file is read-only");
   mount->add_option("--name", m.file_name, "Name of the disk file in MOUNTPOINT")->capture_default_str()->type_name("NAME");
   mount->add_option("--cache-size", cache, "Read cache of decompressed blocks (K/M/G suffixes; 0 disables)")

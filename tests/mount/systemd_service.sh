@@ -7,8 +7,8 @@
 #   (a) STATUS=opening before the mount exists; READY=1 only once the disk
 #       file opens and reads; STOPPING=1 at `vblkfs umount`; every message
 #       from the main pid; exit 0;
-#   (b) the same end on SIGTERM (what `systemctl stop` sends without
-#       ExecStop);
+#   (b) the same end on SIGTERM (what systemd sends when ExecStop has not
+#       ended the service);
 #   (c) an image that does not open, or a disk file that does not answer
 #       once mounted: no READY=1, exit 1, nothing left mounted;
 #   (d) NOTIFY_SOCKET naming no socket: the mount works, one warning says so;
@@ -41,7 +41,7 @@ listen() {
   shift 2
   rm -f "$WORK/$name.sock" "$WORK/$name.json" "$WORK/$name.json.ready"
   python3 "$LISTENER" "$WORK/$name.sock" "${DISK:-$M/disk}" "$WORK/$name.json" "$secs" \
-    env ${PRELOAD:+LD_PRELOAD=$PRELOAD} "$VBLKFS" "$@" 2>"$WORK/$name.err" &
+    env ${PRELOAD:+"LD_PRELOAD=$PRELOAD"} "$VBLKFS" "$@" 2>"$WORK/$name.err" &
   LISTENER_PID=$!
   BG_PIDS+=("$LISTENER_PID")
 }
@@ -99,7 +99,7 @@ check b 'r["messages"][1]["read"]["ok"]' "the disk file did not open and read at
 wait_until 10 bash -c "! grep -q ' $M ' /proc/self/mountinfo" || fail "$M still mounted after SIGTERM"
 image_free "$IMG" || fail "the image is still held after SIGTERM"
 
-echo "== (c) an image that does not open: no READY=1, exit 1"
+echo "== (c) an image that does not open, a disk file that does not answer: no READY=1, exit 1"
 head -c 1M /dev/urandom >"$WORK/garbage"
 listen c 60 mount -f "$WORK/garbage" "$M"
 finished c
@@ -180,6 +180,7 @@ unit_command() {
   echo "  $1: ${CMD[*]}"
 }
 unit_command ExecStart
+[[ ${CMD[0]} == "$VBLKFS" ]] || fail "ExecStart does not start with $VBLKFS"
 DISK=$M/vda listen g 120 "${CMD[@]:1}"
 wait_until 60 test -e "$WORK/g.json.ready" || fail "ExecStart: no READY=1 within 60 s: $(cat "$WORK/g.err")"
 [[ $(findmnt -n -o SOURCE --mountpoint "$M") == "$UIMG" ]] || fail "$M does not serve $UIMG"
