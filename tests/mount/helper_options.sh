@@ -55,8 +55,8 @@ expect_usage_error "name=,ro" "-o name=: name needs a value"
 expect_usage_error "cache-size" "-o cache-size: needs a value"
 expect_usage_error "ro=yes" "-o ro=yes: ro takes no value"
 expect_usage_error "cache-size=lots,cache-size=8M" "-o cache-size: invalid size 'lots'"
-expect_usage_error "threads=0" "-o threads: expected 1..256, got 0"
-expect_usage_error "log-level=loud" "-o log-level: expected trace"
+expect_usage_error "threads=0" "-o threads: 0 is outside 1..256"
+expect_usage_error "log-level=loud" "-o log-level: 'loud' is not one of trace, debug"
 rc=0
 timeout 30 "$VBLKFS" "$IMG" "$MNT" -o >/dev/null 2>"$WORK/err" || rc=$?
 [[ $rc -eq 2 ]] && grep -q -- "-o needs an option list" "$WORK/err" || fail "a missing list: exit $rc: $(cat "$WORK/err")"

@@ -9,12 +9,9 @@
 
 #include <fuse_opt.h>
 
-#include <algorithm>
-#include <cerrno>
 #include <cstddef>
-#include <cstdlib>
-#include <cstring>
 
+#include "cli/command_line.h"
 #include "vblk/size_parse.h"
 
 namespace vblk::cli {
@@ -116,22 +113,20 @@ Status check_value(int key, const std::string& item, fuse::MountOptions& m) {
     case kName:
       m.file_name = value;
       break;
-    case kLogLevel:
-      if (std::find(fuse::kLogLevels.begin(), fuse::kLogLevels.end(), value) == fuse::kLogLevels.end())
-        return Status::invalid_argument("-o " + name + ": expected trace, debug, info, warn, error, critical or off, got " +
-                                        value);
+    case kLogLevel: {
+      std::string text = value;
+      if (std::string e = one_of({fuse::kLogLevels.begin(), fuse::kLogLevels.end()})(text); !e.empty())
+        return Status::invalid_argument("-o " + name + ": " + e);
       m.log_level = value;
       break;
+    }
     case kLogFile:
       m.log_file = value;
       break;
     case kThreads: {
-      char* end = nullptr;
-      errno = 0;
-      unsigned long n = std::strtoul(value.c_str(), &end, 10);
-      if (*end || errno || value[0] == '-' || n < 1 || n > 256)
-        return Status::invalid_argument("-o threads: expected 1..256, got " + value);
-      m.max_threads = static_cast<unsigned>(n);
+      std::string text = value;
+      if (std::string e = whole_number_in(1, 256)(text); !e.empty()) return Status::invalid_argument("-o threads: " + e);
+      m.max_threads = static_cast<unsigned>(std::stoul(value));
       break;
     }
   }
