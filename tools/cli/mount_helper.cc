@@ -99,6 +99,12 @@ const fuse_opt kOptions[] = {
 // "cache-size=1M" -> "cache-size".
 std::string name_of(const std::string& item) { return item.substr(0, item.find('=')); }
 
+// The value as the command line's own validator for the option checks it.
+Status validated(const CLI::Validator& validator, const std::string& name, std::string value) {
+  std::string error = validator(value);
+  return error.empty() ? Status::ok() : Status::invalid_argument("-o " + name + ": " + error);
+}
+
 Status check_value(int key, const std::string& item, fuse::MountOptions& m) {
   const std::string name = name_of(item);
   const std::string value = item.substr(name.size() + 1);
@@ -113,22 +119,17 @@ Status check_value(int key, const std::string& item, fuse::MountOptions& m) {
     case kName:
       m.file_name = value;
       break;
-    case kLogLevel: {
-      std::string text = value;
-      if (std::string e = one_of({fuse::kLogLevels.begin(), fuse::kLogLevels.end()})(text); !e.empty())
-        return Status::invalid_argument("-o " + name + ": " + e);
+    case kLogLevel:
+      VBLK_RETURN_IF_ERROR(validated(one_of({fuse::kLogLevels.begin(), fuse::kLogLevels.end()}), name, value));
       m.log_level = value;
       break;
-    }
     case kLogFile:
       m.log_file = value;
       break;
-    case kThreads: {
-      std::string text = value;
-      if (std::string e = whole_number_in(1, 256)(text); !e.empty()) return Status::invalid_argument("-o threads: " + e);
+    case kThreads:
+      VBLK_RETURN_IF_ERROR(validated(whole_number_in(1, 256), name, value));
       m.max_threads = static_cast<unsigned>(std::stoul(value));
       break;
-    }
   }
   return Status::ok();
 }
