@@ -50,14 +50,15 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include "cli/command_line.h"
 #include "cli/interrupt.h"
-#include "cli/json.h"
 #include "cli/live.h"
 #include "cli/progress.h"
 #include "cli/report.h"
 #include "io/file.h"
+#include "util/json.h"
 #include "vblk/image_store.h"
 #include "vblk/size_parse.h"
 #include "vblk_config.h"
@@ -517,28 +518,19 @@ std::optional<Failure> check_target(const Args& a, const struct stat& image_st) 
 void print_summary(const Args& a, const vblk::ImageInfo& info, const Counts& c, bool sparse, double seconds) {
   FILE* to = a.out == "-" ? stderr : stdout;
   if (a.json) {
-    vblk::cli::JsonWriter j;
-    j.begin_object()
-        .field("image", a.image)
-        .field("output", a.out)
-        .field("capacity_bytes", info.capacity_bytes)
-        .field("block_size", info.block_size)
-        .field("sparse", sparse)
-        .field("bytes_written", c.bytes_written)
-        .field("holes_bytes", c.holes_bytes)
-        .field("bad_blocks", c.bad)
-        .field("unreadable_blocks", c.unreadable)
-        .key("blocks")
-        .begin_object()
-        .field("used", c.used)
-        .field("zero", c.zero_blocks)
-        .field("free", c.free)
-        .field("trimmed", c.trimmed)
-        .field("bad", c.bad)
-        .end_object()
-        .field("seconds", seconds)
-        .end_object();
-    std::fprintf(to, "%s\n", j.str().c_str());
+    vblk::Json j;
+    j["image"] = a.image;
+    j["output"] = a.out;
+    j["capacity_bytes"] = info.capacity_bytes;
+    j["block_size"] = info.block_size;
+    j["sparse"] = sparse;
+    j["bytes_written"] = c.bytes_written;
+    j["holes_bytes"] = c.holes_bytes;
+    j["bad_blocks"] = c.bad;
+    j["unreadable_blocks"] = c.unreadable;
+    j["blocks"] = {{"used", c.used}, {"zero", c.zero_blocks}, {"free", c.free}, {"trimmed", c.trimmed}, {"bad", c.bad}};
+    j["seconds"] = vblk::json_number(seconds);
+    std::fprintf(to, "%s\n", vblk::dump_json(j).c_str());
     return;
   }
   std::fprintf(to, "%s -> %s: %s disk (%llu bytes), %s written, %s left as holes", a.image.c_str(), a.out.c_str(),

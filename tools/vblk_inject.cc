@@ -27,6 +27,7 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include "cli/command_line.h"
 #include "cli/live.h"
@@ -81,8 +82,9 @@ Result<uint32_t> block_size_of(const std::string& target, bool live) {
   auto stats = vblk::cli::read_xattr(target, "user.vblk.stats");
   if (!stats) return stats.status();
   auto j = vblk::parse_json(*stats);
-  if (!j || (*j)["block_size"].as_u64() == 0) return Status::io_error(target + ": unreadable user.vblk.stats");
-  return static_cast<uint32_t>((*j)["block_size"].as_u64());
+  const uint64_t bs = j ? vblk::json_u64(vblk::json_at(*j, "block_size")) : 0;
+  if (bs == 0 || bs > UINT32_MAX) return Status::io_error(target + ": unreadable user.vblk.stats");
+  return static_cast<uint32_t>(bs);
 }
 
 // --offset/--length as the blocks they touch.
@@ -99,20 +101,24 @@ Result<inj::BlockRange> byte_range(const Args& a, bool live) {
   return inj::BlockRange{first, last - first + 1};
 }
 
-void print_faults(const vblk::JsonValue& f, const std::string& target) {
+void print_faults(const vblk::Json& f, const std::string& target) {
+  using vblk::json_at;
+  using vblk::json_u64;
   std::printf("faults of %s:\n", target.c_str());
-  const auto& bad = f["bad_ranges"].items();
+  const vblk::Json& bad = vblk::json_items(json_at(f, "bad_ranges"));
   std::string text;
-  for (const auto& r : bad) {
-    const uint64_t first = r["first"].as_u64(), count = r["count"].as_u64();
+  for (const vblk::Json& r : bad) {
+    const uint64_t first = json_u64(json_at(r, "first")), count = json_u64(json_at(r, "count"));
     if (!text.empty()) text += ", ";
     text += count == 1 ? std::to_string(first) : std::to_string(first) + "-" + std::to_string(first + count - 1);
   }
-  if (f["bad_range_count"].as_u64() > bad.size()) text += ", ... (" + std::to_string(f["bad_range_count"].as_u64()) + " ranges)";
-  std::printf("  BAD blocks: %s\n", bad.empty() ? "none" : (std::to_string(f["bad_blocks"].as_u64()) + ": " + text).c_str());
-  const auto& rules = f["rules"].items();
+  const uint64_t ranges = json_u64(json_at(f, "bad_range_count"));
+  if (ranges > bad.size()) text += ", ... (" + std::to_string(ranges) + " ranges)";
+  std::printf("  BAD blocks: %s\n",
+              bad.empty() ? "none" : (std::to_string(json_u64(json_at(f, "bad_blocks"))) + ": " + text).c_str());
+  const vblk::Json& rules = vblk::json_items(json_at(f, "rules"));
   if (rules.empty()) std::printf("  rules: none\n");
-  for (const auto& r : rules) std::printf("  rule: %s\n", r["command"].as_string().c_str());
+  for (const vblk::Json& r : rules) std::printf("  rule: %s\n", vblk::json_string(json_at(r, "command")).c_str());
 }
 
 int run(Args& a, const inj::Command& cmd) {

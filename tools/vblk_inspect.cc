@@ -37,8 +37,8 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
-#include "cli/json.h"
 #include "cli/command_line.h"
 #include "cli/interrupt.h"
 #include "cli/live.h"
@@ -52,6 +52,7 @@
 #include "io/file.h"
 #include "live/socket.h"
 #include "util/check_json.h"
+#include "util/json.h"
 #include "vblk/image_store.h"
 #include "vblk/size_parse.h"
 #include "vblk_config.h"
@@ -60,7 +61,11 @@ namespace {
 
 using vblk::BlockState;
 using vblk::Status;
-using vblk::cli::JsonWriter;
+using vblk::Json;
+using vblk::json_at;
+using vblk::json_items;
+using vblk::json_string;
+using vblk::json_u64;
 using vblk::cli::kExitError;
 using vblk::cli::kExitUsage;
 
@@ -181,28 +186,22 @@ std::string rules_text(const Rules& r, const std::vector<vblk::FaultRule>& rules
   return text;
 }
 
-void rules_json(const Rules& r, const std::vector<vblk::FaultRule>& rules, JsonWriter& j) {
-  j.key("fault_rules");
-  vblk::inject::write_rules_json(rules, j);
-  j.key("fault_rules_file").begin_object();
-  j.field("path", r.path);
-  j.key("uuid");
-  if (r.loaded.file_uuid.empty()) {
-    j.null();
-  } else {
-    j.value(r.loaded.file_uuid);
-  }
-  j.field("applied", r.status.is_ok() && r.loaded.ignored.empty());
-  j.key("problem");
-  if (std::string problem = rules_problem(r); problem.empty()) {
-    j.null();
-  } else {
-    j.value(problem);
-  }
-  j.end_object();
+// "fault_rules" and "fault_rules_file" of the --json view.
+void add_rules_json(const Rules& r, const std::vector<vblk::FaultRule>& rules, Json& j) {
+  j["fault_rules"] = vblk::inject::rules_json(rules);
+  const std::string problem = rules_problem(r);
+  j["fault_rules_file"] = {{"path", r.path},
+                           {"uuid", r.loaded.file_uuid.empty() ? Json(nullptr) : Json(r.loaded.file_uuid)},
+                           {"applied", r.status.is_ok() && r.loaded.ignored.empty()},
+                           {"problem", problem.empty() ? Json(nullptr) : Json(problem)}};
 }
 
 // ---- default view --------------------------------------------------------
+
+// The "map" object of the --json views: the text map's grid.
+Json map_json(const vblk::cli::StateMap& map) {
+  return {{"blocks_per_cell", map.blocks_per_cell()}, {"cells", map.cells()}, {"rows", map.rows()}};
+}
 
 int show_image(vblk::inject::OfflineImage& image, const Args& a) {
   vblk::ImageStore& store = *image.store;
@@ -225,60 +224,40 @@ int show_image(vblk::inject::OfflineImage& image, const Args& a) {
   const double ratio = st.stored_bytes == 0 ? 0.0 : static_cast<double>(logical) / static_cast<double>(st.stored_bytes);
 
   if (a.json) {
-    JsonWriter j;
-    j.begin_object();
-    j.field("path", info.path.empty() ? a.image : info.path);
-    j.field("version", info.version);
-    j.field("uuid", info.uuid);
-    j.field("label", info.label);
-    j.field("block_size", info.block_size);
-    j.field("block_count", info.block_count);
-    j.field("capacity_bytes", info.capacity_bytes);
-    j.field("capacity_human", vblk::format_size(info.capacity_bytes));
-    j.field("capacity_sectors", sectors);
-    j.field("compression_level", info.compression_level);
-    j.field("segment_size", info.segment_size);
-    j.field("max_record_bytes", info.max_record_bytes);
-    j.field("created_unix", info.created_unix);
-    j.field("incompat_features", info.incompat_features);
-    j.field("compat_features", info.compat_features);
-    j.field("generation", info.generation);
-    j.field("segments", info.segments);
-    j.field("free_segments", info.free_segments);
-    j.key("blocks").begin_object();
-    j.field("free", st.free_blocks);
-    j.field("used", st.used_blocks);
-    j.field("zero", st.zero_blocks);
-    j.field("trimmed", st.trimmed_blocks);
-    j.field("bad", st.bad_blocks);
-    j.end_object();
-    j.field("logical_bytes", logical);
-    j.field("stored_bytes", st.stored_bytes);
-    j.field("host_file_bytes", st.host_file_bytes);
-    j.field("host_file_size", st.host_file_size);
-    j.key("compression_ratio");
-    if (st.stored_bytes == 0) {
-      j.null();
-    } else {
-      j.value(ratio);
-    }
-    j.key("bad_ranges").begin_array();
-    for (auto [first, count] : bad) {
-      j.begin_object().field("first", first).field("count", count).end_object();
-    }
-    j.end_array();
-    rules_json(image.rules, rules, j);
-    if (!a.no_map) {
-      j.key("map").begin_object();
-      j.field("blocks_per_cell", map.blocks_per_cell());
-      j.field("cells", static_cast<uint64_t>(map.cells()));
-      j.key("rows").begin_array();
-      for (const std::string& row : map.rows()) j.value(row);
-      j.end_array();
-      j.end_object();
-    }
-    j.end_object();
-    std::printf("%s\n", j.str().c_str());
+    Json j;
+    j["path"] = info.path.empty() ? a.image : info.path;
+    j["version"] = info.version;
+    j["uuid"] = info.uuid;
+    j["label"] = info.label;
+    j["block_size"] = info.block_size;
+    j["block_count"] = info.block_count;
+    j["capacity_bytes"] = info.capacity_bytes;
+    j["capacity_human"] = vblk::format_size(info.capacity_bytes);
+    j["capacity_sectors"] = sectors;
+    j["compression_level"] = info.compression_level;
+    j["segment_size"] = info.segment_size;
+    j["max_record_bytes"] = info.max_record_bytes;
+    j["created_unix"] = info.created_unix;
+    j["incompat_features"] = info.incompat_features;
+    j["compat_features"] = info.compat_features;
+    j["generation"] = info.generation;
+    j["segments"] = info.segments;
+    j["free_segments"] = info.free_segments;
+    j["blocks"] = {{"free", st.free_blocks},
+                   {"used", st.used_blocks},
+                   {"zero", st.zero_blocks},
+                   {"trimmed", st.trimmed_blocks},
+                   {"bad", st.bad_blocks}};
+    j["logical_bytes"] = logical;
+    j["stored_bytes"] = st.stored_bytes;
+    j["host_file_bytes"] = st.host_file_bytes;
+    j["host_file_size"] = st.host_file_size;
+    j["compression_ratio"] = st.stored_bytes == 0 ? Json(nullptr) : vblk::json_number(ratio);
+    j["bad_ranges"] = Json::array();
+    for (auto [first, count] : bad) j["bad_ranges"].push_back({{"first", first}, {"count", count}});
+    add_rules_json(image.rules, rules, j);
+    if (!a.no_map) j["map"] = map_json(map);
+    std::printf("%s\n", vblk::dump_json(j).c_str());
     return 0;
   }
 
@@ -359,33 +338,21 @@ int show_block(vblk::ImageStore& store, const Args& a) {
   bool has_record = l.record_offset != 0;
 
   if (a.json) {
-    JsonWriter j;
-    j.begin_object();
-    j.field("block", n);
-    j.field("state", std::string(to_string(l.state)));
-    j.field("zero", l.zero);
-    j.key("record_offset");
-    if (has_record) {
-      j.value(l.record_offset);
-    } else {
-      j.null();
-    }
-    j.field("record_length", l.record_length);
-    j.field("record_first_block", l.record_first_block);
-    j.field("record_blocks", l.record_blocks);
-    j.field("index_in_record", l.index_in_record);
-    j.field("compressed", l.compressed);
-    j.field("provisional", l.provisional);
-    j.field("stored_payload", l.stored_payload);
-    j.key("data_hex");
-    if (data.empty()) {
-      j.null();
-    } else {
-      j.value(hex(data.data(), data.size()));
-    }
-    if (!data_error.empty()) j.field("data_error", data_error);
-    j.end_object();
-    std::printf("%s\n", j.str().c_str());
+    Json j;
+    j["block"] = n;
+    j["state"] = std::string(to_string(l.state));
+    j["zero"] = l.zero;
+    j["record_offset"] = has_record ? Json(l.record_offset) : Json(nullptr);
+    j["record_length"] = l.record_length;
+    j["record_first_block"] = l.record_first_block;
+    j["record_blocks"] = l.record_blocks;
+    j["index_in_record"] = l.index_in_record;
+    j["compressed"] = l.compressed;
+    j["provisional"] = l.provisional;
+    j["stored_payload"] = l.stored_payload;
+    j["data_hex"] = data.empty() ? Json(nullptr) : Json(hex(data.data(), data.size()));
+    if (!data_error.empty()) j["data_error"] = data_error;
+    std::printf("%s\n", vblk::dump_json(j).c_str());
   } else {
     std::printf("block:        %llu of %llu\n", static_cast<unsigned long long>(n),
                 static_cast<unsigned long long>(store.block_count()));
@@ -421,15 +388,13 @@ int show_block(vblk::ImageStore& store, const Args& a) {
 int print_check_report(const vblk::CheckReport& r, uint64_t unlisted, const Args& a) {
   const uint64_t found = r.problems.size() + unlisted;
   if (a.json) {
-    JsonWriter j;
-    j.begin_object();
-    j.field("clean", found == 0);
-    j.field("records_checked", r.records_checked);
-    j.field("blocks_checked", r.blocks_checked);
-    vblk::write_check_problems(j, r.problems);
-    if (unlisted) j.field("unlisted_problems", unlisted);
-    j.end_object();
-    std::printf("%s\n", j.str().c_str());
+    Json j;
+    j["clean"] = found == 0;
+    j["records_checked"] = r.records_checked;
+    j["blocks_checked"] = r.blocks_checked;
+    j["problems"] = vblk::check_problems_json(r.problems);
+    if (unlisted) j["unlisted_problems"] = unlisted;
+    std::printf("%s\n", vblk::dump_json(j).c_str());
   } else {
     for (const vblk::CheckProblem& p : r.problems) {
       std::string text = p.has_block ? about_block(p.block, p.what)
@@ -469,17 +434,11 @@ int run_repair(const Args& a) {
   auto rep = (*store)->repair();
   if (!rep) return fail(a.image, "repair failed: " + vblk::cli::error_cause(rep.status(), a.image));
   if (a.json) {
-    JsonWriter j;
-    j.begin_object();
-    j.key("actions").begin_array();
-    for (const std::string& act : rep->actions) j.value(act);
-    j.end_array();
-    j.key("bad_blocks").begin_array();
-    for (uint64_t b : rep->bad_blocks) j.value(b);
-    j.end_array();
-    j.field("clean", rep->clean);
-    j.end_object();
-    std::printf("%s\n", j.str().c_str());
+    Json j;
+    j["actions"] = rep->actions;
+    j["bad_blocks"] = rep->bad_blocks;
+    j["clean"] = rep->clean;
+    std::printf("%s\n", vblk::dump_json(j).c_str());
   } else {
     for (const std::string& act : rep->actions) std::printf("repair: %s\n", act.c_str());
     if (rep->actions.empty()) std::printf("repair: nothing to do\n");
@@ -535,7 +494,7 @@ int write_image_svg(vblk::ImageStore& store, const Args& a) {
 // ---- live: a mountpoint ---------------------------------------------------
 
 struct LiveSample {
-  vblk::JsonValue stats;
+  Json stats;
   std::chrono::steady_clock::time_point at;
 };
 std::optional<LiveSample> g_previous;  // the last sample --watch drew, for rates
@@ -569,24 +528,33 @@ std::string human_duration(double s) {
 
 // ---- live --check: a scrub by the daemon ----------------------------------
 
-// The daemon's statistics, which must hold a "scrub" object.
-vblk::Result<vblk::JsonValue> read_stats_with_scrub(const std::string& target) {
+// The daemon's statistics (user.vblk.stats), which must be an object.
+vblk::Result<Json> read_stats(const std::string& target) {
   auto text = vblk::cli::read_xattr(target, "user.vblk.stats");
   if (!text) return text.status();
   auto stats = vblk::parse_json(*text);
-  if (!stats) return Status::corruption(target + ": unreadable user.vblk.stats: " + stats.status().message());
-  if (!(*stats)["scrub"].has("state"))
+  if (!stats) return Status::corruption("unreadable user.vblk.stats: " + stats.status().message());
+  if (!stats->is_object()) return Status::corruption("unreadable user.vblk.stats: not a JSON object");
+  return stats;
+}
+
+// The daemon's statistics, which must hold a "scrub" object.
+vblk::Result<Json> read_stats_with_scrub(const std::string& target) {
+  auto stats = read_stats(target);
+  if (!stats) return stats.status();
+  if (json_at(*stats, "scrub/state").is_null())
     return Status::not_supported(target + ": this vblkfs daemon cannot scrub (remount with a newer vblkfs)");
   return stats;
 }
 
-vblk::CheckReport report_from_scrub(const vblk::JsonValue& scrub) {
+vblk::CheckReport report_from_scrub(const Json& scrub) {
   vblk::CheckReport r;
-  r.records_checked = scrub["records_checked"].as_u64();
-  r.blocks_checked = scrub["blocks_checked"].as_u64();
-  for (const vblk::JsonValue& p : scrub["problems"].items()) {
-    r.problems.push_back({!p["block"].is_null(), p["block"].as_u64(), p["file_offset"].as_u64(),
-                          p["what"].as_string()});
+  r.records_checked = json_u64(json_at(scrub, "records_checked"));
+  r.blocks_checked = json_u64(json_at(scrub, "blocks_checked"));
+  for (const Json& p : json_items(json_at(scrub, "problems"))) {
+    const Json& block = json_at(p, "block");
+    r.problems.push_back({!block.is_null(), json_u64(block), json_u64(json_at(p, "file_offset")),
+                          json_string(json_at(p, "what"))});
   }
   return r;
 }
@@ -611,23 +579,26 @@ int run_live_check(const Args& a) {
   while (true) {
     auto stats = read_stats_with_scrub(a.image);
     if (!stats) return fail(a.image, "during the scrub: " + vblk::cli::error_cause(stats.status(), a.image));
-    const vblk::JsonValue& sc = (*stats)["scrub"];
-    auto u64 = [&](const char* key) { return sc[key].as_u64(); };
-    if (sc["id"].as_u64() != id)
-      return fail(a.image, "scrub " + std::to_string(id) + " was replaced by scrub " +
-                               std::to_string(sc["id"].as_u64()) + " before its result was read; run --check again");
-    const std::string state = sc["state"].as_string();
+    const Json& sc = json_at(*stats, "scrub");
+    auto u64 = [&](const char* key) { return json_u64(json_at(sc, key)); };
+    if (u64("id") != id)
+      return fail(a.image, "scrub " + std::to_string(id) + " was replaced by scrub " + std::to_string(u64("id")) +
+                               " before its result was read; run --check again");
+    const std::string state = json_string(json_at(sc, "state"));
     if (state != "running") {
       if (progress) progress->finish();
-      if (state == "done") return print_check_report(report_from_scrub(sc), u64("problem_count") -
-                                                                                 sc["problems"].items().size(), a);
-      if (state == "failed") return fail(a.image, "the scrub failed: " + sc["error"].as_string());
+      if (state == "done") {
+        const uint64_t listed = json_items(json_at(sc, "problems")).size();
+        return print_check_report(report_from_scrub(sc), u64("problem_count") - std::min(listed, u64("problem_count")),
+                                  a);
+      }
+      if (state == "failed") return fail(a.image, "the scrub failed: " + json_string(json_at(sc, "error")));
       return fail(a.image, "the scrub was stopped before it finished (" + std::to_string(u64("blocks_checked")) +
                                " of " + std::to_string(u64("blocks_to_check")) + " blocks checked)");
     }
     // The bar counts the bytes of the blocks checked (blocks written since
     // the start may make it end short of or past 100%).
-    const uint64_t bs = (*stats)["block_size"].as_u64();
+    const uint64_t bs = json_u64(json_at(*stats, "block_size"));
     if (!progress) progress.emplace("scrubbing " + a.image, std::max<uint64_t>(1, u64("blocks_to_check")) * bs);
     progress->update(std::min(u64("blocks_checked"), u64("blocks_to_check")) * bs);
     for (int i = 0; i < 4; ++i) {
@@ -650,13 +621,11 @@ int run_live(const Args& a) {
   if (a.has_block) {
     return fail(a.image, "--block reads the image itself: " + release_first(a.image) + ", then run it on the image");
   }
-  auto stats_text = vblk::cli::read_xattr(a.image, "user.vblk.stats");
-  if (!stats_text) return fail(a.image, vblk::cli::error_cause(stats_text.status(), a.image));
-  auto stats = vblk::parse_json(*stats_text);
-  if (!stats) return fail(a.image, "unreadable user.vblk.stats: " + stats.status().message());
-  const vblk::JsonValue& s = *stats;
-  const uint64_t nblocks = s["block_count"].as_u64();
-  const uint64_t bs = s["block_size"].as_u64();
+  auto stats = read_stats(a.image);
+  if (!stats) return fail(a.image, vblk::cli::error_cause(stats.status(), a.image));
+  const Json& s = *stats;
+  const uint64_t nblocks = json_u64(json_at(s, "block_count"));
+  const uint64_t bs = json_u64(json_at(s, "block_size"));
 
   if (!a.svg.empty()) {
     auto map_text = vblk::cli::read_xattr(a.image, "user.vblk.map");
@@ -667,9 +636,10 @@ int run_live(const Args& a) {
     if (!map) return fail(a.image, map.status().message());
     vblk::cli::SvgOptions so;
     // An image served by nbdkit has no mountpoint.
-    const bool served = s["server"].is_string() && s["server"].as_string() == "nbdkit";
-    so.title = served ? s["image"].as_string() + " (served over NBD)"
-                      : s["mountpoint"].as_string() + " (" + s["image"].as_string() + ")";
+    const std::string& image = json_string(json_at(s, "image"));
+    so.title = json_string(json_at(s, "server")) == "nbdkit"
+                   ? image + " (served over NBD)"
+                   : json_string(json_at(s, "mountpoint")) + " (" + image + ")";
     so.subtitle = "live, " + capacity_line(nblocks, bs);
     return write_svg(*map, so, a);
   }
@@ -692,43 +662,41 @@ int run_live(const Args& a) {
   }
 
   if (a.json) {
-    JsonWriter j;
-    j.begin_object();
-    j.field("live", true);
-    for (const auto& [k, v] : s.members()) j.key(k).value(v);
-    if (!a.no_map) {
-      j.key("map").begin_object();
-      j.field("blocks_per_cell", text_map.blocks_per_cell());
-      j.field("cells", static_cast<uint64_t>(text_map.cells()));
-      j.key("rows").begin_array();
-      for (const std::string& row : text_map.rows()) j.value(row);
-      j.end_array();
-      j.end_object();
-    }
-    j.end_object();
-    std::printf("%s\n", j.str().c_str());
+    Json j;
+    j["live"] = true;
+    for (const auto& [k, v] : s.items()) j[k] = v;
+    if (!a.no_map) j["map"] = map_json(text_map);
+    std::printf("%s\n", vblk::dump_json(j).c_str());
     return 0;
   }
 
   const auto now = std::chrono::steady_clock::now();
-  // "+N/s" beside a counter when --watch has a sample from before.
-  auto rate = [&](const char* group, const char* key) -> std::string {
-    if (!a.watch || !g_previous) return "";
+  // Members of the statistics by path ("ops/reads"): 0, "" or false when
+  // an older daemon does not report them.
+  auto u64 = [&](std::string_view path) { return json_u64(json_at(s, path)); };
+  auto dbl = [&](std::string_view path) { return vblk::json_double(json_at(s, path)); };
+  auto str = [&](std::string_view path) { return json_string(json_at(s, path)); };
+  auto flag = [&](std::string_view path) { return vblk::json_bool(json_at(s, path)); };
+  auto num = [&](std::string_view path) { return std::to_string(u64(path)); };
+  // Change per second of a counter since the sample --watch drew before.
+  auto per_second = [&](std::string_view path) -> std::optional<double> {
+    if (!a.watch || !g_previous) return std::nullopt;
     const double dt = std::chrono::duration<double>(now - g_previous->at).count();
-    const vblk::JsonValue& before = group ? g_previous->stats[group][key] : g_previous->stats[key];
-    const vblk::JsonValue& after = group ? s[group][key] : s[key];
-    if (dt <= 0) return "";
-    const double d = after.as_double() - before.as_double();
+    if (dt <= 0) return std::nullopt;
+    return (dbl(path) - vblk::json_double(json_at(g_previous->stats, path))) / dt;
+  };
+  // "+N/s" beside a counter.
+  auto rate = [&](std::string_view path) -> std::string {
+    auto r = per_second(path);
+    if (!r) return "";
     char buf[48];
-    std::snprintf(buf, sizeof buf, " (+%.0f/s)", d / dt);
+    std::snprintf(buf, sizeof buf, " (+%.0f/s)", *r);
     return buf;
   };
-  auto rate_bytes = [&](const char* key) -> std::string {
-    if (!a.watch || !g_previous) return "";
-    const double dt = std::chrono::duration<double>(now - g_previous->at).count();
-    if (dt <= 0) return "";
-    const double d = s["bytes"][key].as_double() - g_previous->stats["bytes"][key].as_double();
-    return " (" + vblk::format_size(static_cast<uint64_t>(std::max(0.0, d / dt))) + "/s)";
+  auto rate_bytes = [&](std::string_view path) -> std::string {
+    auto r = per_second(path);
+    if (!r) return "";
+    return " (" + vblk::format_size(static_cast<uint64_t>(std::max(0.0, *r))) + "/s)";
   };
   std::string out;
   auto line = [&](const char* name, const std::string& value) {
@@ -736,67 +704,63 @@ int run_live(const Args& a) {
     std::snprintf(buf, sizeof buf, "%-14s", name);
     out += buf + value + "\n";
   };
-  auto num = [&](const vblk::JsonValue& v) { return std::to_string(v.as_u64()); };
   // A vblkfs mount, or an image served by nbdkit (which has no mountpoint).
-  const bool nbd = s["server"].is_string() && s["server"].as_string() == "nbdkit";
-  line(nbd ? "served:" : "mountpoint:", (nbd ? std::string("over NBD") : s["mountpoint"].as_string()) +
-                                            " (live: " + (nbd ? "nbdkit" : "vblkfs") + " pid " + num(s["pid"]) + ", up " +
-                          human_duration(s["uptime_s"].as_double()) +
-                          (s["read_only"].as_bool() ? ", read-only" : "") +
-                          (s["powered_off"].as_bool() ? ", POWERED OFF by a power cut: remount to bring it back" : "") +
+  const bool nbd = str("server") == "nbdkit";
+  line(nbd ? "served:" : "mountpoint:", (nbd ? std::string("over NBD") : str("mountpoint")) +
+                                            " (live: " + (nbd ? "nbdkit" : "vblkfs") + " pid " + num("pid") + ", up " +
+                          human_duration(dbl("uptime_s")) + (flag("read_only") ? ", read-only" : "") +
+                          (flag("powered_off") ? ", POWERED OFF by a power cut: remount to bring it back" : "") +
                           ")");
-  line("image:", s["image"].as_string());
+  line("image:", str("image"));
   line("capacity:", capacity_line(nblocks, bs));
   out += "\n";
-  const vblk::JsonValue& ops = s["ops"];
-  line("reads:", num(ops["reads"]) + rate("ops", "reads"));
-  line("writes:", num(ops["writes"]) + rate("ops", "writes"));
-  if (s["writes_in_flight_peak"].is_number())
-    line("in parallel:", "up to " + num(s["writes_in_flight_peak"]) + " writes at once");
-  line("trims:", num(ops["trims"]) + rate("ops", "trims"));
-  line("flushes:", num(ops["flushes"]) + rate("ops", "flushes"));
-  const vblk::JsonValue& by = s["bytes"];
-  line("read:", vblk::format_size(by["read"].as_u64()) + rate_bytes("read"));
-  line("written:", vblk::format_size(by["written"].as_u64()) + rate_bytes("written"));
-  line("discarded:", vblk::format_size(by["trimmed"].as_u64()));
-  line("retries:", num(s["retries"]) + rate(nullptr, "retries"));
-  line("failures:", num(s["failures"]) + rate(nullptr, "failures"));
-  const vblk::JsonValue& lat = s["latency_us"];
-  line("latency:", "p50 " + human_us(lat["p50"].as_double()) + ", p99 " + human_us(lat["p99"].as_double()) +
-                       ", max " + human_us(lat["max"].as_double()));
-  const vblk::JsonValue& cache = s["cache"];
+  line("reads:", num("ops/reads") + rate("ops/reads"));
+  line("writes:", num("ops/writes") + rate("ops/writes"));
+  if (json_at(s, "writes_in_flight_peak").is_number())
+    line("in parallel:", "up to " + num("writes_in_flight_peak") + " writes at once");
+  line("trims:", num("ops/trims") + rate("ops/trims"));
+  line("flushes:", num("ops/flushes") + rate("ops/flushes"));
+  line("read:", vblk::format_size(u64("bytes/read")) + rate_bytes("bytes/read"));
+  line("written:", vblk::format_size(u64("bytes/written")) + rate_bytes("bytes/written"));
+  line("discarded:", vblk::format_size(u64("bytes/trimmed")));
+  line("retries:", num("retries") + rate("retries"));
+  line("failures:", num("failures") + rate("failures"));
+  line("latency:", "p50 " + human_us(dbl("latency_us/p50")) + ", p99 " + human_us(dbl("latency_us/p99")) + ", max " +
+                       human_us(dbl("latency_us/max")));
   char pct[32] = "n/a";
-  if (cache["hit_rate"].is_number()) std::snprintf(pct, sizeof pct, "%.1f%%", 100 * cache["hit_rate"].as_double());
-  line("cache hits:", std::string(pct) + " (" + num(cache["hits"]) + " hits, " + num(cache["misses"]) + " misses)");
+  if (json_at(s, "cache/hit_rate").is_number()) std::snprintf(pct, sizeof pct, "%.1f%%", 100 * dbl("cache/hit_rate"));
+  line("cache hits:", std::string(pct) + " (" + num("cache/hits") + " hits, " + num("cache/misses") + " misses)");
   char ratio[32] = "n/a";
-  if (s["compression_ratio"].is_number()) std::snprintf(ratio, sizeof ratio, "%.2f:1", s["compression_ratio"].as_double());
-  line("compression:", std::string(ratio) + " (" + vblk::format_size(s["stored_bytes"].as_u64()) + " stored, " +
-                           vblk::format_size(s["host_file_bytes"].as_u64()) + " on the host" +
-                           (s["reuse_pool_bytes"].as_u64() ? ", " + vblk::format_size(s["reuse_pool_bytes"].as_u64()) +
-                                                                 " of it freed, kept for reuse"
-                                                           : std::string()) +
+  if (json_at(s, "compression_ratio").is_number())
+    std::snprintf(ratio, sizeof ratio, "%.2f:1", dbl("compression_ratio"));
+  line("compression:", std::string(ratio) + " (" + vblk::format_size(u64("stored_bytes")) + " stored, " +
+                           vblk::format_size(u64("host_file_bytes")) + " on the host" +
+                           (u64("reuse_pool_bytes") ? ", " + vblk::format_size(u64("reuse_pool_bytes")) +
+                                                          " of it freed, kept for reuse"
+                                                    : std::string()) +
                            ")");
- if (const vblk::JsonValue& r = s["recompression"]; r.is_object()) {
-    const uint64_t pending = r["pending_bytes"].as_u64();
+  if (json_at(s, "recompression").is_object()) {
+    const uint64_t pending = u64("recompression/pending_bytes");
     line("recompression:", pending ? vblk::format_size(pending) + " stored at level 1, recompressed once the disk is idle"
-                         : r["scanned"].as_bool() ? std::string("none pending")
-                                                  : std::string("not yet looked for (after a second without requests)"));
+                         : flag("recompression/scanned")
+                             ? std::string("none pending")
+                             : std::string("not yet looked for (after a second without requests)"));
   }
-  const vblk::JsonValue& b = s["blocks"];
-  line("blocks:", "free " + num(b["free"]) + ", used " + num(b["used"]) + ", trimmed " + num(b["trimmed"]) +
-                      ", bad " + num(b["bad"]));
-  const vblk::JsonValue& f = s["faults"];
+  line("blocks:", "free " + num("blocks/free") + ", used " + num("blocks/used") + ", trimmed " + num("blocks/trimmed") +
+                      ", bad " + num("blocks/bad"));
+  const Json& bad_ranges = json_items(json_at(s, "faults/bad_ranges"));
   std::string bad;
-  for (const auto& r : f["bad_ranges"].items()) {
-    const uint64_t first = r["first"].as_u64(), count = r["count"].as_u64();
+  for (const Json& r : bad_ranges) {
+    const uint64_t first = json_u64(json_at(r, "first")), count = json_u64(json_at(r, "count"));
     if (!bad.empty()) bad += ", ";
     bad += std::to_string(first);
     if (count > 1) bad += "-" + std::to_string(first + count - 1);
   }
-  if (f["bad_range_count"].as_u64() > f["bad_ranges"].items().size()) bad += ", ...";
+  if (u64("faults/bad_range_count") > bad_ranges.size()) bad += ", ...";
   line("bad blocks:", bad.empty() ? "none" : bad);
   std::string rules;
-  for (const auto& r : f["rules"].items()) rules += (rules.empty() ? "" : "; ") + r["command"].as_string();
+  for (const Json& r : json_items(json_at(s, "faults/rules")))
+    rules += (rules.empty() ? "" : "; ") + json_string(json_at(r, "command"));
   line("fault rules:", rules.empty() ? "none" : rules);
   if (!a.no_map) {
     out += "\nstate map:\n";

@@ -1,9 +1,11 @@
 #include "inject/block_map.h"
 
-#include <spdlog/fmt/fmt.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 
 namespace vblk::inject {
 namespace {
@@ -27,6 +29,14 @@ std::optional<BlockState> state_of_char(char c) {
     case 'X': return BlockState::kBad;
   }
   return std::nullopt;
+}
+
+// `r` rounded as "%.2f" prints it: the map's ratios are estimates, and two
+// decimals keep a map of 4096 cells within one extended attribute.
+double two_decimals(double r) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", r);
+  return std::strtod(buf, nullptr);
 }
 
 }  // namespace
@@ -92,39 +102,37 @@ Result<BlockMap> build_block_map(ImageStore& store, size_t max_cells) {
   return m;
 }
 
-void write_block_map_json(const BlockMap& m, JsonWriter& j) {
-  j.begin_object();
-  j.field("block_count", m.block_count);
-  j.field("block_size", m.block_size);
-  j.field("blocks_per_cell", m.blocks_per_cell);
-  j.field("cells", static_cast<uint64_t>(m.cells.size()));
+Json block_map_json(const BlockMap& m) {
+  Json j;
+  j["block_count"] = m.block_count;
+  j["block_size"] = m.block_size;
+  j["blocks_per_cell"] = m.blocks_per_cell;
+  j["cells"] = m.cells.size();
   std::string states;
   for (const BlockMapCell& c : m.cells) states += to_char(c.worst);
-  j.field("states", states);
-  // Compact on purpose: the whole map must fit one extended attribute
-  // (64 KiB). A cell whose blocks are all in its worst state needs no counts.
-  std::string mixed = "[", ratios = "[";
+  j["states"] = states;
+  // A cell whose blocks are all in its worst state needs no counts: the
+  // whole map must fit one extended attribute (64 KiB).
+  Json mixed = Json::array(), ratios = Json::array();
   for (size_t i = 0; i < m.cells.size(); ++i) {
     const BlockMapCell& c = m.cells[i];
     if (c.counts[static_cast<size_t>(c.worst)] != m.cell_blocks(i)) {
-      if (mixed.size() > 1) mixed += ",";
-      mixed += fmt::format("[{},{},{},{},{}]", i, c.counts[0], c.counts[1], c.counts[2], c.counts[3]);
+      mixed.push_back({i, c.counts[0], c.counts[1], c.counts[2], c.counts[3]});
     }
-    if (i > 0) ratios += ",";
-    ratios += c.ratio > 0 ? fmt::format("{:.2f}", c.ratio) : "0";
+    ratios.push_back(c.ratio > 0 ? Json(two_decimals(c.ratio)) : Json(0));
   }
-  j.key("mixed").raw_value(mixed + "]");
-  j.key("ratios").raw_value(ratios + "]");
-  j.end_object();
+  j["mixed"] = std::move(mixed);
+  j["ratios"] = std::move(ratios);
+  return j;
 }
 
-Result<BlockMap> block_map_from_json(const JsonValue& v) {
+Result<BlockMap> block_map_from_json(const Json& v) {
   BlockMap m;
-  m.block_count = v["block_count"].as_u64();
-  m.block_size = static_cast<uint32_t>(v["block_size"].as_u64());
-  m.blocks_per_cell = v["blocks_per_cell"].as_u64();
-  const std::string& states = v["states"].as_string();
-  const auto& ratios = v["ratios"].items();
+  m.block_count = json_u64(json_at(v, "block_count"));
+  m.block_size = static_cast<uint32_t>(json_u64(json_at(v, "block_size")));
+  m.blocks_per_cell = json_u64(json_at(v, "blocks_per_cell"));
+  const std::string& states = json_string(json_at(v, "states"));
+  const Json& ratios = json_items(json_at(v, "ratios"));
   const uint64_t want = m.blocks_per_cell == 0 || m.block_count == 0
                             ? 0
                             : (m.block_count - 1) / m.blocks_per_cell + 1;
@@ -137,13 +145,13 @@ Result<BlockMap> block_map_from_json(const JsonValue& v) {
     if (!s) return Status::invalid_argument("block map: bad state of cell " + std::to_string(i));
     m.cells[i].worst = *s;
     m.cells[i].counts[static_cast<size_t>(*s)] = m.cell_blocks(i);
-    m.cells[i].ratio = ratios[i].as_double();
+    m.cells[i].ratio = json_double(ratios[i]);
   }
-  for (const JsonValue& mixed : v["mixed"].items()) {
-    const auto& f = mixed.items();
-    if (f.size() != 5 || f[0].as_u64(want) >= want) return Status::invalid_argument("block map: bad mixed cell");
-    BlockMapCell& c = m.cells[f[0].as_u64()];
-    for (size_t k = 0; k < 4; ++k) c.counts[k] = f[k + 1].as_u64();
+  for (const Json& mixed : json_items(json_at(v, "mixed"))) {
+    const Json& f = json_items(mixed);
+    if (f.size() != 5 || json_u64(f[0], want) >= want) return Status::invalid_argument("block map: bad mixed cell");
+    BlockMapCell& c = m.cells[json_u64(f[0])];
+    for (size_t k = 0; k < 4; ++k) c.counts[k] = json_u64(f[k + 1]);
   }
   return m;
 }

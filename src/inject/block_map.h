@@ -50,11 +50,11 @@ Result<BlockMap> build_block_map(ImageStore& store, size_t max_cells);
 
 // {"block_count", "block_size", "blocks_per_cell", "cells", "states": one
 // character per cell (. # - X), "mixed": [[cell, free, used, trimmed, bad]...]
-// for the cells not wholly in their worst state, "ratios": [ratio per cell,
-// 0 when nothing is stored]}.
-void write_block_map_json(const BlockMap& map, JsonWriter& j);
-// Reads what write_block_map_json wrote. InvalidArgument if it does not fit.
-Result<BlockMap> block_map_from_json(const JsonValue& v);
+// for the cells not wholly in their worst state, "ratios": [ratio per cell
+// to two decimals, 0 when nothing is stored]}.
+Json block_map_json(const BlockMap& map);
+// Reads what block_map_json wrote. InvalidArgument if it does not fit.
+Result<BlockMap> block_map_from_json(const Json& v);
 
 
 }  // namespace vblk::inject

@@ -3,6 +3,8 @@
 #include <spdlog/fmt/fmt.h>
 #include <spdlog/spdlog.h>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <vector>
 
@@ -173,36 +175,34 @@ Result<Outcome> execute(Target& t, const Command& c) {
   return Status::invalid_argument("list is answered by reading the faults, not executed");
 }
 
-void write_faults_json(Target& t, JsonWriter& j, size_t max_ranges) {
+Json faults_json(Target& t, size_t max_ranges) {
   const auto bad = t.store->bad_ranges();
   uint64_t bad_blocks = 0;
   for (auto [first, count] : bad) bad_blocks += count;
-  j.begin_object();
-  j.field("bad_blocks", bad_blocks);
-  j.field("bad_range_count", static_cast<uint64_t>(bad.size()));
-  j.key("bad_ranges").begin_array();
+  Json j;
+  j["bad_blocks"] = bad_blocks;
+  j["bad_range_count"] = bad.size();
+  j["bad_ranges"] = Json::array();
   for (size_t i = 0; i < bad.size() && i < max_ranges; ++i) {
-    j.begin_object().field("first", bad[i].first).field("count", bad[i].second).end_object();
+    j["bad_ranges"].push_back({{"first", bad[i].first}, {"count", bad[i].second}});
   }
-  j.end_array();
-  j.key("rules");
-  write_rules_json(t.faults->list(), j);
-  j.end_object();
+  j["rules"] = rules_json(t.faults->list());
+  return j;
 }
 
-void write_rules_json(const std::vector<FaultRule>& rules, JsonWriter& j) {
-  j.begin_array();
+Json rules_json(const std::vector<FaultRule>& rules) {
+  Json out = Json::array();
   for (const FaultRule& r : rules) {
-    j.begin_object();
-    j.field("kind", std::string(to_string(r.kind)));
-    j.field("first", r.first);
-    j.field("count", r.count);
-    if (r.kind == FaultKind::kFlakyWrite) j.field("remaining", r.remaining);
-    if (r.kind == FaultKind::kLatency) j.field("latency_us", static_cast<uint64_t>(r.latency.count()));
-    j.field("command", rule_command(r));
-    j.end_object();
+    Json rule;
+    rule["kind"] = std::string(to_string(r.kind));
+    rule["first"] = r.first;
+    rule["count"] = r.count;
+    if (r.kind == FaultKind::kFlakyWrite) rule["remaining"] = r.remaining;
+    if (r.kind == FaultKind::kLatency) rule["latency_us"] = static_cast<uint64_t>(r.latency.count());
+    rule["command"] = rule_command(r);
+    out.push_back(std::move(rule));
   }
-  j.end_array();
+  return out;
 }
 
 }  // namespace vblk::inject

@@ -46,7 +46,7 @@ struct Outcome {
   bool rules_changed = false;  // the FaultDevice's rules changed: save them
 };
 
-// Carries out `cmd` (not kList: see write_faults_json). Errors name the
+// Carries out `cmd` (not kList: see faults_json). Errors name the
 // block(s) and the cause: OutOfRange beyond the device, InvalidArgument for
 // a block with nothing stored to corrupt, the store's error otherwise.
 Result<Outcome> execute(Target& target, const Command& cmd);
@@ -55,10 +55,10 @@ Result<Outcome> execute(Target& target, const Command& cmd);
 // [{"first", "count"}...] (the first max_ranges of them), "rules": [{"kind",
 // "first", "count", "command", "remaining" (flaky), "latency_us"
 // (latency)}...]}.
-void write_faults_json(Target& target, JsonWriter& j, size_t max_ranges = SIZE_MAX);
+Json faults_json(Target& target, size_t max_ranges = SIZE_MAX);
 
-// The "rules" array of write_faults_json.
-void write_rules_json(const std::vector<FaultRule>& rules, JsonWriter& j);
+// The "rules" array of faults_json.
+Json rules_json(const std::vector<FaultRule>& rules);
 
 // The command that re-creates a rule ("flaky 5 2", "latency 20ms 0-1023",
 // "remap 10-20").

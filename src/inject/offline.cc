@@ -1,5 +1,7 @@
 #include "inject/offline.h"
 
+#include <nlohmann/json.hpp>
+
 #include "inject/injector.h"
 #include "inject/rules_file.h"
 #include "util/json.h"
@@ -71,11 +73,10 @@ Result<std::string> faults_json_offline(const std::string& image) {
   auto o = open_image(image, true);
   if (!o) return o.status();
   Target t = offline_target(image, *o);
-  JsonWriter j;
-  write_faults_json(t, j);
+  const Json j = faults_json(t);
   Status closed = o->store->close();
   if (!closed.is_ok()) return closed;
-  return j.str();
+  return dump_json(j);
 }
 
 Result<uint32_t> image_block_size(const std::string& image) {

@@ -38,7 +38,7 @@ Result<OfflineImage> open_with_rules(const std::string& image, bool read_only);
 // sentence. Errors name the image and the cause; Busy when it is in use.
 Result<std::string> inject_offline(const std::string& image, const Command& cmd);
 
-// The faults in force on `image`, as write_faults_json writes them.
+// The faults in force on `image`: faults_json (inject/injector.h), printed.
 // Opens the image read-only.
 Result<std::string> faults_json_offline(const std::string& image);
 

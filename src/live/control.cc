@@ -6,6 +6,8 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
+
 #include <cerrno>
 #include <charconv>
 
@@ -13,7 +15,6 @@
 #include "inject/command.h"
 #include "inject/rules_file.h"
 #include "util/check_json.h"
-#include "util/json.h"
 #include "vblk/size_parse.h"
 
 namespace vblk::live {
@@ -61,9 +62,7 @@ std::string Control::names() const {
 }
 
 std::string Control::faults_json(size_t max_ranges) {
-  JsonWriter j;
-  inject::write_faults_json(target_, j, max_ranges);
-  return j.str() + "\n";
+  return dump_json(inject::faults_json(target_, max_ranges)) + "\n";
 }
 
 std::string Control::map_json(size_t max_cells) {
@@ -71,112 +70,78 @@ std::string Control::map_json(size_t max_cells) {
   // fragmented device has many mixed cells).
   for (size_t cells = std::clamp<size_t>(max_cells, 1, inject::kMaxMapCells);; cells = (cells + 1) / 2) {
     auto map = inject::build_block_map(store_, cells);
-    if (!map) {
-      JsonWriter j;
-      j.begin_object().field("error", map.status().to_string()).end_object();
-      return j.str() + "\n";
-    }
-    JsonWriter j;
-    inject::write_block_map_json(*map, j);
-    if (j.str().size() < kMaxValue - 1 || cells == 1) return j.str() + "\n";
+    if (!map) return dump_json({{"error", map.status().to_string()}}) + "\n";
+    // On one line: the cells' arrays would take a line per number.
+    const std::string text = dump_json_compact(inject::block_map_json(*map));
+    if (text.size() < kMaxValue - 1 || cells == 1) return text + "\n";
   }
 }
 
 std::string Control::stats_json() {
   const DriverStats s = driver_.stats();
   const ImageInfo info = store_.info();
-  JsonWriter j;
-  j.begin_object();
-  j.field("image", opts_.image);
-  j.field("server", opts_.server);
-  j.field("mountpoint", opts_.mountpoint);
-  j.field("pid", static_cast<int64_t>(::getpid()));
-  j.field("read_only", opts_.read_only);
-  j.field("powered_off", info.powered_off);
-  j.field("uptime_s", std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
-  j.field("block_size", info.block_size);
-  j.field("block_count", info.block_count);
-  j.field("capacity_bytes", info.capacity_bytes);
-  j.key("ops").begin_object();
-  j.field("reads", s.reads).field("writes", s.writes).field("trims", s.trims).field("flushes", s.flushes);
-  j.end_object();
-  j.key("bytes").begin_object();
-  j.field("read", s.bytes_read).field("written", s.bytes_written).field("trimmed", s.bytes_trimmed);
-  j.end_object();
-  j.field("writes_in_flight_peak", s.writes_in_flight_peak);
-  j.field("retries", s.retries);
-  j.field("failures", s.failures);
-  j.key("latency_us").begin_object();
-  j.field("p50", s.latency_p50_us).field("p90", s.latency_p90_us).field("p99", s.latency_p99_us);
-  j.field("max", s.latency_max_us);
-  j.end_object();
-  j.key("cache").begin_object();
-  j.field("hits", s.cache_hits).field("misses", s.cache_misses);
-  j.key("hit_rate");
-  if (s.cache_hits + s.cache_misses == 0) {
-    j.null();
-  } else {
-    j.value(static_cast<double>(s.cache_hits) / static_cast<double>(s.cache_hits + s.cache_misses));
-  }
-  j.end_object();
-  j.key("compression_ratio");
-  if (s.compression_ratio > 0) {
-    j.value(s.compression_ratio);
-  } else {
-    j.null();
-  }
-  j.key("blocks").begin_object();
-  j.field("free", s.device.free_blocks).field("used", s.device.used_blocks).field("zero", s.device.zero_blocks);
-  j.field("trimmed", s.device.trimmed_blocks).field("bad", s.device.bad_blocks);
-  j.end_object();
-  j.field("stored_bytes", s.device.stored_bytes);
+  Json j;
+  j["image"] = opts_.image;
+  j["server"] = opts_.server;
+  j["mountpoint"] = opts_.mountpoint;
+  j["pid"] = static_cast<int64_t>(::getpid());
+  j["read_only"] = opts_.read_only;
+  j["powered_off"] = info.powered_off;
+  j["uptime_s"] = json_number(std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
+  j["block_size"] = info.block_size;
+  j["block_count"] = info.block_count;
+  j["capacity_bytes"] = info.capacity_bytes;
+  j["ops"] = {{"reads", s.reads}, {"writes", s.writes}, {"trims", s.trims}, {"flushes", s.flushes}};
+  j["bytes"] = {{"read", s.bytes_read}, {"written", s.bytes_written}, {"trimmed", s.bytes_trimmed}};
+  j["writes_in_flight_peak"] = s.writes_in_flight_peak;
+  j["retries"] = s.retries;
+  j["failures"] = s.failures;
+  j["latency_us"] = {{"p50", json_number(s.latency_p50_us)},
+                     {"p90", json_number(s.latency_p90_us)},
+                     {"p99", json_number(s.latency_p99_us)},
+                     {"max", json_number(s.latency_max_us)}};
+  const uint64_t lookups = s.cache_hits + s.cache_misses;
+  j["cache"] = {{"hits", s.cache_hits},
+                {"misses", s.cache_misses},
+                {"hit_rate", lookups == 0 ? Json(nullptr)
+                                          : json_number(static_cast<double>(s.cache_hits) / static_cast<double>(lookups))}};
+  j["compression_ratio"] = s.compression_ratio > 0 ? json_number(s.compression_ratio) : Json(nullptr);
+  j["blocks"] = {{"free", s.device.free_blocks},
+                 {"used", s.device.used_blocks},
+                 {"zero", s.device.zero_blocks},
+                 {"trimmed", s.device.trimmed_blocks},
+                 {"bad", s.device.bad_blocks}};
+  j["stored_bytes"] = s.device.stored_bytes;
   // Deferred compression: what still waits for the idle pass.
-  j.key("recompression").begin_object();
-  j.field("pending_bytes", info.provisional_bytes).field("scanned", info.provisional_scanned);
-  j.end_object();
-  j.field("host_file_bytes", s.device.host_file_bytes);
-  j.field("host_file_size", s.device.host_file_size);
-  j.field("reuse_pool_bytes", s.device.reuse_pool_bytes);
-  j.key("faults");
-  inject::write_faults_json(target_, j, 64);
-  j.key("scrub");
-  write_scrub_json(j);
-  j.end_object();
-  return j.str() + "\n";
+  j["recompression"] = {{"pending_bytes", info.provisional_bytes}, {"scanned", info.provisional_scanned}};
+  j["host_file_bytes"] = s.device.host_file_bytes;
+  j["host_file_size"] = s.device.host_file_size;
+  j["reuse_pool_bytes"] = s.device.reuse_pool_bytes;
+  j["faults"] = inject::faults_json(target_, 64);
+  j["scrub"] = scrub_json();
+  return dump_json(j) + "\n";
 }
 
-void Control::write_scrub_json(JsonWriter& j) {
+Json Control::scrub_json() {
   const ScrubStatus s = scrub_.status();
-  auto time_or_null = [&](const char* key, double t) {
-    j.key(key);
-    if (t > 0) {
-      j.value(t);
-    } else {
-      j.null();
-    }
-  };
-  j.begin_object();
-  j.field("state", to_string(s.state));
-  j.field("id", s.id);
-  j.key("max_rate");
-  if (s.max_rate) {
-    j.value(s.max_rate);
-  } else {
-    j.null();
-  }
-  time_or_null("started_unix", s.started_unix);
-  time_or_null("finished_unix", s.finished_unix);
-  j.field("index_pages_checked", s.progress.index_pages_checked);
-  j.field("index_pages_total", s.progress.index_pages_total);
-  j.field("records_checked", s.progress.records_checked);
-  j.field("blocks_checked", s.progress.blocks_checked);
-  j.field("blocks_to_check", s.blocks_to_check);
-  j.field("bytes_read", s.progress.bytes_read);
-  j.field("problem_count", s.problem_count);
-  j.field("damaged_blocks", s.damaged_blocks);
-  write_check_problems(j, s.problems);
-  if (s.state == ScrubState::kFailed) j.field("error", s.error);
-  j.end_object();
+  auto time_or_null = [](double t) { return t > 0 ? json_number(t) : Json(nullptr); };
+  Json j;
+  j["state"] = to_string(s.state);
+  j["id"] = s.id;
+  j["max_rate"] = s.max_rate ? Json(s.max_rate) : Json(nullptr);
+  j["started_unix"] = time_or_null(s.started_unix);
+  j["finished_unix"] = time_or_null(s.finished_unix);
+  j["index_pages_checked"] = s.progress.index_pages_checked;
+  j["index_pages_total"] = s.progress.index_pages_total;
+  j["records_checked"] = s.progress.records_checked;
+  j["blocks_checked"] = s.progress.blocks_checked;
+  j["blocks_to_check"] = s.blocks_to_check;
+  j["bytes_read"] = s.progress.bytes_read;
+  j["problem_count"] = s.problem_count;
+  j["damaged_blocks"] = s.damaged_blocks;
+  j["problems"] = check_problems_json(s.problems);
+  if (s.state == ScrubState::kFailed) j["error"] = s.error;
+  return j;
 }
 
 int Control::scrub_command(std::string_view args, std::string* reply) {

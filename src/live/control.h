@@ -34,13 +34,10 @@
 
 #include "live/scrub.h"
 #include "inject/injector.h"
+#include "util/json.h"
 #include "vblk/driver.h"
 #include "vblk/fault_device.h"
 #include "vblk/image_store.h"
-
-namespace vblk {
-class JsonWriter;
-}
 
 namespace vblk::live {
 
@@ -97,7 +94,7 @@ class Control {
   void remember_reply(const Caller& c, std::string reply);
   // "scrub", "scrub RATE", "scrub stop": 0 or a positive errno; *reply set.
   int scrub_command(std::string_view args, std::string* reply);
-  void write_scrub_json(JsonWriter& j);
+  Json scrub_json();
 
   Driver& driver_;
   FaultDevice& faults_;

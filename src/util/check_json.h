@@ -9,21 +9,6 @@
 
 namespace vblk {
 
-inline void write_check_problems(JsonWriter& j, std::span<const CheckProblem> problems) {
-  j.key("problems").begin_array();
-  for (const CheckProblem& p : problems) {
-    j.begin_object();
-    j.key("block");
-    if (p.has_block) {
-      j.value(p.block);
-    } else {
-      j.null();
-    }
-    j.field("file_offset", p.file_offset);
-    j.field("what", p.what);
-    j.end_object();
-  }
-  j.end_array();
-}
+Json check_problems_json(std::span<const CheckProblem> problems);
 
 }  // namespace vblk

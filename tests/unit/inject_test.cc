@@ -1,8 +1,8 @@
 // Fault injection: the command language, the remap rule, cutting rules, the
-// rules file, the executor on an image, the block map, and the JSON reader
-// the tools use for the daemon's answers.
+// rules file, the executor on an image, the block map and its JSON form.
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <fstream>
 #include <memory>
@@ -306,13 +306,13 @@ TEST_F(InjectImageTest, BadClearAndRulesFile) {
   ASSERT_TRUE(json.is_ok());
   auto j = parse_json(*json);
   ASSERT_TRUE(j.is_ok());
-  EXPECT_EQ((*j)["bad_blocks"].as_u64(), 11u);
-  ASSERT_EQ((*j)["rules"].items().size(), 2u);
-  EXPECT_EQ((*j)["rules"].items()[0]["command"].as_string(), "remap 10-20");
+  EXPECT_EQ(j->at("bad_blocks"), 11u);
+  ASSERT_EQ(j->at("rules").size(), 2u);
+  EXPECT_EQ(j->at("rules")[0]["command"], "remap 10-20");
   // "bad ... fail" takes the range out of the remap policy.
   ASSERT_TRUE(inject::inject_offline(img_, *parse_command("bad 15 fail")).is_ok());
   j = parse_json(*inject::faults_json_offline(img_));
-  EXPECT_EQ((*j)["rules"].items()[0]["command"].as_string(), "remap 10-14");
+  EXPECT_EQ(j->at("rules")[0]["command"], "remap 10-14");
   auto cleared = inject::inject_offline(img_, *parse_command("clear all"));
   ASSERT_TRUE(cleared.is_ok());
   EXPECT_EQ(*cleared, "cleared every fault of " + img_ + ": 11 BAD blocks (now TRIMMED: they read zeros), 3 rules");
@@ -350,9 +350,9 @@ TEST_F(InjectImageTest, BlockMapCountsAndRatios) {
   EXPECT_EQ(coarse->cells[3].worst, BlockState::kBad) << "blocks 78-103 hold the BAD ones";
 
   // JSON round trip, as the daemon sends it.
-  JsonWriter j;
-  inject::write_block_map_json(*coarse, j);
-  auto parsed = parse_json(j.str());
+  const std::string text = dump_json_compact(inject::block_map_json(*coarse));
+  EXPECT_EQ(text.find('\n'), std::string::npos) << "one line: " << text;
+  auto parsed = parse_json(text);
   ASSERT_TRUE(parsed.is_ok()) << parsed.status().to_string();
   auto back = inject::block_map_from_json(*parsed);
   ASSERT_TRUE(back.is_ok()) << back.status().to_string();
@@ -365,47 +365,62 @@ TEST_F(InjectImageTest, BlockMapCountsAndRatios) {
   ASSERT_TRUE((*s)->close().is_ok());
 }
 
-// ---- JSON reader -----------------------------------------------------------
-
-TEST(Json, ParsesWhatTheWriterWrites) {
-  JsonWriter w;
-  w.begin_object();
-  w.field("n", uint64_t{1} << 40).field("neg", -3).field("d", 2.5).field("t", true).field("f", false);
-  w.field("s", "a \"q\" \\ \n \x01 \xc3\xa9");
-  w.key("z").null();
-  w.key("a").begin_array().value(1).begin_object().end_object().begin_array().end_array().end_array();
-  w.end_object();
-  auto v = parse_json(w.str());
-  ASSERT_TRUE(v.is_ok()) << v.status().to_string() << "\n" << w.str();
-  EXPECT_EQ((*v)["n"].as_u64(), uint64_t{1} << 40);
-  EXPECT_EQ((*v)["neg"].as_double(), -3);
-  EXPECT_EQ((*v)["neg"].as_u64(7), 7u);
-  EXPECT_EQ((*v)["d"].as_double(), 2.5);
-  EXPECT_TRUE((*v)["t"].as_bool());
-  EXPECT_FALSE((*v)["f"].as_bool(true));
-  EXPECT_EQ((*v)["s"].as_string(), "a \"q\" \\ \n \x01 \xc3\xa9");
-  EXPECT_TRUE((*v)["z"].is_null());
-  EXPECT_TRUE((*v)["missing"].is_null());
-  EXPECT_EQ((*v)["a"].items().size(), 3u);
-  // Re-written from the parsed value, it parses to the same thing.
-  JsonWriter again;
-  again.value(*v);
-  EXPECT_EQ(again.str(), w.str());
+// The map as the daemon writes it, to be spoiled by the tests below.
+Json good_map() {
+  return Json::parse(R"({"block_count": 10, "block_size": 4096, "blocks_per_cell": 4, "cells": 3,
+                         "states": "#.X", "mixed": [[0, 1, 3, 0, 0]], "ratios": [2.5, 0, 0]})");
 }
 
-TEST(Json, UnicodeEscapes) {
-  auto v = parse_json(R"(["\u00e9\ud83d\ude00\/"])");
-  ASSERT_TRUE(v.is_ok());
-  EXPECT_EQ(v->items()[0].as_string(), "\xc3\xa9\xf0\x9f\x98\x80/");
+TEST(BlockMapJson, ReadsWhatTheDaemonWrites) {
+  auto m = inject::block_map_from_json(good_map());
+  ASSERT_TRUE(m.is_ok()) << m.status().to_string();
+  ASSERT_EQ(m->cells.size(), 3u);
+  EXPECT_EQ(m->cells[0].counts, (std::array<uint64_t, 4>{1, 3, 0, 0}));
+  EXPECT_EQ(m->cells[2].worst, BlockState::kBad);
+  EXPECT_EQ(m->cells[2].counts[3], 2u) << "the last cell holds blocks 8-9";
+  EXPECT_EQ(m->cells[0].ratio, 2.5);
 }
 
-TEST(Json, RejectsMalformedDocuments) {
-  std::string deep(100, '[');
-  for (const std::string& bad : {std::string(""), std::string("{"), std::string("[1,]"), std::string("{\"a\" 1}"),
-                                 std::string("tru"), std::string("\"abc"), std::string("01x"), std::string("1 2"),
-                                 std::string("\"\\x\""), std::string("-"), std::string("1."), deep}) {
-    EXPECT_FALSE(parse_json(bad).is_ok()) << "accepted: " << bad;
+TEST(BlockMapJson, RefusesMapsThatDoNotFit) {
+  auto mixed = [](Json cell) { return Json::array({std::move(cell)}); };
+  const std::vector<std::pair<std::string, Json>> spoiled = {
+      {"/states", 7},
+      {"/states", "#."},
+      {"/states", "#?X"},
+      {"/ratios", Json::object()},
+      {"/ratios", Json::array({1, 2})},
+      {"/block_count", -10},
+      {"/block_count", "10"},
+      {"/block_count", 1e30},
+      {"/block_count", UINT64_MAX},
+      {"/blocks_per_cell", 0},
+      {"/blocks_per_cell", -4},
+      {"/mixed", mixed(Json::array({0, 1, 3}))},
+      {"/mixed", mixed(Json::array({3, 1, 3, 0, 0}))},
+      {"/mixed", mixed(Json::array({-1, 1, 3, 0, 0}))},
+      {"/mixed", mixed(Json::array({1e300, 1, 3, 0, 0}))},
+      {"/mixed", mixed(Json::array({"0", 1, 3, 0, 0}))},
+      {"/mixed", Json::array({7})},
+  };
+  for (const auto& [where, value] : spoiled) {
+    Json m = good_map();
+    m[Json::json_pointer(where)] = value;
+    EXPECT_FALSE(inject::block_map_from_json(m).is_ok()) << "accepted " << where << " = " << value.dump();
   }
+  for (const Json& not_a_map : {Json(), Json(3), Json("map"), Json::array(), Json::object()}) {
+    EXPECT_FALSE(inject::block_map_from_json(not_a_map).is_ok()) << not_a_map.dump();
+  }
+}
+
+TEST(BlockMapJson, ToleratesOddValuesWhereAFallbackServes) {
+  // Counts and ratios of another type read as 0: the map is only a picture.
+  Json m = good_map();
+  m["ratios"] = Json::array({"x", nullptr, -1});
+  m["mixed"] = Json::array({Json::array({0, "1", true, 0, 0})});
+  auto back = inject::block_map_from_json(m);
+  ASSERT_TRUE(back.is_ok()) << back.status().to_string();
+  EXPECT_EQ(back->cells[0].ratio, 0.0);
+  EXPECT_EQ(back->cells[0].counts, (std::array<uint64_t, 4>{0, 0, 0, 0}));
 }
 
 }  // namespace
