@@ -124,7 +124,9 @@ std::string Control::stats_json() {
 
 Json Control::scrub_json() {
   const ScrubStatus s = scrub_.status();
-  auto time_or_null = [](double t) { return t > 0 ? json_number(t) : Json(nullptr); };
+  // Every digit: six significant ones (json_number) would round a time of
+  // this century to 10^4 seconds.
+  auto time_or_null = [](double t) { return t > 0 ? Json(t) : Json(nullptr); };
   Json j;
   j["state"] = to_string(s.state);
   j["id"] = s.id;

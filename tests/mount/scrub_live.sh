@@ -48,6 +48,9 @@ vinspect "$MNT" --check --json >damaged.json || rc=$?
 [[ $rc -eq 1 ]] || fail "live --check --json: exit $rc"
 [[ $(scrub_get 'j["state"], j["damaged_blocks"], j["problem_count"], [p["block"] for p in j["problems"]], j["blocks_checked"] == j["blocks_to_check"], j["finished_unix"] >= j["started_unix"] > 0') == \
    "('done', 1, 1, [100], True, True)" ]] || fail "user.vblk.stats scrub: $(scrub_get j)"
+# The times to the second, not rounded to six digits (10^4 s today).
+[[ $(scrub_get '__import__("time").time() - 600 < j["started_unix"] <= j["finished_unix"] < __import__("time").time()') == True ]] ||
+  fail "scrub times are not now: $(scrub_get 'j["started_unix"], j["finished_unix"]')"
 
 # Stop: a scrub capped at 1 MiB/s is running, then stopped on request.
 [[ $(ctl 'scrub 1M') =~ ^scrub\ [0-9]+\ started ]] || fail "scrub 1M was not started"
