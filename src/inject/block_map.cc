@@ -47,7 +47,7 @@ uint64_t BlockMap::cell_blocks(size_t i) const {
 }
 
 uint64_t blocks_per_cell(uint64_t blocks, size_t max_cells) {
-  return blocks == 0 ? 1 : (blocks + max_cells - 1) / max_cells;
+  return blocks == 0 ? 1 : (blocks - 1) / max_cells + 1;
 }
 
 Result<BlockMap> build_block_map(ImageStore& store, size_t max_cells) {

@@ -53,8 +53,10 @@ StateMap::StateMap(uint64_t block_count, StateMapOptions options) : block_count_
   opt_.columns = std::max(opt_.columns, 1);
   opt_.max_rows = std::max(opt_.max_rows, 1);
   uint64_t max_cells = static_cast<uint64_t>(opt_.columns) * static_cast<uint64_t>(opt_.max_rows);
-  per_cell_ = block_count == 0 ? 1 : (block_count + max_cells - 1) / max_cells;
-  uint64_t n = block_count == 0 ? 0 : (block_count + per_cell_ - 1) / per_cell_;
+  // Rounded up as (a - 1) / b + 1, which cannot overflow: a live daemon's
+  // block count is whatever its statistics say.
+  per_cell_ = block_count == 0 ? 1 : (block_count - 1) / max_cells + 1;
+  uint64_t n = block_count == 0 ? 0 : (block_count - 1) / per_cell_ + 1;
   cells_.assign(n, 0);
 }
 
