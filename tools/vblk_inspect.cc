@@ -511,8 +511,15 @@ std::string human_us(double us) {
   return buf;
 }
 
+// `d` as a count in [0, 2^64 - 1]: a live figure is the daemon's word, and
+// a double out of range does not convert.
+uint64_t clamp_u64(double d) {
+  if (!(d > 0)) return 0;
+  return d >= 18446744073709551616.0 ? UINT64_MAX : static_cast<uint64_t>(d);
+}
+
 std::string human_duration(double s) {
-  const auto t = static_cast<uint64_t>(s);
+  const uint64_t t = clamp_u64(s);
   char buf[48];
   if (t >= 3600) {
     std::snprintf(buf, sizeof buf, "%lluh %02llum", static_cast<unsigned long long>(t / 3600),
@@ -696,7 +703,7 @@ int run_live(const Args& a) {
   auto rate_bytes = [&](std::string_view path) -> std::string {
     auto r = per_second(path);
     if (!r) return "";
-    return " (" + vblk::format_size(static_cast<uint64_t>(std::max(0.0, *r))) + "/s)";
+    return " (" + vblk::format_size(clamp_u64(*r)) + "/s)";
   };
   std::string out;
   auto line = [&](const char* name, const std::string& value) {

@@ -132,6 +132,9 @@ reply stats '{"block_size": 4096, "block_count": 256, "scrub": 3}'
 refused "no scrub object" "this vblkfs daemon cannot scrub" "$VBLK_INSPECT" "$IMG" --check
 reply stats '{"block_size": 4294967296}'
 refused "block size out of range" "unreadable user.vblk.stats" "$VBLK_INJECT" "$IMG" bad --offset 4096 --length 1
+reply stats '{"server": "nbdkit", "block_size": 4096, "block_count": 256, "uptime_s": -5}'
+run 30 "$VBLK_INSPECT" "$IMG" --no-map >out.txt || fail "negative uptime: $(cat out.txt)"
+grep -q "^served: .*, up 0s)$" out.txt || fail "negative uptime: $(head -n 1 out.txt)"
 echo "ok: values of other types or out of range read as 0 or empty"
 
 for doc in "" '{"block_count": 256' "$deep" '{"block_count": 256, "block_size": 4096, "blocks_per_cell": 0}' \
