@@ -16,7 +16,10 @@
 // where the host supports it), leaves all-zero blocks FREE and writes the
 // other blocks in runs of at most 256 KiB. --from - reads standard input as
 // a stream (a pipe has no size and cannot seek): --size is required and the
-// stream must hold exactly that many bytes. If anything fails after the image was created, the new file is removed: a
+// stream must hold exactly that many bytes. The import compresses at the
+// image's level, not provisionally (vblk(5), Deferred compression): an
+// imported image is final, and serving it without writes changes nothing.
+// If anything fails after the image was created, the new file is removed: a
 // half-built image is never left.
 // A file to overwrite is locked first (vblk(5), LOCKING) and stays locked
 // until the new image has its name; the new image is locked from its
@@ -329,8 +332,14 @@ int run(const Args& a) {
 
   vblk::cli::install_interrupt_handlers(/*restart_syscalls=*/true);
   // The new image stays open, and so locked, until it is complete: no
-  // vblkfs mount can take it half-built.
-  auto created = vblk::ImageStore::create_and_open(a.image, plan.format, vblk::OpenOptions{});
+  // vblkfs mount can take it half-built. Blocks are compressed at the
+  // image's level as they are imported: none is left provisional for a
+  // later mount to recompress, so the image is final once created
+  // (compressing at level 1 and recompressing before exiting took twice as
+  // long for 0.9% less: vblk-format(1)).
+  vblk::OpenOptions open_opts;
+  open_opts.defer_compression = false;
+  auto created = vblk::ImageStore::create_and_open(a.image, plan.format, open_opts);
   if (!created) {
     Failure f{a.image, vblk::cli::replace_busy_cause(created.status(), a.image)};
     if (created.status().code() == Status::Code::kInvalidArgument) f.exit_code = kExitUsage;

@@ -210,6 +210,10 @@ int show_image(vblk::inject::OfflineImage& image, const Args& a) {
   vblk::ImageInfo info = store.info();
   vblk::DeviceStats st = store.stats();
   std::vector<std::pair<uint64_t, uint64_t>> bad = store.bad_ranges();  // (first, count)
+  // Recompression a writer that defers compression still has to do.
+  auto provisional = store.provisional_bytes();
+  if (!provisional)
+    return fail(a.image, "counting provisional records: " + vblk::cli::error_cause(provisional.status(), a.image));
 
   vblk::cli::StateMapOptions mo;
   mo.colour = !a.json && vblk::cli::stdout_wants_colour();
@@ -262,6 +266,10 @@ int show_image(vblk::inject::OfflineImage& image, const Args& a) {
     } else {
       j.value(ratio);
     }
+    // As in the live statistics; offline, every record header was read.
+    j.key("recompression").begin_object();
+    j.field("pending_bytes", *provisional).field("scanned", true);
+    j.end_object();
     j.key("bad_ranges").begin_array();
     for (auto [first, count] : bad) {
       j.begin_object().field("first", first).field("count", count).end_object();
@@ -316,6 +324,11 @@ int show_image(vblk::inject::OfflineImage& image, const Args& a) {
   line("host file:", bytes_and_human(st.host_file_bytes) + " allocated, " + bytes_and_human(st.host_file_size) +
                          " apparent");
   line("ratio:", format_ratio(logical, st.stored_bytes) + " (logical : stored)");
+  line("recompression:", *provisional ? vblk::format_size(*provisional) +
+                                            " stored at level 1, recompressed at level " +
+                                            std::to_string(info.compression_level) +
+                                            " once served (vblkfs) and idle for a second"
+                                      : std::string("none pending"));
   std::string bad_text;
   for (auto [first, count] : bad) {
     if (!bad_text.empty()) bad_text += ", ";
