@@ -9,7 +9,7 @@ _vblk_format() {
     --block-size|-b) COMPREPLY=($(compgen -W "512 1024 2048 4096 8192 16384 32768 65536" -- "$cur")); return ;;
     --level|-l) COMPREPLY=($(compgen -W "$(seq 0 19)" -- "$cur")); return ;;
     --size|-s) COMPREPLY=($(compgen -W "64M 256M 1G 4G 8G 16G 64G 1T" -- "$cur")); return ;;
-    --from) _filedir; return ;;
+    --from) _filedir; [[ -z $cur || $cur == - ]] && COMPREPLY+=(-); return ;;
     --label|-L) return ;;
   esac
   if [[ $cur == -* ]]; then

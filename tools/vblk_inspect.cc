@@ -209,6 +209,10 @@ int show_image(vblk::inject::OfflineImage& image, const Args& a) {
   vblk::ImageInfo info = store.info();
   vblk::DeviceStats st = store.stats();
   std::vector<std::pair<uint64_t, uint64_t>> bad = store.bad_ranges();  // (first, count)
+  // Recompression a writer that defers compression still has to do.
+  auto provisional = store.provisional_bytes();
+  if (!provisional)
+    return fail(a.image, "counting provisional records: " + vblk::cli::error_cause(provisional.status(), a.image));
 
   vblk::cli::StateMapOptions mo;
   mo.colour = !a.json && vblk::cli::stdout_wants_colour();
@@ -253,6 +257,8 @@ int show_image(vblk::inject::OfflineImage& image, const Args& a) {
     j["host_file_bytes"] = st.host_file_bytes;
     j["host_file_size"] = st.host_file_size;
     j["compression_ratio"] = st.stored_bytes == 0 ? Json(nullptr) : vblk::json_number(ratio);
+    // As in the live statistics; offline, every record header was read.
+    j["recompression"] = {{"pending_bytes", *provisional}, {"scanned", true}};
     j["bad_ranges"] = Json::array();
     for (auto [first, count] : bad) j["bad_ranges"].push_back({{"first", first}, {"count", count}});
     add_rules_json(image.rules, rules, j);
@@ -295,6 +301,11 @@ int show_image(vblk::inject::OfflineImage& image, const Args& a) {
   line("host file:", bytes_and_human(st.host_file_bytes) + " allocated, " + bytes_and_human(st.host_file_size) +
                          " apparent");
   line("ratio:", format_ratio(logical, st.stored_bytes) + " (logical : stored)");
+  line("recompression:", *provisional ? vblk::format_size(*provisional) +
+                                            " stored at level 1, recompressed at level " +
+                                            std::to_string(info.compression_level) +
+                                            " once served (vblkfs) and idle for a second"
+                                      : std::string("none pending"));
   std::string bad_text;
   for (auto [first, count] : bad) {
     if (!bad_text.empty()) bad_text += ", ";

@@ -237,6 +237,14 @@ class ImageStore {
   // the same a segment at a time once the store is idle. Nothing to do on
   // an image that does not defer.
   virtual Status recompress() = 0;
+  // Deferred compression: bytes of the provisional records in the segments
+  // in use that a block still reads from, which a writer that defers will
+  // recompress (a writer's running count also holds those it wrote and
+  // that were overwritten since, until the pass); 0 on
+  // an image without the deferred_compression feature. The first call
+  // after an open reads the header of every record in use (read-only opens
+  // too), unless the maintenance thread already has.
+  virtual Result<uint64_t> provisional_bytes() = 0;
   // Checkpoints (when writable) and releases the lock. Called by the
   // destructor if not called explicitly; errors are then only logged.
   virtual Status close() = 0;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <array>
+#include <utility>
 
 #include "store/store_impl.h"
 
@@ -74,6 +75,20 @@ std::vector<uint8_t> StoreImpl::encode_meta_locked() const {
 }
 
 Status StoreImpl::checkpoint_locked() {
+  // Any checkpoint starts a new generation; this one's own records must not
+  // ask for another first. Still owed if it fails.
+  const bool due = std::exchange(new_generation_due_, false);
+  Status s = write_checkpoint_locked();
+  if (!s) new_generation_due_ = due;
+  return s;
+}
+
+Status StoreImpl::start_generation_locked() {
+  if (!new_generation_due_) return Status::ok();
+  return checkpoint_locked().with_prefix("starting a new generation");
+}
+
+Status StoreImpl::write_checkpoint_locked() {
   VBLK_RETURN_IF_ERROR(check_writable());
   // 1. Dirty index pages become PAGE records.
   std::vector<uint64_t> dirty;
@@ -418,6 +433,8 @@ Status StoreImpl::clean_segment(uint64_t seg, std::unique_lock<std::mutex>& lock
   // appended, so a block overwritten in between is never resurrected. The
   // victim cannot change under us: it is neither the head nor free, and
   // cleaning_ keeps other cleaners off it.
+  // Before anything is read: the copies go into this open's generation.
+  VBLK_RETURN_IF_ERROR(start_generation_locked());
   cleaning_.insert(seg);
   const uint64_t epoch = power_epoch_;
   struct Release {

@@ -38,6 +38,10 @@ void StoreImpl::commit_writes_locked(const std::vector<WriteWaiter*>& batch) {
     for (; i < items.size(); ++i)
       if (items[i].waiter->status) items[i].waiter->status = s;
   };
+  if (Status s = items.empty() ? Status::ok() : start_generation_locked(); !s) {
+    fail_from(0, s);
+    return;
+  }
   std::vector<PlacedRecord> placed;
   std::vector<std::span<const uint8_t>> parts;
   for (size_t i = 0; i < items.size();) {

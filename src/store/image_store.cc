@@ -165,12 +165,11 @@ Result<std::unique_ptr<ImageStore>> open_image_file(std::unique_ptr<io::File> fi
     store->discard();
     return s;
   }
-  if (!opts.read_only) {
-    // Start a new generation so records of a crashed session beyond the
-    // recovered log end can never be replayed later.
-    if (Status s = store->checkpoint(); !s) return s.with_prefix(path + ": writing checkpoint after recovery");
-    store->start_maintenance();
-  }
+  // A writable open starts a new generation, so that records of a crashed
+  // session beyond the recovered log end can never be replayed later; it
+  // does so with its first change (start_generation_locked), so that an
+  // open without one leaves the file as it was.
+  if (!opts.read_only) store->start_maintenance();
   return std::unique_ptr<ImageStore>(std::move(store));
 }
 

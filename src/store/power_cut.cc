@@ -65,6 +65,7 @@ void StoreImpl::reset_state_locked() {
     sync_failed_ = false;
   }
   slot_ = 0;
+  new_generation_due_ = false;
   generation_ = 0;
   next_seq_ = 1;
   head_seg_ = format::kNoSegment;

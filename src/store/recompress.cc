@@ -68,7 +68,7 @@ Status StoreImpl::scan_provisional(std::unique_lock<std::mutex>& lock) {
     // The headers are read without mu_; the count is kept only if the
     // segment is still the one read (not emptied or reused meanwhile). A
     // count that is off only makes the pass take a segment sooner or later.
-    uint32_t provisional = 0;
+    std::vector<std::pair<uint64_t, format::RecordHeader>> found;  // provisional DATA records
     if (!head) lock.unlock();
     Status s;
     const uint64_t start = segment_start(seg);
@@ -81,17 +81,36 @@ Status StoreImpl::scan_provisional(std::unique_lock<std::mutex>& lock) {
       }
       auto h = format::decode_record_header(std::span<const uint8_t>(hbuf.data(), *n));
       if (!h) break;  // damage: the cleaner and check() report it; count what came before
-      const uint32_t total = format::record_total_length(h->stored_len);
-      if (h->flags & format::kRecordFlagProvisional) provisional += total;
-      pos += total;
+      if ((h->flags & format::kRecordFlagProvisional) && h->type == format::RecordType::kData)
+        found.emplace_back(start + pos, *h);
+      pos += format::record_total_length(h->stored_len);
     }
     if (!head) lock.lock();
     if (interrupted_since_locked(epoch)) return Status::ok();
     if (!s) return s.with_prefix("looking for provisional records in segment " + std::to_string(seg));
     if (segs_[seg].fill == fill && !reclaiming_locked(seg) && !cleaning_.count(seg))
-      segs_[seg].provisional = provisional;
+      segs_[seg].provisional = live_provisional_bytes_locked(found);
   }
   return Status::ok();
+}
+
+uint32_t StoreImpl::live_provisional_bytes_locked(
+    const std::vector<std::pair<uint64_t, format::RecordHeader>>& records) {
+  // Only records some block still reads from: the copies a recompression of
+  // the head left behind it, or records since overwritten, would make the
+  // next open's pass clean a segment for nothing (and an image nothing was
+  // written to would change on every idle open).
+  uint32_t total = 0;
+  for (const auto& [offset, h] : records) {
+    bool live = true;  // when the index cannot tell (damage), count it
+    if (h.count > 0 && h.count <= format::kMaxRecordBlocks && check_range(h.first, h.count)) {
+      auto blocks = live_blocks_locked(offset, h);
+      if (blocks) live = std::find(blocks->begin(), blocks->end(), true) != blocks->end();
+    }
+    if (live) total += format::record_total_length(h.stored_len);
+  }
+  evict_pages();
+  return total;
 }
 
 Status StoreImpl::recompress_step(std::unique_lock<std::mutex>& lock) {
@@ -143,6 +162,16 @@ Status StoreImpl::recompress_step(std::unique_lock<std::mutex>& lock) {
     VBLK_RETURN_IF_ERROR(checkpoint_presynced(lock));
   if (!to_punch_.empty()) punch_released(lock, true);
   return Status::ok();
+}
+
+Result<uint64_t> StoreImpl::provisional_bytes() {
+  std::unique_lock lock(mu_);
+  if (!(sb_.incompat_features & format::kFeatureDeferredCompression)) return uint64_t{0};
+  if (!provisional_scanned_) {
+    VBLK_RETURN_IF_ERROR(scan_provisional(lock));
+    provisional_scanned_ = true;
+  }
+  return provisional_bytes_locked();
 }
 
 Status StoreImpl::recompress() {

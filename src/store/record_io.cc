@@ -169,6 +169,7 @@ void StoreImpl::commit_placed(const PendingRecord& rec, const PlacedRecord& p) {
 }
 
 Result<uint64_t> StoreImpl::append_record(PendingRecord& rec) {
+  VBLK_RETURN_IF_ERROR(start_generation_locked());
   auto placed = place_record(rec, {head_seg_, head_fill_, next_seq_});
   if (!placed) return placed.status();
   std::vector<std::span<const uint8_t>> parts;

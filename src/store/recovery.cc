@@ -37,6 +37,8 @@ class MetaReader {
 
 Status StoreImpl::recover() {
   const std::string& name = file_->name();
+  // A writer opening the image owes a new generation (step 7 of RECOVERY).
+  new_generation_due_ = !opts_.read_only;
   std::optional<Checkpoint> best;
   int best_slot = -1;
   for (int slot = 0; slot < 2; ++slot) {

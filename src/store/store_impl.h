@@ -105,9 +105,10 @@ inline constexpr std::chrono::milliseconds kReusePoolIdle{1000};
 struct SegmentInfo {
   uint32_t live = 0;  // bytes of live records (DATA shares, PAGE, META)
   uint32_t fill = 0;  // bytes used from the segment start; 0 = free
-  // Bytes of provisional DATA records appended here, live or not (in memory
-  // only: counted as they are applied, and by scan_provisional() for those
-  // older than the checkpoint an open starts from). It only steers the
+  // Bytes of provisional DATA records appended here (in memory only:
+  // counted as they are applied, live or not, and by scan_provisional(),
+  // live ones only, for those older than the checkpoint an open starts
+  // from). It only steers the
   // recompression pass, which takes the segment with the most.
   uint32_t provisional = 0;
 };
@@ -299,6 +300,7 @@ class StoreImpl final : public ImageStore {
   Result<PowerCutReport> power_cut() override;
   Status power_on() override;
   Status recompress() override;
+  Result<uint64_t> provisional_bytes() override;
   Status close() override;
 
  private:
@@ -441,7 +443,17 @@ class StoreImpl final : public ImageStore {
   Result<uint64_t> append_flush_records_locked(uint64_t upto_seq);
 
   // ---- checkpoint and cleaner (cleaner.cc); REQUIRE mu_ ----
+  // Takes a checkpoint (of generation_ + 1), which also starts the
+  // generation a writable open owes (new_generation_due_).
   Status checkpoint_locked();
+  // The steps of checkpoint_locked() (vblk(5) CHECKPOINTS).
+  Status write_checkpoint_locked();
+  // A writable open's new generation (vblk(5) RECOVERY, step 7) is taken
+  // here, before the first record of the open is appended, not by the
+  // open itself: an image opened and closed without a change is left as it
+  // was, byte for byte. Called where the file is first changed: every
+  // append, and a cleaning pass before it reads what it will copy.
+  Status start_generation_locked();
   // Syncs without mu_ first, then checkpoint_locked(). `lock` holds mu_.
   Status checkpoint_presynced(std::unique_lock<std::mutex>& lock);
   // Cleans up to max_victims segments while live data is below
@@ -497,9 +509,13 @@ class StoreImpl final : public ImageStore {
   // One step of the pass: the scan after an open, or one segment
   // recompressed, then the checkpoint and punches that release it.
   Status recompress_step(std::unique_lock<std::mutex>& lock);
-  // Counts the provisional records of every segment in use from their
-  // headers (segments full at open; their records predate the checkpoint).
+  // Counts the provisional records of every segment in use that a block
+  // still reads from, from their headers (segments full at open; their
+  // records predate the checkpoint).
   Status scan_provisional(std::unique_lock<std::mutex>& lock);
+  // The bytes of those of `records` (offset, header) that a block still
+  // reads from.
+  uint32_t live_provisional_bytes_locked(const std::vector<std::pair<uint64_t, format::RecordHeader>>& records);
   uint64_t provisional_bytes_locked() const;
   // A request arrived (any thread, no lock). Every read and write calls it,
   // so the shared clock is stored only when it has moved by 10 ms: the idle
@@ -575,6 +591,9 @@ class StoreImpl final : public ImageStore {
   // Everything from here to unsynced_ is rebuilt by recover(); a new member
   // here must also be reset in reset_state_locked() (power_cut.cc).
   int slot_ = 0;                          // slot holding the checkpoint in force
+  // A writable open has not yet written the checkpoint that starts its
+  // generation (start_generation_locked()).
+  bool new_generation_due_ = false;
   uint64_t generation_ = 0;
   uint64_t next_seq_ = 1;
   uint64_t head_seg_ = format::kNoSegment;
