@@ -180,12 +180,15 @@ std::optional<Failure> check_target(const Args& a, const struct stat* raw_st, Pl
 bool all_zero(const uint8_t* p, size_t n) { return n == 0 || (p[0] == 0 && std::memcmp(p, p + 1, n - 1) == 0); }
 
 // Where the raw disk comes from: a file (or block device) read with pread,
-// holes skipped, or a stream (standard input) read in order.
+// holes skipped, or a stream (standard input, a pipe or a character device)
+// read in order.
 struct RawInput {
   int fd = -1;
   std::string name;   // as given: RAW, or "-"
   bool stream = false;
   uint64_t size = 0;  // of the file; for a stream, --size: the bytes it must hold
+  // How messages name it: "standard input" for "-", else the path.
+  std::string shown() const { return name == kStdinName ? std::string("standard input") : name; }
 };
 
 // Reads exactly [off, off+n) unless EOF comes first; returns bytes read.
@@ -208,17 +211,17 @@ vblk::Result<size_t> read_full(int fd, uint8_t* buf, size_t n, uint64_t off, con
 // signal interrupts whatever SA_RESTART says, and looks at the interrupt
 // flag at least every kStreamPollMs: a stalled writer never makes SIGINT
 // wait for it.
-vblk::Result<size_t> read_stream(int fd, uint8_t* buf, size_t n, uint64_t off) {
+vblk::Result<size_t> read_stream(int fd, uint8_t* buf, size_t n, uint64_t off, const std::string& shown) {
   size_t got = 0;
   while (got < n && !vblk::cli::interrupted()) {
     pollfd p{fd, POLLIN, 0};
     int ready = ::poll(&p, 1, kStreamPollMs);
-    if (ready < 0 && errno != EINTR) return Status::from_errno(errno, std::string("standard input: poll"));
+    if (ready < 0 && errno != EINTR) return Status::from_errno(errno, shown + ": poll");
     if (ready <= 0) continue;
     ssize_t r = ::read(fd, buf + got, n - got);
     if (r < 0) {
       if (errno == EINTR || errno == EAGAIN) continue;
-      return Status::from_errno(errno, "standard input: read at offset " + std::to_string(off + got));
+      return Status::from_errno(errno, shown + ": read at offset " + std::to_string(off + got));
     }
     if (r == 0) break;
     got += static_cast<size_t>(r);
@@ -237,7 +240,7 @@ std::optional<Failure> import_raw(vblk::ImageStore& store, const Args& a, const 
   const uint64_t total_blocks = round_up(in.size, bs) / bs;
   const Failure interrupted{a.image, "interrupted; the unfinished image was removed"};
   std::vector<uint8_t> buf(kChunkBytes);
-  vblk::cli::Progress progress("importing " + (in.stream ? std::string("standard input") : in.name), in.size);
+  vblk::cli::Progress progress("importing " + in.shown(), in.size);
   bool seek_data = !in.stream;
   uint64_t pos = 0;  // Invariant: a multiple of bs.
   while (pos < in.size) {
@@ -253,11 +256,11 @@ std::optional<Failure> import_raw(vblk::ImageStore& store, const Args& a, const 
       }
     }
     size_t want = static_cast<size_t>(std::min<uint64_t>(kChunkBytes, in.size - pos));
-    auto got = in.stream ? read_stream(in.fd, buf.data(), want, pos) : read_full(in.fd, buf.data(), want, pos, in.name);
+    auto got = in.stream ? read_stream(in.fd, buf.data(), want, pos, in.shown()) : read_full(in.fd, buf.data(), want, pos, in.name);
     if (!got) return Failure{in.name, vblk::cli::error_cause(got.status(), in.name)};
     if (vblk::cli::interrupted()) return interrupted;
     if (got.value() < want && in.stream) {
-      return Failure{in.name, "standard input ended after " + std::to_string(pos + got.value()) + " bytes; --size is " +
+      return Failure{in.name, std::string(in.name == kStdinName ? "standard input ended" : "ended") + " after " + std::to_string(pos + got.value()) + " bytes; --size is " +
                                   std::to_string(in.size)};
     }
     if (got.value() < want) {
@@ -288,11 +291,11 @@ std::optional<Failure> import_raw(vblk::ImageStore& store, const Args& a, const 
   if (in.stream) {
     // The stream must end where --size does: more bytes mean the size is wrong.
     uint8_t extra = 0;
-    auto more = read_stream(in.fd, &extra, 1, in.size);
+    auto more = read_stream(in.fd, &extra, 1, in.size, in.shown());
     if (!more) return Failure{in.name, vblk::cli::error_cause(more.status(), in.name)};
     if (vblk::cli::interrupted()) return interrupted;
     if (more.value() > 0)
-      return Failure{in.name, "standard input holds more than the " + std::to_string(in.size) + " bytes of --size"};
+      return Failure{in.name, std::string(in.name == kStdinName ? "standard input holds" : "holds") + " more than the " + std::to_string(in.size) + " bytes of --size"};
   }
   progress.finish();
   counts.zero_blocks = total_blocks - counts.stored_blocks;  // includes skipped holes
@@ -319,10 +322,19 @@ int run(const Args& a) {
     if (raw->get() < 0) return fail({a.from, errno_text(errno)});
     if (::fstat(raw->get(), &raw_st) != 0) return fail({a.from, errno_text(errno)});
     if (S_ISDIR(raw_st.st_mode)) return fail({a.from, "is a directory"});
-    off_t end = ::lseek(raw->get(), 0, SEEK_END);  // also right for block devices
-    if (end < 0) return fail({a.from, "cannot determine size: " + errno_text(errno)});
-    raw_size = static_cast<uint64_t>(end);
-    in = {raw->get(), a.from, false, *raw_size};
+    // A pipe or character device has no size (lseek says 0): it is read as
+    // a stream, as standard input is, and must hold exactly --size bytes.
+    if (S_ISFIFO(raw_st.st_mode) || S_ISCHR(raw_st.st_mode) || S_ISSOCK(raw_st.st_mode)) {
+      if (!a.has_size)
+        return fail({a.from, "--size is required: a pipe or character device has no size to take", kExitUsage});
+      in = {raw->get(), a.from, true, 0};
+    }
+    if (!in.stream) {
+      off_t end = ::lseek(raw->get(), 0, SEEK_END);  // also right for block devices
+      if (end < 0) return fail({a.from, "cannot determine size: " + errno_text(errno)});
+      raw_size = static_cast<uint64_t>(end);
+      in = {raw->get(), a.from, false, *raw_size};
+    }
   }
 
   Plan plan;

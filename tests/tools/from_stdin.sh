@@ -36,6 +36,15 @@ vinspect b --json --no-map >b.json
   fail "used blocks differ: zero blocks of the stream were not left FREE"
 vinspect b --check >/dev/null || fail "the piped import does not check clean"
 
+# A named pipe given by its path is read the same way (its size, 0, is not
+# taken for the disk's).
+mkfifo disk.pipe
+cat raw.img >disk.pipe &
+vformat np --from disk.pipe --size "$SIZE" >fmt.txt 2>fmt.err || fail "import from a named pipe: $(cat fmt.err)"
+wait
+vexport np np.raw >/dev/null 2>&1
+cmp a.raw np.raw || fail "the disk imported from a named pipe differs"
+
 # Standard input may also be a regular file; it is read as a stream all the same.
 vformat c --from - --size "$SIZE" <raw.img >/dev/null
 vexport c c.raw >/dev/null 2>&1
