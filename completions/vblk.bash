@@ -13,7 +13,7 @@ _vblk_format() {
     --label|-L) return ;;
   esac
   if [[ $cur == -* ]]; then
-    COMPREPLY=($(compgen -W "--size --block-size --level --label --from --force --no-flush-records --help --version" -- "$cur"))
+    COMPREPLY=($(compgen -W "--size --block-size --level --label --from --force --no-flush-records --resize --help --version" -- "$cur"))
   else
     _vblk_images
   fi

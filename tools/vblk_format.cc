@@ -3,6 +3,7 @@
 //   vblk-format IMAGE --size 8G [--block-size 4096] [--level N] [--label L] [--force]
 //   vblk-format IMAGE --from RAW.img [--size S] [same options]
 //   vblk-format IMAGE --from - --size S [same options]   (raw disk on stdin)
+//   vblk-format --resize IMAGE|MOUNTPOINT NEWSIZE [--force]
 //
 // Exit status (see vblk-format(1)):
 //   0  the image was created
@@ -48,6 +49,7 @@
 #include "cli/interrupt.h"
 #include "cli/live.h"
 #include "cli/report.h"
+#include "cli/resize.h"
 #include "inject/rules_file.h"
 #include "vblk/image_store.h"
 #include "vblk/size_parse.h"
@@ -84,6 +86,9 @@ struct Args {
   std::string label;
   bool force = false;
   bool no_flush_records = false;
+  bool resize = false;
+  std::string new_size_text;  // --resize: the second operand
+  bool has_new_size = false;
 };
 
 struct Plan {
@@ -402,7 +407,10 @@ int main(int argc, char** argv) {
     CLI::App app{"Create a vblk compressed block image, empty or from a raw disk file.", kProg};
     Args a;
     app.set_version_flag("--version", std::string(kProg) + " " + VBLK_VERSION, "Print the version and exit");
-    app.add_option("IMAGE", a.image, "Image file to create")->required()->type_name("");
+    app.add_option("IMAGE", a.image, "Image file to create (with --resize: the image, or a vblkfs mountpoint)")
+        ->required()
+        ->type_name("");
+    auto* new_size = app.add_option("NEWSIZE", a.new_size_text, "With --resize: the new capacity")->type_name("");
     auto* size = app.add_option("-s,--size", a.size_text,
                                 "Capacity: bytes or K/M/G/T/P suffix (powers of 1024), a whole number of blocks; "
                                 "with --from RAW defaults to the raw file's size rounded up to a block; with "
@@ -417,15 +425,40 @@ int main(int argc, char** argv) {
     app.add_option("-l,--level", a.level, "zstd compression level, 0 (store raw) to 19")
         ->type_name("N")->capture_default_str();
     app.add_option("-L,--label", a.label, "Label, at most 63 bytes")->type_name("LABEL");
-    app.add_flag("-f,--force", a.force, "Overwrite IMAGE if it exists");
+    app.add_flag("-f,--force", a.force,
+                 "Overwrite IMAGE if it exists; with --resize, shrink even when blocks past the new end are USED "
+                 "(they are discarded)");
+    app.add_flag("--resize", a.resize,
+                 "Change the capacity of an existing image to NEWSIZE: offline, or live on a mounted disk "
+                 "given its mountpoint (then losetup -c, resize2fs); blocks, label, UUID and fault rules are kept");
     app.add_flag("--no-flush-records", a.no_flush_records,
                  "One host sync per flush instead of two (fsync after every small write about twice as fast on "
                  "a disk whose sync takes milliseconds); damage in the log then ends it, losing every later "
                  "write, instead of costing only the damaged record");
-    app.footer("Exit status: 0 created, 1 failed (nothing left behind), 2 invalid command line or value.");
+    app.footer("Exit status: 0 created (resized), 1 failed (nothing left behind), 2 invalid command line or value.");
     if (auto code = vblk::cli::parse_command_line(app, argc, argv, kProg)) return *code;
     a.has_size = size->count() > 0;
     a.has_from = from->count() > 0;
+    a.has_new_size = new_size->count() > 0;
+    if (a.resize) {
+      // The options that shape a new image have no meaning for an existing one.
+      for (const char* name : {"--size", "--from", "--block-size", "--level", "--label", "--no-flush-records"}) {
+        if (app.count(name) > 0) {
+          vblk::cli::report_error(kProg, "", std::string(name) + " excludes --resize (only --force goes with it)");
+          return kExitUsage;
+        }
+      }
+      if (!a.has_new_size) {
+        vblk::cli::report_error(kProg, a.image, "--resize needs the new size: vblk-format --resize IMAGE NEWSIZE");
+        return kExitUsage;
+      }
+      if (auto f = vblk::cli::resize_target(a.image, a.new_size_text, a.force)) return fail(*f);
+      return 0;
+    }
+    if (a.has_new_size) {
+      vblk::cli::report_error(kProg, "", "unexpected argument '" + a.new_size_text + "' (a new size goes with --resize)");
+      return kExitUsage;
+    }
     if (!a.has_size && !a.has_from) {
       vblk::cli::report_error(kProg, a.image, "give --size or --from (see --help)");
       return kExitUsage;

@@ -70,6 +70,13 @@ class Driver {
   // for background work to poll to find whether the disk is in use.
   uint64_t requests() const;
   BlockDevice& device();
+  // Changes the size to new_blocks blocks: `change` resizes the device below
+  // (the image) while no write, trim or read-modify-write between the old
+  // and the new end is under way; then the driver takes the device's
+  // block_count() (the new one if change succeeded) and drops the cached
+  // blocks between the ends. Returns change's status.
+  // REQUIRES: change does not call back into this driver.
+  Status resize(uint64_t new_blocks, const std::function<Status()>& change);
   // Runs fn on the device below the driver with the blocks of
   // [first, first+count) held, then drops those blocks from the cache, so a
   // change the driver cannot see (fault injection rewriting stored bytes)

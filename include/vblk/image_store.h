@@ -35,6 +35,9 @@ struct FormatOptions {
   // and syncs twice, so that replay can go on past damage in the log.
   // false: one sync per flush, and replay ends at the first damaged record.
   bool flush_records = true;
+  // The resizable feature (vblk(5)): the capacity may change later
+  // (resize()). false: the capacity is fixed, as before the feature.
+  bool resizable = true;
   // Advanced layout knobs (0 = default); tests use small values to keep
   // images tiny.
   uint32_t segment_size = 0;      // power of two, 1..256 MiB
@@ -122,6 +125,18 @@ struct PowerCutReport {
   uint64_t dropped_records = 0; // every record cut off the log
   uint64_t dropped_writes = 0;  // the write and trim calls they held (a call may take several records)
   uint64_t dropped_blocks = 0;  // blocks those writes and trims covered
+};
+
+// What resize() did.
+struct ResizeReport {
+  uint64_t old_block_count = 0;
+  uint64_t new_block_count = 0;
+  // Shrinking with discard: the USED blocks at or beyond the new end that
+  // were dropped, and the first of them; the BAD blocks there, whose marks
+  // went with them.
+  uint64_t discarded_used = 0;
+  uint64_t first_discarded = 0;
+  uint64_t discarded_bad = 0;
 };
 
 // What repair() did.
@@ -245,6 +260,19 @@ class ImageStore {
   // after an open reads the header of every record in use (read-only opens
   // too), unless the maintenance thread already has.
   virtual Result<uint64_t> provisional_bytes() = 0;
+  // Changes the capacity to new_block_count blocks (vblk(5), CAPACITY): the
+  // blocks kept keep their data and state, new ones are FREE, and the
+  // change is durable when it returns (a checkpoint carries it: a crash
+  // leaves the old capacity or the new one). Shrinking fails with
+  // InvalidArgument, naming the first USED block at or beyond the new end
+  // and how many there are, unless `discard`: they are then dropped (FREE
+  // when the disk grows back), and BAD marks beyond the end with them.
+  // NotSupported on an image without the resizable feature;
+  // InvalidArgument for a capacity the format does not allow. When the
+  // checkpoint of a shrink fails the store refuses writes until reopened
+  // (it has dropped blocks the file still holds); a grow that fails leaves
+  // the capacity as it was.
+  virtual Result<ResizeReport> resize(uint64_t new_block_count, bool discard) = 0;
   // Checkpoints (when writable) and releases the lock. Called by the
   // destructor if not called explicitly; errors are then only logged.
   virtual Status close() = 0;

@@ -173,8 +173,7 @@ struct Driver::Impl {
   Impl(std::unique_ptr<BlockDevice> device, DriverOptions o)
       : opts(o),
         bs(device->block_size()),
-        nblocks(device->block_count()),
-        size(nblocks * bs),
+        size_bytes(device->block_count() * bs),
         max_io_blocks(std::max<uint64_t>(1, kMaxIoBytes / bs)),
         cache(o.cache_bytes, bs),
         facade(std::move(device), locks, cache, max_io_blocks),
@@ -200,8 +199,9 @@ struct Driver::Impl {
 
   DriverOptions opts;
   const uint32_t bs;
-  const uint64_t nblocks;
-  const uint64_t size;
+  // The device's size; changes only by Driver::resize(). Each request
+  // reads it once.
+  std::atomic<uint64_t> size_bytes;
   const uint64_t max_io_blocks;
 
   // Declared before facade, which refers to them.
@@ -313,6 +313,7 @@ Result<size_t> Driver::Impl::do_read(uint64_t offset, std::span<uint8_t> out) {
   if (out.size() > std::numeric_limits<uint64_t>::max() - offset) {
     return Status::invalid_argument(fmt::format("read at offset {} of {} bytes overflows", offset, out.size()));
   }
+  const uint64_t size = size_bytes.load(std::memory_order_acquire);
   if (offset >= size || out.empty()) return size_t{0};
   const uint64_t len = std::min<uint64_t>(out.size(), size - offset);
   std::vector<uint8_t> bounce;
@@ -343,10 +344,11 @@ Result<size_t> Driver::Impl::do_write(uint64_t offset, std::span<const uint8_t> 
   if (data.size() > std::numeric_limits<uint64_t>::max() - offset) {
     return Status::invalid_argument(fmt::format("write at offset {} of {} bytes overflows", offset, data.size()));
   }
+  const uint64_t size = size_bytes.load(std::memory_order_acquire);
   if (offset >= size) {
     return Status::out_of_range(fmt::format("write at offset {} (block {}) starts at or beyond the end of the "
                                             "device ({} bytes, {} blocks)",
-                                            offset, offset / bs, size, nblocks));
+                                            offset, offset / bs, size, size / bs));
   }
   const uint64_t len = std::min<uint64_t>(data.size(), size - offset);
   std::vector<uint8_t> bounce;
@@ -378,10 +380,11 @@ Status Driver::Impl::do_trim(uint64_t offset, uint64_t length) {
     return Status::invalid_argument(fmt::format("trim at offset {} of {} bytes overflows", offset, length));
   }
   if (length == 0) return Status::ok();
+  const uint64_t size = size_bytes.load(std::memory_order_acquire);
   if (offset >= size) {
     return Status::out_of_range(fmt::format("trim at offset {} (block {}) starts at or beyond the end of the "
                                             "device ({} bytes, {} blocks)",
-                                            offset, offset / bs, size, nblocks));
+                                            offset, offset / bs, size, size / bs));
   }
   const uint64_t len = std::min(length, size - offset);
   std::vector<uint8_t> bounce;
@@ -416,9 +419,30 @@ Driver::Driver(std::unique_ptr<BlockDevice> device, DriverOptions opts) {
 
 Driver::~Driver() = default;
 
-uint64_t Driver::size_bytes() const { return impl_->size; }
+uint64_t Driver::size_bytes() const { return impl_->size_bytes.load(std::memory_order_acquire); }
 uint32_t Driver::block_size() const { return impl_->bs; }
 BlockDevice& Driver::device() { return impl_->facade; }
+
+Status Driver::resize(uint64_t new_blocks, const std::function<Status()>& change) {
+  Impl& d = *impl_;
+  if (new_blocks > std::numeric_limits<uint64_t>::max() / d.bs)
+    return Status::invalid_argument(fmt::format("{} blocks of {} bytes overflow", new_blocks, d.bs));
+  const uint64_t old_blocks = size_bytes() / d.bs;
+  const uint64_t lo = std::min(old_blocks, new_blocks), hi = std::max(old_blocks, new_blocks);
+  // No write, trim or read-modify-write between the two ends while the
+  // device changes size. One that started before, and waits for these
+  // blocks, then finds the device's new end (a shrink fails it); requests
+  // past a larger end are taken once the driver has it. A refused change
+  // disturbs nothing.
+  BlockRangeLock::Guard guard(d.locks, lo, hi - lo);
+  Status st = change();
+  // Whatever change() did, the device says where its end is now.
+  d.size_bytes.store(d.dev->block_count() * d.bs, std::memory_order_release);
+  // What was cached between the ends is gone (dropped by a shrink) or
+  // cannot be there (past the old end).
+  d.cache.invalidate(lo, hi - lo);
+  return st;
+}
 
 Status Driver::modify_below(uint64_t first, uint64_t count, const std::function<Status(BlockDevice&)>& fn) {
   BlockRangeLock::Guard guard(impl_->locks, first, count);
@@ -458,8 +482,9 @@ Status Driver::trim(uint64_t offset, uint64_t length) {
   impl_->trims.fetch_add(1, std::memory_order_relaxed);
   Status st = impl_->do_trim(offset, length);
   impl_->finish("trim", offset, length, st, start);
-  if (st.is_ok() && offset < impl_->size) {
-    impl_->bytes_trimmed.fetch_add(std::min(length, impl_->size - offset), std::memory_order_relaxed);
+  const uint64_t size = size_bytes();
+  if (st.is_ok() && offset < size) {
+    impl_->bytes_trimmed.fetch_add(std::min(length, size - offset), std::memory_order_relaxed);
   }
   return st;
 }

@@ -76,8 +76,14 @@ inline constexpr uint64_t kFeatureDeferredCompression = 1ull << 1;
 // in the log from a torn tail and go on past it. Set by vblk-format on new
 // images.
 inline constexpr uint64_t kFeatureFlushRecords = 1ull << 2;
+// Incompatible bit 3: the capacity may change after the image is created.
+// The capacity in force is carried by the checkpoint metadata (version 3,
+// which ends with block_count), the superblock's block_count by an image
+// whose checkpoint has no metadata yet; a checkpoint is what changes it.
+// Set by vblk-format on new images.
+inline constexpr uint64_t kFeatureResizable = 1ull << 3;
 inline constexpr uint64_t kKnownIncompatFeatures =
-    kFeatureUnitTables | kFeatureDeferredCompression | kFeatureFlushRecords;
+    kFeatureUnitTables | kFeatureDeferredCompression | kFeatureFlushRecords | kFeatureResizable;
 inline constexpr uint64_t kKnownCompatFeatures = 0;
 inline constexpr uint64_t kKnownAutoclearFeatures = 0;
 
@@ -101,7 +107,8 @@ struct Superblock {
   uint64_t created_unix = 0;
   std::string label;
 };
-// Byte ranges (superblock):
+// Byte ranges (superblock); block_count is the capacity at creation (the
+// capacity in force, unless kFeatureResizable says the checkpoint has it):
 //   0  magic[8]            "VBLKIMG\0"
 //   8  u32 version         1
 //   12 u32 header_length   512
@@ -298,6 +305,7 @@ namespace vblk::format {
 //                                            (kSegmentReleased, 0) = released
 //      u64 bad_range_count B
 //      B x { u64 first, u64 count }          ascending, disjoint
+//      u64 block_count                       version 3 only: the capacity in force
 // Allocation rule (replay depends on it): when the head segment cannot take
 // the next record, the next segment is the lowest-numbered segment whose
 // fill is 0 in the checkpoint in force, else segment_count (the file grows).
@@ -308,7 +316,10 @@ namespace vblk::format {
 // allocated.
 inline constexpr uint32_t kMetaChunkBytes = 1u << 20;
 // Version 2 added released segments; version 1 metadata reads the same.
+// Version 3 (images with kFeatureResizable, and only they) appends the
+// capacity in force.
 inline constexpr uint64_t kMetaVersion = 2;
+inline constexpr uint64_t kMetaVersionCapacity = 3;
 inline constexpr uint32_t kSegmentReleased = 0xFFFFFFFFu;
 inline constexpr uint32_t kMetaPageEntrySize = 24;
 inline constexpr uint32_t kMetaSegmentEntrySize = 8;

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -114,7 +115,8 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, f
     if (ino != kRootIno && ino != kDiskIno) return (void)fuse_reply_err(req, ENOENT);
     if ((to_set & FUSE_SET_ATTR_SIZE) &&
         (ino != kDiskIno || static_cast<uint64_t>(attr->st_size) != fs.driver().size_bytes())) {
-      // A disk has a fixed size: truncation and growth are refused.
+      // Truncation and growth are refused: the size changes only by a resize
+      // through the control interface (vblk-format --resize MOUNTPOINT).
       spdlog::warn("refusing to change the size of the disk file to {} bytes", attr->st_size);
       return (void)fuse_reply_err(req, EPERM);
     }
@@ -334,6 +336,16 @@ fuse_lowlevel_ops make_ops() {
 }  // namespace
 
 DiskFs::DiskFs(Driver& driver, DiskFsOptions opts) : driver_(driver), opts_(std::move(opts)), start_(std::time(nullptr)) {}
+
+void DiskFs::size_changed(uint64_t old_bytes, uint64_t new_bytes) {
+  fuse_session* se = session_.load();
+  if (se == nullptr) return;
+  const off_t from = static_cast<off_t>(std::min(old_bytes, new_bytes));
+  const int rc = fuse_lowlevel_notify_inval_inode(se, kDiskIno, from, 0);
+  // ENOENT: the kernel has not looked the file up yet, so caches nothing.
+  if (rc != 0 && rc != -ENOENT)
+    spdlog::warn("telling the kernel that {} is now {} bytes: {}", opts_.file_name, new_bytes, std::strerror(-rc));
+}
 
 const fuse_lowlevel_ops& DiskFs::ops() {
   static const fuse_lowlevel_ops ops = make_ops();

@@ -5,7 +5,8 @@
 // the C boundary; std::bad_alloc becomes ENOMEM, anything else EIO.
 //
 //   ino 1: the mountpoint directory, holding exactly one entry
-//   ino 2: the disk file, size = device capacity, fixed
+//   ino 2: the disk file, size = device capacity (changed only by a resize
+//          through the control interface; truncate and growth are refused)
 //
 // Both inodes carry the live control interface as extended attributes
 // (user.vblk.*, see control.h), when a Control is given.
@@ -18,13 +19,16 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "vblk/driver.h"
 
 struct fuse_lowlevel_ops;
+struct fuse_session;
 
 namespace vblk::live {
 class Control;
@@ -57,11 +61,19 @@ class DiskFs {
   Driver& driver() { return driver_; }
   const DiskFsOptions& options() const { return opts_; }
   time_t start_time() const { return start_; }
+  // The session the kernel's notifications go to; null before it exists.
+  void set_session(fuse_session* se) { session_.store(se); }
+  // The disk changed size (a resize): drops the kernel's cached attributes
+  // of the disk file and its cached pages past the smaller end, so the next
+  // stat (and losetup -c after it) sees the new size. Safe to call from a
+  // request handler: the notification takes no lock that one holds.
+  void size_changed(uint64_t old_bytes, uint64_t new_bytes);
 
  private:
   Driver& driver_;
   DiskFsOptions opts_;
   time_t start_;
+  std::atomic<fuse_session*> session_{nullptr};
 };
 
 }  // namespace vblk::fuse

@@ -342,6 +342,10 @@ int serve(const MountOptions& o, Ready& ready, bool daemon) {
   copts.rules_file = (*stack)->rules_file();
   copts.read_only = o.read_only;
   copts.owner = ::getuid();
+  DiskFs* disk_fs = nullptr;  // set once it exists, before any request can come
+  copts.on_resized = [&disk_fs](uint64_t old_bytes, uint64_t new_bytes) {
+    if (disk_fs) disk_fs->size_changed(old_bytes, new_bytes);
+  };
   Control control(driver, (*stack)->faults(), (*stack)->store(), copts);
   DiskFsOptions fopts;
   fopts.file_name = o.file_name;
@@ -352,6 +356,7 @@ int serve(const MountOptions& o, Ready& ready, bool daemon) {
   fopts.control = &control;
   fopts.max_read = max_read_option(o.fuse_options);
   DiskFs fs(driver, fopts);
+  disk_fs = &fs;
 
   // Each item escaped: a comma or backslash in the image's path would
   // otherwise split fsname= in two.
@@ -376,6 +381,7 @@ int serve(const MountOptions& o, Ready& ready, bool daemon) {
     ready.fail(o.mountpoint + ": cannot start a FUSE session (bad -o option?)");
     return 1;
   }
+  fs.set_session(se);
   int rc = 1;
   std::thread probe;
   LoopStopper loop_stopper;
@@ -428,6 +434,7 @@ int serve(const MountOptions& o, Ready& ready, bool daemon) {
     }
     fuse_remove_signal_handlers(se);
   }
+  fs.set_session(nullptr);
   fuse_session_destroy(se);
   // Closing the session's /dev/fuse descriptors ends a probe still waiting
   // on the kernel.

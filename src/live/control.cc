@@ -10,9 +10,11 @@
 
 #include <cerrno>
 #include <charconv>
+#include <optional>
 
 #include "inject/block_map.h"
 #include "inject/command.h"
+#include "inject/resize.h"
 #include "inject/rules_file.h"
 #include "util/check_json.h"
 #include "vblk/size_parse.h"
@@ -170,6 +172,60 @@ int Control::scrub_command(std::string_view args, std::string* reply) {
   return 0;
 }
 
+int Control::resize_command(std::string_view args, std::string* reply) {
+  auto word = [&args]() {
+    while (!args.empty() && args.front() == ' ') args.remove_prefix(1);
+    const size_t n = std::min(args.find(' '), args.size());
+    std::string_view w = args.substr(0, n);
+    args.remove_prefix(n);
+    return w;
+  };
+  const std::string_view size_text = word();
+  const std::string_view option = word();
+  const bool discard = option == "discard";
+  auto bytes = parse_size(size_text);
+  if (size_text.empty() || !bytes || (!option.empty() && !discard) || !word().empty()) {
+    *reply = "error: resize takes a size and optionally 'discard' (e.g. 'resize 16G'), not '" +
+             std::string(size_text) + (option.empty() ? "" : " " + std::string(option)) + "'\n";
+    return EINVAL;
+  }
+  if (!opts_.on_resized) {
+    *reply = "error: " + opts_.server + " cannot show its clients a new size: stop it, resize the image "
+             "(vblk-format --resize IMAGE SIZE) and serve it again\n";
+    return EIO;
+  }
+  auto blocks = inject::blocks_for_size(*bytes, store_.block_size());
+  if (!blocks) {
+    *reply = with_newline("error: " + blocks.status().message());
+    return EINVAL;
+  }
+  const uint64_t old_bytes = driver_.size_bytes();
+  std::optional<inject::Resized> done;
+  Status st = driver_.resize(*blocks, [&] {
+    auto r = inject::resize_image(store_, faults_, *blocks, discard,
+                                  "'resize SIZE discard' (vblk-format --resize --force) drops them");
+    if (!r) return r.status();
+    done = *r;
+    return Status::ok();
+  });
+  if (!st) {
+    spdlog::warn("control: resize to {} bytes failed: {}", *bytes, st.to_string());
+    *reply = with_newline("error: " + st.message());
+    return command_errno(st);
+  }
+  *reply = inject::describe(*done);
+  if (done->rules_cut) {
+    if (Status saved = save_rules(); !saved) {
+      spdlog::warn("control: saving the fault rules: {}", saved.to_string());
+      *reply += fmt::format(" (warning: the rules could not be saved to {}: {})", opts_.rules_file, saved.message());
+    }
+  }
+  spdlog::info("control: {}", *reply);
+  opts_.on_resized(old_bytes, driver_.size_bytes());
+  *reply = with_newline(*reply);
+  return 0;
+}
+
 void Control::remember_reply(const Caller& c, std::string reply) {
   std::lock_guard lock(state_mu_);
   if (reply_by_pid_.size() >= kMaxReplies && !reply_by_pid_.count(c.pid)) reply_by_pid_.erase(reply_by_pid_.begin());
@@ -237,6 +293,19 @@ int Control::set(const Caller& caller, const std::string& name, std::string_view
     // Reads only: allowed on a read-only mount too.
     std::string reply;
     const int err = scrub_command(value.substr(5), &reply);
+    remember_reply(caller, reply);
+    return err;
+  }
+  if (value == "resize" || value.rfind("resize ", 0) == 0) {
+    std::string reply;
+    int err = EROFS;
+    if (opts_.read_only) {
+      reply = std::string("error: the image is ") + (opts_.mountpoint.empty() ? "served" : "mounted") +
+              " read-only: it cannot be resized\n";
+    } else {
+      std::lock_guard lock(command_mu_);
+      err = resize_command(value.substr(6), &reply);
+    }
     remember_reply(caller, reply);
     return err;
   }

@@ -11,7 +11,9 @@
 //   user.vblk.control   write  one command of the fault-injection language
 //                              (inject/command.h); takes effect on the next
 //                              request; or "scrub [RATE]" / "scrub stop"
-//                              (live/scrub.h)
+//                              (live/scrub.h); or "resize SIZE [discard]"
+//                              (inject/resize.h; only where on_resized is
+//                              set: a server whose clients can see a new size)
 //                       read   the reply to the caller's last command
 //
 // Only the user who mounted and root may read or write them (EACCES).
@@ -27,6 +29,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -48,6 +51,11 @@ struct ControlOptions {
   std::string rules_file;   // where the fault rules are saved
   bool read_only = false;   // commands refused with EROFS
   uid_t owner = 0;          // the user who mounted
+  // Called after a resize with the old and new size in bytes, to tell the
+  // clients (vblkfs: the kernel's cached size of the disk file). Null: the
+  // server cannot resize (NBD clients keep the size they were given), and
+  // "resize" fails (EIO) saying so.
+  std::function<void(uint64_t old_bytes, uint64_t new_bytes)> on_resized;
 };
 
 struct Caller {
@@ -95,6 +103,9 @@ class Control {
   // "scrub", "scrub RATE", "scrub stop": 0 or a positive errno; *reply set.
   int scrub_command(std::string_view args, std::string* reply);
   Json scrub_json();
+  // "resize SIZE [discard]": 0 or a positive errno; *reply set.
+  // REQUIRES: command_mu_ held.
+  int resize_command(std::string_view args, std::string* reply);
 
   Driver& driver_;
   FaultDevice& faults_;

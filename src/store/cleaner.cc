@@ -40,7 +40,7 @@ std::vector<uint8_t> StoreImpl::encode_meta_locked() const {
     out.resize(at + 4);
     format::put_u32(out.data() + at, v);
   };
-  u64(format::kMetaVersion);
+  u64(resizable_ ? format::kMetaVersionCapacity : format::kMetaVersion);
   u64(used_);
   u64(zero_);
   u64(trimmed_);
@@ -71,6 +71,7 @@ std::vector<uint8_t> StoreImpl::encode_meta_locked() const {
     u64(first);
     u64(count);
   }
+  if (resizable_) u64(block_count_);
   return out;
 }
 

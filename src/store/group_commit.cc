@@ -27,6 +27,8 @@ void StoreImpl::commit_writes_locked(const std::vector<WriteWaiter*>& batch) {
   std::vector<Item> items;
   for (WriteWaiter* w : batch) {
     w->status = check_writable();
+    // Checked again: a resize may have moved the end since write_blocks() did.
+    if (w->status) w->status = check_range(w->first, w->count);
     if (w->status) {
       if (auto bad = bad_.first_in(w->first, w->count))
         w->status = Status::bad_block("block " + std::to_string(*bad) + " is BAD");

@@ -48,7 +48,8 @@ Result<format::Superblock> superblock_for(const std::string& path, const FormatO
   sb.created_unix = static_cast<uint64_t>(std::time(nullptr));
   sb.label = opts.label;
   sb.incompat_features = format::kFeatureUnitTables | format::kFeatureDeferredCompression |
-                         (opts.flush_records ? format::kFeatureFlushRecords : 0);
+                         (opts.flush_records ? format::kFeatureFlushRecords : 0) |
+                         (opts.resizable ? format::kFeatureResizable : 0);
   // A random (version 4) UUID, as mke2fs and mkswap make them.
   static_assert(sizeof(uuid_t) == sizeof(sb.uuid));
   uuid_generate_random(sb.uuid.data());
@@ -185,10 +186,12 @@ StoreImpl::StoreImpl(std::unique_ptr<io::File> file, const format::Superblock& s
       max_record_blocks_(std::min(sb.max_record_bytes / sb.block_size, format::kMaxRecordBlocks)),
       unit_tables_(sb.incompat_features & format::kFeatureUnitTables),
       flush_records_(sb.incompat_features & format::kFeatureFlushRecords),
+      resizable_(sb.incompat_features & format::kFeatureResizable),
       deferred_((sb.incompat_features & format::kFeatureDeferredCompression) && opts.defer_compression &&
                 !opts.read_only && level_ > kDeferredWriteLevel),
       write_level_(deferred_ ? kDeferredWriteLevel : level_),
-      last_request_ns_(now_ns()) {}
+      last_request_ns_(now_ns()),
+      block_count_(sb.block_count) {}
 
 StoreImpl::~StoreImpl() {
   if (Status s = close(); !s) spdlog::error("{}: closing image: {}", file_->name(), s.to_string());
@@ -234,8 +237,8 @@ ImageInfo StoreImpl::info() {
   i.uuid = format::uuid_to_string(sb_.uuid);
   i.label = sb_.label;
   i.block_size = sb_.block_size;
-  i.block_count = sb_.block_count;
-  i.capacity_bytes = sb_.block_count * sb_.block_size;
+  i.block_count = block_count_;
+  i.capacity_bytes = block_count_ * sb_.block_size;
   i.compression_level = sb_.compression_level;
   i.segment_size = sb_.segment_size;
   i.max_record_bytes = sb_.max_record_bytes;
@@ -245,6 +248,7 @@ ImageInfo StoreImpl::info() {
   if (sb_.incompat_features & format::kFeatureDeferredCompression)
     i.feature_names.push_back("deferred_compression");
   if (sb_.incompat_features & format::kFeatureFlushRecords) i.feature_names.push_back("flush_records");
+  if (resizable_) i.feature_names.push_back("resizable");
   i.provisional_bytes = provisional_bytes_locked();
   i.provisional_scanned = provisional_scanned_ || !deferred_;
   i.compat_features = sb_.compat_features;
@@ -510,7 +514,8 @@ DeviceStats StoreImpl::stats() {
   }
   evict_pages();
   s.trimmed_blocks -= std::min(s.trimmed_blocks, bad_trimmed);
-  s.free_blocks = sb_.block_count - std::min(sb_.block_count, s.used_blocks + s.trimmed_blocks + s.bad_blocks);
+  const uint64_t blocks = block_count_;
+  s.free_blocks = blocks - std::min(blocks, s.used_blocks + s.trimmed_blocks + s.bad_blocks);
   s.stored_bytes = stored_;
   if (auto a = file_->allocated_bytes()) s.host_file_bytes = *a;
   if (auto z = file_->size()) s.host_file_size = *z;

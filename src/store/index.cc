@@ -146,6 +146,20 @@ void StoreImpl::evict_pages() {
   }
 }
 
+void StoreImpl::drop_page_locked(uint64_t page_no) {
+  if (auto d = page_dir_.find(page_no); d != page_dir_.end()) {
+    const uint64_t seg = segment_of(d->second.offset);
+    if (seg < segs_.size()) segs_[seg].live -= std::min(segs_[seg].live, d->second.length);
+    live_total_ -= std::min<uint64_t>(live_total_, d->second.length);
+    page_dir_.erase(d);
+  }
+  if (auto p = pages_.find(page_no); p != pages_.end()) {
+    if (p->second.dirty) --dirty_pages_;
+    lru_.erase(p->second.lru);
+    pages_.erase(p);
+  }
+}
+
 std::vector<uint64_t> StoreImpl::present_pages(uint64_t first_page, uint64_t last_page) const {
   std::vector<uint64_t> out;
   for (auto it = page_dir_.lower_bound(first_page); it != page_dir_.end() && it->first <= last_page; ++it)
@@ -216,10 +230,11 @@ BlockState StoreImpl::effective_state(uint64_t block, const IndexEntry& e) const
 }
 
 Status StoreImpl::check_range(uint64_t first, uint64_t count) const {
-  if (first > sb_.block_count || count > sb_.block_count - first)
+  const uint64_t blocks = block_count_.load(std::memory_order_relaxed);
+  if (first > blocks || count > blocks - first)
     return Status::out_of_range(file_->name() + ": blocks " + std::to_string(first) + "+" +
-                                std::to_string(count) + " beyond the device's " +
-                                std::to_string(sb_.block_count) + " blocks");
+                                std::to_string(count) + " beyond the device's " + std::to_string(blocks) +
+                                " blocks");
   return Status::ok();
 }
 

@@ -66,6 +66,7 @@ void StoreImpl::reset_state_locked() {
   }
   slot_ = 0;
   new_generation_due_ = false;
+  block_count_ = sb_.block_count;
   generation_ = 0;
   next_seq_ = 1;
   head_seg_ = format::kNoSegment;

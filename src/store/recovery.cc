@@ -77,6 +77,7 @@ Status StoreImpl::load_checkpoint(const Checkpoint& cp) {
     return Status::corruption("metadata size invalid");
 
   generation_ = cp.generation;
+  block_count_ = sb_.block_count;  // until metadata says otherwise
   next_seq_ = cp.next_record_seq;
   head_seg_ = cp.head_segment;
   head_fill_ = cp.head_fill;
@@ -113,14 +114,28 @@ Status StoreImpl::load_checkpoint(const Checkpoint& cp) {
 
   MetaReader r(meta);
   uint64_t version, pages, nsegs, nbad;
-  if (!r.u64(&version) || version < 1 || version > format::kMetaVersion)
+  if (!r.u64(&version) || version < 1 || version > format::kMetaVersionCapacity)
     return Status::corruption("unknown metadata version");
+  // Version 3, and it alone, carries the capacity: on a resizable image.
+  if ((version == format::kMetaVersionCapacity) != resizable_)
+    return Status::corruption("metadata version " + std::to_string(version) +
+                              (resizable_ ? " has no capacity, which a resizable image's must carry"
+                                          : " is for resizable images, and this one is not"));
+  uint64_t capacity = sb_.block_count;
+  if (resizable_) {
+    // The last 8 bytes: needed before the page table and bad list are checked against it.
+    if (meta.size() < 16) return Status::corruption("metadata truncated");
+    capacity = format::get_u64(meta.data() + meta.size() - 8);
+    if (Status s = format::validate_geometry(sb_.block_size, capacity, sb_.segment_size); !s)
+      return Status::corruption("metadata capacity invalid: " + s.message());
+    block_count_ = capacity;
+  }
   if (!r.u64(&used_) || !r.u64(&zero_) || !r.u64(&trimmed_) || !r.u64(&stored_) || !r.u64(&pages))
     return Status::corruption("metadata truncated");
-  if (used_ > sb_.block_count || zero_ > used_ || trimmed_ > sb_.block_count - used_)
+  if (used_ > capacity || zero_ > used_ || trimmed_ > capacity - used_)
     return Status::corruption("metadata block counters invalid");
   if (pages > r.remaining() / format::kMetaPageEntrySize) return Status::corruption("metadata page count invalid");
-  const uint64_t page_limit = (sb_.block_count + sb_.entries_per_page - 1) / sb_.entries_per_page;
+  const uint64_t page_limit = (capacity + sb_.entries_per_page - 1) / sb_.entries_per_page;
   for (uint64_t i = 0; i < pages; ++i) {
     uint64_t page_no, off;
     uint32_t len, reserved;
@@ -149,11 +164,13 @@ Status StoreImpl::load_checkpoint(const Checkpoint& cp) {
   for (uint64_t i = 0; i < nbad; ++i) {
     uint64_t first, count;
     if (!r.u64(&first) || !r.u64(&count)) return Status::corruption("metadata truncated");
-    if (count == 0 || first < last_end || first > sb_.block_count || count > sb_.block_count - first)
+    if (count == 0 || first < last_end || first > capacity || count > capacity - first)
       return Status::corruption("bad-block range " + std::to_string(i) + " invalid");
     bad_.add(first, count);
     last_end = first + count;
   }
+  uint64_t stated = 0;  // the capacity, taken from here above
+  if (resizable_ && (!r.u64(&stated) || stated != capacity)) return Status::corruption("metadata truncated");
   if (r.remaining() != 0) return Status::corruption("metadata has trailing bytes");
   // The chunks and the head segment were written after the table snapshot.
   for (auto& [loc, _] : chunks) {

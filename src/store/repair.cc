@@ -149,7 +149,11 @@ Status StoreImpl::rebuild_page(uint64_t page_no, const PageLocation& damaged, st
       break;
     }
   }
-  const uint64_t lo = page_no * sb_.entries_per_page, hi = lo + sb_.entries_per_page;
+  const uint64_t lo = page_no * sb_.entries_per_page;
+  // Past the capacity in force every entry is zero (a shrink dropped the
+  // blocks there, which no record says).
+  const uint64_t hi = std::max(lo, std::min(lo + sb_.entries_per_page, block_count_.load()));
+  for (uint64_t b = hi; b < lo + sb_.entries_per_page; ++b) (*entries)[b - lo] = IndexEntry{};
   uint64_t applied = 0;
   for (const ScannedRecord& r : **scan) {
     if (r.h.seq <= base_seq || r.h.seq >= upto || !format::covers_blocks(r.h.type)) continue;

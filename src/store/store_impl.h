@@ -280,7 +280,7 @@ class StoreImpl final : public ImageStore {
 
   ImageInfo info() override;
   uint32_t block_size() const override { return sb_.block_size; }
-  uint64_t block_count() const override { return sb_.block_count; }
+  uint64_t block_count() const override { return block_count_.load(std::memory_order_acquire); }
   Status read_blocks(uint64_t first, uint64_t count, std::span<uint8_t> out) override;
   Status write_blocks(uint64_t first, std::span<const uint8_t> data) override;
   Status trim_blocks(uint64_t first, uint64_t count) override;
@@ -301,6 +301,7 @@ class StoreImpl final : public ImageStore {
   Status power_on() override;
   Status recompress() override;
   Result<uint64_t> provisional_bytes() override;
+  Result<ResizeReport> resize(uint64_t new_block_count, bool discard) override;
   Status close() override;
 
  private:
@@ -314,6 +315,9 @@ class StoreImpl final : public ImageStore {
   Status set_entry(uint64_t block, const format::IndexEntry& e);
   void account_entry(const format::IndexEntry& e, int sign);
   void evict_pages();
+  // Forgets index page page_no, stored or in memory (a shrink: all its
+  // entries are FREE already), and the space its PAGE record held.
+  void drop_page_locked(uint64_t page_no);
   BlockState effective_state(uint64_t block, const format::IndexEntry& e) const;
   // Pages in [first_page, last_page] that exist, stored or in memory,
   // ascending. Work follows the pages that exist, never the range's size.
@@ -578,6 +582,7 @@ class StoreImpl final : public ImageStore {
   const uint32_t max_record_blocks_;
   const bool unit_tables_;  // the image has kFeatureUnitTables: DATA payloads get unit tables
   const bool flush_records_;  // the image has kFeatureFlushRecords: flushes append FLUSH records
+  const bool resizable_;      // the image has kFeatureResizable: the metadata carries the capacity
   // Deferred compression is on (see kDeferredWriteLevel): writers compress
   // at write_level_ = kDeferredWriteLevel, else at level_.
   const bool deferred_;
@@ -591,6 +596,10 @@ class StoreImpl final : public ImageStore {
   // Everything from here to unsynced_ is rebuilt by recover(); a new member
   // here must also be reset in reset_state_locked() (power_cut.cc).
   int slot_ = 0;                          // slot holding the checkpoint in force
+  // The capacity in force (vblk(5) CAPACITY): the superblock's, or the
+  // metadata's on a resizable image. Written under mu_; read without it
+  // by block_count().
+  std::atomic<uint64_t> block_count_;
   // A writable open has not yet written the checkpoint that starts its
   // generation (start_generation_locked()).
   bool new_generation_due_ = false;

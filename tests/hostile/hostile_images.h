@@ -38,6 +38,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -165,6 +166,7 @@ struct Meta {
   std::vector<MetaPage> pages;
   std::vector<std::pair<uint32_t, uint32_t>> segs;  // live, fill
   std::vector<std::pair<uint64_t, uint64_t>> bad;
+  std::optional<uint64_t> capacity;  // version 3 (resizable images): the capacity in force
   Bytes trailing;
 };
 
@@ -228,6 +230,7 @@ Meta parse_meta(const Bytes& m) {
     uint64_t f = u64(), c = u64();
     out.bad.push_back({f, c});
   }
+  if (out.version == format::kMetaVersionCapacity) out.capacity = u64();
   return out;
 }
 
@@ -250,6 +253,7 @@ Bytes encode_meta(const Meta& m) {
   for (auto& [live, fill] : m.segs) u32(live), u32(fill);
   u64(m.bad.size());
   for (auto& [f, c] : m.bad) u64(f), u64(c);
+  if (m.capacity) u64(*m.capacity);
   out.insert(out.end(), m.trailing.begin(), m.trailing.end());
   return out;
 }
@@ -393,6 +397,27 @@ void install_meta_bytes(Bytes& image, Layout& l, const Bytes& meta) {
   put_slot(image, l.slot, cp);
 }
 void install_meta(Bytes& image, Layout& l, const Meta& m) { install_meta_bytes(image, l, encode_meta(m)); }
+
+// The capacity in force becomes `blocks`: the superblock's, and the
+// metadata's (the base image is resizable: the metadata carries it).
+void set_capacity(Bytes& image, Layout& l, uint64_t blocks, Meta m) {
+  format::Superblock sb = l.sb;
+  sb.block_count = blocks;
+  put_superblock(image, sb);
+  m.capacity = blocks;
+  install_meta(image, l, m);
+}
+
+// The image as one without the resizable feature: the bit cleared, and
+// metadata of `version` without the capacity.
+void make_unresizable(Bytes& image, Layout& l, Meta m, uint64_t version) {
+  format::Superblock sb = l.sb;
+  sb.incompat_features &= ~format::kFeatureResizable;
+  put_superblock(image, sb);
+  m.version = version;
+  m.capacity.reset();
+  install_meta(image, l, m);
+}
 
 // The entries of index page `page_no` as the base image stores them.
 std::vector<format::IndexEntry> page_entries(const Bytes& image, const Layout& l, uint64_t page_no) {
@@ -700,8 +725,8 @@ void Generator::superblock_cases() {
       put_superblock(b, sb);
     });
   };
-  sb_case("feature-incompat-unknown", Expect::kReject, "unknown incompatible feature bit 0x8",
-          [](auto& sb) { sb.incompat_features = 8; });
+  sb_case("feature-incompat-unknown", Expect::kReject, "unknown incompatible feature bit 0x10",
+          [](auto& sb) { sb.incompat_features |= 0x10; });
   sb_case("feature-incompat-all", Expect::kReject, "every incompatible feature bit set",
           [](auto& sb) { sb.incompat_features = ~0ull; });
   sb_case("feature-compat-unknown", Expect::kValid, "unknown compatible feature bit 0x8 (may be ignored)",
@@ -722,10 +747,13 @@ void Generator::superblock_cases() {
   sb_case("block-count-negative", Expect::kReject, "capacity 2^64-1 blocks (-1)",
           [](auto& sb) { sb.block_count = ~0ull; });
   sb_case("block-count-2p63", Expect::kReject, "capacity 2^63 blocks", [](auto& sb) { sb.block_count = 1ull << 63; });
-  sb_case("block-count-too-small", Expect::kReject, "capacity smaller than the blocks the log writes",
+  variant("block-count-too-small", Expect::kReject, "capacity smaller than the blocks the log writes",
+          [](Bytes& b, Layout& l) { set_capacity(b, l, 16, l.meta); });
+  variant("block-count-1pib", Expect::kValid, "capacity 1 PiB (the limit), data as before",
+          [](Bytes& b, Layout& l) { set_capacity(b, l, (1ull << 50) / 4096, l.meta); });
+  sb_case("block-count-sb-small", Expect::kValid,
+          "superblock capacity 16 blocks on a resizable image (the checkpoint's capacity is in force)",
           [](auto& sb) { sb.block_count = 16; });
-  sb_case("block-count-1pib", Expect::kValid, "capacity 1 PiB (the limit), data as before",
-          [](auto& sb) { sb.block_count = (1ull << 50) / 4096; });
   sb_case("compression-unknown", Expect::kReject, "compression method 7",
           [](auto& sb) { sb.compression = static_cast<format::Compression>(7); });
   sb_case("level-negative", Expect::kReject, "compression level -1", [](auto& sb) { sb.compression_level = -1; });
@@ -866,15 +894,36 @@ void Generator::meta_cases() {
   };
   meta_case("meta-relocated", Expect::kValid, "the metadata rewritten elsewhere, unchanged (control case)",
             [](Meta&, auto&) {});
-  meta_case("meta-version", Expect::kReject, "metadata version 3", [](Meta& m, auto&) { m.version = 3; });
-  meta_case("meta-version-1", Expect::kValid, "metadata version 1 (no released segments: reads the same)",
-            [](Meta& m, auto&) { m.version = 1; });
-  meta_case("meta-released-v1", Expect::kReject, "a released segment in version 1 metadata",
-            [](Meta& m, const Layout& l) {
-              m.version = 1;
-              m.segs.resize(l.cp.segment_count);
-              m.segs.back() = {format::kSegmentReleased, 0};
-            });
+  meta_case("meta-version", Expect::kReject, "metadata version 4", [](Meta& m, auto&) { m.version = 4; });
+  variant("meta-version-1", Expect::kValid,
+          "an image without the resizable feature, metadata version 1 (no released segments: reads the same)",
+          [](Bytes& b, Layout& l) { make_unresizable(b, l, l.meta, 1); });
+  variant("meta-version-2", Expect::kValid, "an image without the resizable feature, metadata version 2",
+          [](Bytes& b, Layout& l) { make_unresizable(b, l, l.meta, 2); });
+  variant("meta-released-v1", Expect::kReject, "a released segment in version 1 metadata", [](Bytes& b, Layout& l) {
+    Meta m = l.meta;
+    m.segs.resize(l.cp.segment_count);
+    m.segs.back() = {format::kSegmentReleased, 0};
+    make_unresizable(b, l, m, 1);
+  });
+  variant("meta-version-3-unresizable", Expect::kReject,
+          "metadata version 3 (with a capacity) on an image without the resizable feature",
+          [](Bytes& b, Layout& l) {
+            format::Superblock sb = l.sb;
+            sb.incompat_features &= ~format::kFeatureResizable;
+            put_superblock(b, sb);
+          });
+  meta_case("meta-version-2-resizable", Expect::kReject, "metadata version 2 (no capacity) on a resizable image",
+            [](Meta& m, auto&) { m.version = 2, m.capacity.reset(); });
+  meta_case("meta-capacity-missing", Expect::kReject, "metadata version 3 without its capacity",
+            [](Meta& m, auto&) { m.capacity.reset(); });
+  meta_case("meta-capacity-zero", Expect::kReject, "metadata capacity 0 blocks", [](Meta& m, auto&) { m.capacity = 0; });
+  meta_case("meta-capacity-huge", Expect::kReject, "metadata capacity 2^63 blocks",
+            [](Meta& m, auto&) { m.capacity = 1ull << 63; });
+  meta_case("meta-capacity-negative", Expect::kReject, "metadata capacity 2^64-1 blocks",
+            [](Meta& m, auto&) { m.capacity = ~0ull; });
+  meta_case("meta-capacity-grown", Expect::kValid, "metadata capacity twice the superblock's (a grown image)",
+            [](Meta& m, auto&) { m.capacity = 2 * kBlocks; });
   meta_case("meta-released-fill", Expect::kReject, "a released segment with a fill",
             [](Meta& m, auto&) { m.segs[0] = {format::kSegmentReleased, 64}; });
   meta_case("meta-head-released", Expect::kReject, "the head segment recorded as released",
@@ -946,7 +995,8 @@ void Generator::meta_cases() {
             [](Meta& m, auto&) { m.segs[0] = {0, ~0u}; });
   variant("meta-bad-count-huge", Expect::kReject, "bad-block list count 2^63", [](Bytes& b, Layout& l) {
     Bytes meta = encode_meta(l.meta);
-    format::put_u64(meta.data() + meta.size() - 8 - 16 * l.meta.bad.size(), 1ull << 63);
+    const size_t after_bad = l.meta.capacity ? 8 : 0;
+    format::put_u64(meta.data() + meta.size() - after_bad - 8 - 16 * l.meta.bad.size(), 1ull << 63);
     install_meta_bytes(b, l, meta);
   });
   meta_case("meta-bad-beyond", Expect::kReject, "bad range beyond the capacity",
@@ -961,13 +1011,10 @@ void Generator::meta_cases() {
   // Valid but large: a 1 PiB disk whose bad list holds many huge ranges.
   variant("meta-bad-many-huge", Expect::kValid, "1 PiB capacity, 20000 bad ranges of 2^22 blocks each",
           [](Bytes& b, Layout& l) {
-            format::Superblock sb = l.sb;
-            sb.block_count = (1ull << 50) / 4096;
-            put_superblock(b, sb);
             Meta m = l.meta;
             m.bad.clear();
             for (uint64_t i = 0; i < 20000; ++i) m.bad.push_back({(1ull << 26) + (i << 23), 1ull << 22});
-            install_meta(b, l, m);
+            set_capacity(b, l, (1ull << 50) / 4096, m);
           });
   variant("meta-chain-loop", Expect::kReject, "two metadata chunks, the first naming itself as its predecessor",
           [](Bytes& b, Layout& l) {
@@ -1133,9 +1180,7 @@ void Generator::log_cases() {
   // Huge but valid: on a 1 PiB disk, records covering 2^30 blocks.
   auto huge_disk = [&](const std::string& name, Expect e, const std::string& what, const Rec& r, RecordType type) {
     variant(name, e, what, [&](Bytes& b, Layout& l) {
-      format::Superblock sb = l.sb;
-      sb.block_count = (1ull << 50) / 4096;
-      put_superblock(b, sb);
+      set_capacity(b, l, (1ull << 50) / 4096, l.meta);
       RecordHeader h = r.h;
       h.type = type;
       h.first = 1ull << 32;

@@ -766,6 +766,63 @@ TEST(Driver, ConcurrentWholeAndPartialWritesKeepEveryByteOfSomeWriter) {
 
 // ---------------------------------------------------------------- cache
 
+// A device whose end moves: it shows the first `count` blocks of a larger
+// MemDevice, and zeroes the blocks a shrink drops (as the store does).
+class MovingEndDevice final : public DeviceWrapper {
+ public:
+  MovingEndDevice(std::unique_ptr<BlockDevice> target, uint64_t count)
+      : DeviceWrapper(std::move(target)), count_(count) {}
+  uint64_t block_count() const override { return count_; }
+  Status read_blocks(uint64_t first, uint64_t count, std::span<uint8_t> out) override {
+    VBLK_RETURN_IF_ERROR(check_block_range(*this, first, count));
+    return DeviceWrapper::read_blocks(first, count, out);
+  }
+  Status write_blocks(uint64_t first, std::span<const uint8_t> data) override {
+    VBLK_RETURN_IF_ERROR(check_block_range(*this, first, data.size() / block_size()));
+    return DeviceWrapper::write_blocks(first, data);
+  }
+  Status set_end(uint64_t count) {
+    if (count < count_) VBLK_RETURN_IF_ERROR(DeviceWrapper::trim_blocks(count, count_ - count));
+    count_ = count;
+    return Status::ok();
+  }
+
+ private:
+  std::atomic<uint64_t> count_;
+};
+
+TEST(Driver, ResizeMovesTheEndAndForgetsCachedBlocksPastIt) {
+  auto mem = std::make_unique<MemDevice>(4096, 64);
+  auto moving = std::make_unique<MovingEndDevice>(std::move(mem), 32);
+  MovingEndDevice* dev = moving.get();
+  Driver drv(std::move(moving), DriverOptions{});
+  ASSERT_EQ(drv.size_bytes(), 32u * 4096);
+  ASSERT_TRUE(drv.write(20 * 4096, Bytes(4 * 4096, 7)).is_ok());
+  Bytes out(4 * 4096);
+  ASSERT_TRUE(drv.read(20 * 4096, out).is_ok());  // now cached
+  // Shrink past the written blocks.
+  ASSERT_TRUE(drv.resize(16, [&] { return dev->set_end(16); }).is_ok());
+  EXPECT_EQ(drv.size_bytes(), 16u * 4096);
+  EXPECT_EQ(drv.write(16 * 4096, Bytes(4096, 1)).status().code(), Status::Code::kOutOfRange);
+  auto r = drv.read(15 * 4096, std::span<uint8_t>(out).first(2 * 4096));
+  ASSERT_TRUE(r.is_ok());
+  EXPECT_EQ(r.value(), 4096u) << "a read is cut at the new end";
+  // Grow: past the old end is writable, and the dropped blocks read zeros,
+  // not what the cache held.
+  ASSERT_TRUE(drv.resize(48, [&] { return dev->set_end(48); }).is_ok());
+  EXPECT_EQ(drv.size_bytes(), 48u * 4096);
+  ASSERT_TRUE(drv.read(20 * 4096, out).is_ok());
+  EXPECT_EQ(out, Bytes(4 * 4096, 0));
+  ASSERT_TRUE(drv.write(47 * 4096, Bytes(4096, 9)).is_ok());
+  // A change that fails leaves the size the device has.
+  Status refused = drv.resize(8, [] { return Status::invalid_argument("refused"); });
+  EXPECT_EQ(refused.code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(drv.size_bytes(), 48u * 4096);
+  Bytes last(4096);
+  ASSERT_TRUE(drv.read(47 * 4096, last).is_ok());
+  EXPECT_EQ(last, Bytes(4096, 9));
+}
+
 TEST(Driver, CacheHitsCounted) {
   Rig rig(4096, 16);
   ASSERT_TRUE(rig.write(0, Bytes(2 * 4096, 5)).is_ok());

@@ -3,7 +3,11 @@
 
 #include "format/format.h"
 #include "format/unit_table.h"
+#include "io/mem_file.h"
+#include "store/store_impl.h"
 
+#include <cstring>
+#include <memory>
 #include <vector>
 
 namespace vblk::format {
@@ -238,14 +242,76 @@ TEST(FormatTest, ManPageExampleSuperblock) {
   sb.block_count = 16384;
   sb.created_unix = 1735689600;
   sb.label = "example";
-  sb.incompat_features = kFeatureUnitTables | kFeatureDeferredCompression | kFeatureFlushRecords;
+  sb.incompat_features = kFeatureUnitTables | kFeatureDeferredCompression | kFeatureFlushRecords | kFeatureResizable;
   const std::array<uint8_t, 16> uuid = {0x1b, 0x4e, 0x28, 0xba, 0x2f, 0xa1, 0x41, 0xd2,
                                         0x88, 0x3f, 0x00, 0x16, 0xd3, 0xcc, 0xa4, 0x27};
   sb.uuid = uuid;
   const auto b = encoded(sb);
-  EXPECT_EQ(b[16], 0x07);  // incompat_features: unit_tables, deferred_compression, flush_records
+  EXPECT_EQ(b[16], 0x0f);  // incompat_features: unit_tables, deferred_compression, flush_records, resizable
   EXPECT_EQ(get_u32(b.data() + 56), 4096u);
-  EXPECT_EQ(get_u64(b.data() + 504), 0xB610125CD97DFA8Dull);
+  EXPECT_EQ(get_u64(b.data() + 504), 0x53E70A2089D23436ull);
+}
+
+// The rest of vblk(5)'s EXAMPLE: the image it describes, opened, block 5
+// written and flushed, then closed; the offsets and checksums the page
+// gives.
+TEST(FormatTest, ManPageExampleLog) {
+  FormatOptions f;
+  f.capacity_bytes = 64 << 20;
+  f.label = "example";
+  auto sb = store::superblock_for("example.vblk", f);
+  ASSERT_TRUE(sb.is_ok());
+  sb->uuid = {0x1b, 0x4e, 0x28, 0xba, 0x2f, 0xa1, 0x41, 0xd2, 0x88, 0x3f, 0x00, 0x16, 0xd3, 0xcc, 0xa4, 0x27};
+  sb->created_unix = 1735689600;
+  auto file = std::make_unique<io::MemFile>("example.vblk");
+  io::MemFile* mem = file.get();
+  ASSERT_TRUE(store::write_empty_image(*file, *sb).is_ok());
+  std::vector<uint8_t> b = mem->contents();
+  EXPECT_EQ(get_u64(b.data() + 504), 0x53E70A2089D23436ull);
+  EXPECT_EQ(get_u64(b.data() + kCheckpointOffset[0] + 504), 0x0F6A9E1BF582E606ull);
+  EXPECT_EQ(b.size(), 8704u);
+  OpenOptions o;
+  o.background_maintenance = false;
+  auto st = store::open_image_file(std::move(file), o);
+  ASSERT_TRUE(st.is_ok()) << st.status().to_string();
+  std::vector<uint8_t> block(4096);
+  for (size_t i = 0; i < block.size(); i += 16) std::memcpy(block.data() + i, "block 5 of vblk\n", 16);
+  ASSERT_TRUE((*st)->write_blocks(5, block).is_ok());
+  ASSERT_TRUE((*st)->flush().is_ok());
+  b = mem->contents();
+  const uint64_t seg0 = 0x100000;
+  EXPECT_EQ(get_u64(b.data() + seg0), kSegmentMagic);
+  EXPECT_EQ(get_u64(b.data() + seg0 + 56), 0x94A46D0241D3B4A8ull);
+  auto meta = decode_record_header({b.data() + 0x100040, kRecordHeaderSize});
+  ASSERT_TRUE(meta.is_ok());
+  EXPECT_EQ(meta->stored_len, 72u);
+  EXPECT_EQ(meta->payload_hash, 0x0749F1573576D600ull);
+  EXPECT_EQ(get_u64(b.data() + kCheckpointOffset[1] + 504), 0xA30EDBAB2BF8699Cull);
+  auto data = decode_record_header({b.data() + 0x1000C8, kRecordHeaderSize});
+  ASSERT_TRUE(data.is_ok());
+  EXPECT_EQ(data->type, RecordType::kData);
+  EXPECT_EQ(data->stored_len, 34u);
+  EXPECT_EQ(get_u64(b.data() + 0x1000C8 + 56), 0xBD87DD36D31E0495ull);
+  auto flush = decode_record_header({b.data() + 0x100130, kRecordHeaderSize});
+  ASSERT_TRUE(flush.is_ok());
+  EXPECT_EQ(flush->type, RecordType::kFlush);
+  ASSERT_TRUE((*st)->close().is_ok());
+  b = mem->contents();
+  auto page = decode_record_header({b.data() + 0x100198, kRecordHeaderSize});
+  ASSERT_TRUE(page.is_ok());
+  EXPECT_EQ(page->type, RecordType::kPage);
+  EXPECT_EQ(record_total_length(page->stored_len), 96u);
+  auto closing = decode_record_header({b.data() + 0x1001F8, kRecordHeaderSize});
+  ASSERT_TRUE(closing.is_ok());
+  EXPECT_EQ(closing->type, RecordType::kMeta);
+  EXPECT_EQ(closing->stored_len, 104u);
+  EXPECT_EQ(get_u64(b.data() + 0x1001F8 + kRecordHeaderSize + 104 - 8), 16384u);  // block_count, last
+  auto slot0 = decode_checkpoint({b.data() + kCheckpointOffset[0], kCheckpointSize});
+  ASSERT_TRUE(slot0.is_ok());
+  EXPECT_EQ(slot0->generation, 2u);
+  EXPECT_EQ(slot0->head_fill, 672u);
+  EXPECT_EQ(slot0->meta_last_chunk, 0x1001F8u);
+  EXPECT_EQ(b.size(), 1049248u);
 }
 
 TEST(FormatTest, UuidText) {

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "format/format.h"
+#include "image_fixtures.h"
 #include "io/crash_file.h"
 #include "io/mem_file.h"
 #include "store/store_impl.h"
@@ -30,13 +31,7 @@ class OpenGeneration : public ::testing::Test {
     f.capacity_bytes = 64 << 20;
     ASSERT_TRUE(ImageStore::create(path_, f).is_ok());
   }
-  std::unique_ptr<ImageStore> open(bool read_only = false) {
-    OpenOptions o;
-    o.read_only = read_only;
-    auto s = ImageStore::open(path_, o);
-    EXPECT_TRUE(s.is_ok()) << s.status().to_string();
-    return s.is_ok() ? std::move(*s) : nullptr;
-  }
+  std::unique_ptr<ImageStore> open(bool read_only = false) { return test::open_image(path_, read_only); }
   // The generation field of the record header at `offset` in the file.
   uint64_t record_generation(uint64_t offset) {
     const std::vector<uint8_t> bytes = test::slurp(path_);
@@ -136,16 +131,12 @@ TEST_F(OpenGeneration, TheFirstChangeStartsTheNewGeneration) {
 TEST(OpenGenerationHostFault, AFailedCheckpointFailsTheFirstWriteAndIsTakenAgain) {
   FormatOptions f;
   f.capacity_bytes = 16 << 20;
-  auto sb = store::superblock_for("gen.img", f);
-  ASSERT_TRUE(sb.is_ok());
-  io::MemFile base("gen.img");
-  ASSERT_TRUE(store::write_empty_image(base, *sb).is_ok());
-  io::CrashRecorder rec(base.contents());
   OpenOptions o;
   o.background_maintenance = false;
-  auto opened = store::open_image_file(rec.open("gen.img"), o);
-  ASSERT_TRUE(opened.is_ok()) << opened.status().to_string();
-  ImageStore& st = **opened;
+  auto image = test::recorded_image("gen.img", f, o);
+  ASSERT_TRUE(image.is_ok()) << image.status().to_string();
+  io::CrashRecorder& rec = *image->recorder;
+  ImageStore& st = *image->store;
   EXPECT_EQ(rec.op_count(), 0u) << "the open wrote to the image";
 
   auto data = test::pattern_blocks(4, kBs, 3);
