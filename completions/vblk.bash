@@ -13,7 +13,7 @@ _vblk_format() {
     --label|-L) return ;;
   esac
   if [[ $cur == -* ]]; then
-    COMPREPLY=($(compgen -W "--size --block-size --level --label --from --force --no-flush-records --resize --help --version" -- "$cur"))
+    COMPREPLY=($(compgen -W "--size --block-size --level --label --from --force --no-flush-records --resize --progress --quiet --help --version" -- "$cur"))
   else
     _vblk_images
   fi
@@ -22,11 +22,11 @@ _vblk_format() {
 _vblk_inspect() {
   local cur prev; _init_completion || return
   case $prev in
-    --block) return ;;
+    --block|-B) return ;;
     --svg) _filedir svg; return ;;
   esac
   if [[ $cur == -* ]]; then
-    COMPREPLY=($(compgen -W "--json --block --check --repair --no-map --watch --svg --help --version" -- "$cur"))
+    COMPREPLY=($(compgen -W "--json --block --check --repair --no-map --watch --svg --progress --quiet --help --version" -- "$cur"))
   else
     _vblk_images; _filedir -d
   fi
@@ -37,7 +37,7 @@ _vblk_inject() {
   local actions="bad flaky corrupt latency clear list powercut"
   case $prev in
     --on-write) COMPREPLY=($(compgen -W "fail remap" -- "$cur")); return ;;
-    --block|-b|--offset|--length|--ms|--fail-writes) return ;;
+    --block|-B|--offset|--length|--ms|--fail-writes) return ;;
   esac
   local i action=
   for ((i = 1; i < cword; i++)); do [[ " $actions " == *" ${words[i]} "* ]] && action=${words[i]}; done
@@ -67,7 +67,7 @@ _vblk_export() {
     --bad) COMPREPLY=($(compgen -W "fail zero" -- "$cur")); return ;;
   esac
   if [[ $cur == -* ]]; then
-    COMPREPLY=($(compgen -W "--force --bad --salvage --json --help --version" -- "$cur"))
+    COMPREPLY=($(compgen -W "--force --bad --salvage --json --progress --quiet --help --version" -- "$cur"))
   else
     _filedir
   fi

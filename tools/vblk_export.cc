@@ -85,6 +85,7 @@ struct Args {
   std::string bad = "fail";
   bool salvage = false;  // unreadable blocks (and BAD ones) become zeros
   bool json = false;
+  vblk::cli::OutputOptions output;  // -p, -q
 };
 
 struct Counts {
@@ -206,7 +207,7 @@ class SalvageLog {
   // Names the run in progress, if any.
   void end_run() {
     if (!count_) return;
-    if (progress_.enabled()) std::fputs("\r\033[K", stderr);  // over the progress bar, redrawn later
+    if (progress_.redraws()) std::fputs("\r\033[K", stderr);  // over the progress bar, redrawn later
     std::fprintf(stderr, "%s: %s: %s %s unreadable (%s), written as zeros\n", kProg, image_.c_str(),
                  count_ == 1 ? "block" : "blocks", block_range_text(first_, count_).c_str(), cause_.c_str());
     count_ = 0;
@@ -376,7 +377,7 @@ std::optional<Failure> export_disk(vblk::ImageStore& store, const Args& a, Sink&
   const size_t chunk_blocks = kChunkBytes / bs;
   std::vector<uint8_t> buf(kChunkBytes);
   std::vector<Run> runs;
-  vblk::cli::Progress progress("exporting " + a.image, capacity);
+  vblk::cli::Progress progress("exporting " + a.image, capacity, a.output.progress_mode());
   SalvageLog salvaged(a.image, progress);
   std::vector<bool> unreadable;
 
@@ -604,7 +605,7 @@ int run(const Args& a) {
   Status closed = store.close();
   if (!closed) return fail({a.image, vblk::cli::error_cause(closed, a.image)});
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  print_summary(a, info, counts, sparse, seconds);
+  if (!a.output.quiet || a.json) print_summary(a, info, counts, sparse, seconds);
   if (counts.unreadable == 0) return 0;
   std::fprintf(stderr, "%s: %s: salvaged: %llu unreadable %s written as zeros\n", kProg, a.image.c_str(),
                static_cast<unsigned long long>(counts.unreadable), counts.unreadable == 1 ? "block" : "blocks");
@@ -621,7 +622,7 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", std::string(kProg) + " " + VBLK_VERSION, "Print the version and exit");
     app.add_option("IMAGE", a.image, "Image file to export")->required()->type_name("");
     app.add_option("OUT", a.out, "Raw disk file to write, or - for standard output")->required()->type_name("");
-    app.add_flag("-f,--force", a.force, "Replace OUT if it exists");
+    app.add_flag("-F,--force", a.force, "Replace OUT if it exists");
     auto* bad_opt = app.add_option("--bad", a.bad, "BAD blocks: fail (refuse to export, listing them) or zero (write zeros there)")
         ->type_name("fail|zero")
         ->check(vblk::cli::one_of({"fail", "zero"}))
@@ -629,6 +630,7 @@ int main(int argc, char** argv) {
     app.add_flag("--salvage", a.salvage,
                  "Write blocks that cannot be read (damaged, BAD) as zeros, name them on stderr, exit 3");
     app.add_flag("-j,--json", a.json, "Print the summary as one JSON object");
+    vblk::cli::add_output_options(app, a.output);
     app.footer("Exit status: 0 exported, 1 failed (nothing left under OUT's name), 2 invalid command line,\n"
                "3 exported with --salvage, unreadable blocks written as zeros.");
     if (auto code = vblk::cli::parse_command_line(app, argc, argv, kProg)) return *code;

@@ -89,6 +89,7 @@ struct Args {
   bool resize = false;
   std::string new_size_text;  // --resize: the second operand
   bool has_new_size = false;
+  vblk::cli::OutputOptions output;  // -p, -q
 };
 
 struct Plan {
@@ -245,7 +246,7 @@ std::optional<Failure> import_raw(vblk::ImageStore& store, const Args& a, const 
   const uint64_t total_blocks = round_up(in.size, bs) / bs;
   const Failure interrupted{a.image, "interrupted; the unfinished image was removed"};
   std::vector<uint8_t> buf(kChunkBytes);
-  vblk::cli::Progress progress("importing " + in.shown(), in.size);
+  vblk::cli::Progress progress("importing " + in.shown(), in.size, a.output.progress_mode());
   bool seek_data = !in.stream;
   uint64_t pos = 0;  // Invariant: a multiple of bs.
   while (pos < in.size) {
@@ -386,6 +387,7 @@ int run(const Args& a) {
     return fail({a.image, vblk::cli::error_cause(closed, a.image)});
   }
 
+  if (a.output.quiet) return 0;
   std::printf("%s: %s (%llu bytes), %llu blocks of %u bytes, %s", a.image.c_str(),
               vblk::format_size(fo.capacity_bytes).c_str(), static_cast<unsigned long long>(fo.capacity_bytes),
               static_cast<unsigned long long>(fo.capacity_bytes / fo.block_size), fo.block_size,
@@ -425,7 +427,7 @@ int main(int argc, char** argv) {
     app.add_option("-l,--level", a.level, "zstd compression level, 0 (store raw) to 19")
         ->type_name("N")->capture_default_str();
     app.add_option("-L,--label", a.label, "Label, at most 63 bytes")->type_name("LABEL");
-    app.add_flag("-f,--force", a.force,
+    app.add_flag("-F,--force", a.force,
                  "Overwrite IMAGE if it exists; with --resize, shrink even when blocks past the new end are USED "
                  "(they are discarded)");
     app.add_flag("--resize", a.resize,
@@ -435,6 +437,7 @@ int main(int argc, char** argv) {
                  "One host sync per flush instead of two (fsync after every small write about twice as fast on "
                  "a disk whose sync takes milliseconds); damage in the log then ends it, losing every later "
                  "write, instead of costing only the damaged record");
+    vblk::cli::add_output_options(app, a.output);
     app.footer("Exit status: 0 created (resized), 1 failed (nothing left behind), 2 invalid command line or value.");
     if (auto code = vblk::cli::parse_command_line(app, argc, argv, kProg)) return *code;
     a.has_size = size->count() > 0;
@@ -452,7 +455,7 @@ int main(int argc, char** argv) {
         vblk::cli::report_error(kProg, a.image, "--resize needs the new size: vblk-format --resize IMAGE NEWSIZE");
         return kExitUsage;
       }
-      if (auto f = vblk::cli::resize_target(a.image, a.new_size_text, a.force)) return fail(*f);
+      if (auto f = vblk::cli::resize_target(a.image, a.new_size_text, a.force, a.output.quiet)) return fail(*f);
       return 0;
     }
     if (a.has_new_size) {

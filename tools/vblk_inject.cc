@@ -195,7 +195,7 @@ int main(int argc, char** argv) {
                "Exit status: 0 done, 1 failed, 2 invalid command line. See vblk-inject(1).");
 
     auto* bad = app.add_subcommand("bad", "Mark blocks BAD (persistent): reads fail with EIO, writes fail or remap");
-    auto* bad_block = bad->add_option("-b,--block", a.block, "Blocks N or N-M")->type_name("N[-M]");
+    auto* bad_block = bad->add_option("-B,--block", a.block, "Blocks N or N-M")->type_name("N[-M]");
     auto* bad_off = bad->add_option("--offset", a.offset, "First byte (K/M/G suffixes)")->type_name("BYTES");
     auto* bad_len = bad->add_option("--length", a.length, "Bytes; every block they touch goes BAD")->type_name("BYTES");
     bad_off->needs(bad_len);
@@ -207,19 +207,19 @@ int main(int argc, char** argv) {
         ->capture_default_str();
 
     auto* flaky = app.add_subcommand("flaky", "Make the next K write attempts to a block fail (the driver tries 3 times)");
-    flaky->add_option("-b,--block", a.block, "Block N")->required()->type_name("N");
+    flaky->add_option("-B,--block", a.block, "Block N")->required()->type_name("N");
     flaky->add_option("--fail-writes", a.fail_writes, "Write attempts to fail")->required()->type_name("K")
         ->check(vblk::cli::whole_number_in(1, UINT32_MAX));
 
     auto* corrupt = app.add_subcommand("corrupt", "Change a block's stored bytes so its checksum fails on the next read");
-    corrupt->add_option("-b,--block", a.block, "Block N")->required()->type_name("N");
+    corrupt->add_option("-B,--block", a.block, "Block N")->required()->type_name("N");
 
     auto* latency = app.add_subcommand("latency", "Delay every request touching the blocks (default: all)");
     latency->add_option("--ms", a.ms, "Delay in milliseconds (a decimal, e.g. 0.5)")->required()->type_name("X");
-    latency->add_option("-b,--block", a.block, "Blocks N or N-M")->type_name("N[-M]");
+    latency->add_option("-B,--block", a.block, "Blocks N or N-M")->type_name("N[-M]");
 
     auto* clear = app.add_subcommand("clear", "Remove BAD marks (the blocks then read zeros) and fault rules");
-    auto* clear_block = clear->add_option("-b,--block", a.block, "Blocks N or N-M")->type_name("N[-M]");
+    auto* clear_block = clear->add_option("-B,--block", a.block, "Blocks N or N-M")->type_name("N[-M]");
     auto* clear_all = clear->add_flag("--all", a.all, "Everything");
     clear_block->excludes(clear_all);
 

@@ -82,6 +82,7 @@ struct Args {
   uint64_t block = 0;
   bool watch = false;
   std::string svg;  // write the block map as SVG here
+  vblk::cli::OutputOptions output;  // -p, -q: with --check
 };
 
 int fail(const std::string& file, const std::string& cause) {
@@ -415,7 +416,7 @@ int print_check_report(const vblk::CheckReport& r, uint64_t unlisted, const Args
       std::printf("%s\n", text.c_str());
     }
     if (unlisted) std::printf("and %llu more problems\n", static_cast<unsigned long long>(unlisted));
-    if (found == 0) {
+    if (found == 0 && !a.output.quiet) {
       std::printf("check: clean, %llu records, %llu blocks verified\n",
                   static_cast<unsigned long long>(r.records_checked), static_cast<unsigned long long>(r.blocks_checked));
     }
@@ -430,7 +431,20 @@ int print_check_report(const vblk::CheckReport& r, uint64_t unlisted, const Args
 }
 
 int run_check(vblk::ImageStore& store, const Args& a) {
-  auto rep = store.check();
+  // The bar counts index pages checked, scaled to the image file's size so
+  // that its rate reads as the image's bytes per second.
+  struct stat st {};
+  const uint64_t file_bytes = ::stat(a.image.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+  vblk::cli::Progress progress("checking " + a.image, std::max<uint64_t>(file_bytes, 1), a.output.progress_mode());
+  vblk::CheckOptions opts;
+  opts.progress = [&](const vblk::CheckProgress& p) {
+    if (p.index_pages_total > 0)
+      progress.update(static_cast<uint64_t>(static_cast<double>(file_bytes) * static_cast<double>(p.index_pages_checked) /
+                                            static_cast<double>(p.index_pages_total)));
+    return true;
+  };
+  auto rep = store.check(opts);
+  progress.finish();
   if (!rep) return fail(a.image, "check failed: " + vblk::cli::error_cause(rep.status(), a.image));
   return print_check_report(rep.value(), 0, a);
 }
@@ -450,7 +464,7 @@ int run_repair(const Args& a) {
     j["bad_blocks"] = rep->bad_blocks;
     j["clean"] = rep->clean;
     std::printf("%s\n", vblk::dump_json(j).c_str());
-  } else {
+  } else if (!a.output.quiet) {
     for (const std::string& act : rep->actions) std::printf("repair: %s\n", act.c_str());
     if (rep->actions.empty()) std::printf("repair: nothing to do\n");
   }
@@ -617,7 +631,9 @@ int run_live_check(const Args& a) {
     // The bar counts the bytes of the blocks checked (blocks written since
     // the start may make it end short of or past 100%).
     const uint64_t bs = json_u64(json_at(*stats, "block_size"));
-    if (!progress) progress.emplace("scrubbing " + a.image, std::max<uint64_t>(1, u64("blocks_to_check")) * bs);
+    if (!progress)
+      progress.emplace("scrubbing " + a.image, std::max<uint64_t>(1, u64("blocks_to_check")) * bs,
+                       a.output.progress_mode());
     progress->update(std::min(u64("blocks_checked"), u64("blocks_to_check")) * bs);
     for (int i = 0; i < 4; ++i) {
       if (vblk::cli::interrupted())
@@ -866,6 +882,9 @@ int main(int argc, char** argv) {
     auto* no_map = app.add_flag("--no-map", a.no_map, "Leave out the block-state map");
     auto* watch_flag = app.add_flag("-w,--watch", a.watch, "Redraw every second until interrupted (Ctrl-C)");
     auto* svg = app.add_option("--svg", a.svg, "Write a picture of the block map (SVG) to FILE")->type_name("FILE");
+    vblk::cli::add_output_options(app, a.output);
+    app.get_option("--progress")->needs(check);
+    app.get_option("--quiet")->needs(check);
     check->excludes(block);
     no_map->excludes(block)->excludes(check);
     svg->excludes(check)->excludes(block)->excludes(watch_flag);

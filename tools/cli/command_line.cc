@@ -1,8 +1,10 @@
 #include "cli/command_line.h"
 
+#include <cctype>
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
+#include <algorithm>
 #include <exception>
 #include <new>
 #include <regex>
@@ -45,6 +47,24 @@ std::string bound(const std::string& s) {
   return s;
 }
 
+// For an unknown short option -x whose other case -X exists: the hint
+// "did you mean -X (--long)?". Short options mean one thing in every vblk
+// tool (-F is --force as in mkfs, -f --foreground as in FUSE daemons, -B
+// --block, -b --block-size), so a user coming from another tool may reach
+// for the wrong case.
+std::string other_case_hint(CLI::App& app, const std::string& word) {
+  if (word.size() != 2 || word[0] != '-' || !std::isalpha(static_cast<unsigned char>(word[1]))) return "";
+  const char c = word[1];
+  const std::string other = std::string("-") + static_cast<char>(std::islower(c) ? std::toupper(c) : std::tolower(c));
+  for (CLI::App* at = &innermost(app); at != nullptr; at = at->get_parent()) {
+    const CLI::Option* opt = at->get_option_no_throw(other);
+    if (opt == nullptr) continue;
+    const std::vector<std::string>& longs = opt->get_lnames();
+    return " (did you mean " + other + (longs.empty() ? "" : ", --" + longs.front()) + "?)";
+  }
+  return "";
+}
+
 // CLI11's error in words for people.
 std::string explain_parse_error(CLI::App& app, const CLI::ParseError& e, std::string_view subcommand_noun) {
   const std::string what = e.what();
@@ -59,10 +79,19 @@ std::string explain_parse_error(CLI::App& app, const CLI::ParseError& e, std::st
   }
   if (std::regex_match(what, m, std::regex("Could not convert: (\\S+) = (.*)")))
     return m[1].str() + ": '" + m[2].str() + "' is not a number";
-  if (std::regex_match(what, m, std::regex("The following arguments? (?:was|were) not expected: (\\S+).*"))) {
-    const std::string word = m[1].str();
-    if (word.size() > 1 && word[0] == '-' && !is_number(word)) return "unknown option " + word;
-    return "unexpected argument '" + word + "'";
+  if (std::regex_match(what, m, std::regex("The following arguments? (?:was|were) not expected: (.*)"))) {
+    // An unknown option explains the words after it, which were meant as
+    // its value: name it first.
+    std::vector<std::string> words;
+    const std::string list = m[1].str();
+    for (size_t at = 0; at < list.size();) {
+      const size_t end = std::min(list.find(' ', at), list.size());
+      if (end > at) words.push_back(list.substr(at, end - at));
+      at = end + 1;
+    }
+    for (const std::string& word : words)
+      if (word.size() > 1 && word[0] == '-' && !is_number(word)) return "unknown option " + word + other_case_hint(app, word);
+    return "unexpected argument '" + (words.empty() ? list : words.front()) + "'";
   }
   if (std::regex_match(what, m, std::regex("(\\S+): At Most \\d+ required but received \\d+")))
     return m[1].str() + ": given more than once";

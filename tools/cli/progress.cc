@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include <CLI/CLI.hpp>
+
 namespace vblk::cli {
 namespace {
 
@@ -53,12 +55,18 @@ std::string progress_line(const std::string& label, uint64_t done, uint64_t tota
   return line + buf;
 }
 
-Progress::Progress(std::string label, uint64_t total)
-    : Progress(std::move(label), total, isatty(STDERR_FILENO) == 1) {}
+void add_output_options(CLI::App& app, OutputOptions& o) {
+  auto* progress = app.add_flag("-p,--progress", o.progress,
+                                "Show progress even when standard error is not a terminal (a line a second)");
+  auto* quiet = app.add_flag("-q,--quiet", o.quiet, "Print no progress and no summary; errors still go to stderr");
+  progress->excludes(quiet);
+}
 
-Progress::Progress(std::string label, uint64_t total, bool enabled)
-    : label_(std::move(label)), total_(total), enabled_(enabled),
-      start_(std::chrono::steady_clock::now()), last_draw_(start_) {}
+Progress::Progress(std::string label, uint64_t total, ProgressMode mode)
+    : label_(std::move(label)), total_(total), enabled_(mode != ProgressMode::kNever),
+      plain_(isatty(STDERR_FILENO) != 1), start_(std::chrono::steady_clock::now()), last_draw_(start_) {
+  if (mode == ProgressMode::kAuto && plain_) enabled_ = false;
+}
 
 Progress::~Progress() { finish(); }
 
@@ -66,9 +74,21 @@ void Progress::update(uint64_t done) {
   done_ = done;
   if (!enabled_ || finished_) return;
   auto now = std::chrono::steady_clock::now();
+  if (plain_) {
+    if (now - last_draw_ < std::chrono::seconds(1)) return;
+    last_draw_ = now;
+    print_plain_line();
+    return;
+  }
   if (drawn_ && now - last_draw_ < std::chrono::milliseconds(100)) return;
   last_draw_ = now;
   draw();
+}
+
+void Progress::print_plain_line() {
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  std::fprintf(stderr, "%s\n", progress_line(label_, done_, total_, secs, 0).c_str());
+  std::fflush(stderr);
 }
 
 void Progress::draw() {
@@ -86,6 +106,7 @@ void Progress::draw() {
 void Progress::finish() {
   if (finished_) return;
   finished_ = true;
+  if (enabled_ && plain_ && done_ >= total_ && total_ > 0) print_plain_line();  // the log shows the end
   if (enabled_ && drawn_) {
     std::fputs("\r\033[K", stderr);
     std::fflush(stderr);

@@ -57,7 +57,8 @@ Result<std::string> disk_file_of(const std::string& target) {
 
 }  // namespace
 
-std::optional<Failure> resize_target(const std::string& target, const std::string& size_text, bool force) {
+std::optional<Failure> resize_target(const std::string& target, const std::string& size_text, bool force,
+                                     bool quiet) {
   auto bytes = parse_size(size_text);
   if (!bytes) return Failure{target, "NEWSIZE: " + bytes.status().message(), kExitUsage};
   struct stat st {};
@@ -99,7 +100,7 @@ std::optional<Failure> resize_target(const std::string& target, const std::strin
     if (!done) return Failure{target, busy_cause(done.status(), target, "resize it through the mountpoint")};
     summary = *done;
   }
-  std::printf("%s: %s\n", target.c_str(), summary.c_str());
+  if (!quiet) std::printf("%s: %s\n", target.c_str(), summary.c_str());
   return std::nullopt;
 }
 

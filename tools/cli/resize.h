@@ -16,6 +16,8 @@ namespace vblk::cli {
 // Failures carry the file they concern and an exit code: 2 for a size the
 // image cannot take (not a whole number of blocks, 0, over the format's
 // limit), 1 for the rest (a refused shrink, an image in use, host I/O).
-std::optional<Failure> resize_target(const std::string& target, const std::string& size_text, bool force);
+// `quiet` (-q): no summary line on success.
+std::optional<Failure> resize_target(const std::string& target, const std::string& size_text, bool force,
+                                     bool quiet);
 
 }  // namespace vblk::cli
