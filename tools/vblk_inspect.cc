@@ -41,6 +41,7 @@
 
 #include "cli/command_line.h"
 #include "cli/interrupt.h"
+#include "cli/field_list.h"
 #include "cli/live.h"
 #include "cli/progress.h"
 #include "cli/report.h"
@@ -678,28 +679,28 @@ int run_live(const Args& a) {
     return write_svg(*map, so, a);
   }
 
-  vblk::cli::StateMapOptions mo;
-  mo.colour = !a.json && vblk::cli::stdout_wants_colour();
-  vblk::cli::StateMap text_map(nblocks, mo);
-  if (!a.no_map) {
-    // Ask for exactly the text map's grid, so each cell is the same blocks.
+  // The daemon's map at exactly the text map's grid, so each cell is the same blocks.
+  auto load_map = [&](vblk::cli::StateMap& text_map, const vblk::cli::StateMapOptions& mo) -> Status {
     const size_t cells = static_cast<size_t>(mo.columns) * static_cast<size_t>(mo.max_rows);
     auto map_text = vblk::cli::read_xattr(a.image, "user.vblk.map." + std::to_string(cells));
-    if (!map_text) return fail(a.image, vblk::cli::error_cause(map_text.status(), a.image));
+    if (!map_text) return Status::io_error(vblk::cli::error_cause(map_text.status(), a.image));
     auto mj = vblk::parse_json(*map_text);
-    if (!mj) return fail(a.image, "unreadable user.vblk.map: " + mj.status().message());
+    if (!mj) return Status::corruption("unreadable user.vblk.map: " + mj.status().message());
     auto map = vblk::inject::block_map_from_json(*mj);
-    if (!map) return fail(a.image, map.status().message());
-    for (size_t i = 0; i < map->cells.size(); ++i) {
-      text_map.add(map->cell_first(i), map->cell_blocks(i), map->cells[i].worst);
-    }
-  }
+    if (!map) return map.status();
+    for (size_t i = 0; i < map->cells.size(); ++i) text_map.add(map->cell_first(i), map->cell_blocks(i), map->cells[i].worst);
+    return Status::ok();
+  };
 
   if (a.json) {
     Json j;
     j["live"] = true;
     for (const auto& [k, v] : s.items()) j[k] = v;
-    if (!a.no_map) j["map"] = map_json(text_map);
+    if (!a.no_map) {
+      vblk::cli::StateMap text_map(nblocks, {});
+      if (Status st = load_map(text_map, {}); !st) return fail(a.image, st.message());
+      j["map"] = map_json(text_map);
+    }
     std::printf("%s\n", vblk::dump_json(j).c_str());
     return 0;
   }
@@ -732,12 +733,8 @@ int run_live(const Args& a) {
     if (!r) return "";
     return " (" + vblk::format_size(clamp_u64(*r)) + "/s)";
   };
-  std::string out;
-  auto line = [&](const char* name, const std::string& value) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%-14s", name);
-    out += buf + value + "\n";
-  };
+  vblk::cli::FieldList fields;
+  auto line = [&](const char* name, const std::string& value) { fields.add(name, value); };
   // A vblkfs mount, or an image served by nbdkit (which has no mountpoint).
   const bool nbd = str("server") == "nbdkit";
   line(nbd ? "served:" : "mountpoint:", (nbd ? std::string("over NBD") : str("mountpoint")) +
@@ -747,7 +744,7 @@ int run_live(const Args& a) {
                           ")");
   line("image:", str("image"));
   line("capacity:", capacity_line(nblocks, bs));
-  out += "\n";
+  fields.group_break();
   line("reads:", num("ops/reads") + rate("ops/reads"));
   line("writes:", num("ops/writes") + rate("ops/writes"));
   if (json_at(s, "writes_in_flight_peak").is_number())
@@ -796,9 +793,28 @@ int run_live(const Args& a) {
   for (const Json& r : json_items(json_at(s, "faults/rules")))
     rules += (rules.empty() ? "" : "; ") + json_string(json_at(r, "command"));
   line("fault rules:", rules.empty() ? "none" : rules);
+
+  // Redrawn on a terminal (--watch), the report fits the screen: the fields
+  // two to a line and the map cut to the rows left, so nothing scrolls.
+  const bool fit_screen = a.watch && ::isatty(STDOUT_FILENO) == 1;
+  const vblk::cli::TerminalSize term = vblk::cli::stdout_terminal_size();
+  std::string out = fit_screen ? fields.render_packed(term.columns) : fields.render_lines();
   if (!a.no_map) {
-    out += "\nstate map:\n";
-    out += text_map.render();
+    vblk::cli::StateMapOptions mo;
+    mo.colour = vblk::cli::stdout_wants_colour();
+    if (fit_screen) {
+      // Left for the map: the screen less the fields, "state map:", the
+      // legend and a last line kept free (writing it would scroll).
+      mo.max_rows = std::min(mo.max_rows, term.rows - vblk::cli::line_count(out) - 3);
+      mo.columns = std::min(mo.columns, term.columns - 14);  // the row margin holds a block number
+    }
+    if (mo.max_rows >= 2 && mo.columns >= 16) {
+      vblk::cli::StateMap text_map(nblocks, mo);
+      if (Status st = load_map(text_map, mo); !st) return fail(a.image, st.message());
+      out += std::string(fit_screen ? "" : "\n") + "state map:\n" + text_map.render();
+    } else {
+      out += "(no room for the block map: enlarge the terminal)\n";
+    }
   }
   std::fputs(out.c_str(), stdout);
   g_previous = LiveSample{s, now};

@@ -185,9 +185,31 @@ frames=$(grep -c '^mountpoint:' watch.out)
 ! grep -q $'\033' watch.out || fail "--watch wrote escape codes into a file"
 grep -q "bad blocks: *3, 44-45" watch.out || fail "--watch never showed the new BAD block 3"
 grep -q "(+[0-9]*/s)" watch.out || fail "--watch shows no rates"
-script -qec "timeout --preserve-status -s INT 2.5 $VBLK_INSPECT --watch $MNT" /dev/null >watch.tty || true
-tty_frames=$(grep -o $'\033\[H\033\[2J' watch.tty | wc -l)
-((tty_frames >= 2)) || fail "--watch on a terminal cleared the screen $tty_frames times in 2.5 s"
+# On an 80x24 terminal every frame fits the screen: at most 23 lines (the
+# last is kept free, or the screen scrolls) of at most 79 visible columns,
+# the counters and the map both shown; on a larger one the map grows.
+for size in "24 80" "50 120"; do
+  script -qec "stty rows ${size% *} cols ${size#* }; timeout --preserve-status -s INT 2.5 $VBLK_INSPECT --watch $MNT" \
+    /dev/null >watch.tty || true
+  tty_frames=$(grep -o $'\033\[H\033\[2J' watch.tty | wc -l)
+  ((tty_frames >= 2)) || fail "--watch on a $size terminal cleared the screen $tty_frames times in 2.5 s"
+  python3 - watch.tty "${size% *}" "${size#* }" <<'PY' || fail "--watch does not fit a ${size/ /x} terminal"
+import re, sys
+rows, cols = int(sys.argv[2]), int(sys.argv[3])
+text = open(sys.argv[1], "rb").read().decode("utf-8", "replace")
+frames = [f for f in text.split("\x1b[H\x1b[2J")[1:] if "legend:" in f]
+assert frames, "no whole frame"
+frame = re.sub(r"\x1b\[[0-9;]*m", "", frames[-1]).replace("\r", "")
+lines = frame.split("\n")
+if lines and lines[-1] == "": lines.pop()
+print(f"{rows}x{cols}: a frame of {len(lines)} lines, widest {max(map(len, lines))}")
+assert len(lines) <= rows - 1, f"{len(lines)} lines"
+assert max(map(len, lines)) <= cols - 1, f"a line of {max(map(len, lines))} columns"
+assert re.search(r"latency: +p50", frame) and re.search(r"blocks: +free", frame), "counters missing"
+map_rows = sum(1 for l in lines if re.match(r"^ +[0-9]+  [.#X-]+$", l))
+assert map_rows >= (4 if rows == 24 else 16), f"{map_rows} map rows"
+PY
+done
 vinject "$MNT" clear --block 3 >/dev/null
 
 # Only the user who mounted (root here) or root may use the interface.

@@ -109,8 +109,8 @@ std::string StateMap::render() const {
     legend += to_string(s);
     legend += "  ";
   }
-  legend += "(1 cell = " + std::to_string(per_cell_) + (per_cell_ == 1 ? " block" : " blocks");
-  legend += "; mixed cells show the worst state)\n";
+  // Fits 80 columns up to 8-digit cells (the worst state of a mixed cell shows).
+  legend += "(cell: " + std::to_string(per_cell_) + (per_cell_ == 1 ? " block" : " blocks") + ", worst state)\n";
   return out + legend;
 }
 
