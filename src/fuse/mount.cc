@@ -54,6 +54,7 @@
 
 #include "live/control.h"
 #include "fuse/disk_fs.h"
+#include "fuse/libfuse_log.h"
 #include "fuse/protocol_hooks.h"
 #include "fuse/service_notify.h"
 #include "io/file.h"
@@ -376,9 +377,12 @@ int serve(const MountOptions& o, Ready& ready, bool daemon) {
   std::vector<char*> argv;
   for (auto& s : argv_s) argv.push_back(s.data());
   fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
+  route_libfuse_messages();
+  take_libfuse_message();
   fuse_session* se = fuse_session_new(&args, &DiskFs::ops(), sizeof(fuse_lowlevel_ops), &fs);
   if (!se) {
-    ready.fail(o.mountpoint + ": cannot start a FUSE session (bad -o option?)");
+    ready.fail(with_libfuse_cause(o.mountpoint + ": cannot start a FUSE session", "bad -o option?"));
+    (void)(*stack)->close(/*log_summary=*/false);
     return 1;
   }
   fs.set_session(se);
@@ -394,7 +398,8 @@ int serve(const MountOptions& o, Ready& ready, bool daemon) {
     ready.fail("cannot install signal handlers");
   } else {
     if (fuse_session_mount(se, o.mountpoint.c_str()) != 0) {
-      ready.fail(o.mountpoint + ": mount failed (is /dev/fuse available, and the mountpoint an empty directory?)");
+      ready.fail(with_libfuse_cause(o.mountpoint + ": mount failed",
+                                    "is /dev/fuse available, and the mountpoint an empty directory?"));
     } else {
       // Without them, waiting writers reach the daemon one at a time and
       // shared mmap of the disk file fails.
@@ -410,6 +415,7 @@ int serve(const MountOptions& o, Ready& ready, bool daemon) {
         try {
           if (!disk_answers(o, ready)) return loop_stopper.stop();
           for (const std::string& w : warnings) spdlog::warn("{}", w);
+          libfuse_messages_now_warnings();
           if (daemon) detach_from_terminal(early_stderr);
           if (!ready.ok()) return;
           spdlog::info("{} mounted on {}/{} ({} bytes{})", o.image, o.mountpoint, o.file_name, driver.size_bytes(),
@@ -443,8 +449,10 @@ int serve(const MountOptions& o, Ready& ready, bool daemon) {
   control.stop_scrub();  // it reads the image, which is closed below
   // Everything acknowledged so far becomes durable, then the image closes
   // (with the fault rules saved).
-  if (Status c = (*stack)->close(); !c) rc = 1;
-  spdlog::info("{} unmounted from {}{}", o.image, o.mountpoint, rc == 0 ? "" : " with errors");
+  // A mount that never became usable has said why in one line: no summary.
+  const bool served = ready.succeeded();
+  if (Status c = (*stack)->close(served); !c) rc = 1;
+  if (served) spdlog::info("{} unmounted from {}{}", o.image, o.mountpoint, rc == 0 ? "" : " with errors");
   spdlog::shutdown();
   return rc;
 }

@@ -42,7 +42,7 @@ Status ImageStack::save_rules() {
   return inject::save_rules(rules_file_, {image_, store_->info().uuid}, faults_->list());
 }
 
-Status ImageStack::close() {
+Status ImageStack::close(bool log_summary) {
   closed_ = true;
   Status first = Status::ok();
   Status s = driver_->flush();
@@ -53,7 +53,7 @@ Status ImageStack::close() {
     first = s;
   }
   if (Status r = save_rules(); !r) spdlog::error("saving the fault rules: {}", r.to_string());
-  spdlog::info("{}", session_summary(image_, driver_->stats()));
+  if (log_summary) spdlog::info("{}", session_summary(image_, driver_->stats()));
   if (Status c = store_->close(); !c) {
     spdlog::error("closing {} failed: {}", image_, c.to_string());
     if (first) first = c;

@@ -45,8 +45,9 @@ class ImageStack {
   // releases its lock. An image powered off by `vblk-inject powercut`
   // keeps what was flushed before the cut: not an error. Returns the first
   // failure; the image is closed either way. Called once; the destructor
-  // calls it if nobody did.
-  Status close();
+  // calls it if nobody did. `log_summary` false: a mount that never became
+  // usable, whose one line is its error, logs no summary.
+  Status close(bool log_summary = true);
 
  private:
   ImageStack() = default;
