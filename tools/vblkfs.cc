@@ -24,6 +24,10 @@ int main(int argc, char** argv) {
                      opts.status().message().c_str());
         return vblk::cli::kExitUsage;
       }
+      if (std::string refused = vblk::fuse::refused_fuse_option(opts->fuse_options); !refused.empty()) {
+        std::fprintf(stderr, "vblkfs: %s\n", refused.c_str());
+        return vblk::cli::kExitUsage;
+      }
       return vblk::fuse::run_mount(*opts);
     } catch (...) {
       return vblk::cli::report_current_exception("vblkfs");
@@ -89,6 +93,10 @@ int main(int argc, char** argv) {
         return 2;
       }
       m.cache_bytes = *size;
+      if (std::string refused = vblk::fuse::refused_fuse_option(m.fuse_options); !refused.empty()) {
+        std::fprintf(stderr, "vblkfs: %s\n", refused.c_str());
+        return vblk::cli::kExitUsage;
+      }
       return vblk::fuse::run_mount(m);
     }
     return vblk::fuse::run_umount(umount_point, timeout);

@@ -265,6 +265,17 @@ uint32_t max_read_option(const std::vector<std::string>& fuse_options) {
   return max_read;
 }
 
+}  // namespace
+
+std::string refused_fuse_option(const std::vector<std::string>& fuse_options) {
+  for (const std::string& opt : fuse_options)
+    if (opt.rfind("fsname=", 0) == 0 || opt.rfind("subtype=", 0) == 0)
+      return "-o " + opt + ": vblkfs sets fsname and subtype itself (the other tools find its mounts by them)";
+  return "";
+}
+
+namespace {
+
 // Ends the session loop from another thread the way SIGTERM does (libfuse's
 // handler, sent to the thread that runs the loop), but only while the loop
 // runs: once it has ended, the handler is removed and SIGTERM would kill

@@ -41,6 +41,11 @@ struct MountOptions {
 // the mount is usable (exit code 0) or has failed (message on stderr, 1).
 int run_mount(const MountOptions& opts);
 
+// The -o option vblkfs refuses, as "-o OPTION: why", or "" when all are
+// accepted: fsname= and subtype=, which vblkfs sets itself (vblkfs umount,
+// vblk-inspect and vblk-inject find its mounts by type fuse.vblkfs).
+std::string refused_fuse_option(const std::vector<std::string>& fuse_options);
+
 // Unmounts a vblkfs mountpoint and waits up to timeout_s for the daemon to
 // flush and release the image. Returns an exit code; messages on stderr.
 int run_umount(const std::string& mountpoint, int timeout_s);
