@@ -30,6 +30,7 @@
 #include <fuse_lowlevel.h>
 #include <limits.h>
 #include <pthread.h>
+#include <spawn.h>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/sinks/syslog_sink.h>
@@ -540,6 +541,24 @@ int run_mount(const MountOptions& in) {
   return 1;
 }
 
+// Runs `fusermount3 -u -- MOUNTPOINT` (argv, no shell: any character may
+// be in a path). Returns "" on success, else why it failed.
+static std::string run_fusermount_unmount(const std::string& mountpoint) {
+  std::vector<std::string> args = {"fusermount3", "-u", "--", mountpoint};
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  if (int err = ::posix_spawnp(&pid, "fusermount3", nullptr, nullptr, argv.data(), environ); err != 0)
+    return std::string("cannot run it: ") + std::strerror(err);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return std::string("waitpid: ") + std::strerror(errno);
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return "";
+  return WIFEXITED(status) ? "exit status " + std::to_string(WEXITSTATUS(status)) : "killed by a signal";
+}
+
 int run_umount(const std::string& mountpoint_in, int timeout_s) {
   std::string mp = real_path(mountpoint_in);
   if (mp.empty()) {
@@ -563,9 +582,8 @@ int run_umount(const std::string& mountpoint_in, int timeout_s) {
     }
     if (err == EPERM) {
       // Not root: the setuid helper may unmount what this user mounted.
-      std::string cmd = "fusermount3 -u -- '" + mp + "'";
-      if (std::system(cmd.c_str()) != 0) {
-        std::fprintf(stderr, "vblkfs: %s: fusermount3 -u failed\n", mp.c_str());
+      if (std::string why = run_fusermount_unmount(mp); !why.empty()) {
+        std::fprintf(stderr, "vblkfs: %s: fusermount3 -u: %s\n", mp.c_str(), why.c_str());
         return 1;
       }
     } else {
