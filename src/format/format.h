@@ -284,44 +284,4 @@ const char* record_type_name(RecordType type);
 
 }  // namespace vblk::format
 
-namespace vblk::format {
-// Checkpoint metadata: one byte string, stored as META records of at most
-// kMetaChunkBytes each. Chunks chain backward: a META record's `first` is the
-// file offset of the previous chunk (0 for the first), `count` its index.
-// The slot names the last chunk, the chunk count, the total length and the
-// XXH3-64 of the whole string.
-//   0  u64 meta_version   1
-//   8  u64 used_blocks
-//   16 u64 zero_blocks
-//   24 u64 trimmed_blocks
-//   32 u64 stored_bytes   live DATA record bytes (header + padded payload,
-//                         shared out among the record's live blocks)
-//   40 u64 page_count P
-//   48 P x { u64 page_no, u64 record_offset, u32 record_length, u32 reserved }
-//      u64 segment_count S (<= the slot's: the table is a snapshot taken
-//          before the META records are appended; a reader marks the segments
-//          holding the META records and the head segment as used)
-//      S x { u32 live_bytes, u32 fill }      fill 0 = free segment;
-//                                            (kSegmentReleased, 0) = released
-//      u64 bad_range_count B
-//      B x { u64 first, u64 count }          ascending, disjoint
-//      u64 block_count                       version 3 only: the capacity in force
-// Allocation rule (replay depends on it): when the head segment cannot take
-// the next record, the next segment is the lowest-numbered segment whose
-// fill is 0 in the checkpoint in force, else segment_count (the file grows).
-// Segments emptied after a checkpoint are not reused before the next one;
-// that one records them as released (their data is no longer needed and
-// their range is being punched), and only the one after it as free, so a
-// segment is never punched while the checkpoint in force lets it be
-// allocated.
-inline constexpr uint32_t kMetaChunkBytes = 1u << 20;
-// Version 2 added released segments; version 1 metadata reads the same.
-// Version 3 (images with kFeatureResizable, and only they) appends the
-// capacity in force.
-inline constexpr uint64_t kMetaVersion = 2;
-inline constexpr uint64_t kMetaVersionCapacity = 3;
-inline constexpr uint32_t kSegmentReleased = 0xFFFFFFFFu;
-inline constexpr uint32_t kMetaPageEntrySize = 24;
-inline constexpr uint32_t kMetaSegmentEntrySize = 8;
-inline constexpr uint32_t kMetaBadEntrySize = 16;
-}  // namespace vblk::format
+// The checkpoint metadata's layout and codec: format/checkpoint_meta.h.

@@ -5,6 +5,7 @@
 #include <array>
 #include <utility>
 
+#include "format/checkpoint_meta.h"
 #include "store/store_impl.h"
 
 namespace vblk::store {
@@ -29,50 +30,31 @@ size_t StoreImpl::clean_batch() const {
 }
 
 std::vector<uint8_t> StoreImpl::encode_meta_locked() const {
-  std::vector<uint8_t> out;
-  auto u64 = [&](uint64_t v) {
-    size_t at = out.size();
-    out.resize(at + 8);
-    format::put_u64(out.data() + at, v);
-  };
-  auto u32 = [&](uint32_t v) {
-    size_t at = out.size();
-    out.resize(at + 4);
-    format::put_u32(out.data() + at, v);
-  };
-  u64(resizable_ ? format::kMetaVersionCapacity : format::kMetaVersion);
-  u64(used_);
-  u64(zero_);
-  u64(trimmed_);
-  u64(stored_);
-  u64(page_dir_.size());
-  for (auto& [page_no, loc] : page_dir_) {
-    u64(page_no);
-    u64(loc.offset);
-    u32(loc.length);
-    u32(0);
-  }
-  u64(segs_.size());
+  format::CheckpointMeta m;
+  m.version = resizable_ ? format::kMetaVersionCapacity : format::kMetaVersion;
+  m.used_blocks = used_;
+  m.zero_blocks = zero_;
+  m.trimmed_blocks = trimmed_;
+  m.stored_bytes = stored_;
+  m.pages.reserve(page_dir_.size());
+  for (auto& [page_no, loc] : page_dir_) m.pages.push_back({page_no, loc.offset, loc.length, 0});
+  m.segments.reserve(segs_.size());
   for (uint64_t i = 0; i < segs_.size(); ++i) {
     // Punched segments are free from this checkpoint on (step 4 of
     // checkpoint_locked); emptied ones and those still to punch are
     // released: not needed, not yet allocatable.
     auto in = [i](const std::vector<uint64_t>& v) { return std::find(v.begin(), v.end(), i) != v.end(); };
     if (in(punched_)) {
-      u32(0), u32(0);
+      m.segments.push_back({0, 0});
     } else if (in(pending_free_) || in(to_punch_) || in(punching_)) {
-      u32(format::kSegmentReleased), u32(0);
+      m.segments.push_back(format::MetaSegmentEntry::released());
     } else {
-      u32(segs_[i].live), u32(segs_[i].fill);
+      m.segments.push_back({segs_[i].live, segs_[i].fill});
     }
   }
-  u64(bad_.ranges().size());
-  for (auto& [first, count] : bad_.ranges()) {
-    u64(first);
-    u64(count);
-  }
-  if (resizable_) u64(block_count_);
-  return out;
+  m.bad_ranges.assign(bad_.ranges().begin(), bad_.ranges().end());
+  if (resizable_) m.block_count = block_count_;
+  return format::encode_checkpoint_meta(m);
 }
 
 Status StoreImpl::checkpoint_locked() {

@@ -1,39 +1,13 @@
 // Opening an image: choose the checkpoint, load its metadata, replay the log.
 #include <spdlog/spdlog.h>
 
+#include "format/checkpoint_meta.h"
 #include "store/store_impl.h"
 
 namespace vblk::store {
 
 using format::Checkpoint;
 using format::RecordHeader;
-
-namespace {
-
-// Cursor over the checkpoint metadata byte string; every read is bounds-checked.
-class MetaReader {
- public:
-  explicit MetaReader(std::span<const uint8_t> data) : data_(data) {}
-  bool u64(uint64_t* v) {
-    if (pos_ + 8 > data_.size()) return false;
-    *v = format::get_u64(data_.data() + pos_);
-    pos_ += 8;
-    return true;
-  }
-  bool u32(uint32_t* v) {
-    if (pos_ + 4 > data_.size()) return false;
-    *v = format::get_u32(data_.data() + pos_);
-    pos_ += 4;
-    return true;
-  }
-  uint64_t remaining() const { return data_.size() - pos_; }
-
- private:
-  std::span<const uint8_t> data_;
-  size_t pos_ = 0;
-};
-
-}  // namespace
 
 Status StoreImpl::recover() {
   const std::string& name = file_->name();
@@ -112,66 +86,35 @@ Status StoreImpl::load_checkpoint(const Checkpoint& cp) {
   if (meta.size() != cp.meta_bytes || format::hash64(meta.data(), meta.size()) != cp.meta_hash)
     return Status::corruption("metadata checksum mismatch");
 
-  MetaReader r(meta);
-  uint64_t version, pages, nsegs, nbad;
-  if (!r.u64(&version) || version < 1 || version > format::kMetaVersionCapacity)
-    return Status::corruption("unknown metadata version");
-  // Version 3, and it alone, carries the capacity: on a resizable image.
-  if ((version == format::kMetaVersionCapacity) != resizable_)
-    return Status::corruption("metadata version " + std::to_string(version) +
-                              (resizable_ ? " has no capacity, which a resizable image's must carry"
-                                          : " is for resizable images, and this one is not"));
-  uint64_t capacity = sb_.block_count;
-  if (resizable_) {
-    // The last 8 bytes: needed before the page table and bad list are checked against it.
-    if (meta.size() < 16) return Status::corruption("metadata truncated");
-    capacity = format::get_u64(meta.data() + meta.size() - 8);
-    if (Status s = format::validate_geometry(sb_.block_size, capacity, sb_.segment_size); !s)
-      return Status::corruption("metadata capacity invalid: " + s.message());
-    block_count_ = capacity;
-  }
-  if (!r.u64(&used_) || !r.u64(&zero_) || !r.u64(&trimmed_) || !r.u64(&stored_) || !r.u64(&pages))
-    return Status::corruption("metadata truncated");
-  if (used_ > capacity || zero_ > used_ || trimmed_ > capacity - used_)
-    return Status::corruption("metadata block counters invalid");
-  if (pages > r.remaining() / format::kMetaPageEntrySize) return Status::corruption("metadata page count invalid");
-  const uint64_t page_limit = (capacity + sb_.entries_per_page - 1) / sb_.entries_per_page;
-  for (uint64_t i = 0; i < pages; ++i) {
-    uint64_t page_no, off;
-    uint32_t len, reserved;
-    if (!r.u64(&page_no) || !r.u64(&off) || !r.u32(&len) || !r.u32(&reserved)) return Status::corruption("metadata truncated");
-    if (reserved != 0) return Status::corruption("index directory entry " + std::to_string(i) + " reserved field is not zero");
-    if (page_no >= page_limit || off < sb_.data_start || off >= *file_size || len < format::kRecordHeaderSize ||
-        len > format::record_total_length(format::kMaxRecordPayload) || page_dir_.count(page_no))
-      return Status::corruption("index directory entry " + std::to_string(i) + " invalid");
-    page_dir_[page_no] = {off, len};
-  }
-  if (!r.u64(&nsegs) || nsegs > cp.segment_count || nsegs > r.remaining() / format::kMetaSegmentEntrySize)
-    return Status::corruption("metadata segment table invalid");
-  for (uint64_t i = 0; i < nsegs; ++i) {
-    if (!r.u32(&segs_[i].live) || !r.u32(&segs_[i].fill)) return Status::corruption("metadata truncated");
-    if (version >= 2 && segs_[i].live == format::kSegmentReleased && segs_[i].fill == 0) {
+  format::MetaBounds bounds;
+  bounds.resizable = resizable_;
+  bounds.superblock_block_count = sb_.block_count;
+  bounds.block_size = sb_.block_size;
+  bounds.segment_size = sb_.segment_size;
+  bounds.entries_per_page = sb_.entries_per_page;
+  bounds.data_start = sb_.data_start;
+  bounds.file_size = *file_size;
+  bounds.segment_count = cp.segment_count;
+  auto decoded = format::decode_checkpoint_meta(meta, bounds);
+  if (!decoded) return decoded.status();
+  const format::CheckpointMeta& m = *decoded;
+  if (m.block_count) block_count_ = *m.block_count;
+  used_ = m.used_blocks;
+  zero_ = m.zero_blocks;
+  trimmed_ = m.trimmed_blocks;
+  stored_ = m.stored_bytes;
+  for (const format::MetaPageEntry& p : m.pages) page_dir_[p.page_no] = {p.record_offset, p.record_length};
+  for (uint64_t i = 0; i < m.segments.size(); ++i) {
+    if (m.version >= 2 && m.segments[i].is_released()) {
       // Released: punch it (again) and free it at the next checkpoint.
       segs_[i].live = 0;
       to_punch_.push_back(i);
       continue;
     }
-    if (segs_[i].fill > sb_.segment_size || segs_[i].live > segs_[i].fill)
-      return Status::corruption("segment " + std::to_string(i) + " accounting invalid");
+    segs_[i].live = m.segments[i].live_bytes;
+    segs_[i].fill = m.segments[i].fill;
   }
-  if (!r.u64(&nbad) || nbad > r.remaining() / format::kMetaBadEntrySize) return Status::corruption("metadata bad list invalid");
-  uint64_t last_end = 0;
-  for (uint64_t i = 0; i < nbad; ++i) {
-    uint64_t first, count;
-    if (!r.u64(&first) || !r.u64(&count)) return Status::corruption("metadata truncated");
-    if (count == 0 || first < last_end || first > capacity || count > capacity - first)
-      return Status::corruption("bad-block range " + std::to_string(i) + " invalid");
-    bad_.add(first, count);
-    last_end = first + count;
-  }
-  uint64_t stated = 0;  // the capacity, taken from here above
-  if (resizable_ && (!r.u64(&stated) || stated != capacity)) return Status::corruption("metadata truncated");
-  if (r.remaining() != 0) return Status::corruption("metadata has trailing bytes");
+  for (const auto& [first, count] : m.bad_ranges) bad_.add(first, count);
   // The chunks and the head segment were written after the table snapshot.
   for (auto& [loc, _] : chunks) {
     uint64_t seg = segment_of(loc.offset);

@@ -49,6 +49,7 @@
 #include <variant>
 #include <vector>
 
+#include "format/checkpoint_meta.h"
 #include "format/format.h"
 #include "format/unit_table.h"
 #include "io/mem_file.h"
@@ -157,16 +158,9 @@ struct Rec {
   uint32_t length() const { return format::record_total_length(h.stored_len); }
 };
 
-struct MetaPage {
-  uint64_t page_no, off;
-  uint32_t len, reserved;
-};
-struct Meta {
-  uint64_t version = 0, used = 0, zero = 0, trimmed = 0, stored = 0;
-  std::vector<MetaPage> pages;
-  std::vector<std::pair<uint32_t, uint32_t>> segs;  // live, fill
-  std::vector<std::pair<uint64_t, uint64_t>> bad;
-  std::optional<uint64_t> capacity;  // version 3 (resizable images): the capacity in force
+// The checkpoint metadata as the codec has it, plus bytes to append after
+// it (hostile trailing data).
+struct Meta : format::CheckpointMeta {
   Bytes trailing;
 };
 
@@ -202,58 +196,29 @@ Bytes decompress(const Bytes& image, const Rec& r) {
   return raw;
 }
 
-Meta parse_meta(const Bytes& m) {
+// The base image's metadata, through the store's own decoder.
+Meta parse_meta(const Bytes& m, const Layout& l, uint64_t file_size) {
+  format::MetaBounds b;
+  b.resizable = (l.sb.incompat_features & format::kFeatureResizable) != 0;
+  b.superblock_block_count = l.sb.block_count;
+  b.block_size = l.sb.block_size;
+  b.segment_size = l.sb.segment_size;
+  b.entries_per_page = l.sb.entries_per_page;
+  b.data_start = l.sb.data_start;
+  b.file_size = file_size;
+  b.segment_count = l.cp.segment_count;
+  auto decoded = format::decode_checkpoint_meta(m, b);
+  if (!decoded) {
+    std::fprintf(stderr, "make_hostile: base image metadata: %s\n", decoded.status().message().c_str());
+    std::exit(1);
+  }
   Meta out;
-  size_t at = 0;
-  auto u64 = [&] {
-    uint64_t v = format::get_u64(m.data() + at);
-    at += 8;
-    return v;
-  };
-  auto u32 = [&] {
-    uint32_t v = format::get_u32(m.data() + at);
-    at += 4;
-    return v;
-  };
-  out.version = u64();
-  out.used = u64(), out.zero = u64(), out.trimmed = u64(), out.stored = u64();
-  for (uint64_t n = u64(); n > 0; --n) {
-    MetaPage p;
-    p.page_no = u64(), p.off = u64(), p.len = u32(), p.reserved = u32();
-    out.pages.push_back(p);
-  }
-  for (uint64_t n = u64(); n > 0; --n) {
-    uint32_t live = u32(), fill = u32();
-    out.segs.push_back({live, fill});
-  }
-  for (uint64_t n = u64(); n > 0; --n) {
-    uint64_t f = u64(), c = u64();
-    out.bad.push_back({f, c});
-  }
-  if (out.version == format::kMetaVersionCapacity) out.capacity = u64();
+  static_cast<format::CheckpointMeta&>(out) = std::move(*decoded);
   return out;
 }
 
 Bytes encode_meta(const Meta& m) {
-  Bytes out;
-  auto u64 = [&](uint64_t v) {
-    size_t at = out.size();
-    out.resize(at + 8);
-    format::put_u64(out.data() + at, v);
-  };
-  auto u32 = [&](uint32_t v) {
-    size_t at = out.size();
-    out.resize(at + 4);
-    format::put_u32(out.data() + at, v);
-  };
-  u64(m.version), u64(m.used), u64(m.zero), u64(m.trimmed), u64(m.stored);
-  u64(m.pages.size());
-  for (auto& p : m.pages) u64(p.page_no), u64(p.off), u32(p.len), u32(p.reserved);
-  u64(m.segs.size());
-  for (auto& [live, fill] : m.segs) u32(live), u32(fill);
-  u64(m.bad.size());
-  for (auto& [f, c] : m.bad) u64(f), u64(c);
-  if (m.capacity) u64(*m.capacity);
+  Bytes out = format::encode_checkpoint_meta(m);
   out.insert(out.end(), m.trailing.begin(), m.trailing.end());
   return out;
 }
@@ -297,7 +262,7 @@ Layout parse(const Bytes& image) {
   }
   Bytes meta;
   for (auto& c : chunks) meta.insert(meta.end(), c.begin(), c.end());
-  l.meta = parse_meta(meta);
+  l.meta = parse_meta(meta, l, image.size());
   // Where the replayed log ends: after the last record of the checkpoint's generation.
   l.tail_end = kDataStart + l.cp.head_segment * kSegment + l.cp.head_fill;
   for (const Rec& r : l.records)
@@ -404,7 +369,7 @@ void set_capacity(Bytes& image, Layout& l, uint64_t blocks, Meta m) {
   format::Superblock sb = l.sb;
   sb.block_count = blocks;
   put_superblock(image, sb);
-  m.capacity = blocks;
+  m.block_count = blocks;
   install_meta(image, l, m);
 }
 
@@ -415,15 +380,15 @@ void make_unresizable(Bytes& image, Layout& l, Meta m, uint64_t version) {
   sb.incompat_features &= ~format::kFeatureResizable;
   put_superblock(image, sb);
   m.version = version;
-  m.capacity.reset();
+  m.block_count.reset();
   install_meta(image, l, m);
 }
 
 // The entries of index page `page_no` as the base image stores them.
 std::vector<format::IndexEntry> page_entries(const Bytes& image, const Layout& l, uint64_t page_no) {
-  for (const MetaPage& p : l.meta.pages) {
+  for (const format::MetaPageEntry& p : l.meta.pages) {
     if (p.page_no != page_no) continue;
-    auto it = std::find_if(l.records.begin(), l.records.end(), [&](const Rec& r) { return r.off == p.off; });
+    auto it = std::find_if(l.records.begin(), l.records.end(), [&](const Rec& r) { return r.off == p.record_offset; });
     Bytes raw = decompress(image, *it);
     std::vector<format::IndexEntry> out(l.sb.entries_per_page);
     for (size_t i = 0; i < out.size(); ++i) out[i] = format::decode_index_entry(raw.data() + i * format::kIndexEntrySize);
@@ -445,8 +410,8 @@ void install_page(Bytes& image, Layout& l, uint64_t page_no, const std::vector<f
   h.first = page_no;
   uint64_t off = place_record(image, l, h, raw);
   Meta m = l.meta;
-  for (MetaPage& p : m.pages)
-    if (p.page_no == page_no) p.off = off, p.len = format::record_total_length(static_cast<uint32_t>(raw.size()));
+  for (format::MetaPageEntry& p : m.pages)
+    if (p.page_no == page_no) p.record_offset = off, p.record_length = format::record_total_length(static_cast<uint32_t>(raw.size()));
   install_meta(image, l, m);
 }
 
@@ -902,8 +867,8 @@ void Generator::meta_cases() {
           [](Bytes& b, Layout& l) { make_unresizable(b, l, l.meta, 2); });
   variant("meta-released-v1", Expect::kReject, "a released segment in version 1 metadata", [](Bytes& b, Layout& l) {
     Meta m = l.meta;
-    m.segs.resize(l.cp.segment_count);
-    m.segs.back() = {format::kSegmentReleased, 0};
+    m.segments.resize(l.cp.segment_count);
+    m.segments.back() = {format::kSegmentReleased, 0};
     make_unresizable(b, l, m, 1);
   });
   variant("meta-version-3-unresizable", Expect::kReject,
@@ -914,33 +879,33 @@ void Generator::meta_cases() {
             put_superblock(b, sb);
           });
   meta_case("meta-version-2-resizable", Expect::kReject, "metadata version 2 (no capacity) on a resizable image",
-            [](Meta& m, auto&) { m.version = 2, m.capacity.reset(); });
+            [](Meta& m, auto&) { m.version = 2, m.block_count.reset(); });
   meta_case("meta-capacity-missing", Expect::kReject, "metadata version 3 without its capacity",
-            [](Meta& m, auto&) { m.capacity.reset(); });
-  meta_case("meta-capacity-zero", Expect::kReject, "metadata capacity 0 blocks", [](Meta& m, auto&) { m.capacity = 0; });
+            [](Meta& m, auto&) { m.block_count.reset(); });
+  meta_case("meta-capacity-zero", Expect::kReject, "metadata capacity 0 blocks", [](Meta& m, auto&) { m.block_count = 0; });
   meta_case("meta-capacity-huge", Expect::kReject, "metadata capacity 2^63 blocks",
-            [](Meta& m, auto&) { m.capacity = 1ull << 63; });
+            [](Meta& m, auto&) { m.block_count = 1ull << 63; });
   meta_case("meta-capacity-negative", Expect::kReject, "metadata capacity 2^64-1 blocks",
-            [](Meta& m, auto&) { m.capacity = ~0ull; });
+            [](Meta& m, auto&) { m.block_count = ~0ull; });
   meta_case("meta-capacity-grown", Expect::kValid, "metadata capacity twice the superblock's (a grown image)",
-            [](Meta& m, auto&) { m.capacity = 2 * kBlocks; });
+            [](Meta& m, auto&) { m.block_count = 2 * kBlocks; });
   meta_case("meta-released-fill", Expect::kReject, "a released segment with a fill",
-            [](Meta& m, auto&) { m.segs[0] = {format::kSegmentReleased, 64}; });
+            [](Meta& m, auto&) { m.segments[0] = {format::kSegmentReleased, 64}; });
   meta_case("meta-head-released", Expect::kReject, "the head segment recorded as released",
             [](Meta& m, const Layout& l) {
-              m.segs.resize(std::max<size_t>(m.segs.size(), l.cp.head_segment + 1));
-              m.segs[l.cp.head_segment] = {format::kSegmentReleased, 0};
+              m.segments.resize(std::max<size_t>(m.segments.size(), l.cp.head_segment + 1));
+              m.segments[l.cp.head_segment] = {format::kSegmentReleased, 0};
             });
   meta_case("meta-chunk-released", Expect::kReject, "the segment of the metadata itself recorded as released",
             [](Meta& m, const Layout& l) {
               const size_t seg = (l.cp.meta_last_chunk - l.sb.data_start) / l.sb.segment_size;
-              m.segs.resize(std::max(m.segs.size(), seg + 1));
-              m.segs[seg] = {format::kSegmentReleased, 0};
+              m.segments.resize(std::max(m.segments.size(), seg + 1));
+              m.segments[seg] = {format::kSegmentReleased, 0};
             });
   meta_case("meta-used-huge", Expect::kReject, "more used blocks than the capacity",
-            [](Meta& m, auto&) { m.used = ~0ull; });
+            [](Meta& m, auto&) { m.used_blocks = ~0ull; });
   meta_case("meta-zero-gt-used", Expect::kReject, "more zero blocks than used blocks",
-            [](Meta& m, auto&) { m.zero = m.used + 1; });
+            [](Meta& m, auto&) { m.zero_blocks = m.used_blocks + 1; });
   meta_case("meta-trailing", Expect::kReject, "metadata with trailing bytes",
             [](Meta& m, auto&) { m.trailing = Bytes(8, 0); });
   variant("meta-truncated", Expect::kReject, "metadata cut inside the page table", [](Bytes& b, Layout& l) {
@@ -963,57 +928,57 @@ void Generator::meta_cases() {
   meta_case("meta-page-duplicate", Expect::kReject, "the same page number twice",
             [](Meta& m, auto&) { m.pages[1].page_no = m.pages[0].page_no; });
   meta_case("meta-page-outside-file", Expect::kReject, "index page beyond the end of the file",
-            [](Meta& m, auto&) { m.pages[0].off = 1ull << 40; });
+            [](Meta& m, auto&) { m.pages[0].record_offset = 1ull << 40; });
   meta_case("meta-page-negative", Expect::kReject, "index page at offset 2^64-64",
-            [](Meta& m, auto&) { m.pages[0].off = 0ull - 64; });
+            [](Meta& m, auto&) { m.pages[0].record_offset = 0ull - 64; });
   meta_case("meta-page-in-slots", Expect::kReject, "index page inside the slot area",
-            [](Meta& m, auto&) { m.pages[0].off = 4096; });
+            [](Meta& m, auto&) { m.pages[0].record_offset = 4096; });
   meta_case("meta-page-length-zero", Expect::kReject, "index page record length 0",
-            [](Meta& m, auto&) { m.pages[0].len = 0; });
+            [](Meta& m, auto&) { m.pages[0].record_length = 0; });
   meta_case("meta-page-length-huge", Expect::kReject, "index page record length 2^32-1",
-            [](Meta& m, auto&) { m.pages[0].len = ~0u; });
+            [](Meta& m, auto&) { m.pages[0].record_length = ~0u; });
   meta_case("meta-page-reserved", Expect::kReject, "page table reserved field set",
             [](Meta& m, auto&) { m.pages[0].reserved = 1; });
   meta_case("meta-page-at-data", Expect::kDamaged, "index page pointing at a DATA record",
-            [](Meta& m, const Layout& l) { m.pages[page_index(l)].off = records_of(l, RecordType::kData, false)[0].off; });
+            [](Meta& m, const Layout& l) { m.pages[page_index(l)].record_offset = records_of(l, RecordType::kData, false)[0].off; });
   meta_case("meta-page-at-meta", Expect::kDamaged, "index page pointing at the metadata itself",
-            [](Meta& m, const Layout& l) { m.pages[page_index(l)].off = l.cp.meta_last_chunk; });
+            [](Meta& m, const Layout& l) { m.pages[page_index(l)].record_offset = l.cp.meta_last_chunk; });
   meta_case("meta-pages-shared", Expect::kDamaged, "two index pages pointing at the same record",
             [](Meta& m, const Layout& l) {
-              m.pages[page_index(l) + 1].off = m.pages[page_index(l)].off;
-              m.pages[page_index(l) + 1].len = m.pages[page_index(l)].len;
+              m.pages[page_index(l) + 1].record_offset = m.pages[page_index(l)].record_offset;
+              m.pages[page_index(l) + 1].record_length = m.pages[page_index(l)].record_length;
             });
   meta_case("meta-page-unaligned", Expect::kDamaged, "index page pointing 8 bytes into its record",
-            [](Meta& m, const Layout& l) { m.pages[page_index(l)].off += 8; });
+            [](Meta& m, const Layout& l) { m.pages[page_index(l)].record_offset += 8; });
   meta_case("meta-page-at-zeros", Expect::kDamaged, "index page pointing at unused space",
-            [](Meta& m, const Layout& l) { m.pages[page_index(l)].off = l.tail_end + 4096; });
+            [](Meta& m, const Layout& l) { m.pages[page_index(l)].record_offset = l.tail_end + 4096; });
   meta_case("meta-segments-more", Expect::kReject, "segment table longer than the segment count",
-            [](Meta& m, const Layout& l) { m.segs.resize(l.cp.segment_count + 1); });
+            [](Meta& m, const Layout& l) { m.segments.resize(l.cp.segment_count + 1); });
   meta_case("meta-segment-live-gt-fill", Expect::kReject, "a segment with more live bytes than its fill",
-            [](Meta& m, auto&) { m.segs[0].first = m.segs[0].second + 1; });
+            [](Meta& m, auto&) { m.segments[0].live_bytes = m.segments[0].fill + 1; });
   meta_case("meta-segment-fill-huge", Expect::kReject, "a segment fill beyond the segment size",
-            [](Meta& m, auto&) { m.segs[0] = {0, ~0u}; });
+            [](Meta& m, auto&) { m.segments[0] = {0, ~0u}; });
   variant("meta-bad-count-huge", Expect::kReject, "bad-block list count 2^63", [](Bytes& b, Layout& l) {
     Bytes meta = encode_meta(l.meta);
-    const size_t after_bad = l.meta.capacity ? 8 : 0;
-    format::put_u64(meta.data() + meta.size() - after_bad - 8 - 16 * l.meta.bad.size(), 1ull << 63);
+    const size_t after_bad = l.meta.block_count ? 8 : 0;
+    format::put_u64(meta.data() + meta.size() - after_bad - 8 - 16 * l.meta.bad_ranges.size(), 1ull << 63);
     install_meta_bytes(b, l, meta);
   });
   meta_case("meta-bad-beyond", Expect::kReject, "bad range beyond the capacity",
-            [](Meta& m, auto&) { m.bad = {{kBlocks - 1, 5}}; });
+            [](Meta& m, auto&) { m.bad_ranges = {{kBlocks - 1, 5}}; });
   meta_case("meta-bad-negative", Expect::kReject, "bad range of 2^64-1 blocks",
-            [](Meta& m, auto&) { m.bad = {{1, ~0ull}}; });
-  meta_case("meta-bad-empty-range", Expect::kReject, "bad range of 0 blocks", [](Meta& m, auto&) { m.bad = {{5, 0}}; });
+            [](Meta& m, auto&) { m.bad_ranges = {{1, ~0ull}}; });
+  meta_case("meta-bad-empty-range", Expect::kReject, "bad range of 0 blocks", [](Meta& m, auto&) { m.bad_ranges = {{5, 0}}; });
   meta_case("meta-bad-overlap", Expect::kReject, "overlapping bad ranges",
-            [](Meta& m, auto&) { m.bad = {{10, 10}, {15, 10}}; });
+            [](Meta& m, auto&) { m.bad_ranges = {{10, 10}, {15, 10}}; });
   meta_case("meta-bad-unsorted", Expect::kReject, "bad ranges out of order",
-            [](Meta& m, auto&) { m.bad = {{100, 1}, {10, 1}}; });
+            [](Meta& m, auto&) { m.bad_ranges = {{100, 1}, {10, 1}}; });
   // Valid but large: a 1 PiB disk whose bad list holds many huge ranges.
   variant("meta-bad-many-huge", Expect::kValid, "1 PiB capacity, 20000 bad ranges of 2^22 blocks each",
           [](Bytes& b, Layout& l) {
             Meta m = l.meta;
-            m.bad.clear();
-            for (uint64_t i = 0; i < 20000; ++i) m.bad.push_back({(1ull << 26) + (i << 23), 1ull << 22});
+            m.bad_ranges.clear();
+            for (uint64_t i = 0; i < 20000; ++i) m.bad_ranges.push_back({(1ull << 26) + (i << 23), 1ull << 22});
             set_capacity(b, l, (1ull << 50) / 4096, m);
           });
   variant("meta-chain-loop", Expect::kReject, "two metadata chunks, the first naming itself as its predecessor",
@@ -1057,7 +1022,7 @@ void Generator::page_cases() {
   page_case("entry-at-meta", Expect::kDamaged, "block 300 mapped at the metadata record",
             [](auto& e, const Layout& l) { e[kA].record_offset = l.cp.meta_last_chunk; });
   page_case("entry-at-page", Expect::kDamaged, "block 300 mapped at an index page record",
-            [](auto& e, const Layout& l) { e[kA].record_offset = l.meta.pages[1].off; });
+            [](auto& e, const Layout& l) { e[kA].record_offset = l.meta.pages[1].record_offset; });
   page_case("entry-at-other-block", Expect::kDamaged, "block 300 mapped at block 301's record (blocks point at each other)",
             [](auto& e, auto&) { e[kA] = e[kB]; });
   page_case("entry-swapped", Expect::kDamaged, "blocks 300 and 310 swapped (same record)",
@@ -1095,8 +1060,8 @@ void Generator::page_cases() {
     h.first = kPage;
     uint64_t off = place_record(b, l, h, {});
     Meta m = l.meta;
-    m.pages[page_index(l)].off = off;
-    m.pages[page_index(l)].len = format::record_total_length(0);
+    m.pages[page_index(l)].record_offset = off;
+    m.pages[page_index(l)].record_length = format::record_total_length(0);
     install_meta(b, l, m);
   });
   variant("page-zstd-bomb", Expect::kDamaged, "index page record claiming a 16 MiB decompressed size",
@@ -1112,14 +1077,14 @@ void Generator::page_cases() {
             h.first = kPage;
             uint64_t off = place_record(b, l, h, z);
             Meta m = l.meta;
-            m.pages[page_index(l)].off = off;
-            m.pages[page_index(l)].len = format::record_total_length(static_cast<uint32_t>(z.size()));
+            m.pages[page_index(l)].record_offset = off;
+            m.pages[page_index(l)].record_length = format::record_total_length(static_cast<uint32_t>(z.size()));
             install_meta(b, l, m);
           });
   variant("page-zstd-garbage", Expect::kDamaged, "index page record whose zstd frame is garbage (hash re-sealed)",
           [](Bytes& b, Layout& l) {
             const Rec r = *std::find_if(l.records.begin(), l.records.end(),
-                                        [&](const Rec& x) { return x.off == l.meta.pages[page_index(l)].off; });
+                                        [&](const Rec& x) { return x.off == l.meta.pages[page_index(l)].record_offset; });
             for (uint32_t i = 4; i < r.h.stored_len; ++i) b[r.off + 64 + i] ^= 0x5a;
             reseal_record(b, r.off);
           });
