@@ -19,8 +19,8 @@
 #include <string>
 #include <vector>
 
-#include "vblk/block_device.h"
 #include "vblk/block_state.h"
+#include "vblk/block_stats.h"
 #include "vblk/status.h"
 
 namespace vblk {
