@@ -74,7 +74,9 @@ struct stat make_attr(DiskFs& fs, fuse_ino_t ino) {
 
 void reply_status(fuse_req_t req, const Status& s) { fuse_reply_err(req, s.to_errno()); }
 
-void op_init(void* userdata, fuse_conn_info* conn) {
+// Sets plain fields only: nothing here can throw (libfuse calls it from C,
+// where an exception would end the process).
+void op_init(void* userdata, fuse_conn_info* conn) noexcept {
   DiskFs& fs = *static_cast<DiskFs*>(userdata);
   conn->max_write = kMaxRequest;
   conn->max_readahead = kMaxRequest;

@@ -13,10 +13,35 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <exception>
+#include <mutex>
+#include <string>
 
 #include "store/store_impl.h"
 
 namespace vblk::store {
+
+namespace {
+
+// Runs one maintenance step (a reclaim, a checkpoint, a recompression, a
+// punch). Nothing below throws but std::bad_alloc; should it come midway,
+// the in-memory accounting is unknown, so the store refuses writes from
+// then on, as after a failed sync (broken_): the checkpoint in force and
+// the log still hold every acknowledged write, and a reopen recovers them.
+// The step may have released `lock`; it is held again on return.
+template <class Step>
+Status contained(std::unique_lock<std::mutex>& lock, bool& broken, const std::string& image, Step&& step) {
+  try {
+    return step();
+  } catch (const std::exception& e) {
+    if (!lock.owns_lock()) lock.lock();
+    broken = true;
+    return Status::io_error(image + ": maintenance stopped by " + e.what() +
+                            "; writes are refused until the image is reopened");
+  }
+}
+
+}  // namespace
 
 void StoreImpl::start_maintenance() {
   if (opts_.read_only || !opts_.background_maintenance || maint_thread_.joinable()) return;
@@ -52,12 +77,16 @@ void StoreImpl::maintenance_loop() {
       if (!maint_stop_ && !maintenance_work_locked()) maint_cv_.wait_for(lock, std::chrono::seconds(1));
       continue;
     }
-    if (reuse_pool_idle_locked()) punch_reuse_pool(lock, true);
+    Status s = contained(lock, broken_, file_->name(), [&] {
+      if (reuse_pool_idle_locked()) punch_reuse_pool(lock, true);
+      if (maint_stop_) return Status::ok();
+      Status step = maintain(lock, kCleanLiveFraction, 1);
+      // Recompression only while nothing else is due: one step (up to
+      // kRecompressThreads segments) per turn.
+      if (step && !maint_stop_ && recompress_due_locked()) step = recompress_step(lock);
+      return step;
+    });
     if (maint_stop_) break;
-    Status s = maintain(lock, kCleanLiveFraction, 1);
-    // Recompression only while nothing else is due: one step (up to
-    // kRecompressThreads segments) per turn.
-    if (s && !maint_stop_ && recompress_due_locked()) s = recompress_step(lock);
     if (!s) {
       // A power cut that lands mid-pass is expected; anything else is not.
       if (!s.is_powered_off()) spdlog::error("{}: background maintenance: {}", file_->name(), s.to_string());
@@ -71,14 +100,14 @@ void StoreImpl::after_change(std::unique_lock<std::mutex>& lock) {
   last_change_ = std::chrono::steady_clock::now();
   Status s;
   if (!maint_thread_.joinable()) {
-    s = maintain(lock, kCleanLiveFraction, 8);
+    s = contained(lock, broken_, file_->name(), [&] { return maintain(lock, kCleanLiveFraction, 8); });
   } else {
     const uint64_t page_bytes = uint64_t{sb_.entries_per_page} * sizeof(format::IndexEntry);
     const bool behind = cleaning_needed_locked(kUrgentLiveFraction) ||
                         log_since_checkpoint_ >= 4 * opts_.checkpoint_log_bytes ||
                         dirty_pages_ * page_bytes >= opts_.index_cache_bytes;
     if (behind) {
-      s = maintain(lock, kUrgentLiveFraction, 2);
+      s = contained(lock, broken_, file_->name(), [&] { return maintain(lock, kUrgentLiveFraction, 2); });
     } else if (checkpoint_due_locked() || cleaning_needed_locked(kCleanLiveFraction)) {
       maint_cv_.notify_one();
     }
