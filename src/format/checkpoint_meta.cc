@@ -117,7 +117,8 @@ Result<CheckpointMeta> decode_checkpoint_meta(std::span<const uint8_t> bytes, co
     MetaPageEntry& p = m.pages[i];
     if (!r.u64(&p.page_no) || !r.u64(&p.record_offset) || !r.u32(&p.record_length) || !r.u32(&p.reserved))
       return truncated();
-    if (p.reserved != 0) return Status::corruption("index directory entry " + std::to_string(i) + " reserved field is not zero");
+    if (p.reserved != 0)
+      return Status::corruption("index directory entry " + std::to_string(i) + " reserved field is not zero");
     if (p.page_no >= page_limit || p.record_offset < b.data_start || p.record_offset >= b.file_size ||
         p.record_length < kRecordHeaderSize || p.record_length > record_total_length(kMaxRecordPayload))
       return Status::corruption("index directory entry " + std::to_string(i) + " invalid");

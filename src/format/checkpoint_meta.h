@@ -82,14 +82,14 @@ std::vector<uint8_t> encode_checkpoint_meta(const CheckpointMeta& meta);
 
 // What the metadata of one image must agree with.
 struct MetaBounds {
-  bool resizable = false;              // version 3, and only it, then
-  uint64_t superblock_block_count = 0; // the capacity of an image that is not resizable
+  bool resizable = false;               // version 3, and only it, then
+  uint64_t superblock_block_count = 0;  // the capacity of an image that is not resizable
   uint32_t block_size = 0;
   uint32_t segment_size = 0;
-  uint64_t entries_per_page = 0;       // index entries per page
-  uint64_t data_start = 0;             // first byte a record may be at
+  uint64_t entries_per_page = 0;  // index entries per page
+  uint64_t data_start = 0;        // first byte a record may be at
   uint64_t file_size = 0;
-  uint64_t segment_count = 0;          // the checkpoint slot's
+  uint64_t segment_count = 0;  // the checkpoint slot's
 };
 
 // Decodes and checks the metadata against `bounds`: every count fits the

@@ -109,8 +109,7 @@ TEST(CheckpointMetaTest, EachRuleRejects) {
       {"version 4", false, [](CheckpointMeta& m) { m.version = 4; }, "unknown metadata version"},
       {"version 3 not resizable", false, [](CheckpointMeta& m) { m.version = 3, m.block_count = kBlocks; },
        "is for resizable images"},
-      {"version 2 resizable", true, [](CheckpointMeta& m) { m.version = 2, m.block_count.reset(); },
-       "has no capacity"},
+      {"version 2 resizable", true, [](CheckpointMeta& m) { m.version = 2, m.block_count.reset(); }, "has no capacity"},
       {"capacity 0", true, [](CheckpointMeta& m) { m.block_count = 0; }, "metadata capacity invalid"},
       {"used > capacity", false, [](CheckpointMeta& m) { m.used_blocks = kBlocks + 1; }, "block counters invalid"},
       {"zero > used", false, [](CheckpointMeta& m) { m.zero_blocks = m.used_blocks + 1; }, "block counters invalid"},
@@ -126,23 +125,37 @@ TEST(CheckpointMetaTest, EachRuleRejects) {
       {"page too short", false, [](CheckpointMeta& m) { m.pages[0].record_length = 10; },
        "index directory entry 0 invalid"},
       {"page twice", false, [](CheckpointMeta& m) { m.pages[1].page_no = m.pages[0].page_no; }, "twice"},
-      {"more segments than the slot", false, [](CheckpointMeta& m) { m.segments.resize(17); },
-       "segment table invalid"},
-      {"live > fill", false, [](CheckpointMeta& m) { m.segments[0] = {10, 5}; }, "segment 0 accounting invalid"},
-      {"fill > segment", false, [](CheckpointMeta& m) { m.segments[0] = {0, (4u << 20) + 1}; },
+      {"more segments than the slot", false, [](CheckpointMeta& m) { m.segments.resize(17); }, "segment table invalid"},
+      {"live > fill", false,
+       [](CheckpointMeta& m) {
+         m.segments[0] = {10, 5};
+       },
        "segment 0 accounting invalid"},
-      {"released in version 1", false,
-       [](CheckpointMeta& m) { m.version = 1; }, "segment 2 accounting invalid"},
+      {"fill > segment", false,
+       [](CheckpointMeta& m) {
+         m.segments[0] = {0, (4u << 20) + 1};
+       },
+       "segment 0 accounting invalid"},
+      {"released in version 1", false, [](CheckpointMeta& m) { m.version = 1; }, "segment 2 accounting invalid"},
       {"released with a fill", false, [](CheckpointMeta& m) { m.segments[2].fill = 64; },
        "segment 2 accounting invalid"},
       {"bad range empty", false, [](CheckpointMeta& m) { m.bad_ranges[0].second = 0; }, "bad-block range 0 invalid"},
-      {"bad ranges overlap", false, [](CheckpointMeta& m) { m.bad_ranges[1].first = 11; },
+      {"bad ranges overlap", false, [](CheckpointMeta& m) { m.bad_ranges[1].first = 11; }, "bad-block range 1 invalid"},
+      {"bad ranges unsorted", false,
+       [](CheckpointMeta& m) {
+         m.bad_ranges = {{20, 1}, {10, 1}};
+       },
        "bad-block range 1 invalid"},
-      {"bad ranges unsorted", false, [](CheckpointMeta& m) { m.bad_ranges = {{20, 1}, {10, 1}}; },
-       "bad-block range 1 invalid"},
-      {"bad range past the end", false, [](CheckpointMeta& m) { m.bad_ranges = {{kBlocks - 1, 2}}; },
+      {"bad range past the end", false,
+       [](CheckpointMeta& m) {
+         m.bad_ranges = {{kBlocks - 1, 2}};
+       },
        "bad-block range 0 invalid"},
-      {"bad range wraps", false, [](CheckpointMeta& m) { m.bad_ranges = {{1, ~0ull}}; }, "bad-block range 0 invalid"},
+      {"bad range wraps", false,
+       [](CheckpointMeta& m) {
+         m.bad_ranges = {{1, ~0ull}};
+       },
+       "bad-block range 0 invalid"},
   };
   for (const Breakage& c : cases) {
     CheckpointMeta m = sample(c.resizable);

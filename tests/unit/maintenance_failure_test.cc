@@ -78,8 +78,7 @@ TEST_P(MaintenanceFailureTest, BadAllocMidCheckpointRefusesWritesAndLosesNothing
   // Written and flushed before the failure (with checkpoints of their
   // own: 2 MiB of incompressible data): must all survive.
   const auto data = test::random_bytes(512 * kBs, 7);
-  for (uint64_t b = 0; b < 512; b += 16)
-    ASSERT_TRUE(store.write_blocks(b, std::span(data).subspan(b * kBs, 16 * kBs)));
+  for (uint64_t b = 0; b < 512; b += 16) ASSERT_TRUE(store.write_blocks(b, std::span(data).subspan(b * kBs, 16 * kBs)));
   ASSERT_TRUE(store.flush());
 
   throwing->arm();
