@@ -1,5 +1,6 @@
 // Driver over FaultDevice over MemDevice, checked against a plain byte-array
-// model; plus the driver's BlockCache and LatencyHistogram.
+// model. (Its parts have their own tests: block_cache_test, lru_slots_test,
+// latency_histogram_test.)
 
 #include "vblk/driver.h"
 
@@ -24,9 +25,6 @@
 #include <utility>
 #include <vector>
 
-#include "driver/block_cache.h"
-#include "driver/latency_histogram.h"
-#include "driver/lru_slots.h"
 #include "vblk/fault_device.h"
 #include "log_capture.h"
 #include "vblk/mem_device.h"
@@ -696,12 +694,12 @@ TEST(Driver, AdjacentWritesReachTheDeviceTogether) {
   Driver drv(std::move(dev), fast_opts());
   std::mt19937_64 rng(5);
   const Bytes a = random_bytes(17 * kBs, rng), b = random_bytes(17 * kBs, rng);
-  const auto t0 = std::chrono::steady_clock::now();
   std::thread other([&] { EXPECT_TRUE(drv.write(17 * kBs, b).is_ok()); });
   EXPECT_TRUE(drv.write(0, a).is_ok());
   other.join();
+  // Both were inside at once (serialized, each would have waited out the
+  // rendezvous alone and most_inside() would be 1).
   EXPECT_EQ(rendezvous->most_inside(), 2);
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
   Bytes back(34 * kBs);
   ASSERT_TRUE(drv.read(0, back).is_ok());
   EXPECT_TRUE(std::equal(a.begin(), a.end(), back.begin()));
@@ -914,106 +912,6 @@ TEST(Driver, CacheReadersRacingWriterNeverResurrectOldData) {
   EXPECT_GT(rig.drv->stats().cache_hits, 0u);
 }
 
-// LruSlots against a model (a list in LRU order): random finds, touches,
-// assigns and erases over keys that collide in the hash table (few keys,
-// small table, so probe runs wrap and deletions shift entries back).
-TEST(LruSlots, MatchesAnLruModel) {
-  for (uint32_t capacity : {1u, 2u, 7u, 64u}) {
-    SCOPED_TRACE("capacity " + std::to_string(capacity));
-    driver::LruSlots slots(capacity);
-    std::vector<uint64_t> model;  // keys, most recently used first
-    std::map<uint64_t, uint32_t> slot_of;
-    std::mt19937_64 rng(capacity);
-    for (int step = 0; step < 20000; ++step) {
-      const uint64_t key = rng() % (3 * capacity + 1) * 0x10000;  // multiples: hash spreading matters
-      const uint32_t found = slots.find(key);
-      const auto in_model = std::find(model.begin(), model.end(), key);
-      ASSERT_EQ(found != driver::LruSlots::kNone, in_model != model.end()) << "step " << step;
-      if (found != driver::LruSlots::kNone) {
-        ASSERT_EQ(found, slot_of[key]);
-        ASSERT_EQ(slots.key(found), key);
-        model.erase(in_model);
-        if (rng() % 3 == 0) {
-          slots.erase(found);
-          slot_of.erase(key);
-        } else {
-          slots.touch(found);
-          model.insert(model.begin(), key);
-        }
-      } else {
-        if (model.size() == capacity) {
-          slot_of.erase(model.back());
-          model.pop_back();
-        }
-        const uint32_t slot = slots.assign(key);
-        ASSERT_LT(slot, capacity);
-        slot_of[key] = slot;
-        model.insert(model.begin(), key);
-      }
-      ASSERT_EQ(slots.size(), model.size());
-    }
-    std::vector<uint64_t> order;
-    for (uint32_t slot : slots.slots_in_use()) order.push_back(slots.key(slot));
-    EXPECT_EQ(order, model);
-  }
-}
-
-TEST(BlockCache, EvictsLeastRecentlyUsed) {
-  driver::BlockCache cache(2 * 512, 512);  // 2 shards x 1 block
-  ASSERT_TRUE(cache.enabled());
-  EXPECT_EQ(cache.capacity_blocks(), 2u);
-  Bytes buf(512);
-  uint64_t gen = 0;
-  for (uint64_t b : {0, 2, 4}) {  // all in shard 0 (capacity 1)
-    EXPECT_FALSE(cache.lookup(b, buf, &gen));
-    cache.insert(b, Bytes(512, static_cast<uint8_t>(b)), gen);
-  }
-  EXPECT_LE(cache.size_blocks(), 2u);
-  EXPECT_TRUE(cache.lookup(4, buf, &gen));
-  EXPECT_EQ(buf, Bytes(512, 4));
-  EXPECT_FALSE(cache.lookup(0, buf, &gen));
-}
-
-TEST(BlockCache, LruKeepsRecentlyUsedBlock) {
-  driver::BlockCache cache(16 * 2 * 512, 512);  // 16 shards x 2 blocks
-  Bytes buf(512);
-  uint64_t gen = 0;
-  for (uint64_t b : {0, 16}) {  // shard 0
-    ASSERT_FALSE(cache.lookup(b, buf, &gen));
-    cache.insert(b, Bytes(512, 1), gen);
-  }
-  ASSERT_TRUE(cache.lookup(0, buf, &gen));  // 0 becomes most recent
-  ASSERT_FALSE(cache.lookup(32, buf, &gen));
-  cache.insert(32, Bytes(512, 1), gen);  // evicts 16
-  EXPECT_TRUE(cache.lookup(0, buf, &gen));
-  EXPECT_FALSE(cache.lookup(16, buf, &gen));
-  EXPECT_TRUE(cache.lookup(32, buf, &gen));
-}
-
-TEST(BlockCache, InsertAfterInvalidateIsDropped) {
-  driver::BlockCache cache(64 * 512, 512);
-  Bytes buf(512);
-  uint64_t gen = 0;
-  ASSERT_FALSE(cache.lookup(5, buf, &gen));
-  cache.invalidate(5, 1);  // a writer finished between the reader's lookup and insert
-  cache.insert(5, Bytes(512, 9), gen);
-  EXPECT_FALSE(cache.lookup(5, buf, &gen));
-  cache.insert(5, Bytes(512, 9), gen);  // a fresh lookup's generation works
-  EXPECT_TRUE(cache.lookup(5, buf, &gen));
-  cache.invalidate(0, 100'000);  // bulk path
-  EXPECT_FALSE(cache.lookup(5, buf, &gen));
-  EXPECT_EQ(cache.size_blocks(), 0u);
-}
-
-TEST(BlockCache, ZeroCapacityDisables) {
-  driver::BlockCache cache(511, 512);
-  EXPECT_FALSE(cache.enabled());
-  Bytes buf(512);
-  uint64_t gen = 0;
-  cache.insert(1, buf, 0);
-  EXPECT_FALSE(cache.lookup(1, buf, &gen));
-}
-
 // ---------------------------------------------------------------- stats, logging
 
 TEST(Driver, StatsCountOperations) {
@@ -1068,33 +966,6 @@ TEST(Driver, EveryOperationLoggedAtTrace) {
   EXPECT_NE(text.find("[trace] flush"), std::string::npos) << text;
   EXPECT_NE(text.find("[error] write offset=1073741824 length=10 failed: out of range"), std::string::npos)
       << text;
-}
-
-TEST(LatencyHistogram, BucketsCoverRangeContiguously) {
-  using H = driver::LatencyHistogram;
-  EXPECT_EQ(H::bucket_for(0), 0u);
-  EXPECT_EQ(H::bucket_for(kMax), H::kBuckets - 1);
-  EXPECT_EQ(H::bucket_upper(H::kBuckets - 1), kMax);
-  for (size_t i = 0; i + 1 < H::kBuckets; ++i) {
-    ASSERT_EQ(H::bucket_upper(i) + 1, H::bucket_lower(i + 1)) << i;
-    ASSERT_EQ(H::bucket_for(H::bucket_lower(i)), i);
-    ASSERT_EQ(H::bucket_for(H::bucket_upper(i)), i);
-  }
-}
-
-TEST(LatencyHistogram, PercentilesWithinBucketError) {
-  driver::LatencyHistogram h;
-  EXPECT_EQ(h.percentile_ns(0.5), 0u);
-  for (uint64_t v = 1; v <= 100'000; ++v) h.record(v * 1000);  // 1us .. 100ms
-  EXPECT_EQ(h.count(), 100'000u);
-  EXPECT_EQ(h.max_ns(), 100'000'000u);
-  auto near = [](uint64_t got, double want) {
-    return static_cast<double>(got) >= want && static_cast<double>(got) <= want * 1.125;
-  };
-  EXPECT_TRUE(near(h.percentile_ns(0.50), 50e6)) << h.percentile_ns(0.50);
-  EXPECT_TRUE(near(h.percentile_ns(0.90), 90e6)) << h.percentile_ns(0.90);
-  EXPECT_TRUE(near(h.percentile_ns(0.99), 99e6)) << h.percentile_ns(0.99);
-  EXPECT_EQ(h.percentile_ns(1.0), 100'000'000u);
 }
 
 }  // namespace

@@ -319,9 +319,10 @@ class HeldSyncFile final : public io::File {
     std::lock_guard lock(mu_);
     hold_ = true;
   }
-  void wait_in_sync() {
+  // False if no sync came within 60 s.
+  bool wait_in_sync() {
     std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return in_sync_; });
+    return cv_.wait_for(lock, std::chrono::seconds(60), [&] { return in_sync_; });
   }
   void release() {
     std::lock_guard lock(mu_);
@@ -353,15 +354,23 @@ TEST(PowerCutFlush, AFlushThatStraddlesTheCutFails) {
   file->hold_next_sync();
   Status flushed;
   std::thread flusher([&] { flushed = s.flush(); });
-  file->wait_in_sync();
+  if (!file->wait_in_sync()) {
+    file->release();
+    flusher.join();
+    FAIL() << "the flush never reached the file's sync";
+  }
   // The cut waits for the sync under way (syncs are serialized), so it runs
   // on a thread; the flush is released once the device is off.
   Result<PowerCutReport> cut = Status::io_error("not run");
   std::thread cutter([&] { cut = s.power_cut(); });
-  while (!s.info().powered_off) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  file->release();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!s.info().powered_off && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  const bool went_off = s.info().powered_off;
+  file->release();  // before any assertion: the threads must be able to finish
   flusher.join();
   cutter.join();
+  ASSERT_TRUE(went_off) << "the power cut did not take effect within 60 s";
   ASSERT_TRUE(cut.is_ok()) << cut.status().to_string();
   EXPECT_EQ(cut->dropped_writes, 1u);
   EXPECT_TRUE(flushed.is_powered_off()) << flushed.to_string();
