@@ -58,7 +58,9 @@
 #include "cli/progress.h"
 #include "cli/report.h"
 #include "io/file.h"
+#include "util/bytes.h"
 #include "util/json.h"
+#include "util/mountinfo.h"
 #include "vblk/image_store.h"
 #include "vblk/size_parse.h"
 #include "vblk_config.h"
@@ -98,50 +100,11 @@ struct Counts {
 
 std::string errno_text(int err) { return std::strerror(err); }
 
-std::string real_path(const std::string& p) {
-  char buf[PATH_MAX];
-  if (!::realpath(p.c_str(), buf)) return {};
-  return buf;
-}
-
-std::string decode_mountinfo(const std::string& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\\' && i + 3 < s.size() && s[i + 1] >= '0' && s[i + 1] <= '3') {
-      out += static_cast<char>(std::stoi(s.substr(i + 1, 3), nullptr, 8));
-      i += 3;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
-// Mountpoints of vblkfs mounts of `image` (vblkfs names the mount after the
-// image's real path).
-std::vector<std::string> vblkfs_mounts_of(const std::string& image) {
-  std::vector<std::string> found;
-  std::string want = real_path(image);
-  if (want.empty()) return found;
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream ls(line);
-    std::string id, parent, devno, root, mp, tok, fstype, source;
-    ls >> id >> parent >> devno >> root >> mp;
-    while (ls >> tok && tok != "-") {
-    }
-    ls >> fstype >> source;
-    if (fstype == "fuse.vblkfs" && decode_mountinfo(source) == want) found.push_back(decode_mountinfo(mp));
-  }
-  return found;
-}
-
 // The failure for an image that cannot be opened; a busy image gets advice.
 Failure open_failure(const Args& a, const Status& s) {
   Failure f{a.image, vblk::cli::error_cause(s, a.image)};
   if (s.code() != Status::Code::kBusy) return f;
-  auto mounts = vblkfs_mounts_of(a.image);
+  auto mounts = vblk::vblkfs_mountpoints_of(a.image);
   if (mounts.empty()) {
     f.cause += "; export it once that process has closed it";
   } else {
@@ -222,7 +185,6 @@ class SalvageLog {
   uint64_t blocks_ = 0;
 };
 
-bool all_zero(const uint8_t* p, size_t n) { return n == 0 || (p[0] == 0 && std::memcmp(p, p + 1, n - 1) == 0); }
 
 // Where the raw bytes go. A sparse sink writes data with pwrite at its
 // offset and leaves zeros as holes; a stream sink (a pipe) must be written
@@ -328,14 +290,14 @@ std::optional<Failure> write_read_blocks(Sink& sink, const uint8_t* buf, uint64_
                                          const std::vector<bool>& unreadable, Counts& c) {
   for (uint64_t i = 0; i < k;) {
     const uint8_t* p = buf + i * bs;
-    if (unreadable[i] || all_zero(p, bs)) {
+    if (unreadable[i] || vblk::all_zero(p, bs)) {
       if (!unreadable[i]) ++c.zero_blocks;
       if (auto f = sink.zeros((first + i) * bs, bs, unreadable[i])) return f;
       ++i;
       continue;
     }
     uint64_t j = i + 1;
-    while (j < k && !unreadable[j] && !all_zero(buf + j * bs, bs)) ++j;
+    while (j < k && !unreadable[j] && !vblk::all_zero(buf + j * bs, bs)) ++j;
     if (auto f = sink.data((first + i) * bs, p, (j - i) * bs)) return f;
     i = j;
   }

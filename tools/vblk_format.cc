@@ -51,6 +51,7 @@
 #include "cli/report.h"
 #include "cli/resize.h"
 #include "inject/rules_file.h"
+#include "util/bytes.h"
 #include "vblk/image_store.h"
 #include "vblk/size_parse.h"
 #include "vblk_config.h"
@@ -183,7 +184,6 @@ std::optional<Failure> check_target(const Args& a, const struct stat* raw_st, Pl
   return std::nullopt;
 }
 
-bool all_zero(const uint8_t* p, size_t n) { return n == 0 || (p[0] == 0 && std::memcmp(p, p + 1, n - 1) == 0); }
 
 // Where the raw disk comes from: a file (or block device) read with pread,
 // holes skipped, or a stream (standard input, a pipe or a character device)
@@ -278,13 +278,13 @@ std::optional<Failure> import_raw(vblk::ImageStore& store, const Args& a, const 
     // Write maximal runs of non-zero blocks, split at kRunBytes.
     size_t off = 0;
     while (off < bytes) {
-      if (all_zero(buf.data() + off, bs)) {
+      if (vblk::all_zero(buf.data() + off, bs)) {
         ++counts.zero_blocks;
         off += bs;
         continue;
       }
       size_t end = off + bs;
-      while (end < bytes && end - off < kRunBytes && !all_zero(buf.data() + end, bs)) end += bs;
+      while (end < bytes && end - off < kRunBytes && !vblk::all_zero(buf.data() + end, bs)) end += bs;
       uint64_t first = (pos + off) / bs;
       Status s = store.write_blocks(first, std::span<const uint8_t>(buf.data() + off, end - off));
       if (!s) return Failure{a.image, vblk::cli::error_cause(s, a.image)};

@@ -9,15 +9,9 @@
 #include <limits>
 #include <utility>
 
+#include "util/bytes.h"
+
 namespace vblk {
-
-namespace {
-
-bool all_zero(std::span<const uint8_t> data) {
-  return std::all_of(data.begin(), data.end(), [](uint8_t b) { return b == 0; });
-}
-
-}  // namespace
 
 MemDevice::MemDevice(uint32_t block_size, uint64_t block_count)
     : block_size_(block_size), block_count_(block_count) {

@@ -95,6 +95,7 @@
 #include "driver/block_cache.h"
 #include "driver/block_range_lock.h"
 #include "driver/latency_histogram.h"
+#include "util/bytes.h"
 
 namespace vblk {
 
@@ -110,10 +111,6 @@ constexpr uint64_t kMaxIoBytes = uint64_t{1} << 20;
 std::string blocks_str(uint64_t first, uint64_t count) {
   if (count == 1) return fmt::format("block {}", first);
   return fmt::format("blocks {}-{}", first, first + count - 1);
-}
-
-bool all_zero(const uint8_t* p, size_t n) {
-  return std::all_of(p, p + n, [](uint8_t b) { return b == 0; });
 }
 
 // What Driver::device() hands out: forwards everything, but mutations take

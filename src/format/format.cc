@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "util/bytes.h"
+
 namespace vblk::format {
 
 void put_u16(uint8_t* p, uint16_t v) {
@@ -32,12 +34,6 @@ uint64_t get_u64(const uint8_t* p) {
 uint64_t hash64(const void* data, size_t len) { return XXH3_64bits(data, len); }
 
 namespace {
-
-bool all_zero(const uint8_t* p, size_t n) {
-  for (size_t i = 0; i < n; ++i)
-    if (p[i]) return false;
-  return true;
-}
 
 // Checksum of a fixed-size structure whose last 8 bytes hold XXH3-64 of the rest.
 void seal(uint8_t* p, size_t size) { put_u64(p + size - 8, hash64(p, size - 8)); }

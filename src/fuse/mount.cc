@@ -59,6 +59,7 @@
 #include "fuse/protocol_hooks.h"
 #include "fuse/service_notify.h"
 #include "io/file.h"
+#include "util/mountinfo.h"
 #include "inject/image_stack.h"
 #include "vblk/driver.h"
 
@@ -77,54 +78,10 @@ unsigned default_max_threads() {
 }
 namespace {
 
-std::string real_path(const std::string& p) {
-  char buf[PATH_MAX];
-  if (!::realpath(p.c_str(), buf)) return {};
-  return buf;
-}
-
-// Decodes the octal escapes mountinfo uses for spaces and such.
-std::string unescape_mountinfo(const std::string& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\\' && i + 3 < s.size() + 0 && std::isdigit(s[i + 1])) {
-      out += static_cast<char>(std::stoi(s.substr(i + 1, 3), nullptr, 8));
-      i += 3;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
-struct MountEntry {
-  std::string mountpoint, fstype, source;
-};
-
-// The mounts listed in a mountinfo file (/proc/PID/mountinfo), in order;
-// nullopt if it cannot be read.
-std::optional<std::vector<MountEntry>> read_mountinfo(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  std::vector<MountEntry> mounts;
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream ls(line);
-    std::string id, parent, devno, root, mp, tok;
-    ls >> id >> parent >> devno >> root >> mp;
-    while (ls >> tok && tok != "-") {
-    }
-    MountEntry e;
-    ls >> e.fstype >> e.source;
-    mounts.push_back(MountEntry{unescape_mountinfo(mp), e.fstype, unescape_mountinfo(e.source)});
-  }
-  return mounts;
-}
-
 // The mount at exactly `mountpoint`, if any (the last one stacked there).
 std::optional<MountEntry> find_mount(const std::string& mountpoint) {
   std::optional<MountEntry> found;
-  for (const MountEntry& m : read_mountinfo("/proc/self/mountinfo").value_or(std::vector<MountEntry>{}))
+  for (const MountEntry& m : read_mountinfo().value_or(std::vector<MountEntry>{}))
     if (m.mountpoint == mountpoint) found = m;
   return found;
 }

@@ -14,6 +14,7 @@
 
 #include "cli/report.h"
 #include "live/socket.h"
+#include "util/mountinfo.h"
 
 namespace vblk::cli {
 namespace {
@@ -75,25 +76,6 @@ Result<std::string> socket_control(const std::string& path, std::string_view com
   return text;
 }
 
-std::string real_path(const std::string& p) {
-  char buf[PATH_MAX];
-  return ::realpath(p.c_str(), buf) ? std::string(buf) : p;
-}
-
-// Undoes mountinfo's octal escapes (\040 for a space).
-std::string unescape(const std::string& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\\' && i + 3 < s.size() && std::isdigit(static_cast<unsigned char>(s[i + 1]))) {
-      out += static_cast<char>(std::stoi(s.substr(i + 1, 3), nullptr, 8));
-      i += 3;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 bool is_live_target(const std::string& path) {
@@ -144,19 +126,8 @@ Result<std::string> send_control(const std::string& path, std::string_view comma
 }
 
 std::string vblkfs_mountpoint_of(const std::string& image) {
-  const std::string want = real_path(image);
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line, found;
-  while (std::getline(in, line)) {
-    std::istringstream ls(line);
-    std::string id, parent, devno, root, mp, tok, fstype, source;
-    ls >> id >> parent >> devno >> root >> mp;
-    while (ls >> tok && tok != "-") {
-    }
-    ls >> fstype >> source;
-    if (fstype == "fuse.vblkfs" && unescape(source) == want) found = unescape(mp);
-  }
-  return found;
+  const std::vector<std::string> mounts = vblkfs_mountpoints_of(image);
+  return mounts.empty() ? std::string() : mounts.back();
 }
 
 namespace {
