@@ -7,6 +7,8 @@
 #include <thread>
 #include <utility>
 
+#include "util/block_text.h"
+
 namespace vblk {
 
 namespace {
@@ -186,7 +188,7 @@ Status FaultDevice::remap_for_write(uint64_t first, uint64_t count) {
   }
   for (auto [f, n] : bad) {
     spdlog::warn("injecting remap into {} (a write clears the BAD mark)",
-                 n == 1 ? fmt::format("block {}", f) : fmt::format("blocks {}-{}", f, f + n - 1));
+                 blocks_phrase(f, n));
     VBLK_RETURN_IF_ERROR(DeviceWrapper::set_bad(f, n, false));
   }
   return Status::ok();

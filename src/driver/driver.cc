@@ -96,6 +96,7 @@
 #include "driver/block_range_lock.h"
 #include "driver/latency_histogram.h"
 #include "util/bytes.h"
+#include "util/block_text.h"
 
 namespace vblk {
 
@@ -107,11 +108,6 @@ using driver::LatencyHistogram;
 
 // Upper bound on the bytes of one device read/write/trim call.
 constexpr uint64_t kMaxIoBytes = uint64_t{1} << 20;
-
-std::string blocks_str(uint64_t first, uint64_t count) {
-  if (count == 1) return fmt::format("block {}", first);
-  return fmt::format("blocks {}-{}", first, first + count - 1);
-}
 
 // What Driver::device() hands out: forwards everything, but mutations take
 // the range lock and invalidate the cache, so they stay coherent with the
@@ -263,7 +259,7 @@ Status Driver::Impl::write_with_retry(uint64_t first, std::span<const uint8_t> d
     if (st.is_ok()) return st;
     if (!st.is_io_error() || attempt >= opts.write_attempts) break;
     retries.fetch_add(1, std::memory_order_relaxed);
-    spdlog::warn("{} at offset {} ({}): attempt {} of {} failed, retrying: {}", op, pos, blocks_str(first, count),
+    spdlog::warn("{} at offset {} ({}): attempt {} of {} failed, retrying: {}", op, pos, blocks_phrase(first, count),
                  attempt, opts.write_attempts, st.to_string());
     const uint32_t shift = std::min<uint32_t>(attempt - 1, 20);
     std::this_thread::sleep_for(std::chrono::microseconds(uint64_t{opts.retry_backoff_us} << shift));
@@ -271,10 +267,10 @@ Status Driver::Impl::write_with_retry(uint64_t first, std::span<const uint8_t> d
   assert(!st.is_ok());
   if (st.is_io_error()) {
     return Status::io_error(fmt::format("{} at offset {} ({}) failed after {} attempt{}: {}", op, pos,
-                                        blocks_str(first, count), attempt, attempt == 1 ? "" : "s",
+                                        blocks_phrase(first, count), attempt, attempt == 1 ? "" : "s",
                                         st.message()));
   }
-  return st.with_prefix(fmt::format("{} at offset {} ({})", op, pos, blocks_str(first, count)));
+  return st.with_prefix(fmt::format("{} at offset {} ({})", op, pos, blocks_phrase(first, count)));
 }
 
 Status Driver::Impl::rmw(uint64_t pos, size_t len, const uint8_t* src, std::vector<uint8_t>& bounce,
@@ -323,7 +319,7 @@ Result<size_t> Driver::Impl::do_read(uint64_t offset, std::span<uint8_t> out) {
     if (in_block == 0 && left >= bs) {
       const uint64_t n = std::min(left / bs, max_io_blocks);
       Status st = read_whole(block, n, out.subspan(done, n * bs));
-      if (!st.is_ok()) return st.with_prefix(fmt::format("read at offset {} ({})", pos, blocks_str(block, n)));
+      if (!st.is_ok()) return st.with_prefix(fmt::format("read at offset {} ({})", pos, blocks_phrase(block, n)));
       done += n * bs;
     } else {
       const size_t piece = std::min<uint64_t>(bs - in_block, left);
@@ -396,7 +392,7 @@ Status Driver::Impl::do_trim(uint64_t offset, uint64_t length) {
       BlockRangeLock::Guard guard(locks, block, n);
       Status st = dev->trim_blocks(block, n);
       cache.invalidate(block, n);
-      if (!st.is_ok()) return st.with_prefix(fmt::format("trim at offset {} ({})", pos, blocks_str(block, n)));
+      if (!st.is_ok()) return st.with_prefix(fmt::format("trim at offset {} ({})", pos, blocks_phrase(block, n)));
       done += n * bs;
     } else {
       const size_t piece = std::min<uint64_t>(bs - in_block, left);

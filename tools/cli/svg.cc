@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "util/block_text.h"
+
 namespace vblk::cli {
 namespace {
 
@@ -62,9 +64,6 @@ std::string fill_of(BlockState s, double ratio) {
   return "#000000";
 }
 
-std::string blocks_text(uint64_t first, uint64_t n) {
-  return n == 1 ? fmt::format("block {}", first) : fmt::format("blocks {}-{}", first, first + n - 1);
-}
 
 }  // namespace
 
@@ -106,7 +105,7 @@ std::string render_svg(const inject::BlockMap& map, const SvgOptions& opt) {
     const int x = kMargin + static_cast<int>(i % static_cast<size_t>(cols)) * (kCell + kGap);
     const int y = grid_y + static_cast<int>(i / static_cast<size_t>(cols)) * (kCell + kGap);
     const uint64_t first = map.cell_first(i), blocks = map.cell_blocks(i);
-    std::string tip = blocks_text(first, blocks) + ": " + std::string(to_string(c.worst));
+    std::string tip = vblk::blocks_phrase(first, blocks) + ": " + std::string(to_string(c.worst));
     if (blocks > 1) {
       tip += fmt::format(" ({} free, {} used, {} trimmed, {} bad)", c.counts[0], c.counts[1], c.counts[2], c.counts[3]);
     }
