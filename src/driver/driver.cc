@@ -174,6 +174,31 @@ struct Driver::Impl {
     if (opts.write_attempts == 0) opts.write_attempts = 1;
   }
 
+  // Walks the bytes [offset, offset + len) as the device sees them: runs of
+  // whole blocks (at most max_io_blocks each) go to whole(block, n, pos,
+  // done), a partial block at either end to partial(block, in_block,
+  // piece, pos, done), where pos is the run's byte offset and done the
+  // bytes before it. Stops at the first failure.
+  template <class Whole, class Partial>
+  Status for_each_piece(uint64_t offset, uint64_t len, Whole&& whole, Partial&& partial) {
+    uint64_t done = 0;
+    while (done < len) {
+      const uint64_t pos = offset + done;
+      const uint64_t block = pos / bs;
+      const size_t in_block = pos % bs;
+      const uint64_t left = len - done;
+      if (in_block == 0 && left >= bs) {
+        const uint64_t n = std::min(left / bs, max_io_blocks);
+        VBLK_RETURN_IF_ERROR(whole(block, n, pos, done));
+        done += n * bs;
+      } else {
+        const size_t piece = std::min<uint64_t>(bs - in_block, left);
+        VBLK_RETURN_IF_ERROR(partial(block, in_block, piece, pos, done));
+        done += piece;
+      }
+    }
+    return Status::ok();
+  }
   Result<size_t> do_read(uint64_t offset, std::span<uint8_t> out);
   Result<size_t> do_write(uint64_t offset, std::span<const uint8_t> data);
   Status do_trim(uint64_t offset, uint64_t length);
@@ -310,26 +335,19 @@ Result<size_t> Driver::Impl::do_read(uint64_t offset, std::span<uint8_t> out) {
   if (offset >= size || out.empty()) return size_t{0};
   const uint64_t len = std::min<uint64_t>(out.size(), size - offset);
   std::vector<uint8_t> bounce;
-  uint64_t done = 0;
-  while (done < len) {
-    const uint64_t pos = offset + done;
-    const uint64_t block = pos / bs;
-    const size_t in_block = pos % bs;
-    const uint64_t left = len - done;
-    if (in_block == 0 && left >= bs) {
-      const uint64_t n = std::min(left / bs, max_io_blocks);
-      Status st = read_whole(block, n, out.subspan(done, n * bs));
-      if (!st.is_ok()) return st.with_prefix(fmt::format("read at offset {} ({})", pos, blocks_phrase(block, n)));
-      done += n * bs;
-    } else {
-      const size_t piece = std::min<uint64_t>(bs - in_block, left);
-      if (bounce.empty()) bounce.resize(bs);
-      Status st = read_whole(block, 1, bounce);
-      if (!st.is_ok()) return st.with_prefix(fmt::format("read at offset {} (block {})", pos, block));
-      std::memcpy(out.data() + done, bounce.data() + in_block, piece);
-      done += piece;
-    }
-  }
+  VBLK_RETURN_IF_ERROR(for_each_piece(
+      offset, len,
+      [&](uint64_t block, uint64_t n, uint64_t pos, uint64_t done) {
+        Status st = read_whole(block, n, out.subspan(done, n * bs));
+        return st.is_ok() ? st : st.with_prefix(fmt::format("read at offset {} ({})", pos, blocks_phrase(block, n)));
+      },
+      [&](uint64_t block, size_t in_block, size_t piece, uint64_t pos, uint64_t done) {
+        if (bounce.empty()) bounce.resize(bs);
+        Status st = read_whole(block, 1, bounce);
+        if (!st.is_ok()) return st.with_prefix(fmt::format("read at offset {} (block {})", pos, block));
+        std::memcpy(out.data() + done, bounce.data() + in_block, piece);
+        return Status::ok();
+      }));
   return static_cast<size_t>(len);
 }
 
@@ -345,26 +363,18 @@ Result<size_t> Driver::Impl::do_write(uint64_t offset, std::span<const uint8_t> 
   }
   const uint64_t len = std::min<uint64_t>(data.size(), size - offset);
   std::vector<uint8_t> bounce;
-  uint64_t done = 0;
-  while (done < len) {
-    const uint64_t pos = offset + done;
-    const uint64_t block = pos / bs;
-    const size_t in_block = pos % bs;
-    const uint64_t left = len - done;
-    if (in_block == 0 && left >= bs) {
-      const uint64_t n = std::min(left / bs, max_io_blocks);
-      BlockRangeLock::Guard guard(locks, block, n);
-      Status st = write_with_retry(block, data.subspan(done, n * bs), pos, "write");
-      cache.invalidate(block, n);
-      VBLK_RETURN_IF_ERROR(st);
-      done += n * bs;
-    } else {
-      const size_t piece = std::min<uint64_t>(bs - in_block, left);
-      if (bounce.empty()) bounce.resize(bs);
-      VBLK_RETURN_IF_ERROR(rmw(pos, piece, data.data() + done, bounce, "write"));
-      done += piece;
-    }
-  }
+  VBLK_RETURN_IF_ERROR(for_each_piece(
+      offset, len,
+      [&](uint64_t block, uint64_t n, uint64_t pos, uint64_t done) {
+        BlockRangeLock::Guard guard(locks, block, n);
+        Status st = write_with_retry(block, data.subspan(done, n * bs), pos, "write");
+        cache.invalidate(block, n);
+        return st;
+      },
+      [&](uint64_t, size_t, size_t piece, uint64_t pos, uint64_t done) {
+        if (bounce.empty()) bounce.resize(bs);
+        return rmw(pos, piece, data.data() + done, bounce, "write");
+      }));
   return static_cast<size_t>(len);
 }
 
@@ -381,27 +391,18 @@ Status Driver::Impl::do_trim(uint64_t offset, uint64_t length) {
   }
   const uint64_t len = std::min(length, size - offset);
   std::vector<uint8_t> bounce;
-  uint64_t done = 0;
-  while (done < len) {
-    const uint64_t pos = offset + done;
-    const uint64_t block = pos / bs;
-    const size_t in_block = pos % bs;
-    const uint64_t left = len - done;
-    if (in_block == 0 && left >= bs) {
-      const uint64_t n = std::min(left / bs, max_io_blocks);
-      BlockRangeLock::Guard guard(locks, block, n);
-      Status st = dev->trim_blocks(block, n);
-      cache.invalidate(block, n);
-      if (!st.is_ok()) return st.with_prefix(fmt::format("trim at offset {} ({})", pos, blocks_phrase(block, n)));
-      done += n * bs;
-    } else {
-      const size_t piece = std::min<uint64_t>(bs - in_block, left);
-      if (bounce.empty()) bounce.resize(bs);
-      VBLK_RETURN_IF_ERROR(rmw(pos, piece, nullptr, bounce, "trim"));
-      done += piece;
-    }
-  }
-  return Status::ok();
+  return for_each_piece(
+      offset, len,
+      [&](uint64_t block, uint64_t n, uint64_t pos, uint64_t) {
+        BlockRangeLock::Guard guard(locks, block, n);
+        Status st = dev->trim_blocks(block, n);
+        cache.invalidate(block, n);
+        return st.is_ok() ? st : st.with_prefix(fmt::format("trim at offset {} ({})", pos, blocks_phrase(block, n)));
+      },
+      [&](uint64_t, size_t, size_t piece, uint64_t pos, uint64_t) {
+        if (bounce.empty()) bounce.resize(bs);
+        return rmw(pos, piece, nullptr, bounce, "trim");
+      });
 }
 
 Driver::Driver(std::unique_ptr<BlockDevice> device, DriverOptions opts) {
