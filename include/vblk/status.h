@@ -14,7 +14,7 @@
 
 namespace vblk {
 
-class Status {
+class [[nodiscard]] Status {
  public:
   // Fixed numbers: they are printed by tools and mapped to errno in one place
   // (errno_for in status.cc).

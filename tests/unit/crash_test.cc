@@ -404,7 +404,7 @@ TEST_P(PowerCut, EveryCutPointRecovers) {
   // Below scale 1 only the cut points thin out: the workload keeps its
   // length so that the cleaner and checkpoints still run.
   const int store_ops = static_cast<int>(cfg.store_ops * std::max(1.0, scale()));
-  for (int i = 0; i < store_ops && !::testing::Test::HasFailure(); ++i) h.step();
+  for (int i = 0; i < store_ops && !::testing::Test::HasFailure(); ++i) EXPECT_TRUE(h.step().is_ok());
   h.close();
   ASSERT_FALSE(::testing::Test::HasFailure());
 
@@ -501,7 +501,7 @@ TEST_P(HostFault, ReportedAndNothingAcknowledgedLost) {
   h.inline_maintenance();
   test::LogCapture logs;
   h.open();
-  for (int i = 0; i < 150; ++i) h.step();
+  for (int i = 0; i < 150; ++i) EXPECT_TRUE(h.step().is_ok());
   ASSERT_TRUE(h.flush().is_ok());
   ASSERT_FALSE(::testing::Test::HasFailure());
 
@@ -549,13 +549,13 @@ TEST_P(HostFault, ReportedAndNothingAcknowledgedLost) {
     h.close();
     h.open();
   }
-  for (int i = 0; i < 60; ++i) h.step();
+  for (int i = 0; i < 60; ++i) EXPECT_TRUE(h.step().is_ok());
   ASSERT_TRUE(h.flush().is_ok());
   ASSERT_FALSE(::testing::Test::HasFailure());
   auto report = h.store().check();
   ASSERT_TRUE(report.is_ok()) << report.status().to_string();
   EXPECT_TRUE(report->clean()) << report->problems[0].what;
-  for (int i = 0; i < 20; ++i) h.step();  // unflushed: may be lost below
+  for (int i = 0; i < 20; ++i) EXPECT_TRUE(h.step().is_ok());  // unflushed: may be lost below
 
   // Power cut now (a later sync never brings back what a failed one lost),
   // and a process kill (the host keeps every write).
@@ -591,7 +591,7 @@ struct SmallImage {
     // thread it may hit a checkpoint instead, or find nothing pending.
     h.inline_maintenance();
     h.open();
-    for (int i = 0; i < 40; ++i) h.write();
+    for (int i = 0; i < 40; ++i) EXPECT_TRUE(h.write().is_ok());
     EXPECT_TRUE(h.flush().is_ok());
   }
   // Opens the disk a power cut now leaves (unsynced writes lost) and checks
@@ -608,7 +608,7 @@ struct SmallImage {
 // writes that were gone.
 TEST(HostFaultRegression, FlushAfterFailedSyncDoesNotPromiseDurability) {
   SmallImage img;
-  for (int i = 0; i < 5; ++i) img.h.write();
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(img.h.write().is_ok());
   img.h.recorder().inject(FaultHook::kSync, EIO, 1);
   EXPECT_EQ(img.h.flush(false).code(), Status::Code::kIoError);
   img.h.sync_failed();
@@ -620,7 +620,7 @@ TEST(HostFaultRegression, FlushAfterFailedSyncDoesNotPromiseDurability) {
   EXPECT_EQ(img.power_cut(), "");
   img.h.close();
   img.h.open();
-  img.h.write();
+  EXPECT_TRUE(img.h.write().is_ok());
   EXPECT_TRUE(img.h.flush().is_ok());
   EXPECT_EQ(img.power_cut(), "");
 }
@@ -630,7 +630,7 @@ TEST(HostFaultRegression, FlushAfterFailedSyncDoesNotPromiseDurability) {
 // keep refusing writes, and a power cut must still keep every flushed block.
 TEST(HostFaultRegression, FailedCutAfterFailedSyncIsReported) {
   SmallImage img;
-  for (int i = 0; i < 5; ++i) img.h.write();
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(img.h.write().is_ok());
   test::LogCapture logs;
   img.h.recorder().inject(FaultHook::kSync, EIO, 1);
   img.h.recorder().inject(FaultHook::kWrite, EIO, 1);
@@ -649,7 +649,7 @@ TEST(HostFaultRegression, FailedCutAfterFailedSyncIsReported) {
 // them and the image read "record header has bad magic" after a power cut.
 TEST(HostFaultRegression, CheckpointAfterFailedSyncDoesNotReferenceLostPages) {
   SmallImage img;
-  for (int i = 0; i < 20; ++i) img.h.write();
+  for (int i = 0; i < 20; ++i) EXPECT_TRUE(img.h.write().is_ok());
   img.h.recorder().inject(FaultHook::kSync, EIO, 1);
   EXPECT_FALSE(img.h.checkpoint(false).is_ok());
   img.h.recorder().clear_faults();
