@@ -51,6 +51,12 @@ jcheck vblk-format.1 vblk-format/1 f.json 'j["image"] == "new.img"' "j['capacity
 vformat short.img --size 1M -j >short.json || fail "vblk-format -j"
 jcheck vblk-format.1 vblk-format/1 short.json 'j["block_size"] == 4096' "j['capacity_bytes'] == $MIB"
 
+# --quiet leaves out the text, not the object --json asks for.
+vformat quiet.img --size 1M --quiet --json >quiet.json || fail "vblk-format --quiet --json"
+jcheck vblk-format.1 vblk-format/1 quiet.json 'j["image"] == "quiet.img"'
+vformat --resize quiet.img 2M --quiet --json >quiet_resize.json || fail "vblk-format --resize --quiet --json"
+jcheck vblk-format.1 vblk-format/1 quiet_resize.json "j['capacity_bytes'] == $((2 * MIB))"
+
 vformat imp.img --from raw.img --json >imp.json || fail "vblk-format --from --json"
 vinspect imp.img --json --no-map >imp_inspect.json
 jcheck vblk-format.1 vblk-format/1 imp.json 'j["import"]["from"] == "raw.img"' 'j["import"]["stored_blocks"] == 10' \
