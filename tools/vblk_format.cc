@@ -47,11 +47,11 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
-#include "cli/progress.h"
 #include "cli/command_line.h"
 #include "cli/interrupt.h"
 #include "cli/json_output.h"
 #include "cli/live.h"
+#include "cli/progress.h"
 #include "cli/report.h"
 #include "cli/resize.h"
 #include "inject/rules_file.h"
@@ -327,18 +327,19 @@ void print_created(const Args& a, const vblk::ImageInfo& info, const ImportCount
     j["block_size"] = info.block_size;
     j["block_count"] = info.block_count;
     j["compression_level"] = info.compression_level;
-    j["import"] = a.has_from ? vblk::Json{{"from", a.from},
-                                          {"stored_blocks", counts.stored_blocks},
-                                          {"zero_blocks", counts.zero_blocks}}
-                             : vblk::Json(nullptr);
+    j["import"] =
+        a.has_from
+            ? vblk::Json{{"from", a.from}, {"stored_blocks", counts.stored_blocks}, {"zero_blocks", counts.zero_blocks}}
+            : vblk::Json(nullptr);
     j["seconds"] = vblk::json_number(seconds);
     vblk::cli::print_json(j);
     return;
   }
-  std::printf("%s: %s (%llu bytes), %llu blocks of %u bytes, %s", a.image.c_str(),
-              vblk::format_size(info.capacity_bytes).c_str(), static_cast<unsigned long long>(info.capacity_bytes),
-              static_cast<unsigned long long>(info.block_count), info.block_size,
-              info.compression_level == 0 ? "uncompressed" : ("zstd level " + std::to_string(info.compression_level)).c_str());
+  std::printf(
+      "%s: %s (%llu bytes), %llu blocks of %u bytes, %s", a.image.c_str(),
+      vblk::format_size(info.capacity_bytes).c_str(), static_cast<unsigned long long>(info.capacity_bytes),
+      static_cast<unsigned long long>(info.block_count), info.block_size,
+      info.compression_level == 0 ? "uncompressed" : ("zstd level " + std::to_string(info.compression_level)).c_str());
   if (!info.label.empty()) std::printf(", label \"%s\"", info.label.c_str());
   std::printf("\n");
   if (a.has_from) {
@@ -477,7 +478,8 @@ int main(int argc, char** argv) {
       // The options that shape a new image have no meaning for an existing one.
       for (const char* name : {"--size", "--from", "--block-size", "--level", "--label", "--no-flush-records"}) {
         if (app.count(name) > 0) {
-          vblk::cli::report_error(kProg, "", std::string(name) + " excludes --resize (only --force and --json go with it)");
+          vblk::cli::report_error(kProg, "",
+                                  std::string(name) + " excludes --resize (only --force, --json and --quiet go with it)");
           return kExitUsage;
         }
       }
@@ -485,8 +487,7 @@ int main(int argc, char** argv) {
         vblk::cli::report_error(kProg, a.image, "--resize needs the new size: vblk-format --resize IMAGE NEWSIZE");
         return kExitUsage;
       }
-      if (auto f = vblk::cli::resize_target(a.image, a.new_size_text, a.force, a.output.quiet, a.json))
-        return fail(*f);
+      if (auto f = vblk::cli::resize_target(a.image, a.new_size_text, a.force, a.output.quiet, a.json)) return fail(*f);
       return 0;
     }
     if (a.has_new_size) {

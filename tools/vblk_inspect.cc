@@ -40,8 +40,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command_line.h"
-#include "cli/interrupt.h"
 #include "cli/field_list.h"
+#include "cli/interrupt.h"
 #include "cli/json_output.h"
 #include "cli/live.h"
 #include "cli/progress.h"

@@ -81,8 +81,7 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->type_name("SECONDS")
       ->check(vblk::cli::whole_number_in(0, 86400));
-  umount->add_flag("-j,--json", umount_json,
-                   "Print what was done as one JSON object (vblkfs(1), JSON OUTPUT)");
+  umount->add_flag("-j,--json", umount_json, "Print what was done as one JSON object (vblkfs(1), JSON OUTPUT)");
   umount->alias("unmount");
   app.footer("Exit status: 0 done, 1 failed, 2 invalid command line. See vblkfs(1).");
   mount->footer("Exit status: 0 mounted and usable (with -f: unmounted, image closed cleanly), 1 failed "

@@ -48,10 +48,10 @@ std::string refused_fuse_option(const std::vector<std::string>& fuse_options);
 
 // What run_umount did, for vblkfs umount --json.
 struct UmountReport {
-  std::string mountpoint;  // its real path
-  std::string image;       // the image the mount served
-  bool fusermount = false; // unmounted through fusermount3 -u (not root)
-  double seconds = 0;      // from the start until the image was released
+  std::string mountpoint;   // its real path
+  std::string image;        // the image the mount served
+  bool fusermount = false;  // unmounted through fusermount3 -u (not root)
+  double seconds = 0;       // from the start until the image was released
 };
 
 // Unmounts a vblkfs mountpoint and waits up to timeout_s for the daemon to

@@ -152,7 +152,8 @@ Result<Outcome> execute(Target& t, const Command& c) {
       return injected(fmt::format("injecting {} write failure{} into {}", c.fail_writes, c.fail_writes == 1 ? "" : "s",
                                   blocks_of(*c.range, t.name)),
                       true, c, *c.range);
-    case Action::kCorrupt: return corrupt(t, c);
+    case Action::kCorrupt:
+      return corrupt(t, c);
     case Action::kLatency: {
       const BlockRange r = c.range.value_or(BlockRange{0, t.device->block_count()});
       VBLK_RETURN_IF_ERROR(t.faults->add_latency(c.latency, r.first, r.count));
@@ -185,7 +186,8 @@ Result<Outcome> execute(Target& t, const Command& c) {
       o.rules_removed = rules;
       return o;
     }
-    case Action::kPowercut: return powercut(t, c);
+    case Action::kPowercut:
+      return powercut(t, c);
     case Action::kList: break;
   }
   return Status::invalid_argument("list is answered by reading the faults, not executed");
@@ -202,9 +204,15 @@ Json outcome_json(const Outcome& o) {
       j["on_write"] = c.on_write == WritePolicy::kRemap ? "remap" : "fail";
       j["state_after"] = std::string(to_string(BlockState::kBad));
       break;
-    case Action::kFlaky: j["fail_writes"] = c.fail_writes; break;
-    case Action::kCorrupt: j["record_offset"] = o.record_offset; break;
-    case Action::kLatency: j["latency_us"] = static_cast<uint64_t>(c.latency.count()); break;
+    case Action::kFlaky:
+      j["fail_writes"] = c.fail_writes;
+      break;
+    case Action::kCorrupt:
+      j["record_offset"] = o.record_offset;
+      break;
+    case Action::kLatency:
+      j["latency_us"] = static_cast<uint64_t>(c.latency.count());
+      break;
     case Action::kClear:
       j["bad_blocks_cleared"] = o.bad_blocks_cleared;
       j["state_after"] = std::string(to_string(BlockState::kTrimmed));
@@ -217,7 +225,8 @@ Json outcome_json(const Outcome& o) {
       j["powered_off"] = o.powered_off;
       break;
     case Action::kRemap:
-    case Action::kList: break;
+    case Action::kList:
+      break;
   }
   j["message"] = o.message;
   return j;

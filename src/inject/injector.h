@@ -45,9 +45,9 @@ struct Outcome {
   std::string message;         // "injecting ... into ..." or what clear removed
   bool rules_changed = false;  // the FaultDevice's rules changed: save them
   // What was done, for outcome_json.
-  Command command;             // as carried out
-  BlockRange blocks;           // the blocks it covered (the whole device for latency and clear without a range)
-  uint64_t record_offset = 0;  // corrupt: the record now damaged
+  Command command;                  // as carried out
+  BlockRange blocks;                // the blocks it covered (the whole device for latency and clear without a range)
+  uint64_t record_offset = 0;       // corrupt: the record now damaged
   uint64_t bad_blocks_cleared = 0;  // clear: BAD blocks now TRIMMED
   size_t rules_removed = 0;         // clear
   PowerCutReport power_cut;         // powercut

@@ -152,8 +152,8 @@ int Control::scrub_command(std::string_view args, Reply* reply) {
   while (!args.empty() && args.front() == ' ') args.remove_prefix(1);
   if (args == "stop") {
     const bool stopped = scrub_.stop();
-    *reply = done_reply(stopped ? "scrub stopped" : "no scrub is running",
-                        {{"action", "scrub stop"}, {"stopped", stopped}});
+    *reply =
+        done_reply(stopped ? "scrub stopped" : "no scrub is running", {{"action", "scrub stop"}, {"stopped", stopped}});
     return 0;
   }
   uint64_t rate = 0;
@@ -168,9 +168,9 @@ int Control::scrub_command(std::string_view args, Reply* reply) {
   }
   ScrubStatus s;
   const bool started = scrub_.start(rate, &s);
-  *reply = done_reply(fmt::format("scrub {} {}: {} blocks to check", s.id, started ? "started" : "already running",
-                                  s.blocks_to_check),
-                      {{"action", "scrub"}, {"id", s.id}, {"started", started}, {"blocks_to_check", s.blocks_to_check}});
+  *reply = done_reply(
+      fmt::format("scrub {} {}: {} blocks to check", s.id, started ? "started" : "already running", s.blocks_to_check),
+      {{"action", "scrub"}, {"id", s.id}, {"started", started}, {"blocks_to_check", s.blocks_to_check}});
   return 0;
 }
 
@@ -192,7 +192,8 @@ int Control::resize_command(std::string_view args, Reply* reply) {
     return EINVAL;
   }
   if (!opts_.on_resized) {
-    *reply = error_reply(opts_.server + " cannot show its clients a new size: stop it, resize the image "
+    *reply = error_reply(opts_.server +
+                         " cannot show its clients a new size: stop it, resize the image "
                          "(vblk-format --resize IMAGE SIZE) and serve it again");
     return EIO;
   }
@@ -227,7 +228,8 @@ int Control::resize_command(std::string_view args, Reply* reply) {
 void Control::add_save_warning(std::string& text, Json& facts) {
   if (Status saved = save_rules(); !saved) {
     spdlog::warn("control: saving the fault rules: {}", saved.to_string());
-    const std::string warning = fmt::format("the rules could not be saved to {}: {}", opts_.rules_file, saved.message());
+    const std::string warning =
+        fmt::format("the rules could not be saved to {}: {}", opts_.rules_file, saved.message());
     text += " (warning: " + warning + ")";
     facts["warning"] = warning;
   }
@@ -347,8 +349,9 @@ int Control::set(const Caller& caller, const std::string& name, std::string_view
     return 0;
   }
   if (opts_.read_only) {
-    remember_reply(caller, error_reply(std::string("the image is ") + (opts_.mountpoint.empty() ? "served" : "mounted") +
-                                       " read-only: faults cannot be injected"));
+    remember_reply(caller,
+                   error_reply(std::string("the image is ") + (opts_.mountpoint.empty() ? "served" : "mounted") +
+                               " read-only: faults cannot be injected"));
     return EROFS;
   }
   std::lock_guard lock(command_mu_);

@@ -138,8 +138,8 @@ class Control {
   // is never held while calling anything else.
   std::mutex command_mu_;  // serializes commands
   std::mutex state_mu_;    // guards the maps below
-  std::map<pid_t, Reply> reply_by_pid_;   // GUARDED_BY(state_mu_), bounded
-  std::map<uid_t, Reply> reply_by_uid_;   // GUARDED_BY(state_mu_), last per user
+  std::map<pid_t, Reply> reply_by_pid_;  // GUARDED_BY(state_mu_), bounded
+  std::map<uid_t, Reply> reply_by_uid_;  // GUARDED_BY(state_mu_), last per user
   struct Probed {
     std::string value;
     std::chrono::steady_clock::time_point at;

@@ -315,7 +315,8 @@ TEST_F(InjectImageTest, BadClearAndRulesFile) {
   EXPECT_EQ(j->at("rules")[0]["command"], "remap 10-14");
   auto cleared = inject::inject_offline(img_, *parse_command("clear all"));
   ASSERT_TRUE(cleared.is_ok());
-  EXPECT_EQ(cleared->message, "cleared every fault of " + img_ + ": 11 BAD blocks (now TRIMMED: they read zeros), 3 rules");
+  EXPECT_EQ(cleared->message,
+            "cleared every fault of " + img_ + ": 11 BAD blocks (now TRIMMED: they read zeros), 3 rules");
   EXPECT_FALSE(std::filesystem::exists(img_ + ".faults"));
   auto out_of_range = inject::inject_offline(img_, *parse_command("bad 250-260"));
   EXPECT_TRUE(out_of_range.status().is_out_of_range());

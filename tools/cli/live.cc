@@ -151,16 +151,17 @@ Result<Json> send_control_json(const std::string& path, std::string_view command
   auto json_replies = has_json_replies(path);
   if (!json_replies) return json_replies.status();
   if (!*json_replies)
-    return Status::not_supported(path + ": the daemon serving it replies only in text (it is older than this tool): "
-                                        "nothing was done; remount it to use --json");
+    return Status::not_supported(path +
+                                 ": the daemon serving it replies only in text (it is older than this tool): "
+                                 "nothing was done; remount it to use --json");
   auto text = send_control(path, command);
   if (!text) return text.status();
   auto reply = read_xattr(path, kControlJson);
   if (!reply) return reply.status();
   auto j = parse_json(*reply);
   if (!j || !j->is_object() || j->contains("error"))
-    return Status::corruption(path + ": done (" + *text + "), but " + kControlJson + " is not its report: " +
-                              (j ? dump_json_compact(*j) : j.status().message()));
+    return Status::corruption(path + ": done (" + *text + "), but " + kControlJson +
+                              " is not its report: " + (j ? dump_json_compact(*j) : j.status().message()));
   return j;
 }
 

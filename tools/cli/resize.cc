@@ -59,8 +59,8 @@ Result<std::string> disk_file_of(const std::string& target) {
 
 }  // namespace
 
-std::optional<Failure> resize_target(const std::string& target, const std::string& size_text, bool force,
-                                     bool quiet, bool json) {
+std::optional<Failure> resize_target(const std::string& target, const std::string& size_text, bool force, bool quiet,
+                                     bool json) {
   const auto start = std::chrono::steady_clock::now();
   auto bytes = parse_size(size_text);
   if (!bytes) return Failure{target, "NEWSIZE: " + bytes.status().message(), kExitUsage};

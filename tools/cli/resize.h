@@ -18,7 +18,7 @@ namespace vblk::cli {
 // image cannot take (not a whole number of blocks, 0, over the format's
 // limit), 1 for the rest (a refused shrink, an image in use, host I/O).
 // `quiet` (-q): no summary line on success; `json` prints the object even so.
-std::optional<Failure> resize_target(const std::string& target, const std::string& size_text, bool force,
-                                     bool quiet, bool json);
+std::optional<Failure> resize_target(const std::string& target, const std::string& size_text, bool force, bool quiet,
+                                     bool json);
 
 }  // namespace vblk::cli
