@@ -13,7 +13,7 @@ _vblk_format() {
     --label|-L) return ;;
   esac
   if [[ $cur == -* ]]; then
-    COMPREPLY=($(compgen -W "--size --block-size --level --label --from --force --no-flush-records --resize --progress --quiet --help --version" -- "$cur"))
+    COMPREPLY=($(compgen -W "--size --block-size --level --label --from --force --json --no-flush-records --resize --progress --quiet --help --version" -- "$cur"))
   else
     _vblk_images
   fi
@@ -44,12 +44,12 @@ _vblk_inject() {
   if [[ $cur == -* ]]; then
     local opts
     case $action in
-      bad) opts="--block --offset --length --on-write" ;;
-      flaky) opts="--block --fail-writes" ;;
-      corrupt) opts="--block" ;;
-      latency) opts="--block --ms" ;;
-      clear) opts="--block --all" ;;
-      powercut) opts="--continue" ;;
+      bad) opts="--block --offset --length --on-write --json" ;;
+      flaky) opts="--block --fail-writes --json" ;;
+      corrupt) opts="--block --json" ;;
+      latency) opts="--block --ms --json" ;;
+      clear) opts="--block --all --json" ;;
+      powercut) opts="--continue --json" ;;
       list) opts="--json" ;;
       *) opts="--version" ;;
     esac
@@ -96,7 +96,7 @@ _vblkfs() {
       fi ;;
     umount|unmount)
       if [[ $cur == -* ]]; then
-        COMPREPLY=($(compgen -W "--timeout --help" -- "$cur"))
+        COMPREPLY=($(compgen -W "--timeout --json --help" -- "$cur"))
       else
         COMPREPLY=($(awk '$3 == "fuse.vblkfs" { print $2 }' /proc/mounts 2>/dev/null | grep -- "^$cur"))
       fi ;;

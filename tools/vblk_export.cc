@@ -54,6 +54,7 @@
 
 #include "cli/command_line.h"
 #include "cli/interrupt.h"
+#include "cli/json_output.h"
 #include "cli/live.h"
 #include "cli/progress.h"
 #include "cli/report.h"
@@ -481,7 +482,7 @@ std::optional<Failure> check_target(const Args& a, const struct stat& image_st) 
 void print_summary(const Args& a, const vblk::ImageInfo& info, const Counts& c, bool sparse, double seconds) {
   FILE* to = a.out == "-" ? stderr : stdout;
   if (a.json) {
-    vblk::Json j;
+    vblk::Json j = vblk::cli::json_document(vblk::cli::kExportSchema);
     j["image"] = a.image;
     j["output"] = a.out;
     j["capacity_bytes"] = info.capacity_bytes;
@@ -591,7 +592,7 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_flag("--salvage", a.salvage,
                  "Write blocks that cannot be read (damaged, BAD) as zeros, name them on stderr, exit 3");
-    app.add_flag("-j,--json", a.json, "Print the summary as one JSON object");
+    app.add_flag("-j,--json", a.json, "Print the summary as one JSON object (vblk-export(1), JSON OUTPUT)");
     vblk::cli::add_output_options(app, a.output);
     app.footer("Exit status: 0 exported, 1 failed (nothing left under OUT's name), 2 invalid command line,\n"
                "3 exported with --salvage, unreadable blocks written as zeros.");

@@ -4,6 +4,7 @@
 //   vblk-format IMAGE --from RAW.img [--size S] [same options]
 //   vblk-format IMAGE --from - --size S [same options]   (raw disk on stdin)
 //   vblk-format --resize IMAGE|MOUNTPOINT NEWSIZE [--force]
+//   ... [--json]     what was done as one JSON object (vblk-format(1), JSON OUTPUT)
 //
 // Exit status (see vblk-format(1)):
 //   0  the image was created
@@ -36,6 +37,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <optional>
@@ -43,11 +45,13 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
-#include "cli/progress.h"
 #include "cli/command_line.h"
 #include "cli/interrupt.h"
+#include "cli/json_output.h"
 #include "cli/live.h"
+#include "cli/progress.h"
 #include "cli/report.h"
 #include "cli/resize.h"
 #include "inject/rules_file.h"
@@ -87,6 +91,7 @@ struct Args {
   std::string label;
   bool force = false;
   bool no_flush_records = false;
+  bool json = false;
   bool resize = false;
   std::string new_size_text;  // --resize: the second operand
   bool has_new_size = false;
@@ -310,7 +315,42 @@ std::optional<Failure> import_raw(vblk::ImageStore& store, const Args& a, const 
 
 int fail(const Failure& f) { return vblk::cli::report_failure(kProg, f); }
 
+// What was created, as text or as one JSON object.
+void print_created(const Args& a, const vblk::ImageInfo& info, const ImportCounts& counts, double seconds) {
+  if (a.json) {
+    vblk::Json j = vblk::cli::json_document(vblk::cli::kFormatSchema);
+    j["image"] = a.image;
+    j["uuid"] = info.uuid;
+    j["label"] = info.label;
+    j["capacity_bytes"] = info.capacity_bytes;
+    j["capacity_human"] = vblk::format_size(info.capacity_bytes);
+    j["block_size"] = info.block_size;
+    j["block_count"] = info.block_count;
+    j["compression_level"] = info.compression_level;
+    j["import"] =
+        a.has_from
+            ? vblk::Json{{"from", a.from}, {"stored_blocks", counts.stored_blocks}, {"zero_blocks", counts.zero_blocks}}
+            : vblk::Json(nullptr);
+    j["seconds"] = vblk::json_number(seconds);
+    vblk::cli::print_json(j);
+    return;
+  }
+  std::printf(
+      "%s: %s (%llu bytes), %llu blocks of %u bytes, %s", a.image.c_str(),
+      vblk::format_size(info.capacity_bytes).c_str(), static_cast<unsigned long long>(info.capacity_bytes),
+      static_cast<unsigned long long>(info.block_count), info.block_size,
+      info.compression_level == 0 ? "uncompressed" : ("zstd level " + std::to_string(info.compression_level)).c_str());
+  if (!info.label.empty()) std::printf(", label \"%s\"", info.label.c_str());
+  std::printf("\n");
+  if (a.has_from) {
+    std::printf("%s: imported %s: %llu blocks stored, %llu all-zero blocks left free, %.2f s\n", a.image.c_str(),
+                a.from.c_str(), static_cast<unsigned long long>(counts.stored_blocks),
+                static_cast<unsigned long long>(counts.zero_blocks), seconds);
+  }
+}
+
 int run(const Args& a) {
+  const auto start = std::chrono::steady_clock::now();
   std::optional<Fd> raw;  // the file opened for --from RAW
   RawInput in;
   std::optional<uint64_t> raw_size;
@@ -375,30 +415,20 @@ int run(const Args& a) {
   Status rules = vblk::inject::remove_rules(vblk::inject::rules_path(vblk::inject::real_image_path(a.image)));
   if (!rules) return remove_image({a.image, vblk::cli::error_cause(rules, a.image)});
 
-  const auto& fo = plan.format;
   ImportCounts counts;
   if (a.has_from) {
     if (auto f = import_raw(store, a, in, counts)) return remove_image(*f);
     if (vblk::cli::interrupted()) return remove_image({a.image, "interrupted; the unfinished image was removed"});
   }
+  const vblk::ImageInfo info = store.info();
   Status closed = store.close();
   if (!closed) {
     ::unlink(a.image.c_str());
     return fail({a.image, vblk::cli::error_cause(closed, a.image)});
   }
-
-  if (a.output.quiet) return 0;
-  std::printf("%s: %s (%llu bytes), %llu blocks of %u bytes, %s", a.image.c_str(),
-              vblk::format_size(fo.capacity_bytes).c_str(), static_cast<unsigned long long>(fo.capacity_bytes),
-              static_cast<unsigned long long>(fo.capacity_bytes / fo.block_size), fo.block_size,
-              fo.compression_level == 0 ? "uncompressed" : ("zstd level " + std::to_string(fo.compression_level)).c_str());
-  if (!fo.label.empty()) std::printf(", label \"%s\"", fo.label.c_str());
-  std::printf("\n");
-  if (a.has_from) {
-    std::printf("%s: imported %s: %llu blocks stored, %llu all-zero blocks left free\n", a.image.c_str(),
-                a.from.c_str(), static_cast<unsigned long long>(counts.stored_blocks),
-                static_cast<unsigned long long>(counts.zero_blocks));
-  }
+  // -q leaves out the text, not what --json asked for.
+  if (a.output.quiet && !a.json) return 0;
+  print_created(a, info, counts, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   return 0;
 }
 
@@ -433,6 +463,7 @@ int main(int argc, char** argv) {
     app.add_flag("--resize", a.resize,
                  "Change the capacity of an existing image to NEWSIZE: offline, or live on a mounted disk "
                  "given its mountpoint (then losetup -c, resize2fs); blocks, label, UUID and fault rules are kept");
+    app.add_flag("-j,--json", a.json, "Print what was done as one JSON object (vblk-format(1), JSON OUTPUT)");
     app.add_flag("--no-flush-records", a.no_flush_records,
                  "One host sync per flush instead of two (fsync after every small write about twice as fast on "
                  "a disk whose sync takes milliseconds); damage in the log then ends it, losing every later "
@@ -447,7 +478,8 @@ int main(int argc, char** argv) {
       // The options that shape a new image have no meaning for an existing one.
       for (const char* name : {"--size", "--from", "--block-size", "--level", "--label", "--no-flush-records"}) {
         if (app.count(name) > 0) {
-          vblk::cli::report_error(kProg, "", std::string(name) + " excludes --resize (only --force goes with it)");
+          vblk::cli::report_error(kProg, "",
+                                  std::string(name) + " excludes --resize (only --force, --json and --quiet go with it)");
           return kExitUsage;
         }
       }
@@ -455,7 +487,7 @@ int main(int argc, char** argv) {
         vblk::cli::report_error(kProg, a.image, "--resize needs the new size: vblk-format --resize IMAGE NEWSIZE");
         return kExitUsage;
       }
-      if (auto f = vblk::cli::resize_target(a.image, a.new_size_text, a.force, a.output.quiet)) return fail(*f);
+      if (auto f = vblk::cli::resize_target(a.image, a.new_size_text, a.force, a.output.quiet, a.json)) return fail(*f);
       return 0;
     }
     if (a.has_new_size) {

@@ -6,9 +6,12 @@
 //   vblk-inject TARGET corrupt --block N
 //   vblk-inject TARGET latency --ms X [--block N[-M]]
 //   vblk-inject TARGET clear (--block N[-M] | --all)
-//   vblk-inject TARGET list [--json]
+//   vblk-inject TARGET list
 //   vblk-inject MOUNTPOINT powercut [--continue]
 //   vblk-inject TARGET +N[-M] | -N[-M]        null_blk's syntax for bad / clear
+//
+// Every action takes --json: one object on stdout instead of the line of
+// text (vblk-inject(1), JSON OUTPUT).
 //
 // TARGET is an image file (offline; refused while a daemon holds it) or a
 // vblkfs mountpoint or its disk file (live: the command goes to the daemon
@@ -30,6 +33,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command_line.h"
+#include "cli/json_output.h"
 #include "cli/live.h"
 #include "cli/report.h"
 #include "inject/command.h"
@@ -133,10 +137,9 @@ int run(Args& a, const inj::Command& cmd) {
     if (!json) return fail(a.target, vblk::cli::busy_cause(json.status(), a.target, "list the faults of the mountpoint"));
     auto parsed = vblk::parse_json(*json);
     if (!parsed) return fail(a.target, "unreadable fault list: " + parsed.status().message());
+    if (!parsed->is_object()) return fail(a.target, "unreadable fault list: not a JSON object");
     if (a.json) {
-      std::string out = *json;
-      while (!out.empty() && out.back() == '\n') out.pop_back();
-      std::printf("%s\n", out.c_str());
+      vblk::cli::print_json(vblk::cli::json_document(vblk::cli::kInjectSchema, *parsed));
     } else {
       print_faults(*parsed, a.target);
     }
@@ -144,15 +147,29 @@ int run(Args& a, const inj::Command& cmd) {
   }
 
   const std::string text = inj::to_text(cmd);
-  if (live) {
+  vblk::Json report = vblk::cli::json_document(vblk::cli::kInjectSchema);
+  report["target"] = a.target;
+  report["live"] = live;
+  if (live && a.json) {
+    auto reply = vblk::cli::send_control_json(a.target, text);
+    if (!reply) return fail(a.target, vblk::cli::error_cause(reply.status(), a.target));
+    vblk::cli::json_append(report, *reply);
+  } else if (live) {
     auto reply = vblk::cli::send_control(a.target, text);
     if (!reply) return fail(a.target, vblk::cli::error_cause(reply.status(), a.target));
     std::printf("%s\n", reply->c_str());
     return 0;
+  } else {
+    auto done = inj::inject_offline(a.target, cmd);
+    if (!done) return fail(a.target, vblk::cli::busy_cause(done.status(), a.target, "target the mountpoint"));
+    if (!a.json) {
+      std::printf("%s\n", done->message.c_str());
+      return 0;
+    }
+    report["image"] = a.target;
+    vblk::cli::json_append(report, inj::outcome_json(*done));
   }
-  auto done = inj::inject_offline(a.target, cmd);
-  if (!done) return fail(a.target, vblk::cli::busy_cause(done.status(), a.target, "target the mountpoint"));
-  std::printf("%s\n", done->c_str());
+  vblk::cli::print_json(report);
   return 0;
 }
 
@@ -230,7 +247,9 @@ int main(int argc, char** argv) {
     powercut->add_flag("--continue", a.power_on, "Come back at once with the flushed state instead of staying off");
 
     auto* list = app.add_subcommand("list", "Show the BAD blocks and fault rules in force");
-    list->add_flag("-j,--json", a.json, "One JSON object");
+    // Every action reports what it did as one JSON object on request.
+    for (CLI::App* action : {bad, flaky, corrupt, latency, clear, powercut, list})
+      action->add_flag("-j,--json", a.json, "Print one JSON object instead of text (vblk-inject(1), JSON OUTPUT)");
 
     if (auto code = vblk::cli::parse_command_line(app, static_cast<int>(av.size()), av.data(), kProg, "action")) return *code;
 

@@ -40,8 +40,9 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command_line.h"
-#include "cli/interrupt.h"
 #include "cli/field_list.h"
+#include "cli/interrupt.h"
+#include "cli/json_output.h"
 #include "cli/live.h"
 #include "cli/progress.h"
 #include "cli/report.h"
@@ -230,8 +231,8 @@ int show_image(vblk::inject::OfflineImage& image, const Args& a) {
   const double ratio = st.stored_bytes == 0 ? 0.0 : static_cast<double>(logical) / static_cast<double>(st.stored_bytes);
 
   if (a.json) {
-    Json j;
-    j["path"] = info.path.empty() ? a.image : info.path;
+    Json j = vblk::cli::json_document(vblk::cli::kInspectSchema);
+    j["image"] = info.path.empty() ? a.image : info.path;
     j["version"] = info.version;
     j["uuid"] = info.uuid;
     j["label"] = info.label;
@@ -246,6 +247,7 @@ int show_image(vblk::inject::OfflineImage& image, const Args& a) {
     j["created_unix"] = info.created_unix;
     j["incompat_features"] = info.incompat_features;
     j["compat_features"] = info.compat_features;
+    j["features"] = info.feature_names;
     j["generation"] = info.generation;
     j["segments"] = info.segments;
     j["free_segments"] = info.free_segments;
@@ -265,7 +267,7 @@ int show_image(vblk::inject::OfflineImage& image, const Args& a) {
     for (auto [first, count] : bad) j["bad_ranges"].push_back({{"first", first}, {"count", count}});
     add_rules_json(image.rules, rules, j);
     if (!a.no_map) j["map"] = map_json(map);
-    std::printf("%s\n", vblk::dump_json(j).c_str());
+    vblk::cli::print_json(j);
     return 0;
   }
 
@@ -351,7 +353,7 @@ int show_block(vblk::ImageStore& store, const Args& a) {
   bool has_record = l.record_offset != 0;
 
   if (a.json) {
-    Json j;
+    Json j = vblk::cli::json_document(vblk::cli::kInspectSchema);
     j["block"] = n;
     j["state"] = std::string(to_string(l.state));
     j["zero"] = l.zero;
@@ -365,7 +367,7 @@ int show_block(vblk::ImageStore& store, const Args& a) {
     j["stored_payload"] = l.stored_payload;
     j["data_hex"] = data.empty() ? Json(nullptr) : Json(hex(data.data(), data.size()));
     if (!data_error.empty()) j["data_error"] = data_error;
-    std::printf("%s\n", vblk::dump_json(j).c_str());
+    vblk::cli::print_json(j);
   } else {
     std::printf("block:        %llu of %llu\n", static_cast<unsigned long long>(n),
                 static_cast<unsigned long long>(store.block_count()));
@@ -401,13 +403,13 @@ int show_block(vblk::ImageStore& store, const Args& a) {
 int print_check_report(const vblk::CheckReport& r, uint64_t unlisted, const Args& a) {
   const uint64_t found = r.problems.size() + unlisted;
   if (a.json) {
-    Json j;
+    Json j = vblk::cli::json_document(vblk::cli::kInspectSchema);
     j["clean"] = found == 0;
     j["records_checked"] = r.records_checked;
     j["blocks_checked"] = r.blocks_checked;
     j["problems"] = vblk::check_problems_json(r.problems);
     if (unlisted) j["unlisted_problems"] = unlisted;
-    std::printf("%s\n", vblk::dump_json(j).c_str());
+    vblk::cli::print_json(j);
   } else {
     for (const vblk::CheckProblem& p : r.problems) {
       std::string text = p.has_block ? about_block(p.block, p.what)
@@ -460,11 +462,11 @@ int run_repair(const Args& a) {
   auto rep = (*store)->repair();
   if (!rep) return fail(a.image, "repair failed: " + vblk::cli::error_cause(rep.status(), a.image));
   if (a.json) {
-    Json j;
+    Json j = vblk::cli::json_document(vblk::cli::kInspectSchema);
     j["actions"] = rep->actions;
     j["bad_blocks"] = rep->bad_blocks;
     j["clean"] = rep->clean;
-    std::printf("%s\n", vblk::dump_json(j).c_str());
+    vblk::cli::print_json(j);
   } else if (!a.output.quiet) {
     for (const std::string& act : rep->actions) std::printf("repair: %s\n", act.c_str());
     if (rep->actions.empty()) std::printf("repair: nothing to do\n");
@@ -498,6 +500,14 @@ int write_svg(const vblk::inject::BlockMap& map, const vblk::cli::SvgOptions& so
   out << svg;
   out.close();
   if (!out) return fail(a.svg, std::string("cannot write: ") + std::strerror(errno));
+  if (a.json) {
+    Json j = vblk::cli::json_document(vblk::cli::kInspectSchema);
+    j["svg"] = a.svg;
+    j["cells"] = map.cells.size();
+    j["blocks_per_cell"] = map.blocks_per_cell;
+    vblk::cli::print_json(j);
+    return 0;
+  }
   std::printf("wrote %s: %zu cells of %llu block%s\n", a.svg.c_str(), map.cells.size(),
               static_cast<unsigned long long>(map.blocks_per_cell), map.blocks_per_cell == 1 ? "" : "s");
   return 0;
@@ -693,15 +703,15 @@ int run_live(const Args& a) {
   };
 
   if (a.json) {
-    Json j;
+    Json j = vblk::cli::json_document(vblk::cli::kInspectSchema);
     j["live"] = true;
-    for (const auto& [k, v] : s.items()) j[k] = v;
+    vblk::cli::json_append(j, s);
     if (!a.no_map) {
       vblk::cli::StateMap text_map(nblocks, {});
       if (Status st = load_map(text_map, {}); !st) return fail(a.image, st.message());
       j["map"] = map_json(text_map);
     }
-    std::printf("%s\n", vblk::dump_json(j).c_str());
+    vblk::cli::print_json(j);
     return 0;
   }
 
@@ -753,7 +763,7 @@ int run_live(const Args& a) {
   line("flushes:", num("ops/flushes") + rate("ops/flushes"));
   line("read:", vblk::format_size(u64("bytes/read")) + rate_bytes("bytes/read"));
   line("written:", vblk::format_size(u64("bytes/written")) + rate_bytes("bytes/written"));
-  line("discarded:", vblk::format_size(u64("bytes/trimmed")));
+  line("trimmed:", vblk::format_size(u64("bytes/trimmed")));
   line("retries:", num("retries") + rate("retries"));
   line("failures:", num("failures") + rate("failures"));
   line("latency:", "p50 " + human_us(dbl("latency_us/p50")) + ", p99 " + human_us(dbl("latency_us/p99")) + ", max " +
@@ -885,7 +895,7 @@ int main(int argc, char** argv) {
     app.add_option("IMAGE|MOUNTPOINT", a.image, "Image file, or vblkfs mountpoint / disk file (live)")
         ->required()
         ->type_name("");
-    app.add_flag("-j,--json", a.json, "Print one JSON object instead of text");
+    app.add_flag("-j,--json", a.json, "Print one JSON object instead of text (vblk-inspect(1), JSON OUTPUT)");
     auto* block = app.add_option("-B,--block", a.block, "Show one block: state, stored record, hex dump")
                     ->type_name("N")
                     ->check(vblk::cli::whole_number_in(0, UINT64_MAX));

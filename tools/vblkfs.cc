@@ -1,7 +1,7 @@
 // vblkfs: mount a vblk image as a single-file disk (FUSE), or unmount it.
 //
 //   vblkfs mount IMAGE MOUNTPOINT [options]
-//   vblkfs umount MOUNTPOINT
+//   vblkfs umount MOUNTPOINT [--json]
 //   vblkfs IMAGE MOUNTPOINT -o OPTS      (mount.fuse3 / fstab convention)
 //
 // Exit codes: 0 success, 1 failure (one line on stderr), 2 usage error.
@@ -9,7 +9,10 @@
 
 #include <cstdio>
 
+#include <nlohmann/json.hpp>
+
 #include "cli/command_line.h"
+#include "cli/json_output.h"
 #include "cli/mount_helper.h"
 #include "fuse/mount.h"
 #include "vblk/size_parse.h"
@@ -71,12 +74,14 @@ int main(int argc, char** argv) {
 
   std::string umount_point;
   int timeout = 60;
+  bool umount_json = false;
   auto* umount = app.add_subcommand("umount", "Unmount; waits until the daemon has flushed and closed the image.");
   umount->add_option("MOUNTPOINT", umount_point, "A vblkfs mountpoint")->required()->type_name("");
   umount->add_option("--timeout", timeout, "Seconds to wait for the daemon to finish")
       ->capture_default_str()
       ->type_name("SECONDS")
       ->check(vblk::cli::whole_number_in(0, 86400));
+  umount->add_flag("-j,--json", umount_json, "Print what was done as one JSON object (vblkfs(1), JSON OUTPUT)");
   umount->alias("unmount");
   app.footer("Exit status: 0 done, 1 failed, 2 invalid command line. See vblkfs(1).");
   mount->footer("Exit status: 0 mounted and usable (with -f: unmounted, image closed cleanly), 1 failed "
@@ -99,7 +104,17 @@ int main(int argc, char** argv) {
       }
       return vblk::fuse::run_mount(m);
     }
-    return vblk::fuse::run_umount(umount_point, timeout);
+    vblk::fuse::UmountReport report;
+    const int rc = vblk::fuse::run_umount(umount_point, timeout, &report);
+    if (rc == 0 && umount_json) {
+      vblk::Json j = vblk::cli::json_document(vblk::cli::kUmountSchema);
+      j["mountpoint"] = report.mountpoint;
+      j["image"] = report.image;
+      j["fusermount"] = report.fusermount;
+      j["seconds"] = vblk::json_number(report.seconds);
+      vblk::cli::print_json(j);
+    }
+    return rc;
   } catch (...) {
     return vblk::cli::report_current_exception("vblkfs");
   }

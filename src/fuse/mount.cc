@@ -516,7 +516,8 @@ static std::string run_fusermount_unmount(const std::string& mountpoint) {
   return WIFEXITED(status) ? "exit status " + std::to_string(WEXITSTATUS(status)) : "killed by a signal";
 }
 
-int run_umount(const std::string& mountpoint_in, int timeout_s) {
+int run_umount(const std::string& mountpoint_in, int timeout_s, UmountReport* report) {
+  const auto start = std::chrono::steady_clock::now();
   std::string mp = real_path(mountpoint_in);
   if (mp.empty()) {
     std::fprintf(stderr, "vblkfs: %s: %s\n", mountpoint_in.c_str(), std::strerror(errno));
@@ -528,6 +529,13 @@ int run_umount(const std::string& mountpoint_in, int timeout_s) {
     return 1;
   }
   const std::string image = m->source;
+  bool fusermount = false;
+  auto done = [&] {
+    if (report != nullptr)
+      *report = {mp, image, fusermount,
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()};
+    return 0;
+  };
   if (::umount2(mp.c_str(), 0) != 0) {
     int err = errno;
     if (err == EBUSY) {
@@ -543,6 +551,7 @@ int run_umount(const std::string& mountpoint_in, int timeout_s) {
         std::fprintf(stderr, "vblkfs: %s: fusermount3 -u: %s\n", mp.c_str(), why.c_str());
         return 1;
       }
+      fusermount = true;
     } else {
       std::fprintf(stderr, "vblkfs: %s: umount: %s\n", mp.c_str(), std::strerror(err));
       return 1;
@@ -550,7 +559,7 @@ int run_umount(const std::string& mountpoint_in, int timeout_s) {
   }
   // The daemon holds a lock on the image until it has flushed and closed it.
   int fd = ::open(image.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;  // image gone: nothing left to wait for
+  if (fd < 0) return done();  // image gone: nothing left to wait for
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
   while (image_locked(fd)) {
     if (std::chrono::steady_clock::now() > deadline) {
@@ -562,7 +571,7 @@ int run_umount(const std::string& mountpoint_in, int timeout_s) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   ::close(fd);
-  return 0;
+  return done();
 }
 
 }  // namespace vblk::fuse

@@ -46,8 +46,17 @@ int run_mount(const MountOptions& opts);
 // vblk-inspect and vblk-inject find its mounts by type fuse.vblkfs).
 std::string refused_fuse_option(const std::vector<std::string>& fuse_options);
 
+// What run_umount did, for vblkfs umount --json.
+struct UmountReport {
+  std::string mountpoint;   // its real path
+  std::string image;        // the image the mount served
+  bool fusermount = false;  // unmounted through fusermount3 -u (not root)
+  double seconds = 0;       // from the start until the image was released
+};
+
 // Unmounts a vblkfs mountpoint and waits up to timeout_s for the daemon to
-// flush and release the image. Returns an exit code; messages on stderr.
-int run_umount(const std::string& mountpoint, int timeout_s);
+// flush and release the image. Returns an exit code; messages on stderr;
+// on success fills *report when given.
+int run_umount(const std::string& mountpoint, int timeout_s, UmountReport* report = nullptr);
 
 }  // namespace vblk::fuse

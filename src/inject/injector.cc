@@ -24,9 +24,16 @@ Status check_range(const Target& t, BlockRange r) {
   return Status::ok();
 }
 
-Outcome injected(std::string what, bool rules_changed) {
+// The outcome of `c` over `blocks`, logged. The action's own facts are
+// filled in by the caller.
+Outcome injected(std::string what, bool rules_changed, const Command& c, BlockRange blocks) {
   spdlog::warn("{}", what);
-  return Outcome{std::move(what), rules_changed};
+  Outcome o;
+  o.message = std::move(what);
+  o.rules_changed = rules_changed;
+  o.command = c;
+  o.blocks = blocks;
+  return o;
 }
 
 // The BAD ranges of the store that overlap r, cut to r.
@@ -40,7 +47,8 @@ std::vector<BlockRange> bad_within(Target& t, BlockRange r) {
   return out;
 }
 
-Result<Outcome> corrupt(Target& t, uint64_t block) {
+Result<Outcome> corrupt(Target& t, const Command& c) {
+  const uint64_t block = c.range->first;
   const std::string where = blocks({block, 1});
   auto loc = t.store->locate(block);
   if (!loc) return loc.status().with_prefix(where);
@@ -70,15 +78,18 @@ Result<Outcome> corrupt(Target& t, uint64_t block) {
     return t.store->corrupt_block(block);
   });
   if (!st) return st.with_prefix(where);
-  return injected(fmt::format("injecting corruption into {} (record at offset {}; reads now fail the checksum)",
-                              blocks_of({block, 1}, t.name), record_offset),
-                  false);
+  Outcome o = injected(fmt::format("injecting corruption into {} (record at offset {}; reads now fail the checksum)",
+                                   blocks_of({block, 1}, t.name), record_offset),
+                       false, c, {block, 1});
+  o.record_offset = record_offset;
+  return o;
 }
 
 // Cuts the power of the whole device (and turns it back on with `continue`)
 // with every block guarded, so the driver above drops its whole cache: no
 // read may then return data the cut dropped.
-Result<Outcome> powercut(Target& t, bool power_on) {
+Result<Outcome> powercut(Target& t, const Command& c) {
+  const bool power_on = c.power_on;
   PowerCutReport report;
   Status st = t.below(0, t.device->block_count(), [&]() -> Status {
     auto cut = t.store->power_cut();
@@ -96,7 +107,10 @@ Result<Outcome> powercut(Target& t, bool power_on) {
   what += power_on ? "; powered on again with the flushed state"
                    : "; every request now fails with EIO until the image is unmounted and mounted again "
                      "(or `powercut continue`)";
-  return injected(std::move(what), false);
+  Outcome o = injected(std::move(what), false, c, {0, t.device->block_count()});
+  o.power_cut = report;
+  o.powered_off = !power_on;
+  return o;
 }
 
 }  // namespace
@@ -126,25 +140,26 @@ Result<Outcome> execute(Target& t, const Command& c) {
       VBLK_RETURN_IF_ERROR(t.device->set_bad(r.first, r.count, true).with_prefix(blocks(r)));
       return injected(fmt::format("injecting BAD into {} (reads fail; writes {})", blocks_of(r, t.name),
                                   remap ? "clear the mark and succeed (remap)" : "fail"),
-                      true);
+                      true, c, r);
     }
     case Action::kRemap:
       VBLK_RETURN_IF_ERROR(t.faults->add_remap(c.range->first, c.range->count));
       return injected(fmt::format("injecting remap-on-write into {} (a write to a BAD block there clears the mark)",
                                   blocks_of(*c.range, t.name)),
-                      true);
+                      true, c, *c.range);
     case Action::kFlaky:
       VBLK_RETURN_IF_ERROR(t.faults->add_flaky(c.range->first, c.fail_writes));
       return injected(fmt::format("injecting {} write failure{} into {}", c.fail_writes, c.fail_writes == 1 ? "" : "s",
                                   blocks_of(*c.range, t.name)),
-                      true);
-    case Action::kCorrupt: return corrupt(t, c.range->first);
+                      true, c, *c.range);
+    case Action::kCorrupt:
+      return corrupt(t, c);
     case Action::kLatency: {
       const BlockRange r = c.range.value_or(BlockRange{0, t.device->block_count()});
       VBLK_RETURN_IF_ERROR(t.faults->add_latency(c.latency, r.first, r.count));
       return injected(fmt::format("injecting {} latency into {}", duration_text(c.latency),
                                   c.range ? blocks_of(r, t.name) : "every block of " + t.name),
-                      true);
+                      true, c, r);
     }
     case Action::kClear: {
       std::vector<BlockRange> bad;
@@ -166,13 +181,55 @@ Result<Outcome> execute(Target& t, const Command& c) {
                                     c.range ? blocks_of(*c.range, t.name) : "every fault of " + t.name, bad_blocks,
                                     bad_blocks == 1 ? "" : "s", bad_blocks ? " (now TRIMMED: they read zeros)" : "",
                                     rules, rules == 1 ? "" : "s");
-      spdlog::warn("{}", msg);
-      return Outcome{msg, rules > 0};
+      Outcome o = injected(std::move(msg), rules > 0, c, c.range.value_or(BlockRange{0, t.device->block_count()}));
+      o.bad_blocks_cleared = bad_blocks;
+      o.rules_removed = rules;
+      return o;
     }
-    case Action::kPowercut: return powercut(t, c.power_on);
+    case Action::kPowercut:
+      return powercut(t, c);
     case Action::kList: break;
   }
   return Status::invalid_argument("list is answered by reading the faults, not executed");
+}
+
+Json outcome_json(const Outcome& o) {
+  const Command& c = o.command;
+  Json j;
+  j["action"] = std::string(action_name(c.action));
+  j["command"] = to_text(c);
+  if (c.action != Action::kPowercut) j["blocks"] = {{"first", o.blocks.first}, {"count", o.blocks.count}};
+  switch (c.action) {
+    case Action::kBad:
+      j["on_write"] = c.on_write == WritePolicy::kRemap ? "remap" : "fail";
+      j["state_after"] = std::string(to_string(BlockState::kBad));
+      break;
+    case Action::kFlaky:
+      j["fail_writes"] = c.fail_writes;
+      break;
+    case Action::kCorrupt:
+      j["record_offset"] = o.record_offset;
+      break;
+    case Action::kLatency:
+      j["latency_us"] = static_cast<uint64_t>(c.latency.count());
+      break;
+    case Action::kClear:
+      j["bad_blocks_cleared"] = o.bad_blocks_cleared;
+      j["state_after"] = std::string(to_string(BlockState::kTrimmed));
+      j["rules_removed"] = o.rules_removed;
+      break;
+    case Action::kPowercut:
+      j["already_powered_off"] = o.power_cut.already_off;
+      j["dropped_writes"] = o.power_cut.dropped_writes;
+      j["dropped_blocks"] = o.power_cut.dropped_blocks;
+      j["powered_off"] = o.powered_off;
+      break;
+    case Action::kRemap:
+    case Action::kList:
+      break;
+  }
+  j["message"] = o.message;
+  return j;
 }
 
 Json faults_json(Target& t, size_t max_ranges) {

@@ -44,12 +44,25 @@ struct Target {
 struct Outcome {
   std::string message;         // "injecting ... into ..." or what clear removed
   bool rules_changed = false;  // the FaultDevice's rules changed: save them
+  // What was done, for outcome_json.
+  Command command;                  // as carried out
+  BlockRange blocks;                // the blocks it covered (the whole device for latency and clear without a range)
+  uint64_t record_offset = 0;       // corrupt: the record now damaged
+  uint64_t bad_blocks_cleared = 0;  // clear: BAD blocks now TRIMMED
+  size_t rules_removed = 0;         // clear
+  PowerCutReport power_cut;         // powercut
+  bool powered_off = false;         // powercut: the device is off afterwards
 };
 
 // Carries out `cmd` (not kList: see faults_json). Errors name the
 // block(s) and the cause: OutOfRange beyond the device, InvalidArgument for
 // a block with nothing stored to corrupt, the store's error otherwise.
 Result<Outcome> execute(Target& target, const Command& cmd);
+
+// The facts of `o` as one object (vblk-inject(1), JSON OUTPUT): "action",
+// "command" (the canonical text), "blocks" ({"first", "count"}; not for
+// powercut), the action's own keys, and "message" last.
+Json outcome_json(const Outcome& o);
 
 // The faults in force: {"bad_blocks", "bad_range_count", "bad_ranges":
 // [{"first", "count"}...] (the first max_ranges of them), "rules": [{"kind",

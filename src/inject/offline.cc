@@ -51,7 +51,7 @@ Result<OfflineImage> open_with_rules(const std::string& image, bool read_only) {
   return o;
 }
 
-Result<std::string> inject_offline(const std::string& image, const Command& cmd) {
+Result<Outcome> inject_offline(const std::string& image, const Command& cmd) {
   if (cmd.action == Action::kPowercut)
     return Status::invalid_argument(
         "powercut acts on a running device: give the mountpoint of a vblkfs mount (an image at rest has no "
@@ -66,7 +66,7 @@ Result<std::string> inject_offline(const std::string& image, const Command& cmd)
   Status closed = o->store->close();
   if (!st.is_ok()) return st;
   if (!closed.is_ok()) return closed;
-  return outcome->message;
+  return outcome;
 }
 
 Result<std::string> faults_json_offline(const std::string& image) {

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "inject/command.h"
+#include "inject/injector.h"
 #include "inject/rules_file.h"
 #include "vblk/fault_device.h"
 #include "vblk/image_store.h"
@@ -34,9 +35,10 @@ struct OfflineImage {
 // only when the image cannot be opened: a bad rules file is in rules.status.
 Result<OfflineImage> open_with_rules(const std::string& image, bool read_only);
 
-// Carries out `cmd` (not kList) on `image`. Returns the "injecting X into Y"
-// sentence. Errors name the image and the cause; Busy when it is in use.
-Result<std::string> inject_offline(const std::string& image, const Command& cmd);
+// Carries out `cmd` (not kList) on `image`. Returns what was done, its
+// message the "injecting X into Y" sentence. Errors name the image and the
+// cause; Busy when it is in use.
+Result<Outcome> inject_offline(const std::string& image, const Command& cmd);
 
 // The faults in force on `image`: faults_json (inject/injector.h), printed.
 // Opens the image read-only.

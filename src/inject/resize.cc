@@ -2,6 +2,8 @@
 
 #include <spdlog/fmt/fmt.h>
 
+#include <nlohmann/json.hpp>
+
 #include "inject/offline.h"
 #include "inject/rules_file.h"
 #include "vblk/size_parse.h"
@@ -57,8 +59,23 @@ std::string describe(const Resized& r) {
   return out;
 }
 
-Result<std::string> resize_offline(const std::string& image, uint64_t new_bytes, bool discard,
-                                   const std::string& discard_hint) {
+Json resized_json(const Resized& r) {
+  const ResizeReport& s = r.store;
+  Json j;
+  j["block_size"] = r.block_size;
+  j["old_capacity_bytes"] = s.old_block_count * r.block_size;
+  j["capacity_bytes"] = s.new_block_count * r.block_size;
+  j["old_block_count"] = s.old_block_count;
+  j["block_count"] = s.new_block_count;
+  j["discarded_used_blocks"] = s.discarded_used;
+  j["first_discarded_block"] = s.discarded_used ? Json(s.first_discarded) : Json(nullptr);
+  j["dropped_bad_blocks"] = s.discarded_bad;
+  j["fault_rules_cut"] = r.rules_cut;
+  return j;
+}
+
+Result<Resized> resize_offline(const std::string& image, uint64_t new_bytes, bool discard,
+                               const std::string& discard_hint) {
   auto o = open_with_rules(image, false);
   if (!o) return o.status();
   // A rules file that cannot be loaded would be saved over with only the
@@ -75,7 +92,7 @@ Result<std::string> resize_offline(const std::string& image, uint64_t new_bytes,
   Status closed = o->store->close();
   if (!st) return st;
   if (!closed) return closed;
-  return describe(*r);
+  return r;
 }
 
 }  // namespace vblk::inject

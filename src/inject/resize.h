@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <string>
 
+#include "util/json.h"
 #include "vblk/fault_device.h"
 #include "vblk/image_store.h"
 #include "vblk/status.h"
@@ -38,9 +39,15 @@ Result<Resized> resize_image(ImageStore& store, FaultDevice& faults, uint64_t ne
 // (12884901888 bytes)", then what went with a shrink.
 std::string describe(const Resized& r);
 
+// The facts of describe() as one object (vblk-format(1), JSON OUTPUT):
+// "block_size", "old_capacity_bytes", "capacity_bytes", "old_block_count",
+// "block_count", "discarded_used_blocks", "first_discarded_block" (null
+// when none), "dropped_bad_blocks", "fault_rules_cut".
+Json resized_json(const Resized& r);
+
 // Opens `image` for writing (Busy while it is mounted or served), resizes
-// it, saves its rules if they changed and closes it. Returns describe().
-Result<std::string> resize_offline(const std::string& image, uint64_t new_bytes, bool discard,
-                                   const std::string& discard_hint);
+// it, saves its rules if they changed and closes it.
+Result<Resized> resize_offline(const std::string& image, uint64_t new_bytes, bool discard,
+                               const std::string& discard_hint);
 
 }  // namespace vblk::inject

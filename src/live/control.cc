@@ -148,31 +148,33 @@ Json Control::scrub_json() {
   return j;
 }
 
-int Control::scrub_command(std::string_view args, std::string* reply) {
+int Control::scrub_command(std::string_view args, Reply* reply) {
   while (!args.empty() && args.front() == ' ') args.remove_prefix(1);
   if (args == "stop") {
     const bool stopped = scrub_.stop();
-    *reply = stopped ? "scrub stopped\n" : "no scrub is running\n";
+    *reply =
+        done_reply(stopped ? "scrub stopped" : "no scrub is running", {{"action", "scrub stop"}, {"stopped", stopped}});
     return 0;
   }
   uint64_t rate = 0;
   if (!args.empty()) {
     auto parsed = parse_size(args);
     if (!parsed || *parsed == 0) {
-      *reply = "error: scrub takes 'stop' or a rate in bytes per second (e.g. 'scrub 64M'), not '" +
-               std::string(args) + "'\n";
+      *reply = error_reply("scrub takes 'stop' or a rate in bytes per second (e.g. 'scrub 64M'), not '" +
+                           std::string(args) + "'");
       return EINVAL;
     }
     rate = *parsed;
   }
   ScrubStatus s;
   const bool started = scrub_.start(rate, &s);
-  *reply = fmt::format("scrub {} {}: {} blocks to check\n", s.id, started ? "started" : "already running",
-                       s.blocks_to_check);
+  *reply = done_reply(
+      fmt::format("scrub {} {}: {} blocks to check", s.id, started ? "started" : "already running", s.blocks_to_check),
+      {{"action", "scrub"}, {"id", s.id}, {"started", started}, {"blocks_to_check", s.blocks_to_check}});
   return 0;
 }
 
-int Control::resize_command(std::string_view args, std::string* reply) {
+int Control::resize_command(std::string_view args, Reply* reply) {
   auto word = [&args]() {
     while (!args.empty() && args.front() == ' ') args.remove_prefix(1);
     const size_t n = std::min(args.find(' '), args.size());
@@ -185,18 +187,19 @@ int Control::resize_command(std::string_view args, std::string* reply) {
   const bool discard = option == "discard";
   auto bytes = parse_size(size_text);
   if (size_text.empty() || !bytes || (!option.empty() && !discard) || !word().empty()) {
-    *reply = "error: resize takes a size and optionally 'discard' (e.g. 'resize 16G'), not '" +
-             std::string(size_text) + (option.empty() ? "" : " " + std::string(option)) + "'\n";
+    *reply = error_reply("resize takes a size and optionally 'discard' (e.g. 'resize 16G'), not '" +
+                         std::string(size_text) + (option.empty() ? "" : " " + std::string(option)) + "'");
     return EINVAL;
   }
   if (!opts_.on_resized) {
-    *reply = "error: " + opts_.server + " cannot show its clients a new size: stop it, resize the image "
-             "(vblk-format --resize IMAGE SIZE) and serve it again\n";
+    *reply = error_reply(opts_.server +
+                         " cannot show its clients a new size: stop it, resize the image "
+                         "(vblk-format --resize IMAGE SIZE) and serve it again");
     return EIO;
   }
   auto blocks = inject::blocks_for_size(*bytes, store_.block_size());
   if (!blocks) {
-    *reply = with_newline("error: " + blocks.status().message());
+    *reply = error_reply(blocks.status().message());
     return EINVAL;
   }
   const uint64_t old_bytes = driver_.size_bytes();
@@ -210,23 +213,43 @@ int Control::resize_command(std::string_view args, std::string* reply) {
   });
   if (!st) {
     spdlog::warn("control: resize to {} bytes failed: {}", *bytes, st.to_string());
-    *reply = with_newline("error: " + st.message());
+    *reply = error_reply(st.message());
     return command_errno(st);
   }
-  *reply = inject::describe(*done);
-  if (done->rules_cut) {
-    if (Status saved = save_rules(); !saved) {
-      spdlog::warn("control: saving the fault rules: {}", saved.to_string());
-      *reply += fmt::format(" (warning: the rules could not be saved to {}: {})", opts_.rules_file, saved.message());
-    }
-  }
-  spdlog::info("control: {}", *reply);
+  std::string text = inject::describe(*done);
+  Json facts = inject::resized_json(*done);
+  if (done->rules_cut) add_save_warning(text, facts);
+  spdlog::info("control: {}", text);
   opts_.on_resized(old_bytes, driver_.size_bytes());
-  *reply = with_newline(*reply);
+  *reply = done_reply(text, facts);
   return 0;
 }
 
-void Control::remember_reply(const Caller& c, std::string reply) {
+void Control::add_save_warning(std::string& text, Json& facts) {
+  if (Status saved = save_rules(); !saved) {
+    spdlog::warn("control: saving the fault rules: {}", saved.to_string());
+    const std::string warning =
+        fmt::format("the rules could not be saved to {}: {}", opts_.rules_file, saved.message());
+    text += " (warning: " + warning + ")";
+    facts["warning"] = warning;
+  }
+}
+
+Control::Reply Control::error_reply(const std::string& cause) {
+  return {with_newline("error: " + cause), dump_json({{"error", cause}}) + "\n"};
+}
+
+Control::Reply Control::done_reply(const std::string& text, const Json& facts) const {
+  Json j;
+  j["image"] = opts_.image;
+  for (const auto& [key, value] : facts.items()) {
+    if (key != "message") j[key] = value;
+  }
+  j["message"] = text;
+  return {with_newline(text), dump_json(j) + "\n"};
+}
+
+void Control::remember_reply(const Caller& c, Reply reply) {
   std::lock_guard lock(state_mu_);
   if (reply_by_pid_.size() >= kMaxReplies && !reply_by_pid_.count(c.pid)) reply_by_pid_.erase(reply_by_pid_.begin());
   reply_by_pid_[c.pid] = reply;
@@ -262,14 +285,20 @@ int Control::get(const Caller& caller, const std::string& name, bool probe, std:
     auto [end, ec] = std::from_chars(n.data(), n.data() + n.size(), cells);
     if (ec != std::errc() || end != n.data() + n.size() || cells == 0 || cells > inject::kMaxMapCells) return ENODATA;
     *value = map_json(cells);
-  } else if (what == "control") {
+  } else if (what == "control" || what == "control.json") {
+    const bool json = what == "control.json";
     std::lock_guard lock(state_mu_);
+    const Reply* last = nullptr;
     if (auto it = reply_by_pid_.find(caller.pid); it != reply_by_pid_.end()) {
-      *value = it->second;
+      last = &it->second;
     } else if (auto u = reply_by_uid_.find(caller.uid); u != reply_by_uid_.end()) {
-      *value = u->second;
+      last = &u->second;
+    }
+    const std::string none = "no command yet: write one, e.g. setfattr -n user.vblk.control -v 'bad 10-20' FILE";
+    if (last != nullptr) {
+      *value = json ? last->json : last->text;
     } else {
-      *value = "no command yet: write one, e.g. setfattr -n user.vblk.control -v 'bad 10-20' FILE\n";
+      *value = json ? dump_json({{"error", none}}) + "\n" : none + "\n";
     }
   } else {
     return ENODATA;
@@ -291,17 +320,17 @@ int Control::set(const Caller& caller, const std::string& name, std::string_view
   spdlog::info("control: uid {} pid {}: {}", caller.uid, caller.pid, value);
   if (value == "scrub" || value.rfind("scrub ", 0) == 0) {
     // Reads only: allowed on a read-only mount too.
-    std::string reply;
+    Reply reply;
     const int err = scrub_command(value.substr(5), &reply);
     remember_reply(caller, reply);
     return err;
   }
   if (value == "resize" || value.rfind("resize ", 0) == 0) {
-    std::string reply;
+    Reply reply;
     int err = EROFS;
     if (opts_.read_only) {
-      reply = std::string("error: the image is ") + (opts_.mountpoint.empty() ? "served" : "mounted") +
-              " read-only: it cannot be resized\n";
+      reply = error_reply(std::string("the image is ") + (opts_.mountpoint.empty() ? "served" : "mounted") +
+                          " read-only: it cannot be resized");
     } else {
       std::lock_guard lock(command_mu_);
       err = resize_command(value.substr(6), &reply);
@@ -311,33 +340,31 @@ int Control::set(const Caller& caller, const std::string& name, std::string_view
   }
   auto cmd = inject::parse_command(value);
   if (!cmd) {
-    remember_reply(caller, with_newline("error: " + cmd.status().message()));
+    remember_reply(caller, error_reply(cmd.status().message()));
     return EINVAL;
   }
   if (cmd->action == inject::Action::kList) {
-    remember_reply(caller, faults_json(512));
+    const std::string faults = faults_json(512);
+    remember_reply(caller, {faults, faults});
     return 0;
   }
   if (opts_.read_only) {
-    remember_reply(caller, std::string("error: the image is ") + (opts_.mountpoint.empty() ? "served" : "mounted") +
-                               " read-only: faults cannot be injected\n");
+    remember_reply(caller,
+                   error_reply(std::string("the image is ") + (opts_.mountpoint.empty() ? "served" : "mounted") +
+                               " read-only: faults cannot be injected"));
     return EROFS;
   }
   std::lock_guard lock(command_mu_);
   auto outcome = inject::execute(target_, *cmd);
   if (!outcome) {
     spdlog::warn("control: '{}' failed: {}", value, outcome.status().to_string());
-    remember_reply(caller, with_newline("error: " + outcome.status().message()));
+    remember_reply(caller, error_reply(outcome.status().message()));
     return command_errno(outcome.status());
   }
-  std::string reply = outcome->message;
-  if (outcome->rules_changed) {
-    if (Status st = save_rules(); !st) {
-      spdlog::warn("control: saving the fault rules: {}", st.to_string());
-      reply += fmt::format(" (warning: the rules could not be saved to {}: {})", opts_.rules_file, st.message());
-    }
-  }
-  remember_reply(caller, with_newline(reply));
+  std::string text = outcome->message;
+  Json facts = inject::outcome_json(*outcome);
+  if (outcome->rules_changed) add_save_warning(text, facts);
+  remember_reply(caller, done_reply(text, facts));
   return 0;
 }
 

@@ -15,6 +15,11 @@
 //                              (inject/resize.h; only where on_resized is
 //                              set: a server whose clients can see a new size)
 //                       read   the reply to the caller's last command
+//   user.vblk.control.json  read   the same reply as one JSON object (not
+//                              listed): what the command did, as
+//                              inject::outcome_json and inject::resized_json
+//                              give it, with "image" and "message"; or
+//                              {"error": cause}
 //
 // Only the user who mounted and root may read or write them (EACCES).
 // A getxattr size probe (size 0) computes the value once and keeps it for
@@ -99,13 +104,27 @@ class Control {
   std::string stats_json();
   std::string faults_json(size_t max_ranges);
   std::string map_json(size_t max_cells);
-  void remember_reply(const Caller& c, std::string reply);
+  // A command's reply: the text of user.vblk.control and the object of
+  // user.vblk.control.json.
+  struct Reply {
+    std::string text;
+    std::string json;
+  };
+  // The reply to a failed command: "error: CAUSE" and {"error": CAUSE}.
+  static Reply error_reply(const std::string& cause);
+  // The reply of a command that did something: `facts` with "image" first
+  // and "message" (the text) last.
+  Reply done_reply(const std::string& text, const Json& facts) const;
+  void remember_reply(const Caller& c, Reply reply);
+  // Saves the fault rules after a change; when that fails, says so in
+  // `text` and as "warning" in `facts`.
+  void add_save_warning(std::string& text, Json& facts);
   // "scrub", "scrub RATE", "scrub stop": 0 or a positive errno; *reply set.
-  int scrub_command(std::string_view args, std::string* reply);
+  int scrub_command(std::string_view args, Reply* reply);
   Json scrub_json();
   // "resize SIZE [discard]": 0 or a positive errno; *reply set.
   // REQUIRES: command_mu_ held.
-  int resize_command(std::string_view args, std::string* reply);
+  int resize_command(std::string_view args, Reply* reply);
 
   Driver& driver_;
   FaultDevice& faults_;
@@ -119,8 +138,8 @@ class Control {
   // is never held while calling anything else.
   std::mutex command_mu_;  // serializes commands
   std::mutex state_mu_;    // guards the maps below
-  std::map<pid_t, std::string> reply_by_pid_;   // GUARDED_BY(state_mu_), bounded
-  std::map<uid_t, std::string> reply_by_uid_;   // GUARDED_BY(state_mu_), last per user
+  std::map<pid_t, Reply> reply_by_pid_;  // GUARDED_BY(state_mu_), bounded
+  std::map<uid_t, Reply> reply_by_uid_;  // GUARDED_BY(state_mu_), last per user
   struct Probed {
     std::string value;
     std::chrono::steady_clock::time_point at;

@@ -1,7 +1,8 @@
 # A user who is not root mounts and unmounts a disk (libfuse goes through
 # the setuid fusermount3), at a mountpoint whose path holds a quote and a
 # space: `vblkfs umount` runs `fusermount3 -u` without a shell, so any path
-# works, and it still waits until the daemon has released the image.
+# works, and it still waits until the daemon has released the image
+# (--json then says fusermount: true).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 require setpriv fusermount3
 [[ -u $(command -v fusermount3) ]] || missing_prerequisite "fusermount3 is not setuid root"
@@ -30,8 +31,13 @@ chmod 644 "$WORK/data"
 run 60 "${NOBODY[@]}" dd if="$WORK/data" of="$M/disk" bs=64k conv=notrunc,fsync status=none || fail "write as nobody"
 run 60 "${NOBODY[@]}" cmp -n $((1 << 20)) "$WORK/data" "$M/disk" || fail "read back as nobody"
 
-run 90 "${NOBODY[@]}" "$VBLKFS" umount "$M" 2>"$WORK/umount.err" || fail "umount as nobody: $(cat "$WORK/umount.err")"
+run 90 "${NOBODY[@]}" "$VBLKFS" umount "$M" --json >"$WORK/umount.json" 2>"$WORK/umount.err" ||
+  fail "umount as nobody: $(cat "$WORK/umount.err")"
 ! mounted || fail "$M is still mounted after vblkfs umount"
+# --json says it went through fusermount3, and names the mountpoint.
+[[ $(json_get "$WORK/umount.json" "j['schema'], j['fusermount']") == "('vblkfs-umount/1', True)" &&
+   $(json_get "$WORK/umount.json" "j['mountpoint']") == "$M" ]] ||
+  fail "vblkfs umount --json as nobody: $(cat "$WORK/umount.json")"
 # umount returned only once the daemon let go of the image: it opens now.
 image_free "$IMG" || fail "the image is still held after vblkfs umount returned"
 echo PASS

@@ -2,7 +2,7 @@
 #  - the socket appears, mode 0600, owned by the server's user;
 #  - vblk-inspect IMAGE --json shows live counters that grow with client I/O;
 #  - vblk-inject IMAGE bad --block N makes a client read of N fail with EIO
-#    at once, and vblk-inject IMAGE clear --all ends it; --check scrubs live; --svg draws it;
+#    at once, and vblk-inject IMAGE clear --all --json ends it and reports it; --check scrubs live; --svg draws it;
 #    --block and --repair, which open the image, say to stop nbdkit;
 #  - another user (nobody) can neither use the tools on it nor connect;
 #  - a socket answered by a process that does not hold the image is not
@@ -62,9 +62,11 @@ out=$(qio "$U" "read $((5 * BS)) $BS" 2>&1) || true
 qio "$U" "read -P 0x55 $((4 * BS)) $BS" >/dev/null || fail "block 4 beside the BAD block"
 vinject "$IMG" list --json >faults.json || fail "vblk-inject IMAGE list"
 [[ $(json_get faults.json "j['bad_blocks']") == 1 ]] || fail "list: $(cat faults.json)"
-vinject "$IMG" clear --all >/dev/null || fail "vblk-inject IMAGE clear --all"
+vinject "$IMG" clear --all --json >clear.json || fail "vblk-inject IMAGE clear --all --json"
+[[ $(json_get clear.json "j['schema'], j['live'], j['image'], j['bad_blocks_cleared']") == "('vblk-inject/1', True, '$IMG', 1)" ]] ||
+  fail "clear --all --json through the control socket: $(cat clear.json)"
 out=$(qio "$U" "read $((5 * BS)) $BS" 2>&1) || fail "read of block 5 after clear: $out"
-echo "ok: bad --block 5 -> EIO live; clear --all ends it"
+echo "ok: bad --block 5 -> EIO live; clear --all --json ends it, reported by the plugin"
 vinspect "$IMG" --check >check.out || fail "vblk-inspect IMAGE --check while served: $(cat check.out)"
 grep -q "^check: clean" check.out || fail "--check: $(cat check.out)"
 echo "ok: --check scrubs the served image: $(head -n 1 check.out)"

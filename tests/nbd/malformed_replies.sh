@@ -5,7 +5,9 @@
 # (vblk-inspect --json / text / --check / --svg, vblk-inject list [--json]
 # and a command that needs the block size) ends with exit 0 or 1, at most one
 # line on stderr, and never a crash or an escaped exception; the broken
-# documents are refused naming the attribute and the cause.
+# documents are refused naming the attribute and the cause. vblk-inject
+# --json refuses a server without user.vblk.control.json (an older one)
+# before sending anything, and a malformed reply there in one line.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 IMG=$WORK/img
@@ -13,7 +15,8 @@ vformat "$IMG" --size 1M
 mkdir replies
 
 # The stand-in: answers "get user.vblk.NAME" with replies/NAME (any map.N
-# with replies/map), and any "set" with the reply to a scrub command.
+# with replies/map; ENODATA without the file), and any "set" with the reply
+# to a scrub command; the values set are appended to ./sets.
 python3 - "$IMG" "$IMG.ctl" "$WORK/replies" "$WORK/fake.pid" <<'EOF_PY' &
 import fcntl, os, socket, struct, sys
 img, ctl, replies, pidfile = sys.argv[1:5]
@@ -32,6 +35,8 @@ while True:
         request += chunk
     verb, _, name = request.split(b"\n", 1)[0].decode().partition(" ")
     if verb == "set":
+        with open(os.path.join(os.path.dirname(replies), "sets"), "ab") as sets:
+            sets.write(request.split(b"\n", 1)[1] + b"\n")
         reply = b"0\nscrub 1 started: 1 blocks to check\n"
     else:
         key = "map" if name.startswith("user.vblk.map") else name.removeprefix("user.vblk.")
@@ -156,3 +161,20 @@ done
 reply faults '{"rules": ['
 refused "truncated faults" "unreadable fault list: JSON: " "$VBLK_INJECT" "$IMG" list --json
 echo "ok: malformed fault lists are refused"
+
+# vblk-inject --json reads the reply to its command as user.vblk.control.json.
+reset
+rm -f sets
+refused "a server without JSON replies" "replies only in text (it is older than this tool): nothing was done" \
+  "$VBLK_INJECT" "$IMG" bad --block 1 --json
+[[ ! -e sets ]] || fail "a command was sent to a server that cannot reply in JSON: $(cat sets)"
+for doc in "" "{" '[1]' '{"error": "no command yet"}' "$deep"; do
+  reply control.json "$doc"
+  refused "control.json ${doc:0:30}" "is not its report" "$VBLK_INJECT" "$IMG" bad --block 1 --json
+  [[ ! -s out.txt ]] || fail "control.json ${doc:0:30}: printed $(cat out.txt)"
+done
+reply control.json '{"image": "'"$IMG"'", "action": "bad", "command": "bad 1 fail", "message": "m"}'
+run 30 "$VBLK_INJECT" "$IMG" bad --block 1 --json >out.json || fail "a well-formed JSON reply"
+[[ $(json_get out.json "list(j)[:5], j['live'], j['command']") == "(['schema', 'target', 'live', 'image', 'action'], True, 'bad 1 fail')" ]] ||
+  fail "the JSON reply as printed: $(cat out.json)"
+echo "ok: vblk-inject --json refuses a server without JSON replies, and malformed replies"

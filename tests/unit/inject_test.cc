@@ -276,7 +276,7 @@ TEST_F(InjectImageTest, CorruptDamagesOnlyThatBlockEvenInsideALargerRecord) {
 
   auto msg = inject::inject_offline(img_, *parse_command("corrupt 10"));
   ASSERT_TRUE(msg.is_ok()) << msg.status().to_string();
-  EXPECT_EQ(msg->rfind("injecting corruption into block 10 of " + img_, 0), 0u) << *msg;
+  EXPECT_EQ(msg->message.rfind("injecting corruption into block 10 of " + img_, 0), 0u) << msg->message;
   auto s = ImageStore::open(img_, OpenOptions{.read_only = true});
   ASSERT_TRUE(s.is_ok());
   auto report = (*s)->check();
@@ -315,10 +315,48 @@ TEST_F(InjectImageTest, BadClearAndRulesFile) {
   EXPECT_EQ(j->at("rules")[0]["command"], "remap 10-14");
   auto cleared = inject::inject_offline(img_, *parse_command("clear all"));
   ASSERT_TRUE(cleared.is_ok());
-  EXPECT_EQ(*cleared, "cleared every fault of " + img_ + ": 11 BAD blocks (now TRIMMED: they read zeros), 3 rules");
+  EXPECT_EQ(cleared->message,
+            "cleared every fault of " + img_ + ": 11 BAD blocks (now TRIMMED: they read zeros), 3 rules");
   EXPECT_FALSE(std::filesystem::exists(img_ + ".faults"));
   auto out_of_range = inject::inject_offline(img_, *parse_command("bad 250-260"));
   EXPECT_TRUE(out_of_range.status().is_out_of_range());
+}
+
+TEST_F(InjectImageTest, OutcomeJsonHoldsWhatEachActionDid) {
+  auto json_of = [&](const char* command) {
+    auto o = inject::inject_offline(img_, *parse_command(command));
+    EXPECT_TRUE(o.is_ok()) << command << ": " << o.status().to_string();
+    return o.is_ok() ? inject::outcome_json(*o) : Json();
+  };
+  Json bad = json_of("bad 5-9 remap");
+  EXPECT_EQ(bad["action"], "bad");
+  EXPECT_EQ(bad["command"], "bad 5-9 remap");
+  EXPECT_EQ(bad["blocks"], Json({{"first", 5}, {"count", 5}}));
+  EXPECT_EQ(bad["on_write"], "remap");
+  EXPECT_EQ(bad["state_after"], "BAD");
+  EXPECT_EQ(bad["message"].get<std::string>().rfind("injecting BAD into blocks 5-9 of ", 0), 0u) << bad.dump();
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : bad.items()) keys.push_back(key);
+  EXPECT_EQ(keys.front(), "action");
+  EXPECT_EQ(keys.back(), "message") << "message comes last";
+
+  EXPECT_EQ(json_of("flaky 30 2")["fail_writes"], 2);
+  Json corrupt = json_of("corrupt 10");
+  EXPECT_EQ(corrupt["blocks"]["count"], 1);
+  EXPECT_GT(corrupt["record_offset"].get<uint64_t>(), 0u);
+  // Latency without a range covers the whole device.
+  Json latency = json_of("latency 1500us");
+  EXPECT_EQ(latency["latency_us"], 1500);
+  EXPECT_EQ(latency["blocks"], Json({{"first", 0}, {"count", 256}}));
+
+  Json clear = json_of("clear 0-7");
+  EXPECT_EQ(clear["bad_blocks_cleared"], 3);
+  EXPECT_EQ(clear["state_after"], "TRIMMED");
+  EXPECT_EQ(clear["rules_removed"], 2) << "the remap and latency rules were cut at block 8";
+  Json all = json_of("clear all");
+  EXPECT_EQ(all["command"], "clear all");
+  EXPECT_EQ(all["blocks"]["count"], 256);
+  EXPECT_EQ(all["bad_blocks_cleared"], 2);
 }
 
 TEST_F(InjectImageTest, BlockMapCountsAndRatios) {

@@ -6,6 +6,8 @@
 #include <sys/statfs.h>
 #include <sys/xattr.h>
 
+#include <nlohmann/json.hpp>
+
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -20,6 +22,7 @@ namespace vblk::cli {
 namespace {
 
 constexpr const char* kControl = "user.vblk.control";
+constexpr const char* kControlJson = "user.vblk.control.json";
 constexpr long kFuseSuperMagic = 0x65735546;
 
 // A daemon refuses a user other than the one who mounted with EACCES (a
@@ -123,6 +126,43 @@ Result<std::string> send_control(const std::string& path, std::string_view comma
   if (err == EROFS) return Status::read_only(path + ": " + text);
   if (err == EINVAL) return Status::invalid_argument(path + ": " + text);
   return Status::io_error(path + ": " + text);
+}
+
+namespace {
+
+// False for a daemon that has no user.vblk.control.json (one of a version
+// before it); errors as read_xattr's.
+Result<bool> has_json_replies(const std::string& path) {
+  if (served_over_nbd(path)) {
+    auto reply = live::control_get(path, kControlJson);
+    if (!reply) return reply.status();
+    if (reply->err == ENODATA) return false;
+    if (reply->err != 0) return socket_error(reply->err, path, kControlJson, reply->value);
+    return true;
+  }
+  if (::getxattr(path.c_str(), kControlJson, nullptr, 0) >= 0) return true;
+  if (errno == ENODATA) return false;
+  return xattr_error(errno, path, kControlJson);
+}
+
+}  // namespace
+
+Result<Json> send_control_json(const std::string& path, std::string_view command) {
+  auto json_replies = has_json_replies(path);
+  if (!json_replies) return json_replies.status();
+  if (!*json_replies)
+    return Status::not_supported(path +
+                                 ": the daemon serving it replies only in text (it is older than this tool): "
+                                 "nothing was done; remount it to use --json");
+  auto text = send_control(path, command);
+  if (!text) return text.status();
+  auto reply = read_xattr(path, kControlJson);
+  if (!reply) return reply.status();
+  auto j = parse_json(*reply);
+  if (!j || !j->is_object() || j->contains("error"))
+    return Status::corruption(path + ": done (" + *text + "), but " + kControlJson +
+                              " is not its report: " + (j ? dump_json_compact(*j) : j.status().message()));
+  return j;
 }
 
 std::string vblkfs_mountpoint_of(const std::string& image) {

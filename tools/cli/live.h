@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "util/json.h"
 #include "vblk/status.h"
 
 namespace vblk::cli {
@@ -26,6 +27,12 @@ Result<std::string> read_xattr(const std::string& path, const std::string& name)
 // Sends one control command (user.vblk.control) and returns the daemon's
 // reply. A refused command is an error carrying the daemon's reason.
 Result<std::string> send_control(const std::string& path, std::string_view command);
+
+// send_control for --json: sends the command and returns the daemon's
+// reply as an object (user.vblk.control.json: what the command did, with
+// "image" and "message"). A daemon of a version without JSON replies is
+// refused before the command is sent, so nothing is done.
+Result<Json> send_control_json(const std::string& path, std::string_view command);
 
 // The mountpoint of the vblkfs daemon serving `image` (from
 // /proc/self/mountinfo), or "" if none is mounted here.

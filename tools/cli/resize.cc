@@ -6,10 +6,12 @@
 #include <nlohmann/json.hpp>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 
 #include "cli/command_line.h"
+#include "cli/json_output.h"
 #include "cli/live.h"
 #include "format/format.h"
 #include "inject/offline.h"
@@ -57,8 +59,9 @@ Result<std::string> disk_file_of(const std::string& target) {
 
 }  // namespace
 
-std::optional<Failure> resize_target(const std::string& target, const std::string& size_text, bool force,
-                                     bool quiet) {
+std::optional<Failure> resize_target(const std::string& target, const std::string& size_text, bool force, bool quiet,
+                                     bool json) {
+  const auto start = std::chrono::steady_clock::now();
   auto bytes = parse_size(size_text);
   if (!bytes) return Failure{target, "NEWSIZE: " + bytes.status().message(), kExitUsage};
   struct stat st {};
@@ -74,8 +77,20 @@ std::optional<Failure> resize_target(const std::string& target, const std::strin
     return Failure{target, "size " + std::to_string(*bytes) + " exceeds the format's 1 PiB limit", kExitUsage};
 
   std::string summary;
+  Json report = json_document(kFormatSchema);
+  report["target"] = target;
+  report["live"] = live;
   if (live) {
-    auto reply = send_control(target, "resize " + std::to_string(*bytes) + (force ? " discard" : ""));
+    const std::string command = "resize " + std::to_string(*bytes) + (force ? " discard" : "");
+    // The reply's text; with json, its facts go into the report.
+    auto send = [&]() -> Result<std::string> {
+      if (!json) return send_control(target, command);
+      auto facts = send_control_json(target, command);
+      if (!facts) return facts.status();
+      json_append(report, *facts);
+      return json_string(json_at(*facts, "message"));
+    };
+    auto reply = send();
     if (!reply) {
       if (reply.status().code() == Status::Code::kReadOnly)
         return Failure{target, "the disk is mounted read-only: it cannot be resized"};
@@ -98,9 +113,18 @@ std::optional<Failure> resize_target(const std::string& target, const std::strin
   } else {
     auto done = inject::resize_offline(target, *bytes, force, kDiscardHint);
     if (!done) return Failure{target, busy_cause(done.status(), target, "resize it through the mountpoint")};
-    summary = *done;
+    summary = inject::describe(*done);
+    report["image"] = target;
+    json_append(report, inject::resized_json(*done));
+    report["message"] = summary;
   }
-  if (!quiet) std::printf("%s: %s\n", target.c_str(), summary.c_str());
+  if (!json) {
+    if (!quiet) std::printf("%s: %s\n", target.c_str(), summary.c_str());
+    return std::nullopt;
+  }
+  // After "message": the daemon's reply ends with it.
+  report["seconds"] = json_number(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  print_json(report);
   return std::nullopt;
 }
 

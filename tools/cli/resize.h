@@ -12,12 +12,13 @@
 
 namespace vblk::cli {
 
-// Resizes, printing one summary line on standard output on success.
+// Resizes, printing one summary line on standard output on success (with
+// `json`, one object: vblk-format(1), JSON OUTPUT).
 // Failures carry the file they concern and an exit code: 2 for a size the
 // image cannot take (not a whole number of blocks, 0, over the format's
 // limit), 1 for the rest (a refused shrink, an image in use, host I/O).
-// `quiet` (-q): no summary line on success.
-std::optional<Failure> resize_target(const std::string& target, const std::string& size_text, bool force,
-                                     bool quiet);
+// `quiet` (-q): no summary line on success; `json` prints the object even so.
+std::optional<Failure> resize_target(const std::string& target, const std::string& size_text, bool force, bool quiet,
+                                     bool json);
 
 }  // namespace vblk::cli
