@@ -232,7 +232,9 @@ class ImageStore {
   // InvalidArgument on an image not opened for repair.
   virtual Result<RepairReport> repair() = 0;
   // Flips one stored payload byte of the record holding `block` (test and
-  // fault-injection aid). Fails if the block has no stored payload.
+  // fault-injection aid), in the part a read of the block checks; a block
+  // whose record already fails its check is left as it is (flipping again
+  // could undo the damage). Fails if the block has no stored payload.
   virtual Status corrupt_block(uint64_t block) = 0;
   // Simulates a power failure of a disk with a volatile write cache: every
   // record not yet made durable by flush() or a checkpoint is cut off the

@@ -684,6 +684,12 @@ Status StoreImpl::corrupt_block(uint64_t block) {
   if (!e) return e.status();
   if (e->record_offset == 0)
     return Status::invalid_argument("block " + std::to_string(block) + " has no stored data to corrupt");
+  // Already failing its check: corrupting it again could flip the byte
+  // back. The block stays damaged, as asked.
+  format::RecordHeader h;
+  RawBuffer raw;
+  Status readable = read_record_prefix(*e, (size_t{e->index_in_record} + 1) * sb_.block_size, &h, &raw);
+  if (readable.is_corruption()) return Status::ok();
   auto at = corruption_target(*e);
   if (!at) return at.status();
   uint8_t byte = 0;

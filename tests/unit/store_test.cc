@@ -488,6 +488,7 @@ TEST_F(StoreTest, CorruptedRecordIsCaughtOnReadAndByCheck) {
   auto data = test::pattern_blocks(4, 4096, 9);
   ASSERT_TRUE(st->write_blocks(40, data).is_ok());
   ASSERT_TRUE(st->corrupt_block(41).is_ok());
+  ASSERT_TRUE(st->corrupt_block(41).is_ok());  // twice: still damaged, not flipped back
   std::vector<uint8_t> out(4096);
   auto s = st->read_blocks(41, 1, out);
   EXPECT_TRUE(s.is_corruption()) << s.to_string();
