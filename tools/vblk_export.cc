@@ -59,6 +59,7 @@
 #include "cli/progress.h"
 #include "cli/report.h"
 #include "io/file.h"
+#include "util/block_text.h"
 #include "util/bytes.h"
 #include "util/json.h"
 #include "util/mountinfo.h"
@@ -117,11 +118,6 @@ Failure open_failure(const Args& a, const Status& s) {
   return f;
 }
 
-std::string block_range_text(uint64_t first, uint64_t count) {
-  if (count == 1) return std::to_string(first);
-  return std::to_string(first) + "-" + std::to_string(first + count - 1);
-}
-
 // "3 BAD blocks (5-6, 100)", listing at most kListedBadRanges ranges.
 std::string bad_list_text(const std::vector<std::pair<uint64_t, uint64_t>>& ranges) {
   uint64_t total = 0;
@@ -129,7 +125,7 @@ std::string bad_list_text(const std::vector<std::pair<uint64_t, uint64_t>>& rang
   std::string s = std::to_string(total) + (total == 1 ? " BAD block (" : " BAD blocks (");
   for (size_t i = 0; i < ranges.size() && i < kListedBadRanges; ++i) {
     if (i) s += ", ";
-    s += block_range_text(ranges[i].first, ranges[i].second);
+    s += vblk::block_range_text(ranges[i].first, ranges[i].second);
   }
   if (ranges.size() > kListedBadRanges) s += ", and " + std::to_string(ranges.size() - kListedBadRanges) + " more ranges";
   return s + ")";
@@ -173,7 +169,7 @@ class SalvageLog {
     if (!count_) return;
     if (progress_.redraws()) std::fputs("\r\033[K", stderr);  // over the progress bar, redrawn later
     std::fprintf(stderr, "%s: %s: %s %s unreadable (%s), written as zeros\n", kProg, image_.c_str(),
-                 count_ == 1 ? "block" : "blocks", block_range_text(first_, count_).c_str(), cause_.c_str());
+                 count_ == 1 ? "block" : "blocks", vblk::block_range_text(first_, count_).c_str(), cause_.c_str());
     count_ = 0;
   }
   uint64_t blocks() const { return blocks_; }

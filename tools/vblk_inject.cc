@@ -38,6 +38,7 @@
 #include "cli/report.h"
 #include "inject/command.h"
 #include "inject/offline.h"
+#include "util/block_text.h"
 #include "util/json.h"
 #include "vblk/size_parse.h"
 #include "vblk_config.h"
@@ -114,7 +115,7 @@ void print_faults(const vblk::Json& f, const std::string& target) {
   for (const vblk::Json& r : bad) {
     const uint64_t first = json_u64(json_at(r, "first")), count = json_u64(json_at(r, "count"));
     if (!text.empty()) text += ", ";
-    text += count == 1 ? std::to_string(first) : std::to_string(first) + "-" + std::to_string(first + count - 1);
+    text += vblk::block_range_text(first, count);
   }
   const uint64_t ranges = json_u64(json_at(f, "bad_range_count"));
   if (ranges > bad.size()) text += ", ... (" + std::to_string(ranges) + " ranges)";

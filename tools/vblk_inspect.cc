@@ -53,6 +53,7 @@
 #include "inject/offline.h"
 #include "io/file.h"
 #include "live/socket.h"
+#include "util/block_text.h"
 #include "util/check_json.h"
 #include "util/json.h"
 #include "vblk/image_store.h"
@@ -313,8 +314,7 @@ int show_image(vblk::inject::OfflineImage& image, const Args& a) {
   std::string bad_text;
   for (auto [first, count] : bad) {
     if (!bad_text.empty()) bad_text += ", ";
-    bad_text += std::to_string(first);
-    if (count > 1) bad_text += "-" + std::to_string(first + count - 1);
+    bad_text += vblk::block_range_text(first, count);
   }
   line("bad blocks:", bad.empty() ? "none" : bad_text);
   line("fault rules:", rules_text(image.rules, rules));
@@ -794,8 +794,7 @@ int run_live(const Args& a) {
   for (const Json& r : bad_ranges) {
     const uint64_t first = json_u64(json_at(r, "first")), count = json_u64(json_at(r, "count"));
     if (!bad.empty()) bad += ", ";
-    bad += std::to_string(first);
-    if (count > 1) bad += "-" + std::to_string(first + count - 1);
+    bad += vblk::block_range_text(first, count);
   }
   if (u64("faults/bad_range_count") > bad_ranges.size()) bad += ", ...";
   line("bad blocks:", bad.empty() ? "none" : bad);
