@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 
 #include "vblk/block_device.h"
@@ -69,6 +70,18 @@ class Driver {
   // Requests served so far (reads, writes, trims and flushes); cheap enough
   // for background work to poll to find whether the disk is in use.
   uint64_t requests() const;
+  // The block-level queries a front end needs, through the driver (the
+  // front ends do not reach the device below it).
+  uint64_t block_count() const;
+  DeviceStats device_stats();
+  Status state_runs(uint64_t first, uint64_t count, const StateRunFn& fn);
+  // What lseek(SEEK_DATA / SEEK_HOLE) answers at byte `offset` (REQUIRES
+  // offset < size_bytes()): the first byte at or after it in a block that
+  // holds data (USED or BAD) or, for a hole, that reads zeros without data
+  // (FREE or TRIMMED; the end of the device is a hole). nullopt: no data at
+  // or after offset.
+  Result<std::optional<uint64_t>> seek(uint64_t offset, bool want_data);
+  // The device below, for the control plane (fault injection, scrub).
   BlockDevice& device();
   // Changes the size to new_blocks blocks: `change` resizes the device below
   // (the image) while no write, trim or read-modify-write between the old

@@ -66,7 +66,7 @@ struct stat make_attr(DiskFs& fs, fuse_ino_t ino) {
     st.st_size = static_cast<off_t>(fs.driver().size_bytes());
     st.st_blksize = static_cast<blksize_t>(fs.driver().block_size());
     // Allocated size: what the blocks holding data would take uncompressed.
-    DeviceStats ds = fs.driver().device().stats();
+    DeviceStats ds = fs.driver().device_stats();
     st.st_blocks = static_cast<blkcnt_t>((ds.used_blocks + ds.bad_blocks) * fs.driver().block_size() / 512);
   }
   return st;
@@ -224,35 +224,22 @@ void op_lseek(fuse_req_t req, fuse_ino_t, off_t off, int whence, fuse_file_info*
     const uint64_t size = fs.driver().size_bytes();
     if (whence != SEEK_DATA && whence != SEEK_HOLE) return (void)fuse_reply_lseek(req, off);
     if (off < 0 || static_cast<uint64_t>(off) >= size) return (void)fuse_reply_err(req, ENXIO);
-    BlockDevice& dev = fs.driver().device();
-    const uint64_t bs = dev.block_size();
-    const bool want_data = whence == SEEK_DATA;
     // Data = USED or BAD blocks; holes = FREE or TRIMMED (they read zeros).
-    // Scan in windows so a nearby answer does not walk the whole device.
-    constexpr uint64_t kWindow = 1u << 16;
-    for (uint64_t b = static_cast<uint64_t>(off) / bs; b < dev.block_count(); b += kWindow) {
-      uint64_t n = std::min(kWindow, dev.block_count() - b);
-      std::optional<uint64_t> found;
-      Status s = dev.state_runs(b, n, [&](uint64_t first, uint64_t, BlockState st) {
-        bool data = st == BlockState::kUsed || st == BlockState::kBad;
-        if (!found && data == want_data) found = first;
-      });
-      if (!s) return reply_status(req, s);
-      if (found) return (void)fuse_reply_lseek(req, static_cast<off_t>(std::max<uint64_t>(*found * bs, off)));
-    }
-    if (want_data) return (void)fuse_reply_err(req, ENXIO);
-    fuse_reply_lseek(req, static_cast<off_t>(size));  // the implicit hole at the end
+    auto at = fs.driver().seek(static_cast<uint64_t>(off), whence == SEEK_DATA);
+    if (!at) return reply_status(req, at.status());
+    if (!*at) return (void)fuse_reply_err(req, ENXIO);
+    fuse_reply_lseek(req, static_cast<off_t>(**at));
   });
 }
 
 void op_statfs(fuse_req_t req, fuse_ino_t) {
   guarded(req, "statfs", [&] {
     DiskFs& fs = fs_of(req);
-    DeviceStats ds = fs.driver().device().stats();
+    DeviceStats ds = fs.driver().device_stats();
     struct statvfs st {};
     st.f_bsize = fs.driver().block_size();
     st.f_frsize = fs.driver().block_size();
-    st.f_blocks = fs.driver().device().block_count();
+    st.f_blocks = fs.driver().block_count();
     st.f_bfree = ds.free_blocks + ds.trimmed_blocks;
     st.f_bavail = st.f_bfree;
     st.f_files = 2;

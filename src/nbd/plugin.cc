@@ -415,8 +415,8 @@ int vblk_zero(void* h, uint32_t count, uint64_t offset, uint32_t flags) {
 int vblk_extents(void* h, uint32_t count, uint64_t offset, uint32_t flags, nbdkit_extents* extents) {
   return guarded("extents", [&] {
     inject::ImageStack& stack = *static_cast<Handle*>(h)->exp->stack;
-    BlockDevice& dev = stack.driver().device();
-    const uint64_t bs = dev.block_size();
+    Driver& drv = stack.driver();
+    const uint64_t bs = drv.block_size();
     const uint64_t first = offset / bs;
     const uint64_t last = (offset + count - 1) / bs;
     struct Run {
@@ -424,7 +424,7 @@ int vblk_extents(void* h, uint32_t count, uint64_t offset, uint32_t flags, nbdki
       BlockState state;
     };
     std::vector<Run> runs;
-    Status s = dev.state_runs(first, last - first + 1,
+    Status s = drv.state_runs(first, last - first + 1,
                               [&](uint64_t f, uint64_t n, BlockState st) { runs.push_back(Run{f, n, st}); });
     if (!s) return report(s);
     auto add = [&](uint64_t b, uint64_t n, uint32_t type) {

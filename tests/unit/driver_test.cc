@@ -239,6 +239,29 @@ TEST(Driver, TrimAtOrBeyondEndIsOutOfRange) {
   EXPECT_TRUE(rig.drv->trim(kMax - 10, 5).is_out_of_range());
 }
 
+// SEEK_DATA / SEEK_HOLE as the driver answers them: data is USED or BAD,
+// holes FREE or TRIMMED and the end of the device.
+TEST(Driver, SeekFindsDataAndHoles) {
+  Rig rig(4096, 64);
+  ASSERT_TRUE(rig.write(8 * 4096, Bytes(2 * 4096, 1)).is_ok());   // blocks 8-9 USED
+  ASSERT_TRUE(rig.write(20 * 4096, Bytes(4096, 2)).is_ok());       // block 20 USED ...
+  ASSERT_TRUE(rig.trim(20 * 4096, 4096).is_ok());                  // ... then TRIMMED
+  ASSERT_TRUE(rig.mem->set_bad(30, 1, true).is_ok());              // block 30 BAD
+  auto seek = [&](uint64_t off, bool data) {
+    auto r = rig.drv->seek(off, data);
+    EXPECT_TRUE(r.is_ok()) << r.status().to_string();
+    return r.is_ok() ? *r : std::optional<uint64_t>(~0ull);
+  };
+  EXPECT_EQ(seek(0, true), 8 * 4096u);
+  EXPECT_EQ(seek(8 * 4096 + 100, true), 8 * 4096u + 100);  // inside data: itself
+  EXPECT_EQ(seek(8 * 4096, false), 10 * 4096u);
+  EXPECT_EQ(seek(10 * 4096, true), 30 * 4096u);  // the TRIMMED block is a hole; BAD is data
+  EXPECT_EQ(seek(31 * 4096, true), std::nullopt);  // no data after: ENXIO
+  EXPECT_EQ(seek(31 * 4096, false), 31 * 4096u);
+  EXPECT_EQ(rig.drv->block_count(), 64u);
+  EXPECT_EQ(rig.drv->device_stats().bad_blocks, 1u);
+}
+
 // ---------------------------------------------------------------- bounds
 
 TEST(Driver, WriteAtEndIsEfbig) {
