@@ -9,8 +9,7 @@
 // regions shares its first and last region with the writes next to it. The
 // kernel writes a file back as a run of adjacent requests, so with stripes
 // those requests compressed one after the other instead of side by side
-// (bench/profile.sh ext4, four interleaved pairs: the sync phase took 4.68 s
-// on average with stripes, 4.11 s with this lock).
+// (the figures: bench/README.md, "Figures behind design choices").
 //
 // Cost: one short critical section on one mutex to acquire and one to
 // release, scanning the requests in flight (at most one per thread of the

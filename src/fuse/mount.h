@@ -11,9 +11,8 @@
 namespace vblk::fuse {
 
 // Worker threads by default: twice the CPUs, at least 4. More threads than
-// that only contend for the store's lock and the CPUs: on 2 cores, random
-// 4 KiB writes at QD16 ran at 33.9k IOPS with 4 threads against 31.1k with
-// 16 (three runs each), and nothing measured got slower.
+// that only contend for the store's lock and the CPUs (the figures: bench/
+// README.md, "Figures behind design choices").
 unsigned default_max_threads();
 
 // The names --log-level takes.

@@ -11,9 +11,8 @@
 // for direct I/O.
 // Why it matters: writers that wait for each write (pwrite from several
 // threads, QEMU's aio=threads) otherwise reach the daemon one at a time.
-// Measured on 2 cores, fio psync randwrite 4 KiB, numjobs=4: 18.6k IOPS and
-// 1.1 writes in flight in the daemon on average without the bit, 23.0k and
-// 3.3 with it. Asynchronous direct I/O (libaio, a loop device with
+// (The figures: bench/README.md, "Figures behind design choices".)
+// Asynchronous direct I/O (libaio, a loop device with
 // --direct-io=on) was already in flight in parallel: the kernel holds the
 // lock only while it submits such a write.
 // The driver serializes what must be (read-modify-write of a shared block,

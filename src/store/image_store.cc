@@ -357,9 +357,9 @@ Status StoreImpl::write_blocks(uint64_t first, std::span<const uint8_t> data) {
   // A write of one record (4 KiB random writes) takes mu_ itself: queueing
   // costs each follower a sleep and a wake-up, and the leader hand-over
   // serialises on them; with many server threads on few cores (nbdkit's 16
-  // per connection, several connections) that cost more than the host
-  // writes it saved (random 4 KiB writes over 4 NBD connections: 32k IOPS
-  // queued, 42k direct). Writes of several records still batch.
+  // per connection, several connections) that costs more than the host
+  // writes it saves (bench/README.md, "Figures behind design choices").
+  // Writes of several records still batch.
   if (records.size() == 1) {
     std::unique_lock lock(mu_);
     commit_writes_locked({&self});
