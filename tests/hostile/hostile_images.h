@@ -559,8 +559,27 @@ struct Generator {
   size_t compared_with_base = 0;
   std::map<std::string, int> by_expect;
 
+  // What became of each case, in order: "" when it behaved as its case
+  // says, else the problem (also printed as a PROBLEM line).
+  struct Outcome {
+    std::string name, what, problem;
+  };
+  std::vector<Outcome> outcomes;
+
   void emit(const std::string& name, Expect expect, const std::string& what, const Bytes& image,
             uint64_t sparse_size = 0) {
+    const std::string problem = try_case(name, expect, what, image, sparse_size);
+    if (!problem.empty()) {
+      std::fprintf(stderr, "PROBLEM %s (%s): %s\n", name.c_str(), what.c_str(), problem.c_str());
+      ++problems;
+    }
+    outcomes.push_back({name, what, problem});
+  }
+
+  // Writes the case's image and runs the oracle on it; "" when it behaves
+  // as expected, else what went wrong.
+  std::string try_case(const std::string& name, Expect expect, const std::string& what, const Bytes& image,
+                       uint64_t sparse_size) {
     const std::string path = dir + "/" + name + ".img";
     {
       std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -572,28 +591,16 @@ struct Generator {
     compared_with_base += keeps_data;
     auto got = oracle(path, keeps_data ? reference_path() : "");
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    Expect final = expect;
-    if (auto* err = std::get_if<std::string>(&got)) {
-      std::fprintf(stderr, "PROBLEM %s (%s): opening it %s\n", name.c_str(), what.c_str(), err->c_str());
-      ++problems;
-      return;
-    }
+    if (auto* err = std::get_if<std::string>(&got)) return "opening it " + *err;
     Expect seen = std::get<Expect>(got);
-    if (expect == Expect::kOracle) {
-      final = seen;
-    } else if (seen != expect) {
-      std::fprintf(stderr, "PROBLEM %s (%s): expected %s, the library finds it %s\n", name.c_str(), what.c_str(),
-                   name_of(expect), name_of(seen));
-      ++problems;
-      return;
-    }
-    if (secs > 5) {
-      std::fprintf(stderr, "PROBLEM %s (%s): opening and checking it took %.1f s\n", name.c_str(), what.c_str(), secs);
-      ++problems;
-    }
+    Expect final = expect == Expect::kOracle ? seen : expect;
+    if (expect != Expect::kOracle && seen != expect)
+      return std::string("expected ") + name_of(expect) + ", the library finds it " + name_of(seen);
     manifest << name << '\t' << name_of(final) << '\t' << what << '\n';
     ++written;
     ++by_expect[name_of(final)];
+    if (secs > 5) return "opening and checking it took " + std::to_string(secs) + " s";
+    return "";
   }
 
   // A copy of the base image with `edit` applied to it and a fresh layout.
