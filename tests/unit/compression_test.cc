@@ -52,7 +52,7 @@ std::vector<uint8_t> roundtrip(const std::vector<uint8_t>& stored, size_t raw_le
 // `expected_level`, which decompresses to the input.
 void expect_compressed_at(std::span<const uint8_t> in, int image_level, int expected_level) {
   std::vector<uint8_t> out;
-  ASSERT_TRUE(compress_payload(in, image_level, false, &out)) << "image level " << image_level;
+  ASSERT_TRUE(compress_payload(in, image_level, UnitLayout::kNone, &out)) << "image level " << image_level;
   EXPECT_EQ(out, frame_at(in, expected_level)) << "image level " << image_level;
   EXPECT_EQ(roundtrip(out, in.size()), std::vector<uint8_t>(in.begin(), in.end()));
 }
@@ -147,9 +147,9 @@ TEST(Compression, HighLevelsAreNotAdaptive) {
 TEST(Compression, IncompressibleIsStoredRaw) {
   auto in = test::random_bytes(64 * 1024, 3);
   std::vector<uint8_t> out;
-  EXPECT_FALSE(compress_payload(in, 3, false, &out));
-  EXPECT_FALSE(compress_payload(test::random_bytes(4096, 4), 3, false, &out));
-  EXPECT_FALSE(compress_payload(text(4096, 5), 0, false, &out));
+  EXPECT_FALSE(compress_payload(in, 3, UnitLayout::kNone, &out));
+  EXPECT_FALSE(compress_payload(test::random_bytes(4096, 4), 3, UnitLayout::kNone, &out));
+  EXPECT_FALSE(compress_payload(text(4096, 5), 0, UnitLayout::kNone, &out));
 }
 
 TEST(Compression, LargePayloadsFollowTheLastTrial) {
@@ -167,7 +167,7 @@ TEST(Compression, LargePayloadsFollowTheLastTrial) {
     }
     // ... while incompressible data is still found on every payload.
     std::vector<uint8_t> out;
-    EXPECT_FALSE(compress_payload(test::random_bytes(128 * 1024, 44), 3, false, &out));
+    EXPECT_FALSE(compress_payload(test::random_bytes(128 * 1024, 44), 3, UnitLayout::kNone, &out));
     // The fifth is a trial again: text gets level 3, and the next follow it.
     expect_compressed_at(text(128 * 1024, 45), 3, 3);
     expect_compressed_at(text(128 * 1024, 46), 3, 3);
@@ -262,7 +262,7 @@ TEST(Compression, LargePayloadsHaveABlockPerDecodeUnit) {
   std::thread([] {
     auto in = text(4 * kDecodeUnit + 4096, 11);
     std::vector<uint8_t> out;
-    ASSERT_TRUE(compress_payload(in, 3, false, &out));
+    ASSERT_TRUE(compress_payload(in, 3, UnitLayout::kNone, &out));
     EXPECT_EQ(block_lengths(out, in.size()),
               (std::vector<size_t>{kDecodeUnit, kDecodeUnit, kDecodeUnit, kDecodeUnit, 4096}));
     // A plain zstd frame, with its content size: any zstd decodes it.
@@ -342,7 +342,7 @@ TEST(Compression, PrefixDecodeRejectsDamagedFrames) {
 TEST(Compression, UnitTableHeadsLongPayloads) {
   auto in = text(4 * kDecodeUnit, 14);
   std::vector<uint8_t> out;
-  const uint8_t flags = compress_payload(in, 10, true, &out);  // above the adaptive levels: level 10 as given
+  const uint8_t flags = compress_payload(in, 10, UnitLayout::kChained, &out);  // above the adaptive levels: level 10 as given
   ASSERT_EQ(flags, format::kRecordFlagCompressed | format::kRecordFlagUnitTable);
   format::RecordHeader h;
   h.type = format::RecordType::kData;
@@ -375,7 +375,7 @@ TEST(Compression, UnitTableHeadsLongPayloads) {
   std::vector<uint8_t> raw(in.size());
   EXPECT_TRUE(decode_payload(h, out, raw).is_corruption());
   // One unit or less: no table.
-  EXPECT_EQ(compress_payload(std::span<const uint8_t>(in.data(), kDecodeUnit), 10, true, &out),
+  EXPECT_EQ(compress_payload(std::span<const uint8_t>(in.data(), kDecodeUnit), 10, UnitLayout::kChained, &out),
             format::kRecordFlagCompressed);
 }
 
@@ -401,9 +401,9 @@ TEST(Compression, UnitsPastTheEndOfTheFrameAreRefused) {
   ASSERT_TRUE(table.is_ok()) << table.status().to_string();
   ASSERT_TRUE(table->check_units(frame, 3).is_ok());
   std::vector<uint8_t> raw(in.size());
-  ASSERT_TRUE(decompress_units(*table, frame, raw, 3 * kDecodeUnit).is_ok());
+  ASSERT_TRUE(decompress_units(*table, false, frame, 0, 2, raw).is_ok());
   EXPECT_TRUE(std::equal(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(3 * kDecodeUnit), raw.begin()));
-  Status s = decompress_units(*table, frame, raw, in.size());
+  Status s = decompress_units(*table, false, frame, 0, 3, raw);
   EXPECT_TRUE(s.is_corruption()) << s.to_string();
   EXPECT_NE(s.message().find("wrong length"), std::string::npos) << s.message();
 }

@@ -242,14 +242,16 @@ TEST(FormatTest, ManPageExampleSuperblock) {
   sb.block_count = 16384;
   sb.created_unix = 1735689600;
   sb.label = "example";
-  sb.incompat_features = kFeatureUnitTables | kFeatureDeferredCompression | kFeatureFlushRecords | kFeatureResizable;
+  sb.incompat_features = kFeatureUnitTables | kFeatureDeferredCompression | kFeatureFlushRecords | kFeatureResizable |
+                         kFeatureIndependentUnits;
   const std::array<uint8_t, 16> uuid = {0x1b, 0x4e, 0x28, 0xba, 0x2f, 0xa1, 0x41, 0xd2,
                                         0x88, 0x3f, 0x00, 0x16, 0xd3, 0xcc, 0xa4, 0x27};
   sb.uuid = uuid;
   const auto b = encoded(sb);
-  EXPECT_EQ(b[16], 0x0f);  // incompat_features: unit_tables, deferred_compression, flush_records, resizable
+  EXPECT_EQ(b[16], 0x1f);  // incompat_features: unit_tables, deferred_compression, flush_records, resizable,
+                           // independent_units
   EXPECT_EQ(get_u32(b.data() + 56), 4096u);
-  EXPECT_EQ(get_u64(b.data() + 504), 0x53E70A2089D23436ull);
+  EXPECT_EQ(get_u64(b.data() + 504), 0xA475FB4F19E11612ull);
 }
 
 // The rest of vblk(5)'s EXAMPLE: the image it describes, opened, block 5
@@ -267,7 +269,7 @@ TEST(FormatTest, ManPageExampleLog) {
   io::MemFile* mem = file.get();
   ASSERT_TRUE(store::write_empty_image(*file, *sb).is_ok());
   std::vector<uint8_t> b = mem->contents();
-  EXPECT_EQ(get_u64(b.data() + 504), 0x53E70A2089D23436ull);
+  EXPECT_EQ(get_u64(b.data() + 504), 0xA475FB4F19E11612ull);
   EXPECT_EQ(get_u64(b.data() + kCheckpointOffset[0] + 504), 0x0F6A9E1BF582E606ull);
   EXPECT_EQ(b.size(), 8704u);
   OpenOptions o;
