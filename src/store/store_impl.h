@@ -220,14 +220,9 @@ enum class UnitLayout {
   kIndependent,  // a unit table, a frame per unit (provisional records: written fast, replaced later)
   kSmaller,      // both, and kept independent unless that costs more than kMaxIndependentUnitsCost
 };
-// Independent units let a read of one block decode its unit alone: a
-// random 4 KiB read of a 128 KiB record decodes 32 KiB instead of 80 on
-// average (copy, hash and decode in 0.40x the time on /usr files, 0.54x on
-// fio's half-random buffers). Their cost is the window the units no longer
-// share: +5.1% stored on /usr files at level 3 (+3.8% at level 1), +0.1% on
-// fio's buffers. So a final record takes them where they cost at most 1%
-// more than the chained frame, whole stored payloads compared
-// (compression.cc, "Decode units").
+// A final record takes independent units where its whole stored payload is
+// at most this much larger with them than with the chained frame
+// (compression.cc, "Decode units", says why).
 inline constexpr double kMaxIndependentUnitsCost = 0.01;
 inline bool independent_units_cost_too_much(size_t independent_bytes, size_t chained_bytes) {
   return static_cast<double>(independent_bytes) > (1 + kMaxIndependentUnitsCost) * static_cast<double>(chained_bytes);

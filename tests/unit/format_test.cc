@@ -343,6 +343,38 @@ TEST(FormatTest, UnitTableRoundTrip) {
   EXPECT_TRUE(head->check_units(p.frame().first(250), 2).is_corruption());
 }
 
+// A range of units (the bytes given start at the first one's start), as a
+// read of independent units checks them; damage in one unit fails only the
+// ranges that hold it.
+TEST(FormatTest, UnitTableChecksARangeOfUnits) {
+  TablePayload p;
+  auto t = decode_unit_table(p.bytes, p.stored(), TablePayload::kRaw, p.hash);
+  ASSERT_TRUE(t.is_ok()) << t.status().to_string();
+  EXPECT_EQ(t->start(0), 0u);
+  for (uint32_t i = 1; i < 4; ++i) EXPECT_EQ(t->start(i), p.ends[i - 1]);
+  EXPECT_EQ(t->unit_raw_bytes(3, TablePayload::kRaw), TablePayload::kUnit);
+  EXPECT_EQ(t->unit_raw_bytes(3, TablePayload::kRaw - 100), TablePayload::kUnit - 100);
+  auto range = [&](uint32_t first, uint32_t last) {
+    return p.frame().subspan(t->start(first), t->end(last) - t->start(first));
+  };
+  for (uint32_t first = 0; first < 4; ++first)
+    for (uint32_t last = first; last < 4; ++last)
+      EXPECT_TRUE(t->check_units(range(first, last), first, last).is_ok()) << first << ".." << last;
+  // Short of the last unit's end.
+  auto cut = range(1, 3);
+  EXPECT_TRUE(t->check_units(cut.first(cut.size() - 1), 1, 3).is_corruption());
+  // Damage in unit 1 (frame bytes 100..249).
+  p.frame()[120] ^= 1;
+  for (uint32_t first = 0; first < 4; ++first)
+    for (uint32_t last = first; last < 4; ++last) {
+      Status s = t->check_units(range(first, last), first, last);
+      EXPECT_EQ(s.is_ok(), first > 1 || last < 1) << first << ".." << last << ": " << s.to_string();
+      if (!s) {
+        EXPECT_NE(s.message().find("unit 1 of the payload"), std::string::npos) << s.message();
+      }
+    }
+}
+
 TEST(FormatTest, UnitTableRejectsDamage) {
   auto refused = [](TablePayload& p, const char* why, uint32_t raw = TablePayload::kRaw) {
     auto t = decode_unit_table(p.bytes, p.stored(), raw, p.hash);
@@ -437,8 +469,26 @@ TEST(FormatTest, ProvisionalFlagOnlyOnCompressedData) {
   h.count = 1;
   h.stored_len = 100;
   h.raw_len = 4096;
-  h.flags = kRecordFlagCompressed | 8;  // bit 3: reserved
+  h.flags = kRecordFlagCompressed | 16;  // bit 4: reserved
   EXPECT_TRUE(round_trip(h).status().is_corruption());
+}
+
+TEST(FormatTest, IndependentUnitsFlagOnlyWithAUnitTable) {
+  expect_only_on_compressed_data(kRecordFlagIndependentUnits, kRecordFlagUnitTable);
+  RecordHeader h;
+  h.type = RecordType::kData;
+  h.count = 32;
+  h.stored_len = 100;
+  h.raw_len = 131072;
+  h.flags = kRecordFlagCompressed | kRecordFlagIndependentUnits;
+  auto refused = round_trip(h);
+  ASSERT_TRUE(refused.status().is_corruption());
+  EXPECT_NE(refused.status().message().find("independent units on a record without a unit table"), std::string::npos)
+      << refused.status().message();
+  h.flags |= kRecordFlagProvisional;
+  EXPECT_TRUE(round_trip(h).status().is_corruption());
+  h.flags |= kRecordFlagUnitTable;
+  EXPECT_TRUE(round_trip(h).is_ok());
 }
 
 }  // namespace
