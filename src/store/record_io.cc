@@ -327,10 +327,10 @@ Status StoreImpl::read_record_part(const IndexEntry& e, size_t raw_begin, size_t
   // then only the units the table says are needed (the units before them
   // too when they are chained).
   const bool skip_leading = independent_units_ && raw_begin >= kDecodeUnit;
-  // (A record longer than a raw one of its blocks is none vblk writes: the
-  // whole read says what it is.)
-  if (!unit_tables_ || (raw_end >= raw_len && !skip_leading) || raw_len <= kDecodeUnit || e.record_length <= fixed ||
-      e.record_length >= format::kRecordHeaderSize + raw_len)
+  // (A record longer than a raw one of its blocks is none vblk writes, nor
+  // a range past the record's end: the whole read says what is wrong.)
+  if (!unit_tables_ || (raw_end >= raw_len && !skip_leading) || raw_begin >= raw_len || raw_begin >= raw_end ||
+      raw_len <= kDecodeUnit || e.record_length <= fixed || e.record_length >= format::kRecordHeaderSize + raw_len)
     return whole();
   // Otherwise one read of what the table will most likely say is needed,
   // should the record's units have compressed to about the same size: its
