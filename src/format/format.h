@@ -88,8 +88,7 @@ inline constexpr uint64_t kFeatureResizable = 1ull << 3;
 // images.
 inline constexpr uint64_t kFeatureIndependentUnits = 1ull << 4;
 inline constexpr uint64_t kKnownIncompatFeatures = kFeatureUnitTables | kFeatureDeferredCompression |
-                                                   kFeatureFlushRecords | kFeatureResizable |
-                                                   kFeatureIndependentUnits;
+                                                   kFeatureFlushRecords | kFeatureResizable | kFeatureIndependentUnits;
 inline constexpr uint64_t kKnownCompatFeatures = 0;
 inline constexpr uint64_t kKnownAutoclearFeatures = 0;
 

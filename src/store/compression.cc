@@ -58,15 +58,15 @@
 // The 128 KiB one-shot frames of earlier writers decode as they are.
 //
 // Independent units (images with kFeatureIndependentUnits): a frame per
-// unit instead, so a read of one block decodes 32 KiB, not 80 on average;
-// copy, hash and decode of a random 4 KiB read take 0.40x the time on /usr
-// files, 0.54x on fio's half-random buffers. The price is the window the
-// units no longer share: +5.1% stored on /usr files at level 3 (+3.8% at
-// level 1), +0.10% on fio's buffers. The writer's choice (UnitLayout,
-// store_impl.h; made in build_data_records): provisional records always
-// take them (compressed once, fast, and replaced later); final ones are
-// compressed both ways and keep them unless they cost more than
-// kMaxIndependentUnitsCost over the chained frame (compress_laid_out).
+// unit instead, so a read of one block decodes 32 KiB, not 80 on average,
+// and copies and hashes that unit alone. The price is the window the units
+// no longer share, nearly nothing where units share little (fio's
+// half-random buffers) and several per cent on text-like data (/usr files;
+// bench/README.md, "Figures behind design choices"). The writer's choice
+// (UnitLayout, store_impl.h; made in build_data_records): provisional
+// records always take them (compressed once, fast, and replaced later);
+// final ones are compressed both ways and keep them unless they cost more
+// than kMaxIndependentUnitsCost over the chained frame (compress_laid_out).
 #define ZSTD_STATIC_LINKING_ONLY  // ZSTD_decompressBegin/Continue: block-wise decoding
 #include <zstd.h>
 #include <zstd_errors.h>  // ZSTD_getErrorCode: a unit that decodes to more than its bytes

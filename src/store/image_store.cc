@@ -695,7 +695,8 @@ Status StoreImpl::corrupt_block(uint64_t block) {
   // back. The block stays damaged, as asked.
   format::RecordHeader h;
   RawBuffer raw;
-  Status readable = read_record_prefix(*e, (size_t{e->index_in_record} + 1) * sb_.block_size, &h, &raw);
+  const size_t begin = size_t{e->index_in_record} * sb_.block_size;
+  Status readable = read_record_part(*e, begin, begin + sb_.block_size, &h, &raw);
   if (readable.is_corruption()) return Status::ok();
   auto at = corruption_target(*e);
   if (!at) return at.status();

@@ -621,8 +621,9 @@ struct Generator {
   // Valid cases whose edit keeps every block's data: each read must return
   // what the base image holds there.
   inline static const std::set<std::string> kKeepsTheData = {
-      "base",         "page-relocated", "entry-length-says-raw", "unit-size-4k", "indep-unit-size-4k",
-      "indep-unit-unsized", "sparse-1tib"};
+      "base",         "page-relocated",     "entry-length-says-raw",
+      "unit-size-4k", "indep-unit-size-4k", "indep-unit-unsized",
+      "sparse-1tib"};
   // The base image as a file, for the oracle to compare reads against.
   std::string reference_path() const { return dir + "/base-reference.bin"; }
 
@@ -1261,14 +1262,15 @@ void Generator::unit_table_cases() {
   // The 128 KiB record of blocks 32-63 written again from `frames` (one
   // frame, or one per unit) after a table of units of unit_bytes, with
   // `flags`, the index pointing at it.
-  const auto old = std::find_if(data.begin(), data.end(), [](const Rec& d) { return d.h.first == 32 && d.h.count == 32; });
+  const auto old =
+      std::find_if(data.begin(), data.end(), [](const Rec& d) { return d.h.first == 32 && d.h.count == 32; });
   if (old == data.end() || !(old->h.flags & format::kRecordFlagUnitTable)) {
     std::fprintf(stderr, "make_hostile: base image has no 128 KiB record of blocks 32-63 with a unit table\n");
     std::exit(1);
   }
   const Bytes old_raw = decompress(base, *old);
   auto relocate = [old](Bytes& b, Layout& l, uint32_t unit_bytes, uint8_t flags, const std::vector<Bytes>& frames,
-                         const std::vector<uint32_t>& ends) {
+                        const std::vector<uint32_t>& ends) {
     Bytes packed;
     for (const Bytes& f : frames) packed.insert(packed.end(), f.begin(), f.end());
     Bytes payload(format::unit_table_size(static_cast<uint32_t>(ends.size())));
@@ -1327,6 +1329,7 @@ void Generator::unit_table_cases() {
     }
     return frames;
   };
+  const std::function<void(size_t, Bytes&)> unchanged = [](size_t, Bytes&) {};
   constexpr uint8_t kChained = format::kRecordFlagCompressed | format::kRecordFlagUnitTable;
   constexpr uint8_t kIndependent = kChained | format::kRecordFlagIndependentUnits;
   // Valid, though not what vblk writes: units of 4 KiB (a 520-byte table).
@@ -1340,7 +1343,7 @@ void Generator::unit_table_cases() {
   variant("indep-unit-size-4k", Expect::kValid,
           "a record with 32 independent units of 4 KiB (valid; vblk writes 32 KiB units)", [&](Bytes& b, Layout& l) {
             std::vector<uint32_t> ends;
-            const std::vector<Bytes> frames = independent_frames(kBs, [](size_t, Bytes&) {}, &ends);
+            const std::vector<Bytes> frames = independent_frames(kBs, unchanged, &ends);
             relocate(b, l, kBs, kIndependent, frames, ends);
           });
   constexpr uint32_t kUnit = 32 * 1024;
@@ -1354,12 +1357,18 @@ void Generator::unit_table_cases() {
   };
   const std::span<const uint8_t> raw(old_raw);
   unit_case("indep-unit-short", Expect::kDamaged, "independent unit 1 decodes to 16 KiB, checksums matching",
-            [&](size_t i, Bytes& f) { if (i == 1) f = one_frame(raw.subspan(kUnit, kUnit / 2)); });
+            [&](size_t i, Bytes& f) {
+              if (i == 1) f = one_frame(raw.subspan(kUnit, kUnit / 2));
+            });
   unit_case("indep-unit-long", Expect::kDamaged, "independent unit 3 decodes to 48 KiB, checksums matching",
-            [&](size_t i, Bytes& f) { if (i == 3) f = one_frame(raw.subspan(kUnit, kUnit + kUnit / 2)); });
+            [&](size_t i, Bytes& f) {
+              if (i == 3) f = one_frame(raw.subspan(kUnit, kUnit + kUnit / 2));
+            });
   unit_case("indep-unit-long-unsized", Expect::kDamaged,
             "independent unit 3 decodes to 48 KiB, its frame without a content size, checksums matching",
-            [&](size_t i, Bytes& f) { if (i == 3) f = one_frame(raw.subspan(kUnit, kUnit + kUnit / 2), true); });
+            [&](size_t i, Bytes& f) {
+              if (i == 3) f = one_frame(raw.subspan(kUnit, kUnit + kUnit / 2), true);
+            });
   unit_case("indep-unit-two-frames", Expect::kDamaged,
             "independent unit 2 is two frames of 16 KiB (its bytes, but not one frame), checksums matching",
             [&](size_t i, Bytes& f) {
@@ -1370,7 +1379,9 @@ void Generator::unit_table_cases() {
             });
   unit_case("indep-unit-unsized", Expect::kValid,
             "independent unit 1's frame without a content size (valid: it decodes to exactly its 32 KiB)",
-            [&](size_t i, Bytes& f) { if (i == 1) f = one_frame(raw.subspan(kUnit, kUnit), true); });
+            [&](size_t i, Bytes& f) {
+              if (i == 1) f = one_frame(raw.subspan(kUnit, kUnit), true);
+            });
   variant("indep-flag-on-chained-frame", Expect::kDamaged,
           "the independent-units flag on a record whose units are one chained frame (each unit's bytes a frame "
           "spanning units), checksums matching",
@@ -1384,13 +1395,12 @@ void Generator::unit_table_cases() {
           "unit 0's frame to go on), checksums matching",
           [&](Bytes& b, Layout& l) {
             std::vector<uint32_t> ends;
-            const std::vector<Bytes> frames = independent_frames(kUnit, [](size_t, Bytes&) {}, &ends);
+            const std::vector<Bytes> frames = independent_frames(kUnit, unchanged, &ends);
             relocate(b, l, kUnit, kChained, frames, ends);
           });
   const Rec indep = with_table(true);
   variant("indep-flag-without-table", Expect::kDamaged,
-          "a record with the independent-units flag but no unit-table flag (header re-sealed)",
-          [&](Bytes& b, Layout&) {
+          "a record with the independent-units flag but no unit-table flag (header re-sealed)", [&](Bytes& b, Layout&) {
             RecordHeader h = indep.h;
             h.flags = format::kRecordFlagCompressed | format::kRecordFlagIndependentUnits;
             put_record_header(b, indep.off, h);

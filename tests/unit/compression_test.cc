@@ -342,7 +342,8 @@ TEST(Compression, PrefixDecodeRejectsDamagedFrames) {
 TEST(Compression, UnitTableHeadsLongPayloads) {
   auto in = text(4 * kDecodeUnit, 14);
   std::vector<uint8_t> out;
-  const uint8_t flags = compress_payload(in, 10, UnitLayout::kChained, &out);  // above the adaptive levels: level 10 as given
+  const uint8_t flags =
+      compress_payload(in, 10, UnitLayout::kChained, &out);  // above the adaptive levels: level 10 as given
   ASSERT_EQ(flags, format::kRecordFlagCompressed | format::kRecordFlagUnitTable);
   format::RecordHeader h;
   h.type = format::RecordType::kData;
@@ -512,8 +513,8 @@ TEST(Compression, DamagedUnitLeavesTheOtherIndependentUnitsReadable) {
       ASSERT_TRUE(checked.is_ok()) << checked.to_string();
       std::vector<uint8_t> raw(in.size());
       ASSERT_TRUE(decompress_units(table, independent, bytes, first, u, raw).is_ok());
-      EXPECT_TRUE(std::equal(in.begin() + u * kDecodeUnit, in.begin() + (u + 1) * kDecodeUnit,
-                             raw.begin() + u * kDecodeUnit));
+      EXPECT_TRUE(
+          std::equal(in.begin() + u * kDecodeUnit, in.begin() + (u + 1) * kDecodeUnit, raw.begin() + u * kDecodeUnit));
     }
   }
 }

@@ -123,7 +123,7 @@ class LogDamage : public ::testing::Test {
         // Half-random blocks take independent units, repeated text chained
         // ones (unless the record is one unit).
         Bytes data = kind == 0   ? Bytes(n * kBs)
-                     : kind < 4 ? test::random_bytes(n * kBs, rng())
+                     : kind < 4  ? test::random_bytes(n * kBs, rng())
                      : kind == 4 ? test::half_compressible_blocks(n, kBs, rng())
                                  : test::repeated_words(n * kBs, 32 * 1024, rng());
         ASSERT_TRUE(s.write_blocks(first, data).is_ok());
@@ -166,7 +166,8 @@ class LogDamage : public ::testing::Test {
     ASSERT_GE(segments.size(), 2u) << "the log must cross from one segment to the next";
     auto with_flags = [&](uint8_t flags) {
       constexpr uint8_t kLayout = format::kRecordFlagUnitTable | format::kRecordFlagIndependentUnits;
-      return std::count_if(records_.begin(), records_.end(), [&](const Record& r) { return (r.h.flags & kLayout) == flags; });
+      return std::count_if(records_.begin(), records_.end(),
+                           [&](const Record& r) { return (r.h.flags & kLayout) == flags; });
     };
     ASSERT_GE(with_flags(format::kRecordFlagUnitTable), 2) << "the log must hold records of chained units";
     ASSERT_GE(with_flags(format::kRecordFlagUnitTable | format::kRecordFlagIndependentUnits), 2)

@@ -676,7 +676,9 @@ void StoreTest::read_of_a_record_cut_by_the_end_of_the_file_fails(bool independe
     EXPECT_NE(s.message().find("truncated at end of file"), std::string::npos) << s.message();
   }
 }
-TEST_F(StoreTest, ReadOfAChainedRecordCutByTheEndOfTheFileFails) { read_of_a_record_cut_by_the_end_of_the_file_fails(false); }
+TEST_F(StoreTest, ReadOfAChainedRecordCutByTheEndOfTheFileFails) {
+  read_of_a_record_cut_by_the_end_of_the_file_fails(false);
+}
 TEST_F(StoreTest, ReadOfAnIndependentRecordCutByTheEndOfTheFileFails) {
   read_of_a_record_cut_by_the_end_of_the_file_fails(true);
 }

@@ -90,8 +90,8 @@ inline std::vector<uint8_t> half_compressible_blocks(size_t count, uint32_t bs, 
 // period of 32 KiB, text whose repeats a chained zstd frame finds across
 // decode units and independent frames cannot (vblk(5), Compression unit).
 inline std::vector<uint8_t> repeated_words(size_t n, size_t period, uint64_t seed) {
-  static const char* const words[] = {"block", "device", "the", "record", "segment", "checkpoint",
-                                      "of",    "a",      "cleaner", "writes", "index", "page"};
+  static const char* const words[] = {"block", "device", "the",     "record", "segment", "checkpoint",
+                                      "of",    "a",      "cleaner", "writes", "index",   "page"};
   std::mt19937_64 rng(seed);
   std::string unit;
   while (unit.size() < period) {
