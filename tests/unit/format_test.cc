@@ -440,15 +440,21 @@ Result<RecordHeader> round_trip(const RecordHeader& h) {
   return decode_record_header(buf);
 }
 
-// `flag` is accepted on a compressed DATA record (with `also` set too) and
-// refused on an uncompressed one and on a PAGE record.
-void expect_only_on_compressed_data(uint8_t flag, uint8_t also = 0) {
+// The header of a compressed DATA record of 32 blocks with `flags` too.
+RecordHeader compressed_data(uint8_t flags) {
   RecordHeader h;
   h.type = RecordType::kData;
   h.count = 32;
   h.stored_len = 100;
   h.raw_len = 131072;
-  h.flags = kRecordFlagCompressed | also | flag;
+  h.flags = kRecordFlagCompressed | flags;
+  return h;
+}
+
+// `flag` is accepted on a compressed DATA record (with `also` set too) and
+// refused on an uncompressed one and on a PAGE record.
+void expect_only_on_compressed_data(uint8_t flag, uint8_t also = 0) {
+  const RecordHeader h = compressed_data(also | flag);
   auto ok = round_trip(h);
   ASSERT_TRUE(ok.is_ok()) << ok.status().to_string();
   EXPECT_EQ(ok->flags, h.flags);
@@ -464,23 +470,12 @@ TEST(FormatTest, UnitTableFlagOnlyOnCompressedData) { expect_only_on_compressed_
 
 TEST(FormatTest, ProvisionalFlagOnlyOnCompressedData) {
   expect_only_on_compressed_data(kRecordFlagProvisional, kRecordFlagUnitTable);
-  RecordHeader h;
-  h.type = RecordType::kData;
-  h.count = 1;
-  h.stored_len = 100;
-  h.raw_len = 4096;
-  h.flags = kRecordFlagCompressed | 16;  // bit 4: reserved
-  EXPECT_TRUE(round_trip(h).status().is_corruption());
+  EXPECT_TRUE(round_trip(compressed_data(16)).status().is_corruption());  // bit 4: reserved
 }
 
 TEST(FormatTest, IndependentUnitsFlagOnlyWithAUnitTable) {
   expect_only_on_compressed_data(kRecordFlagIndependentUnits, kRecordFlagUnitTable);
-  RecordHeader h;
-  h.type = RecordType::kData;
-  h.count = 32;
-  h.stored_len = 100;
-  h.raw_len = 131072;
-  h.flags = kRecordFlagCompressed | kRecordFlagIndependentUnits;
+  RecordHeader h = compressed_data(kRecordFlagIndependentUnits);
   auto refused = round_trip(h);
   ASSERT_TRUE(refused.status().is_corruption());
   EXPECT_NE(refused.status().message().find("independent units on a record without a unit table"), std::string::npos)
