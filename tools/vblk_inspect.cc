@@ -364,6 +364,7 @@ int show_block(vblk::ImageStore& store, const Args& a) {
     j["index_in_record"] = l.index_in_record;
     j["compressed"] = l.compressed;
     j["provisional"] = l.provisional;
+    j["units"] = !l.unit_table ? Json(nullptr) : Json(l.independent_units ? "independent" : "chained");
     j["stored_payload"] = l.stored_payload;
     j["data_hex"] = data.empty() ? Json(nullptr) : Json(hex(data.data(), data.size()));
     if (!data_error.empty()) j["data_error"] = data_error;
@@ -379,7 +380,8 @@ int show_block(vblk::ImageStore& store, const Args& a) {
                   l.record_length, static_cast<unsigned long long>(l.record_first_block),
                   static_cast<unsigned long long>(l.record_first_block + (l.record_blocks ? l.record_blocks - 1 : 0)),
                   l.index_in_record);
-      std::printf("payload:      %u bytes, %s%s\n", l.stored_payload, l.compressed ? "zstd-compressed" : "raw",
+      const char* units = !l.unit_table ? "" : l.independent_units ? ", independent units" : ", chained units";
+      std::printf("payload:      %u bytes, %s%s%s\n", l.stored_payload, l.compressed ? "zstd-compressed" : "raw", units,
                   l.provisional ? " (provisional: awaits recompression at the image's level)" : "");
     } else {
       std::printf("record:       none\n");

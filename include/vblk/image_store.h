@@ -108,6 +108,8 @@ struct BlockLocation {
   uint32_t record_blocks = 0;
   bool compressed = false;
   bool provisional = false;     // compressed fast, awaiting recompression (deferred compression)
+  bool unit_table = false;      // the payload has a unit table (vblk(5), Unit table)
+  bool independent_units = false;  // and its units are independent zstd frames
   uint32_t stored_payload = 0;
 };
 

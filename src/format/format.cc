@@ -229,12 +229,14 @@ Result<RecordHeader> decode_record_header(std::span<const uint8_t> in) {
   if (type < 1 || type > kMaxRecordType) return Status::corruption("record has unknown type " + std::to_string(type));
   h.type = static_cast<RecordType>(type);
   h.flags = p[5];
-  if (h.flags & ~(kRecordFlagCompressed | kRecordFlagUnitTable | kRecordFlagProvisional))
+  if (h.flags & ~(kRecordFlagCompressed | kRecordFlagUnitTable | kRecordFlagProvisional | kRecordFlagIndependentUnits))
     return Status::corruption("record has unknown flags");
   if ((h.flags & kRecordFlagUnitTable) && (h.type != RecordType::kData || !(h.flags & kRecordFlagCompressed)))
     return Status::corruption("unit table on a record that is not compressed DATA");
   if ((h.flags & kRecordFlagProvisional) && (h.type != RecordType::kData || !(h.flags & kRecordFlagCompressed)))
     return Status::corruption("provisional flag on a record that is not compressed DATA");
+  if ((h.flags & kRecordFlagIndependentUnits) && !(h.flags & kRecordFlagUnitTable))
+    return Status::corruption("independent units on a record without a unit table");
   h.seq = get_u64(p + 8);
   h.generation = get_u64(p + 16);
   h.first = get_u64(p + 24);

@@ -82,8 +82,13 @@ inline constexpr uint64_t kFeatureFlushRecords = 1ull << 2;
 // whose checkpoint has no metadata yet; a checkpoint is what changes it.
 // Set by vblk-format on new images.
 inline constexpr uint64_t kFeatureResizable = 1ull << 3;
-inline constexpr uint64_t kKnownIncompatFeatures =
-    kFeatureUnitTables | kFeatureDeferredCompression | kFeatureFlushRecords | kFeatureResizable;
+// Incompatible bit 4: the units of a compressed DATA payload's unit table
+// may be independent zstd frames, one per unit (record flag bit 3), so that
+// a unit decodes without the units before it. Set by vblk-format on new
+// images.
+inline constexpr uint64_t kFeatureIndependentUnits = 1ull << 4;
+inline constexpr uint64_t kKnownIncompatFeatures = kFeatureUnitTables | kFeatureDeferredCompression |
+                                                   kFeatureFlushRecords | kFeatureResizable | kFeatureIndependentUnits;
 inline constexpr uint64_t kKnownCompatFeatures = 0;
 inline constexpr uint64_t kKnownAutoclearFeatures = 0;
 
@@ -194,6 +199,11 @@ inline constexpr uint8_t kRecordFlagUnitTable = 2;
 // kRecordFlagCompressed, images with kFeatureDeferredCompression only). It
 // changes nothing about how the payload reads.
 inline constexpr uint8_t kRecordFlagProvisional = 4;
+// The units of the payload's unit table are independent zstd frames, one
+// per unit, back to back, instead of one frame cut at the unit boundaries
+// (DATA records with kRecordFlagCompressed and kRecordFlagUnitTable, images
+// with kFeatureIndependentUnits only; format/unit_table.h).
+inline constexpr uint8_t kRecordFlagIndependentUnits = 8;
 
 struct RecordHeader {
   RecordType type = RecordType::kData;
@@ -211,7 +221,8 @@ struct RecordHeader {
 //   4  u8  type
 //   5  u8  flags          bit 0: payload is zstd-compressed;
 //                         bit 1: it begins with a unit table;
-//                         bit 2: provisional (recompress when idle)
+//                         bit 2: provisional (recompress when idle);
+//                         bit 3: its units are independent frames
 //   6  u16 reserved, zero
 //   8  u64 seq            global record sequence, +1 per record
 //   16 u64 generation     generation of the checkpoint the record follows

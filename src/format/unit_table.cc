@@ -36,15 +36,17 @@ uint64_t payload_hash(uint8_t flags, std::span<const uint8_t> payload) {
 
 uint32_t UnitTable::end(uint32_t i) const { return entry_end(entries_, i); }
 
-Status UnitTable::check_units(std::span<const uint8_t> frame, uint32_t last) const {
-  uint32_t start = 0;
-  for (uint32_t i = 0; i <= last; ++i) {
+Status UnitTable::check_units(std::span<const uint8_t> bytes, uint32_t first, uint32_t last) const {
+  // Offsets in `bytes` are those past the table less `base`.
+  const uint32_t base = start(first);
+  uint32_t at = base;
+  for (uint32_t i = first; i <= last; ++i) {
     const uint8_t* e = entries_ + size_t{i} * kUnitTableEntrySize;
     const uint32_t stop = get_u32(e);
-    if (stop > frame.size()) return Status::corruption("unit table: unit ends past the bytes read");
-    if (hash64(frame.data() + start, stop - start) != get_u64(e + 8))
+    if (stop - base > bytes.size()) return Status::corruption("unit table: unit ends past the bytes read");
+    if (hash64(bytes.data() + (at - base), stop - at) != get_u64(e + 8))
       return Status::corruption("unit " + std::to_string(i) + " of the payload: checksum mismatch");
-    start = stop;
+    at = stop;
   }
   return Status::ok();
 }

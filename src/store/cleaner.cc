@@ -88,7 +88,7 @@ Status StoreImpl::write_checkpoint_locked() {
     rec.header.first = page_no;
     rec.header.raw_len = static_cast<uint32_t>(raw.size());
     // (A page is read whole: no unit table.)
-    rec.header.flags = compress_payload(raw, 1, false, &rec.payload);
+    rec.header.flags = compress_payload(raw, 1, UnitLayout::kNone, &rec.payload);
     if (!rec.header.flags) rec.payload = std::move(raw);
     auto off = append_record(rec);
     if (!off) return off.status().with_prefix("checkpoint: writing index page " + std::to_string(page_no));

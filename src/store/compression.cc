@@ -56,8 +56,20 @@
 // the ext4 copy took 5% longer (4.68-4.70 against 4.41-4.46 s): more blocks,
 // each with entropy tables to build. 64 KiB records would store 2.8% more.
 // The 128 KiB one-shot frames of earlier writers decode as they are.
+//
+// Independent units (images with kFeatureIndependentUnits): a frame per
+// unit instead, so a read of one block decodes 32 KiB, not 80 on average,
+// and copies and hashes that unit alone. The price is the window the units
+// no longer share, nearly nothing where units share little (fio's
+// half-random buffers) and several per cent on text-like data (/usr files;
+// bench/README.md, "Figures behind design choices"). The writer's choice
+// (UnitLayout, store_impl.h; made in build_data_records): provisional
+// records always take them (compressed once, fast, and replaced later);
+// final ones are compressed both ways and keep them unless they cost more
+// than kMaxIndependentUnitsCost over the chained frame (compress_laid_out).
 #define ZSTD_STATIC_LINKING_ONLY  // ZSTD_decompressBegin/Continue: block-wise decoding
 #include <zstd.h>
+#include <zstd_errors.h>  // ZSTD_getErrorCode: a unit that decodes to more than its bytes
 
 #include <algorithm>
 #include <array>
@@ -127,23 +139,51 @@ bool shrinks(size_t sample_bytes) {
   return static_cast<double>(sample_bytes) <= (1 - kMinSampleSaving) * kSample;
 }
 
-// Compresses into *out, after a unit table when `unit_table` (REQUIRES
-// in.size() > kDecodeUnit then); false when the result would not save at
-// least one 8-byte alignment unit (store raw then).
-bool compress_at(std::span<const uint8_t> in, int level, bool unit_table, std::vector<uint8_t>* out) {
-  const size_t table = unit_table ? format::unit_table_size(format::unit_count_for(
-                                        static_cast<uint32_t>(in.size()), static_cast<uint32_t>(kDecodeUnit)))
-                                  : 0;
-  out->resize(table + ZSTD_compressBound(in.size()));
+// Compresses into *out, after a unit table unless `layout` is kNone
+// (REQUIRES in.size() > kDecodeUnit then), as one frame (kNone, kChained)
+// or a frame per unit (kIndependent); false when the result would not save
+// at least one 8-byte alignment unit (store raw then).
+bool compress_at(std::span<const uint8_t> in, int level, UnitLayout layout, std::vector<uint8_t>* out) {
+  assert(layout != UnitLayout::kSmaller);
+  const bool unit_table = layout != UnitLayout::kNone;
+  const uint32_t units =
+      unit_table ? format::unit_count_for(static_cast<uint32_t>(in.size()), static_cast<uint32_t>(kDecodeUnit)) : 1;
+  const size_t table = unit_table ? format::unit_table_size(units) : 0;
+  // Room for the worst case of either layout: independent frames may each
+  // take up to ZSTD_compressBound(0) (a frame's fixed cost) over their share
+  // of the bound of one frame.
+  out->resize(table + ZSTD_compressBound(in.size()) + units * ZSTD_compressBound(0));
   thread_local std::vector<uint32_t> ends;
   ends.clear();
   const std::span<uint8_t> frame(out->data() + table, out->size() - table);
-  const size_t n = compress_frame(in, level, frame, unit_table ? &ends : nullptr);
+  std::vector<uint32_t>* unit_ends = unit_table ? &ends : nullptr;
+  const size_t n = layout == UnitLayout::kIndependent ? compress_independent_units(in, level, frame, unit_ends)
+                                                      : compress_frame(in, level, frame, unit_ends);
   if (ZSTD_isError(n) || table + n + format::kRecordAlign >= in.size()) return false;
   if (unit_table)
     format::encode_unit_table(static_cast<uint32_t>(kDecodeUnit), ends, frame.first(n),
                               std::span<uint8_t>(out->data(), table));
   out->resize(table + n);
+  return true;
+}
+
+// compress_at for any layout: with kSmaller, the payload is compressed both
+// ways and stored with independent units unless that is more than
+// kMaxIndependentUnitsCost larger than the chained frame (store_impl.h
+// says why). *independent says which was kept.
+bool compress_laid_out(std::span<const uint8_t> in, int level, UnitLayout layout, std::vector<uint8_t>* out,
+                       bool* independent) {
+  *independent = layout == UnitLayout::kIndependent;
+  if (layout != UnitLayout::kSmaller) return compress_at(in, level, layout, out);
+  thread_local std::vector<uint8_t> chained;
+  const bool independent_ok = compress_at(in, level, UnitLayout::kIndependent, out);
+  const bool chained_ok = compress_at(in, level, UnitLayout::kChained, &chained);
+  if (independent_ok && (!chained_ok || !independent_units_cost_too_much(out->size(), chained.size()))) {
+    *independent = true;
+    return true;
+  }
+  if (!chained_ok) return false;
+  out->swap(chained);
   return true;
 }
 
@@ -171,7 +211,7 @@ bool compress_small(std::span<const uint8_t> in, int level, std::vector<uint8_t>
   Verdict& v = zstd().small[static_cast<size_t>(level)];
   if (v.follow()) {
     *used_level = v.pick;
-    return compress_at(in, v.pick, false, out);
+    return compress_at(in, v.pick, UnitLayout::kNone, out);
   }
   // Each candidate's output, kept so the pick is not compressed twice.
   struct Tried {
@@ -184,7 +224,7 @@ bool compress_small(std::span<const uint8_t> in, int level, std::vector<uint8_t>
   const int pick = pick_level(level, [&](int l) {
     Tried& t = tried[n++];
     t.level = l;
-    t.ok = compress_at(in, l, false, &t.bytes);
+    t.ok = compress_at(in, l, UnitLayout::kNone, &t.bytes);
     return t.ok ? t.bytes.size() : in.size();
   });
   // pick_level returns one of the levels it tried.
@@ -229,6 +269,20 @@ size_t compress_frame(std::span<const uint8_t> in, int level, std::span<uint8_t>
   return ob.pos;
 }
 
+size_t compress_independent_units(std::span<const uint8_t> in, int level, std::span<uint8_t> out,
+                                  std::vector<uint32_t>* unit_ends) {
+  ZSTD_CCtx* c = zstd().c;
+  size_t at_out = 0;
+  for (size_t at = 0; at < in.size(); at += kDecodeUnit) {
+    const size_t n = ZSTD_compressCCtx(c, out.data() + at_out, out.size() - at_out, in.data() + at,
+                                       std::min(kDecodeUnit, in.size() - at), level);
+    if (ZSTD_isError(n)) return n;
+    at_out += n;
+    if (unit_ends) unit_ends->push_back(static_cast<uint32_t>(at_out));
+  }
+  return at_out;
+}
+
 bool samples_incompressible(std::span<const uint8_t> in, size_t samples) {
   if (in.size() < 4 * kSample || samples < 2) return false;
   const size_t span = samples == 2 ? in.size() / 2 : in.size() - kSample;
@@ -237,7 +291,7 @@ bool samples_incompressible(std::span<const uint8_t> in, size_t samples) {
   return true;
 }
 
-uint8_t compress_payload(std::span<const uint8_t> in, int level, bool unit_table, std::vector<uint8_t>* out,
+uint8_t compress_payload(std::span<const uint8_t> in, int level, UnitLayout layout, std::vector<uint8_t>* out,
                          int* used_level, bool exact_level) {
   if (level <= 0) return 0;
   int unused;
@@ -245,22 +299,32 @@ uint8_t compress_payload(std::span<const uint8_t> in, int level, bool unit_table
   *used_level = level;
   const bool adaptive = !exact_level && level <= kMaxAdaptiveLevel;
   // (A payload of one unit needs no table: it is read whole anyway.)
-  const bool table = unit_table && in.size() > kDecodeUnit;
-  const uint8_t flags = format::kRecordFlagCompressed | (table ? format::kRecordFlagUnitTable : 0);
-  auto compressed = [&](bool ok) { return ok ? flags : uint8_t{0}; };
-  if (in.size() < 4 * kSample)
-    return compressed(adaptive ? compress_small(in, level, out, used_level) : compress_at(in, level, table, out));
+  if (in.size() <= kDecodeUnit) layout = UnitLayout::kNone;
+  // The record flags of what compress_laid_out put in *out, 0 when it
+  // stored nothing.
+  auto compressed = [&](int l) -> uint8_t {
+    bool independent = false;
+    if (!compress_laid_out(in, l, layout, out, &independent)) return 0;
+    if (layout == UnitLayout::kNone) return format::kRecordFlagCompressed;
+    return format::kRecordFlagCompressed | format::kRecordFlagUnitTable |
+           (independent ? format::kRecordFlagIndependentUnits : 0);
+  };
+  if (in.size() < 4 * kSample) {
+    if (!adaptive) return compressed(level);
+    // (Never a unit table: small payloads are one unit.)
+    return compress_small(in, level, out, used_level) ? format::kRecordFlagCompressed : 0;
+  }
   // Two samples, at the start and in the middle.
   const std::array<const uint8_t*, 2> samples{in.data(), in.data() + in.size() / 2};
   auto samples_at = [&](int l) { return sample_size(samples[0], l) + sample_size(samples[1], l); };
   const size_t first = sample_size(samples[0], 1), middle = sample_size(samples[1], 1);
   if (!shrinks(first) && !shrinks(middle)) return 0;
-  if (!adaptive) return compressed(compress_at(in, level, table, out));
+  if (!adaptive) return compressed(level);
   Verdict& v = zstd().large[static_cast<size_t>(level)];
   if (!v.follow())
     v.tried(pick_level(level, [&](int l) { return l == 1 ? first + middle : samples_at(l); }), kLargeTrialEvery);
   *used_level = v.pick;
-  return compressed(compress_at(in, v.pick, table, out));
+  return compressed(v.pick);
 }
 
 Status decode_payload(const format::RecordHeader& h, std::span<const uint8_t> payload, std::span<uint8_t> raw,
@@ -274,14 +338,43 @@ Status decode_payload(const format::RecordHeader& h, std::span<const uint8_t> pa
   if (!(h.flags & format::kRecordFlagUnitTable)) return decompress_payload_prefix(payload, raw, needed);
   auto table = format::decode_unit_table(payload, h.stored_len, h.raw_len, h.payload_hash);
   if (!table) return table.status();
-  return decompress_units(*table, payload.subspan(table->size()), raw, needed);
+  const uint32_t last = needed >= raw.size() ? table->unit_count() - 1 : table->unit_of(needed - 1);
+  return decompress_units(*table, h.flags & format::kRecordFlagIndependentUnits, payload.subspan(table->size()), 0,
+                          last, raw);
 }
 
-Status decompress_units(const format::UnitTable& table, std::span<const uint8_t> frame, std::span<uint8_t> out,
-                        size_t needed) {
-  const uint32_t last = needed >= out.size() ? table.unit_count() - 1 : table.unit_of(needed - 1);
-  if (table.end(last) > frame.size()) return Status::corruption("zstd: payload ends inside its frame");
+Status decompress_units(const format::UnitTable& table, bool independent, std::span<const uint8_t> bytes,
+                        uint32_t first, uint32_t last, std::span<uint8_t> out) {
+  // Invariant: the callers ask for units of the table, from unit 0 when chained.
+  assert(first <= last && last < table.unit_count() && (independent || first == 0));
+  if (table.end(last) - table.start(first) > bytes.size())
+    return Status::corruption("zstd: payload ends inside its frame");
+  auto wrong_unit_length = [](uint32_t unit) {
+    return Status::corruption("unit table: unit " + std::to_string(unit) + " does not decode to its bytes");
+  };
   ZSTD_DCtx* d = zstd().d;
+  if (independent) {
+    // Each unit is one whole frame that decodes to exactly its raw bytes,
+    // into its place in out.
+    const uint32_t base = table.start(first);
+    for (uint32_t unit = first; unit <= last; ++unit) {
+      const std::span<const uint8_t> in = bytes.subspan(table.start(unit) - base, table.end(unit) - table.start(unit));
+      const size_t frame = ZSTD_findFrameCompressedSize(in.data(), in.size());
+      if (ZSTD_isError(frame) || frame != in.size())
+        return Status::corruption("unit table: unit " + std::to_string(unit) + " is not one zstd frame");
+      const size_t want = table.unit_raw_bytes(unit, static_cast<uint32_t>(out.size()));
+      // (vblk's frames say their size; one that does not is decoded and
+      // must then fit exactly.)
+      const unsigned long long content = ZSTD_getFrameContentSize(in.data(), in.size());
+      if (content != want && content != ZSTD_CONTENTSIZE_UNKNOWN) return wrong_unit_length(unit);
+      const size_t n =
+          ZSTD_decompressDCtx(d, out.data() + size_t{unit} * table.unit_bytes(), want, in.data(), in.size());
+      if (ZSTD_getErrorCode(n) == ZSTD_error_dstSize_tooSmall) return wrong_unit_length(unit);
+      if (ZSTD_isError(n)) return zstd_corruption(n);
+      if (n != want) return wrong_unit_length(unit);
+    }
+    return Status::ok();
+  }
   if (size_t r = ZSTD_decompressBegin(d); ZSTD_isError(r)) return zstd_corruption(r);
   // Step by step as in decompress_payload_prefix; where a unit's bytes end,
   // a zstd block must end and the output must have reached the unit's end.
@@ -291,13 +384,12 @@ Status decompress_units(const format::UnitTable& table, std::span<const uint8_t>
     if (step == 0) return wrong_length();
     if (step > table.end(unit) - in_at)
       return Status::corruption("unit table: unit " + std::to_string(unit) + " ends inside a zstd block");
-    const size_t n = ZSTD_decompressContinue(d, out.data() + out_at, out.size() - out_at, frame.data() + in_at, step);
+    const size_t n = ZSTD_decompressContinue(d, out.data() + out_at, out.size() - out_at, bytes.data() + in_at, step);
     if (ZSTD_isError(n)) return zstd_corruption(n);
     in_at += step;
     out_at += n;
     if (in_at == table.end(unit)) {
-      if (out_at != std::min(size_t{unit + 1} * table.unit_bytes(), out.size()))
-        return Status::corruption("unit table: unit " + std::to_string(unit) + " does not decode to its bytes");
+      if (out_at != std::min(size_t{unit + 1} * table.unit_bytes(), out.size())) return wrong_unit_length(unit);
       ++unit;
     }
   }

@@ -48,7 +48,7 @@ Result<format::Superblock> superblock_for(const std::string& path, const FormatO
   sb.created_unix = static_cast<uint64_t>(std::time(nullptr));
   sb.label = opts.label;
   sb.incompat_features = format::kFeatureUnitTables | format::kFeatureDeferredCompression |
-                         (opts.flush_records ? format::kFeatureFlushRecords : 0) |
+                         format::kFeatureIndependentUnits | (opts.flush_records ? format::kFeatureFlushRecords : 0) |
                          (opts.resizable ? format::kFeatureResizable : 0);
   // A random (version 4) UUID, as mke2fs and mkswap make them.
   static_assert(sizeof(uuid_t) == sizeof(sb.uuid));
@@ -185,6 +185,7 @@ StoreImpl::StoreImpl(std::unique_ptr<io::File> file, const format::Superblock& s
       level_(opts.compression_level >= 0 ? opts.compression_level : sb.compression_level),
       max_record_blocks_(std::min(sb.max_record_bytes / sb.block_size, format::kMaxRecordBlocks)),
       unit_tables_(sb.incompat_features & format::kFeatureUnitTables),
+      independent_units_(sb.incompat_features & format::kFeatureIndependentUnits),
       flush_records_(sb.incompat_features & format::kFeatureFlushRecords),
       resizable_(sb.incompat_features & format::kFeatureResizable),
       deferred_((sb.incompat_features & format::kFeatureDeferredCompression) && opts.defer_compression &&
@@ -249,6 +250,7 @@ ImageInfo StoreImpl::info() {
     i.feature_names.push_back("deferred_compression");
   if (sb_.incompat_features & format::kFeatureFlushRecords) i.feature_names.push_back("flush_records");
   if (resizable_) i.feature_names.push_back("resizable");
+  if (independent_units_) i.feature_names.push_back("independent_units");
   i.provisional_bytes = provisional_bytes_locked();
   i.provisional_scanned = provisional_scanned_ || !deferred_;
   i.compat_features = sb_.compat_features;
@@ -292,10 +294,13 @@ Status StoreImpl::read_blocks(uint64_t first, uint64_t count, std::span<uint8_t>
     RecordHeader h;
     Status s;
     for (int attempt = 0;; ++attempt) {
-      // Only the record's blocks up to the last one read need decoding.
-      uint32_t last = 0;
-      for (uint64_t k = i; k < j; ++k) last = std::max<uint32_t>(last, entries[k].index_in_record);
-      s = read_record_prefix(entries[i], (size_t{last} + 1) * bs, &h, &raw);
+      // Only the units of the record that hold the blocks read need decoding.
+      uint32_t lowest = entries[i].index_in_record, last = 0;
+      for (uint64_t k = i; k < j; ++k) {
+        lowest = std::min<uint32_t>(lowest, entries[k].index_in_record);
+        last = std::max<uint32_t>(last, entries[k].index_in_record);
+      }
+      s = read_record_part(entries[i], size_t{lowest} * bs, (size_t{last} + 1) * bs, &h, &raw);
       if (s && (h.type != RecordType::kData || raw.size() != size_t{h.count} * bs))
         s = Status::corruption("record does not hold this block");
       // Each block of the stretch must sit at its own place in the record:
@@ -553,6 +558,8 @@ Result<BlockLocation> StoreImpl::locate(uint64_t block) {
     loc.record_blocks = h->count;
     loc.compressed = h->flags & format::kRecordFlagCompressed;
     loc.provisional = h->flags & format::kRecordFlagProvisional;
+    loc.unit_table = h->flags & format::kRecordFlagUnitTable;
+    loc.independent_units = h->flags & format::kRecordFlagIndependentUnits;
     loc.stored_payload = h->stored_len;
   }
   return loc;
@@ -688,7 +695,8 @@ Status StoreImpl::corrupt_block(uint64_t block) {
   // back. The block stays damaged, as asked.
   format::RecordHeader h;
   RawBuffer raw;
-  Status readable = read_record_prefix(*e, (size_t{e->index_in_record} + 1) * sb_.block_size, &h, &raw);
+  const size_t begin = size_t{e->index_in_record} * sb_.block_size;
+  Status readable = read_record_part(*e, begin, begin + sb_.block_size, &h, &raw);
   if (readable.is_corruption()) return Status::ok();
   auto at = corruption_target(*e);
   if (!at) return at.status();

@@ -37,6 +37,16 @@ std::vector<PendingRecord> StoreImpl::build_data_records(uint64_t first, std::sp
   // stored raw without sampling each record again (two per record).
   const bool raw_all =
       level > 0 && data.size() >= 256 * 1024 && samples_incompressible(data, data.size() / (128 * 1024));
+  // How payloads of more than one unit are laid out (vblk(5), Compression
+  // unit): below the image's level (a writer deferring compression) with
+  // independent units, for the compression is to be fast and most of these
+  // records are recompressed later, and the rest are data the fast levels
+  // store as well, on which independent units cost little; at the image's
+  // level (final records) the smaller way within kMaxIndependentUnitsCost.
+  const UnitLayout layout = !unit_tables_         ? UnitLayout::kNone
+                            : !independent_units_ ? UnitLayout::kChained
+                            : level < level_      ? UnitLayout::kIndependent
+                                                  : UnitLayout::kSmaller;
   // A DATA record of the blocks from `at` whose stored payload is `payload`
   // (compressed, flags set) or the raw bytes themselves (flags 0).
   auto push_data = [&](uint64_t at, std::span<const uint8_t> raw, uint8_t flags, std::vector<uint8_t>&& payload) {
@@ -71,7 +81,7 @@ std::vector<PendingRecord> StoreImpl::build_data_records(uint64_t first, std::sp
       std::span<const uint8_t> raw = data.subspan(i * bs, (j - i) * bs);
       std::vector<uint8_t> packed;
       int used = 0;
-      uint8_t flags = raw_all ? 0 : compress_payload(raw, level, unit_tables_, &packed, &used, exact_level);
+      uint8_t flags = raw_all ? 0 : compress_payload(raw, level, layout, &packed, &used, exact_level);
       // Below the image's level, a payload that the slowest level tried
       // made smallest would likely be smaller still at the image's level.
       if (flags && level < level_ && used == level) flags |= format::kRecordFlagProvisional;
@@ -296,32 +306,43 @@ Status StoreImpl::check_payload(const RecordHeader& h, std::span<const uint8_t> 
     return Status::ok();
   }
   if (!unit_tables_) return Status::corruption("record has a unit table, but the image lacks the unit-tables feature");
+  if ((h.flags & format::kRecordFlagIndependentUnits) && !independent_units_)
+    return Status::corruption("record has independent units, but the image lacks the independent-units feature");
   auto table = format::decode_unit_table(payload, h.stored_len, h.raw_len, h.payload_hash);
   if (!table) return table.status();
   return table->check_units(payload.subspan(table->size()), table->unit_count() - 1);
 }
 
-Status StoreImpl::read_record_prefix(const IndexEntry& e, size_t raw_needed, RecordHeader* h, RawBuffer* raw) {
+Status StoreImpl::read_record_part(const IndexEntry& e, size_t raw_begin, size_t raw_end, RecordHeader* h,
+                                   RawBuffer* raw) {
   const size_t raw_len = (size_t{e.blocks_minus_one} + 1) * sb_.block_size;
   const uint32_t units = format::unit_count_for(static_cast<uint32_t>(raw_len), kDecodeUnit);
   const size_t fixed = format::kRecordHeaderSize + format::unit_table_size(units);
-  auto whole = [&] { return read_record(e.record_offset, e.record_length, h, raw, nullptr, raw_needed); };
+  auto whole = [&] { return read_record(e.record_offset, e.record_length, h, raw, nullptr, raw_end); };
   if (is_damage_sentinel(e.record_offset)) return whole();
   if (e.record_length == format::record_total_length(static_cast<uint32_t>(raw_len)))
     return read_raw_record(e, raw_len, h, raw);
-  // (A record longer than a raw one of its blocks is none vblk writes: the
-  // whole read says what it is.)
-  if (!unit_tables_ || raw_needed >= raw_len || raw_len <= kDecodeUnit || e.record_length <= fixed ||
-      e.record_length >= format::kRecordHeaderSize + raw_len)
+  // A read that needs no unit before the one holding raw_begin, on an image
+  // whose units may be independent: the header and table are read first,
+  // then only the units the table says are needed (the units before them
+  // too when they are chained).
+  const bool skip_leading = independent_units_ && raw_begin >= kDecodeUnit;
+  // (A record longer than a raw one of its blocks is none vblk writes, nor
+  // a range past the record's end: the whole read says what is wrong.)
+  if (!unit_tables_ || (raw_end >= raw_len && !skip_leading) || raw_begin >= raw_len || raw_begin >= raw_end ||
+      raw_len <= kDecodeUnit || e.record_length <= fixed || e.record_length >= format::kRecordHeaderSize + raw_len)
     return whole();
-  // One read of what the table will most likely say is needed, should the
-  // record's units have compressed to about the same size: its header and
-  // table, and its frame up to the unit holding the last byte needed, with
-  // a margin. Otherwise a second read fetches the rest.
-  const size_t units_needed = format::unit_count_for(static_cast<uint32_t>(raw_needed), kDecodeUnit);
-  const size_t frame_guess = (e.record_length - fixed) * units_needed / units;
-  const size_t guess = fixed + frame_guess + frame_guess / 16 + 512;
-  if (guess >= e.record_length) return whole();
+  // Otherwise one read of what the table will most likely say is needed,
+  // should the record's units have compressed to about the same size: its
+  // header and table, and its frame up to the unit holding the last byte
+  // needed, with a margin. A second read fetches the rest.
+  size_t guess = fixed;
+  if (!skip_leading) {
+    const size_t units_needed = format::unit_count_for(static_cast<uint32_t>(raw_end), kDecodeUnit);
+    const size_t frame_guess = (e.record_length - fixed) * units_needed / units;
+    guess = fixed + frame_guess + frame_guess / 16 + 512;
+    if (guess >= e.record_length) return whole();
+  }
   // Reused by the thread's next reads: no allocation per record.
   thread_local RawBuffer buf;
   buf.resize(guess);
@@ -346,8 +367,8 @@ Status StoreImpl::read_record_prefix(const IndexEntry& e, size_t raw_needed, Rec
   // whole read says what is wrong with it).
   if (!(h->flags & format::kRecordFlagUnitTable) || h->raw_len != raw_len) return whole();
   // The table (longer than the guess if its units are smaller than 32 KiB),
-  // then the frame up to the unit needed. The table points into the buffer,
-  // so it is decoded again after the buffer grows.
+  // then the units needed. The table points into the buffer, so it is
+  // decoded again after the buffer grows.
   auto decode_table = [&] {
     return format::decode_unit_table({buf.data() + format::kRecordHeaderSize, have - format::kRecordHeaderSize},
                                      h->stored_len, h->raw_len, h->payload_hash);
@@ -358,17 +379,36 @@ Status StoreImpl::read_record_prefix(const IndexEntry& e, size_t raw_needed, Rec
   VBLK_RETURN_IF_ERROR(read_to(format::kRecordHeaderSize + table_size));
   auto table = decode_table();
   if (!table) return table.status();
-  const uint32_t last = table->unit_of(raw_needed - 1);
-  const size_t prefix = format::kRecordHeaderSize + table->size() + table->end(last);
-  if (prefix > have) {
-    VBLK_RETURN_IF_ERROR(read_to(prefix));
+  const bool independent = h->flags & format::kRecordFlagIndependentUnits;
+  if (independent && !independent_units_) return whole();  // which refuses it
+  const uint32_t first = independent ? table->unit_of(raw_begin) : 0;
+  const uint32_t last = raw_end >= raw_len ? table->unit_count() - 1 : table->unit_of(raw_end - 1);
+  // Record offsets of the bytes of units first..last.
+  const size_t frames_at = format::kRecordHeaderSize + table->size();
+  const size_t lo = frames_at + table->start(first), hi = frames_at + table->end(last);
+  std::span<const uint8_t> bytes;
+  if (lo <= have) {
+    // They follow what was read (always so from unit 0).
+    if (hi > have) {
+      VBLK_RETURN_IF_ERROR(read_to(hi));
+      table = decode_table();
+      if (!table) return table.status();
+    }
+    bytes = {buf.data() + lo, hi - lo};
+  } else {
+    // Apart from it: read into the buffer past the table.
+    buf.resize(frames_at + (hi - lo));
+    have = frames_at;
+    auto got = file_->read_at(e.record_offset + lo, std::span<uint8_t>(buf.data() + frames_at, hi - lo));
+    if (!got) return got.status();
+    if (*got < hi - lo) return Status::corruption("record truncated at end of file");
     table = decode_table();
     if (!table) return table.status();
+    bytes = {buf.data() + frames_at, hi - lo};
   }
-  std::span<const uint8_t> frame(buf.data() + format::kRecordHeaderSize + table->size(), table->end(last));
-  VBLK_RETURN_IF_ERROR(table->check_units(frame, last));
+  VBLK_RETURN_IF_ERROR(table->check_units(bytes, first, last));
   raw->resize(h->raw_len);
-  return decompress_units(*table, frame, *raw, raw_needed);
+  return decompress_units(*table, independent, bytes, first, last, *raw);
 }
 
 Status StoreImpl::read_raw_record(const IndexEntry& e, size_t raw_len, RecordHeader* h, RawBuffer* raw) {

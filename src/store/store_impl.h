@@ -212,14 +212,30 @@ class BadSet {
   std::map<uint64_t, uint64_t> ranges_;  // first -> count
 };
 
+// How compress_payload lays out a payload longer than one kDecodeUnit
+// (format/unit_table.h; shorter ones are one frame without a table).
+enum class UnitLayout {
+  kNone,         // one frame, no unit table (index pages; images without kFeatureUnitTables)
+  kChained,      // a unit table, one frame cut at the units (images without kFeatureIndependentUnits)
+  kIndependent,  // a unit table, a frame per unit (provisional records: written fast, replaced later)
+  kSmaller,      // both, and kept independent unless that costs more than kMaxIndependentUnitsCost
+};
+// A final record takes independent units where its whole stored payload is
+// at most this much larger with them than with the chained frame
+// (compression.cc, "Decode units", says why).
+inline constexpr double kMaxIndependentUnitsCost = 0.01;
+inline bool independent_units_cost_too_much(size_t independent_bytes, size_t chained_bytes) {
+  return static_cast<double>(independent_bytes) > (1 + kMaxIndependentUnitsCost) * static_cast<double>(chained_bytes);
+}
 // zstd helpers (compression.cc; thread-local contexts). compress_payload
 // returns the record flags of what it put in *out: 0 when the result would
 // not be smaller than the input (store raw then), else compressed, with a
-// unit table first (format/unit_table.h) when `unit_table` and the payload
-// is longer than one kDecodeUnit. Up to level 9 it uses a faster level
-// where the level does not pay (unless exact_level); *used_level (when
-// given) says which.
-uint8_t compress_payload(std::span<const uint8_t> in, int level, bool unit_table, std::vector<uint8_t>* out,
+// unit table first (format/unit_table.h) when the payload is longer than
+// one kDecodeUnit and `layout` is not kNone, and the independent-units flag
+// when the units are independent frames. Up to level 9 it uses a faster
+// level where the level does not pay (unless exact_level); *used_level
+// (when given) says which.
+uint8_t compress_payload(std::span<const uint8_t> in, int level, UnitLayout layout, std::vector<uint8_t>* out,
                          int* used_level = nullptr, bool exact_level = false);
 // The faster levels compress_payload tries for an adaptive image level,
 // fastest first; only those below the image's level are tried
@@ -244,6 +260,12 @@ inline constexpr size_t kMaxRawRecordBytes = 32 * 1024;
 inline constexpr size_t kDecodeUnit = 32 * 1024;
 size_t compress_frame(std::span<const uint8_t> in, int level, std::span<uint8_t> out,
                       std::vector<uint32_t>* unit_ends = nullptr);
+// The frames of `in` at `level`, one per kDecodeUnit of input, back to back
+// in out (room for ZSTD_compressBound(in.size()) plus ZSTD_compressBound(0)
+// per unit). Returns their total size or a zstd error code; with
+// unit_ends, appends where each unit's frame ends.
+size_t compress_independent_units(std::span<const uint8_t> in, int level, std::span<uint8_t> out,
+                                  std::vector<uint32_t>* unit_ends = nullptr);
 Status decompress_payload(std::span<const uint8_t> in, std::span<uint8_t> out);
 // Decodes at least the first `needed` bytes of out (whole zstd blocks: a
 // payload compressed here has one per kDecodeUnit); the rest of out is
@@ -251,16 +273,19 @@ Status decompress_payload(std::span<const uint8_t> in, std::span<uint8_t> out);
 // whole frame is checked only when all of it is decoded, so callers verify
 // the payload's checksum first.
 Status decompress_payload_prefix(std::span<const uint8_t> in, std::span<uint8_t> out, size_t needed);
-// Decodes the frame that `table` describes (the payload past the table),
-// at least the first `needed` bytes of out, unit by unit; checks that each
-// unit's compressed bytes end where a zstd block ends and decode to that
-// unit's bytes, whole or partial read alike. frame may hold only the units
-// up to the one holding byte needed - 1.
-Status decompress_units(const format::UnitTable& table, std::span<const uint8_t> frame, std::span<uint8_t> out,
-                        size_t needed);
+// Decodes units first..last of the payload `table` describes into their
+// places in out (REQUIRES out.size() is the record's raw_len, and first ==
+// 0 unless `independent`) from `bytes`: the payload past the table from
+// the start of unit `first`, at least to the end of unit `last`. Checks
+// that each unit's bytes end where a zstd block (chained) or frame
+// (independent) ends and decode to exactly that unit's raw bytes. Chained,
+// the rest of out is scratch as for decompress_payload_prefix.
+Status decompress_units(const format::UnitTable& table, bool independent, std::span<const uint8_t> bytes,
+                        uint32_t first, uint32_t last, std::span<uint8_t> out);
 // The stored payload of record `h` into raw (REQUIRES raw.size() ==
 // h.raw_len), at least its first `needed` bytes: copied, or decompressed
-// past its unit table if it has one. The caller has checked the payload
+// past its unit table if it has one (every unit up to the one holding byte
+// needed - 1, in either layout). The caller has checked the payload
 // (StoreImpl::check_payload).
 Status decode_payload(const format::RecordHeader& h, std::span<const uint8_t> payload, std::span<uint8_t> raw,
                       size_t needed = SIZE_MAX);
@@ -355,10 +380,14 @@ class StoreImpl final : public ImageStore {
   Status read_record(uint64_t offset, uint32_t length_hint, format::RecordHeader* h, RawBuffer* raw,
                      std::vector<uint8_t>* stored = nullptr, size_t raw_needed = SIZE_MAX);
   // read_record(e.record_offset, e.record_length, h, raw, nullptr,
-  // raw_needed) for the DATA record of index entry e, which reads and checks
-  // only the part of a record with a unit table that holds the first
-  // raw_needed bytes. No lock needed.
-  Status read_record_prefix(const format::IndexEntry& e, size_t raw_needed, format::RecordHeader* h, RawBuffer* raw);
+  // raw_end) for the DATA record of index entry e, which reads, checks and
+  // decodes only the units of a record with a unit table that a read of
+  // its raw bytes [raw_begin, raw_end) needs: those up to the one holding
+  // byte raw_end - 1 when they are chained, only those holding the range
+  // when they are independent. The rest of *raw is left as it was. No
+  // lock needed.
+  Status read_record_part(const format::IndexEntry& e, size_t raw_begin, size_t raw_end, format::RecordHeader* h,
+                          RawBuffer* raw);
   // The same for a record stored raw (its length says so): the payload is
   // read straight into *raw and checked there, instead of being read with
   // the header and copied out (the copy took a fifth of the daemon on
@@ -581,6 +610,7 @@ class StoreImpl final : public ImageStore {
   const int level_;
   const uint32_t max_record_blocks_;
   const bool unit_tables_;  // the image has kFeatureUnitTables: DATA payloads get unit tables
+  const bool independent_units_;  // the image has kFeatureIndependentUnits: their units may be independent
   const bool flush_records_;  // the image has kFeatureFlushRecords: flushes append FLUSH records
   const bool resizable_;      // the image has kFeatureResizable: the metadata carries the capacity
   // Deferred compression is on (see kDeferredWriteLevel): writers compress

@@ -21,6 +21,7 @@
 #include <spdlog/spdlog.h>
 
 #include "format/format.h"
+#include "format/unit_table.h"
 #include "io/mem_file.h"
 #include "store/store_impl.h"
 #include "vblk/image_store.h"
@@ -40,6 +41,27 @@ void reseal_at(Bytes& b, uint64_t at, uint64_t size) {
   format::put_u64(b.data() + at + size - 8, format::hash64(b.data() + at, size - 8));
 }
 
+// Re-seals the payload hash of the record whose header is at `rec`, and
+// first, with a unit table, each unit's checksum in the table (as far as
+// the table's ends stay inside the payload).
+void reseal_payload(uint8_t* rec, uint32_t stored) {
+  const uint8_t flags = rec[5];
+  uint8_t* payload = rec + format::kRecordHeaderSize;
+  if ((flags & format::kRecordFlagUnitTable) && stored >= format::kUnitTableHeadSize) {
+    const uint64_t units = format::get_u32(payload + 4);
+    const uint64_t table = format::kUnitTableHeadSize + units * format::kUnitTableEntrySize;
+    uint32_t start = 0;
+    for (uint64_t i = 0; table <= stored && i < units; ++i) {
+      uint8_t* e = payload + format::kUnitTableHeadSize + i * format::kUnitTableEntrySize;
+      const uint32_t end = format::get_u32(e);
+      if (end < start || table + end > stored) break;
+      format::put_u64(e + 8, format::hash64(payload + table + start, end - start));
+      start = end;
+    }
+  }
+  format::put_u64(rec + 48, format::payload_hash(flags, {payload, stored}));
+}
+
 // Re-seals every checksum of the structures found where the format puts
 // them: record payloads and headers, segment headers, a one-chunk
 // metadata's hash, the slots and the superblock. Bounds come from the
@@ -57,7 +79,7 @@ void reseal(Bytes& b) {
         if (at + format::kRecordHeaderSize > b.size() || format::get_u32(b.data() + at) != format::kRecordMagic) break;
         const uint32_t stored = format::get_u32(b.data() + at + 36);
         if (b.size() - at - format::kRecordHeaderSize < stored) break;
-        format::put_u64(b.data() + at + 48, format::hash64(b.data() + at + format::kRecordHeaderSize, stored));
+        reseal_payload(b.data() + at, stored);
         reseal_at(b, at, format::kRecordHeaderSize);
         pos += format::record_total_length(stored);
       }
@@ -99,8 +121,10 @@ void inspect_and_export(vblk::ImageStore& st) {
     if (n == 0) break;
     buf.resize(n * st.block_size());
     (void)st.read_blocks(first, n, buf);
-    // One block alone decodes only a prefix of its record's frame.
+    // One block alone decodes only a prefix of its record's frame, or
+    // (the last, in a later unit) only its own unit when they are independent.
     (void)st.read_blocks(first, 1, {buf.data(), st.block_size()});
+    (void)st.read_blocks(first + n - 1, 1, {buf.data(), st.block_size()});
     (void)st.locate(first);
     (void)st.locate(first + n - 1);
     budget -= n;

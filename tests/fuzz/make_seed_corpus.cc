@@ -1,5 +1,6 @@
 // Writes small, valid images covering every record type, and a record of
-// several zstd blocks, into a directory: the seed corpus for fuzz_open.
+// two units (chained or independent), into a directory: the seed corpus
+// for fuzz_open.
 #include <cstdio>
 #include <filesystem>
 #include <random>
@@ -21,7 +22,12 @@ Status build(const std::string& path, uint32_t bs, int variant) {
   f.force = true;
   VBLK_RETURN_IF_ERROR(ImageStore::create(path, f));
   if (variant == 0) return Status::ok();
-  auto st = ImageStore::open(path, {});
+  // Variant 1 compresses at the image's level, where a record of two units
+  // may take chained units; the others write provisional records, whose
+  // units are independent.
+  OpenOptions o;
+  o.defer_compression = variant != 1;
+  auto st = ImageStore::open(path, o);
   if (!st) return st.status();
   std::mt19937 rng(variant);
   std::vector<uint8_t> data(size_t{bs} * 4);
@@ -33,8 +39,8 @@ Status build(const std::string& path, uint32_t bs, int variant) {
   VBLK_RETURN_IF_ERROR((*st)->set_bad(20, 2, true));
   if (variant == 2) VBLK_RETURN_IF_ERROR((*st)->checkpoint());
   VBLK_RETURN_IF_ERROR((*st)->write_blocks(100, data));
-  // 64 KiB that compress well: one record whose zstd frame has two 32 KiB
-  // blocks, for the reads that decode only a prefix of it.
+  // 64 KiB that compress well: one record of two 32 KiB units, for the
+  // reads that decode only some of them.
   std::vector<uint8_t> text(64 * 1024);
   for (size_t i = 0; i < text.size(); ++i) text[i] = static_cast<uint8_t>(i % 1024 == 0 ? rng() : 'a' + i % 26);
   VBLK_RETURN_IF_ERROR((*st)->write_blocks(128, text));

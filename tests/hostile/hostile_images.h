@@ -125,7 +125,12 @@ Bytes build_base() {
   auto file = std::make_unique<io::MemFile>("base.img");
   io::MemFile* mem = file.get();
   HOSTILE_CHECK_OK(store::write_empty_image(*file, *sb));
-  auto st = store::open_image_file(std::move(file), {});
+  // Compressed at the image's level (as an import is): each record of more
+  // than one unit takes the smaller of its unit layouts (vblk(5),
+  // Compression unit), so the base holds both.
+  OpenOptions o;
+  o.defer_compression = false;
+  auto st = store::open_image_file(std::move(file), o);
   HOSTILE_CHECK_OK(st.status());
   ImageStore& s = **st;
   HOSTILE_CHECK_OK(s.write_blocks(0, blocks(0, 64, true)));
@@ -136,6 +141,14 @@ Bytes build_base() {
   HOSTILE_CHECK_OK(s.trim_blocks(30, 10));
   HOSTILE_CHECK_OK(s.set_bad(400, 4, true));
   HOSTILE_CHECK_OK(s.write_blocks(1500, blocks(1500, 20, true)));
+  // 32 KiB written four times over: the chained frame stores the repeats
+  // in a few bytes each, independent frames in full: chained units.
+  Bytes repeated;
+  for (int i = 0; i < 4; ++i) {
+    const Bytes unit = blocks(800, 8, true);
+    repeated.insert(repeated.end(), unit.begin(), unit.end());
+  }
+  HOSTILE_CHECK_OK(s.write_blocks(800, repeated));
   HOSTILE_CHECK_OK(s.checkpoint());
   // The log tail, replayed on open.
   HOSTILE_CHECK_OK(s.write_blocks(500, blocks(500, 30, true)));
@@ -615,7 +628,9 @@ struct Generator {
   // Valid cases whose edit keeps every block's data: each read must return
   // what the base image holds there.
   inline static const std::set<std::string> kKeepsTheData = {
-      "base", "page-relocated", "entry-length-says-raw", "unit-size-4k", "sparse-1tib"};
+      "base",         "page-relocated",     "entry-length-says-raw",
+      "unit-size-4k", "indep-unit-size-4k", "indep-unit-unsized",
+      "sparse-1tib"};
   // The base image as a file, for the oracle to compare reads against.
   std::string reference_path() const { return dir + "/base-reference.bin"; }
 
@@ -697,8 +712,8 @@ void Generator::superblock_cases() {
       put_superblock(b, sb);
     });
   };
-  sb_case("feature-incompat-unknown", Expect::kReject, "unknown incompatible feature bit 0x10",
-          [](auto& sb) { sb.incompat_features |= 0x10; });
+  sb_case("feature-incompat-unknown", Expect::kReject, "unknown incompatible feature bit 0x20",
+          [](auto& sb) { sb.incompat_features |= 0x20; });
   sb_case("feature-incompat-all", Expect::kReject, "every incompatible feature bit set",
           [](auto& sb) { sb.incompat_features = ~0ull; });
   sb_case("feature-compat-unknown", Expect::kValid, "unknown compatible feature bit 0x8 (may be ignored)",
@@ -1188,98 +1203,227 @@ void Generator::log_cases() {
 }
 
 void Generator::unit_table_cases() {
-  // A checkpointed (not replayed) DATA record with a unit table: damage to
-  // it must fail the reads that need it, and vblk-inspect --check.
+  // A checkpointed (not replayed) DATA record with a unit table, in each
+  // layout: damage to it must fail the reads that need it, and
+  // vblk-inspect --check.
   const std::vector<Rec> data = records_of(layout, RecordType::kData, false);
-  const auto r = std::find_if(data.begin(), data.end(), [](const Rec& d) {
-    return (d.h.flags & format::kRecordFlagUnitTable) && d.h.raw_len == 32 * kBs;
-  });
-  if (r == data.end()) {
-    std::fprintf(stderr, "make_hostile: base image has no checkpointed record with a unit table\n");
+  auto with_table = [&](bool independent) {
+    const auto r = std::find_if(data.begin(), data.end(), [&](const Rec& d) {
+      return (d.h.flags & format::kRecordFlagUnitTable) && d.h.raw_len == 32 * kBs &&
+             ((d.h.flags & format::kRecordFlagIndependentUnits) != 0) == independent;
+    });
+    if (r == data.end()) {
+      std::fprintf(stderr, "make_hostile: base image has no checkpointed record with %s units\n",
+                   independent ? "independent" : "chained");
+      std::exit(1);
+    }
+    return *r;
+  };
+  for (const bool independent : {false, true}) {
+    const Rec r = with_table(independent);
+    const std::string prefix = independent ? "indep-" : "";
+    const std::string layout_note = independent ? " (independent units)" : " (chained units)";
+    const uint64_t payload = r.off + format::kRecordHeaderSize;
+    const uint64_t entry1 = payload + format::kUnitTableHeadSize + format::kUnitTableEntrySize;  // unit 1's
+    // The table's length, from the unit count in its head (bytes 4-7).
+    const uint64_t unit_count_at = payload + 4;
+    auto table_of = [=](const Bytes& b) { return format::unit_table_size(format::get_u32(b.data() + unit_count_at)); };
+    auto table_case = [&](const std::string& name, const std::string& what, const std::function<void(Bytes&)>& f) {
+      variant(prefix + name, Expect::kDamaged, what + layout_note, [&](Bytes& b, Layout&) { f(b); });
+    };
+    table_case("unit-damaged", "a byte of unit 1's compressed data flipped", [&](Bytes& b) {
+      b[payload + table_of(b) + format::get_u32(b.data() + entry1 - format::kUnitTableEntrySize) + 1] ^= 0x10;
+    });
+    table_case("unit-table-damaged", "a byte of the unit table flipped (unit 1's checksum)",
+               [&](Bytes& b) { b[entry1 + 9] ^= 1; });
+    table_case("unit-hash-lies", "unit 1's checksum wrong, the table's checksum matching it", [&](Bytes& b) {
+      b[entry1 + 9] ^= 1;
+      format::put_u64(b.data() + r.off + 48, format::payload_hash(r.h.flags, {b.data() + payload, table_of(b)}));
+      reseal(b, r.off, format::kRecordHeaderSize);
+    });
+    table_case("unit-ends-lie", "units 1 and 2 end at the same offset, checksums matching", [&](Bytes& b) {
+      format::put_u32(b.data() + entry1 + format::kUnitTableEntrySize, format::get_u32(b.data() + entry1));
+      reseal_record(b, r.off);
+    });
+    table_case("unit-ends-past-frame", "the last unit ends past the payload, checksums matching", [&](Bytes& b) {
+      uint8_t* last = b.data() + entry1 + 2 * format::kUnitTableEntrySize;
+      format::put_u32(last, format::get_u32(last) + 8);
+      reseal_record(b, r.off);
+    });
+    table_case("unit-ends-mid-block",
+               independent ? "unit 0 ends one byte into unit 1's frame (a frame spanning units), checksums matching"
+                           : "unit 0 ends one byte into unit 1's zstd block, checksums matching",
+               [&](Bytes& b) {
+                 uint8_t* first = b.data() + entry1 - format::kUnitTableEntrySize;
+                 format::put_u32(first, format::get_u32(first) + 1);
+                 reseal_record(b, r.off);
+               });
+    table_case("unit-count-huge", "the table's head claims 2^20 units, more than the payload holds",
+               [&](Bytes& b) { format::put_u32(b.data() + payload + 4, 1u << 20); });
+    table_case("unit-size-other", "unit size 16 KiB (the units are 32 KiB), checksums matching", [&](Bytes& b) {
+      format::put_u32(b.data() + payload, 16 * 1024);
+      reseal_record(b, r.off);
+    });
+  }
+
+  // The 128 KiB record of blocks 32-63 written again from `frames` (one
+  // frame, or one per unit) after a table of units of unit_bytes, with
+  // `flags`, the index pointing at it.
+  const auto old =
+      std::find_if(data.begin(), data.end(), [](const Rec& d) { return d.h.first == 32 && d.h.count == 32; });
+  if (old == data.end() || !(old->h.flags & format::kRecordFlagUnitTable)) {
+    std::fprintf(stderr, "make_hostile: base image has no 128 KiB record of blocks 32-63 with a unit table\n");
     std::exit(1);
   }
-  const uint64_t payload = r->off + format::kRecordHeaderSize;
-  const uint64_t entry1 = payload + format::kUnitTableHeadSize + format::kUnitTableEntrySize;  // unit 1's
-  // The table's length, from the unit count in its head (bytes 4-7).
-  const uint64_t unit_count_at = payload + 4;
-  auto table_of = [&](const Bytes& b) { return format::unit_table_size(format::get_u32(b.data() + unit_count_at)); };
-  auto table_case = [&](const std::string& name, const std::string& what, const std::function<void(Bytes&)>& f) {
-    variant(name, Expect::kDamaged, what, [&](Bytes& b, Layout&) { f(b); });
+  const Bytes old_raw = decompress(base, *old);
+  auto relocate = [old](Bytes& b, Layout& l, uint32_t unit_bytes, uint8_t flags, const std::vector<Bytes>& frames,
+                        const std::vector<uint32_t>& ends) {
+    Bytes packed;
+    for (const Bytes& f : frames) packed.insert(packed.end(), f.begin(), f.end());
+    Bytes payload(format::unit_table_size(static_cast<uint32_t>(ends.size())));
+    format::encode_unit_table(unit_bytes, ends, packed, payload);
+    payload.insert(payload.end(), packed.begin(), packed.end());
+    RecordHeader h = old->h;
+    h.flags = flags;
+    const uint64_t off = place_record(b, l, h, payload);
+    auto entries = page_entries(b, l, 0);
+    for (format::IndexEntry& e : entries)
+      if (e.record_offset == old->off)
+        e.record_offset = off, e.record_length = format::record_total_length(static_cast<uint32_t>(payload.size()));
+    install_page(b, l, 0, entries);
   };
-  table_case("unit-damaged", "a byte of unit 1's compressed data flipped", [&](Bytes& b) {
-    b[payload + table_of(b) + format::get_u32(b.data() + entry1 - format::kUnitTableEntrySize) + 1] ^= 0x10;
-  });
-  table_case("unit-table-damaged", "a byte of the unit table flipped (unit 1's checksum)",
-             [&](Bytes& b) { b[entry1 + 9] ^= 1; });
-  table_case("unit-hash-lies", "unit 1's checksum wrong, the table's checksum matching it", [&](Bytes& b) {
-    b[entry1 + 9] ^= 1;
-    format::put_u64(b.data() + r->off + 48, format::payload_hash(r->h.flags, {b.data() + payload, table_of(b)}));
-    reseal(b, r->off, format::kRecordHeaderSize);
-  });
-  table_case("unit-ends-lie", "units 1 and 2 end at the same offset, checksums matching", [&](Bytes& b) {
-    format::put_u32(b.data() + entry1 + format::kUnitTableEntrySize, format::get_u32(b.data() + entry1));
-    reseal_record(b, r->off);
-  });
-  table_case("unit-ends-past-frame", "the last unit ends past the payload, checksums matching", [&](Bytes& b) {
-    uint8_t* last = b.data() + entry1 + 2 * format::kUnitTableEntrySize;
-    format::put_u32(last, format::get_u32(last) + 8);
-    reseal_record(b, r->off);
-  });
-  table_case("unit-ends-mid-block", "unit 0 ends one byte into unit 1's zstd block, checksums matching",
-             [&](Bytes& b) {
-               uint8_t* first = b.data() + entry1 - format::kUnitTableEntrySize;
-               format::put_u32(first, format::get_u32(first) + 1);
-               reseal_record(b, r->off);
-             });
-  table_case("unit-count-huge", "the table's head claims 2^20 units, more than the payload holds",
-             [&](Bytes& b) { format::put_u32(b.data() + payload + 4, 1u << 20); });
-  table_case("unit-size-other", "unit size 16 KiB (the frame's blocks are 32 KiB), checksums matching",
-             [&](Bytes& b) {
-               format::put_u32(b.data() + payload, 16 * 1024);
-               reseal_record(b, r->off);
-             });
-  // Valid, though not what vblk writes: the 128 KiB record of blocks 32-63
-  // written again with 4 KiB units (a 520-byte table), the index pointing
-  // at it. Every block must read back as before.
-  variant("unit-size-4k", Expect::kValid, "a record with 32 units of 4 KiB (valid; vblk writes 32 KiB units)",
+  // One zstd frame of `raw` at level 3 (with its content size unless
+  // `unsized`), or the chained frame of units of unit_bytes (ends appended).
+  auto one_frame = [](std::span<const uint8_t> raw, bool unsized = false) {
+    ZSTD_CCtx* c = ZSTD_createCCtx();
+    ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, 3);
+    if (unsized) ZSTD_CCtx_setParameter(c, ZSTD_c_contentSizeFlag, 0);
+    Bytes frame(ZSTD_compressBound(raw.size()));
+    const size_t n = ZSTD_compress2(c, frame.data(), frame.size(), raw.data(), raw.size());
+    ZSTD_freeCCtx(c);
+    if (ZSTD_isError(n)) std::exit(1);
+    frame.resize(n);
+    return frame;
+  };
+  auto chained_frame = [&](uint32_t unit_bytes, std::vector<uint32_t>* ends) {
+    ZSTD_CCtx* c = ZSTD_createCCtx();
+    ZSTD_CCtx_setPledgedSrcSize(c, old_raw.size());
+    Bytes frame(ZSTD_compressBound(old_raw.size()));
+    ZSTD_outBuffer ob{frame.data(), frame.size(), 0};
+    for (size_t at = 0; at < old_raw.size(); at += unit_bytes) {
+      ZSTD_inBuffer ib{old_raw.data() + at, unit_bytes, 0};
+      const ZSTD_EndDirective how = at + unit_bytes == old_raw.size() ? ZSTD_e_end : ZSTD_e_flush;
+      for (size_t left = 1; left != 0;) {
+        left = ZSTD_compressStream2(c, &ob, &ib, how);
+        if (ZSTD_isError(left)) std::exit(1);
+      }
+      ends->push_back(static_cast<uint32_t>(ob.pos));
+    }
+    ZSTD_freeCCtx(c);
+    frame.resize(ob.pos);
+    return frame;
+  };
+  // Independent frames of the record's units of unit_bytes; `edit` may
+  // replace unit i's frame.
+  auto independent_frames = [&](uint32_t unit_bytes, const std::function<void(size_t, Bytes&)>& edit,
+                                std::vector<uint32_t>* ends) {
+    std::vector<Bytes> frames;
+    uint32_t at = 0;
+    for (size_t i = 0; i * unit_bytes < old_raw.size(); ++i) {
+      frames.push_back(one_frame({old_raw.data() + i * unit_bytes, unit_bytes}));
+      edit(i, frames.back());
+      ends->push_back(at += static_cast<uint32_t>(frames.back().size()));
+    }
+    return frames;
+  };
+  const std::function<void(size_t, Bytes&)> unchanged = [](size_t, Bytes&) {};
+  constexpr uint8_t kChained = format::kRecordFlagCompressed | format::kRecordFlagUnitTable;
+  constexpr uint8_t kIndependent = kChained | format::kRecordFlagIndependentUnits;
+  // Valid, though not what vblk writes: units of 4 KiB (a 520-byte table).
+  // Every block must read back as before.
+  variant("unit-size-4k", Expect::kValid, "a record with 32 chained units of 4 KiB (valid; vblk writes 32 KiB units)",
           [&](Bytes& b, Layout& l) {
-            const auto old = std::find_if(data.begin(), data.end(),
-                                          [](const Rec& d) { return d.h.first == 32 && d.h.count == 32; });
-            if (old == data.end()) std::exit(1);  // the base image changed
-            const Bytes raw = decompress(b, *old);
-            ZSTD_CCtx* c = ZSTD_createCCtx();
-            ZSTD_CCtx_setPledgedSrcSize(c, raw.size());
-            Bytes frame(ZSTD_compressBound(raw.size()));
-            ZSTD_outBuffer ob{frame.data(), frame.size(), 0};
             std::vector<uint32_t> ends;
-            for (size_t at = 0; at < raw.size(); at += kBs) {
-              ZSTD_inBuffer ib{raw.data() + at, kBs, 0};
-              const ZSTD_EndDirective how = at + kBs == raw.size() ? ZSTD_e_end : ZSTD_e_flush;
-              for (size_t left = 1; left != 0;) {
-                left = ZSTD_compressStream2(c, &ob, &ib, how);
-                if (ZSTD_isError(left)) std::exit(1);
-              }
-              ends.push_back(static_cast<uint32_t>(ob.pos));
-            }
-            ZSTD_freeCCtx(c);
-            frame.resize(ob.pos);
-            Bytes payload(format::unit_table_size(static_cast<uint32_t>(ends.size())));
-            format::encode_unit_table(kBs, ends, frame, payload);
-            payload.insert(payload.end(), frame.begin(), frame.end());
-            RecordHeader h = old->h;
-            const uint64_t off = place_record(b, l, h, payload);
-            auto entries = page_entries(b, l, 0);
-            for (format::IndexEntry& e : entries)
-              if (e.record_offset == old->off)
-                e.record_offset = off, e.record_length = format::record_total_length(static_cast<uint32_t>(payload.size()));
-            install_page(b, l, 0, entries);
+            const Bytes frame = chained_frame(kBs, &ends);
+            relocate(b, l, kBs, kChained, {frame}, ends);
           });
-  table_case("unit-table-without-feature", "records with unit tables, the superblock without the feature bit",
-             [&](Bytes& b) {
-               format::Superblock sb = layout.sb;
-               sb.incompat_features &= ~format::kFeatureUnitTables;
-               put_superblock(b, sb);
-             });
+  variant("indep-unit-size-4k", Expect::kValid,
+          "a record with 32 independent units of 4 KiB (valid; vblk writes 32 KiB units)", [&](Bytes& b, Layout& l) {
+            std::vector<uint32_t> ends;
+            const std::vector<Bytes> frames = independent_frames(kBs, unchanged, &ends);
+            relocate(b, l, kBs, kIndependent, frames, ends);
+          });
+  constexpr uint32_t kUnit = 32 * 1024;
+  auto unit_case = [&](const std::string& name, Expect e, const std::string& what,
+                       const std::function<void(size_t, Bytes&)>& edit) {
+    variant(name, e, what, [&](Bytes& b, Layout& l) {
+      std::vector<uint32_t> ends;
+      const std::vector<Bytes> frames = independent_frames(kUnit, edit, &ends);
+      relocate(b, l, kUnit, kIndependent, frames, ends);
+    });
+  };
+  const std::span<const uint8_t> raw(old_raw);
+  unit_case("indep-unit-short", Expect::kDamaged, "independent unit 1 decodes to 16 KiB, checksums matching",
+            [&](size_t i, Bytes& f) {
+              if (i == 1) f = one_frame(raw.subspan(kUnit, kUnit / 2));
+            });
+  unit_case("indep-unit-long", Expect::kDamaged, "independent unit 3 decodes to 48 KiB, checksums matching",
+            [&](size_t i, Bytes& f) {
+              if (i == 3) f = one_frame(raw.subspan(kUnit, kUnit + kUnit / 2));
+            });
+  unit_case("indep-unit-long-unsized", Expect::kDamaged,
+            "independent unit 3 decodes to 48 KiB, its frame without a content size, checksums matching",
+            [&](size_t i, Bytes& f) {
+              if (i == 3) f = one_frame(raw.subspan(kUnit, kUnit + kUnit / 2), true);
+            });
+  unit_case("indep-unit-two-frames", Expect::kDamaged,
+            "independent unit 2 is two frames of 16 KiB (its bytes, but not one frame), checksums matching",
+            [&](size_t i, Bytes& f) {
+              if (i != 2) return;
+              f = one_frame(raw.subspan(2 * kUnit, kUnit / 2));
+              const Bytes second = one_frame(raw.subspan(2 * kUnit + kUnit / 2, kUnit / 2));
+              f.insert(f.end(), second.begin(), second.end());
+            });
+  unit_case("indep-unit-unsized", Expect::kValid,
+            "independent unit 1's frame without a content size (valid: it decodes to exactly its 32 KiB)",
+            [&](size_t i, Bytes& f) {
+              if (i == 1) f = one_frame(raw.subspan(kUnit, kUnit), true);
+            });
+  variant("indep-flag-on-chained-frame", Expect::kDamaged,
+          "the independent-units flag on a record whose units are one chained frame (each unit's bytes a frame "
+          "spanning units), checksums matching",
+          [&](Bytes& b, Layout& l) {
+            std::vector<uint32_t> ends;
+            const Bytes frame = chained_frame(kUnit, &ends);
+            relocate(b, l, kUnit, kIndependent, {frame}, ends);
+          });
+  variant("indep-flag-off-independent-frames", Expect::kDamaged,
+          "a record of independent frames without the independent-units flag (chained, unit 1 would need "
+          "unit 0's frame to go on), checksums matching",
+          [&](Bytes& b, Layout& l) {
+            std::vector<uint32_t> ends;
+            const std::vector<Bytes> frames = independent_frames(kUnit, unchanged, &ends);
+            relocate(b, l, kUnit, kChained, frames, ends);
+          });
+  const Rec indep = with_table(true);
+  variant("indep-flag-without-table", Expect::kDamaged,
+          "a record with the independent-units flag but no unit-table flag (header re-sealed)", [&](Bytes& b, Layout&) {
+            RecordHeader h = indep.h;
+            h.flags = format::kRecordFlagCompressed | format::kRecordFlagIndependentUnits;
+            put_record_header(b, indep.off, h);
+          });
+  auto feature_case = [&](const std::string& name, const std::string& what, uint64_t bit) {
+    variant(name, Expect::kDamaged, what, [this, bit](Bytes& b, Layout&) {
+      format::Superblock sb = layout.sb;
+      sb.incompat_features &= ~bit;
+      put_superblock(b, sb);
+    });
+  };
+  feature_case("unit-table-without-feature", "records with unit tables, the superblock without the feature bit",
+               format::kFeatureUnitTables);
+  feature_case("indep-units-without-feature",
+               "records with independent units, the superblock without the independent_units feature bit",
+               format::kFeatureIndependentUnits);
 }
 
 void Generator::other_cases() {

@@ -20,6 +20,10 @@ with open("raw.img", "wb") as f:
     put(10, bytes(rnd.getrandbits(8) for _ in range(10 * bs)))  # blocks 10..19, incompressible
     put(40, bytes(8 * bs))                 # written zeros: blocks 40..47 stay FREE
     put(100, (b"0123456789abcdef" * 256) * 200)                 # blocks 100..299, compressible
+    # Blocks 600..631, half random as fio's buffers: one record whose units
+    # share nothing (independent units), where those of 100..299 repeat
+    # each other (chained units).
+    put(600, b"".join(bytes(rnd.getrandbits(8) for _ in range(bs // 2)) + bytes([i]) * (bs // 2) for i in range(32)))
     put(1800, b"\x01")                     # one byte in block 1800, after the hole
     f.seek(size - 50)
     f.write(b"z" * 50)                     # tail of the partial last block 2048
@@ -53,7 +57,7 @@ vinspect img --check >check.txt
 grep -Eq "^check: clean, [0-9]+ records, $expected_used blocks verified" check.txt || fail "check: $(cat check.txt)"
 
 # Data read back through the store matches the raw file, block by block.
-for b in 0 1 10 15 19 40 100 299 1800 2048 500; do
+for b in 0 1 10 15 19 40 100 299 600 631 1800 2048 500; do
   vinspect img --block "$b" --json >"b$b.json"
   python3 - "$b" <<'PY' || fail "block $b differs"
 import json, sys
@@ -69,6 +73,13 @@ vinspect img --block 15 >b15.txt
 grep -q '^state: *USED' b15.txt || fail "block 15 text: $(cat b15.txt)"
 vinspect img --block 100 >b100.txt
 grep -q '^\*$' b100.txt || fail "repeated lines not collapsed: $(cat b100.txt)"
+# The unit layout each record took (vblk(5), Compression unit).
+[[ $(json_get b100.json 'j["units"]') == chained ]] || fail "blocks 100..: units $(json_get b100.json 'j["units"]')"
+[[ $(json_get b600.json 'j["units"]') == independent ]] || fail "blocks 600..: units $(json_get b600.json 'j["units"]')"
+[[ $(json_get b1800.json 'j["units"]') == None ]] || fail "block 1800 (one unit): units $(json_get b1800.json 'j["units"]')"
+grep -q '^payload: .*zstd-compressed, chained units' b100.txt || fail "block 100 text: $(cat b100.txt)"
+vinspect img --block 631 >b631.txt
+grep -q '^payload: .*zstd-compressed, independent units' b631.txt || fail "block 631 text: $(cat b631.txt)"
 
 # Importing into a larger capacity.
 vformat img2 --from raw.img --size 16M >/dev/null

@@ -52,7 +52,7 @@ std::vector<uint8_t> roundtrip(const std::vector<uint8_t>& stored, size_t raw_le
 // `expected_level`, which decompresses to the input.
 void expect_compressed_at(std::span<const uint8_t> in, int image_level, int expected_level) {
   std::vector<uint8_t> out;
-  ASSERT_TRUE(compress_payload(in, image_level, false, &out)) << "image level " << image_level;
+  ASSERT_TRUE(compress_payload(in, image_level, UnitLayout::kNone, &out)) << "image level " << image_level;
   EXPECT_EQ(out, frame_at(in, expected_level)) << "image level " << image_level;
   EXPECT_EQ(roundtrip(out, in.size()), std::vector<uint8_t>(in.begin(), in.end()));
 }
@@ -147,9 +147,9 @@ TEST(Compression, HighLevelsAreNotAdaptive) {
 TEST(Compression, IncompressibleIsStoredRaw) {
   auto in = test::random_bytes(64 * 1024, 3);
   std::vector<uint8_t> out;
-  EXPECT_FALSE(compress_payload(in, 3, false, &out));
-  EXPECT_FALSE(compress_payload(test::random_bytes(4096, 4), 3, false, &out));
-  EXPECT_FALSE(compress_payload(text(4096, 5), 0, false, &out));
+  EXPECT_FALSE(compress_payload(in, 3, UnitLayout::kNone, &out));
+  EXPECT_FALSE(compress_payload(test::random_bytes(4096, 4), 3, UnitLayout::kNone, &out));
+  EXPECT_FALSE(compress_payload(text(4096, 5), 0, UnitLayout::kNone, &out));
 }
 
 TEST(Compression, LargePayloadsFollowTheLastTrial) {
@@ -167,7 +167,7 @@ TEST(Compression, LargePayloadsFollowTheLastTrial) {
     }
     // ... while incompressible data is still found on every payload.
     std::vector<uint8_t> out;
-    EXPECT_FALSE(compress_payload(test::random_bytes(128 * 1024, 44), 3, false, &out));
+    EXPECT_FALSE(compress_payload(test::random_bytes(128 * 1024, 44), 3, UnitLayout::kNone, &out));
     // The fifth is a trial again: text gets level 3, and the next follow it.
     expect_compressed_at(text(128 * 1024, 45), 3, 3);
     expect_compressed_at(text(128 * 1024, 46), 3, 3);
@@ -262,7 +262,7 @@ TEST(Compression, LargePayloadsHaveABlockPerDecodeUnit) {
   std::thread([] {
     auto in = text(4 * kDecodeUnit + 4096, 11);
     std::vector<uint8_t> out;
-    ASSERT_TRUE(compress_payload(in, 3, false, &out));
+    ASSERT_TRUE(compress_payload(in, 3, UnitLayout::kNone, &out));
     EXPECT_EQ(block_lengths(out, in.size()),
               (std::vector<size_t>{kDecodeUnit, kDecodeUnit, kDecodeUnit, kDecodeUnit, 4096}));
     // A plain zstd frame, with its content size: any zstd decodes it.
@@ -342,7 +342,8 @@ TEST(Compression, PrefixDecodeRejectsDamagedFrames) {
 TEST(Compression, UnitTableHeadsLongPayloads) {
   auto in = text(4 * kDecodeUnit, 14);
   std::vector<uint8_t> out;
-  const uint8_t flags = compress_payload(in, 10, true, &out);  // above the adaptive levels: level 10 as given
+  const uint8_t flags =
+      compress_payload(in, 10, UnitLayout::kChained, &out);  // above the adaptive levels: level 10 as given
   ASSERT_EQ(flags, format::kRecordFlagCompressed | format::kRecordFlagUnitTable);
   format::RecordHeader h;
   h.type = format::RecordType::kData;
@@ -375,7 +376,7 @@ TEST(Compression, UnitTableHeadsLongPayloads) {
   std::vector<uint8_t> raw(in.size());
   EXPECT_TRUE(decode_payload(h, out, raw).is_corruption());
   // One unit or less: no table.
-  EXPECT_EQ(compress_payload(std::span<const uint8_t>(in.data(), kDecodeUnit), 10, true, &out),
+  EXPECT_EQ(compress_payload(std::span<const uint8_t>(in.data(), kDecodeUnit), 10, UnitLayout::kChained, &out),
             format::kRecordFlagCompressed);
 }
 
@@ -401,11 +402,246 @@ TEST(Compression, UnitsPastTheEndOfTheFrameAreRefused) {
   ASSERT_TRUE(table.is_ok()) << table.status().to_string();
   ASSERT_TRUE(table->check_units(frame, 3).is_ok());
   std::vector<uint8_t> raw(in.size());
-  ASSERT_TRUE(decompress_units(*table, frame, raw, 3 * kDecodeUnit).is_ok());
+  ASSERT_TRUE(decompress_units(*table, false, frame, 0, 2, raw).is_ok());
   EXPECT_TRUE(std::equal(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(3 * kDecodeUnit), raw.begin()));
-  Status s = decompress_units(*table, frame, raw, in.size());
+  Status s = decompress_units(*table, false, frame, 0, 3, raw);
   EXPECT_TRUE(s.is_corruption()) << s.to_string();
   EXPECT_NE(s.message().find("wrong length"), std::string::npos) << s.message();
+}
+
+// A payload as compress_payload made it with `flags`, and its header.
+struct Payload {
+  std::vector<uint8_t> bytes;
+  format::RecordHeader h;
+  Payload(std::vector<uint8_t> b, uint8_t flags, size_t raw_len) : bytes(std::move(b)) {
+    h.type = format::RecordType::kData;
+    h.flags = flags;
+    h.stored_len = static_cast<uint32_t>(bytes.size());
+    h.raw_len = static_cast<uint32_t>(raw_len);
+    h.payload_hash = format::payload_hash(flags, bytes);
+  }
+  format::UnitTable table() const {
+    auto t = format::decode_unit_table(bytes, h.stored_len, h.raw_len, h.payload_hash);
+    EXPECT_TRUE(t.is_ok()) << t.status().to_string();
+    return *t;
+  }
+  // The bytes past the table.
+  std::span<const uint8_t> frames() const {
+    const size_t table = format::unit_table_size(format::get_u32(bytes.data() + 4));
+    return std::span<const uint8_t>(bytes).subspan(table);
+  }
+  std::span<const uint8_t> unit(uint32_t i) const {
+    const auto t = table();
+    return frames().subspan(t.start(i), t.end(i) - t.start(i));
+  }
+};
+
+constexpr uint8_t kTableFlags = format::kRecordFlagCompressed | format::kRecordFlagUnitTable;
+constexpr uint8_t kIndependentFlags = kTableFlags | format::kRecordFlagIndependentUnits;
+
+// Independent units: a table, then a frame per unit. Each unit's bytes are
+// a plain zstd frame (with its content size) that any zstd decodes alone;
+// decompress_units fills only the units asked for, in their places.
+TEST(Compression, IndependentUnitsDecodeEachAlone) {
+  auto in = text(3 * kDecodeUnit + 8192, 16);  // the last unit is short
+  std::vector<uint8_t> out;
+  const uint8_t flags = compress_payload(in, 10, UnitLayout::kIndependent, &out);
+  ASSERT_EQ(flags, kIndependentFlags);
+  const Payload p(out, flags, in.size());
+  const auto table = p.table();
+  ASSERT_EQ(table.unit_count(), 4u);
+  EXPECT_TRUE(table.check_units(p.frames(), 0, 3).is_ok());
+  for (uint32_t u = 0; u < 4; ++u) {
+    SCOPED_TRACE("unit " + std::to_string(u));
+    const size_t begin = u * kDecodeUnit, len = table.unit_raw_bytes(u, p.h.raw_len);
+    EXPECT_EQ(len, u < 3 ? kDecodeUnit : 8192);
+    const auto bytes = p.unit(u);
+    EXPECT_EQ(ZSTD_getFrameContentSize(bytes.data(), bytes.size()), len);
+    std::vector<uint8_t> plain(len);
+    EXPECT_EQ(ZSTD_decompress(plain.data(), plain.size(), bytes.data(), bytes.size()), len);
+    EXPECT_TRUE(std::equal(plain.begin(), plain.end(), in.begin() + static_cast<std::ptrdiff_t>(begin)));
+    EXPECT_TRUE(table.check_units(bytes, u, u).is_ok());
+    std::vector<uint8_t> raw(in.size(), 0xee);
+    ASSERT_TRUE(decompress_units(table, true, bytes, u, u, raw).is_ok());
+    for (size_t i = 0; i < raw.size(); ++i) {
+      const bool inside = i >= begin && i < begin + len;
+      if (raw[i] != (inside ? in[i] : 0xee)) {
+        ADD_FAILURE() << "byte " << i << " " << (inside ? "wrong" : "written outside the unit");
+        break;
+      }
+    }
+  }
+  // Units 1 and 2 together, from the start of unit 1.
+  const auto both = p.frames().subspan(table.start(1), table.end(2) - table.start(1));
+  std::vector<uint8_t> raw(in.size(), 0xee);
+  ASSERT_TRUE(decompress_units(table, true, both, 1, 2, raw).is_ok());
+  EXPECT_TRUE(std::equal(in.begin() + kDecodeUnit, in.begin() + 3 * kDecodeUnit, raw.begin() + kDecodeUnit));
+  // A whole decode, and a prefix one, go through every unit needed.
+  for (size_t needed : {size_t{1}, kDecodeUnit + 1, in.size()}) {
+    std::vector<uint8_t> whole(in.size());
+    ASSERT_TRUE(decode_payload(p.h, p.bytes, whole, needed).is_ok());
+    EXPECT_TRUE(std::equal(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(needed), whole.begin()));
+  }
+}
+
+// Damage to one unit: independent, every other unit still checks and
+// decodes on its own; chained, a read of any later unit checks the damaged
+// one on its way.
+TEST(Compression, DamagedUnitLeavesTheOtherIndependentUnitsReadable) {
+  auto in = test::half_compressible_blocks(32, 4096, 18);
+  for (const UnitLayout layout : {UnitLayout::kChained, UnitLayout::kIndependent}) {
+    const bool independent = layout == UnitLayout::kIndependent;
+    SCOPED_TRACE(independent ? "independent" : "chained");
+    std::vector<uint8_t> out;
+    const uint8_t flags = compress_payload(in, 3, layout, &out, nullptr, true);
+    ASSERT_EQ(flags, independent ? kIndependentFlags : kTableFlags);
+    Payload p(out, flags, in.size());
+    const auto table = p.table();
+    ASSERT_EQ(table.unit_count(), 4u);
+    const size_t at = table.size() + (table.start(1) + table.end(1)) / 2;
+    p.bytes[at] ^= 0x40;  // unit 1; the table (and so payload_hash) unchanged
+    for (uint32_t u = 0; u < 4; ++u) {
+      SCOPED_TRACE("unit " + std::to_string(u));
+      const uint32_t first = independent ? u : 0;
+      const auto bytes = p.frames().subspan(table.start(first), table.end(u) - table.start(first));
+      Status checked = table.check_units(bytes, first, u);
+      if (u == 1 || (!independent && u > 1)) {
+        EXPECT_TRUE(checked.is_corruption()) << checked.to_string();
+        EXPECT_NE(checked.message().find("unit 1 of the payload: checksum mismatch"), std::string::npos);
+        continue;
+      }
+      ASSERT_TRUE(checked.is_ok()) << checked.to_string();
+      std::vector<uint8_t> raw(in.size());
+      ASSERT_TRUE(decompress_units(table, independent, bytes, first, u, raw).is_ok());
+      EXPECT_TRUE(
+          std::equal(in.begin() + u * kDecodeUnit, in.begin() + (u + 1) * kDecodeUnit, raw.begin() + u * kDecodeUnit));
+    }
+  }
+}
+
+// Independent units that break the rules, checksums matching: a unit that
+// decodes to fewer or more bytes than its share, a unit that is two frames,
+// and ends that cut a frame so that it spans two units. Each is refused by
+// the check it names, on a whole decode as on a read of the unit alone.
+TEST(Compression, IndependentUnitsThatBreakTheRulesAreRefused) {
+  auto in = text(4 * kDecodeUnit, 19);
+  auto frame_of = [](std::span<const uint8_t> raw) { return zstd_at(raw, 3); };
+  auto unit_raw = [&](size_t u) { return std::span<const uint8_t>(in).subspan(u * kDecodeUnit, kDecodeUnit); };
+  // A payload of these frames, ends shifted by `shift` after unit 0.
+  auto payload_of = [](const std::vector<std::vector<uint8_t>>& frames, int shift) {
+    std::vector<uint8_t> packed;
+    std::vector<uint32_t> ends;
+    for (const auto& f : frames) {
+      packed.insert(packed.end(), f.begin(), f.end());
+      ends.push_back(static_cast<uint32_t>(packed.size()));
+    }
+    ends[0] = static_cast<uint32_t>(static_cast<int>(ends[0]) + shift);
+    std::vector<uint8_t> bytes(format::unit_table_size(static_cast<uint32_t>(ends.size())));
+    format::encode_unit_table(static_cast<uint32_t>(kDecodeUnit), ends, packed, bytes);
+    bytes.insert(bytes.end(), packed.begin(), packed.end());
+    return bytes;
+  };
+  std::vector<std::vector<uint8_t>> frames;
+  for (size_t u = 0; u < 4; ++u) frames.push_back(frame_of(unit_raw(u)));
+  auto expect_refused = [&](const std::vector<uint8_t>& bytes, uint32_t unit, const std::string& why) {
+    const Payload p(bytes, kIndependentFlags, in.size());
+    const auto table = p.table();
+    ASSERT_TRUE(table.check_units(p.frames(), 0, 3).is_ok());
+    std::vector<uint8_t> raw(in.size());
+    Status alone = decompress_units(table, true, p.unit(unit), unit, unit, raw);
+    Status whole = decode_payload(p.h, p.bytes, raw);
+    for (const Status& s : {alone, whole}) {
+      EXPECT_TRUE(s.is_corruption()) << why << ": " << s.to_string();
+      EXPECT_NE(s.message().find("unit " + std::to_string(unit) + why), std::string::npos) << s.message();
+    }
+  };
+  {
+    const Payload good(payload_of(frames, 0), kIndependentFlags, in.size());
+    std::vector<uint8_t> raw(in.size());
+    ASSERT_TRUE(decode_payload(good.h, good.bytes, raw).is_ok());
+    EXPECT_EQ(raw, in);
+  }
+  auto with = [&](size_t u, std::vector<uint8_t> f) {
+    auto edited = frames;
+    edited[u] = std::move(f);
+    return edited;
+  };
+  expect_refused(payload_of(with(1, frame_of(unit_raw(1).first(kDecodeUnit / 2))), 0), 1,
+                 " does not decode to its bytes");
+  expect_refused(payload_of(with(2, frame_of(std::span<const uint8_t>(in).subspan(kDecodeUnit, 2 * kDecodeUnit))), 0),
+                 2, " does not decode to its bytes");
+  // The same, in frames that do not say their size.
+  ZSTD_CCtx* c = ZSTD_createCCtx();
+  ZSTD_CCtx_setParameter(c, ZSTD_c_contentSizeFlag, 0);
+  auto unsized = [&](std::span<const uint8_t> raw) {
+    std::vector<uint8_t> f(ZSTD_compressBound(raw.size()));
+    f.resize(ZSTD_compress2(c, f.data(), f.size(), raw.data(), raw.size()));
+    return f;
+  };
+  expect_refused(payload_of(with(3, unsized(std::span<const uint8_t>(in).subspan(0, 2 * kDecodeUnit))), 0), 3,
+                 " does not decode to its bytes");
+  expect_refused(payload_of(with(3, unsized(unit_raw(3).first(100))), 0), 3, " does not decode to its bytes");
+  {
+    // Exactly its bytes without saying so: valid.
+    const Payload p(payload_of(with(3, unsized(unit_raw(3))), 0), kIndependentFlags, in.size());
+    std::vector<uint8_t> raw(in.size());
+    ASSERT_TRUE(decode_payload(p.h, p.bytes, raw).is_ok());
+    EXPECT_EQ(raw, in);
+  }
+  ZSTD_freeCCtx(c);
+  // Two frames that make the unit's bytes between them.
+  auto two = frame_of(unit_raw(1).first(kDecodeUnit / 2));
+  const auto second = frame_of(unit_raw(1).subspan(kDecodeUnit / 2));
+  two.insert(two.end(), second.begin(), second.end());
+  expect_refused(payload_of(with(1, two), 0), 1, " is not one zstd frame");
+  // Unit 0's frame spanning into unit 1's bytes, and the other way.
+  expect_refused(payload_of(frames, 1), 0, " is not one zstd frame");
+  expect_refused(payload_of(frames, -1), 0, " is not one zstd frame");
+  // One chained frame flagged as independent units.
+  std::vector<uint8_t> chained;
+  ASSERT_EQ(compress_payload(in, 10, UnitLayout::kChained, &chained), kTableFlags);
+  expect_refused(chained, 0, " is not one zstd frame");
+}
+
+// The choice (UnitLayout::kSmaller): independent units where they cost at
+// most kMaxIndependentUnitsCost over the chained frame, the whole stored
+// payloads compared; the chained frame where units repeat each other.
+TEST(Compression, FinalPayloadsTakeIndependentUnitsWhereTheyCostLittle) {
+  auto sizes = [](std::span<const uint8_t> in, UnitLayout layout, uint8_t* flags) {
+    std::vector<uint8_t> out;
+    *flags = compress_payload(in, 3, layout, &out, nullptr, true);
+    return out;
+  };
+  uint8_t flags = 0, chained_flags = 0, independent_flags = 0;
+  // Half-random blocks (as fio's buffers): the units share little.
+  const auto blocks = test::half_compressible_blocks(32, 4096, 20);
+  const auto chosen = sizes(blocks, UnitLayout::kSmaller, &flags);
+  const auto chained = sizes(blocks, UnitLayout::kChained, &chained_flags);
+  const auto independent = sizes(blocks, UnitLayout::kIndependent, &independent_flags);
+  ASSERT_EQ(chained_flags, kTableFlags);
+  ASSERT_EQ(independent_flags, kIndependentFlags);
+  EXPECT_LE(independent.size(), chained.size() * 101 / 100);
+  EXPECT_EQ(flags, kIndependentFlags);
+  EXPECT_EQ(chosen, independent);
+  // 32 KiB of text four times over: the chained frame stores the repeats
+  // in a few bytes; independent frames would store each in full.
+  const auto unit = text(kDecodeUnit, 21);
+  std::vector<uint8_t> repeated;
+  for (int i = 0; i < 4; ++i) repeated.insert(repeated.end(), unit.begin(), unit.end());
+  const auto chosen_text = sizes(repeated, UnitLayout::kSmaller, &flags);
+  const auto chained_text = sizes(repeated, UnitLayout::kChained, &chained_flags);
+  const auto independent_text = sizes(repeated, UnitLayout::kIndependent, &independent_flags);
+  EXPECT_GT(independent_text.size(), 2 * chained_text.size());
+  EXPECT_EQ(flags, kTableFlags);
+  EXPECT_EQ(chosen_text, chained_text);
+  // kIndependent (provisional records) keeps them whatever they cost.
+  EXPECT_EQ(independent_flags, kIndependentFlags);
+  // The threshold itself.
+  EXPECT_FALSE(independent_units_cost_too_much(1010, 1000));
+  EXPECT_TRUE(independent_units_cost_too_much(1011, 1000));
+  // Data that does not compress either way is stored raw.
+  std::vector<uint8_t> out;
+  EXPECT_EQ(compress_payload(test::random_bytes(128 * 1024, 22), 3, UnitLayout::kSmaller, &out, nullptr, true), 0);
 }
 
 }  // namespace

@@ -242,14 +242,16 @@ TEST(FormatTest, ManPageExampleSuperblock) {
   sb.block_count = 16384;
   sb.created_unix = 1735689600;
   sb.label = "example";
-  sb.incompat_features = kFeatureUnitTables | kFeatureDeferredCompression | kFeatureFlushRecords | kFeatureResizable;
+  sb.incompat_features = kFeatureUnitTables | kFeatureDeferredCompression | kFeatureFlushRecords | kFeatureResizable |
+                         kFeatureIndependentUnits;
   const std::array<uint8_t, 16> uuid = {0x1b, 0x4e, 0x28, 0xba, 0x2f, 0xa1, 0x41, 0xd2,
                                         0x88, 0x3f, 0x00, 0x16, 0xd3, 0xcc, 0xa4, 0x27};
   sb.uuid = uuid;
   const auto b = encoded(sb);
-  EXPECT_EQ(b[16], 0x0f);  // incompat_features: unit_tables, deferred_compression, flush_records, resizable
+  EXPECT_EQ(b[16], 0x1f);  // incompat_features: unit_tables, deferred_compression, flush_records, resizable,
+                           // independent_units
   EXPECT_EQ(get_u32(b.data() + 56), 4096u);
-  EXPECT_EQ(get_u64(b.data() + 504), 0x53E70A2089D23436ull);
+  EXPECT_EQ(get_u64(b.data() + 504), 0xA475FB4F19E11612ull);
 }
 
 // The rest of vblk(5)'s EXAMPLE: the image it describes, opened, block 5
@@ -267,7 +269,7 @@ TEST(FormatTest, ManPageExampleLog) {
   io::MemFile* mem = file.get();
   ASSERT_TRUE(store::write_empty_image(*file, *sb).is_ok());
   std::vector<uint8_t> b = mem->contents();
-  EXPECT_EQ(get_u64(b.data() + 504), 0x53E70A2089D23436ull);
+  EXPECT_EQ(get_u64(b.data() + 504), 0xA475FB4F19E11612ull);
   EXPECT_EQ(get_u64(b.data() + kCheckpointOffset[0] + 504), 0x0F6A9E1BF582E606ull);
   EXPECT_EQ(b.size(), 8704u);
   OpenOptions o;
@@ -341,6 +343,38 @@ TEST(FormatTest, UnitTableRoundTrip) {
   EXPECT_TRUE(head->check_units(p.frame().first(250), 2).is_corruption());
 }
 
+// A range of units (the bytes given start at the first one's start), as a
+// read of independent units checks them; damage in one unit fails only the
+// ranges that hold it.
+TEST(FormatTest, UnitTableChecksARangeOfUnits) {
+  TablePayload p;
+  auto t = decode_unit_table(p.bytes, p.stored(), TablePayload::kRaw, p.hash);
+  ASSERT_TRUE(t.is_ok()) << t.status().to_string();
+  EXPECT_EQ(t->start(0), 0u);
+  for (uint32_t i = 1; i < 4; ++i) EXPECT_EQ(t->start(i), p.ends[i - 1]);
+  EXPECT_EQ(t->unit_raw_bytes(3, TablePayload::kRaw), TablePayload::kUnit);
+  EXPECT_EQ(t->unit_raw_bytes(3, TablePayload::kRaw - 100), TablePayload::kUnit - 100);
+  auto range = [&](uint32_t first, uint32_t last) {
+    return p.frame().subspan(t->start(first), t->end(last) - t->start(first));
+  };
+  for (uint32_t first = 0; first < 4; ++first)
+    for (uint32_t last = first; last < 4; ++last)
+      EXPECT_TRUE(t->check_units(range(first, last), first, last).is_ok()) << first << ".." << last;
+  // Short of the last unit's end.
+  auto cut = range(1, 3);
+  EXPECT_TRUE(t->check_units(cut.first(cut.size() - 1), 1, 3).is_corruption());
+  // Damage in unit 1 (frame bytes 100..249).
+  p.frame()[120] ^= 1;
+  for (uint32_t first = 0; first < 4; ++first)
+    for (uint32_t last = first; last < 4; ++last) {
+      Status s = t->check_units(range(first, last), first, last);
+      EXPECT_EQ(s.is_ok(), first > 1 || last < 1) << first << ".." << last << ": " << s.to_string();
+      if (!s) {
+        EXPECT_NE(s.message().find("unit 1 of the payload"), std::string::npos) << s.message();
+      }
+    }
+}
+
 TEST(FormatTest, UnitTableRejectsDamage) {
   auto refused = [](TablePayload& p, const char* why, uint32_t raw = TablePayload::kRaw) {
     auto t = decode_unit_table(p.bytes, p.stored(), raw, p.hash);
@@ -406,15 +440,21 @@ Result<RecordHeader> round_trip(const RecordHeader& h) {
   return decode_record_header(buf);
 }
 
-// `flag` is accepted on a compressed DATA record (with `also` set too) and
-// refused on an uncompressed one and on a PAGE record.
-void expect_only_on_compressed_data(uint8_t flag, uint8_t also = 0) {
+// The header of a compressed DATA record of 32 blocks with `flags` too.
+RecordHeader compressed_data(uint8_t flags) {
   RecordHeader h;
   h.type = RecordType::kData;
   h.count = 32;
   h.stored_len = 100;
   h.raw_len = 131072;
-  h.flags = kRecordFlagCompressed | also | flag;
+  h.flags = kRecordFlagCompressed | flags;
+  return h;
+}
+
+// `flag` is accepted on a compressed DATA record (with `also` set too) and
+// refused on an uncompressed one and on a PAGE record.
+void expect_only_on_compressed_data(uint8_t flag, uint8_t also = 0) {
+  const RecordHeader h = compressed_data(also | flag);
   auto ok = round_trip(h);
   ASSERT_TRUE(ok.is_ok()) << ok.status().to_string();
   EXPECT_EQ(ok->flags, h.flags);
@@ -430,13 +470,20 @@ TEST(FormatTest, UnitTableFlagOnlyOnCompressedData) { expect_only_on_compressed_
 
 TEST(FormatTest, ProvisionalFlagOnlyOnCompressedData) {
   expect_only_on_compressed_data(kRecordFlagProvisional, kRecordFlagUnitTable);
-  RecordHeader h;
-  h.type = RecordType::kData;
-  h.count = 1;
-  h.stored_len = 100;
-  h.raw_len = 4096;
-  h.flags = kRecordFlagCompressed | 8;  // bit 3: reserved
+  EXPECT_TRUE(round_trip(compressed_data(16)).status().is_corruption());  // bit 4: reserved
+}
+
+TEST(FormatTest, IndependentUnitsFlagOnlyWithAUnitTable) {
+  expect_only_on_compressed_data(kRecordFlagIndependentUnits, kRecordFlagUnitTable);
+  RecordHeader h = compressed_data(kRecordFlagIndependentUnits);
+  auto refused = round_trip(h);
+  ASSERT_TRUE(refused.status().is_corruption());
+  EXPECT_NE(refused.status().message().find("independent units on a record without a unit table"), std::string::npos)
+      << refused.status().message();
+  h.flags |= kRecordFlagProvisional;
   EXPECT_TRUE(round_trip(h).status().is_corruption());
+  h.flags |= kRecordFlagUnitTable;
+  EXPECT_TRUE(round_trip(h).is_ok());
 }
 
 }  // namespace

@@ -8,7 +8,9 @@
 //     flush covered it) as its acknowledged contents or a later write;
 //   - a read of a block whose record is damaged fails with a corruption
 //     error (or, for a block in an intact unit of the record, returns its
-//     data), and check() names exactly the damaged record's live blocks;
+//     data: a unit before the damaged one, or any other when the units are
+//     independent), and check() names exactly the damaged record's live
+//     blocks;
 //   - ZERO, TRIM and BAD records whose header is damaged are replayed from
 //     the FLUSH record's descriptors: nothing is lost at all.
 #include <gtest/gtest.h>
@@ -87,6 +89,9 @@ class LogDamage : public ::testing::Test {
     OpenOptions o;
     o.background_maintenance = false;
     o.checkpoint_log_bytes = 1ull << 40;  // the one checkpoint is the workload's
+    // At the image's level, so that each record takes the smaller of its
+    // unit layouts: the log holds both.
+    o.defer_compression = false;
     auto st = ImageStore::open(path_, o);
     ASSERT_TRUE(st.is_ok());
     ImageStore& s = **st;
@@ -115,9 +120,12 @@ class LogDamage : public ::testing::Test {
         const uint64_t first = rng() % (kBlocks - n);
         if (bad.count(first) || std::any_of(bad.begin(), bad.end(), [&](uint64_t b) { return b >= first && b < first + n; }))
           return;
+        // Half-random blocks take independent units, repeated text chained
+        // ones (unless the record is one unit).
         Bytes data = kind == 0   ? Bytes(n * kBs)
-                     : kind < 4 ? test::random_bytes(n * kBs, rng())
-                                : test::half_compressible_blocks(n, kBs, rng());
+                     : kind < 4  ? test::random_bytes(n * kBs, rng())
+                     : kind == 4 ? test::half_compressible_blocks(n, kBs, rng())
+                                 : test::repeated_words(n * kBs, 32 * 1024, rng());
         ASSERT_TRUE(s.write_blocks(first, data).is_ok());
         for (uint64_t i = 0; i < n; ++i) current[first + i] = content_of({data.data() + i * kBs, kBs});
       } else if (kind < 8) {
@@ -156,6 +164,14 @@ class LogDamage : public ::testing::Test {
     std::set<uint64_t> segments;
     for (const Record& r : records_) segments.insert((r.off - data_start_) / kSegment);
     ASSERT_GE(segments.size(), 2u) << "the log must cross from one segment to the next";
+    auto with_flags = [&](uint8_t flags) {
+      constexpr uint8_t kLayout = format::kRecordFlagUnitTable | format::kRecordFlagIndependentUnits;
+      return std::count_if(records_.begin(), records_.end(),
+                           [&](const Record& r) { return (r.h.flags & kLayout) == flags; });
+    };
+    ASSERT_GE(with_flags(format::kRecordFlagUnitTable), 2) << "the log must hold records of chained units";
+    ASSERT_GE(with_flags(format::kRecordFlagUnitTable | format::kRecordFlagIndependentUnits), 2)
+        << "the log must hold records of independent units";
     spdlog::default_logger()->set_level(spdlog::level::err);
     for (Snapshot& snap : snaps_) ASSERT_NO_FATAL_FAILURE(open_undamaged(snap));
   }

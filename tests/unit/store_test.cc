@@ -36,6 +36,18 @@ class StoreTest : public ::testing::Test {
     EXPECT_TRUE(ImageStore::create(path_, f).is_ok());
     return reopen();
   }
+  // An image made before independent units (feature bit clear): its
+  // records' units are chained.
+  std::unique_ptr<ImageStore> make_chained() {
+    make().reset();
+    EXPECT_TRUE(test::edit_superblock(path_, [](format::Superblock& sb) {
+      EXPECT_TRUE(sb.incompat_features & format::kFeatureIndependentUnits);
+      sb.incompat_features &= ~format::kFeatureIndependentUnits;
+    }));
+    return reopen();
+  }
+  void reads_check_and_decode_only_the_units_they_need(bool independent);
+  void read_of_a_record_cut_by_the_end_of_the_file_fails(bool independent);
   std::unique_ptr<ImageStore> reopen(bool ro = false) {
     OpenOptions o;
     o.read_only = ro;
@@ -550,19 +562,22 @@ TEST_F(StoreTest, CheckReportsProgressAndStopsWhenAsked) {
 }
 
 // A read checks and decodes a record with a unit table (one per
-// kDecodeUnit of its blocks) only up to the unit that holds the last block
-// it needs: every block must come back right; damage must fail every read
-// that needs the damaged unit, while reads of the units before it still
-// succeed; and check(), which reads records whole, must name the damaged
-// block.
-TEST_F(StoreTest, ReadsCheckAndDecodeOnlyTheUnitsTheyNeed) {
-  auto st = make();
+// kDecodeUnit of its blocks) only in the units it needs: chained units up
+// to the one that holds the last block it needs, independent units only
+// those that hold its blocks. Every block must come back right; damage must
+// fail every read that needs the damaged unit, while reads of the other
+// units still succeed (chained: only those before it); and check(), which
+// reads records whole, must name the damaged block.
+void StoreTest::reads_check_and_decode_only_the_units_they_need(bool independent) {
+  auto st = independent ? make() : make_chained();
   constexpr uint64_t kUnit = store::kDecodeUnit / 4096;  // blocks per unit
   static_assert(32 % kUnit == 0 && 32 / kUnit >= 4, "the record must hold 4 units or more");
   auto data = test::half_compressible_blocks(32, 4096, 21);  // one 128 KiB record
   ASSERT_TRUE(st->write_blocks(64, data).is_ok());
-  ASSERT_TRUE(st->locate(64).value().compressed);
-  ASSERT_EQ(st->locate(64).value().record_offset, st->locate(95).value().record_offset);
+  const auto loc = st->locate(64).value();
+  ASSERT_TRUE(loc.compressed && loc.unit_table);
+  ASSERT_EQ(loc.independent_units, independent);
+  ASSERT_EQ(loc.record_offset, st->locate(95).value().record_offset);
   auto read_matches = [&](uint64_t first, uint64_t count) {
     std::vector<uint8_t> out(count * 4096);
     Status s = st->read_blocks(64 + first, count, out);
@@ -578,21 +593,36 @@ TEST_F(StoreTest, ReadsCheckAndDecodeOnlyTheUnitsTheyNeed) {
       EXPECT_TRUE(read_matches(first, count).is_ok());
     }
   // Damage in unit 2 (blocks 2 * kUnit to 3 * kUnit - 1).
-  const uint64_t start = 2 * kUnit, damaged = start + kUnit / 2;
+  const uint64_t start = 2 * kUnit, damaged = start + kUnit / 2, after = 3 * kUnit;
   ASSERT_TRUE(st->corrupt_block(64 + damaged).is_ok());
   for (uint64_t first : {uint64_t{0}, kUnit - 1, kUnit, start - 1})
     EXPECT_TRUE(read_matches(first, 1).is_ok()) << "block " << first;
   EXPECT_TRUE(read_matches(1, start - 1).is_ok());
-  for (auto [first, count] : std::vector<std::pair<uint64_t, uint64_t>>{
-           {start, 1}, {damaged, 1}, {31, 1}, {1, start}, {0, 32}}) {
+  std::vector<std::pair<uint64_t, uint64_t>> failing{{start, 1}, {damaged, 1}, {1, start}, {0, 32}, {after - 1, 2}};
+  // The units after the damaged one: independent, they read on their own.
+  const std::vector<std::pair<uint64_t, uint64_t>> later{{after, 1}, {31, 1}, {after, kUnit}};
+  for (auto [first, count] : later) {
+    if (independent)
+      EXPECT_TRUE(read_matches(first, count).is_ok()) << "blocks " << first << "+" << count;
+    else
+      failing.emplace_back(first, count);
+  }
+  for (auto [first, count] : failing) {
     Status s = read_matches(first, count);
     EXPECT_TRUE(s.is_corruption()) << "blocks " << first << "+" << count << ": " << s.to_string();
+    EXPECT_NE(s.message().find("unit 2 of the payload: checksum mismatch"), std::string::npos) << s.message();
   }
   auto report = st->check().value();
   EXPECT_FALSE(report.clean());
   bool named = false;
   for (auto& p : report.problems) named |= p.has_block && p.block == 64 + damaged;
   EXPECT_TRUE(named);
+}
+TEST_F(StoreTest, ReadsCheckAndDecodeOnlyTheChainedUnitsTheyNeed) {
+  reads_check_and_decode_only_the_units_they_need(false);
+}
+TEST_F(StoreTest, ReadsCheckAndDecodeOnlyTheIndependentUnitsTheyNeed) {
+  reads_check_and_decode_only_the_units_they_need(true);
 }
 
 // Units that compress unevenly: the units of blocks 0-23 hold mostly random
@@ -601,7 +631,7 @@ TEST_F(StoreTest, ReadsCheckAndDecodeOnlyTheUnitsTheyNeed) {
 // units) falls short of the end of block 20's unit and a second read
 // fetches the rest.
 TEST_F(StoreTest, ReadsPastTheGuessWhenUnitsCompressUnevenly) {
-  auto st = make();
+  auto st = make_chained();  // (a read of independent units reads the table first, then exactly what it needs)
   auto data = test::random_bytes(32 * 4096, 31);
   // Compressible where the incompressibility samples look (blocks 0 and
   // 16) and in the last quarter (blocks 24-31).
@@ -621,13 +651,15 @@ TEST_F(StoreTest, ReadsPastTheGuessWhenUnitsCompressUnevenly) {
 
 // The image file cut inside a record while the store has it open: a read
 // that needs the units past the cut fails as damage (the second read finds
-// the end of the file), one that needs only the units before it succeeds.
-TEST_F(StoreTest, ReadOfARecordCutByTheEndOfTheFileFails) {
-  auto st = make();
+// the end of the file), one that needs only the units before it succeeds;
+// with either layout.
+void StoreTest::read_of_a_record_cut_by_the_end_of_the_file_fails(bool independent) {
+  auto st = independent ? make() : make_chained();
   auto data = test::half_compressible_blocks(32, 4096, 23);  // one 128 KiB record
   ASSERT_TRUE(st->write_blocks(0, data).is_ok());
   const auto loc = st->locate(0).value();
   ASSERT_TRUE(loc.compressed);
+  ASSERT_EQ(loc.independent_units, independent);
   // Past the header, the table and a third of the frame: past the units of
   // blocks 0-7 (a quarter), before those of blocks 16-31.
   const size_t table = format::unit_table_size(static_cast<uint32_t>(32 * 4096 / store::kDecodeUnit));
@@ -643,6 +675,12 @@ TEST_F(StoreTest, ReadOfARecordCutByTheEndOfTheFileFails) {
     EXPECT_TRUE(s.is_corruption()) << "block " << b << ": " << s.to_string();
     EXPECT_NE(s.message().find("truncated at end of file"), std::string::npos) << s.message();
   }
+}
+TEST_F(StoreTest, ReadOfAChainedRecordCutByTheEndOfTheFileFails) {
+  read_of_a_record_cut_by_the_end_of_the_file_fails(false);
+}
+TEST_F(StoreTest, ReadOfAnIndependentRecordCutByTheEndOfTheFileFails) {
+  read_of_a_record_cut_by_the_end_of_the_file_fails(true);
 }
 
 // A unit table whose head claims more units than the record holds: a read

@@ -86,6 +86,23 @@ inline std::vector<uint8_t> half_compressible_blocks(size_t count, uint32_t bs, 
   return v;
 }
 
+// `period` bytes of words drawn at random, repeated to fill n bytes: with a
+// period of 32 KiB, text whose repeats a chained zstd frame finds across
+// decode units and independent frames cannot (vblk(5), Compression unit).
+inline std::vector<uint8_t> repeated_words(size_t n, size_t period, uint64_t seed) {
+  static const char* const words[] = {"block", "device", "the",     "record", "segment", "checkpoint",
+                                      "of",    "a",      "cleaner", "writes", "index",   "page"};
+  std::mt19937_64 rng(seed);
+  std::string unit;
+  while (unit.size() < period) {
+    unit += words[rng() % 12];
+    unit += rng() % 9 ? " " : ".\n";
+  }
+  std::vector<uint8_t> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = static_cast<uint8_t>(unit[i % period]);
+  return v;
+}
+
 // A whole file's bytes, and a file made of bytes (images copied and damaged).
 inline std::vector<uint8_t> slurp(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
