@@ -54,17 +54,33 @@ echo "work directory: $WORK"
 SAVED_SYSCTLS=()   # "key=value" to write back on exit
 BG_PIDS=()         # background processes this test started
 
+# mountinfo writes a space in a path as \040 (octal escapes): awk's mp
+# is field 5 unescaped.
+MOUNTINFO_AWK='function unesc(s,  out, c) {
+    out = ""
+    while (match(s, /\\[0-7][0-7][0-7]/)) {
+      c = substr(s, RSTART + 1, 3)
+      out = out substr(s, 1, RSTART - 1) sprintf("%c", substr(c, 1, 1) * 64 + substr(c, 2, 1) * 8 + substr(c, 3, 1))
+      s = substr(s, RSTART + 4)
+    }
+    return out s
+  }
+  { mp = unesc($5) }'
+
 # The mountpoints in /proc/self/mountinfo at or under DIR, innermost
 # (most recently mounted) first.
 mounts_under() {
-  awk -v d="$1" '$5 == d || index($5, d "/") == 1 { print $5 }' /proc/self/mountinfo | tac
+  awk -v d="$1" "$MOUNTINFO_AWK"' mp == d || index(mp, d "/") == 1 { print mp }' /proc/self/mountinfo | tac
 }
 
 # is_mounted DIR: something is mounted exactly at DIR.
-is_mounted() { awk -v d="$1" '$5 == d { f = 1 } END { exit !f }' /proc/self/mountinfo; }
+is_mounted() { awk -v d="$1" "$MOUNTINFO_AWK"' mp == d { f = 1 } END { exit !f }' /proc/self/mountinfo; }
 
 # fstype_at DIR: the filesystem type mounted at DIR (the last one).
-fstype_at() { awk -v d="$1" '$5 == d { for (i = 7; $i != "-"; i++); t = $(i + 1) } END { print t }' /proc/self/mountinfo; }
+fstype_at() {
+  awk -v d="$1" "$MOUNTINFO_AWK"' mp == d { for (i = 7; $i != "-"; i++); t = $(i + 1) } END { print t }' \
+    /proc/self/mountinfo
+}
 
 # Loop devices whose backing file is at or under DIR.
 loops_under() {
