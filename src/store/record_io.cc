@@ -5,6 +5,7 @@
 
 #include "format/unit_table.h"
 #include "store/store_impl.h"
+#include "util/bytes.h"
 
 namespace vblk::store {
 
@@ -12,21 +13,6 @@ using format::IndexEntry;
 using format::RecordHeader;
 using format::RecordType;
 
-namespace {
-
-bool is_zero(const uint8_t* p, size_t n) {
-  // Compare in 8-byte words; blocks are at least 512 bytes.
-  uint64_t acc = 0;
-  for (size_t i = 0; i + 8 <= n; i += 8) {
-    uint64_t w;
-    std::memcpy(&w, p + i, 8);
-    acc |= w;
-    if ((i & 511) == 0 && acc) return false;
-  }
-  return acc == 0;
-}
-
-}  // namespace
 
 std::vector<PendingRecord> StoreImpl::build_data_records(uint64_t first, std::span<const uint8_t> data, int level,
                                                         bool exact_level) {
@@ -68,10 +54,10 @@ std::vector<PendingRecord> StoreImpl::build_data_records(uint64_t first, std::sp
   // (at least one block).
   const uint64_t raw_record_blocks = std::max<uint64_t>(1, kMaxRawRecordBytes / bs);
   for (uint64_t i = 0; i < count;) {
-    bool zero = is_zero(data.data() + i * bs, bs);
+    bool zero = all_zero(data.data() + i * bs, bs);
     uint64_t j = i + 1;
     uint64_t limit = zero ? (1u << 30) : max_record_blocks_;
-    while (j < count && j - i < limit && is_zero(data.data() + j * bs, bs) == zero) ++j;
+    while (j < count && j - i < limit && all_zero(data.data() + j * bs, bs) == zero) ++j;
     if (zero) {
       PendingRecord& rec = out.emplace_back();
       rec.header.type = RecordType::kZero;
