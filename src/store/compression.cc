@@ -77,7 +77,7 @@
 #include <cstring>
 
 #include "format/unit_table.h"
-#include "store/store_impl.h"
+#include "store/compression.h"
 
 namespace vblk::store {
 

@@ -7,7 +7,7 @@
 #include <thread>
 
 #include "format/unit_table.h"
-#include "store/store_impl.h"
+#include "store/compression.h"
 #include "test_util.h"
 
 namespace vblk::store {
