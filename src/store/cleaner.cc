@@ -18,13 +18,14 @@ using format::RecordType;
 bool StoreImpl::checkpoint_due_locked() const {
   const uint64_t page_bytes = uint64_t{sb_.entries_per_page} * sizeof(IndexEntry);
   return log_since_checkpoint_ >= opts_.checkpoint_log_bytes ||
-         dirty_pages_ * page_bytes >= opts_.index_cache_bytes / 2 || pending_free_.size() >= clean_batch();
+         dirty_pages_ * page_bytes >= opts_.index_cache_bytes / 2 ||
+         segments_.count(SegmentState::kEmptied) >= clean_batch();
 }
 
 size_t StoreImpl::clean_batch() const {
   // Emptied segments wait for a checkpoint (and a second one to be reused),
   // so the batch also stays small beside the segments in use: 1/16 of them.
-  const uint64_t in_use = segs_.size() - free_segs_.size();
+  const uint64_t in_use = segments_.size() - segments_.count(SegmentState::kFree);
   const uint64_t by_log = std::max<uint64_t>(kCleanBatch, opts_.checkpoint_log_bytes / sb_.segment_size);
   return static_cast<size_t>(std::clamp<uint64_t>(in_use / 16, kCleanBatch, by_log));
 }
@@ -38,23 +39,29 @@ std::vector<uint8_t> StoreImpl::encode_meta_locked() const {
   m.stored_bytes = stored_;
   m.pages.reserve(page_dir_.size());
   for (auto& [page_no, loc] : page_dir_) m.pages.push_back({page_no, loc.offset, loc.length, 0});
-  m.segments.reserve(segs_.size());
-  for (uint64_t i = 0; i < segs_.size(); ++i) {
+  m.segments.reserve(segments_.size());
+  for (uint64_t i = 0; i < segments_.size(); ++i) {
     // Punched segments are free from this checkpoint on (step 4 of
     // checkpoint_locked); emptied ones and those still to punch are
     // released: not needed, not yet allocatable.
-    auto in = [i](const std::vector<uint64_t>& v) { return std::find(v.begin(), v.end(), i) != v.end(); };
-    if (in(punched_)) {
+    const SegmentState state = segments_.state(i);
+    if (state == SegmentState::kPunched)
       m.segments.push_back({0, 0});
-    } else if (in(pending_free_) || in(to_punch_) || in(punching_)) {
+    else if (segments_.reclaiming(i))
       m.segments.push_back(format::MetaSegmentEntry::released());
-    } else {
-      m.segments.push_back({segs_[i].live, segs_[i].fill});
-    }
+    else
+      m.segments.push_back({segments_.info(i).live, segments_.info(i).fill});
   }
   m.bad_ranges.assign(bad_.ranges().begin(), bad_.ranges().end());
   if (resizable_) m.block_count = block_count_;
   return format::encode_checkpoint_meta(m);
+}
+
+void StoreImpl::restore_meta_chunks_locked(const std::vector<PageLocation>& written,
+                                           std::vector<PageLocation> old) {
+  for (auto& loc : written) segments_.remove_live(segment_of(loc.offset), loc.length);
+  for (auto& loc : old) segments_.add_live(segment_of(loc.offset), loc.length);
+  meta_chunks_ = std::move(old);
 }
 
 Status StoreImpl::checkpoint_locked() {
@@ -93,22 +100,15 @@ Status StoreImpl::write_checkpoint_locked() {
     auto off = append_record(rec);
     if (!off) return off.status().with_prefix("checkpoint: writing index page " + std::to_string(page_no));
     uint32_t len = format::record_total_length(rec.header.stored_len);
-    if (auto old = page_dir_.find(page_no); old != page_dir_.end()) {
-      uint64_t seg = segment_of(old->second.offset);
-      segs_[seg].live -= old->second.length;
-      live_total_ -= old->second.length;
-    }
+    if (auto old = page_dir_.find(page_no); old != page_dir_.end())
+      segments_.remove_live(segment_of(old->second.offset), old->second.length);
     page_dir_[page_no] = {*off, len};
-    segs_[segment_of(*off)].live += len;
-    live_total_ += len;
+    segments_.add_live(segment_of(*off), len);
     page.dirty = false;
     --dirty_pages_;
   }
   // 2. The previous checkpoint's metadata stops being live; snapshot; write.
-  for (auto& loc : meta_chunks_) {
-    segs_[segment_of(loc.offset)].live -= loc.length;
-    live_total_ -= loc.length;
-  }
+  for (auto& loc : meta_chunks_) segments_.remove_live(segment_of(loc.offset), loc.length);
   std::vector<PageLocation> old_chunks = std::move(meta_chunks_);
   meta_chunks_.clear();
   std::vector<uint8_t> meta = encode_meta_locked();
@@ -127,22 +127,17 @@ Status StoreImpl::write_checkpoint_locked() {
     auto off = append_record(rec);
     if (!off) {
       // Undo the accounting so a later checkpoint starts from the same state.
-      for (auto& loc : chunks) segs_[segment_of(loc.offset)].live -= loc.length, live_total_ -= loc.length;
-      for (auto& loc : old_chunks) segs_[segment_of(loc.offset)].live += loc.length, live_total_ += loc.length;
-      meta_chunks_ = std::move(old_chunks);
+      restore_meta_chunks_locked(chunks, std::move(old_chunks));
       return off.status().with_prefix("checkpoint: writing metadata");
     }
     uint32_t len = format::record_total_length(rec.header.stored_len);
     chunks.push_back({*off, len});
-    segs_[segment_of(*off)].live += len;
-    live_total_ += len;
+    segments_.add_live(segment_of(*off), len);
     prev = *off;
   }
   // 3. Everything so far is durable before the slot points at it.
   if (Status s = sync_file(); !s) {
-    for (auto& loc : chunks) segs_[segment_of(loc.offset)].live -= loc.length, live_total_ -= loc.length;
-    for (auto& loc : old_chunks) segs_[segment_of(loc.offset)].live += loc.length, live_total_ += loc.length;
-    meta_chunks_ = std::move(old_chunks);
+    restore_meta_chunks_locked(chunks, std::move(old_chunks));
     // The host may have dropped what this sync should have made durable
     // (Linux marks the pages clean after a writeback error), including the
     // PAGE records page_dir_ now names; a later checkpoint would point its
@@ -162,7 +157,7 @@ Status StoreImpl::write_checkpoint_locked() {
   cp.meta_chunks = static_cast<uint32_t>(chunks.size());
   cp.meta_bytes = meta.size();
   cp.meta_hash = format::hash64(meta.data(), meta.size());
-  cp.segment_count = segs_.size();
+  cp.segment_count = segments_.size();
   cp.uuid = sb_.uuid;
   std::array<uint8_t, format::kCheckpointSize> slot{};
   format::encode_checkpoint(cp, slot);
@@ -185,18 +180,8 @@ Status StoreImpl::write_checkpoint_locked() {
   flush_claim_ = next_seq_ - 1;
   // 4. Segments punched before this checkpoint are free now; those emptied
   // before it are released: no checkpoint to come can need their data.
-  for (uint64_t seg : punched_) {
-    if (segs_[seg].live != 0)
-      spdlog::warn("{}: reclaimed segment {} still counted {} live bytes", file_->name(), seg, segs_[seg].live);
-    live_total_ -= segs_[seg].live;
-    segs_[seg] = SegmentInfo{};
-  }
-  punched_.clear();
-  to_punch_.insert(to_punch_.end(), pending_free_.begin(), pending_free_.end());
-  pending_free_.clear();
-  free_segs_.clear();
-  for (uint64_t i = 0; i < segs_.size(); ++i)
-    if (segs_[i].fill == 0 && !reclaiming_locked(i)) free_segs_.insert(i);
+  for (auto [seg, live] : segments_.checkpoint_written())
+    spdlog::warn("{}: reclaimed segment {} still counted {} live bytes", file_->name(), seg, live);
   evict_pages();
   return Status::ok();
 }
@@ -207,17 +192,14 @@ void StoreImpl::punch_released(std::unique_lock<std::mutex>& lock, bool unlocked
   // without mu_. A failed punch costs host space, never data.
   // They stay released (in punching_) until punched: the cleaner must not
   // pick them, nor a checkpoint record them as in use.
-  std::vector<uint64_t> segs = std::move(to_punch_);
-  to_punch_.clear();
+  std::vector<uint64_t> segs = segments_.take_released();  // ascending
   // The lowest ones are allocated first: those are kept for reuse.
-  std::sort(segs.begin(), segs.end());
   size_t kept = 0;
-  for (const size_t limit = may_keep ? reuse_pool_limit() : 0; kept < segs.size() && unpunched_.size() < limit; ++kept)
-    unpunched_.insert(segs[kept]);
-  punched_.insert(punched_.end(), segs.begin(), segs.begin() + static_cast<std::ptrdiff_t>(kept));
+  for (const size_t limit = may_keep ? reuse_pool_limit() : 0;
+       kept < segs.size() && segments_.reuse_pool().size() < limit; ++kept)
+    segments_.keep_unpunched(segs[kept]);
   segs.erase(segs.begin(), segs.begin() + static_cast<std::ptrdiff_t>(kept));
   if (segs.empty()) return;
-  punching_.insert(punching_.end(), segs.begin(), segs.end());
   const uint64_t epoch = power_epoch_;
   // power_on() waits for punches in flight: after it, a stale punch could
   // hit a segment the rebuilt state has allocated again.
@@ -231,12 +213,12 @@ void StoreImpl::punch_released(std::unique_lock<std::mutex>& lock, bool unlocked
   punches_done_.notify_all();
   // A power cut meanwhile rebuilt the segment table from the file.
   if (interrupted_since_locked(epoch)) return;
-  for (uint64_t seg : segs) punching_.erase(std::find(punching_.begin(), punching_.end(), seg));
-  punched_.insert(punched_.end(), segs.begin(), segs.end());
+  for (uint64_t seg : segs) segments_.punched(seg);
 }
 
 size_t StoreImpl::reuse_pool_limit() const {
-  return static_cast<size_t>(std::min(kReusePoolBytes, live_total_ / kReusePoolLiveDivisor) / sb_.segment_size);
+  return static_cast<size_t>(std::min(kReusePoolBytes, segments_.live_total() / kReusePoolLiveDivisor) /
+                             sb_.segment_size);
 }
 
 void StoreImpl::punch_reuse_pool(std::unique_lock<std::mutex>& lock, bool while_idle) {
@@ -246,9 +228,9 @@ void StoreImpl::punch_reuse_pool(std::unique_lock<std::mutex>& lock, bool while_
   // offered to waiting writers between segments, and the pool is left
   // alone as soon as one has written (a punch may fall back to writing
   // zeros where the host cannot punch holes).
-  while (!unpunched_.empty() && !powered_off_ && (!while_idle || reuse_pool_idle_locked())) {
-    const uint64_t seg = *unpunched_.begin();
-    unpunched_.erase(unpunched_.begin());
+  while (!segments_.reuse_pool().empty() && !powered_off_ && (!while_idle || reuse_pool_idle_locked())) {
+    const uint64_t seg = *segments_.reuse_pool().begin();
+    segments_.leave_reuse_pool(seg);
     if (Status p = file_->punch_hole(segment_start(seg), sb_.segment_size); !p)
       spdlog::warn("{}: could not punch segment {}: {}", file_->name(), seg, p.to_string());
     if (while_idle) {
@@ -260,29 +242,24 @@ void StoreImpl::punch_reuse_pool(std::unique_lock<std::mutex>& lock, bool while_
 }
 
 bool StoreImpl::reuse_pool_idle_locked() const {
-  return !unpunched_.empty() && std::chrono::steady_clock::now() - last_change_ >= kReusePoolIdle;
-}
-
-bool StoreImpl::reclaiming_locked(uint64_t seg) const {
-  auto in = [seg](const std::vector<uint64_t>& v) { return std::find(v.begin(), v.end(), seg) != v.end(); };
-  return in(pending_free_) || in(to_punch_) || in(punching_) || in(punched_);
+  return !segments_.reuse_pool().empty() && std::chrono::steady_clock::now() - last_change_ >= kReusePoolIdle;
 }
 
 bool StoreImpl::cleaning_needed_locked(double live_fraction) const {
-  const uint64_t in_use =
-      segs_.size() - free_segs_.size() - pending_free_.size() - to_punch_.size() - punching_.size() - punched_.size();
-  return in_use >= kCleanMinSegments &&
-         static_cast<double>(live_total_) < live_fraction * static_cast<double>(in_use * sb_.segment_size);
+  const uint64_t in_use = segments_.holding_data();
+  return in_use >= kCleanMinSegments && static_cast<double>(segments_.live_total()) <
+                                            live_fraction * static_cast<double>(in_use * sb_.segment_size);
 }
 
 std::optional<uint64_t> StoreImpl::pick_victim_locked() const {
   uint64_t victim = format::kNoSegment;
   uint32_t victim_live = ~0u;
-  for (uint64_t i = 0; i < segs_.size(); ++i) {
-    if (i == head_seg_ || segs_[i].fill == 0 || segs_[i].live >= victim_live || unclean_.count(i) || cleaning_.count(i))
+  for (uint64_t i = 0; i < segments_.size(); ++i) {
+    const SegmentInfo& info = segments_.info(i);
+    if (segments_.state(i) != SegmentState::kInUse || i == head_seg_ || info.fill == 0 || info.live >= victim_live ||
+        segments_.damaged(i))
       continue;
-    if (reclaiming_locked(i)) continue;
-    victim = i, victim_live = segs_[i].live;
+    victim = i, victim_live = info.live;
   }
   if (victim == format::kNoSegment || victim_live > sb_.segment_size * kCleanLiveFraction) return std::nullopt;
   return victim;
@@ -415,16 +392,22 @@ Status StoreImpl::clean_segment(uint64_t seg, std::unique_lock<std::mutex>& lock
   // carry on meanwhile; every copy is re-checked under mu_ before it is
   // appended, so a block overwritten in between is never resurrected. The
   // victim cannot change under us: it is neither the head nor free, and
-  // cleaning_ keeps other cleaners off it.
+  // its state (kCleaning) keeps other cleaners off it.
   // Before anything is read: the copies go into this open's generation.
   VBLK_RETURN_IF_ERROR(start_generation_locked());
-  cleaning_.insert(seg);
+  // A recompression pass marks its segments itself, all before it starts.
+  if (segments_.state(seg) == SegmentState::kInUse) segments_.begin_cleaning(seg);
   const uint64_t epoch = power_epoch_;
-  struct Release {
-    std::set<uint64_t>& cleaning;
-    uint64_t seg;
-    ~Release() { cleaning.erase(seg); }  // runs with mu_ held: every return below holds it
-  } release{cleaning_, seg};
+  // Every return below holds mu_. After a power cut the table was rebuilt
+  // and the segment's state is no longer this call's.
+  struct LeaveInPlace {
+    StoreImpl& store;
+    uint64_t seg, epoch;
+    ~LeaveInPlace() {
+      if (!store.interrupted_since_locked(epoch) && store.segments_.state(seg) == SegmentState::kCleaning)
+        store.segments_.end_cleaning(seg);
+    }
+  } leave_in_place{*this, seg, epoch};
   // A power cut (and power on) while mu_ was dropped rebuilt the state.
   auto interrupted = [&] { return interrupted_since_locked(epoch); };
   auto damaged = [&](uint64_t off, const Status& s) {
@@ -432,13 +415,13 @@ Status StoreImpl::clean_segment(uint64_t seg, std::unique_lock<std::mutex>& lock
     // segment is tried again later. Only damage keeps the cleaner away.
     if (!s.is_corruption()) return s.with_prefix("cleaning segment " + std::to_string(seg) + " at offset " +
                                                  std::to_string(off));
-    unclean_.insert(seg);
+    segments_.mark_damaged(seg);
     spdlog::error("{}: segment {} record at offset {} is damaged ({}); leaving the segment in place", file_->name(),
                   seg, off, s.to_string());
     return Status::ok();
   };
   const uint64_t start = segment_start(seg);
-  const uint32_t fill = segs_[seg].fill;
+  const uint32_t fill = segments_.info(seg).fill;
   uint32_t pos = format::kSegmentHeaderSize;
   while (pos + format::kRecordHeaderSize <= fill) {
     const uint64_t off = start + pos;
@@ -473,7 +456,7 @@ Status StoreImpl::clean_segment(uint64_t seg, std::unique_lock<std::mutex>& lock
     }
     pos += total;
   }
-  if (mode != CleanMode::kRecompressHead) pending_free_.push_back(seg);
+  if (mode != CleanMode::kRecompressHead) segments_.emptied(seg);
   return Status::ok();
 }
 
@@ -508,10 +491,10 @@ Status StoreImpl::maintain(std::unique_lock<std::mutex>& lock, double live_fract
     auto victim = pick_victim_locked();
     if (!victim) break;
     VBLK_RETURN_IF_ERROR(clean_segment(*victim, lock));
-    if (pending_free_.size() >= clean_batch()) VBLK_RETURN_IF_ERROR(checkpoint_presynced(lock));
+    if (segments_.count(SegmentState::kEmptied) >= clean_batch()) VBLK_RETURN_IF_ERROR(checkpoint_presynced(lock));
   }
   if (checkpoint_due_locked()) VBLK_RETURN_IF_ERROR(checkpoint_presynced(lock));
-  if (!to_punch_.empty()) punch_released(lock, true);
+  if (segments_.count(SegmentState::kReleased)) punch_released(lock, true);
   return Status::ok();
 }
 

@@ -216,14 +216,14 @@ Status StoreImpl::close() {
   // After a power cut the image keeps exactly the flushed state.
   auto checkpoint_needed = [&] {
     return !opts_.read_only && !broken_ && !powered_off_ &&
-           (changed_since_checkpoint_ || dirty_pages_ || !pending_free_.empty() || !to_punch_.empty() ||
-            !punched_.empty());
+           (changed_since_checkpoint_ || dirty_pages_ || segments_.count(SegmentState::kEmptied) ||
+            segments_.count(SegmentState::kReleased) || segments_.count(SegmentState::kPunched));
   };
   // Up to two checkpoints: the first releases the segments emptied since
   // the last one, which are then punched; the second records them free.
   for (int round = 0; round < 2 && s && checkpoint_needed(); ++round) {
     s = checkpoint_locked();
-    if (s && !to_punch_.empty()) punch_released(lock, false, false);
+    if (s && segments_.count(SegmentState::kReleased)) punch_released(lock, false, false);
   }
   if (s) punch_reuse_pool(lock, false);
   closed_ = true;
@@ -255,8 +255,8 @@ ImageInfo StoreImpl::info() {
   i.provisional_scanned = provisional_scanned_ || !deferred_;
   i.compat_features = sb_.compat_features;
   i.generation = generation_;
-  i.segments = segs_.size();
-  i.free_segments = free_segs_.size();
+  i.segments = segments_.size();
+  i.free_segments = segments_.count(SegmentState::kFree);
   i.powered_off = powered_off_;
   return i;
 }
@@ -486,7 +486,7 @@ Status StoreImpl::checkpoint() {
   VBLK_RETURN_IF_ERROR(checkpoint_locked());
   // What this checkpoint released is punched now, not at the next pass of
   // the maintenance thread: the caller may be about to measure the file.
-  if (!to_punch_.empty()) punch_released(lock, true, false);
+  if (segments_.count(SegmentState::kReleased)) punch_released(lock, true, false);
   punch_reuse_pool(lock, false);
   return Status::ok();
 }
@@ -524,7 +524,7 @@ DeviceStats StoreImpl::stats() {
   s.stored_bytes = stored_;
   if (auto a = file_->allocated_bytes()) s.host_file_bytes = *a;
   if (auto z = file_->size()) s.host_file_size = *z;
-  s.reuse_pool_bytes = unpunched_.size() * sb_.segment_size;
+  s.reuse_pool_bytes = segments_.reuse_pool().size() * sb_.segment_size;
   return s;
 }
 

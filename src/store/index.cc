@@ -149,8 +149,7 @@ void StoreImpl::evict_pages() {
 void StoreImpl::drop_page_locked(uint64_t page_no) {
   if (auto d = page_dir_.find(page_no); d != page_dir_.end()) {
     const uint64_t seg = segment_of(d->second.offset);
-    if (seg < segs_.size()) segs_[seg].live -= std::min(segs_[seg].live, d->second.length);
-    live_total_ -= std::min<uint64_t>(live_total_, d->second.length);
+    segments_.remove_live(seg, d->second.length);
     page_dir_.erase(d);
   }
   if (auto p = pages_.find(page_no); p != pages_.end()) {
@@ -203,9 +202,11 @@ void StoreImpl::account_entry(const IndexEntry& e, int sign) {
     uint32_t n = e.blocks_minus_one + 1u;
     uint32_t share = e.record_length / n + (e.index_in_record == 0 ? e.record_length % n : 0);
     add(stored_, share);
-    add(live_total_, share);
-    uint64_t seg = segment_of(e.record_offset);
-    if (seg < segs_.size()) segs_[seg].live = sign > 0 ? segs_[seg].live + share : segs_[seg].live - share;
+    const uint64_t seg = segment_of(e.record_offset);
+    if (sign > 0)
+      segments_.add_live(seg, share);
+    else
+      segments_.remove_live(seg, share);
   }
 }
 

@@ -61,7 +61,7 @@ void StoreImpl::stop_maintenance() {
 
 bool StoreImpl::maintenance_work_locked() const {
   if (powered_off_ || broken_ || closed_) return false;
-  return checkpoint_due_locked() || !to_punch_.empty() || reuse_pool_idle_locked() ||
+  return checkpoint_due_locked() || segments_.count(SegmentState::kReleased) || reuse_pool_idle_locked() ||
          (cleaning_needed_locked(kCleanLiveFraction) && pick_victim_locked()) || recompress_due_locked();
 }
 

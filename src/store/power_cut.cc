@@ -72,16 +72,9 @@ void StoreImpl::reset_state_locked() {
   head_seg_ = format::kNoSegment;
   head_fill_ = 0;
   head_alloc_seq_ = 0;
-  segs_.clear();
-  free_segs_.clear();
-  pending_free_.clear();
-  to_punch_.clear();
-  punching_.clear();
-  punched_.clear();
-  // Their old bytes stay; they are free segments like any other after the
-  // rebuild and are reused before the file grows.
-  unpunched_.clear();
-  unclean_.clear();
+  // The reuse pool's old bytes stay; its segments are free segments like
+  // any other after the rebuild and are reused before the file grows.
+  segments_.reset();
   provisional_scanned_ = false;
   meta_chunks_.clear();
   page_dir_.clear();
@@ -89,7 +82,7 @@ void StoreImpl::reset_state_locked() {
   lru_.clear();
   dirty_pages_ = 0;
   bad_.clear();
-  used_ = zero_ = trimmed_ = stored_ = live_total_ = 0;
+  used_ = zero_ = trimmed_ = stored_ = 0;
   log_since_checkpoint_ = 0;
   changed_since_checkpoint_ = false;
   unsynced_.clear();

@@ -34,35 +34,36 @@ bool StoreImpl::recompress_due_locked() const {
 std::vector<uint64_t> StoreImpl::pick_provisional_locked(size_t n) const {
   // The head last, alone: its records are copied within it.
   std::vector<std::pair<uint32_t, uint64_t>> found;  // (provisional bytes, segment)
-  for (uint64_t i = 0; i < segs_.size(); ++i) {
-    if (segs_[i].provisional == 0 || i == head_seg_ || segs_[i].fill == 0 || unclean_.count(i) ||
-        cleaning_.count(i) || reclaiming_locked(i))
+  for (uint64_t i = 0; i < segments_.size(); ++i) {
+    const SegmentInfo& info = segments_.info(i);
+    if (info.provisional == 0 || i == head_seg_ || info.fill == 0 || segments_.damaged(i) ||
+        segments_.state(i) != SegmentState::kInUse)
       continue;
-    found.emplace_back(segs_[i].provisional, i);
+    found.emplace_back(info.provisional, i);
   }
   const size_t take = std::min(n, found.size());
   std::partial_sort(found.begin(), found.begin() + static_cast<std::ptrdiff_t>(take), found.end(),
                     std::greater<>());
   std::vector<uint64_t> picked;
   for (size_t k = 0; k < take; ++k) picked.push_back(found[k].second);
-  if (picked.empty() && n > 0 && head_seg_ < segs_.size() && segs_[head_seg_].provisional > 0 &&
-      !unclean_.count(head_seg_) && !cleaning_.count(head_seg_))
+  if (picked.empty() && n > 0 && head_seg_ < segments_.size() && segments_.info(head_seg_).provisional > 0 &&
+      !segments_.damaged(head_seg_) && segments_.state(head_seg_) == SegmentState::kInUse)
     picked.push_back(head_seg_);
   return picked;
 }
 
 uint64_t StoreImpl::provisional_bytes_locked() const {
   uint64_t total = 0;
-  for (uint64_t i = 0; i < segs_.size(); ++i)
-    if (!reclaiming_locked(i)) total += segs_[i].provisional;
+  for (uint64_t i = 0; i < segments_.size(); ++i)
+    if (!segments_.reclaiming(i)) total += segments_.info(i).provisional;
   return total;
 }
 
 Status StoreImpl::scan_provisional(std::unique_lock<std::mutex>& lock) {
   const uint64_t epoch = power_epoch_;
-  for (uint64_t seg = 0; seg < segs_.size(); ++seg) {
-    const uint32_t fill = segs_[seg].fill;
-    if (fill == 0 || reclaiming_locked(seg) || cleaning_.count(seg)) continue;
+  for (uint64_t seg = 0; seg < segments_.size(); ++seg) {
+    const uint32_t fill = segments_.info(seg).fill;
+    if (fill == 0 || segments_.state(seg) != SegmentState::kInUse) continue;
     // The head is read under mu_, so that no record lands in it meanwhile.
     const bool head = seg == head_seg_;
     // The headers are read without mu_; the count is kept only if the
@@ -88,8 +89,8 @@ Status StoreImpl::scan_provisional(std::unique_lock<std::mutex>& lock) {
     if (!head) lock.lock();
     if (interrupted_since_locked(epoch)) return Status::ok();
     if (!s) return s.with_prefix("looking for provisional records in segment " + std::to_string(seg));
-    if (segs_[seg].fill == fill && !reclaiming_locked(seg) && !cleaning_.count(seg))
-      segs_[seg].provisional = live_provisional_bytes_locked(found);
+    if (segments_.info(seg).fill == fill && segments_.state(seg) == SegmentState::kInUse)
+      segments_.set_provisional(seg, live_provisional_bytes_locked(found));
   }
   return Status::ok();
 }
@@ -123,20 +124,22 @@ Status StoreImpl::recompress_step(std::unique_lock<std::mutex>& lock) {
   const std::vector<uint64_t> segs = pick_provisional_locked(kRecompressThreads);
   if (segs.size() == 1 && segs[0] == head_seg_) {
     spdlog::debug("{}: recompressing the head segment {} ({} provisional bytes)", file_->name(), segs[0],
-                  segs_[segs[0]].provisional);
+                  segments_.info(segs[0]).provisional);
     uint64_t seen = 0;
     VBLK_RETURN_IF_ERROR(clean_segment(segs[0], lock, CleanMode::kRecompressHead, &seen));
     if (interrupted_since_locked(epoch)) return Status::ok();
     // It keeps the count of provisional records written to it meanwhile.
-    uint32_t& left = segs_[segs[0]].provisional;
-    left = unclean_.count(segs[0]) ? 0 : static_cast<uint32_t>(left - std::min<uint64_t>(seen, left));
+    const uint32_t left = segments_.info(segs[0]).provisional;
+    segments_.set_provisional(segs[0], segments_.damaged(segs[0])
+                                           ? 0
+                                           : static_cast<uint32_t>(left - std::min<uint64_t>(seen, left)));
   } else if (!segs.empty()) {
     // Up to kRecompressThreads segments at once, one on this thread and
-    // each other on a helper; cleaning_ keeps every other cleaner off them
+    // each other on a helper; kCleaning keeps every other cleaner off them
     // from here on. Each drops mu_ while it decodes and compresses.
     spdlog::debug("{}: recompressing {} segments from {} ({} provisional bytes)", file_->name(), segs.size(), segs[0],
-                  segs_[segs[0]].provisional);
-    for (uint64_t seg : segs) cleaning_.insert(seg);
+                  segments_.info(segs[0]).provisional);
+    for (uint64_t seg : segs) segments_.begin_cleaning(seg);
     std::vector<Status> results(segs.size());
     std::vector<std::thread> helpers;
     for (size_t k = 1; k < segs.size(); ++k)
@@ -148,19 +151,22 @@ Status StoreImpl::recompress_step(std::unique_lock<std::mutex>& lock) {
     lock.unlock();
     for (std::thread& t : helpers) t.join();
     lock.lock();
-    for (uint64_t seg : segs) cleaning_.erase(seg);
     if (interrupted_since_locked(epoch)) return Status::ok();
+    // Those not emptied (a failure, or damage) are left in place.
+    for (uint64_t seg : segs)
+      if (segments_.state(seg) == SegmentState::kCleaning) segments_.end_cleaning(seg);
     for (size_t k = 0; k < segs.size(); ++k) {
       VBLK_RETURN_IF_ERROR(results[k]);
-      // Emptied (pending_free_), or damaged and left in place (unclean_):
-      // either way the pass is done with it.
-      segs_[segs[k]].provisional = 0;
+      // Emptied, or damaged and left in place: either way the pass is done
+      // with it.
+      segments_.set_provisional(segs[k], 0);
     }
   }
   // Give the space back once a batch is emptied, and at the end of the pass.
-  if (pending_free_.size() >= clean_batch() || (!pending_free_.empty() && pick_provisional_locked(1).empty()))
+  const uint64_t emptied = segments_.count(SegmentState::kEmptied);
+  if (emptied >= clean_batch() || (emptied && pick_provisional_locked(1).empty()))
     VBLK_RETURN_IF_ERROR(checkpoint_presynced(lock));
-  if (!to_punch_.empty()) punch_released(lock, true);
+  if (segments_.count(SegmentState::kReleased)) punch_released(lock, true);
   return Status::ok();
 }
 
@@ -183,7 +189,7 @@ Status StoreImpl::recompress() {
   do {
     VBLK_RETURN_IF_ERROR(check_writable());
     VBLK_RETURN_IF_ERROR(recompress_step(lock));
-  } while (!pick_provisional_locked(1).empty() || !pending_free_.empty());
+  } while (!pick_provisional_locked(1).empty() || segments_.count(SegmentState::kEmptied));
   return Status::ok();
 }
 

@@ -87,7 +87,7 @@ std::vector<PendingRecord> StoreImpl::build_data_records(uint64_t first, std::sp
 }
 
 uint64_t StoreImpl::allocation_candidate() const {
-  return free_segs_.empty() ? segs_.size() : *free_segs_.begin();
+  return segments_.next_to_open();
 }
 
 Result<PlacedRecord> StoreImpl::place_record(PendingRecord& rec, const HeadPosition& at) const {
@@ -145,14 +145,15 @@ void StoreImpl::append_parts(const PendingRecord& rec, const PlacedRecord& p,
 void StoreImpl::commit_placed(const PendingRecord& rec, const PlacedRecord& p) {
   // Committed in memory only once the bytes are in the host file.
   if (p.new_segment) {
-    if (p.seg == segs_.size()) segs_.push_back({});
-    free_segs_.erase(p.seg);
-    unpunched_.erase(p.seg);
+    // place_record took next_to_open(), and mu_ has been held since.
+    const bool opened = segments_.open(p.seg);
+    assert(opened);
+    (void)opened;
     head_seg_ = p.seg;
     head_alloc_seq_++;
   }
   head_fill_ = p.end_fill;
-  segs_[p.seg].fill = head_fill_;
+  segments_.set_fill(p.seg, head_fill_);
   const RecordHeader& h = rec.header;
   const bool covers_blocks =
       !rec.moved && (h.type == RecordType::kData || h.type == RecordType::kZero || h.type == RecordType::kTrim);
@@ -189,7 +190,7 @@ Status StoreImpl::apply_record(const RecordHeader& h, uint64_t offset) {
       if (h.count == 0 || h.count > format::kMaxRecordBlocks)
         return Status::corruption("DATA record covers " + std::to_string(h.count) + " blocks");
       VBLK_RETURN_IF_ERROR(check_range(h.first, h.count));
-      if (h.flags & format::kRecordFlagProvisional) segs_[segment_of(offset)].provisional += total;
+      if (h.flags & format::kRecordFlagProvisional) segments_.add_provisional(segment_of(offset), total);
       for (uint32_t i = 0; i < h.count; ++i) {
         IndexEntry e{offset, total, static_cast<uint16_t>(i), static_cast<uint8_t>(BlockState::kUsed),
                      static_cast<uint8_t>(h.count - 1)};

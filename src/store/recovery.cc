@@ -56,7 +56,7 @@ Status StoreImpl::load_checkpoint(const Checkpoint& cp) {
   head_seg_ = cp.head_segment;
   head_fill_ = cp.head_fill;
   head_alloc_seq_ = cp.head_alloc_seq;
-  segs_.assign(cp.segment_count, SegmentInfo{});
+  segments_.assign(cp.segment_count);
 
   if (cp.meta_last_chunk == 0) {
     if (cp.meta_chunks != 0 || cp.segment_count != 0 || cp.head_segment != format::kNoSegment)
@@ -107,32 +107,27 @@ Status StoreImpl::load_checkpoint(const Checkpoint& cp) {
   for (uint64_t i = 0; i < m.segments.size(); ++i) {
     if (m.version >= 2 && m.segments[i].is_released()) {
       // Released: punch it (again) and free it at the next checkpoint.
-      segs_[i].live = 0;
-      to_punch_.push_back(i);
+      segments_.load_released(i);
       continue;
     }
-    segs_[i].live = m.segments[i].live_bytes;
-    segs_[i].fill = m.segments[i].fill;
+    segments_.set_counts(i, m.segments[i].live_bytes, m.segments[i].fill);
   }
   for (const auto& [first, count] : m.bad_ranges) bad_.add(first, count);
   // The chunks and the head segment were written after the table snapshot.
   for (auto& [loc, _] : chunks) {
     uint64_t seg = segment_of(loc.offset);
-    if (seg >= segs_.size()) return Status::corruption("metadata chunk outside the segments");
-    if (reclaiming_locked(seg)) return Status::corruption("metadata chunk in a released segment");
-    segs_[seg].live += loc.length;
-    segs_[seg].fill = std::max<uint32_t>(segs_[seg].fill, static_cast<uint32_t>(loc.offset + loc.length - segment_start(seg)));
+    if (seg >= segments_.size()) return Status::corruption("metadata chunk outside the segments");
+    if (segments_.reclaiming(seg)) return Status::corruption("metadata chunk in a released segment");
+    const SegmentInfo& info = segments_.info(seg);
+    segments_.set_counts(seg, info.live + loc.length,
+                         std::max<uint32_t>(info.fill, static_cast<uint32_t>(loc.offset + loc.length - segment_start(seg))));
     meta_chunks_.push_back(loc);
   }
   if (head_seg_ != format::kNoSegment) {
-    if (reclaiming_locked(head_seg_)) return Status::corruption("the head segment is released");
-    segs_[head_seg_].fill = std::max(segs_[head_seg_].fill, head_fill_);
+    if (segments_.reclaiming(head_seg_)) return Status::corruption("the head segment is released");
+    segments_.set_fill(head_seg_, std::max(segments_.info(head_seg_).fill, head_fill_));
   }
-  live_total_ = 0;
-  for (uint64_t i = 0; i < segs_.size(); ++i) {
-    live_total_ += segs_[i].live;
-    if (segs_[i].fill == 0 && !reclaiming_locked(i)) free_segs_.insert(i);
-  }
+  segments_.finish_load();
   return Status::ok();
 }
 

@@ -70,7 +70,7 @@ struct StoreImpl::LogCursor {
 
 uint64_t StoreImpl::next_walk_segment(const LogCursor& c) const {
   // The walk takes the lowest free segments first, so this loop is short.
-  for (uint64_t s : free_segs_)
+  for (uint64_t s : segments_.members(SegmentState::kFree))
     if (!c.taken.count(s)) return s;
   return c.segment_count;
 }
@@ -224,7 +224,7 @@ Status StoreImpl::replay() {
   c.pos = head_fill_;
   c.seq = next_seq_;
   c.alloc_seq = head_alloc_seq_;
-  c.segment_count = segs_.size();
+  c.segment_count = segments_.size();
 
   // What the FLUSH records found so far say.
   uint64_t claim = 0;                                       // every record up to it was durable
@@ -234,8 +234,9 @@ Status StoreImpl::replay() {
 
   auto apply = [&](const LogItem& item) -> Status {
     if (item.opens_segment) {
-      if (item.seg == segs_.size()) segs_.push_back({});
-      free_segs_.erase(item.seg);
+      // The walk only enters free segments, or the next new one.
+      if (!segments_.open(item.seg))
+        return Status::corruption("the log enters segment " + std::to_string(item.seg) + ", which is not free");
       head_seg_ = item.seg;
       head_alloc_seq_++;
     }
@@ -259,7 +260,7 @@ Status StoreImpl::replay() {
     const uint64_t from = segment_of(item.offset) == item.seg ? item.offset - seg_start : 0;
     log_since_checkpoint_ += item.end_fill - std::min<uint64_t>(item.end_fill, from);
     head_fill_ = item.end_fill;
-    segs_[item.seg].fill = head_fill_;
+    segments_.set_fill(item.seg, head_fill_);
     next_seq_ = item.last_seq + 1;
     applied++;
     evict_pages();

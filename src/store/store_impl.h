@@ -31,22 +31,8 @@
 // * Power cut (power_cut.cc): records appended since the last flush or
 //   checkpoint are tracked in unsynced_; a cut zeroes the first one's header.
 //
-// Segment states:
-//   | fill == 0, in free_segs_  | free: may be allocated                  |
-//   | fill > 0                  | in use (head, or full)                  |
-//   | in cleaning_              | being emptied by clean_segment()        |
-//   | in pending_free_          | emptied by the cleaner; released by the |
-//   |                           | next checkpoint                         |
-//   | in to_punch_ / punching_  | released: no checkpoint needs its data; |
-//   |                           | punched without mu_ (maintenance)       |
-//   | in punched_               | punched; free from the next checkpoint, |
-//   |                           | whose metadata records it as free       |
-// A checkpoint records segments in pending_free_, to_punch_ and punching_
-// as released
-// (man/vblk.5): not needed, not allocatable. A segment thus becomes free
-// one checkpoint after it is released, so its hole is punched without mu_
-// while neither a writer nor a replay can allocate it, and runtime and
-// replay agree on which segment the head moves to next.
+// * Segments: their states and transitions are SegmentTable's
+//   (segment_table.h).
 //
 // Lock order: mu_, then sync_mu_ (held only around fdatasync); mu_, then
 // queue_mu_ (the group-commit queue, held only briefly). Reads,
@@ -73,6 +59,7 @@
 #include "io/file.h"
 #include "store/compression.h"
 #include "store/raw_buffer.h"
+#include "store/segment_table.h"
 #include "vblk/image_store.h"
 
 namespace vblk::store {
@@ -103,16 +90,6 @@ inline constexpr uint64_t kReusePoolBytes = 256ull << 20;
 inline constexpr uint64_t kReusePoolLiveDivisor = 4;
 inline constexpr std::chrono::milliseconds kReusePoolIdle{1000};
 
-struct SegmentInfo {
-  uint32_t live = 0;  // bytes of live records (DATA shares, PAGE, META)
-  uint32_t fill = 0;  // bytes used from the segment start; 0 = free
-  // Bytes of provisional DATA records appended here (in memory only:
-  // counted as they are applied, live or not, and by scan_provisional(),
-  // live ones only, for those older than the checkpoint an open starts
-  // from). It only steers the
-  // recompression pass, which takes the segment with the most.
-  uint32_t provisional = 0;
-};
 
 // Deferred compression (images with kFeatureDeferredCompression, whose
 // level is above kDeferredWriteLevel): writes compress at
@@ -439,12 +416,9 @@ class StoreImpl final : public ImageStore {
   std::optional<uint64_t> pick_victim_locked() const;
   bool checkpoint_due_locked() const;
   size_t clean_batch() const;
-  // In pending_free_, to_punch_ or punched_: emptied, not yet free.
-  bool reclaiming_locked(uint64_t seg) const;
-  // Punches the holes of released segments (to_punch_), dropping mu_ while
-  // it does unless `unlocked` is false; they join punched_. With may_keep,
-  // the lowest ones join the reuse pool (unpunched_) instead while it has
-  // room (reuse_pool_limit()).
+  // Punches the holes of released segments, dropping mu_ while it does
+  // unless `unlocked` is false. With may_keep, the lowest ones join the
+  // reuse pool instead, unpunched, while it has room (reuse_pool_limit()).
   void punch_released(std::unique_lock<std::mutex>& lock, bool unlocked, bool may_keep = true);
   size_t reuse_pool_limit() const;
   // Punches the segments of the reuse pool, each under mu_ (free segments
@@ -454,6 +428,9 @@ class StoreImpl final : public ImageStore {
   void punch_reuse_pool(std::unique_lock<std::mutex>& lock, bool while_idle);
   bool reuse_pool_idle_locked() const;
   std::vector<uint8_t> encode_meta_locked() const;
+  // A checkpoint that failed after writing the META records `written`:
+  // the chunks of the one in force, `old`, are live again.
+  void restore_meta_chunks_locked(const std::vector<PageLocation>& written, std::vector<PageLocation> old);
 
   // ---- deferred compression (recompress.cc); REQUIRE mu_ ----
   // No read, write or trim for kRecompressIdle.
@@ -562,26 +539,19 @@ class StoreImpl final : public ImageStore {
   uint64_t head_seg_ = format::kNoSegment;
   uint32_t head_fill_ = 0;
   uint64_t head_alloc_seq_ = 0;
-  std::vector<SegmentInfo> segs_;
-  std::set<uint64_t> free_segs_;
-  std::vector<uint64_t> pending_free_;
-  std::vector<uint64_t> to_punch_;
-  std::vector<uint64_t> punching_;        // taken from to_punch_ by a punch_released() under way
-  std::vector<uint64_t> punched_;
-  // The reuse pool: segments in punched_ or free_segs_ whose old bytes were
-  // left in place (see kReusePoolBytes). Stale records there are never
-  // replayed: replay wants the next seq of the current generation.
-  std::set<uint64_t> unpunched_;
+  // Every segment's state and counts. The reuse pool (see kReusePoolBytes)
+  // is kept there too: stale records in its segments are never replayed,
+  // replay wants the next seq of the current generation.
+  SegmentTable segments_;
   std::chrono::steady_clock::time_point last_change_{};  // of the last write or trim
   bool provisional_scanned_ = false;      // scan_provisional() has run since the open
-  std::set<uint64_t> unclean_;            // segments the cleaner must leave alone (damaged)
   std::vector<PageLocation> meta_chunks_; // chunks of the checkpoint in force
   std::map<uint64_t, PageLocation> page_dir_;
   std::unordered_map<uint64_t, Page> pages_;
   std::list<uint64_t> lru_;               // clean and dirty pages, most recent first
   uint64_t dirty_pages_ = 0;
   BadSet bad_;
-  uint64_t used_ = 0, zero_ = 0, trimmed_ = 0, stored_ = 0, live_total_ = 0;
+  uint64_t used_ = 0, zero_ = 0, trimmed_ = 0, stored_ = 0;
   uint64_t log_since_checkpoint_ = 0;
   bool changed_since_checkpoint_ = false;
   // Records appended but not yet known durable, oldest first: what a power
@@ -619,7 +589,6 @@ class StoreImpl final : public ImageStore {
   std::thread maint_thread_;
   std::condition_variable maint_cv_;
   bool maint_stop_ = false;
-  std::set<uint64_t> cleaning_;  // segments a clean_segment() call is emptying
   // write_blocks() calls in arrival order; the front one leads. Guarded by
   // queue_mu_, which is taken alone or inside mu_ (never mu_ inside it).
   std::mutex queue_mu_;
