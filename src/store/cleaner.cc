@@ -16,9 +16,8 @@ using format::RecordType;
 
 
 bool StoreImpl::checkpoint_due_locked() const {
-  const uint64_t page_bytes = uint64_t{sb_.entries_per_page} * sizeof(IndexEntry);
   return log_since_checkpoint_ >= opts_.checkpoint_log_bytes ||
-         dirty_pages_ * page_bytes >= opts_.index_cache_bytes / 2 ||
+         index_.dirty_count() * index_.page_bytes() >= opts_.index_cache_bytes / 2 ||
          segments_.count(SegmentState::kEmptied) >= clean_batch();
 }
 
@@ -37,8 +36,8 @@ std::vector<uint8_t> StoreImpl::encode_meta_locked() const {
   m.zero_blocks = zero_;
   m.trimmed_blocks = trimmed_;
   m.stored_bytes = stored_;
-  m.pages.reserve(page_dir_.size());
-  for (auto& [page_no, loc] : page_dir_) m.pages.push_back({page_no, loc.offset, loc.length, 0});
+  m.pages.reserve(index_.directory().size());
+  for (auto& [page_no, loc] : index_.directory()) m.pages.push_back({page_no, loc.offset, loc.length, 0});
   m.segments.reserve(segments_.size());
   for (uint64_t i = 0; i < segments_.size(); ++i) {
     // Punched segments are free from this checkpoint on (step 4 of
@@ -81,12 +80,8 @@ Status StoreImpl::start_generation_locked() {
 Status StoreImpl::write_checkpoint_locked() {
   VBLK_RETURN_IF_ERROR(check_writable());
   // 1. Dirty index pages become PAGE records.
-  std::vector<uint64_t> dirty;
-  for (auto& [page_no, page] : pages_)
-    if (page.dirty) dirty.push_back(page_no);
-  std::sort(dirty.begin(), dirty.end());
-  for (uint64_t page_no : dirty) {
-    Page& page = pages_.at(page_no);
+  for (uint64_t page_no : index_.dirty_pages()) {
+    const Page& page = *index_.cached(page_no);  // dirty pages are never evicted
     std::vector<uint8_t> raw(size_t{sb_.entries_per_page} * format::kIndexEntrySize);
     for (uint32_t i = 0; i < sb_.entries_per_page; ++i)
       format::encode_index_entry(page.entries[i], raw.data() + size_t{i} * format::kIndexEntrySize);
@@ -100,12 +95,9 @@ Status StoreImpl::write_checkpoint_locked() {
     auto off = append_record(rec);
     if (!off) return off.status().with_prefix("checkpoint: writing index page " + std::to_string(page_no));
     uint32_t len = format::record_total_length(rec.header.stored_len);
-    if (auto old = page_dir_.find(page_no); old != page_dir_.end())
-      segments_.remove_live(segment_of(old->second.offset), old->second.length);
-    page_dir_[page_no] = {*off, len};
+    if (auto old = index_.mark_stored(page_no, {*off, len}))
+      segments_.remove_live(segment_of(old->offset), old->length);
     segments_.add_live(segment_of(*off), len);
-    page.dirty = false;
-    --dirty_pages_;
   }
   // 2. The previous checkpoint's metadata stops being live; snapshot; write.
   for (auto& loc : meta_chunks_) segments_.remove_live(segment_of(loc.offset), loc.length);
@@ -140,7 +132,7 @@ Status StoreImpl::write_checkpoint_locked() {
     restore_meta_chunks_locked(chunks, std::move(old_chunks));
     // The host may have dropped what this sync should have made durable
     // (Linux marks the pages clean after a writeback error), including the
-    // PAGE records page_dir_ now names; a later checkpoint would point its
+    // PAGE records the page directory now names; a later checkpoint would point its
     // slot at them. Refuse writes until reopened, as for a failed slot write
     // (found by the crash test HostFault/sync*).
     break_after_failed_sync_locked();
@@ -444,14 +436,10 @@ Status StoreImpl::clean_segment(uint64_t seg, std::unique_lock<std::mutex>& lock
       if (interrupted()) return Status::ok();
       if (!copied) return damaged(off, copied);
     } else if (h.type == RecordType::kPage) {
-      auto dir = page_dir_.find(h.first);
-      if (dir != page_dir_.end() && dir->second.offset == off) {
+      if (auto stored = index_.stored_at(h.first); stored && stored->offset == off) {
         auto page = get_page(h.first, false);
         if (!page) return page.status();
-        if (*page && !(*page)->dirty) {
-          (*page)->dirty = true;
-          ++dirty_pages_;
-        }
+        if (*page) index_.mark_dirty(*page);
       }
     }
     pos += total;

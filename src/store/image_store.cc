@@ -192,7 +192,8 @@ StoreImpl::StoreImpl(std::unique_ptr<io::File> file, const format::Superblock& s
                 !opts.read_only && level_ > kDeferredWriteLevel),
       write_level_(deferred_ ? kDeferredWriteLevel : level_),
       last_request_ns_(now_ns()),
-      block_count_(sb.block_count) {}
+      block_count_(sb.block_count),
+      index_(sb.entries_per_page, opts.index_cache_bytes) {}
 
 StoreImpl::~StoreImpl() {
   if (Status s = close(); !s) spdlog::error("{}: closing image: {}", file_->name(), s.to_string());
@@ -216,7 +217,7 @@ Status StoreImpl::close() {
   // After a power cut the image keeps exactly the flushed state.
   auto checkpoint_needed = [&] {
     return !opts_.read_only && !broken_ && !powered_off_ &&
-           (changed_since_checkpoint_ || dirty_pages_ || segments_.count(SegmentState::kEmptied) ||
+           (changed_since_checkpoint_ || index_.dirty_count() || segments_.count(SegmentState::kEmptied) ||
             segments_.count(SegmentState::kReleased) || segments_.count(SegmentState::kPunched));
   };
   // Up to two checkpoints: the first releases the segments emptied since
@@ -604,12 +605,9 @@ Result<CheckReport> StoreImpl::check(const CheckOptions& opts) {
   {
     std::lock_guard lock(mu_);
     replay_problems = replay_problems_;
-    for (auto& [p, _] : page_dir_) page_nos.push_back(p);
-    for (auto& [p, page] : pages_)
-      if (!page_dir_.count(p)) page_nos.push_back(p);
+    page_nos = index_.present(0, ~0ull);
   }
   for (CheckProblem& p : replay_problems) add_problem(std::move(p));
-  std::sort(page_nos.begin(), page_nos.end());
   progress.index_pages_total = page_nos.size();
   RawBuffer raw;
   for (uint64_t page_no : page_nos) {
@@ -620,8 +618,7 @@ Result<CheckReport> StoreImpl::check(const CheckOptions& opts) {
       std::lock_guard lock(mu_);
       auto page = get_page(page_no, false);
       if (!page) {
-        auto loc = page_dir_[page_no];
-        add_problem({false, 0, loc.offset, page.status().message()});
+        add_problem({false, 0, index_.stored_at(page_no).value_or(PageLocation{}).offset, page.status().message()});
         continue;
       }
       if (*page) entries = (*page)->entries;

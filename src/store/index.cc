@@ -111,72 +111,30 @@ Status StoreImpl::load_page_entries(uint64_t page_no, const PageLocation& loc, s
   return Status::ok();
 }
 
-Result<Page*> StoreImpl::get_page(uint64_t page_no, bool create) {
-  if (auto it = pages_.find(page_no); it != pages_.end()) {
-    lru_.splice(lru_.begin(), lru_, it->second.lru);
-    return &it->second;
-  }
-  Page page;
-  auto dir = page_dir_.find(page_no);
-  if (dir != page_dir_.end()) {
-    Status s = load_page_entries(page_no, dir->second, &page.entries);
-    if (!s && s.is_corruption() && opts_.repair) s = rebuild_page(page_no, dir->second, &page.entries, &page.dirty);
-    if (!s) return s;
-    if (page.dirty) ++dirty_pages_;
-  } else if (!create) {
-    return static_cast<Page*>(nullptr);
-  } else {
-    page.entries.resize(sb_.entries_per_page);
-  }
-  lru_.push_front(page_no);
-  page.lru = lru_.begin();
-  auto [it, _] = pages_.emplace(page_no, std::move(page));
-  return &it->second;
+Status StoreImpl::load_page(uint64_t page_no, const PageLocation& loc, std::vector<IndexEntry>* entries,
+                            bool* dirty) {
+  Status s = load_page_entries(page_no, loc, entries);
+  if (!s && s.is_corruption() && opts_.repair) s = rebuild_page(page_no, loc, entries, dirty);
+  return s;
 }
 
-void StoreImpl::evict_pages() {
-  const uint64_t page_bytes = uint64_t{sb_.entries_per_page} * sizeof(IndexEntry);
-  uint64_t budget = std::max<uint64_t>(opts_.index_cache_bytes / page_bytes, 16);
-  for (auto it = lru_.end(); pages_.size() > budget && it != lru_.begin();) {
-    --it;
-    auto p = pages_.find(*it);
-    if (p->second.dirty) continue;
-    it = lru_.erase(it);
-    pages_.erase(p);
-  }
+Result<Page*> StoreImpl::get_page(uint64_t page_no, bool create) {
+  return index_.get(page_no, create, [this](uint64_t p, const PageLocation& at, std::vector<IndexEntry>* entries,
+                                            bool* dirty) { return load_page(p, at, entries, dirty); });
 }
 
 void StoreImpl::drop_page_locked(uint64_t page_no) {
-  if (auto d = page_dir_.find(page_no); d != page_dir_.end()) {
-    const uint64_t seg = segment_of(d->second.offset);
-    segments_.remove_live(seg, d->second.length);
-    page_dir_.erase(d);
-  }
-  if (auto p = pages_.find(page_no); p != pages_.end()) {
-    if (p->second.dirty) --dirty_pages_;
-    lru_.erase(p->second.lru);
-    pages_.erase(p);
-  }
-}
-
-std::vector<uint64_t> StoreImpl::present_pages(uint64_t first_page, uint64_t last_page) const {
-  std::vector<uint64_t> out;
-  for (auto it = page_dir_.lower_bound(first_page); it != page_dir_.end() && it->first <= last_page; ++it)
-    out.push_back(it->first);
-  for (auto& [p, _] : pages_)
-    if (p >= first_page && p <= last_page && !page_dir_.count(p)) out.push_back(p);
-  std::sort(out.begin(), out.end());
-  return out;
+  if (auto old = index_.drop(page_no)) segments_.remove_live(segment_of(old->offset), old->length);
 }
 
 Status StoreImpl::check_replay_growth(uint64_t entries) const {
   if (!replaying_ || entries == 0) return Status::ok();
   // A writer checkpoints once dirty pages fill half its index cache, so the
   // log after a checkpoint never needs much more; allow a wide margin.
-  const uint64_t page_bytes = uint64_t{sb_.entries_per_page} * sizeof(IndexEntry);
+  const uint64_t page_bytes = index_.page_bytes();
   const uint64_t limit = std::max<uint64_t>(4 * opts_.index_cache_bytes, 1ull << 30);
   const uint64_t new_pages = entries / sb_.entries_per_page + 2;
-  if ((pages_.size() + new_pages) * page_bytes > limit)
+  if ((index_.cached_count() + new_pages) * page_bytes > limit)
     return Status::corruption("the log would need more than " + std::to_string(limit >> 20) +
                               " MiB of index memory to replay (" + std::to_string(entries) + " blocks in one record)");
   return Status::ok();
@@ -218,10 +176,7 @@ Status StoreImpl::set_entry(uint64_t block, const IndexEntry& e) {
   account_entry(slot, -1);
   slot = e;
   account_entry(slot, +1);
-  if (!(*page)->dirty) {
-    (*page)->dirty = true;
-    ++dirty_pages_;
-  }
+  index_.mark_dirty(*page);
   return Status::ok();
 }
 

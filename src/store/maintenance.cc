@@ -102,10 +102,9 @@ void StoreImpl::after_change(std::unique_lock<std::mutex>& lock) {
   if (!maint_thread_.joinable()) {
     s = contained(lock, broken_, file_->name(), [&] { return maintain(lock, kCleanLiveFraction, 8); });
   } else {
-    const uint64_t page_bytes = uint64_t{sb_.entries_per_page} * sizeof(format::IndexEntry);
     const bool behind = cleaning_needed_locked(kUrgentLiveFraction) ||
                         log_since_checkpoint_ >= 4 * opts_.checkpoint_log_bytes ||
-                        dirty_pages_ * page_bytes >= opts_.index_cache_bytes;
+                        index_.dirty_count() * index_.page_bytes() >= opts_.index_cache_bytes;
     if (behind) {
       s = contained(lock, broken_, file_->name(), [&] { return maintain(lock, kUrgentLiveFraction, 2); });
     } else if (checkpoint_due_locked() || cleaning_needed_locked(kCleanLiveFraction)) {

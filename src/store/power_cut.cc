@@ -77,10 +77,7 @@ void StoreImpl::reset_state_locked() {
   segments_.reset();
   provisional_scanned_ = false;
   meta_chunks_.clear();
-  page_dir_.clear();
-  pages_.clear();
-  lru_.clear();
-  dirty_pages_ = 0;
+  index_.reset();
   bad_.clear();
   used_ = zero_ = trimmed_ = stored_ = 0;
   log_since_checkpoint_ = 0;

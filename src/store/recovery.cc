@@ -103,7 +103,7 @@ Status StoreImpl::load_checkpoint(const Checkpoint& cp) {
   zero_ = m.zero_blocks;
   trimmed_ = m.trimmed_blocks;
   stored_ = m.stored_bytes;
-  for (const format::MetaPageEntry& p : m.pages) page_dir_[p.page_no] = {p.record_offset, p.record_length};
+  for (const format::MetaPageEntry& p : m.pages) index_.load_stored(p.page_no, {p.record_offset, p.record_length});
   for (uint64_t i = 0; i < m.segments.size(); ++i) {
     if (m.version >= 2 && m.segments[i].is_released()) {
       // Released: punch it (again) and free it at the next checkpoint.

@@ -58,6 +58,7 @@
 #include "format/unit_table.h"
 #include "io/file.h"
 #include "store/compression.h"
+#include "store/page_index.h"
 #include "store/raw_buffer.h"
 #include "store/segment_table.h"
 #include "vblk/image_store.h"
@@ -107,17 +108,6 @@ inline constexpr std::chrono::milliseconds kRecompressIdle{1000};
 // so its cores are the pass's. The ext4 copy of bench/run on 2 cores: 1.1 GB
 // recompressed in about 10 s on one thread.
 inline constexpr size_t kRecompressThreads = 2;
-
-struct PageLocation {
-  uint64_t offset = 0;
-  uint32_t length = 0;
-};
-
-struct Page {
-  std::vector<format::IndexEntry> entries;
-  bool dirty = false;
-  std::list<uint64_t>::iterator lru;
-};
 
 // A record ready to append: header fields (seq/generation filled by append)
 // plus its payload.
@@ -232,22 +222,27 @@ class StoreImpl final : public ImageStore {
 
  private:
   // ---- index (index.cc); all REQUIRE mu_ held ----
-  uint64_t page_of(uint64_t block) const { return block / sb_.entries_per_page; }
-  uint32_t slot_of(uint64_t block) const { return static_cast<uint32_t>(block % sb_.entries_per_page); }
+  uint64_t page_of(uint64_t block) const { return index_.page_of(block); }
+  uint32_t slot_of(uint64_t block) const { return index_.slot_of(block); }
   // Returns the page, loading it; nullptr when absent and !create (all FREE).
   Result<Page*> get_page(uint64_t page_no, bool create);
+  // PageIndex's loader: load_page_entries, and in repair mode rebuild_page
+  // when that finds damage.
+  Status load_page(uint64_t page_no, const PageLocation& loc, std::vector<format::IndexEntry>* entries, bool* dirty);
   Result<format::IndexEntry> get_entry(uint64_t block);
   // Replaces an entry, keeping counters and segment live bytes right.
   Status set_entry(uint64_t block, const format::IndexEntry& e);
   void account_entry(const format::IndexEntry& e, int sign);
-  void evict_pages();
+  void evict_pages() { index_.evict(); }
   // Forgets index page page_no, stored or in memory (a shrink: all its
   // entries are FREE already), and the space its PAGE record held.
   void drop_page_locked(uint64_t page_no);
   BlockState effective_state(uint64_t block, const format::IndexEntry& e) const;
   // Pages in [first_page, last_page] that exist, stored or in memory,
   // ascending. Work follows the pages that exist, never the range's size.
-  std::vector<uint64_t> present_pages(uint64_t first_page, uint64_t last_page) const;
+  std::vector<uint64_t> present_pages(uint64_t first_page, uint64_t last_page) const {
+    return index_.present(first_page, last_page);
+  }
   // During replay: fails when setting `entries` more entries could grow the
   // index in memory beyond what any writer leaves to replay (a hostile
   // record must not make the open allocate without bound).
@@ -546,10 +541,7 @@ class StoreImpl final : public ImageStore {
   std::chrono::steady_clock::time_point last_change_{};  // of the last write or trim
   bool provisional_scanned_ = false;      // scan_provisional() has run since the open
   std::vector<PageLocation> meta_chunks_; // chunks of the checkpoint in force
-  std::map<uint64_t, PageLocation> page_dir_;
-  std::unordered_map<uint64_t, Page> pages_;
-  std::list<uint64_t> lru_;               // clean and dirty pages, most recent first
-  uint64_t dirty_pages_ = 0;
+  PageIndex index_;
   BadSet bad_;
   uint64_t used_ = 0, zero_ = 0, trimmed_ = 0, stored_ = 0;
   uint64_t log_since_checkpoint_ = 0;
