@@ -154,7 +154,7 @@ Status StoreImpl::write_checkpoint_locked() {
   std::array<uint8_t, format::kCheckpointSize> slot{};
   format::encode_checkpoint(cp, slot);
   int next_slot = 1 - slot_;
-  Status s = file_->write_at(format::kCheckpointOffset[next_slot], slot);
+  Status s = backend_->write_header(format::kCheckpointOffset[next_slot], slot);
   if (s) s = sync_file();
   if (!s) {
     // The slot may or may not have reached the disk; the state is only
@@ -173,7 +173,7 @@ Status StoreImpl::write_checkpoint_locked() {
   // 4. Segments punched before this checkpoint are free now; those emptied
   // before it are released: no checkpoint to come can need their data.
   for (auto [seg, live] : segments_.checkpoint_written())
-    spdlog::warn("{}: reclaimed segment {} still counted {} live bytes", file_->name(), seg, live);
+    spdlog::warn("{}: reclaimed segment {} still counted {} live bytes", backend_->name(), seg, live);
   evict_pages();
   return Status::ok();
 }
@@ -198,8 +198,8 @@ void StoreImpl::punch_released(std::unique_lock<std::mutex>& lock, bool unlocked
   ++punches_in_flight_;
   if (unlocked) lock.unlock();
   for (uint64_t seg : segs)
-    if (Status p = file_->punch_hole(segment_start(seg), sb_.segment_size); !p)
-      spdlog::warn("{}: could not punch segment {}: {}", file_->name(), seg, p.to_string());
+    if (Status p = backend_->release(seg); !p)
+      spdlog::warn("{}: could not punch segment {}: {}", backend_->name(), seg, p.to_string());
   if (unlocked) lock.lock();
   --punches_in_flight_;
   punches_done_.notify_all();
@@ -223,8 +223,8 @@ void StoreImpl::punch_reuse_pool(std::unique_lock<std::mutex>& lock, bool while_
   while (!segments_.reuse_pool().empty() && !powered_off_ && (!while_idle || reuse_pool_idle_locked())) {
     const uint64_t seg = *segments_.reuse_pool().begin();
     segments_.leave_reuse_pool(seg);
-    if (Status p = file_->punch_hole(segment_start(seg), sb_.segment_size); !p)
-      spdlog::warn("{}: could not punch segment {}: {}", file_->name(), seg, p.to_string());
+    if (Status p = backend_->release(seg); !p)
+      spdlog::warn("{}: could not punch segment {}: {}", backend_->name(), seg, p.to_string());
     if (while_idle) {
       lock.unlock();
       std::this_thread::yield();
@@ -408,7 +408,7 @@ Status StoreImpl::clean_segment(uint64_t seg, std::unique_lock<std::mutex>& lock
     if (!s.is_corruption()) return s.with_prefix("cleaning segment " + std::to_string(seg) + " at offset " +
                                                  std::to_string(off));
     segments_.mark_damaged(seg);
-    spdlog::error("{}: segment {} record at offset {} is damaged ({}); leaving the segment in place", file_->name(),
+    spdlog::error("{}: segment {} record at offset {} is damaged ({}); leaving the segment in place", backend_->name(),
                   seg, off, s.to_string());
     return Status::ok();
   };
@@ -419,7 +419,7 @@ Status StoreImpl::clean_segment(uint64_t seg, std::unique_lock<std::mutex>& lock
     const uint64_t off = start + pos;
     std::array<uint8_t, format::kRecordHeaderSize> hbuf{};
     lock.unlock();
-    auto n = file_->read_at(off, hbuf);
+    auto n = read_image(off, hbuf);
     lock.lock();
     if (interrupted()) return Status::ok();
     if (!n) return n.status().with_prefix("cleaning segment " + std::to_string(seg));

@@ -66,14 +66,16 @@ void StoreImpl::commit_writes_locked(const std::vector<WriteWaiter*>& batch) {
       at = {p->seg, p->end_fill, at.seq + 1};
     }
     for (size_t k = 0; k < placed.size(); ++k) append_parts(*items[i + k].rec, placed[k], &parts);
-    if (Status s = file_->write_parts(placed.front().write_at, parts); !s) {
+    const PlacedRecord& front = placed.front();
+    const uint32_t pos = static_cast<uint32_t>(front.write_at - segment_start(front.seg));
+    if (Status s = append_to_segment(front, parts); !s) {
       if (placed.size() > 1) {
         const uint64_t end = placed.back().offset + placed.back().total;
-        if (Status p = file_->punch_hole(placed.front().write_at, end - placed.front().write_at); !p) {
+        if (Status p = backend_->discard(front.seg, pos, static_cast<uint32_t>(end - front.write_at)); !p) {
           broken_ = true;
           spdlog::error("{}: could not discard a failed write of {} records at offset {}: {}; refusing writes "
                         "until the image is opened again",
-                        file_->name(), placed.size(), placed.front().write_at, p.to_string());
+                        backend_->name(), placed.size(), placed.front().write_at, p.to_string());
         }
       }
       fail_from(i, s);

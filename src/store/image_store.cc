@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "format/unit_table.h"
+#include "store/file_backend.h"
 #include "store/store_impl.h"
 
 namespace vblk {
@@ -127,6 +128,11 @@ Result<std::unique_ptr<ImageStore>> ImageStore::open(const std::string& path, co
 namespace store {
 
 Status write_empty_image(io::File& file, const format::Superblock& sb) {
+  FileBackend backend(file);
+  return write_empty_image(backend, sb);
+}
+
+Status write_empty_image(SegmentBackend& backend, const format::Superblock& sb) {
   std::array<uint8_t, format::kSuperblockSize> sbuf{};
   format::encode_superblock(sb, sbuf);
   format::Checkpoint cp;
@@ -135,16 +141,20 @@ Status write_empty_image(io::File& file, const format::Superblock& sb) {
   std::array<uint8_t, format::kCheckpointSize> cbuf{};
   format::encode_checkpoint(cp, cbuf);
   std::vector<uint8_t> zero(format::kCheckpointSize);
-  VBLK_RETURN_IF_ERROR(file.write_at(0, sbuf));
-  VBLK_RETURN_IF_ERROR(file.write_at(format::kCheckpointOffset[0], cbuf));
-  VBLK_RETURN_IF_ERROR(file.write_at(format::kCheckpointOffset[1], zero));
-  return file.sync();
+  VBLK_RETURN_IF_ERROR(backend.write_header(0, sbuf));
+  VBLK_RETURN_IF_ERROR(backend.write_header(format::kCheckpointOffset[0], cbuf));
+  VBLK_RETURN_IF_ERROR(backend.write_header(format::kCheckpointOffset[1], zero));
+  return backend.sync();
 }
 
 Result<std::unique_ptr<ImageStore>> open_image_file(std::unique_ptr<io::File> file, const OpenOptions& opts) {
-  const std::string path = file->name();
+  return open_image(std::make_unique<FileBackend>(std::move(file)), opts);
+}
+
+Result<std::unique_ptr<ImageStore>> open_image(std::unique_ptr<SegmentBackend> backend, const OpenOptions& opts) {
+  const std::string path = backend->name();
   std::array<uint8_t, format::kSuperblockSize> buf{};
-  auto n = file->read_at(0, buf);
+  auto n = backend->read_header(0, buf);
   if (!n) return n.status();
   auto sb = format::decode_superblock(std::span<const uint8_t>(buf.data(), *n), path);
   if (!sb) return sb.status();
@@ -155,11 +165,12 @@ Result<std::unique_ptr<ImageStore>> open_image_file(std::unique_ptr<io::File> fi
     sb->autoclear_features &= format::kKnownAutoclearFeatures;
     std::array<uint8_t, format::kSuperblockSize> out{};
     format::encode_superblock(*sb, out);
-    Status s = file->write_at(0, out);
-    if (s) s = file->sync();
+    Status s = backend->write_header(0, out);
+    if (s) s = backend->sync();
     if (!s) return s.with_prefix(path + ": clearing unknown autoclear feature bits");
   }
-  auto store = std::make_unique<StoreImpl>(std::move(file), *sb, opts);
+  backend->set_geometry(*sb);
+  auto store = std::make_unique<StoreImpl>(std::move(backend), *sb, opts);
   if (Status s = store->recover(); !s) {
     // What replay rebuilt so far is not the image: closing must not
     // checkpoint it over the image's own state.
@@ -178,8 +189,8 @@ Result<std::unique_ptr<ImageStore>> open_image_file(std::unique_ptr<io::File> fi
 
 namespace store {
 
-StoreImpl::StoreImpl(std::unique_ptr<io::File> file, const format::Superblock& sb, const OpenOptions& opts)
-    : file_(std::move(file)),
+StoreImpl::StoreImpl(std::unique_ptr<SegmentBackend> backend, const format::Superblock& sb, const OpenOptions& opts)
+    : backend_(std::move(backend)),
       sb_(sb),
       opts_(opts),
       level_(opts.compression_level >= 0 ? opts.compression_level : sb.compression_level),
@@ -196,15 +207,15 @@ StoreImpl::StoreImpl(std::unique_ptr<io::File> file, const format::Superblock& s
       index_(sb.entries_per_page, opts.index_cache_bytes) {}
 
 StoreImpl::~StoreImpl() {
-  if (Status s = close(); !s) spdlog::error("{}: closing image: {}", file_->name(), s.to_string());
+  if (Status s = close(); !s) spdlog::error("{}: closing image: {}", backend_->name(), s.to_string());
 }
 
 Status StoreImpl::check_writable() const {
-  if (opts_.read_only) return Status::read_only(file_->name() + ": image is open read-only");
-  if (closed_) return Status::invalid_argument(file_->name() + ": image is closed");
+  if (opts_.read_only) return Status::read_only(backend_->name() + ": image is open read-only");
+  if (closed_) return Status::invalid_argument(backend_->name() + ": image is closed");
   VBLK_RETURN_IF_ERROR(check_powered());
   if (broken_)
-    return Status::io_error(file_->name() +
+    return Status::io_error(backend_->name() +
                             ": an earlier sync or checkpoint of the image file failed; reopen the image to continue");
   return Status::ok();
 }
@@ -234,7 +245,7 @@ Status StoreImpl::close() {
 ImageInfo StoreImpl::info() {
   std::lock_guard lock(mu_);
   ImageInfo i;
-  i.path = file_->name();
+  i.path = backend_->name();
   i.version = sb_.version;
   i.uuid = format::uuid_to_string(sb_.uuid);
   i.label = sb_.label;
@@ -468,7 +479,7 @@ Status StoreImpl::flush() {
       return s;
     }
     // A power cut while the sync ran dropped what this flush covers.
-    if (epoch != power_epoch_) return Status::powered_off(file_->name() + ": a power cut interrupted the flush");
+    if (epoch != power_epoch_) return Status::powered_off(backend_->name() + ": a power cut interrupted the flush");
     mark_durable_locked(durable_seq);
     return Status::ok();
   };
@@ -476,7 +487,7 @@ Status StoreImpl::flush() {
   // The FLUSH record that says so must be durable too before the flush
   // returns: replay trusts only a claim it finds on disk (vblk(5) RECOVERY).
   auto marker = append_flush_records_locked(upto);
-  if (!marker) return marker.status().with_prefix(file_->name() + ": flush: writing the flush record");
+  if (!marker) return marker.status().with_prefix(backend_->name() + ": flush: writing the flush record");
   if (*marker == 0) return Status::ok();
   lock.unlock();
   return synced(*marker);
@@ -523,8 +534,10 @@ DeviceStats StoreImpl::stats() {
   const uint64_t blocks = block_count_;
   s.free_blocks = blocks - std::min(blocks, s.used_blocks + s.trimmed_blocks + s.bad_blocks);
   s.stored_bytes = stored_;
-  if (auto a = file_->allocated_bytes()) s.host_file_bytes = *a;
-  if (auto z = file_->size()) s.host_file_size = *z;
+  if (auto space = backend_->space()) {
+    s.host_file_bytes = space->allocated_bytes;
+    s.host_file_size = space->apparent_bytes;
+  }
   s.reuse_pool_bytes = segments_.reuse_pool().size() * sb_.segment_size;
   return s;
 }
@@ -546,7 +559,7 @@ Result<BlockLocation> StoreImpl::locate(uint64_t block) {
   loc.index_in_record = e.index_in_record;
   if (e.record_offset) {
     std::array<uint8_t, format::kRecordHeaderSize> buf{};
-    auto n = file_->read_at(e.record_offset, buf);
+    auto n = read_image(e.record_offset, buf);
     if (!n) return n.status();
     auto h = format::decode_record_header(std::span<const uint8_t>(buf.data(), *n));
     // A damaged record (or the damage sentinel) is still where the index
@@ -698,10 +711,11 @@ Status StoreImpl::corrupt_block(uint64_t block) {
   auto at = corruption_target(*e);
   if (!at) return at.status();
   uint8_t byte = 0;
-  auto n = file_->read_at(*at, {&byte, 1});
+  auto n = read_image(*at, {&byte, 1});
   if (!n) return n.status();
   byte ^= 0x5a;
-  return file_->write_at(*at, {&byte, 1});
+  return backend_->overwrite(segment_of(*at), static_cast<uint32_t>(*at - segment_start(segment_of(*at))),
+                             {&byte, 1});
 }
 
 Result<uint64_t> StoreImpl::corruption_target(const IndexEntry& e) {
@@ -710,14 +724,14 @@ Result<uint64_t> StoreImpl::corruption_target(const IndexEntry& e) {
   // A read checks a payload with a unit table only up to the unit it
   // needs: the byte must be in the unit that holds the block.
   std::array<uint8_t, format::kRecordHeaderSize> head;
-  auto n = file_->read_at(e.record_offset, head);
+  auto n = read_image(e.record_offset, head);
   if (!n) return n.status();
   auto h = format::decode_record_header({head.data(), *n});
   if (!h || !(h->flags & format::kRecordFlagUnitTable)) return middle;
   RawBuffer table_bytes;
   table_bytes.resize(std::min<size_t>(h->stored_len, format::unit_table_size(format::unit_count_for(
                                                           h->raw_len, format::kMinBlockSize))));
-  n = file_->read_at(payload_at, std::span<uint8_t>(table_bytes.data(), table_bytes.size()));
+  n = read_image(payload_at, std::span<uint8_t>(table_bytes.data(), table_bytes.size()));
   if (!n) return n.status();
   auto table = format::decode_unit_table({table_bytes.data(), *n}, h->stored_len, h->raw_len, h->payload_hash);
   if (!table) return middle;  // damaged already: any byte will do

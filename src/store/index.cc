@@ -92,7 +92,7 @@ Status StoreImpl::load_page_entries(uint64_t page_no, const PageLocation& loc, s
                     raw.size() != size_t{sb_.entries_per_page} * format::kIndexEntrySize))
     s = Status::corruption("record is not index page " + std::to_string(page_no));
   if (!s)
-    return s.with_prefix(file_->name() + ": index page " + std::to_string(page_no) + " at offset " +
+    return s.with_prefix(backend_->name() + ": index page " + std::to_string(page_no) + " at offset " +
                          std::to_string(loc.offset));
   entries->resize(sb_.entries_per_page);
   for (uint32_t i = 0; i < sb_.entries_per_page; ++i) {
@@ -104,7 +104,7 @@ Status StoreImpl::load_page_entries(uint64_t page_no, const PageLocation& loc, s
                                                                                sb_.max_record_bytes) ||
                                                         e.index_in_record > e.blocks_minus_one));
     if (bad)
-      return Status::corruption(file_->name() + ": index page " + std::to_string(page_no) + " entry " +
+      return Status::corruption(backend_->name() + ": index page " + std::to_string(page_no) + " entry " +
                                 std::to_string(i) + " is invalid");
     (*entries)[i] = e;
   }
@@ -188,7 +188,7 @@ BlockState StoreImpl::effective_state(uint64_t block, const IndexEntry& e) const
 Status StoreImpl::check_range(uint64_t first, uint64_t count) const {
   const uint64_t blocks = block_count_.load(std::memory_order_relaxed);
   if (first > blocks || count > blocks - first)
-    return Status::out_of_range(file_->name() + ": blocks " + std::to_string(first) + "+" +
+    return Status::out_of_range(backend_->name() + ": blocks " + std::to_string(first) + "+" +
                                 std::to_string(count) + " beyond the device's " + std::to_string(blocks) +
                                 " blocks");
   return Status::ok();

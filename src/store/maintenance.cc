@@ -77,7 +77,7 @@ void StoreImpl::maintenance_loop() {
       if (!maint_stop_ && !maintenance_work_locked()) maint_cv_.wait_for(lock, std::chrono::seconds(1));
       continue;
     }
-    Status s = contained(lock, broken_, file_->name(), [&] {
+    Status s = contained(lock, broken_, backend_->name(), [&] {
       if (reuse_pool_idle_locked()) punch_reuse_pool(lock, true);
       if (maint_stop_) return Status::ok();
       Status step = maintain(lock, kCleanLiveFraction, 1);
@@ -89,7 +89,7 @@ void StoreImpl::maintenance_loop() {
     if (maint_stop_) break;
     if (!s) {
       // A power cut that lands mid-pass is expected; anything else is not.
-      if (!s.is_powered_off()) spdlog::error("{}: background maintenance: {}", file_->name(), s.to_string());
+      if (!s.is_powered_off()) spdlog::error("{}: background maintenance: {}", backend_->name(), s.to_string());
       maint_cv_.wait_for(lock, std::chrono::seconds(1));
     }
     evict_pages();
@@ -100,13 +100,13 @@ void StoreImpl::after_change(std::unique_lock<std::mutex>& lock) {
   last_change_ = std::chrono::steady_clock::now();
   Status s;
   if (!maint_thread_.joinable()) {
-    s = contained(lock, broken_, file_->name(), [&] { return maintain(lock, kCleanLiveFraction, 8); });
+    s = contained(lock, broken_, backend_->name(), [&] { return maintain(lock, kCleanLiveFraction, 8); });
   } else {
     const bool behind = cleaning_needed_locked(kUrgentLiveFraction) ||
                         log_since_checkpoint_ >= 4 * opts_.checkpoint_log_bytes ||
                         index_.dirty_count() * index_.page_bytes() >= opts_.index_cache_bytes;
     if (behind) {
-      s = contained(lock, broken_, file_->name(), [&] { return maintain(lock, kUrgentLiveFraction, 2); });
+      s = contained(lock, broken_, backend_->name(), [&] { return maintain(lock, kUrgentLiveFraction, 2); });
     } else if (checkpoint_due_locked() || cleaning_needed_locked(kCleanLiveFraction)) {
       maint_cv_.notify_one();
     }
@@ -114,7 +114,7 @@ void StoreImpl::after_change(std::unique_lock<std::mutex>& lock) {
   evict_pages();
   // The data is in the log; a failed reclaim or checkpoint is logged but the
   // write itself succeeded and will replay.
-  if (!s) spdlog::error("{}: maintenance: {}", file_->name(), s.to_string());
+  if (!s) spdlog::error("{}: maintenance: {}", backend_->name(), s.to_string());
 }
 
 }  // namespace vblk::store

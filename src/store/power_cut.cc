@@ -17,7 +17,7 @@ namespace vblk::store {
 
 Status StoreImpl::check_powered() const {
   if (powered_off_)
-    return Status::powered_off(file_->name() + ": the device is powered off (simulated power cut)");
+    return Status::powered_off(backend_->name() + ": the device is powered off (simulated power cut)");
   return Status::ok();
 }
 
@@ -27,8 +27,8 @@ Status StoreImpl::sync_file() {
   // own sync then succeeded and its slot pointed at them.
   std::lock_guard lock(sync_mu_);
   if (sync_failed_)
-    return Status::io_error(file_->name() + ": an earlier sync of the image file failed; reopen the image to continue");
-  Status s = file_->sync();
+    return Status::io_error(backend_->name() + ": an earlier sync of the image file failed; reopen the image to continue");
+  Status s = backend_->sync();
   if (!s) sync_failed_ = true;
   return s;
 }
@@ -47,11 +47,18 @@ void StoreImpl::break_after_failed_sync_locked() {
   // reopen as the disk may have dropped them.
   broken_ = true;
   if (unsynced_.empty()) return;
-  std::array<uint8_t, format::kRecordHeaderSize> zero{};
-  if (Status s = file_->write_at(unsynced_.front().offset, zero); !s)
+  if (Status s = cut_log_at(unsynced_.front().offset); !s)
     spdlog::error("{}: after a failed sync, could not cut the log at offset {}: {}; a reopen before the host's "
                   "page cache of the image is dropped may replay writes that are not on the disk",
-                  file_->name(), unsynced_.front().offset, s.to_string());
+                  backend_->name(), unsynced_.front().offset, s.to_string());
+}
+
+Status StoreImpl::cut_log_at(uint64_t record_offset) {
+  // Replay accepts only a sound header with the next seq: a zeroed one ends
+  // the log there.
+  static constexpr std::array<uint8_t, format::kRecordHeaderSize> kZero{};
+  const uint64_t seg = segment_of(record_offset);
+  return backend_->overwrite(seg, static_cast<uint32_t>(record_offset - segment_start(seg)), kZero);
 }
 
 void StoreImpl::mark_durable_locked(uint64_t upto_seq) {
@@ -123,8 +130,8 @@ Result<uint64_t> StoreImpl::append_flush_records_locked(uint64_t upto_seq) {
 
 Result<PowerCutReport> StoreImpl::power_cut() {
   std::unique_lock lock(mu_);
-  if (opts_.read_only) return Status::read_only(file_->name() + ": image is open read-only: nothing to cut");
-  if (closed_) return Status::invalid_argument(file_->name() + ": image is closed");
+  if (opts_.read_only) return Status::read_only(backend_->name() + ": image is open read-only: nothing to cut");
+  if (closed_) return Status::invalid_argument(backend_->name() + ": image is closed");
   PowerCutReport r;
   if (powered_off_) {
     r.already_off = true;
@@ -144,8 +151,7 @@ Result<PowerCutReport> StoreImpl::power_cut() {
   unsynced_.clear();
   Status s;
   if (cut) {
-    std::array<uint8_t, format::kRecordHeaderSize> zero{};
-    s = file_->write_at(at, zero);
+    s = cut_log_at(at);
     // Nothing appends while powered off, so the sync (which waits for any
     // sync under way) runs without mu_.
     lock.unlock();
@@ -154,18 +160,18 @@ Result<PowerCutReport> StoreImpl::power_cut() {
   }
   if (!s) {
     broken_ = true;
-    return s.with_prefix(file_->name() + ": power cut: cutting the log at offset " + std::to_string(at));
+    return s.with_prefix(backend_->name() + ": power cut: cutting the log at offset " + std::to_string(at));
   }
   spdlog::warn("{}: power cut: dropped {} records not yet flushed ({} writes, {} blocks); the device is off",
-               file_->name(), r.dropped_records, r.dropped_writes, r.dropped_blocks);
+               backend_->name(), r.dropped_records, r.dropped_writes, r.dropped_blocks);
   return r;
 }
 
 Status StoreImpl::power_on() {
   std::unique_lock lock(mu_);
   punches_done_.wait(lock, [&] { return punches_in_flight_ == 0; });
-  if (closed_) return Status::invalid_argument(file_->name() + ": image is closed");
-  if (!powered_off_) return Status::invalid_argument(file_->name() + ": the device is not powered off");
+  if (closed_) return Status::invalid_argument(backend_->name() + ": image is closed");
+  if (!powered_off_) return Status::invalid_argument(backend_->name() + ": the device is not powered off");
   reset_state_locked();
   powered_off_ = false;
   Status s = recover();
@@ -174,7 +180,7 @@ Status StoreImpl::power_on() {
     powered_off_ = true;
     return s.with_prefix("power on");
   }
-  spdlog::warn("{}: powered on again at checkpoint generation {}", file_->name(), generation_);
+  spdlog::warn("{}: powered on again at checkpoint generation {}", backend_->name(), generation_);
   return Status::ok();
 }
 

@@ -75,7 +75,7 @@ Status StoreImpl::scan_provisional(std::unique_lock<std::mutex>& lock) {
     const uint64_t start = segment_start(seg);
     for (uint32_t pos = format::kSegmentHeaderSize; s && pos + format::kRecordHeaderSize <= fill;) {
       std::array<uint8_t, format::kRecordHeaderSize> hbuf{};
-      auto n = file_->read_at(start + pos, hbuf);
+      auto n = read_image(start + pos, hbuf);
       if (!n) {
         s = n.status();
         break;
@@ -123,7 +123,7 @@ Status StoreImpl::recompress_step(std::unique_lock<std::mutex>& lock) {
   const uint64_t epoch = power_epoch_;
   const std::vector<uint64_t> segs = pick_provisional_locked(kRecompressThreads);
   if (segs.size() == 1 && segs[0] == head_seg_) {
-    spdlog::debug("{}: recompressing the head segment {} ({} provisional bytes)", file_->name(), segs[0],
+    spdlog::debug("{}: recompressing the head segment {} ({} provisional bytes)", backend_->name(), segs[0],
                   segments_.info(segs[0]).provisional);
     uint64_t seen = 0;
     VBLK_RETURN_IF_ERROR(clean_segment(segs[0], lock, CleanMode::kRecompressHead, &seen));
@@ -137,7 +137,7 @@ Status StoreImpl::recompress_step(std::unique_lock<std::mutex>& lock) {
     // Up to kRecompressThreads segments at once, one on this thread and
     // each other on a helper; kCleaning keeps every other cleaner off them
     // from here on. Each drops mu_ while it decodes and compresses.
-    spdlog::debug("{}: recompressing {} segments from {} ({} provisional bytes)", file_->name(), segs.size(), segs[0],
+    spdlog::debug("{}: recompressing {} segments from {} ({} provisional bytes)", backend_->name(), segs.size(), segs[0],
                   segments_.info(segs[0]).provisional);
     for (uint64_t seg : segs) segments_.begin_cleaning(seg);
     std::vector<Status> results(segs.size());

@@ -86,6 +86,33 @@ std::vector<PendingRecord> StoreImpl::build_data_records(uint64_t first, std::sp
   return out;
 }
 
+Status StoreImpl::append_to_segment(const PlacedRecord& first, std::span<const std::span<const uint8_t>> parts) {
+  // The head moves on from a segment when a record opens the next one.
+  if (first.new_segment && head_seg_ != format::kNoSegment) backend_->seal(head_seg_);
+  return backend_->append(first.seg, static_cast<uint32_t>(first.write_at - segment_start(first.seg)), parts);
+}
+
+Result<size_t> StoreImpl::read_image(uint64_t address, std::span<uint8_t> out) {
+  const std::span<uint8_t> parts[] = {out};
+  return read_image_parts(address, parts);
+}
+
+Result<size_t> StoreImpl::read_image_parts(uint64_t address, std::span<const std::span<uint8_t>> parts) {
+  if (address >= sb_.data_start) {
+    const uint64_t seg = segment_of(address);
+    return backend_->read(seg, static_cast<uint32_t>(address - segment_start(seg)), parts);
+  }
+  // Only the checkpoint slots and the superblock lie below data_start.
+  size_t total = 0;
+  for (std::span<uint8_t> p : parts) {
+    auto n = backend_->read_header(address + total, p);
+    if (!n) return n.status();
+    total += *n;
+    if (*n < p.size()) break;
+  }
+  return total;
+}
+
 uint64_t StoreImpl::allocation_candidate() const {
   return segments_.next_to_open();
 }
@@ -172,7 +199,7 @@ Result<uint64_t> StoreImpl::append_record(PendingRecord& rec) {
   std::vector<std::span<const uint8_t>> parts;
   parts.reserve(3);
   append_parts(rec, *placed, &parts);
-  if (Status s = file_->write_parts(placed->write_at, parts); !s) return s;
+  if (Status s = append_to_segment(*placed, parts); !s) return s;
   commit_placed(rec, *placed);
   return placed->offset;
 }
@@ -263,7 +290,7 @@ Status StoreImpl::read_record(uint64_t offset, uint32_t length_hint, RecordHeade
   // Reused by the thread's next reads: no allocation per record.
   thread_local RawBuffer buf;
   buf.resize(std::max<uint32_t>(length_hint, format::kRecordHeaderSize));
-  auto n = file_->read_at(offset, buf);
+  auto n = read_image(offset, buf);
   if (!n) return n.status();
   if (*n < format::kRecordHeaderSize) return Status::corruption("record truncated at end of file");
   auto hdr = format::decode_record_header({buf.data(), format::kRecordHeaderSize});
@@ -272,7 +299,7 @@ Status StoreImpl::read_record(uint64_t offset, uint32_t length_hint, RecordHeade
   const uint32_t total = format::record_total_length(h->stored_len);
   if (total != buf.size()) {
     buf.resize(total);
-    n = file_->read_at(offset, buf);
+    n = read_image(offset, buf);
     if (!n) return n.status();
   }
   if (*n < format::kRecordHeaderSize + h->stored_len) return Status::corruption("record truncated at end of file");
@@ -333,14 +360,14 @@ Status StoreImpl::read_record_part(const IndexEntry& e, size_t raw_begin, size_t
   // Reused by the thread's next reads: no allocation per record.
   thread_local RawBuffer buf;
   buf.resize(guess);
-  auto n = file_->read_at(e.record_offset, buf);
+  auto n = read_image(e.record_offset, buf);
   if (!n) return n.status();
   size_t have = *n;
   // Reads on to `want` bytes of the record if the first read fell short.
   auto read_to = [&](size_t want) -> Status {
     if (want <= have) return Status::ok();
     buf.resize(want);
-    auto more = file_->read_at(e.record_offset + have, std::span<uint8_t>(buf.data() + have, want - have));
+    auto more = read_image(e.record_offset + have, std::span<uint8_t>(buf.data() + have, want - have));
     if (!more) return more.status();
     if (have + *more < want) return Status::corruption("record truncated at end of file");
     have = want;
@@ -386,7 +413,7 @@ Status StoreImpl::read_record_part(const IndexEntry& e, size_t raw_begin, size_t
     // Apart from it: read into the buffer past the table.
     buf.resize(frames_at + (hi - lo));
     have = frames_at;
-    auto got = file_->read_at(e.record_offset + lo, std::span<uint8_t>(buf.data() + frames_at, hi - lo));
+    auto got = read_image(e.record_offset + lo, std::span<uint8_t>(buf.data() + frames_at, hi - lo));
     if (!got) return got.status();
     if (*got < hi - lo) return Status::corruption("record truncated at end of file");
     table = decode_table();
@@ -403,7 +430,7 @@ Status StoreImpl::read_raw_record(const IndexEntry& e, size_t raw_len, RecordHea
   std::array<uint8_t, format::kRecordHeaderSize> head;
   raw->resize(raw_len);
   const std::span<uint8_t> parts[] = {head, std::span<uint8_t>(raw->data(), raw_len)};
-  auto n = file_->read_parts(e.record_offset, parts);
+  auto n = read_image_parts(e.record_offset, parts);
   if (!n) return n.status();
   if (*n < head.size()) return Status::corruption("record truncated at end of file");
   auto hdr = format::decode_record_header(head);

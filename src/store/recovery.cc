@@ -10,14 +10,14 @@ using format::Checkpoint;
 using format::RecordHeader;
 
 Status StoreImpl::recover() {
-  const std::string& name = file_->name();
+  const std::string& name = backend_->name();
   // A writer opening the image owes a new generation (step 7 of RECOVERY).
   new_generation_due_ = !opts_.read_only;
   std::optional<Checkpoint> best;
   int best_slot = -1;
   for (int slot = 0; slot < 2; ++slot) {
     std::array<uint8_t, format::kCheckpointSize> buf{};
-    auto n = file_->read_at(format::kCheckpointOffset[slot], buf);
+    auto n = read_image(format::kCheckpointOffset[slot], buf);
     if (!n) return n.status();
     auto cp = format::decode_checkpoint(std::span<const uint8_t>(buf.data(), *n));
     if (!cp || cp->uuid != sb_.uuid) continue;
@@ -38,7 +38,7 @@ Status StoreImpl::recover() {
 }
 
 Status StoreImpl::load_checkpoint(const Checkpoint& cp) {
-  auto file_size = file_->size();
+  auto file_size = backend_->end_of_data();
   if (!file_size) return file_size.status();
   const uint64_t max_segments = (*file_size > sb_.data_start ? (*file_size - sb_.data_start) / sb_.segment_size + 1 : 1);
   if (cp.segment_count > max_segments)

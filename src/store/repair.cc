@@ -23,12 +23,12 @@ using format::RecordType;
 
 Result<const std::vector<StoreImpl::ScannedRecord>*> StoreImpl::scanned_records() {
   if (scan_done_) return &scan_;
-  auto file_size = file_->size();
+  auto file_size = backend_->end_of_data();
   if (!file_size) return file_size.status();
   RawBuffer seg_bytes;
   for (uint64_t seg = 0; segment_start(seg) + format::kSegmentHeaderSize <= *file_size; ++seg) {
     seg_bytes.resize(sb_.segment_size);
-    auto n = file_->read_at(segment_start(seg), seg_bytes);
+    auto n = read_image(segment_start(seg), seg_bytes);
     if (!n) return n.status();
     auto sh = format::decode_segment_header({seg_bytes.data(), std::min<size_t>(*n, format::kSegmentHeaderSize)});
     if (!sh || sh->uuid != sb_.uuid || sh->segment_index != seg) continue;
@@ -94,11 +94,11 @@ Result<format::Checkpoint> StoreImpl::checkpoint_from_meta_chains() {
     if (!whole) continue;
     const uint64_t head_seg = segment_of(last->offset);
     std::array<uint8_t, format::kSegmentHeaderSize> buf{};
-    auto got = file_->read_at(segment_start(head_seg), buf);
+    auto got = read_image(segment_start(head_seg), buf);
     if (!got) return got.status();
     auto sh = format::decode_segment_header({buf.data(), *got});
     if (!sh) continue;
-    auto file_size = file_->size();
+    auto file_size = backend_->end_of_data();
     if (!file_size) return file_size.status();
     format::Checkpoint cp;
     cp.generation = generation + 1;
@@ -116,19 +116,19 @@ Result<format::Checkpoint> StoreImpl::checkpoint_from_meta_chains() {
     cp.uuid = sb_.uuid;
     return cp;
   }
-  return Status::corruption(file_->name() + ": no whole chain of checkpoint metadata records to rebuild from");
+  return Status::corruption(backend_->name() + ": no whole chain of checkpoint metadata records to rebuild from");
 }
 
 Status StoreImpl::recover_from_meta_chains(const Status& why) {
   auto cp = checkpoint_from_meta_chains();
   if (!cp) return cp.status().with_prefix("repair: " + why.message());
   reset_state_locked();
-  VBLK_RETURN_IF_ERROR(load_checkpoint(*cp).with_prefix(file_->name() + ": repair: rebuilt checkpoint generation " +
+  VBLK_RETURN_IF_ERROR(load_checkpoint(*cp).with_prefix(backend_->name() + ": repair: rebuilt checkpoint generation " +
                                                         std::to_string(cp->generation)));
   repairs_.push_back("checkpoint rebuilt from the metadata records of generation " +
                      std::to_string(cp->generation - 1) + " (" + why.message() + ")");
-  spdlog::warn("{}: {}", file_->name(), repairs_.back());
-  return replay().with_prefix(file_->name());
+  spdlog::warn("{}: {}", backend_->name(), repairs_.back());
+  return replay().with_prefix(backend_->name());
 }
 
 Status StoreImpl::rebuild_page(uint64_t page_no, const PageLocation& damaged, std::vector<IndexEntry>* entries,
@@ -183,13 +183,13 @@ Status StoreImpl::rebuild_page(uint64_t page_no, const PageLocation& damaged, st
                      std::to_string(hi - 1) + ") rebuilt from " +
                      (base_seq ? "an older copy and " : std::string("")) + std::to_string(applied) +
                      " log records");
-  spdlog::warn("{}: {}", file_->name(), repairs_.back());
+  spdlog::warn("{}: {}", backend_->name(), repairs_.back());
   return Status::ok();
 }
 
 Result<RepairReport> StoreImpl::repair() {
   if (!opts_.repair || opts_.read_only)
-    return Status::invalid_argument(file_->name() + ": repair needs an image opened for repair");
+    return Status::invalid_argument(backend_->name() + ": repair needs an image opened for repair");
   RepairReport report;
   auto before = check();
   if (!before) return before.status();

@@ -86,7 +86,7 @@ void StoreImpl::enter_walk_segment(LogCursor& c, uint64_t seg) const {
 Result<std::optional<RecordHeader>> StoreImpl::sound_header_at(uint64_t seg, uint32_t pos) {
   if (pos + format::kRecordHeaderSize > sb_.segment_size) return std::optional<RecordHeader>();
   std::array<uint8_t, format::kRecordHeaderSize> buf{};
-  auto n = file_->read_at(segment_start(seg) + pos, buf);
+  auto n = read_image(segment_start(seg) + pos, buf);
   if (!n) return n.status();
   auto h = format::decode_record_header(std::span<const uint8_t>(buf.data(), *n));
   if (!h || h->generation != generation_ || pos + format::record_total_length(h->stored_len) > sb_.segment_size)
@@ -96,7 +96,7 @@ Result<std::optional<RecordHeader>> StoreImpl::sound_header_at(uint64_t seg, uin
 
 Result<bool> StoreImpl::segment_follows(uint64_t seg, uint64_t alloc_seq) {
   std::array<uint8_t, format::kSegmentHeaderSize> buf{};
-  auto n = file_->read_at(segment_start(seg), buf);
+  auto n = read_image(segment_start(seg), buf);
   if (!n) return n.status();
   auto sh = format::decode_segment_header(std::span<const uint8_t>(buf.data(), *n));
   return sh && sh->alloc_seq == alloc_seq && sh->segment_index == seg && sh->uuid == sb_.uuid;
@@ -127,7 +127,7 @@ Result<std::optional<uint32_t>> StoreImpl::find_later_record(uint64_t seg, uint3
   for (uint32_t at = from; at + format::kRecordHeaderSize <= sb_.segment_size;) {
     const uint32_t len = std::min<uint32_t>(kScanChunk, sb_.segment_size - at);
     buf.resize(len);
-    auto n = file_->read_at(segment_start(seg) + at, buf);
+    auto n = read_image(segment_start(seg) + at, buf);
     if (!n) return n.status();
     for (uint32_t i = 0; i + format::kRecordHeaderSize <= *n; i += format::kRecordAlign) {
       if (format::get_u32(buf.data() + i) != format::kRecordMagic) continue;
@@ -302,20 +302,20 @@ Status StoreImpl::replay() {
     }
     spdlog::info("{}: the log ends at offset {} (record {}: {}); {} later log items not covered by a completed "
                  "flush dropped",
-                 file_->name(), end.offset, end.first_seq,
+                 backend_->name(), end.offset, end.first_seq,
                  end.kind == LogItem::Kind::kGap ? "no sound record" : "payload checksum mismatch",
                  pending.size() - 1);
   }
   // Said only once the replay succeeded: an open that fails says why alone.
-  for (const std::string& note : replay_notes_) spdlog::warn("{}: {}", file_->name(), note);
+  for (const std::string& note : replay_notes_) spdlog::warn("{}: {}", backend_->name(), note);
   replay_notes_.clear();
   if (damaged_records || gap_records)
     spdlog::warn("{}: damage in the log after checkpoint generation {}: {} records with damaged payloads, {} records "
                  "with damaged headers; their blocks fail to read (vblk-inspect --check lists them)",
-                 file_->name(), cp_generation, damaged_records, gap_records);
+                 backend_->name(), cp_generation, damaged_records, gap_records);
   if (applied) {
     changed_since_checkpoint_ = true;
-    spdlog::info("{}: replayed {} log records after checkpoint generation {}", file_->name(), applied, cp_generation);
+    spdlog::info("{}: replayed {} log records after checkpoint generation {}", backend_->name(), applied, cp_generation);
   }
   return Status::ok();
 }

@@ -23,7 +23,7 @@ using format::IndexEntry;
 
 Result<ResizeReport> StoreImpl::resize(uint64_t new_count, bool discard) {
   std::unique_lock lock(mu_);
-  const std::string& name = file_->name();
+  const std::string& name = backend_->name();
   VBLK_RETURN_IF_ERROR(check_writable());
   if (!resizable_)
     return Status::not_supported(name + ": the image was created without the resizable feature, so its capacity "

@@ -60,6 +60,7 @@
 #include "store/compression.h"
 #include "store/page_index.h"
 #include "store/raw_buffer.h"
+#include "store/segment_backend.h"
 #include "store/segment_table.h"
 #include "vblk/image_store.h"
 
@@ -183,7 +184,7 @@ class BadSet {
 
 class StoreImpl final : public ImageStore {
  public:
-  StoreImpl(std::unique_ptr<io::File> file, const format::Superblock& sb, const OpenOptions& opts);
+  StoreImpl(std::unique_ptr<SegmentBackend> backend, const format::Superblock& sb, const OpenOptions& opts);
   ~StoreImpl() override;
 
   // Loads the newest valid checkpoint and replays the log after it.
@@ -306,6 +307,13 @@ class StoreImpl final : public ImageStore {
   std::vector<PendingRecord> build_data_records(uint64_t first, std::span<const uint8_t> data, int level,
                                                 bool exact_level = false);
   uint64_t allocation_candidate() const;
+  // Appends the parts of records placed back to back from `first` (which
+  // may open a segment, sealing the head); REQUIRES mu_.
+  Status append_to_segment(const PlacedRecord& first, std::span<const std::span<const uint8_t>> parts);
+  // Reads at an address of the image (segment_backend.h): in the header
+  // area, or within one segment (never past its end). No lock needed.
+  Result<size_t> read_image(uint64_t address, std::span<uint8_t> out);
+  Result<size_t> read_image_parts(uint64_t address, std::span<const std::span<uint8_t>> parts);
 
   // ---- recovery (recovery.cc) ----
   Status load_checkpoint(const format::Checkpoint& cp);
@@ -497,10 +505,14 @@ class StoreImpl final : public ImageStore {
   // ---- durability and power cut (power_cut.cc); REQUIRE mu_ ----
   // Records with seq <= upto_seq are durable: forget them.
   void mark_durable_locked(uint64_t upto_seq);
+  // Zeroes the header of the record at record_offset: every replay ends
+  // before it.
+  Status cut_log_at(uint64_t record_offset);
   // Returns every member that recover() rebuilds to its constructed value.
   void reset_state_locked();
 
-  std::unique_ptr<io::File> file_;
+  // Where the image's bytes live (segment_backend.h).
+  std::unique_ptr<SegmentBackend> backend_;
   const format::Superblock sb_;
   const OpenOptions opts_;
   const int level_;
@@ -595,8 +607,12 @@ class StoreImpl final : public ImageStore {
 // Validates `opts` and builds the superblock of a new image.
 Result<format::Superblock> superblock_for(const std::string& name, const FormatOptions& opts);
 // Writes the superblock and an empty checkpoint, then syncs.
+Status write_empty_image(SegmentBackend& backend, const format::Superblock& sb);
 Status write_empty_image(io::File& file, const format::Superblock& sb);
-// Opens and recovers an image on `file` (no locking: the caller's business).
+// Opens and recovers the image `backend` holds (no locking: the caller's
+// business).
+Result<std::unique_ptr<ImageStore>> open_image(std::unique_ptr<SegmentBackend> backend, const OpenOptions& opts);
+// open_image of a single-file image (FileBackend).
 Result<std::unique_ptr<ImageStore>> open_image_file(std::unique_ptr<io::File> file, const OpenOptions& opts);
 
 }  // namespace vblk::store
