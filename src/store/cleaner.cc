@@ -16,7 +16,7 @@ using format::RecordType;
 
 
 bool StoreImpl::checkpoint_due_locked() const {
-  return log_since_checkpoint_ >= opts_.checkpoint_log_bytes ||
+  return log_.log_since_checkpoint() >= opts_.checkpoint_log_bytes ||
          index_.dirty_count() * index_.page_bytes() >= opts_.index_cache_bytes / 2 ||
          segments_.count(SegmentState::kEmptied) >= clean_batch();
 }
@@ -138,13 +138,13 @@ Status StoreImpl::write_checkpoint_locked() {
     break_after_failed_sync_locked();
     return s.with_prefix("checkpoint");
   }
-  mark_durable_locked(next_seq_ - 1);
+  log_.mark_durable(log_.next_seq() - 1);
   format::Checkpoint cp;
   cp.generation = generation_ + 1;
-  cp.next_record_seq = next_seq_;
-  cp.head_segment = head_seg_;
-  cp.head_fill = head_fill_;
-  cp.head_alloc_seq = head_alloc_seq_;
+  cp.next_record_seq = log_.next_seq();
+  cp.head_segment = log_.head_segment();
+  cp.head_fill = log_.head().fill;
+  cp.head_alloc_seq = log_.alloc_seq();
   cp.meta_last_chunk = prev;
   cp.meta_chunks = static_cast<uint32_t>(chunks.size());
   cp.meta_bytes = meta.size();
@@ -165,11 +165,7 @@ Status StoreImpl::write_checkpoint_locked() {
   slot_ = next_slot;
   generation_ = cp.generation;
   meta_chunks_ = std::move(chunks);
-  log_since_checkpoint_ = 0;
-  changed_since_checkpoint_ = false;
-  // Replay starts after this checkpoint: FLUSH records describe only what comes next.
-  undescribed_.clear();
-  flush_claim_ = next_seq_ - 1;
+  log_.checkpoint_written();
   // 4. Segments punched before this checkpoint are free now; those emptied
   // before it are released: no checkpoint to come can need their data.
   for (auto [seg, live] : segments_.checkpoint_written())
@@ -214,7 +210,7 @@ size_t StoreImpl::reuse_pool_limit() const {
 }
 
 void StoreImpl::punch_reuse_pool(std::unique_lock<std::mutex>& lock, bool while_idle) {
-  // Every member is free or released (commit_placed takes a segment out
+  // Every member is free or released (LogWriter::commit takes a segment out
   // when the head moves into it), and mu_ keeps writers from allocating it,
   // so each punch runs under mu_. One segment at a time: while_idle, mu_ is
   // offered to waiting writers between segments, and the pool is left
@@ -248,7 +244,7 @@ std::optional<uint64_t> StoreImpl::pick_victim_locked() const {
   uint32_t victim_live = ~0u;
   for (uint64_t i = 0; i < segments_.size(); ++i) {
     const SegmentInfo& info = segments_.info(i);
-    if (segments_.state(i) != SegmentState::kInUse || i == head_seg_ || info.fill == 0 || info.live >= victim_live ||
+    if (segments_.state(i) != SegmentState::kInUse || i == log_.head_segment() || info.fill == 0 || info.live >= victim_live ||
         segments_.damaged(i))
       continue;
     victim = i, victim_live = info.live;
@@ -457,7 +453,7 @@ Status StoreImpl::checkpoint_presynced(std::unique_lock<std::mutex>& lock) {
   constexpr uint64_t kSmallRemainder = 4u << 20;
   constexpr int kMaxRounds = 4;
   for (int round = 0; round < kMaxRounds; ++round) {
-    const uint64_t before = log_since_checkpoint_;
+    const uint64_t before = log_.log_since_checkpoint();
     lock.unlock();
     Status s = sync_file();
     lock.lock();
@@ -466,7 +462,8 @@ Status StoreImpl::checkpoint_presynced(std::unique_lock<std::mutex>& lock) {
       return s.with_prefix("checkpoint");
     }
     // A checkpoint made meanwhile (a writer helping inline) reset the count.
-    if (log_since_checkpoint_ < before || log_since_checkpoint_ - before <= kSmallRemainder) break;
+    const uint64_t now = log_.log_since_checkpoint();
+    if (now < before || now - before <= kSmallRemainder) break;
   }
   return checkpoint_locked();
 }

@@ -51,9 +51,9 @@ void StoreImpl::commit_writes_locked(const std::vector<WriteWaiter*>& batch) {
     // the first may open a segment.
     placed.clear();
     parts.clear();
-    HeadPosition at{head_seg_, head_fill_, next_seq_};
+    HeadPosition at = log_.head();
     for (size_t j = i; j < items.size(); ++j) {
-      auto p = place_record(*items[j].rec, at);
+      auto p = log_.place(*items[j].rec, at, generation_, segments_.next_to_open());
       if (!p || (j > i && p->new_segment)) {
         if (j == i) {
           // Cannot be placed at all (larger than a segment): fails alone.
@@ -65,13 +65,10 @@ void StoreImpl::commit_writes_locked(const std::vector<WriteWaiter*>& batch) {
       placed.push_back(*p);
       at = {p->seg, p->end_fill, at.seq + 1};
     }
-    for (size_t k = 0; k < placed.size(); ++k) append_parts(*items[i + k].rec, placed[k], &parts);
-    const PlacedRecord& front = placed.front();
-    const uint32_t pos = static_cast<uint32_t>(front.write_at - segment_start(front.seg));
-    if (Status s = append_to_segment(front, parts); !s) {
+    for (size_t k = 0; k < placed.size(); ++k) LogWriter::append_parts(*items[i + k].rec, placed[k], &parts);
+    if (Status s = log_.write(placed.front(), parts); !s) {
       if (placed.size() > 1) {
-        const uint64_t end = placed.back().offset + placed.back().total;
-        if (Status p = backend_->discard(front.seg, pos, static_cast<uint32_t>(end - front.write_at)); !p) {
+        if (Status p = log_.discard(placed.front(), placed.back()); !p) {
           broken_ = true;
           spdlog::error("{}: could not discard a failed write of {} records at offset {}: {}; refusing writes "
                         "until the image is opened again",
@@ -82,7 +79,7 @@ void StoreImpl::commit_writes_locked(const std::vector<WriteWaiter*>& batch) {
       return;
     }
     for (size_t k = 0; k < placed.size(); ++k, ++i) {
-      commit_placed(*items[i].rec, placed[k]);
+      log_.commit(*items[i].rec, placed[k], segments_);
       // The record is in the log now; a failure to apply it (an index page
       // that cannot be read) fails its write, as append_and_apply does.
       if (Status a = apply_record(items[i].rec->header, placed[k].offset); !a && items[i].waiter->status)

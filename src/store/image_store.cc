@@ -204,6 +204,8 @@ StoreImpl::StoreImpl(std::unique_ptr<SegmentBackend> backend, const format::Supe
       write_level_(deferred_ ? kDeferredWriteLevel : level_),
       last_request_ns_(now_ns()),
       block_count_(sb.block_count),
+      segments_(),
+      log_(*backend_, sb_, flush_records_),
       index_(sb.entries_per_page, opts.index_cache_bytes) {}
 
 StoreImpl::~StoreImpl() {
@@ -228,7 +230,7 @@ Status StoreImpl::close() {
   // After a power cut the image keeps exactly the flushed state.
   auto checkpoint_needed = [&] {
     return !opts_.read_only && !broken_ && !powered_off_ &&
-           (changed_since_checkpoint_ || index_.dirty_count() || segments_.count(SegmentState::kEmptied) ||
+           (log_.changed_since_checkpoint() || index_.dirty_count() || segments_.count(SegmentState::kEmptied) ||
             segments_.count(SegmentState::kReleased) || segments_.count(SegmentState::kPunched));
   };
   // Up to two checkpoints: the first releases the segments emptied since
@@ -457,7 +459,7 @@ Status StoreImpl::flush() {
     if (opts_.read_only) return Status::ok();
     VBLK_RETURN_IF_ERROR(check_writable());
     due = checkpoint_due_locked();
-    upto = next_seq_ - 1;
+    upto = log_.next_seq() - 1;
     epoch = power_epoch_;
   }
   if (due && !maint_thread_.joinable()) {
@@ -480,7 +482,7 @@ Status StoreImpl::flush() {
     }
     // A power cut while the sync ran dropped what this flush covers.
     if (epoch != power_epoch_) return Status::powered_off(backend_->name() + ": a power cut interrupted the flush");
-    mark_durable_locked(durable_seq);
+    log_.mark_durable(durable_seq);
     return Status::ok();
   };
   VBLK_RETURN_IF_ERROR(synced(upto));

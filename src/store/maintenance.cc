@@ -103,7 +103,7 @@ void StoreImpl::after_change(std::unique_lock<std::mutex>& lock) {
     s = contained(lock, broken_, backend_->name(), [&] { return maintain(lock, kCleanLiveFraction, 8); });
   } else {
     const bool behind = cleaning_needed_locked(kUrgentLiveFraction) ||
-                        log_since_checkpoint_ >= 4 * opts_.checkpoint_log_bytes ||
+                        log_.log_since_checkpoint() >= 4 * opts_.checkpoint_log_bytes ||
                         index_.dirty_count() * index_.page_bytes() >= opts_.index_cache_bytes;
     if (behind) {
       s = contained(lock, broken_, backend_->name(), [&] { return maintain(lock, kUrgentLiveFraction, 2); });

@@ -2,7 +2,7 @@
 //
 // A disk with a volatile write cache loses, when power fails, every write
 // that no flush has made durable. Here those are the records appended since
-// the last successful flush or checkpoint (unsynced_). Their bytes may well
+// the last successful flush or checkpoint (LogWriter::unsynced()). Their bytes may well
 // be in the host file already, so "losing" them means cutting the log before
 // the first of them: its header is zeroed and synced, and replay, which
 // accepts only the record with the next sequence number, ends there. Later
@@ -46,11 +46,11 @@ void StoreImpl::break_after_failed_sync_locked() {
   // or checkpoint that covered them reported the failure) are dropped on
   // reopen as the disk may have dropped them.
   broken_ = true;
-  if (unsynced_.empty()) return;
-  if (Status s = cut_log_at(unsynced_.front().offset); !s)
+  if (log_.unsynced().empty()) return;
+  if (Status s = cut_log_at(log_.unsynced().front().offset); !s)
     spdlog::error("{}: after a failed sync, could not cut the log at offset {}: {}; a reopen before the host's "
                   "page cache of the image is dropped may replay writes that are not on the disk",
-                  backend_->name(), unsynced_.front().offset, s.to_string());
+                  backend_->name(), log_.unsynced().front().offset, s.to_string());
 }
 
 Status StoreImpl::cut_log_at(uint64_t record_offset) {
@@ -61,9 +61,6 @@ Status StoreImpl::cut_log_at(uint64_t record_offset) {
   return backend_->overwrite(seg, static_cast<uint32_t>(record_offset - segment_start(seg)), kZero);
 }
 
-void StoreImpl::mark_durable_locked(uint64_t upto_seq) {
-  while (!unsynced_.empty() && unsynced_.front().seq <= upto_seq) unsynced_.pop_front();
-}
 
 void StoreImpl::reset_state_locked() {
   broken_ = false;
@@ -75,10 +72,7 @@ void StoreImpl::reset_state_locked() {
   new_generation_due_ = false;
   block_count_ = sb_.block_count;
   generation_ = 0;
-  next_seq_ = 1;
-  head_seg_ = format::kNoSegment;
-  head_fill_ = 0;
-  head_alloc_seq_ = 0;
+  log_.reset();
   // The reuse pool's old bytes stay; its segments are free segments like
   // any other after the rebuild and are reused before the file grows.
   segments_.reset();
@@ -87,44 +81,21 @@ void StoreImpl::reset_state_locked() {
   index_.reset();
   bad_.clear();
   used_ = zero_ = trimmed_ = stored_ = 0;
-  log_since_checkpoint_ = 0;
-  changed_since_checkpoint_ = false;
-  unsynced_.clear();
-  undescribed_.clear();
-  flush_claim_ = 0;
-  last_claimable_seq_ = 0;
   replay_problems_.clear();
   replay_notes_.clear();
 }
 
 Result<uint64_t> StoreImpl::append_flush_records_locked(uint64_t upto_seq) {
-  if (!flush_records_ || upto_seq <= flush_claim_ || last_claimable_seq_ <= flush_claim_) return uint64_t{0};
+  std::vector<PendingRecord> records = log_.flush_records(upto_seq);
+  if (records.empty()) return uint64_t{0};
   VBLK_RETURN_IF_ERROR(check_writable());
-  // undescribed_ is in seq order; describe those the sync covered.
-  const auto end = std::find_if(undescribed_.begin(), undescribed_.end(),
-                                [&](const format::FlushDescriptor& d) { return d.seq > upto_seq; });
   uint64_t last = 0;
-  uint64_t from = flush_claim_ + 1;
-  auto it = undescribed_.begin();
-  do {
-    const size_t n = std::min<size_t>(format::kMaxFlushDescriptors, static_cast<size_t>(end - it));
-    format::FlushPayload p;
-    p.from_seq = from;
-    p.descriptors.assign(it, it + static_cast<std::ptrdiff_t>(n));
-    it += static_cast<std::ptrdiff_t>(n);
-    p.to_seq = it == end ? upto_seq : p.descriptors.back().seq;
-    PendingRecord rec;
-    rec.header.type = format::RecordType::kFlush;
-    rec.header.first = upto_seq;
-    rec.header.count = static_cast<uint32_t>(n);
-    rec.payload = format::encode_flush_payload(p);
+  for (PendingRecord& rec : records) {
     auto off = append_record(rec);
     if (!off) return off.status();
     last = rec.header.seq;
-    from = p.to_seq + 1;
-  } while (it != end);
-  undescribed_.erase(undescribed_.begin(), end);
-  flush_claim_ = upto_seq;
+  }
+  log_.flush_claimed(upto_seq);
   return last;
 }
 
@@ -139,16 +110,16 @@ Result<PowerCutReport> StoreImpl::power_cut() {
   }
   powered_off_ = true;
   ++power_epoch_;
-  for (const UnsyncedRecord& u : unsynced_) {
+  for (const UnsyncedRecord& u : log_.unsynced()) {
     ++r.dropped_records;
     r.dropped_blocks += u.blocks;
     if (u.blocks && !u.continues_call) ++r.dropped_writes;
   }
   // After a failed sync (broken_) nothing is known durable past the last
   // checkpoint and the image can only be reopened: leave the file alone.
-  const bool cut = !unsynced_.empty() && !broken_;
-  const uint64_t at = cut ? unsynced_.front().offset : 0;
-  unsynced_.clear();
+  const bool cut = !log_.unsynced().empty() && !broken_;
+  const uint64_t at = cut ? log_.unsynced().front().offset : 0;
+  log_.forget_unsynced();
   Status s;
   if (cut) {
     s = cut_log_at(at);

@@ -36,7 +36,7 @@ std::vector<uint64_t> StoreImpl::pick_provisional_locked(size_t n) const {
   std::vector<std::pair<uint32_t, uint64_t>> found;  // (provisional bytes, segment)
   for (uint64_t i = 0; i < segments_.size(); ++i) {
     const SegmentInfo& info = segments_.info(i);
-    if (info.provisional == 0 || i == head_seg_ || info.fill == 0 || segments_.damaged(i) ||
+    if (info.provisional == 0 || i == log_.head_segment() || info.fill == 0 || segments_.damaged(i) ||
         segments_.state(i) != SegmentState::kInUse)
       continue;
     found.emplace_back(info.provisional, i);
@@ -46,9 +46,9 @@ std::vector<uint64_t> StoreImpl::pick_provisional_locked(size_t n) const {
                     std::greater<>());
   std::vector<uint64_t> picked;
   for (size_t k = 0; k < take; ++k) picked.push_back(found[k].second);
-  if (picked.empty() && n > 0 && head_seg_ < segments_.size() && segments_.info(head_seg_).provisional > 0 &&
-      !segments_.damaged(head_seg_) && segments_.state(head_seg_) == SegmentState::kInUse)
-    picked.push_back(head_seg_);
+  if (picked.empty() && n > 0 && log_.head_segment() < segments_.size() && segments_.info(log_.head_segment()).provisional > 0 &&
+      !segments_.damaged(log_.head_segment()) && segments_.state(log_.head_segment()) == SegmentState::kInUse)
+    picked.push_back(log_.head_segment());
   return picked;
 }
 
@@ -65,7 +65,7 @@ Status StoreImpl::scan_provisional(std::unique_lock<std::mutex>& lock) {
     const uint32_t fill = segments_.info(seg).fill;
     if (fill == 0 || segments_.state(seg) != SegmentState::kInUse) continue;
     // The head is read under mu_, so that no record lands in it meanwhile.
-    const bool head = seg == head_seg_;
+    const bool head = seg == log_.head_segment();
     // The headers are read without mu_; the count is kept only if the
     // segment is still the one read (not emptied or reused meanwhile). A
     // count that is off only makes the pass take a segment sooner or later.
@@ -122,7 +122,7 @@ Status StoreImpl::recompress_step(std::unique_lock<std::mutex>& lock) {
   }
   const uint64_t epoch = power_epoch_;
   const std::vector<uint64_t> segs = pick_provisional_locked(kRecompressThreads);
-  if (segs.size() == 1 && segs[0] == head_seg_) {
+  if (segs.size() == 1 && segs[0] == log_.head_segment()) {
     spdlog::debug("{}: recompressing the head segment {} ({} provisional bytes)", backend_->name(), segs[0],
                   segments_.info(segs[0]).provisional);
     uint64_t seen = 0;

@@ -86,12 +86,6 @@ std::vector<PendingRecord> StoreImpl::build_data_records(uint64_t first, std::sp
   return out;
 }
 
-Status StoreImpl::append_to_segment(const PlacedRecord& first, std::span<const std::span<const uint8_t>> parts) {
-  // The head moves on from a segment when a record opens the next one.
-  if (first.new_segment && head_seg_ != format::kNoSegment) backend_->seal(head_seg_);
-  return backend_->append(first.seg, static_cast<uint32_t>(first.write_at - segment_start(first.seg)), parts);
-}
-
 Result<size_t> StoreImpl::read_image(uint64_t address, std::span<uint8_t> out) {
   const std::span<uint8_t> parts[] = {out};
   return read_image_parts(address, parts);
@@ -113,95 +107,9 @@ Result<size_t> StoreImpl::read_image_parts(uint64_t address, std::span<const std
   return total;
 }
 
-uint64_t StoreImpl::allocation_candidate() const {
-  return segments_.next_to_open();
-}
-
-Result<PlacedRecord> StoreImpl::place_record(PendingRecord& rec, const HeadPosition& at) const {
-  RecordHeader& h = rec.header;
-  h.stored_len = static_cast<uint32_t>(rec.bytes().size());
-  if (h.type != RecordType::kData && h.type != RecordType::kPage && h.type != RecordType::kMeta &&
-      h.type != RecordType::kFlush)
-    h.raw_len = 0;
-  else if (!(h.flags & format::kRecordFlagCompressed))
-    h.raw_len = h.stored_len;
-  h.seq = at.seq;
-  h.generation = generation_;
-  if (!rec.hashed) {
-    h.payload_hash = format::payload_hash(h.flags, rec.bytes());
-    rec.hashed = true;
-  }
-  PlacedRecord p;
-  p.total = format::record_total_length(h.stored_len);
-  if (p.total + format::kSegmentHeaderSize > sb_.segment_size)
-    return Status::invalid_argument("record of " + std::to_string(p.total) + " bytes does not fit a segment");
-  p.new_segment = at.seg == format::kNoSegment || at.fill + p.total > sb_.segment_size;
-  p.seg = at.seg;
-  uint32_t pos = at.fill;
-  // Segment header (when the record opens a segment) and record header in
-  // one buffer; the payload is written from where it lies; then padding.
-  if (p.new_segment) {
-    p.seg = allocation_candidate();
-    pos = 0;
-    format::SegmentHeader sh;
-    sh.alloc_seq = head_alloc_seq_ + 1;
-    sh.segment_index = p.seg;
-    sh.generation = generation_;
-    sh.uuid = sb_.uuid;
-    format::encode_segment_header(sh, std::span<uint8_t, format::kSegmentHeaderSize>(p.head.data(),
-                                                                                      format::kSegmentHeaderSize));
-    p.head_len = format::kSegmentHeaderSize;
-  }
-  p.write_at = segment_start(p.seg) + pos;
-  p.offset = p.write_at + p.head_len;
-  format::encode_record_header(h, std::span<uint8_t, format::kRecordHeaderSize>(p.head.data() + p.head_len,
-                                                                                 format::kRecordHeaderSize));
-  p.head_len += format::kRecordHeaderSize;
-  p.end_fill = static_cast<uint32_t>(p.offset - segment_start(p.seg)) + p.total;
-  return p;
-}
-
-void StoreImpl::append_parts(const PendingRecord& rec, const PlacedRecord& p,
-                             std::vector<std::span<const uint8_t>>* parts) {
-  static constexpr std::array<uint8_t, format::kRecordAlign> kPadding{};
-  parts->emplace_back(p.head.data(), p.head_len);
-  parts->emplace_back(rec.bytes());
-  parts->emplace_back(kPadding.data(), p.total - format::kRecordHeaderSize - rec.bytes().size());
-}
-
-void StoreImpl::commit_placed(const PendingRecord& rec, const PlacedRecord& p) {
-  // Committed in memory only once the bytes are in the host file.
-  if (p.new_segment) {
-    // place_record took next_to_open(), and mu_ has been held since.
-    const bool opened = segments_.open(p.seg);
-    assert(opened);
-    (void)opened;
-    head_seg_ = p.seg;
-    head_alloc_seq_++;
-  }
-  head_fill_ = p.end_fill;
-  segments_.set_fill(p.seg, head_fill_);
-  const RecordHeader& h = rec.header;
-  const bool covers_blocks =
-      !rec.moved && (h.type == RecordType::kData || h.type == RecordType::kZero || h.type == RecordType::kTrim);
-  unsynced_.push_back({h.seq, p.offset, covers_blocks ? h.count : 0u, rec.continues_call});
-  if (flush_records_ && format::covers_blocks(h.type)) undescribed_.push_back({h.seq, h.first, h.count, h.type});
-  if (h.type != RecordType::kFlush) last_claimable_seq_ = h.seq;
-  next_seq_++;
-  log_since_checkpoint_ += p.head_len - format::kRecordHeaderSize + p.total;
-  changed_since_checkpoint_ = true;
-}
-
 Result<uint64_t> StoreImpl::append_record(PendingRecord& rec) {
   VBLK_RETURN_IF_ERROR(start_generation_locked());
-  auto placed = place_record(rec, {head_seg_, head_fill_, next_seq_});
-  if (!placed) return placed.status();
-  std::vector<std::span<const uint8_t>> parts;
-  parts.reserve(3);
-  append_parts(rec, *placed, &parts);
-  if (Status s = append_to_segment(*placed, parts); !s) return s;
-  commit_placed(rec, *placed);
-  return placed->offset;
+  return log_.append(rec, generation_, segments_);
 }
 
 Status StoreImpl::append_and_apply(PendingRecord& rec) {

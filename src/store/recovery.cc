@@ -52,10 +52,7 @@ Status StoreImpl::load_checkpoint(const Checkpoint& cp) {
 
   generation_ = cp.generation;
   block_count_ = sb_.block_count;  // until metadata says otherwise
-  next_seq_ = cp.next_record_seq;
-  head_seg_ = cp.head_segment;
-  head_fill_ = cp.head_fill;
-  head_alloc_seq_ = cp.head_alloc_seq;
+  log_.start_at({cp.head_segment, cp.head_fill, cp.next_record_seq}, cp.head_alloc_seq);
   segments_.assign(cp.segment_count);
 
   if (cp.meta_last_chunk == 0) {
@@ -123,9 +120,9 @@ Status StoreImpl::load_checkpoint(const Checkpoint& cp) {
                          std::max<uint32_t>(info.fill, static_cast<uint32_t>(loc.offset + loc.length - segment_start(seg))));
     meta_chunks_.push_back(loc);
   }
-  if (head_seg_ != format::kNoSegment) {
-    if (segments_.reclaiming(head_seg_)) return Status::corruption("the head segment is released");
-    segments_.set_fill(head_seg_, std::max(segments_.info(head_seg_).fill, head_fill_));
+  if (const uint64_t head = log_.head_segment(); head != format::kNoSegment) {
+    if (segments_.reclaiming(head)) return Status::corruption("the head segment is released");
+    segments_.set_fill(head, std::max(segments_.info(head).fill, log_.head().fill));
   }
   segments_.finish_load();
   return Status::ok();

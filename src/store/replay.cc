@@ -220,10 +220,10 @@ Status StoreImpl::replay() {
   } done{replaying_};
 
   LogCursor c;
-  c.seg = head_seg_;
-  c.pos = head_fill_;
-  c.seq = next_seq_;
-  c.alloc_seq = head_alloc_seq_;
+  c.seg = log_.head_segment();
+  c.pos = log_.head().fill;
+  c.seq = log_.next_seq();
+  c.alloc_seq = log_.alloc_seq();
   c.segment_count = segments_.size();
 
   // What the FLUSH records found so far say.
@@ -237,8 +237,7 @@ Status StoreImpl::replay() {
       // The walk only enters free segments, or the next new one.
       if (!segments_.open(item.seg))
         return Status::corruption("the log enters segment " + std::to_string(item.seg) + ", which is not free");
-      head_seg_ = item.seg;
-      head_alloc_seq_++;
+      log_.replayed_into(item.seg);
     }
     switch (item.kind) {
       case LogItem::Kind::kRecord:
@@ -258,10 +257,8 @@ Status StoreImpl::replay() {
     // that began in the segment before counts from this one's start).
     const uint64_t seg_start = segment_start(item.seg);
     const uint64_t from = segment_of(item.offset) == item.seg ? item.offset - seg_start : 0;
-    log_since_checkpoint_ += item.end_fill - std::min<uint64_t>(item.end_fill, from);
-    head_fill_ = item.end_fill;
-    segments_.set_fill(item.seg, head_fill_);
-    next_seq_ = item.last_seq + 1;
+    log_.replayed_up_to(item.end_fill, item.last_seq, item.end_fill - std::min<uint64_t>(item.end_fill, from));
+    segments_.set_fill(item.seg, item.end_fill);
     applied++;
     evict_pages();
     return Status::ok();
@@ -314,7 +311,7 @@ Status StoreImpl::replay() {
                  "with damaged headers; their blocks fail to read (vblk-inspect --check lists them)",
                  backend_->name(), cp_generation, damaged_records, gap_records);
   if (applied) {
-    changed_since_checkpoint_ = true;
+    log_.note_change();
     spdlog::info("{}: replayed {} log records after checkpoint generation {}", backend_->name(), applied, cp_generation);
   }
   return Status::ok();

@@ -29,7 +29,7 @@
 //   the cleaner reads and recompresses without mu_ and re-checks each copy
 //   under it; a checkpoint syncs the bulk without mu_ first.
 // * Power cut (power_cut.cc): records appended since the last flush or
-//   checkpoint are tracked in unsynced_; a cut zeroes the first one's header.
+//   checkpoint are tracked by the LogWriter; a cut zeroes the first one's header.
 //
 // * Segments: their states and transitions are SegmentTable's
 //   (segment_table.h).
@@ -58,6 +58,7 @@
 #include "format/unit_table.h"
 #include "io/file.h"
 #include "store/compression.h"
+#include "store/log_writer.h"
 #include "store/page_index.h"
 #include "store/raw_buffer.h"
 #include "store/segment_backend.h"
@@ -109,48 +110,6 @@ inline constexpr std::chrono::milliseconds kRecompressIdle{1000};
 // so its cores are the pass's. The ext4 copy of bench/run on 2 cores: 1.1 GB
 // recompressed in about 10 s on one thread.
 inline constexpr size_t kRecompressThreads = 2;
-
-// A record ready to append: header fields (seq/generation filled by append)
-// plus its payload.
-struct PendingRecord {
-  format::RecordHeader header;
-  std::vector<uint8_t> payload;
-  // When set, the payload is these bytes of the caller instead of
-  // `payload`: raw data of a write_blocks() call, which waits until its
-  // records are in the file, is written from where it lies, not copied.
-  std::optional<std::span<const uint8_t>> borrowed;
-  std::span<const uint8_t> bytes() const { return borrowed ? *borrowed : std::span<const uint8_t>(payload); }
-  // header.payload_hash already holds the payload's hash (computed before
-  // mu_ is taken, where it costs no other writer anything).
-  bool hashed = false;
-  // Not the first record of its write_blocks() or trim_blocks() call: a
-  // power cut's report counts the calls it dropped, not their records.
-  bool continues_call = false;
-  // The cleaner's copy of blocks that also lie where it copied them from: a
-  // power cut that drops it loses nothing a write put there, so its report
-  // counts the record but neither a write nor blocks.
-  bool moved = false;
-};
-
-// Where the log head stands (or would, after records not yet committed).
-struct HeadPosition {
-  uint64_t seg = format::kNoSegment;
-  uint32_t fill = 0;
-  uint64_t seq = 0;  // of the next record
-};
-
-// A record laid out at the head: its bytes before the payload and where
-// they go. Nothing in the store has changed yet.
-struct PlacedRecord {
-  uint64_t write_at = 0;  // first byte written: the segment header when new_segment
-  uint64_t offset = 0;    // of the record header
-  uint64_t seg = 0;
-  uint32_t total = 0;     // record length
-  uint32_t end_fill = 0;  // the segment's fill after it
-  bool new_segment = false;
-  std::array<uint8_t, format::kSegmentHeaderSize + format::kRecordHeaderSize> head{};
-  size_t head_len = 0;
-};
 
 // A write_blocks() call waiting in the group-commit queue (group_commit.cc).
 struct WriteWaiter {
@@ -253,16 +212,6 @@ class StoreImpl final : public ImageStore {
   // ---- records (record_io.cc) ----
   // Appends one record at the head (allocating segments); REQUIRES mu_.
   Result<uint64_t> append_record(PendingRecord& rec);
-  // append_record in three steps, so that several records can go out in
-  // one write (group_commit.cc). place_record fills in the header (seq,
-  // generation, lengths, hash) for a head standing at `at`; a record that
-  // opens a segment takes allocation_candidate(). REQUIRES mu_.
-  Result<PlacedRecord> place_record(PendingRecord& rec, const HeadPosition& at) const;
-  // Adds the record's bytes (head, payload, padding) to *parts.
-  static void append_parts(const PendingRecord& rec, const PlacedRecord& p,
-                           std::vector<std::span<const uint8_t>>* parts);
-  // Once its bytes are in the file: moves the head past it. REQUIRES mu_.
-  void commit_placed(const PendingRecord& rec, const PlacedRecord& p);
   // append_record, then apply_record at the offset it got; REQUIRES mu_.
   Status append_and_apply(PendingRecord& rec);
   // Applies a record's effect on the index/bad list; REQUIRES mu_.
@@ -306,10 +255,6 @@ class StoreImpl final : public ImageStore {
   // itself, not the faster level compress_payload may pick.
   std::vector<PendingRecord> build_data_records(uint64_t first, std::span<const uint8_t> data, int level,
                                                 bool exact_level = false);
-  uint64_t allocation_candidate() const;
-  // Appends the parts of records placed back to back from `first` (which
-  // may open a segment, sealing the head); REQUIRES mu_.
-  Status append_to_segment(const PlacedRecord& first, std::span<const std::span<const uint8_t>> parts);
   // Reads at an address of the image (segment_backend.h): in the header
   // area, or within one segment (never past its end). No lock needed.
   Result<size_t> read_image(uint64_t address, std::span<uint8_t> out);
@@ -503,8 +448,6 @@ class StoreImpl final : public ImageStore {
   bool maintenance_work_locked() const;
 
   // ---- durability and power cut (power_cut.cc); REQUIRE mu_ ----
-  // Records with seq <= upto_seq are durable: forget them.
-  void mark_durable_locked(uint64_t upto_seq);
   // Zeroes the header of the record at record_offset: every replay ends
   // before it.
   Status cut_log_at(uint64_t record_offset);
@@ -531,7 +474,7 @@ class StoreImpl final : public ImageStore {
   bool closed_ = false;                   // guarded by mu_
   bool broken_ = false;                   // a write left state unknown; refuse writes
   bool replaying_ = false;                // guarded by mu_: recover() is replaying the log
-  // Everything from here to unsynced_ is rebuilt by recover(); a new member
+  // Everything from here to replay_notes_ is rebuilt by recover(); a new member
   // here must also be reset in reset_state_locked() (power_cut.cc).
   int slot_ = 0;                          // slot holding the checkpoint in force
   // The capacity in force (vblk(5) CAPACITY): the superblock's, or the
@@ -542,38 +485,18 @@ class StoreImpl final : public ImageStore {
   // generation (start_generation_locked()).
   bool new_generation_due_ = false;
   uint64_t generation_ = 0;
-  uint64_t next_seq_ = 1;
-  uint64_t head_seg_ = format::kNoSegment;
-  uint32_t head_fill_ = 0;
-  uint64_t head_alloc_seq_ = 0;
   // Every segment's state and counts. The reuse pool (see kReusePoolBytes)
   // is kept there too: stale records in its segments are never replayed,
   // replay wants the next seq of the current generation.
   SegmentTable segments_;
+  // The log head, and what was appended since the last sync and checkpoint.
+  LogWriter log_;
   std::chrono::steady_clock::time_point last_change_{};  // of the last write or trim
   bool provisional_scanned_ = false;      // scan_provisional() has run since the open
   std::vector<PageLocation> meta_chunks_; // chunks of the checkpoint in force
   PageIndex index_;
   BadSet bad_;
   uint64_t used_ = 0, zero_ = 0, trimmed_ = 0, stored_ = 0;
-  uint64_t log_since_checkpoint_ = 0;
-  bool changed_since_checkpoint_ = false;
-  // Records appended but not yet known durable, oldest first: what a power
-  // cut drops. A flush or checkpoint forgets those it made durable.
-  struct UnsyncedRecord {
-    uint64_t seq = 0;
-    uint64_t offset = 0;   // of the record header
-    uint32_t blocks = 0;   // blocks written or trimmed (0: PAGE, META, BAD_*, moved by the cleaner)
-    bool continues_call = false;  // PendingRecord::continues_call
-  };
-  std::deque<UnsyncedRecord> unsynced_;
-  // Block records appended since the last FLUSH record or checkpoint, for
-  // the next FLUSH record to describe; flush_claim_: the last claim made.
-  std::vector<format::FlushDescriptor> undescribed_;
-  uint64_t flush_claim_ = 0;
-  // The last record that is not a FLUSH record: a flush after which only
-  // FLUSH records were appended has nothing new to claim.
-  uint64_t last_claimable_seq_ = 0;
   // Damage replay found that no read will report (records lost whose blocks
   // nobody knows); check() lists them.
   std::vector<CheckProblem> replay_problems_;
