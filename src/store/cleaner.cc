@@ -174,7 +174,7 @@ Status StoreImpl::write_checkpoint_locked() {
   return Status::ok();
 }
 
-void StoreImpl::punch_released(std::unique_lock<std::mutex>& lock, bool unlocked, bool may_keep) {
+void StoreImpl::punch_released(bool unlocked, bool may_keep) {
   // No writer allocates a released segment (the checkpoint in force lists
   // it as in use) and the cleaner skips it, so its hole can be punched
   // without mu_. A failed punch costs host space, never data.
@@ -192,11 +192,17 @@ void StoreImpl::punch_released(std::unique_lock<std::mutex>& lock, bool unlocked
   // power_on() waits for punches in flight: after it, a stale punch could
   // hit a segment the rebuilt state has allocated again.
   ++punches_in_flight_;
-  if (unlocked) lock.unlock();
-  for (uint64_t seg : segs)
-    if (Status p = backend_->release(seg); !p)
-      spdlog::warn("{}: could not punch segment {}: {}", backend_->name(), seg, p.to_string());
-  if (unlocked) lock.lock();
+  auto punch = [&] {
+    for (uint64_t seg : segs)
+      if (Status p = backend_->release(seg); !p)
+        spdlog::warn("{}: could not punch segment {}: {}", backend_->name(), seg, p.to_string());
+  };
+  if (unlocked) {
+    MutexUnlock unlock(mu_);
+    punch();
+  } else {
+    punch();
+  }
   --punches_in_flight_;
   punches_done_.notify_all();
   // A power cut meanwhile rebuilt the segment table from the file.
@@ -209,7 +215,7 @@ size_t StoreImpl::reuse_pool_limit() const {
                              sb_.segment_size);
 }
 
-void StoreImpl::punch_reuse_pool(std::unique_lock<std::mutex>& lock, bool while_idle) {
+void StoreImpl::punch_reuse_pool(bool while_idle) {
   // Every member is free or released (LogWriter::commit takes a segment out
   // when the head moves into it), and mu_ keeps writers from allocating it,
   // so each punch runs under mu_. One segment at a time: while_idle, mu_ is
@@ -222,9 +228,8 @@ void StoreImpl::punch_reuse_pool(std::unique_lock<std::mutex>& lock, bool while_
     if (Status p = backend_->release(seg); !p)
       spdlog::warn("{}: could not punch segment {}: {}", backend_->name(), seg, p.to_string());
     if (while_idle) {
-      lock.unlock();
+      MutexUnlock unlock(mu_);
       std::this_thread::yield();
-      lock.lock();
     }
   }
 }
@@ -286,7 +291,7 @@ bool StoreImpl::interrupted_since_locked(uint64_t epoch) const {
   return power_epoch_ != epoch || powered_off_ || closed_;
 }
 
-Status StoreImpl::copy_live_blocks(uint64_t off, const RecordHeader& header, std::unique_lock<std::mutex>& lock,
+Status StoreImpl::copy_live_blocks(uint64_t off, const RecordHeader& header,
                                    bool recompress) {
   const uint64_t epoch = power_epoch_;
   auto before = live_blocks_locked(off, header);
@@ -313,23 +318,25 @@ Status StoreImpl::copy_live_blocks(uint64_t off, const RecordHeader& header, std
   };
   std::vector<Run> runs;
   // Every record appended here is a copy (PendingRecord::moved).
-  auto append_copy = [&](PendingRecord& rec) {
+  auto append_copy = [&](PendingRecord& rec) REQUIRES(mu_) {
     rec.moved = true;
     return append_and_apply(rec);
   };
-  lock.unlock();
-  Status s = move_whole ? read_record(off, total, &h, nullptr, &moved.payload)
-                        : read_record(off, total, &h, &raw, all_live ? &moved.payload : nullptr);
+  Status s;
   uint64_t recompressed_bytes = 0;
-  if (s && !move_whole) {
-    if (raw.size() != size_t{h.count} * sb_.block_size) s = Status::corruption("record does not hold whole blocks");
-    for_each_run(*before, 0, s ? h.count : 0, [&](uint32_t i, uint32_t j) {
-      std::span<const uint8_t> run(raw.data() + size_t{i} * sb_.block_size, size_t{j - i} * sb_.block_size);
-      runs.push_back({i, j - i, build_data_records(h.first + i, run, level_, recompressing)});
-      for (const PendingRecord& rec : runs.back().records) recompressed_bytes += rec.bytes().size();
-    });
+  {
+    MutexUnlock unlock(mu_);
+    s = move_whole ? read_record(off, total, &h, nullptr, &moved.payload)
+                   : read_record(off, total, &h, &raw, all_live ? &moved.payload : nullptr);
+    if (s && !move_whole) {
+      if (raw.size() != size_t{h.count} * sb_.block_size) s = Status::corruption("record does not hold whole blocks");
+      for_each_run(*before, 0, s ? h.count : 0, [&](uint32_t i, uint32_t j) {
+        std::span<const uint8_t> run(raw.data() + size_t{i} * sb_.block_size, size_t{j - i} * sb_.block_size);
+        runs.push_back({i, j - i, build_data_records(h.first + i, run, level_, recompressing)});
+        for (const PendingRecord& rec : runs.back().records) recompressed_bytes += rec.bytes().size();
+      });
+    }
   }
-  lock.lock();
   if (interrupted_since_locked(epoch)) return Status::ok();  // the caller sees it too
   if (!s) return s;
   // Blocks overwritten meanwhile must not be copied back over their new data.
@@ -363,16 +370,17 @@ Status StoreImpl::copy_live_blocks(uint64_t off, const RecordHeader& header, std
     VBLK_RETURN_IF_ERROR(decode_payload(h, moved.payload, raw));
     if (raw.size() != size_t{h.count} * sb_.block_size) return Status::corruption("record does not hold whole blocks");
   }
-  Status appended;
-  for_each_run(left, 0, h.count, [&](uint32_t i, uint32_t j) {
+  std::vector<std::pair<uint32_t, uint32_t>> left_runs;
+  for_each_run(left, 0, h.count, [&](uint32_t i, uint32_t j) { left_runs.emplace_back(i, j); });
+  for (auto [i, j] : left_runs) {
     std::span<const uint8_t> run(raw.data() + size_t{i} * sb_.block_size, size_t{j - i} * sb_.block_size);
     for (PendingRecord& rec : build_data_records(h.first + i, run, level_))
-      if (appended) appended = append_copy(rec);
-  });
-  return appended;
+      VBLK_RETURN_IF_ERROR(append_copy(rec));
+  }
+  return Status::ok();
 }
 
-Status StoreImpl::clean_segment(uint64_t seg, std::unique_lock<std::mutex>& lock, CleanMode mode,
+Status StoreImpl::clean_segment(uint64_t seg, CleanMode mode,
                                 uint64_t* provisional_seen) {
   // Copies the victim's live DATA blocks to the head, marks its live PAGE
   // records' pages dirty, and queues it for freeing at the next checkpoint.
@@ -391,14 +399,15 @@ Status StoreImpl::clean_segment(uint64_t seg, std::unique_lock<std::mutex>& lock
   struct LeaveInPlace {
     StoreImpl& store;
     uint64_t seg, epoch;
-    ~LeaveInPlace() {
+    // clean_segment holds mu_ at every return, where this runs.
+    ~LeaveInPlace() NO_THREAD_SAFETY_ANALYSIS {
       if (!store.interrupted_since_locked(epoch) && store.segments_.state(seg) == SegmentState::kCleaning)
         store.segments_.end_cleaning(seg);
     }
   } leave_in_place{*this, seg, epoch};
   // A power cut (and power on) while mu_ was dropped rebuilt the state.
-  auto interrupted = [&] { return interrupted_since_locked(epoch); };
-  auto damaged = [&](uint64_t off, const Status& s) {
+  auto interrupted = [&]() REQUIRES(mu_) { return interrupted_since_locked(epoch); };
+  auto damaged = [&](uint64_t off, const Status& s) REQUIRES(mu_) {
     // A host error says nothing about the record: report it, and the
     // segment is tried again later. Only damage keeps the cleaner away.
     if (!s.is_corruption()) return s.with_prefix("cleaning segment " + std::to_string(seg) + " at offset " +
@@ -414,9 +423,11 @@ Status StoreImpl::clean_segment(uint64_t seg, std::unique_lock<std::mutex>& lock
   while (pos + format::kRecordHeaderSize <= fill) {
     const uint64_t off = start + pos;
     std::array<uint8_t, format::kRecordHeaderSize> hbuf{};
-    lock.unlock();
-    auto n = read_image(off, hbuf);
-    lock.lock();
+    Result<size_t> n = size_t{0};
+    {
+      MutexUnlock unlock(mu_);
+      n = read_image(off, hbuf);
+    }
     if (interrupted()) return Status::ok();
     if (!n) return n.status().with_prefix("cleaning segment " + std::to_string(seg));
     auto decoded = format::decode_record_header(std::span<const uint8_t>(hbuf.data(), *n));
@@ -428,7 +439,7 @@ Status StoreImpl::clean_segment(uint64_t seg, std::unique_lock<std::mutex>& lock
     if (mode == CleanMode::kRecompressHead && !provisional) {
       // Only provisional records are copied out of the head.
     } else if (h.type == RecordType::kData && h.count > 0 && h.count <= format::kMaxRecordBlocks) {
-      Status copied = copy_live_blocks(off, h, lock, mode != CleanMode::kClean);
+      Status copied = copy_live_blocks(off, h, mode != CleanMode::kClean);
       if (interrupted()) return Status::ok();
       if (!copied) return damaged(off, copied);
     } else if (h.type == RecordType::kPage) {
@@ -444,7 +455,7 @@ Status StoreImpl::clean_segment(uint64_t seg, std::unique_lock<std::mutex>& lock
   return Status::ok();
 }
 
-Status StoreImpl::checkpoint_presynced(std::unique_lock<std::mutex>& lock) {
+Status StoreImpl::checkpoint_presynced() {
   // Most of what the checkpoint must make durable is already written: sync
   // it without mu_, so the sync under mu_ has little left to do. Writers
   // append meanwhile, so sync again while a sync leaves much behind (each
@@ -454,9 +465,11 @@ Status StoreImpl::checkpoint_presynced(std::unique_lock<std::mutex>& lock) {
   constexpr int kMaxRounds = 4;
   for (int round = 0; round < kMaxRounds; ++round) {
     const uint64_t before = log_.log_since_checkpoint();
-    lock.unlock();
-    Status s = sync_file();
-    lock.lock();
+    Status s;
+    {
+      MutexUnlock unlock(mu_);
+      s = sync_file();
+    }
     if (!s) {
       break_after_failed_sync_locked();
       return s.with_prefix("checkpoint");
@@ -468,18 +481,18 @@ Status StoreImpl::checkpoint_presynced(std::unique_lock<std::mutex>& lock) {
   return checkpoint_locked();
 }
 
-Status StoreImpl::maintain(std::unique_lock<std::mutex>& lock, double live_fraction, int max_victims) {
+Status StoreImpl::maintain(double live_fraction, int max_victims) {
   // Keep live data above live_fraction of the segments in use, cleaning the
   // least-live segments first; at most max_victims per call, so the caller
   // never waits for more than a few segments' worth of copying.
   for (int victims = 0; victims < max_victims && cleaning_needed_locked(live_fraction); ++victims) {
     auto victim = pick_victim_locked();
     if (!victim) break;
-    VBLK_RETURN_IF_ERROR(clean_segment(*victim, lock));
-    if (segments_.count(SegmentState::kEmptied) >= clean_batch()) VBLK_RETURN_IF_ERROR(checkpoint_presynced(lock));
+    VBLK_RETURN_IF_ERROR(clean_segment(*victim));
+    if (segments_.count(SegmentState::kEmptied) >= clean_batch()) VBLK_RETURN_IF_ERROR(checkpoint_presynced());
   }
-  if (checkpoint_due_locked()) VBLK_RETURN_IF_ERROR(checkpoint_presynced(lock));
-  if (segments_.count(SegmentState::kReleased)) punch_released(lock, true);
+  if (checkpoint_due_locked()) VBLK_RETURN_IF_ERROR(checkpoint_presynced());
+  if (segments_.count(SegmentState::kReleased)) punch_released(true);
   return Status::ok();
 }
 

@@ -171,7 +171,7 @@ Result<std::unique_ptr<ImageStore>> open_image(std::unique_ptr<SegmentBackend> b
   }
   backend->set_geometry(*sb);
   auto store = std::make_unique<StoreImpl>(std::move(backend), *sb, opts);
-  if (Status s = store->recover(); !s) {
+  if (Status s = store->recover_at_open(); !s) {
     // What replay rebuilt so far is not the image: closing must not
     // checkpoint it over the image's own state.
     store->discard();
@@ -224,11 +224,11 @@ Status StoreImpl::check_writable() const {
 
 Status StoreImpl::close() {
   stop_maintenance();
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   if (closed_) return Status::ok();
   Status s;
   // After a power cut the image keeps exactly the flushed state.
-  auto checkpoint_needed = [&] {
+  auto checkpoint_needed = [&]() REQUIRES(mu_) {
     return !opts_.read_only && !broken_ && !powered_off_ &&
            (log_.changed_since_checkpoint() || index_.dirty_count() || segments_.count(SegmentState::kEmptied) ||
             segments_.count(SegmentState::kReleased) || segments_.count(SegmentState::kPunched));
@@ -237,15 +237,15 @@ Status StoreImpl::close() {
   // the last one, which are then punched; the second records them free.
   for (int round = 0; round < 2 && s && checkpoint_needed(); ++round) {
     s = checkpoint_locked();
-    if (s && segments_.count(SegmentState::kReleased)) punch_released(lock, false, false);
+    if (s && segments_.count(SegmentState::kReleased)) punch_released(false, false);
   }
-  if (s) punch_reuse_pool(lock, false);
+  if (s) punch_reuse_pool(false);
   closed_ = true;
   return s;
 }
 
 ImageInfo StoreImpl::info() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   ImageInfo i;
   i.path = backend_->name();
   i.version = sb_.version;
@@ -281,7 +281,7 @@ Status StoreImpl::read_blocks(uint64_t first, uint64_t count, std::span<uint8_t>
   std::vector<IndexEntry> entries(count);
   note_request();
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     VBLK_RETURN_IF_ERROR(check_powered());
     VBLK_RETURN_IF_ERROR(check_range(first, count));
     if (auto bad = bad_.first_in(first, count))
@@ -325,7 +325,7 @@ Status StoreImpl::read_blocks(uint64_t first, uint64_t count, std::span<uint8_t>
           s = Status::corruption("record does not hold this block");
       if (s || attempt == 3) break;
       // The record may have moved (overwrite, reclaim) since the lookup.
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       bool moved = false;
       for (uint64_t k = i; k < j; ++k) {
         auto now = get_entry(first + k);
@@ -358,7 +358,7 @@ Status StoreImpl::write_blocks(uint64_t first, std::span<const uint8_t> data) {
   const uint64_t count = data.size() / bs;
   note_request();
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     VBLK_RETURN_IF_ERROR(check_writable());
     VBLK_RETURN_IF_ERROR(check_range(first, count));
     if (auto bad = bad_.first_in(first, count))
@@ -380,23 +380,23 @@ Status StoreImpl::write_blocks(uint64_t first, std::span<const uint8_t> data) {
   // writes it saves (bench/README.md, "Figures behind design choices").
   // Writes of several records still batch.
   if (records.size() == 1) {
-    std::unique_lock lock(mu_);
+    MutexLock lock(mu_);
     commit_writes_locked({&self});
-    after_change(lock);
+    after_change();
     return self.status;
   }
   {
-    std::unique_lock queue(queue_mu_);
+    MutexLock queue(queue_mu_);
     write_queue_.push_back(&self);
-    self.cv.wait(queue, [&] { return self.done || write_queue_.front() == &self; });
+    self.cv.wait(queue_mu_, [&]() REQUIRES(queue_mu_) { return self.done || write_queue_.front() == &self; });
     if (self.done) return self.status;
   }
   // The leader. While it waits for mu_ (held by the previous batch's write
   // or by maintenance), later writers queue up behind it.
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   std::vector<WriteWaiter*> batch;
   {
-    std::lock_guard queue(queue_mu_);
+    MutexLock queue(queue_mu_);
     while (!write_queue_.empty() && batch.size() < kMaxBatchWrites) {
       batch.push_back(write_queue_.front());
       write_queue_.pop_front();
@@ -404,7 +404,7 @@ Status StoreImpl::write_blocks(uint64_t first, std::span<const uint8_t> data) {
   }
   commit_writes_locked(batch);
   {
-    std::lock_guard queue(queue_mu_);
+    MutexLock queue(queue_mu_);
     for (WriteWaiter* w : batch) {
       if (w == &self) continue;
       w->done = true;
@@ -412,7 +412,7 @@ Status StoreImpl::write_blocks(uint64_t first, std::span<const uint8_t> data) {
     }
     if (!write_queue_.empty()) write_queue_.front()->cv.notify_one();
   }
-  after_change(lock);
+  after_change();
   return self.status;
 }
 
@@ -433,17 +433,17 @@ Status StoreImpl::append_range_records(RecordType type, uint64_t first, uint64_t
 
 Status StoreImpl::trim_blocks(uint64_t first, uint64_t count) {
   note_request();
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   VBLK_RETURN_IF_ERROR(check_writable());
   VBLK_RETURN_IF_ERROR(check_range(first, count));
   if (count == 0) return Status::ok();
   VBLK_RETURN_IF_ERROR(append_range_records(RecordType::kTrim, first, count));
-  after_change(lock);
+  after_change();
   return Status::ok();
 }
 
 Status StoreImpl::set_bad(uint64_t first, uint64_t count, bool bad) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   VBLK_RETURN_IF_ERROR(check_writable());
   VBLK_RETURN_IF_ERROR(check_range(first, count));
   VBLK_RETURN_IF_ERROR(append_range_records(bad ? RecordType::kBadSet : RecordType::kBadClear, first, count));
@@ -455,7 +455,7 @@ Status StoreImpl::flush() {
   bool due;
   uint64_t upto, epoch;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (opts_.read_only) return Status::ok();
     VBLK_RETURN_IF_ERROR(check_writable());
     due = checkpoint_due_locked();
@@ -463,50 +463,55 @@ Status StoreImpl::flush() {
     epoch = power_epoch_;
   }
   if (due && !maint_thread_.joinable()) {
-    std::unique_lock lock(mu_);
-    return checkpoint_presynced(lock);
+    MutexLock lock(mu_);
+    return checkpoint_presynced();
   }
   if (due) maint_cv_.notify_one();
   // Every write acknowledged before this call is already in the host file's
   // page cache; fdatasync makes it durable without holding up other I/O.
-  std::unique_lock lock(mu_, std::defer_lock);
-  auto synced = [&](uint64_t durable_seq) -> Status {
-    Status s = sync_file();
-    lock.lock();
-    if (!s) {
-      // After a failed fdatasync Linux may have dropped the dirty pages and
-      // a later fdatasync succeeds without writing them: no later flush
-      // could honestly promise durability. Refuse writes until reopened.
-      break_after_failed_sync_locked();
-      return s;
-    }
-    // A power cut while the sync ran dropped what this flush covers.
-    if (epoch != power_epoch_) return Status::powered_off(backend_->name() + ": a power cut interrupted the flush");
-    log_.mark_durable(durable_seq);
-    return Status::ok();
-  };
-  VBLK_RETURN_IF_ERROR(synced(upto));
-  // The FLUSH record that says so must be durable too before the flush
-  // returns: replay trusts only a claim it finds on disk (vblk(5) RECOVERY).
-  auto marker = append_flush_records_locked(upto);
-  if (!marker) return marker.status().with_prefix(backend_->name() + ": flush: writing the flush record");
-  if (*marker == 0) return Status::ok();
-  lock.unlock();
-  return synced(*marker);
+  Status synced = sync_file();
+  uint64_t marker = 0;
+  {
+    MutexLock lock(mu_);
+    VBLK_RETURN_IF_ERROR(after_flush_sync_locked(synced, upto, epoch));
+    // The FLUSH record that says so must be durable too before the flush
+    // returns: replay trusts only a claim it finds on disk (vblk(5) RECOVERY).
+    auto appended = append_flush_records_locked(upto);
+    if (!appended) return appended.status().with_prefix(backend_->name() + ": flush: writing the flush record");
+    marker = *appended;
+  }
+  if (marker == 0) return Status::ok();
+  synced = sync_file();
+  MutexLock lock(mu_);
+  return after_flush_sync_locked(synced, marker, epoch);
+}
+
+Status StoreImpl::after_flush_sync_locked(const Status& synced, uint64_t durable_seq, uint64_t epoch) {
+  if (!synced) {
+    // After a failed fdatasync Linux may have dropped the dirty pages and
+    // a later fdatasync succeeds without writing them: no later flush
+    // could honestly promise durability. Refuse writes until reopened.
+    break_after_failed_sync_locked();
+    return synced;
+  }
+  // A power cut while the sync ran dropped what this flush covers.
+  if (epoch != power_epoch_) return Status::powered_off(backend_->name() + ": a power cut interrupted the flush");
+  log_.mark_durable(durable_seq);
+  return Status::ok();
 }
 
 Status StoreImpl::checkpoint() {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   VBLK_RETURN_IF_ERROR(checkpoint_locked());
   // What this checkpoint released is punched now, not at the next pass of
   // the maintenance thread: the caller may be about to measure the file.
-  if (segments_.count(SegmentState::kReleased)) punch_released(lock, true, false);
-  punch_reuse_pool(lock, false);
+  if (segments_.count(SegmentState::kReleased)) punch_released(true, false);
+  punch_reuse_pool(false);
   return Status::ok();
 }
 
 DeviceStats StoreImpl::stats() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   DeviceStats s;
   s.used_blocks = used_;
   s.zero_blocks = zero_;
@@ -548,7 +553,7 @@ Result<BlockLocation> StoreImpl::locate(uint64_t block) {
   IndexEntry e;
   BlockLocation loc;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     VBLK_RETURN_IF_ERROR(check_range(block, 1));
     auto r = get_entry(block);
     if (!r) return r.status();
@@ -582,7 +587,7 @@ Result<BlockLocation> StoreImpl::locate(uint64_t block) {
 }
 
 Result<bool> StoreImpl::stored_zero(uint64_t block) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   VBLK_RETURN_IF_ERROR(check_range(block, 1));
   auto e = get_entry(block);
   if (!e) return e.status();
@@ -590,7 +595,7 @@ Result<bool> StoreImpl::stored_zero(uint64_t block) {
 }
 
 std::vector<std::pair<uint64_t, uint64_t>> StoreImpl::bad_ranges() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return {bad_.ranges().begin(), bad_.ranges().end()};
 }
 
@@ -618,7 +623,7 @@ Result<CheckReport> StoreImpl::check(const CheckOptions& opts) {
   std::vector<uint64_t> page_nos;
   std::vector<CheckProblem> replay_problems;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     replay_problems = replay_problems_;
     page_nos = index_.present(0, ~0ull);
   }
@@ -630,7 +635,7 @@ Result<CheckReport> StoreImpl::check(const CheckOptions& opts) {
     progress.index_pages_checked++;
     std::vector<IndexEntry> entries;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       auto page = get_page(page_no, false);
       if (!page) {
         add_problem({false, 0, index_.stored_at(page_no).value_or(PageLocation{}).offset, page.status().message()});
@@ -668,7 +673,7 @@ Result<CheckReport> StoreImpl::check(const CheckOptions& opts) {
       IndexEntry now = e;
       for (int attempt = 0; !s && attempt < 3; ++attempt) {
         {
-          std::lock_guard lock(mu_);
+          MutexLock lock(mu_);
           auto fresh = get_entry(block);
           if (!fresh) return fresh.status();
           if (*fresh == now) break;
@@ -696,7 +701,7 @@ Result<CheckReport> StoreImpl::check(const CheckOptions& opts) {
 }
 
 Status StoreImpl::corrupt_block(uint64_t block) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   VBLK_RETURN_IF_ERROR(check_writable());
   VBLK_RETURN_IF_ERROR(check_range(block, 1));
   auto e = get_entry(block);

@@ -120,7 +120,7 @@ Status StoreImpl::load_page(uint64_t page_no, const PageLocation& loc, std::vect
 
 Result<Page*> StoreImpl::get_page(uint64_t page_no, bool create) {
   return index_.get(page_no, create, [this](uint64_t p, const PageLocation& at, std::vector<IndexEntry>* entries,
-                                            bool* dirty) { return load_page(p, at, entries, dirty); });
+                                            bool* dirty) REQUIRES(mu_) { return load_page(p, at, entries, dirty); });
 }
 
 void StoreImpl::drop_page_locked(uint64_t page_no) {
@@ -195,7 +195,7 @@ Status StoreImpl::check_range(uint64_t first, uint64_t count) const {
 }
 
 Result<BlockState> StoreImpl::state(uint64_t block) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   VBLK_RETURN_IF_ERROR(check_range(block, 1));
   auto e = get_entry(block);
   if (!e) return e.status();
@@ -203,7 +203,7 @@ Result<BlockState> StoreImpl::state(uint64_t block) {
 }
 
 Status StoreImpl::state_runs(uint64_t first, uint64_t count, const StateRunFn& fn) {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   VBLK_RETURN_IF_ERROR(check_range(first, count));
   uint64_t run_first = first, run_count = 0;
   BlockState run_state = BlockState::kFree;
@@ -222,7 +222,7 @@ Status StoreImpl::state_runs(uint64_t first, uint64_t count, const StateRunFn& f
   // disk is mapped in time that follows its stored pages (found by the
   // hostile-image test block-count-1pib).
   const std::vector<uint64_t> present = present_pages(page_of(first), page_of(end - 1));
-  auto emit_absent = [&](uint64_t b, uint64_t stop) {
+  auto emit_absent = [&](uint64_t b, uint64_t stop) REQUIRES(mu_) {
     while (b < stop) {
       auto bad = bad_.first_in(b, stop - b);
       const uint64_t free_end = bad ? *bad : stop;

@@ -28,31 +28,46 @@ namespace {
 // the in-memory accounting is unknown, so the store refuses writes from
 // then on, as after a failed sync (broken_): the checkpoint in force and
 // the log still hold every acknowledged write, and a reopen recovers them.
-// The step may have released `lock`; it is held again on return.
-template <class Step>
-Status contained(std::unique_lock<std::mutex>& lock, bool& broken, const std::string& image, Step&& step) {
-  try {
-    return step();
-  } catch (const std::exception& e) {
-    if (!lock.owns_lock()) lock.lock();
-    broken = true;
-    return Status::io_error(image + ": maintenance stopped by " + e.what() +
-                            "; writes are refused until the image is reopened");
+// A step that drops the lock does so in a MutexUnlock scope, which takes it
+// again as the exception leaves: the catch runs with the lock held.
+#define VBLK_CONTAINED(status, step)        \
+  try {                                     \
+    status = (step);                        \
+  } catch (const std::exception& e) {       \
+    status = maintenance_stopped_locked(e); \
   }
-}
 
 }  // namespace
 
+Status StoreImpl::maintenance_stopped_locked(const std::exception& e) {
+  broken_ = true;
+  return Status::io_error(backend_->name() + ": maintenance stopped by " + e.what() +
+                          "; writes are refused until the image is reopened");
+}
+
+Status StoreImpl::maintenance_turn() {
+  if (reuse_pool_idle_locked()) punch_reuse_pool(true);
+  if (maint_stop_) return Status::ok();
+  Status step = maintain(kCleanLiveFraction, 1);
+  // Recompression only while nothing else is due: one step (up to
+  // kRecompressThreads segments) per turn.
+  if (step && !maint_stop_ && recompress_due_locked()) step = recompress_step();
+  return step;
+}
+
 void StoreImpl::start_maintenance() {
   if (opts_.read_only || !opts_.background_maintenance || maint_thread_.joinable()) return;
-  maint_stop_ = false;
+  {
+    MutexLock lock(mu_);
+    maint_stop_ = false;
+  }
   maint_thread_ = std::thread([this] { maintenance_loop(); });
 }
 
 void StoreImpl::stop_maintenance() {
   if (!maint_thread_.joinable()) return;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     maint_stop_ = true;
   }
   maint_cv_.notify_all();
@@ -66,47 +81,40 @@ bool StoreImpl::maintenance_work_locked() const {
 }
 
 void StoreImpl::maintenance_loop() {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   while (!maint_stop_) {
     if (!maintenance_work_locked()) {
       // Writers notify whenever cleaning looks due, also when no segment
       // qualifies as a victim; finding that out scans every segment, so an
       // idle thread first rests 10 ms whatever the writers say, which bounds
       // those scans at 100 a second instead of one per write.
-      maint_cv_.wait_for(lock, std::chrono::milliseconds(10), [&] { return maint_stop_; });
-      if (!maint_stop_ && !maintenance_work_locked()) maint_cv_.wait_for(lock, std::chrono::seconds(1));
+      maint_cv_.wait_for(mu_, std::chrono::milliseconds(10), [&]() REQUIRES(mu_) { return maint_stop_; });
+      if (!maint_stop_ && !maintenance_work_locked()) maint_cv_.wait_for(mu_, std::chrono::seconds(1));
       continue;
     }
-    Status s = contained(lock, broken_, backend_->name(), [&] {
-      if (reuse_pool_idle_locked()) punch_reuse_pool(lock, true);
-      if (maint_stop_) return Status::ok();
-      Status step = maintain(lock, kCleanLiveFraction, 1);
-      // Recompression only while nothing else is due: one step (up to
-      // kRecompressThreads segments) per turn.
-      if (step && !maint_stop_ && recompress_due_locked()) step = recompress_step(lock);
-      return step;
-    });
+    Status s;
+    VBLK_CONTAINED(s, maintenance_turn());
     if (maint_stop_) break;
     if (!s) {
       // A power cut that lands mid-pass is expected; anything else is not.
       if (!s.is_powered_off()) spdlog::error("{}: background maintenance: {}", backend_->name(), s.to_string());
-      maint_cv_.wait_for(lock, std::chrono::seconds(1));
+      maint_cv_.wait_for(mu_, std::chrono::seconds(1));
     }
     evict_pages();
   }
 }
 
-void StoreImpl::after_change(std::unique_lock<std::mutex>& lock) {
+void StoreImpl::after_change() {
   last_change_ = std::chrono::steady_clock::now();
   Status s;
   if (!maint_thread_.joinable()) {
-    s = contained(lock, broken_, backend_->name(), [&] { return maintain(lock, kCleanLiveFraction, 8); });
+    VBLK_CONTAINED(s, maintain(kCleanLiveFraction, 8));
   } else {
     const bool behind = cleaning_needed_locked(kUrgentLiveFraction) ||
                         log_.log_since_checkpoint() >= 4 * opts_.checkpoint_log_bytes ||
                         index_.dirty_count() * index_.page_bytes() >= opts_.index_cache_bytes;
     if (behind) {
-      s = contained(lock, broken_, backend_->name(), [&] { return maintain(lock, kUrgentLiveFraction, 2); });
+      VBLK_CONTAINED(s, maintain(kUrgentLiveFraction, 2));
     } else if (checkpoint_due_locked() || cleaning_needed_locked(kCleanLiveFraction)) {
       maint_cv_.notify_one();
     }

@@ -25,7 +25,7 @@ Status StoreImpl::sync_file() {
   // Found by crash_test HostFaultRegression with the maintenance thread: a
   // flush's failed sync lost a checkpoint's PAGE records, the checkpoint's
   // own sync then succeeded and its slot pointed at them.
-  std::lock_guard lock(sync_mu_);
+  MutexLock lock(sync_mu_);
   if (sync_failed_)
     return Status::io_error(backend_->name() + ": an earlier sync of the image file failed; reopen the image to continue");
   Status s = backend_->sync();
@@ -65,7 +65,7 @@ Status StoreImpl::cut_log_at(uint64_t record_offset) {
 void StoreImpl::reset_state_locked() {
   broken_ = false;
   {
-    std::lock_guard lock(sync_mu_);
+    MutexLock lock(sync_mu_);
     sync_failed_ = false;
   }
   slot_ = 0;
@@ -100,7 +100,7 @@ Result<uint64_t> StoreImpl::append_flush_records_locked(uint64_t upto_seq) {
 }
 
 Result<PowerCutReport> StoreImpl::power_cut() {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   if (opts_.read_only) return Status::read_only(backend_->name() + ": image is open read-only: nothing to cut");
   if (closed_) return Status::invalid_argument(backend_->name() + ": image is closed");
   PowerCutReport r;
@@ -125,9 +125,10 @@ Result<PowerCutReport> StoreImpl::power_cut() {
     s = cut_log_at(at);
     // Nothing appends while powered off, so the sync (which waits for any
     // sync under way) runs without mu_.
-    lock.unlock();
-    if (s) s = sync_file();
-    lock.lock();
+    if (s) {
+      MutexUnlock unlock(mu_);
+      s = sync_file();
+    }
   }
   if (!s) {
     broken_ = true;
@@ -139,8 +140,8 @@ Result<PowerCutReport> StoreImpl::power_cut() {
 }
 
 Status StoreImpl::power_on() {
-  std::unique_lock lock(mu_);
-  punches_done_.wait(lock, [&] { return punches_in_flight_ == 0; });
+  MutexLock lock(mu_);
+  punches_done_.wait(mu_, [&]() REQUIRES(mu_) { return punches_in_flight_ == 0; });
   if (closed_) return Status::invalid_argument(backend_->name() + ": image is closed");
   if (!powered_off_) return Status::invalid_argument(backend_->name() + ": the device is not powered off");
   reset_state_locked();

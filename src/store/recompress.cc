@@ -59,7 +59,7 @@ uint64_t StoreImpl::provisional_bytes_locked() const {
   return total;
 }
 
-Status StoreImpl::scan_provisional(std::unique_lock<std::mutex>& lock) {
+Status StoreImpl::scan_provisional() {
   const uint64_t epoch = power_epoch_;
   for (uint64_t seg = 0; seg < segments_.size(); ++seg) {
     const uint32_t fill = segments_.info(seg).fill;
@@ -70,9 +70,9 @@ Status StoreImpl::scan_provisional(std::unique_lock<std::mutex>& lock) {
     // segment is still the one read (not emptied or reused meanwhile). A
     // count that is off only makes the pass take a segment sooner or later.
     std::vector<std::pair<uint64_t, format::RecordHeader>> found;  // provisional DATA records
-    if (!head) lock.unlock();
     Status s;
     const uint64_t start = segment_start(seg);
+    auto read_headers = [&] {
     for (uint32_t pos = format::kSegmentHeaderSize; s && pos + format::kRecordHeaderSize <= fill;) {
       std::array<uint8_t, format::kRecordHeaderSize> hbuf{};
       auto n = read_image(start + pos, hbuf);
@@ -86,7 +86,13 @@ Status StoreImpl::scan_provisional(std::unique_lock<std::mutex>& lock) {
         found.emplace_back(start + pos, *h);
       pos += format::record_total_length(h->stored_len);
     }
-    if (!head) lock.lock();
+    };
+    if (head) {
+      read_headers();
+    } else {
+      MutexUnlock unlock(mu_);
+      read_headers();
+    }
     if (interrupted_since_locked(epoch)) return Status::ok();
     if (!s) return s.with_prefix("looking for provisional records in segment " + std::to_string(seg));
     if (segments_.info(seg).fill == fill && segments_.state(seg) == SegmentState::kInUse)
@@ -114,9 +120,9 @@ uint32_t StoreImpl::live_provisional_bytes_locked(
   return total;
 }
 
-Status StoreImpl::recompress_step(std::unique_lock<std::mutex>& lock) {
+Status StoreImpl::recompress_step() {
   if (!provisional_scanned_) {
-    VBLK_RETURN_IF_ERROR(scan_provisional(lock));
+    VBLK_RETURN_IF_ERROR(scan_provisional());
     provisional_scanned_ = true;
     return Status::ok();
   }
@@ -126,7 +132,7 @@ Status StoreImpl::recompress_step(std::unique_lock<std::mutex>& lock) {
     spdlog::debug("{}: recompressing the head segment {} ({} provisional bytes)", backend_->name(), segs[0],
                   segments_.info(segs[0]).provisional);
     uint64_t seen = 0;
-    VBLK_RETURN_IF_ERROR(clean_segment(segs[0], lock, CleanMode::kRecompressHead, &seen));
+    VBLK_RETURN_IF_ERROR(clean_segment(segs[0], CleanMode::kRecompressHead, &seen));
     if (interrupted_since_locked(epoch)) return Status::ok();
     // It keeps the count of provisional records written to it meanwhile.
     const uint32_t left = segments_.info(segs[0]).provisional;
@@ -144,13 +150,14 @@ Status StoreImpl::recompress_step(std::unique_lock<std::mutex>& lock) {
     std::vector<std::thread> helpers;
     for (size_t k = 1; k < segs.size(); ++k)
       helpers.emplace_back([this, &segs, &results, k] {
-        std::unique_lock helper_lock(mu_);
-        results[k] = clean_segment(segs[k], helper_lock, CleanMode::kRecompress);
+        MutexLock helper_lock(mu_);
+        results[k] = clean_segment(segs[k], CleanMode::kRecompress);
       });
-    results[0] = clean_segment(segs[0], lock, CleanMode::kRecompress);
-    lock.unlock();
-    for (std::thread& t : helpers) t.join();
-    lock.lock();
+    results[0] = clean_segment(segs[0], CleanMode::kRecompress);
+    {
+      MutexUnlock unlock(mu_);
+      for (std::thread& t : helpers) t.join();
+    }
     if (interrupted_since_locked(epoch)) return Status::ok();
     // Those not emptied (a failure, or damage) are left in place.
     for (uint64_t seg : segs)
@@ -165,30 +172,30 @@ Status StoreImpl::recompress_step(std::unique_lock<std::mutex>& lock) {
   // Give the space back once a batch is emptied, and at the end of the pass.
   const uint64_t emptied = segments_.count(SegmentState::kEmptied);
   if (emptied >= clean_batch() || (emptied && pick_provisional_locked(1).empty()))
-    VBLK_RETURN_IF_ERROR(checkpoint_presynced(lock));
-  if (segments_.count(SegmentState::kReleased)) punch_released(lock, true);
+    VBLK_RETURN_IF_ERROR(checkpoint_presynced());
+  if (segments_.count(SegmentState::kReleased)) punch_released(true);
   return Status::ok();
 }
 
 Result<uint64_t> StoreImpl::provisional_bytes() {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   if (!(sb_.incompat_features & format::kFeatureDeferredCompression)) return uint64_t{0};
   if (!provisional_scanned_) {
-    VBLK_RETURN_IF_ERROR(scan_provisional(lock));
+    VBLK_RETURN_IF_ERROR(scan_provisional());
     provisional_scanned_ = true;
   }
   return provisional_bytes_locked();
 }
 
 Status StoreImpl::recompress() {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   VBLK_RETURN_IF_ERROR(check_writable());
   if (!deferred_) return Status::ok();
   // The first step scans, if the open has not yet; each later one takes
   // segments, until none is left and the last emptied one is released.
   do {
     VBLK_RETURN_IF_ERROR(check_writable());
-    VBLK_RETURN_IF_ERROR(recompress_step(lock));
+    VBLK_RETURN_IF_ERROR(recompress_step());
   } while (!pick_provisional_locked(1).empty() || segments_.count(SegmentState::kEmptied));
   return Status::ok();
 }

@@ -194,7 +194,7 @@ Result<RepairReport> StoreImpl::repair() {
   auto before = check();
   if (!before) return before.status();
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     report.actions = repairs_;
     replay_problems_.clear();
   }
@@ -226,7 +226,7 @@ Result<RepairReport> StoreImpl::repair() {
     if (!p.has_block) report.actions.push_back("left as it is: " + p.what);
   VBLK_RETURN_IF_ERROR(checkpoint());
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     repairs_.clear();
   }
   auto after = check();

@@ -232,7 +232,7 @@ Status StoreImpl::replay() {
   std::map<uint64_t, uint64_t> described;                   // from_seq -> to_seq: ranges described
   std::deque<LogItem> pending;
 
-  auto apply = [&](const LogItem& item) -> Status {
+  auto apply = [&](const LogItem& item) REQUIRES(mu_) -> Status {
     if (item.opens_segment) {
       // The walk only enters free segments, or the next new one.
       if (!segments_.open(item.seg))

@@ -22,7 +22,7 @@ namespace vblk::store {
 using format::IndexEntry;
 
 Result<ResizeReport> StoreImpl::resize(uint64_t new_count, bool discard) {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   const std::string& name = backend_->name();
   VBLK_RETURN_IF_ERROR(check_writable());
   if (!resizable_)
@@ -88,7 +88,7 @@ Result<ResizeReport> StoreImpl::resize(uint64_t new_count, bool discard) {
   spdlog::debug("{}: capacity {} -> {} blocks{}", name, old_count, new_count,
                r.discarded_used ? " (" + std::to_string(r.discarded_used) + " USED blocks discarded)" : "");
   // As checkpoint() does: what the checkpoint released is punched now.
-  if (segments_.count(SegmentState::kReleased)) punch_released(lock, true, false);
+  if (segments_.count(SegmentState::kReleased)) punch_released(true, false);
   evict_pages();
   return r;
 }

@@ -63,6 +63,7 @@
 #include "store/raw_buffer.h"
 #include "store/segment_backend.h"
 #include "store/segment_table.h"
+#include "util/mutex.h"
 #include "vblk/image_store.h"
 
 namespace vblk::store {
@@ -117,7 +118,7 @@ struct WriteWaiter {
   std::vector<PendingRecord>* records = nullptr;
   Status status;
   bool done = false;
-  std::condition_variable cv;  // waits on StoreImpl::queue_mu_
+  std::condition_variable_any cv;  // waits on StoreImpl::queue_mu_
 };
 
 // Disjoint, ascending ranges of BAD blocks.
@@ -146,11 +147,15 @@ class StoreImpl final : public ImageStore {
   StoreImpl(std::unique_ptr<SegmentBackend> backend, const format::Superblock& sb, const OpenOptions& opts);
   ~StoreImpl() override;
 
-  // Loads the newest valid checkpoint and replays the log after it.
-  Status recover();
+  // Loads the newest valid checkpoint and replays the log after it (at
+  // open, before any other thread can reach the store).
+  Status recover_at_open() EXCLUDES(mu_) {
+    MutexLock lock(mu_);
+    return recover();
+  }
   // After a failed recover(): the store writes nothing more, not even at close.
-  void discard() {
-    std::lock_guard lock(mu_);
+  void discard() EXCLUDES(mu_) {
+    MutexLock lock(mu_);
     closed_ = true;
   }
 
@@ -182,40 +187,40 @@ class StoreImpl final : public ImageStore {
 
  private:
   // ---- index (index.cc); all REQUIRE mu_ held ----
-  uint64_t page_of(uint64_t block) const { return index_.page_of(block); }
-  uint32_t slot_of(uint64_t block) const { return index_.slot_of(block); }
+  uint64_t page_of(uint64_t block) const { return block / sb_.entries_per_page; }
+  uint32_t slot_of(uint64_t block) const { return static_cast<uint32_t>(block % sb_.entries_per_page); }
   // Returns the page, loading it; nullptr when absent and !create (all FREE).
-  Result<Page*> get_page(uint64_t page_no, bool create);
+  Result<Page*> get_page(uint64_t page_no, bool create) REQUIRES(mu_);
   // PageIndex's loader: load_page_entries, and in repair mode rebuild_page
   // when that finds damage.
-  Status load_page(uint64_t page_no, const PageLocation& loc, std::vector<format::IndexEntry>* entries, bool* dirty);
-  Result<format::IndexEntry> get_entry(uint64_t block);
+  Status load_page(uint64_t page_no, const PageLocation& loc, std::vector<format::IndexEntry>* entries, bool* dirty) REQUIRES(mu_);
+  Result<format::IndexEntry> get_entry(uint64_t block) REQUIRES(mu_);
   // Replaces an entry, keeping counters and segment live bytes right.
-  Status set_entry(uint64_t block, const format::IndexEntry& e);
-  void account_entry(const format::IndexEntry& e, int sign);
-  void evict_pages() { index_.evict(); }
+  Status set_entry(uint64_t block, const format::IndexEntry& e) REQUIRES(mu_);
+  void account_entry(const format::IndexEntry& e, int sign) REQUIRES(mu_);
+  void evict_pages() REQUIRES(mu_) { index_.evict(); }
   // Forgets index page page_no, stored or in memory (a shrink: all its
   // entries are FREE already), and the space its PAGE record held.
-  void drop_page_locked(uint64_t page_no);
-  BlockState effective_state(uint64_t block, const format::IndexEntry& e) const;
+  void drop_page_locked(uint64_t page_no) REQUIRES(mu_);
+  BlockState effective_state(uint64_t block, const format::IndexEntry& e) const REQUIRES(mu_);
   // Pages in [first_page, last_page] that exist, stored or in memory,
   // ascending. Work follows the pages that exist, never the range's size.
-  std::vector<uint64_t> present_pages(uint64_t first_page, uint64_t last_page) const {
+  std::vector<uint64_t> present_pages(uint64_t first_page, uint64_t last_page) const REQUIRES(mu_) {
     return index_.present(first_page, last_page);
   }
   // During replay: fails when setting `entries` more entries could grow the
   // index in memory beyond what any writer leaves to replay (a hostile
   // record must not make the open allocate without bound).
-  Status check_replay_growth(uint64_t entries) const;
+  Status check_replay_growth(uint64_t entries) const REQUIRES(mu_);
   Status check_range(uint64_t first, uint64_t count) const;
 
   // ---- records (record_io.cc) ----
   // Appends one record at the head (allocating segments); REQUIRES mu_.
-  Result<uint64_t> append_record(PendingRecord& rec);
+  Result<uint64_t> append_record(PendingRecord& rec) REQUIRES(mu_);
   // append_record, then apply_record at the offset it got; REQUIRES mu_.
-  Status append_and_apply(PendingRecord& rec);
+  Status append_and_apply(PendingRecord& rec) REQUIRES(mu_);
   // Applies a record's effect on the index/bad list; REQUIRES mu_.
-  Status apply_record(const format::RecordHeader& h, uint64_t offset);
+  Status apply_record(const format::RecordHeader& h, uint64_t offset) REQUIRES(mu_);
   uint64_t segment_of(uint64_t offset) const { return (offset - sb_.data_start) / sb_.segment_size; }
   uint64_t segment_start(uint64_t seg) const { return sb_.data_start + seg * sb_.segment_size; }
   // Reads and verifies a record at offset; payload decompressed into *raw
@@ -248,7 +253,7 @@ class StoreImpl final : public ImageStore {
   // has the feature), of the table, and each unit against the table.
   Status check_payload(const format::RecordHeader& h, std::span<const uint8_t> payload) const;
   // Appends and applies TRIM/BAD_SET/BAD_CLEAR records for a range; REQUIRES mu_.
-  Status append_range_records(format::RecordType type, uint64_t first, uint64_t count);
+  Status append_range_records(format::RecordType type, uint64_t first, uint64_t count) REQUIRES(mu_);
   // Builds DATA/ZERO records for a run of blocks (no lock).
   // At `level`: the image's (level_), or write_level_ for a writer, whose
   // records may then come out provisional. exact_level: compress at `level`
@@ -261,33 +266,35 @@ class StoreImpl final : public ImageStore {
   Result<size_t> read_image_parts(uint64_t address, std::span<const std::span<uint8_t>> parts);
 
   // ---- recovery (recovery.cc) ----
-  Status load_checkpoint(const format::Checkpoint& cp);
+  // Loads the newest valid checkpoint and replays the log after it.
+  Status recover() REQUIRES(mu_);
+  Status load_checkpoint(const format::Checkpoint& cp) REQUIRES(mu_);
 
   // ---- replay (replay.cc); REQUIRE mu_ or an open in progress ----
   struct LogItem;
   struct LogCursor;
-  Status replay();
+  Status replay() REQUIRES(mu_);
   // The walk's next item after the cursor (and moves it), or none at the
   // end of the log.
-  Result<std::optional<LogItem>> walk_step(LogCursor& c);
+  Result<std::optional<LogItem>> walk_step(LogCursor& c) REQUIRES(mu_);
   // The record with the cursor's next seq at (seg, pos), sound or with a
   // damaged payload; none when no sound header of it is there.
-  Result<std::optional<LogItem>> record_item(const LogCursor& c, uint64_t seg, uint32_t pos);
+  Result<std::optional<LogItem>> record_item(const LogCursor& c, uint64_t seg, uint32_t pos) REQUIRES(mu_);
   // A header at (seg, pos) that decodes, of this generation, that fits the segment.
-  Result<std::optional<format::RecordHeader>> sound_header_at(uint64_t seg, uint32_t pos);
+  Result<std::optional<format::RecordHeader>> sound_header_at(uint64_t seg, uint32_t pos) REQUIRES(mu_);
   // The segment header says seg was allocated as number alloc_seq.
-  Result<bool> segment_follows(uint64_t seg, uint64_t alloc_seq);
+  Result<bool> segment_follows(uint64_t seg, uint64_t alloc_seq) REQUIRES(mu_);
   // The first position from `from` on in seg holding a header of this
   // generation with a seq above after_seq.
-  Result<std::optional<uint32_t>> find_later_record(uint64_t seg, uint32_t from, uint64_t after_seq);
-  uint64_t next_walk_segment(const LogCursor& c) const;
-  void enter_walk_segment(LogCursor& c, uint64_t seg) const;
+  Result<std::optional<uint32_t>> find_later_record(uint64_t seg, uint32_t from, uint64_t after_seq) REQUIRES(mu_);
+  uint64_t next_walk_segment(const LogCursor& c) const REQUIRES(mu_);
+  void enter_walk_segment(LogCursor& c, uint64_t seg) const REQUIRES(mu_);
   Status read_flush_record(const LogItem& item, uint64_t* claim,
                            std::map<uint64_t, format::FlushDescriptor>* descriptors,
-                           std::map<uint64_t, uint64_t>* described);
-  Status apply_damaged_record(const LogItem& item);
+                           std::map<uint64_t, uint64_t>* described) REQUIRES(mu_);
+  Status apply_damaged_record(const LogItem& item) REQUIRES(mu_);
   Status apply_gap(const LogItem& gap, const std::map<uint64_t, format::FlushDescriptor>& descriptors,
-                   const std::map<uint64_t, uint64_t>& described);
+                   const std::map<uint64_t, uint64_t>& described) REQUIRES(mu_);
   // Index entries of blocks whose record was lost to damage name the start
   // of a segment, where a segment header lies and never a record: their
   // reads fail, and they hold no space (vblk(5) INDEX).
@@ -306,15 +313,15 @@ class StoreImpl final : public ImageStore {
   };
   // Every record with a sound header in every segment of this image, by
   // seq, without those a crash left beyond the end of a log (read once).
-  Result<const std::vector<ScannedRecord>*> scanned_records();
+  Result<const std::vector<ScannedRecord>*> scanned_records() REQUIRES(mu_);
   // The checkpoint the newest whole, sound chain of META records describes.
-  Result<format::Checkpoint> checkpoint_from_meta_chains();
+  Result<format::Checkpoint> checkpoint_from_meta_chains() REQUIRES(mu_);
   // recover() when the checkpoint in force cannot be loaded (why).
-  Status recover_from_meta_chains(const Status& why);
+  Status recover_from_meta_chains(const Status& why) REQUIRES(mu_);
   // The entries of index page page_no, whose record at `damaged` cannot be
   // read, from an older copy and the block records after it.
   Status rebuild_page(uint64_t page_no, const PageLocation& damaged, std::vector<format::IndexEntry>* entries,
-                      bool* dirty);
+                      bool* dirty) REQUIRES(mu_);
   // Decodes and checks the PAGE record at loc into *entries.
   Status load_page_entries(uint64_t page_no, const PageLocation& loc, std::vector<format::IndexEntry>* entries);
 
@@ -322,26 +329,26 @@ class StoreImpl final : public ImageStore {
   // Appends the FLUSH records claiming every record up to upto_seq durable
   // (images with kFeatureFlushRecords, when the last claim was lower).
   // Returns the seq of the last one appended, 0 when none was needed.
-  Result<uint64_t> append_flush_records_locked(uint64_t upto_seq);
+  Result<uint64_t> append_flush_records_locked(uint64_t upto_seq) REQUIRES(mu_);
 
   // ---- checkpoint and cleaner (cleaner.cc); REQUIRE mu_ ----
   // Takes a checkpoint (of generation_ + 1), which also starts the
   // generation a writable open owes (new_generation_due_).
-  Status checkpoint_locked();
+  Status checkpoint_locked() REQUIRES(mu_);
   // The steps of checkpoint_locked() (vblk(5) CHECKPOINTS).
-  Status write_checkpoint_locked();
+  Status write_checkpoint_locked() REQUIRES(mu_);
   // A writable open's new generation (vblk(5) RECOVERY, step 7) is taken
   // here, before the first record of the open is appended, not by the
   // open itself: an image opened and closed without a change is left as it
   // was, byte for byte. Called where the file is first changed: every
   // append, and a cleaning pass before it reads what it will copy.
-  Status start_generation_locked();
+  Status start_generation_locked() REQUIRES(mu_);
   // Syncs without mu_ first, then checkpoint_locked(). `lock` holds mu_.
-  Status checkpoint_presynced(std::unique_lock<std::mutex>& lock);
+  Status checkpoint_presynced() REQUIRES(mu_);
   // Cleans up to max_victims segments while live data is below
   // live_fraction, then checkpoints if due. `lock` holds mu_ on entry and
   // exit; clean_segment drops it while it reads and compresses.
-  Status maintain(std::unique_lock<std::mutex>& lock, double live_fraction, int max_victims);
+  Status maintain(double live_fraction, int max_victims) REQUIRES(mu_);
   // kClean empties a segment for reuse. kRecompress does too, with its
   // provisional records recompressed at the image's level instead of moved
   // as they are stored. kRecompressHead recompresses only the provisional
@@ -349,56 +356,56 @@ class StoreImpl final : public ImageStore {
   // use. *provisional_seen (when given) adds the bytes of the provisional
   // records it went through.
   enum class CleanMode { kClean, kRecompress, kRecompressHead };
-  Status clean_segment(uint64_t seg, std::unique_lock<std::mutex>& lock, CleanMode mode = CleanMode::kClean,
-                       uint64_t* provisional_seen = nullptr);
+  Status clean_segment(uint64_t seg, CleanMode mode = CleanMode::kClean,
+                       uint64_t* provisional_seen = nullptr) REQUIRES(mu_);
   // Copies the blocks of the DATA record at `off` that still live there to
   // the head (dropping mu_ while it reads and compresses). `lock` holds mu_.
-  Status copy_live_blocks(uint64_t off, const format::RecordHeader& h, std::unique_lock<std::mutex>& lock,
-                          bool recompress);
+  Status copy_live_blocks(uint64_t off, const format::RecordHeader& h,
+                          bool recompress) REQUIRES(mu_);
   // A power cut (or close) happened since power_epoch_ was `epoch`: state
   // read before mu_ was dropped no longer holds.
-  bool interrupted_since_locked(uint64_t epoch) const;
+  bool interrupted_since_locked(uint64_t epoch) const REQUIRES(mu_);
   // Which blocks of the DATA record at `off` the index still points at.
-  Result<std::vector<bool>> live_blocks_locked(uint64_t off, const format::RecordHeader& h);
-  bool cleaning_needed_locked(double live_fraction) const;
-  std::optional<uint64_t> pick_victim_locked() const;
-  bool checkpoint_due_locked() const;
-  size_t clean_batch() const;
+  Result<std::vector<bool>> live_blocks_locked(uint64_t off, const format::RecordHeader& h) REQUIRES(mu_);
+  bool cleaning_needed_locked(double live_fraction) const REQUIRES(mu_);
+  std::optional<uint64_t> pick_victim_locked() const REQUIRES(mu_);
+  bool checkpoint_due_locked() const REQUIRES(mu_);
+  size_t clean_batch() const REQUIRES(mu_);
   // Punches the holes of released segments, dropping mu_ while it does
   // unless `unlocked` is false. With may_keep, the lowest ones join the
   // reuse pool instead, unpunched, while it has room (reuse_pool_limit()).
-  void punch_released(std::unique_lock<std::mutex>& lock, bool unlocked, bool may_keep = true);
-  size_t reuse_pool_limit() const;
+  void punch_released(bool unlocked, bool may_keep = true) REQUIRES(mu_);
+  size_t reuse_pool_limit() const REQUIRES(mu_);
   // Punches the segments of the reuse pool, each under mu_ (free segments
   // may be allocated by any writer that holds it); while_idle, only as long
   // as the store stays idle, letting writers in between segments. `lock`
   // holds mu_.
-  void punch_reuse_pool(std::unique_lock<std::mutex>& lock, bool while_idle);
-  bool reuse_pool_idle_locked() const;
-  std::vector<uint8_t> encode_meta_locked() const;
+  void punch_reuse_pool(bool while_idle) REQUIRES(mu_);
+  bool reuse_pool_idle_locked() const REQUIRES(mu_);
+  std::vector<uint8_t> encode_meta_locked() const REQUIRES(mu_);
   // A checkpoint that failed after writing the META records `written`:
   // the chunks of the one in force, `old`, are live again.
-  void restore_meta_chunks_locked(const std::vector<PageLocation>& written, std::vector<PageLocation> old);
+  void restore_meta_chunks_locked(const std::vector<PageLocation>& written, std::vector<PageLocation> old) REQUIRES(mu_);
 
   // ---- deferred compression (recompress.cc); REQUIRE mu_ ----
   // No read, write or trim for kRecompressIdle.
-  bool idle_locked(std::chrono::milliseconds quiet) const;
+  bool idle_locked(std::chrono::milliseconds quiet) const REQUIRES(mu_);
   // There is recompression to do (or to look for) and the store is idle.
-  bool recompress_due_locked() const;
+  bool recompress_due_locked() const REQUIRES(mu_);
   // Up to n segments holding the most provisional bytes that may be
   // cleaned, most first; the head alone when no other has any.
-  std::vector<uint64_t> pick_provisional_locked(size_t n) const;
+  std::vector<uint64_t> pick_provisional_locked(size_t n) const REQUIRES(mu_);
   // One step of the pass: the scan after an open, or one segment
   // recompressed, then the checkpoint and punches that release it.
-  Status recompress_step(std::unique_lock<std::mutex>& lock);
+  Status recompress_step() REQUIRES(mu_);
   // Counts the provisional records of every segment in use that a block
   // still reads from, from their headers (segments full at open; their
   // records predate the checkpoint).
-  Status scan_provisional(std::unique_lock<std::mutex>& lock);
+  Status scan_provisional() REQUIRES(mu_);
   // The bytes of those of `records` (offset, header) that a block still
   // reads from.
-  uint32_t live_provisional_bytes_locked(const std::vector<std::pair<uint64_t, format::RecordHeader>>& records);
-  uint64_t provisional_bytes_locked() const;
+  uint32_t live_provisional_bytes_locked(const std::vector<std::pair<uint64_t, format::RecordHeader>>& records) REQUIRES(mu_);
+  uint64_t provisional_bytes_locked() const REQUIRES(mu_);
   // A request arrived (any thread, no lock). Every read and write calls it,
   // so the shared clock is stored only when it has moved by 10 ms: the idle
   // test needs a second's precision, not a cache line written by every
@@ -414,24 +421,24 @@ class StoreImpl final : public ImageStore {
         .count();
   }
 
-  Status check_writable() const;
-  Status check_powered() const;
+  Status check_writable() const REQUIRES(mu_);
+  Status check_powered() const REQUIRES(mu_);
   // fdatasync of the image file; every sync of an open store goes through
   // here. Syncs are serialized and, once one has failed, all later ones
   // fail too: after a writeback error Linux may have dropped pages whose
   // error another sync reported, and a sync that then succeeds proves
   // nothing. Lock order: mu_ may be held when calling; sync_mu_ is inner.
-  Status sync_file();
+  Status sync_file() EXCLUDES(sync_mu_);
   // After a sync of the image file failed: refuses writes until reopened
   // (broken_), and cuts the log at the first record not known durable
   // (power_cut.cc says why). REQUIRES: mu_ held.
-  void break_after_failed_sync_locked();
+  void break_after_failed_sync_locked() REQUIRES(mu_);
 
   // ---- group commit (group_commit.cc) ----
   // Appends and applies the records of queued write_blocks() calls as the
   // leader, in as few host writes as the segments allow; sets each
   // waiter's status. REQUIRES mu_.
-  void commit_writes_locked(const std::vector<WriteWaiter*>& batch);
+  void commit_writes_locked(const std::vector<WriteWaiter*>& batch) REQUIRES(mu_);
 
   // ---- background maintenance (maintenance.cc) ----
  public:
@@ -440,19 +447,27 @@ class StoreImpl final : public ImageStore {
 
  private:
   // Joins the thread. REQUIRES: mu_ not held.
-  void stop_maintenance();
-  void maintenance_loop();
+  void stop_maintenance() EXCLUDES(mu_);
+  void maintenance_loop() EXCLUDES(mu_);
+  // One turn of the loop: the reuse pool when idle, a reclaim or
+  // checkpoint step, a recompression step.
+  Status maintenance_turn() REQUIRES(mu_);
+  // A maintenance step threw (std::bad_alloc): refuse writes from now on.
+  Status maintenance_stopped_locked(const std::exception& e) REQUIRES(mu_);
   // After a write or trim: wake the thread when there is work, or do it
   // inline when the thread is off or has fallen far behind.
-  void after_change(std::unique_lock<std::mutex>& lock);
-  bool maintenance_work_locked() const;
+  void after_change() REQUIRES(mu_);
+  bool maintenance_work_locked() const REQUIRES(mu_);
 
   // ---- durability and power cut (power_cut.cc); REQUIRE mu_ ----
   // Zeroes the header of the record at record_offset: every replay ends
   // before it.
-  Status cut_log_at(uint64_t record_offset);
+  Status cut_log_at(uint64_t record_offset) REQUIRES(mu_);
+  // What a flush does once a sync covering records up to durable_seq
+  // returned `synced` (epoch: power_epoch_ when the flush began).
+  Status after_flush_sync_locked(const Status& synced, uint64_t durable_seq, uint64_t epoch) REQUIRES(mu_);
   // Returns every member that recover() rebuilds to its constructed value.
-  void reset_state_locked();
+  void reset_state_locked() REQUIRES(mu_);
 
   // Where the image's bytes live (segment_backend.h).
   std::unique_ptr<SegmentBackend> backend_;
@@ -470,59 +485,62 @@ class StoreImpl final : public ImageStore {
   const int write_level_;
   std::atomic<int64_t> last_request_ns_{0};  // steady_clock of the last read, write or trim
 
-  std::mutex mu_;
-  bool closed_ = false;                   // guarded by mu_
-  bool broken_ = false;                   // a write left state unknown; refuse writes
-  bool replaying_ = false;                // guarded by mu_: recover() is replaying the log
+  Mutex mu_;
+  bool closed_ GUARDED_BY(mu_) = false;
+  bool broken_ GUARDED_BY(mu_) = false;                   // a write left state unknown; refuse writes
+  bool replaying_ GUARDED_BY(mu_) = false;  // recover() is replaying the log
   // Everything from here to replay_notes_ is rebuilt by recover(); a new member
   // here must also be reset in reset_state_locked() (power_cut.cc).
-  int slot_ = 0;                          // slot holding the checkpoint in force
+  int slot_ GUARDED_BY(mu_) = 0;                          // slot holding the checkpoint in force
   // The capacity in force (vblk(5) CAPACITY): the superblock's, or the
   // metadata's on a resizable image. Written under mu_; read without it
   // by block_count().
   std::atomic<uint64_t> block_count_;
   // A writable open has not yet written the checkpoint that starts its
   // generation (start_generation_locked()).
-  bool new_generation_due_ = false;
-  uint64_t generation_ = 0;
+  bool new_generation_due_ GUARDED_BY(mu_) = false;
+  uint64_t generation_ GUARDED_BY(mu_) = 0;
   // Every segment's state and counts. The reuse pool (see kReusePoolBytes)
   // is kept there too: stale records in its segments are never replayed,
   // replay wants the next seq of the current generation.
-  SegmentTable segments_;
+  SegmentTable segments_ GUARDED_BY(mu_);
   // The log head, and what was appended since the last sync and checkpoint.
-  LogWriter log_;
-  std::chrono::steady_clock::time_point last_change_{};  // of the last write or trim
-  bool provisional_scanned_ = false;      // scan_provisional() has run since the open
-  std::vector<PageLocation> meta_chunks_; // chunks of the checkpoint in force
-  PageIndex index_;
-  BadSet bad_;
-  uint64_t used_ = 0, zero_ = 0, trimmed_ = 0, stored_ = 0;
+  LogWriter log_ GUARDED_BY(mu_);
+  std::chrono::steady_clock::time_point last_change_ GUARDED_BY(mu_){};  // of the last write or trim
+  bool provisional_scanned_ GUARDED_BY(mu_) = false;      // scan_provisional() has run since the open
+  std::vector<PageLocation> meta_chunks_ GUARDED_BY(mu_); // chunks of the checkpoint in force
+  PageIndex index_ GUARDED_BY(mu_);
+  BadSet bad_ GUARDED_BY(mu_);
+  uint64_t used_ GUARDED_BY(mu_) = 0;
+  uint64_t zero_ GUARDED_BY(mu_) = 0;
+  uint64_t trimmed_ GUARDED_BY(mu_) = 0;
+  uint64_t stored_ GUARDED_BY(mu_) = 0;
   // Damage replay found that no read will report (records lost whose blocks
   // nobody knows); check() lists them.
-  std::vector<CheckProblem> replay_problems_;
-  std::vector<std::string> replay_notes_;  // what replay passed over, logged once it succeeded
+  std::vector<CheckProblem> replay_problems_ GUARDED_BY(mu_);
+  std::vector<std::string> replay_notes_ GUARDED_BY(mu_);  // what replay passed over, logged once it succeeded
   // Repair mode: what was rebuilt, and the segment scan it used.
-  std::vector<std::string> repairs_;
-  std::vector<ScannedRecord> scan_;
-  bool scan_done_ = false;
+  std::vector<std::string> repairs_ GUARDED_BY(mu_);
+  std::vector<ScannedRecord> scan_ GUARDED_BY(mu_);
+  bool scan_done_ GUARDED_BY(mu_) = false;
   // Power cut state (not rebuilt by recover()): powered_off_ refuses
   // requests; power_epoch_ changes at every cut so that a flush whose sync
   // straddled a cut does not report success for what the cut dropped.
-  bool powered_off_ = false;
-  uint64_t power_epoch_ = 0;
-  std::mutex sync_mu_;
-  bool sync_failed_ = false;  // guarded by sync_mu_
+  bool powered_off_ GUARDED_BY(mu_) = false;
+  uint64_t power_epoch_ GUARDED_BY(mu_) = 0;
+  Mutex sync_mu_ ACQUIRED_AFTER(mu_);
+  bool sync_failed_ GUARDED_BY(sync_mu_) = false;
   // Maintenance thread; maint_cv_ waits on mu_.
   std::thread maint_thread_;
-  std::condition_variable maint_cv_;
-  bool maint_stop_ = false;
+  std::condition_variable_any maint_cv_;
+  bool maint_stop_ GUARDED_BY(mu_) = false;
   // write_blocks() calls in arrival order; the front one leads. Guarded by
   // queue_mu_, which is taken alone or inside mu_ (never mu_ inside it).
-  std::mutex queue_mu_;
-  std::deque<WriteWaiter*> write_queue_;
+  Mutex queue_mu_ ACQUIRED_AFTER(mu_);
+  std::deque<WriteWaiter*> write_queue_ GUARDED_BY(queue_mu_);
   // punch_released() calls punching without mu_; punches_done_ waits on mu_.
-  int punches_in_flight_ = 0;
-  std::condition_variable punches_done_;
+  int punches_in_flight_ GUARDED_BY(mu_) = 0;
+  std::condition_variable_any punches_done_;
 };
 
 // Entry points below ImageStore::create/open for callers (tests) that
