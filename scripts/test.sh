@@ -3,7 +3,8 @@
 #   1. the release-style build with warnings as errors: every suite (while
 #      the two sanitized builds compile at low priority beside it);
 #   2. unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer;
-#   3. the libFuzzer target (clang) for a bounded time.
+#   3. the libFuzzer target (clang, which also checks the thread-safety
+#      annotations with -Wthread-safety) for a bounded time.
 # Prints the seconds each step took.
 # Ends with one line "N passed, N failed".
 set -euo pipefail
