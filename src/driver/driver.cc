@@ -22,14 +22,14 @@
 //     blocks go to trim_blocks in chunks of the same bound.
 //
 // Locking. Every device mutation the driver makes (RMW, body write, trim;
-// and write / trim / set_bad made through device()) holds the blocks of that
-// device call in a BlockRangeLock (block_range_lock.h) from before its RMW
-// read until after the cache has been updated. Two RMWs of one block are
-// therefore serialized and never lose each other's bytes, and a whole-block
-// write cannot slip between an RMW's read and its write (which would
-// silently undo it). Calls conflict only when they share a block: writes
-// side by side (a file written back as a run of adjacent requests) compress
-// in parallel.
+// and write / trim / set_bad made through device(), coherent_device.h) holds
+// the blocks of that device call in a BlockRangeLock (block_range_lock.h)
+// from before its RMW read until after the cache has been updated. Two
+// RMWs of one block are therefore serialized and never lose each other's
+// bytes, and a whole-block write cannot slip between an RMW's read and its
+// write (which would silently undo it). Calls conflict only when they share
+// a block: writes side by side (a file written back as a run of adjacent
+// requests) compress in parallel.
 // Lock order: a thread holds at most one block range at a time; inside that,
 // at most one cache shard mutex; the device's own locks are innermost. Reads
 // take no range lock: the device returns whole blocks, and a read racing a
@@ -81,170 +81,21 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <array>
-#include <atomic>
 #include <cassert>
 #include <chrono>
 #include <cstring>
 #include <limits>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "driver/block_cache.h"
-#include "driver/block_range_lock.h"
-#include "driver/latency_histogram.h"
-#include "util/bytes.h"
+#include "driver/driver_impl.h"
 #include "util/block_text.h"
+#include "util/bytes.h"
 
 namespace vblk {
 
-namespace {
-
-using driver::BlockCache;
 using driver::BlockRangeLock;
-using driver::LatencyHistogram;
-
-// Upper bound on the bytes of one device read/write/trim call.
-constexpr uint64_t kMaxIoBytes = uint64_t{1} << 20;
-
-// What Driver::device() hands out: forwards everything, but mutations take
-// the range lock and invalidate the cache, so they stay coherent with the
-// driver's own requests. Trims and set_bad of long ranges are split into calls
-// of at most chunk_blocks, so that no call holds a long range for long.
-class CoherentDevice final : public DeviceWrapper {
- public:
-  CoherentDevice(std::unique_ptr<BlockDevice> target, BlockRangeLock& locks, BlockCache& cache,
-                 uint64_t chunk_blocks)
-      : DeviceWrapper(std::move(target)), locks_(locks), cache_(cache), chunk_blocks_(chunk_blocks) {}
-
-  Status write_blocks(uint64_t first, std::span<const uint8_t> data) override {
-    const uint64_t count = (data.size() + block_size() - 1) / block_size();
-    BlockRangeLock::Guard guard(locks_, first, count);
-    Status st = DeviceWrapper::write_blocks(first, data);
-    cache_.invalidate(first, count);
-    return st;
-  }
-  Status trim_blocks(uint64_t first, uint64_t count) override {
-    return chunked(first, count, [&](uint64_t f, uint64_t n) { return DeviceWrapper::trim_blocks(f, n); });
-  }
-  Status set_bad(uint64_t first, uint64_t count, bool bad) override {
-    return chunked(first, count, [&](uint64_t f, uint64_t n) { return DeviceWrapper::set_bad(f, n, bad); });
-  }
-
- private:
-  template <typename Fn>
-  Status chunked(uint64_t first, uint64_t count, const Fn& fn) {
-    // A malformed range goes through whole, for the device to report.
-    if (!check_block_range(*this, first, count).is_ok()) return fn(first, count);
-    uint64_t done = 0;
-    do {
-      const uint64_t n = std::min(count - done, chunk_blocks_);
-      BlockRangeLock::Guard guard(locks_, first + done, n);
-      Status st = fn(first + done, n);
-      cache_.invalidate(first + done, n);
-      VBLK_RETURN_IF_ERROR(st);
-      done += n;
-    } while (done < count);
-    return Status::ok();
-  }
-
-  BlockRangeLock& locks_;
-  BlockCache& cache_;
-  const uint64_t chunk_blocks_;
-};
-
-uint64_t elapsed_ns(std::chrono::steady_clock::time_point start) {
-  auto d = std::chrono::steady_clock::now() - start;
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count());
-}
-
-}  // namespace
-
-struct Driver::Impl {
-  Impl(std::unique_ptr<BlockDevice> device, DriverOptions o)
-      : opts(o),
-        bs(device->block_size()),
-        size_bytes(device->block_count() * bs),
-        max_io_blocks(std::max<uint64_t>(1, kMaxIoBytes / bs)),
-        cache(o.cache_bytes, bs),
-        facade(std::move(device), locks, cache, max_io_blocks),
-        dev(&facade.target()) {
-    if (opts.write_attempts == 0) opts.write_attempts = 1;
-  }
-
-  // Walks the bytes [offset, offset + len) as the device sees them: runs of
-  // whole blocks (at most max_io_blocks each) go to whole(block, n, pos,
-  // done), a partial block at either end to partial(block, in_block,
-  // piece, pos, done), where pos is the run's byte offset and done the
-  // bytes before it. Stops at the first failure.
-  template <class Whole, class Partial>
-  Status for_each_piece(uint64_t offset, uint64_t len, Whole&& whole, Partial&& partial) {
-    uint64_t done = 0;
-    while (done < len) {
-      const uint64_t pos = offset + done;
-      const uint64_t block = pos / bs;
-      const size_t in_block = pos % bs;
-      const uint64_t left = len - done;
-      if (in_block == 0 && left >= bs) {
-        const uint64_t n = std::min(left / bs, max_io_blocks);
-        VBLK_RETURN_IF_ERROR(whole(block, n, pos, done));
-        done += n * bs;
-      } else {
-        const size_t piece = std::min<uint64_t>(bs - in_block, left);
-        VBLK_RETURN_IF_ERROR(partial(block, in_block, piece, pos, done));
-        done += piece;
-      }
-    }
-    return Status::ok();
-  }
-  Result<size_t> do_read(uint64_t offset, std::span<uint8_t> out);
-  Result<size_t> do_write(uint64_t offset, std::span<const uint8_t> data);
-  Status do_trim(uint64_t offset, uint64_t length);
-
-  // Reads `count` whole blocks into out, through the cache.
-  Status read_whole(uint64_t first, uint64_t count, std::span<uint8_t> out);
-  // Writes [pos, pos+len) inside one block by read-modify-write; src == nullptr
-  // zero-fills. REQUIRES: the range lies in one block; bounce is block-sized.
-  Status rmw(uint64_t pos, size_t len, const uint8_t* src, std::vector<uint8_t>& bounce, const char* op);
-  // One device write call with the retry policy. pos is the byte offset of
-  // data[0], for messages. REQUIRES: the blocks' range is held.
-  Status write_with_retry(uint64_t first, std::span<const uint8_t> data, uint64_t pos, const char* op);
-
-  void finish(const char* op, uint64_t offset, uint64_t length, const Status& st,
-              std::chrono::steady_clock::time_point start);
-
-  DriverOptions opts;
-  const uint32_t bs;
-  // The device's size; changes only by Driver::resize(). Each request
-  // reads it once.
-  std::atomic<uint64_t> size_bytes;
-  const uint64_t max_io_blocks;
-
-  // Declared before facade, which refers to them.
-  BlockRangeLock locks;
-  BlockCache cache;
-  CoherentDevice facade;  // owns the device
-  BlockDevice* const dev;  // the device itself, behind the facade
-
-  LatencyHistogram latency;
-  std::atomic<uint64_t> reads{0}, writes{0}, trims{0}, flushes{0};
-  std::atomic<uint64_t> failures{0}, retries{0};
-  std::atomic<uint64_t> bytes_read{0}, bytes_written{0}, bytes_trimmed{0};
-  // Writes being served now, and the most there ever were at once: shows
-  // whether the kernel hands the daemon writes in parallel.
-  std::atomic<uint32_t> writes_in_flight{0}, writes_in_flight_peak{0};
-};
-
-void Driver::Impl::finish(const char* op, uint64_t offset, uint64_t length, const Status& st,
-                          std::chrono::steady_clock::time_point start) {
-  latency.record(elapsed_ns(start));
-  if (!st.is_ok()) {
-    failures.fetch_add(1, std::memory_order_relaxed);
-    spdlog::error("{} offset={} length={} failed: {}", op, offset, length, st.to_string());
-  }
-}
 
 Status Driver::Impl::read_whole(uint64_t first, uint64_t count, std::span<uint8_t> out) {
   assert(out.size() == count * bs);
@@ -491,66 +342,6 @@ Status Driver::flush() {
   if (!st.is_ok()) st = st.with_prefix("flush");
   impl_->finish("flush", 0, 0, st, start);
   return st;
-}
-
-uint64_t Driver::requests() const {
-  const Impl& d = *impl_;
-  return d.reads.load(std::memory_order_relaxed) + d.writes.load(std::memory_order_relaxed) +
-         d.trims.load(std::memory_order_relaxed) + d.flushes.load(std::memory_order_relaxed);
-}
-
-uint64_t Driver::block_count() const { return impl_->facade.block_count(); }
-
-DeviceStats Driver::device_stats() { return impl_->facade.stats(); }
-
-Status Driver::state_runs(uint64_t first, uint64_t count, const StateRunFn& fn) {
-  return impl_->facade.state_runs(first, count, fn);
-}
-
-Result<std::optional<uint64_t>> Driver::seek(uint64_t offset, bool want_data) {
-  BlockDevice& dev = impl_->facade;
-  const uint64_t bs = dev.block_size();
-  // Scan in windows so that a nearby answer does not walk the whole device.
-  constexpr uint64_t kWindow = 1u << 16;
-  for (uint64_t b = offset / bs; b < dev.block_count(); b += kWindow) {
-    const uint64_t n = std::min(kWindow, dev.block_count() - b);
-    std::optional<uint64_t> found;
-    VBLK_RETURN_IF_ERROR(dev.state_runs(b, n, [&](uint64_t first, uint64_t, BlockState st) {
-      const bool data = st == BlockState::kUsed || st == BlockState::kBad;
-      if (!found && data == want_data) found = first;
-    }));
-    if (found) return std::optional<uint64_t>(std::max<uint64_t>(*found * bs, offset));
-  }
-  if (want_data) return std::optional<uint64_t>();
-  return std::optional<uint64_t>(size_bytes());  // the implicit hole at the end
-}
-
-DriverStats Driver::stats() {
-  DriverStats s;
-  Impl& d = *impl_;
-  s.reads = d.reads.load(std::memory_order_relaxed);
-  s.writes = d.writes.load(std::memory_order_relaxed);
-  s.trims = d.trims.load(std::memory_order_relaxed);
-  s.flushes = d.flushes.load(std::memory_order_relaxed);
-  s.failures = d.failures.load(std::memory_order_relaxed);
-  s.retries = d.retries.load(std::memory_order_relaxed);
-  s.bytes_read = d.bytes_read.load(std::memory_order_relaxed);
-  s.bytes_written = d.bytes_written.load(std::memory_order_relaxed);
-  s.bytes_trimmed = d.bytes_trimmed.load(std::memory_order_relaxed);
-  s.writes_in_flight_peak = d.writes_in_flight_peak.load(std::memory_order_relaxed);
-  s.cache_hits = d.cache.hits();
-  s.cache_misses = d.cache.misses();
-  auto us = [](uint64_t ns) { return static_cast<double>(ns) / 1000.0; };
-  s.latency_p50_us = us(d.latency.percentile_ns(0.50));
-  s.latency_p90_us = us(d.latency.percentile_ns(0.90));
-  s.latency_p99_us = us(d.latency.percentile_ns(0.99));
-  s.latency_max_us = us(d.latency.max_ns());
-  s.device = d.dev->stats();
-  if (s.device.stored_bytes > 0) {
-    const uint64_t data_blocks = s.device.used_blocks - std::min(s.device.zero_blocks, s.device.used_blocks);
-    s.compression_ratio = static_cast<double>(data_blocks) * d.bs / static_cast<double>(s.device.stored_bytes);
-  }
-  return s;
 }
 
 }  // namespace vblk

@@ -1,7 +1,8 @@
 #pragma once
 // DiskFs: the FUSE low-level filesystem that exposes one Driver as a single
-// regular file in a directory. The only code that includes fuse_lowlevel.h
-// (with mount.cc). Every callback catches every exception: nothing crosses
+// regular file in a directory. The only code that includes fuse_lowlevel.h,
+// with serve.cc (the session) and the libfuse hooks (protocol_hooks.cc,
+// libfuse_log.cc). Every callback catches every exception: nothing crosses
 // the C boundary; std::bad_alloc becomes ENOMEM, anything else EIO.
 //
 //   ino 1: the mountpoint directory, holding exactly one entry

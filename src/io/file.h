@@ -67,4 +67,11 @@ Result<std::unique_ptr<File>> lock_for_replace(const std::string& path);
 // found (none, or its /proc entries cannot be read).
 pid_t lock_holder_pid(int fd);
 
+// Whether some open file description other than fd's holds the lock that
+// open_posix_file takes (shared or exclusive): the file is open as an image
+// (served, closing, or open in a tool). Unlike lock_holder_pid it needs no
+// /proc access, so it answers for another user's process too. False when
+// the lock cannot be queried.
+bool lock_held(int fd);
+
 }  // namespace vblk::io

@@ -276,4 +276,13 @@ pid_t lock_holder_pid(int fd) {
   return ::fstat(fd, &st) == 0 ? lock_holder_pid(st) : 0;
 }
 
+bool lock_held(int fd) {
+  // A write lock conflicts with both modes, so asking for one finds either.
+  struct flock fl {};
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  fl.l_len = 1;
+  return ::fcntl(fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+}
+
 }  // namespace vblk::io

@@ -41,6 +41,13 @@ std::optional<std::vector<MountEntry>> read_mountinfo(const std::string& path) {
   return mounts;
 }
 
+std::optional<MountEntry> find_mount(const std::string& mountpoint, const std::string& path) {
+  std::optional<MountEntry> found;
+  for (const MountEntry& m : read_mountinfo(path).value_or(std::vector<MountEntry>{}))
+    if (m.mountpoint == mountpoint) found = m;
+  return found;
+}
+
 std::vector<std::string> vblkfs_mountpoints_of(const std::string& image) {
   std::vector<std::string> found;
   const std::string want = real_path(image);

@@ -20,6 +20,10 @@ struct MountEntry {
 // earlier ones); nullopt if it cannot be read.
 std::optional<std::vector<MountEntry>> read_mountinfo(const std::string& path = "/proc/self/mountinfo");
 
+// The mount at exactly `mountpoint` in a mountinfo file, the last one
+// stacked there; nullopt if there is none or the file cannot be read.
+std::optional<MountEntry> find_mount(const std::string& mountpoint, const std::string& path = "/proc/self/mountinfo");
+
 // Undoes mountinfo's octal escapes (\040 for a space, \134 for a backslash).
 std::string unescape_mountinfo(const std::string& s);
 
