@@ -235,15 +235,10 @@ Status StoreImpl::check_payload(const RecordHeader& h, std::span<const uint8_t> 
   return table->check_units(payload.subspan(table->size()), table->unit_count() - 1);
 }
 
-Status StoreImpl::read_record_part(const IndexEntry& e, size_t raw_begin, size_t raw_end, RecordHeader* h,
-                                   RawBuffer* raw) {
+size_t StoreImpl::first_part_read(const IndexEntry& e, size_t raw_begin, size_t raw_end) const {
   const size_t raw_len = (size_t{e.blocks_minus_one} + 1) * sb_.block_size;
   const uint32_t units = format::unit_count_for(static_cast<uint32_t>(raw_len), kDecodeUnit);
   const size_t fixed = format::kRecordHeaderSize + format::unit_table_size(units);
-  auto whole = [&] { return read_record(e.record_offset, e.record_length, h, raw, nullptr, raw_end); };
-  if (is_damage_sentinel(e.record_offset)) return whole();
-  if (e.record_length == format::record_total_length(static_cast<uint32_t>(raw_len)))
-    return read_raw_record(e, raw_len, h, raw);
   // A read that needs no unit before the one holding raw_begin, on an image
   // whose units may be independent: the header and table are read first,
   // then only the units the table says are needed (the units before them
@@ -253,18 +248,27 @@ Status StoreImpl::read_record_part(const IndexEntry& e, size_t raw_begin, size_t
   // a range past the record's end: the whole read says what is wrong.)
   if (!unit_tables_ || (raw_end >= raw_len && !skip_leading) || raw_begin >= raw_len || raw_begin >= raw_end ||
       raw_len <= kDecodeUnit || e.record_length <= fixed || e.record_length >= format::kRecordHeaderSize + raw_len)
-    return whole();
+    return 0;
+  if (skip_leading) return fixed;
   // Otherwise one read of what the table will most likely say is needed,
   // should the record's units have compressed to about the same size: its
   // header and table, and its frame up to the unit holding the last byte
   // needed, with a margin. A second read fetches the rest.
-  size_t guess = fixed;
-  if (!skip_leading) {
-    const size_t units_needed = format::unit_count_for(static_cast<uint32_t>(raw_end), kDecodeUnit);
-    const size_t frame_guess = (e.record_length - fixed) * units_needed / units;
-    guess = fixed + frame_guess + frame_guess / 16 + 512;
-    if (guess >= e.record_length) return whole();
-  }
+  const size_t units_needed = format::unit_count_for(static_cast<uint32_t>(raw_end), kDecodeUnit);
+  const size_t frame_guess = (e.record_length - fixed) * units_needed / units;
+  const size_t guess = fixed + frame_guess + frame_guess / 16 + 512;
+  return guess >= e.record_length ? 0 : guess;
+}
+
+Status StoreImpl::read_record_part(const IndexEntry& e, size_t raw_begin, size_t raw_end, RecordHeader* h,
+                                   RawBuffer* raw) {
+  const size_t raw_len = (size_t{e.blocks_minus_one} + 1) * sb_.block_size;
+  auto whole = [&] { return read_record(e.record_offset, e.record_length, h, raw, nullptr, raw_end); };
+  if (is_damage_sentinel(e.record_offset)) return whole();
+  if (e.record_length == format::record_total_length(static_cast<uint32_t>(raw_len)))
+    return read_raw_record(e, raw_len, h, raw);
+  const size_t guess = first_part_read(e, raw_begin, raw_end);
+  if (guess == 0) return whole();
   // Reused by the thread's next reads: no allocation per record.
   thread_local RawBuffer buf;
   buf.resize(guess);

@@ -210,8 +210,47 @@ Result<std::optional<StoreImpl::LogItem>> StoreImpl::walk_step(LogCursor& c) {
   return std::optional<LogItem>(gap);
 }
 
-Status StoreImpl::replay() {
+// What replay() has learnt so far: the FLUSH records' claims, and counts.
+struct StoreImpl::ReplayState {
+  uint64_t claim = 0;                                       // every record up to it was durable
+  std::map<uint64_t, format::FlushDescriptor> descriptors;  // by seq
+  std::map<uint64_t, uint64_t> described;                   // from_seq -> to_seq: ranges described
   uint64_t applied = 0, damaged_records = 0, gap_records = 0;
+};
+
+Status StoreImpl::apply_log_item(const LogItem& item, ReplayState& r) {
+  if (item.opens_segment) {
+    // The walk only enters free segments, or the next new one.
+    if (!segments_.open(item.seg))
+      return Status::corruption("the log enters segment " + std::to_string(item.seg) + ", which is not free");
+    log_.replayed_into(item.seg);
+  }
+  switch (item.kind) {
+    case LogItem::Kind::kRecord:
+      VBLK_RETURN_IF_ERROR(apply_record(item.h, item.offset).with_prefix(
+          "replaying record " + std::to_string(item.h.seq) + " at offset " + std::to_string(item.offset)));
+      break;
+    case LogItem::Kind::kDamagedPayload:
+      VBLK_RETURN_IF_ERROR(apply_damaged_record(item));
+      ++r.damaged_records;
+      break;
+    case LogItem::Kind::kGap:
+      VBLK_RETURN_IF_ERROR(apply_gap(item, r.descriptors, r.described));
+      r.gap_records += item.last_seq - item.first_seq + 1;
+      break;
+  }
+  // The item's own bytes: from where it starts in its segment (a gap
+  // that began in the segment before counts from this one's start).
+  const uint64_t seg_start = segment_start(item.seg);
+  const uint64_t from = segment_of(item.offset) == item.seg ? item.offset - seg_start : 0;
+  log_.replayed_up_to(item.end_fill, item.last_seq, item.end_fill - std::min<uint64_t>(item.end_fill, from));
+  segments_.set_fill(item.seg, item.end_fill);
+  r.applied++;
+  evict_pages();
+  return Status::ok();
+}
+
+Status StoreImpl::replay() {
   const uint64_t cp_generation = generation_;
   replaying_ = true;
   struct Done {
@@ -226,43 +265,9 @@ Status StoreImpl::replay() {
   c.alloc_seq = log_.alloc_seq();
   c.segment_count = segments_.size();
 
-  // What the FLUSH records found so far say.
-  uint64_t claim = 0;                                       // every record up to it was durable
-  std::map<uint64_t, format::FlushDescriptor> descriptors;  // by seq
-  std::map<uint64_t, uint64_t> described;                   // from_seq -> to_seq: ranges described
+  ReplayState r;
   std::deque<LogItem> pending;
-
-  auto apply = [&](const LogItem& item) REQUIRES(mu_) -> Status {
-    if (item.opens_segment) {
-      // The walk only enters free segments, or the next new one.
-      if (!segments_.open(item.seg))
-        return Status::corruption("the log enters segment " + std::to_string(item.seg) + ", which is not free");
-      log_.replayed_into(item.seg);
-    }
-    switch (item.kind) {
-      case LogItem::Kind::kRecord:
-        VBLK_RETURN_IF_ERROR(apply_record(item.h, item.offset).with_prefix(
-            "replaying record " + std::to_string(item.h.seq) + " at offset " + std::to_string(item.offset)));
-        break;
-      case LogItem::Kind::kDamagedPayload:
-        VBLK_RETURN_IF_ERROR(apply_damaged_record(item));
-        ++damaged_records;
-        break;
-      case LogItem::Kind::kGap:
-        VBLK_RETURN_IF_ERROR(apply_gap(item, descriptors, described));
-        gap_records += item.last_seq - item.first_seq + 1;
-        break;
-    }
-    // The item's own bytes: from where it starts in its segment (a gap
-    // that began in the segment before counts from this one's start).
-    const uint64_t seg_start = segment_start(item.seg);
-    const uint64_t from = segment_of(item.offset) == item.seg ? item.offset - seg_start : 0;
-    log_.replayed_up_to(item.end_fill, item.last_seq, item.end_fill - std::min<uint64_t>(item.end_fill, from));
-    segments_.set_fill(item.seg, item.end_fill);
-    applied++;
-    evict_pages();
-    return Status::ok();
-  };
+  auto apply = [&](const LogItem& item) REQUIRES(mu_) { return apply_log_item(item, r); };
   auto failed = [](const LogItem& i) { return i.kind != LogItem::Kind::kRecord; };
 
   for (;;) {
@@ -271,7 +276,7 @@ Status StoreImpl::replay() {
     if (!*step) break;
     LogItem& item = **step;
     if (item.kind == LogItem::Kind::kRecord && item.h.type == RecordType::kFlush && flush_records_) {
-      VBLK_RETURN_IF_ERROR(read_flush_record(item, &claim, &descriptors, &described));
+      VBLK_RETURN_IF_ERROR(read_flush_record(item, &r.claim, &r.descriptors, &r.described));
     }
     if (pending.empty() && !failed(item)) {
       VBLK_RETURN_IF_ERROR(apply(item));
@@ -282,7 +287,7 @@ Status StoreImpl::replay() {
                                 " log records follow a damaged one without a flush record covering it");
     pending.push_back(std::move(item));
     // Apply what the claims now cover: up to the first failure they do not.
-    while (!pending.empty() && (!failed(pending.front()) || pending.front().last_seq <= claim)) {
+    while (!pending.empty() && (!failed(pending.front()) || pending.front().last_seq <= r.claim)) {
       VBLK_RETURN_IF_ERROR(apply(pending.front()));
       pending.pop_front();
     }
@@ -291,11 +296,11 @@ Status StoreImpl::replay() {
     const LogItem& end = pending.front();
     // A gap that a claim covers in part: the covered records' blocks are
     // damaged, the rest is the torn tail.
-    if (end.kind == LogItem::Kind::kGap && end.first_seq <= claim) {
+    if (end.kind == LogItem::Kind::kGap && end.first_seq <= r.claim) {
       LogItem covered = end;
-      covered.last_seq = claim;
-      VBLK_RETURN_IF_ERROR(apply_gap(covered, descriptors, described));
-      gap_records += claim - end.first_seq + 1;
+      covered.last_seq = r.claim;
+      VBLK_RETURN_IF_ERROR(apply_gap(covered, r.descriptors, r.described));
+      r.gap_records += r.claim - end.first_seq + 1;
     }
     spdlog::info("{}: the log ends at offset {} (record {}: {}); {} later log items not covered by a completed "
                  "flush dropped",
@@ -303,18 +308,22 @@ Status StoreImpl::replay() {
                  end.kind == LogItem::Kind::kGap ? "no sound record" : "payload checksum mismatch",
                  pending.size() - 1);
   }
+  report_replay_locked(r, cp_generation);
+  return Status::ok();
+}
+
+void StoreImpl::report_replay_locked(const ReplayState& r, uint64_t cp_generation) {
   // Said only once the replay succeeded: an open that fails says why alone.
   for (const std::string& note : replay_notes_) spdlog::warn("{}: {}", backend_->name(), note);
   replay_notes_.clear();
-  if (damaged_records || gap_records)
+  if (r.damaged_records || r.gap_records)
     spdlog::warn("{}: damage in the log after checkpoint generation {}: {} records with damaged payloads, {} records "
                  "with damaged headers; their blocks fail to read (vblk-inspect --check lists them)",
-                 backend_->name(), cp_generation, damaged_records, gap_records);
-  if (applied) {
+                 backend_->name(), cp_generation, r.damaged_records, r.gap_records);
+  if (r.applied) {
     log_.note_change();
-    spdlog::info("{}: replayed {} log records after checkpoint generation {}", backend_->name(), applied, cp_generation);
+    spdlog::info("{}: replayed {} log records after checkpoint generation {}", backend_->name(), r.applied, cp_generation);
   }
-  return Status::ok();
 }
 
 Status StoreImpl::read_flush_record(const LogItem& item, uint64_t* claim,

@@ -178,6 +178,9 @@ class StoreImpl final : public ImageStore {
   // lock needed.
   Status read_record_part(const format::IndexEntry& e, size_t raw_begin, size_t raw_end, format::RecordHeader* h,
                           RawBuffer* raw);
+  // How many bytes of e's record read_record_part reads first for raw
+  // bytes [raw_begin, raw_end); 0 when it reads the whole record instead.
+  size_t first_part_read(const format::IndexEntry& e, size_t raw_begin, size_t raw_end) const;
   // The same for a record stored raw (its length says so): the payload is
   // read straight into *raw and checked there, instead of being read with
   // the header and copied out (the copy took a fifth of the daemon on
@@ -231,6 +234,11 @@ class StoreImpl final : public ImageStore {
   Status read_flush_record(const LogItem& item, uint64_t* claim,
                            std::map<uint64_t, format::FlushDescriptor>* descriptors,
                            std::map<uint64_t, uint64_t>* described) REQUIRES(mu_);
+  struct ReplayState;
+  // Applies one item of the walk (a record, a damaged record, a gap).
+  Status apply_log_item(const LogItem& item, ReplayState& r) REQUIRES(mu_);
+  // Logs what replay passed over and what it applied, once it succeeded.
+  void report_replay_locked(const ReplayState& r, uint64_t cp_generation) REQUIRES(mu_);
   Status apply_damaged_record(const LogItem& item) REQUIRES(mu_);
   Status apply_gap(const LogItem& gap, const std::map<uint64_t, format::FlushDescriptor>& descriptors,
                    const std::map<uint64_t, uint64_t>& described) REQUIRES(mu_);
