@@ -14,13 +14,13 @@
 //   2  invalid command line or option value; nothing was written
 // Every failure prints exactly one line on stderr: "vblk-format: FILE: cause".
 //
-// --from reads the raw file in 4 MiB chunks (skipping holes with SEEK_DATA
-// where the host supports it), leaves all-zero blocks FREE and writes the
-// other blocks in runs of at most 256 KiB. --from - reads standard input as
-// a stream (a pipe has no size and cannot seek): --size is required and the
-// stream must hold exactly that many bytes. The import compresses at the
-// image's level, not provisionally (vblk(5), Deferred compression): an
-// imported image is final, and serving it without writes changes nothing.
+// --from is transfer::import_raw (transfer/import.h): holes and all-zero
+// blocks stay FREE, the other blocks are written in runs. --from - reads
+// standard input as a stream (a pipe has no size and cannot seek): --size
+// is required and the stream must hold exactly that many bytes. The import
+// compresses at the image's level, not provisionally (vblk(5), Deferred
+// compression): an imported image is final, and serving it without writes
+// changes nothing.
 // If anything fails after the image was created, the new file is removed: a
 // half-built image is never left.
 // A file to overwrite is locked first (vblk(5), LOCKING) and stays locked
@@ -29,7 +29,6 @@
 // IMAGE.faults is removed.
 
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -54,8 +53,9 @@
 #include "cli/progress.h"
 #include "cli/report.h"
 #include "cli/resize.h"
+#include "transfer/import.h"
+#include "transfer/raw_input.h"
 #include "inject/rules_file.h"
-#include "util/bytes.h"
 #include "vblk/image_store.h"
 #include "vblk/size_parse.h"
 #include "vblk_config.h"
@@ -65,6 +65,7 @@ namespace {
 using vblk::Status;
 using vblk::cli::kExitError;
 using vblk::cli::kExitUsage;
+namespace transfer = vblk::transfer;
 
 constexpr const char* kProg = "vblk-format";
 constexpr uint32_t kMinBlockSize = 512;
@@ -72,11 +73,8 @@ constexpr uint32_t kMaxBlockSize = 65536;
 constexpr int kMinLevel = 0;
 constexpr int kMaxLevel = 19;
 constexpr size_t kMaxLabelBytes = 63;
-constexpr size_t kChunkBytes = 4u << 20;  // read size; a multiple of every block size
-constexpr size_t kRunBytes = 256u << 10;  // largest single write_blocks call
 constexpr const char* kStdinName = "-";
-// How often a read waiting on an idle pipe looks at the interrupt flag.
-constexpr int kStreamPollMs = 100;
+constexpr const char* kRemoved = "interrupted; the unfinished image was removed";
 
 using vblk::cli::Failure;
 
@@ -190,133 +188,69 @@ std::optional<Failure> check_target(const Args& a, const struct stat* raw_st, Pl
 }
 
 
-// Where the raw disk comes from: a file (or block device) read with pread,
-// holes skipped, or a stream (standard input, a pipe or a character device)
-// read in order.
-struct RawInput {
+// The raw disk of --from, opened: a file (or block device) read at any
+// offset, or a stream (standard input, a pipe or a character device).
+struct RawSource {
+  std::optional<Fd> file;        // the file opened for --from RAW
   int fd = -1;
-  std::string name;   // as given: RAW, or "-"
   bool stream = false;
-  uint64_t size = 0;  // of the file; for a stream, --size: the bytes it must hold
-  // How messages name it: "standard input" for "-", else the path.
-  std::string shown() const { return name == kStdinName ? std::string("standard input") : name; }
+  std::optional<uint64_t> size;  // a file's; a stream has none
+  struct stat st {};
 };
 
-// Reads exactly [off, off+n) unless EOF comes first; returns bytes read.
-vblk::Result<size_t> read_full(int fd, uint8_t* buf, size_t n, uint64_t off, const std::string& path) {
-  size_t got = 0;
-  while (got < n) {
-    ssize_t r = ::pread(fd, buf + got, n - got, static_cast<off_t>(off + got));
-    if (r < 0) {
-      if (errno == EINTR && !vblk::cli::interrupted()) continue;
-      return Status::from_errno(errno, path + ": read at offset " + std::to_string(off + got));
-    }
-    if (r == 0) break;
-    got += static_cast<size_t>(r);
+// Opens --from. A pipe or character device has no size (lseek says 0): it
+// is read as a stream, as standard input is, and must hold exactly --size
+// bytes.
+std::optional<Failure> open_raw(const Args& a, RawSource& raw) {
+  if (a.from == kStdinName) {
+    if (!a.has_size)
+      return Failure{kStdinName, "--size is required with --from - (standard input has no size to take)", kExitUsage};
+    if (::isatty(STDIN_FILENO))
+      return Failure{kStdinName, "standard input is a terminal; pipe the raw disk into it", kExitUsage};
+    if (::fstat(STDIN_FILENO, &raw.st) != 0) return Failure{kStdinName, errno_text(errno)};
+    raw.fd = STDIN_FILENO;
+    raw.stream = true;
+    return std::nullopt;
   }
-  return got;
+  raw.file.emplace(::open(a.from.c_str(), O_RDONLY | O_CLOEXEC));
+  raw.fd = raw.file->get();
+  if (raw.fd < 0) return Failure{a.from, errno_text(errno)};
+  if (::fstat(raw.fd, &raw.st) != 0) return Failure{a.from, errno_text(errno)};
+  if (S_ISDIR(raw.st.st_mode)) return Failure{a.from, "is a directory"};
+  if (S_ISFIFO(raw.st.st_mode) || S_ISCHR(raw.st.st_mode) || S_ISSOCK(raw.st.st_mode)) {
+    if (!a.has_size)
+      return Failure{a.from, "--size is required: a pipe or character device has no size to take", kExitUsage};
+    raw.stream = true;
+    return std::nullopt;
+  }
+  const off_t end = ::lseek(raw.fd, 0, SEEK_END);  // also right for block devices
+  if (end < 0) return Failure{a.from, "cannot determine size: " + errno_text(errno)};
+  raw.size = static_cast<uint64_t>(end);
+  return std::nullopt;
 }
 
-// Reads the next n bytes of a stream unless it ends first (or an interrupt
-// comes: check interrupted()); returns bytes read. Waits in poll(), which a
-// signal interrupts whatever SA_RESTART says, and looks at the interrupt
-// flag at least every kStreamPollMs: a stalled writer never makes SIGINT
-// wait for it.
-vblk::Result<size_t> read_stream(int fd, uint8_t* buf, size_t n, uint64_t off, const std::string& shown) {
-  size_t got = 0;
-  while (got < n && !vblk::cli::interrupted()) {
-    pollfd p{fd, POLLIN, 0};
-    int ready = ::poll(&p, 1, kStreamPollMs);
-    if (ready < 0 && errno != EINTR) return Status::from_errno(errno, shown + ": poll");
-    if (ready <= 0) continue;
-    ssize_t r = ::read(fd, buf + got, n - got);
-    if (r < 0) {
-      if (errno == EINTR || errno == EAGAIN) continue;
-      return Status::from_errno(errno, shown + ": read at offset " + std::to_string(off + got));
-    }
-    if (r == 0) break;
-    got += static_cast<size_t>(r);
-  }
-  return got;
-}
-
-struct ImportCounts {
-  uint64_t stored_blocks = 0;
-  uint64_t zero_blocks = 0;
-};
-
-// Copies the raw disk into the open store. Failures name the file concerned.
-std::optional<Failure> import_raw(vblk::ImageStore& store, const Args& a, const RawInput& in, ImportCounts& counts) {
-  const uint64_t bs = store.block_size();
-  const uint64_t total_blocks = round_up(in.size, bs) / bs;
-  const Failure interrupted{a.image, "interrupted; the unfinished image was removed"};
-  std::vector<uint8_t> buf(kChunkBytes);
-  vblk::cli::Progress progress("importing " + in.shown(), in.size, a.output.progress_mode());
-  bool seek_data = !in.stream;
-  uint64_t pos = 0;  // Invariant: a multiple of bs.
-  while (pos < in.size) {
-    if (vblk::cli::interrupted()) return interrupted;
-    if (seek_data) {
-      off_t data = ::lseek(in.fd, static_cast<off_t>(pos), SEEK_DATA);
-      if (data < 0 && errno == ENXIO) break;  // only a hole remains
-      if (data < 0) {
-        seek_data = false;  // not supported here: read everything
-      } else if (static_cast<uint64_t>(data) > pos) {
-        pos = static_cast<uint64_t>(data) / bs * bs;
-        if (pos >= in.size) break;
-      }
-    }
-    size_t want = static_cast<size_t>(std::min<uint64_t>(kChunkBytes, in.size - pos));
-    auto got = in.stream ? read_stream(in.fd, buf.data(), want, pos, in.shown()) : read_full(in.fd, buf.data(), want, pos, in.name);
-    if (!got) return Failure{in.name, vblk::cli::error_cause(got.status(), in.name)};
-    if (vblk::cli::interrupted()) return interrupted;
-    if (got.value() < want && in.stream) {
-      return Failure{in.name, std::string(in.name == kStdinName ? "standard input ended" : "ended") + " after " + std::to_string(pos + got.value()) + " bytes; --size is " +
-                                  std::to_string(in.size)};
-    }
-    if (got.value() < want) {
-      return Failure{in.name, "file shrank while being read (now " + std::to_string(pos + got.value()) + " bytes)"};
-    }
-    size_t bytes = static_cast<size_t>(round_up(want, bs));
-    std::fill(buf.begin() + static_cast<std::ptrdiff_t>(want), buf.begin() + static_cast<std::ptrdiff_t>(bytes), 0);
-
-    // Write maximal runs of non-zero blocks, split at kRunBytes.
-    size_t off = 0;
-    while (off < bytes) {
-      if (vblk::all_zero(buf.data() + off, bs)) {
-        ++counts.zero_blocks;
-        off += bs;
-        continue;
-      }
-      size_t end = off + bs;
-      while (end < bytes && end - off < kRunBytes && !vblk::all_zero(buf.data() + end, bs)) end += bs;
-      uint64_t first = (pos + off) / bs;
-      Status s = store.write_blocks(first, std::span<const uint8_t>(buf.data() + off, end - off));
-      if (!s) return Failure{a.image, vblk::cli::error_cause(s, a.image)};
-      counts.stored_blocks += (end - off) / bs;
-      off = end;
-    }
-    pos += bytes;
-    progress.update(std::min(pos, in.size));
-  }
-  if (in.stream) {
-    // The stream must end where --size does: more bytes mean the size is wrong.
-    uint8_t extra = 0;
-    auto more = read_stream(in.fd, &extra, 1, in.size, in.shown());
-    if (!more) return Failure{in.name, vblk::cli::error_cause(more.status(), in.name)};
-    if (vblk::cli::interrupted()) return interrupted;
-    if (more.value() > 0)
-      return Failure{in.name, std::string(in.name == kStdinName ? "standard input holds" : "holds") + " more than the " + std::to_string(in.size) + " bytes of --size"};
+// Imports --from into the new image with the progress bar, which is gone
+// on return.
+std::optional<Failure> import_with_progress(vblk::ImageStore& store, const Args& a, const RawSource& raw,
+                                            uint64_t capacity, transfer::ImportCounts& counts) {
+  transfer::FdInput in(raw.fd, a.from, raw.stream, raw.stream ? capacity : *raw.size, vblk::cli::interrupted);
+  vblk::cli::Progress progress("importing " + in.shown(), in.size(), a.output.progress_mode());
+  transfer::ImportOptions o;
+  o.image_name = a.image;
+  o.cancel = vblk::cli::interrupted;
+  o.progress = [&progress](uint64_t done) { progress.update(done); };
+  if (auto f = transfer::import_raw(store, in, o, counts)) {
+    if (f->why == transfer::Failure::Why::kInterrupted) return Failure{a.image, kRemoved};
+    return Failure{f->file, f->cause};
   }
   progress.finish();
-  counts.zero_blocks = total_blocks - counts.stored_blocks;  // includes skipped holes
   return std::nullopt;
 }
 
 int fail(const Failure& f) { return vblk::cli::report_failure(kProg, f); }
 
 // What was created, as text or as one JSON object.
-void print_created(const Args& a, const vblk::ImageInfo& info, const ImportCounts& counts, double seconds) {
+void print_created(const Args& a, const vblk::ImageInfo& info, const transfer::ImportCounts& counts, double seconds) {
   if (a.json) {
     vblk::Json j = vblk::cli::json_document(vblk::cli::kFormatSchema);
     j["image"] = a.image;
@@ -349,46 +283,9 @@ void print_created(const Args& a, const vblk::ImageInfo& info, const ImportCount
   }
 }
 
-int run(const Args& a) {
-  const auto start = std::chrono::steady_clock::now();
-  std::optional<Fd> raw;  // the file opened for --from RAW
-  RawInput in;
-  std::optional<uint64_t> raw_size;
-  struct stat raw_st {};
-  const bool from_stdin = a.has_from && a.from == kStdinName;
-  if (from_stdin) {
-    if (!a.has_size)
-      return fail({kStdinName, "--size is required with --from - (standard input has no size to take)", kExitUsage});
-    if (::isatty(STDIN_FILENO))
-      return fail({kStdinName, "standard input is a terminal; pipe the raw disk into it", kExitUsage});
-    if (::fstat(STDIN_FILENO, &raw_st) != 0) return fail({kStdinName, errno_text(errno)});
-    in = {STDIN_FILENO, kStdinName, true, 0};
-  } else if (a.has_from) {
-    raw.emplace(::open(a.from.c_str(), O_RDONLY | O_CLOEXEC));
-    if (raw->get() < 0) return fail({a.from, errno_text(errno)});
-    if (::fstat(raw->get(), &raw_st) != 0) return fail({a.from, errno_text(errno)});
-    if (S_ISDIR(raw_st.st_mode)) return fail({a.from, "is a directory"});
-    // A pipe or character device has no size (lseek says 0): it is read as
-    // a stream, as standard input is, and must hold exactly --size bytes.
-    if (S_ISFIFO(raw_st.st_mode) || S_ISCHR(raw_st.st_mode) || S_ISSOCK(raw_st.st_mode)) {
-      if (!a.has_size)
-        return fail({a.from, "--size is required: a pipe or character device has no size to take", kExitUsage});
-      in = {raw->get(), a.from, true, 0};
-    }
-    if (!in.stream) {
-      off_t end = ::lseek(raw->get(), 0, SEEK_END);  // also right for block devices
-      if (end < 0) return fail({a.from, "cannot determine size: " + errno_text(errno)});
-      raw_size = static_cast<uint64_t>(end);
-      in = {raw->get(), a.from, false, *raw_size};
-    }
-  }
-
-  Plan plan;
-  if (auto f = validate(a, raw_size, plan)) return fail(*f);
-  if (auto f = check_target(a, a.has_from ? &raw_st : nullptr, plan)) return fail(*f);
-  if (in.stream) in.size = plan.format.capacity_bytes;
-
-  vblk::cli::install_interrupt_handlers(/*restart_syscalls=*/true);
+// Creates the image of `plan`, fills it from --from, and says what was
+// created. A failure after the image was created removes it.
+int create(const Args& a, const Plan& plan, const RawSource& raw, std::chrono::steady_clock::time_point start) {
   // The new image stays open, and so locked, until it is complete: no
   // vblkfs mount can take it half-built. Blocks are compressed at the
   // image's level as they are imported: none is left provisional for a
@@ -415,10 +312,10 @@ int run(const Args& a) {
   Status rules = vblk::inject::remove_rules(vblk::inject::rules_path(vblk::inject::real_image_path(a.image)));
   if (!rules) return remove_image({a.image, vblk::cli::error_cause(rules, a.image)});
 
-  ImportCounts counts;
+  transfer::ImportCounts counts;
   if (a.has_from) {
-    if (auto f = import_raw(store, a, in, counts)) return remove_image(*f);
-    if (vblk::cli::interrupted()) return remove_image({a.image, "interrupted; the unfinished image was removed"});
+    if (auto f = import_with_progress(store, a, raw, plan.format.capacity_bytes, counts)) return remove_image(*f);
+    if (vblk::cli::interrupted()) return remove_image({a.image, kRemoved});
   }
   const vblk::ImageInfo info = store.info();
   Status closed = store.close();
@@ -430,6 +327,19 @@ int run(const Args& a) {
   if (a.output.quiet && !a.json) return 0;
   print_created(a, info, counts, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   return 0;
+}
+
+int run(const Args& a) {
+  const auto start = std::chrono::steady_clock::now();
+  RawSource raw;
+  if (a.has_from) {
+    if (auto f = open_raw(a, raw)) return fail(*f);
+  }
+  Plan plan;
+  if (auto f = validate(a, raw.size, plan)) return fail(*f);
+  if (auto f = check_target(a, a.has_from ? &raw.st : nullptr, plan)) return fail(*f);
+  vblk::cli::install_interrupt_handlers(/*restart_syscalls=*/true);
+  return create(a, plan, raw, start);
 }
 
 }  // namespace

@@ -5,13 +5,14 @@
 #include <string>
 #include <string_view>
 
+#include "util/error_text.h"
 #include "vblk/status.h"
 
 namespace vblk::cli {
 
-// The cause of a failed status for a message that already names `file`:
-// the status message without a leading "<file>: ", newlines flattened.
-std::string error_cause(const Status& status, std::string_view file);
+// The cause of a failed status for a message that already names `file`
+// (util/error_text.h).
+using vblk::error_cause;
 
 // Prints "<prog>: <file>: <cause>\n" on stderr (or "<prog>: <cause>" when
 // `file` is empty), flattening newlines so the report stays one line.
