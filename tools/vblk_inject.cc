@@ -27,6 +27,7 @@
 #include <cstring>
 #include <regex>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -37,6 +38,7 @@
 #include "cli/live.h"
 #include "cli/report.h"
 #include "inject/command.h"
+#include "inject/faults_report.h"
 #include "inject/offline.h"
 #include "util/block_text.h"
 #include "util/json.h"
@@ -84,12 +86,10 @@ Result<inj::BlockRange> block_range(const std::string& text) {
 // The block size of TARGET: from the daemon when live, else the image.
 Result<uint32_t> block_size_of(const std::string& target, bool live) {
   if (!live) return inj::image_block_size(target);
-  auto stats = vblk::cli::read_xattr(target, "user.vblk.stats");
+  auto stats = vblk::cli::read_live_stats(target);
   if (!stats) return stats.status();
-  auto j = vblk::parse_json(*stats);
-  const uint64_t bs = j ? vblk::json_u64(vblk::json_at(*j, "block_size")) : 0;
-  if (bs == 0 || bs > UINT32_MAX) return Status::io_error(target + ": unreadable user.vblk.stats");
-  return static_cast<uint32_t>(bs);
+  if (stats->block_size == 0) return Status::io_error(target + ": unreadable user.vblk.stats: block_size is 0");
+  return stats->block_size;
 }
 
 // --offset/--length as the blocks they touch.
@@ -106,24 +106,15 @@ Result<inj::BlockRange> byte_range(const Args& a, bool live) {
   return inj::BlockRange{first, last - first + 1};
 }
 
-void print_faults(const vblk::Json& f, const std::string& target) {
-  using vblk::json_at;
-  using vblk::json_u64;
+void print_faults(const inj::FaultsReport& f, const std::string& target) {
   std::printf("faults of %s:\n", target.c_str());
-  const vblk::Json& bad = vblk::json_items(json_at(f, "bad_ranges"));
   std::string text;
-  for (const vblk::Json& r : bad) {
-    const uint64_t first = json_u64(json_at(r, "first")), count = json_u64(json_at(r, "count"));
-    if (!text.empty()) text += ", ";
-    text += vblk::block_range_text(first, count);
-  }
-  const uint64_t ranges = json_u64(json_at(f, "bad_range_count"));
-  if (ranges > bad.size()) text += ", ... (" + std::to_string(ranges) + " ranges)";
+  for (const inj::BlockRange& r : f.bad_ranges) text += (text.empty() ? "" : ", ") + vblk::block_range_text(r.first, r.count);
+  if (f.bad_range_count > f.bad_ranges.size()) text += ", ... (" + std::to_string(f.bad_range_count) + " ranges)";
   std::printf("  BAD blocks: %s\n",
-              bad.empty() ? "none" : (std::to_string(json_u64(json_at(f, "bad_blocks"))) + ": " + text).c_str());
-  const vblk::Json& rules = vblk::json_items(json_at(f, "rules"));
-  if (rules.empty()) std::printf("  rules: none\n");
-  for (const vblk::Json& r : rules) std::printf("  rule: %s\n", vblk::json_string(json_at(r, "command")).c_str());
+              f.bad_ranges.empty() ? "none" : (std::to_string(f.bad_blocks) + ": " + text).c_str());
+  if (f.rules.empty()) std::printf("  rules: none\n");
+  for (const vblk::FaultRule& r : f.rules) std::printf("  rule: %s\n", inj::rule_command(r).c_str());
 }
 
 int run(Args& a, const inj::Command& cmd) {
@@ -139,10 +130,12 @@ int run(Args& a, const inj::Command& cmd) {
     auto parsed = vblk::parse_json(*json);
     if (!parsed) return fail(a.target, "unreadable fault list: " + parsed.status().message());
     if (!parsed->is_object()) return fail(a.target, "unreadable fault list: not a JSON object");
+    auto faults = inj::faults_report_from_json(*parsed);
+    if (!faults) return fail(a.target, "unreadable fault list: " + faults.status().message());
     if (a.json) {
-      vblk::cli::print_json(vblk::cli::json_document(vblk::cli::kInjectSchema, *parsed));
+      vblk::cli::print_json(vblk::cli::json_document(vblk::cli::kInjectSchema, inj::to_json(*faults)));
     } else {
-      print_faults(*parsed, a.target);
+      print_faults(*faults, a.target);
     }
     return 0;
   }
@@ -174,29 +167,131 @@ int run(Args& a, const inj::Command& cmd) {
   return 0;
 }
 
+// null_blk's "+N-M" / "-N-M" in the action's place (the word after
+// TARGET) become the bad / clear actions before CLI11 sees them (it would
+// take "-1-5" for an option). Elsewhere such a word is an option's value
+// ("--ms -5") and stays one.
+std::vector<std::string> with_null_blk_actions(int argc, char** argv) {
+  std::vector<std::string> words(argv, argv + argc);
+  size_t positional = 0;
+  for (size_t i = 1; i < words.size(); ++i) {
+    const std::string& w = words[i];
+    if (w == "-h" || w == "--help" || w == "--version") continue;
+    if (++positional < 2) continue;
+    if (is_null_blk_range(w)) {
+      const std::string range = w.substr(1);
+      const std::string action = w[0] == '+' ? "bad" : "clear";
+      words.erase(words.begin() + static_cast<long>(i));
+      words.insert(words.begin() + static_cast<long>(i), {action, "--block", range});
+    }
+    break;
+  }
+  return words;
+}
+
+struct Actions {
+  CLI::App *bad, *flaky, *corrupt, *latency, *clear, *powercut, *list;
+};
+
+// The actions, each a subcommand with its options into `a`.
+Actions add_actions(CLI::App& app, Args& a) {
+  Actions act{};
+  act.bad = app.add_subcommand("bad", "Mark blocks BAD (persistent): reads fail with EIO, writes fail or remap");
+  auto* bad_block = act.bad->add_option("-B,--block", a.block, "Blocks N or N-M")->type_name("N[-M]");
+  auto* bad_off = act.bad->add_option("--offset", a.offset, "First byte (K/M/G suffixes)")->type_name("BYTES");
+  auto* bad_len = act.bad->add_option("--length", a.length, "Bytes; every block they touch goes BAD")->type_name("BYTES");
+  bad_off->needs(bad_len);
+  bad_len->needs(bad_off);
+  bad_block->excludes(bad_off)->excludes(bad_len);
+  act.bad->add_option("--on-write", a.on_write, "fail: writes fail with EIO; remap: a write clears the mark and succeeds")
+      ->type_name("fail|remap")
+      ->check(vblk::cli::one_of({"fail", "remap"}))
+      ->capture_default_str();
+
+  act.flaky = app.add_subcommand("flaky", "Make the next K write attempts to a block fail (the driver tries 3 times)");
+  act.flaky->add_option("-B,--block", a.block, "Block N")->required()->type_name("N");
+  act.flaky->add_option("--fail-writes", a.fail_writes, "Write attempts to fail")->required()->type_name("K")
+      ->check(vblk::cli::whole_number_in(1, UINT32_MAX));
+
+  act.corrupt = app.add_subcommand("corrupt", "Change a block's stored bytes so its checksum fails on the next read");
+  act.corrupt->add_option("-B,--block", a.block, "Block N")->required()->type_name("N");
+
+  act.latency = app.add_subcommand("latency", "Delay every request touching the blocks (default: all)");
+  act.latency->add_option("--ms", a.ms, "Delay in milliseconds (a decimal, e.g. 0.5)")->required()->type_name("X");
+  act.latency->add_option("-B,--block", a.block, "Blocks N or N-M")->type_name("N[-M]");
+
+  act.clear = app.add_subcommand("clear", "Remove BAD marks (the blocks then read zeros) and fault rules");
+  auto* clear_block = act.clear->add_option("-B,--block", a.block, "Blocks N or N-M")->type_name("N[-M]");
+  auto* clear_all = act.clear->add_flag("--all", a.all, "Everything");
+  clear_block->excludes(clear_all);
+
+  act.powercut = app.add_subcommand(
+      "powercut",
+      "Pull the plug on a running device (TARGET: a mountpoint): every write not yet made durable by a flush\n"
+      "(fsync) is dropped, and every request then fails with EIO until the image is unmounted and mounted again");
+  act.powercut->add_flag("--continue", a.power_on, "Come back at once with the flushed state instead of staying off");
+
+  act.list = app.add_subcommand("list", "Show the BAD blocks and fault rules in force");
+  // Every action reports what it did as one JSON object on request.
+  for (CLI::App* action : {act.bad, act.flaky, act.corrupt, act.latency, act.clear, act.powercut, act.list})
+    action->add_flag("-j,--json", a.json, "Print one JSON object instead of text (vblk-inject(1), JSON OUTPUT)");
+  return act;
+}
+
+// The command the parsed action stands for; an exit code when it is
+// refused (the reason printed).
+std::variant<inj::Command, int> command_of(const Actions& act, const Args& a) {
+  auto usage = [&](const std::string& msg) {
+    vblk::cli::report_error(kProg, "", msg + " (see --help)");
+    return kExitUsage;
+  };
+  inj::Command cmd;
+  if (*act.bad || *act.flaky || *act.corrupt || *act.latency || (*act.clear && !a.block.empty())) {
+    if (!a.block.empty()) {
+      auto r = block_range(a.block);
+      if (!r) return usage("--block: " + r.status().message());
+      cmd.range = *r;
+    }
+  }
+  if (*act.bad) {
+    cmd.action = inj::Action::kBad;
+    cmd.on_write = a.on_write == "remap" ? inj::WritePolicy::kRemap : inj::WritePolicy::kFail;
+    if (!cmd.range) {
+      if (a.offset.empty()) return usage("bad: give --block N[-M] or --offset and --length");
+      auto r = byte_range(a, vblk::cli::is_live_target(a.target));
+      if (!r) return fail(a.target, vblk::cli::error_cause(r.status(), a.target));
+      cmd.range = *r;
+    }
+  } else if (*act.flaky) {
+    cmd.action = inj::Action::kFlaky;
+    cmd.fail_writes = a.fail_writes;
+    if (cmd.range->count != 1) return usage("flaky: --block takes one block");
+  } else if (*act.corrupt) {
+    cmd.action = inj::Action::kCorrupt;
+    if (cmd.range->count != 1) return usage("corrupt: --block takes one block");
+  } else if (*act.latency) {
+    cmd.action = inj::Action::kLatency;
+    auto d = inj::parse_duration(a.ms + "ms");
+    if (!d || d->count() <= 0) return usage("--ms: '" + a.ms + "' is not a positive number of milliseconds");
+    cmd.latency = *d;
+  } else if (*act.clear) {
+    cmd.action = inj::Action::kClear;
+    if (!cmd.range && !a.all) return usage("clear: give --block N[-M] or --all");
+  } else if (*act.powercut) {
+    cmd.action = inj::Action::kPowercut;
+    cmd.power_on = a.power_on;
+  } else {
+    cmd.action = inj::Action::kList;
+  }
+  return cmd;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   try {
     spdlog::set_level(spdlog::level::off);  // the tool prints its own one-line results
-    // null_blk's "+N-M" / "-N-M" in the action's place (the word after
-    // TARGET) become the bad / clear actions before CLI11 sees them (it would
-    // take "-1-5" for an option). Elsewhere such a word is an option's value
-    // ("--ms -5") and stays one.
-    std::vector<std::string> words(argv, argv + argc);
-    size_t positional = 0;
-    for (size_t i = 1; i < words.size(); ++i) {
-      const std::string& w = words[i];
-      if (w == "-h" || w == "--help" || w == "--version") continue;
-      if (++positional < 2) continue;
-      if (is_null_blk_range(w)) {
-        const std::string range = w.substr(1);
-        const std::string action = w[0] == '+' ? "bad" : "clear";
-        words.erase(words.begin() + static_cast<long>(i));
-        words.insert(words.begin() + static_cast<long>(i), {action, "--block", range});
-      }
-      break;
-    }
+    std::vector<std::string> words = with_null_blk_actions(argc, argv);
     std::vector<char*> av;
     for (auto& w : words) av.push_back(w.data());
 
@@ -211,92 +306,11 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     app.footer("Ranges: N or N-M (blocks, inclusive); +N-M and -N-M (null_blk's syntax) mean bad and clear.\n"
                "Exit status: 0 done, 1 failed, 2 invalid command line. See vblk-inject(1).");
-
-    auto* bad = app.add_subcommand("bad", "Mark blocks BAD (persistent): reads fail with EIO, writes fail or remap");
-    auto* bad_block = bad->add_option("-B,--block", a.block, "Blocks N or N-M")->type_name("N[-M]");
-    auto* bad_off = bad->add_option("--offset", a.offset, "First byte (K/M/G suffixes)")->type_name("BYTES");
-    auto* bad_len = bad->add_option("--length", a.length, "Bytes; every block they touch goes BAD")->type_name("BYTES");
-    bad_off->needs(bad_len);
-    bad_len->needs(bad_off);
-    bad_block->excludes(bad_off)->excludes(bad_len);
-    bad->add_option("--on-write", a.on_write, "fail: writes fail with EIO; remap: a write clears the mark and succeeds")
-        ->type_name("fail|remap")
-        ->check(vblk::cli::one_of({"fail", "remap"}))
-        ->capture_default_str();
-
-    auto* flaky = app.add_subcommand("flaky", "Make the next K write attempts to a block fail (the driver tries 3 times)");
-    flaky->add_option("-B,--block", a.block, "Block N")->required()->type_name("N");
-    flaky->add_option("--fail-writes", a.fail_writes, "Write attempts to fail")->required()->type_name("K")
-        ->check(vblk::cli::whole_number_in(1, UINT32_MAX));
-
-    auto* corrupt = app.add_subcommand("corrupt", "Change a block's stored bytes so its checksum fails on the next read");
-    corrupt->add_option("-B,--block", a.block, "Block N")->required()->type_name("N");
-
-    auto* latency = app.add_subcommand("latency", "Delay every request touching the blocks (default: all)");
-    latency->add_option("--ms", a.ms, "Delay in milliseconds (a decimal, e.g. 0.5)")->required()->type_name("X");
-    latency->add_option("-B,--block", a.block, "Blocks N or N-M")->type_name("N[-M]");
-
-    auto* clear = app.add_subcommand("clear", "Remove BAD marks (the blocks then read zeros) and fault rules");
-    auto* clear_block = clear->add_option("-B,--block", a.block, "Blocks N or N-M")->type_name("N[-M]");
-    auto* clear_all = clear->add_flag("--all", a.all, "Everything");
-    clear_block->excludes(clear_all);
-
-    auto* powercut = app.add_subcommand(
-        "powercut",
-        "Pull the plug on a running device (TARGET: a mountpoint): every write not yet made durable by a flush\n"
-        "(fsync) is dropped, and every request then fails with EIO until the image is unmounted and mounted again");
-    powercut->add_flag("--continue", a.power_on, "Come back at once with the flushed state instead of staying off");
-
-    auto* list = app.add_subcommand("list", "Show the BAD blocks and fault rules in force");
-    // Every action reports what it did as one JSON object on request.
-    for (CLI::App* action : {bad, flaky, corrupt, latency, clear, powercut, list})
-      action->add_flag("-j,--json", a.json, "Print one JSON object instead of text (vblk-inject(1), JSON OUTPUT)");
-
+    const Actions actions = add_actions(app, a);
     if (auto code = vblk::cli::parse_command_line(app, static_cast<int>(av.size()), av.data(), kProg, "action")) return *code;
-
-    auto usage = [&](const std::string& msg) {
-      vblk::cli::report_error(kProg, "", msg + " (see --help)");
-      return kExitUsage;
-    };
-    inj::Command cmd;
-    if (*bad || *flaky || *corrupt || *latency || (*clear && !a.block.empty())) {
-      if (!a.block.empty()) {
-        auto r = block_range(a.block);
-        if (!r) return usage("--block: " + r.status().message());
-        cmd.range = *r;
-      }
-    }
-    if (*bad) {
-      cmd.action = inj::Action::kBad;
-      cmd.on_write = a.on_write == "remap" ? inj::WritePolicy::kRemap : inj::WritePolicy::kFail;
-      if (!cmd.range) {
-        if (a.offset.empty()) return usage("bad: give --block N[-M] or --offset and --length");
-        auto r = byte_range(a, vblk::cli::is_live_target(a.target));
-        if (!r) return fail(a.target, vblk::cli::error_cause(r.status(), a.target));
-        cmd.range = *r;
-      }
-    } else if (*flaky) {
-      cmd.action = inj::Action::kFlaky;
-      cmd.fail_writes = a.fail_writes;
-      if (cmd.range->count != 1) return usage("flaky: --block takes one block");
-    } else if (*corrupt) {
-      cmd.action = inj::Action::kCorrupt;
-      if (cmd.range->count != 1) return usage("corrupt: --block takes one block");
-    } else if (*latency) {
-      cmd.action = inj::Action::kLatency;
-      auto d = inj::parse_duration(a.ms + "ms");
-      if (!d || d->count() <= 0) return usage("--ms: '" + a.ms + "' is not a positive number of milliseconds");
-      cmd.latency = *d;
-    } else if (*clear) {
-      cmd.action = inj::Action::kClear;
-      if (!cmd.range && !a.all) return usage("clear: give --block N[-M] or --all");
-    } else if (*powercut) {
-      cmd.action = inj::Action::kPowercut;
-      cmd.power_on = a.power_on;
-    } else {
-      cmd.action = inj::Action::kList;
-    }
-    return run(a, cmd);
+    auto cmd = command_of(actions, a);
+    if (const int* code = std::get_if<int>(&cmd)) return *code;
+    return run(a, std::get<inj::Command>(cmd));
   } catch (...) {
     return vblk::cli::report_current_exception(kProg);
   }

@@ -232,34 +232,4 @@ Json outcome_json(const Outcome& o) {
   return j;
 }
 
-Json faults_json(Target& t, size_t max_ranges) {
-  const auto bad = t.store->bad_ranges();
-  uint64_t bad_blocks = 0;
-  for (auto [first, count] : bad) bad_blocks += count;
-  Json j;
-  j["bad_blocks"] = bad_blocks;
-  j["bad_range_count"] = bad.size();
-  j["bad_ranges"] = Json::array();
-  for (size_t i = 0; i < bad.size() && i < max_ranges; ++i) {
-    j["bad_ranges"].push_back({{"first", bad[i].first}, {"count", bad[i].second}});
-  }
-  j["rules"] = rules_json(t.faults->list());
-  return j;
-}
-
-Json rules_json(const std::vector<FaultRule>& rules) {
-  Json out = Json::array();
-  for (const FaultRule& r : rules) {
-    Json rule;
-    rule["kind"] = std::string(to_string(r.kind));
-    rule["first"] = r.first;
-    rule["count"] = r.count;
-    if (r.kind == FaultKind::kFlakyWrite) rule["remaining"] = r.remaining;
-    if (r.kind == FaultKind::kLatency) rule["latency_us"] = static_cast<uint64_t>(r.latency.count());
-    rule["command"] = rule_command(r);
-    out.push_back(std::move(rule));
-  }
-  return out;
-}
-
 }  // namespace vblk::inject

@@ -16,7 +16,7 @@
 #include "inject/command.h"
 #include "inject/resize.h"
 #include "inject/rules_file.h"
-#include "util/check_json.h"
+#include "live/live_stats.h"
 #include "vblk/size_parse.h"
 
 namespace vblk::live {
@@ -80,72 +80,36 @@ std::string Control::map_json(size_t max_cells) {
 }
 
 std::string Control::stats_json() {
-  const DriverStats s = driver_.stats();
+  const DriverStats d = driver_.stats();
   const ImageInfo info = store_.info();
-  Json j;
-  j["image"] = opts_.image;
-  j["server"] = opts_.server;
-  j["mountpoint"] = opts_.mountpoint;
-  j["pid"] = static_cast<int64_t>(::getpid());
-  j["read_only"] = opts_.read_only;
-  j["powered_off"] = info.powered_off;
-  j["uptime_s"] = json_number(std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
-  j["block_size"] = info.block_size;
-  j["block_count"] = info.block_count;
-  j["capacity_bytes"] = info.capacity_bytes;
-  j["ops"] = {{"reads", s.reads}, {"writes", s.writes}, {"trims", s.trims}, {"flushes", s.flushes}};
-  j["bytes"] = {{"read", s.bytes_read}, {"written", s.bytes_written}, {"trimmed", s.bytes_trimmed}};
-  j["writes_in_flight_peak"] = s.writes_in_flight_peak;
-  j["retries"] = s.retries;
-  j["failures"] = s.failures;
-  j["latency_us"] = {{"p50", json_number(s.latency_p50_us)},
-                     {"p90", json_number(s.latency_p90_us)},
-                     {"p99", json_number(s.latency_p99_us)},
-                     {"max", json_number(s.latency_max_us)}};
-  const uint64_t lookups = s.cache_hits + s.cache_misses;
-  j["cache"] = {{"hits", s.cache_hits},
-                {"misses", s.cache_misses},
-                {"hit_rate", lookups == 0 ? Json(nullptr)
-                                          : json_number(static_cast<double>(s.cache_hits) / static_cast<double>(lookups))}};
-  j["compression_ratio"] = s.compression_ratio > 0 ? json_number(s.compression_ratio) : Json(nullptr);
-  j["blocks"] = {{"free", s.device.free_blocks},
-                 {"used", s.device.used_blocks},
-                 {"zero", s.device.zero_blocks},
-                 {"trimmed", s.device.trimmed_blocks},
-                 {"bad", s.device.bad_blocks}};
-  j["stored_bytes"] = s.device.stored_bytes;
+  LiveStats s;
+  s.image = opts_.image;
+  s.server = opts_.server;
+  s.mountpoint = opts_.mountpoint;
+  s.pid = static_cast<uint64_t>(::getpid());
+  s.read_only = opts_.read_only;
+  s.powered_off = info.powered_off;
+  s.uptime_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  s.block_size = info.block_size;
+  s.block_count = info.block_count;
+  s.capacity_bytes = info.capacity_bytes;
+  s.ops = {d.reads, d.writes, d.trims, d.flushes};
+  s.bytes = {d.bytes_read, d.bytes_written, d.bytes_trimmed};
+  s.writes_in_flight_peak = d.writes_in_flight_peak;
+  s.retries = d.retries;
+  s.failures = d.failures;
+  s.latency_us = {d.latency_p50_us, d.latency_p90_us, d.latency_p99_us, d.latency_max_us};
+  s.cache.hits = d.cache_hits;
+  s.cache.misses = d.cache_misses;
+  if (const uint64_t lookups = d.cache_hits + d.cache_misses; lookups > 0)
+    s.cache.hit_rate = static_cast<double>(d.cache_hits) / static_cast<double>(lookups);
+  s.compression_ratio = d.compression_ratio;
+  s.device = d.device;
   // Deferred compression: what still waits for the idle pass.
-  j["recompression"] = {{"pending_bytes", info.provisional_bytes}, {"scanned", info.provisional_scanned}};
-  j["host_file_bytes"] = s.device.host_file_bytes;
-  j["host_file_size"] = s.device.host_file_size;
-  j["reuse_pool_bytes"] = s.device.reuse_pool_bytes;
-  j["faults"] = inject::faults_json(target_, 64);
-  j["scrub"] = scrub_json();
-  return dump_json(j) + "\n";
-}
-
-Json Control::scrub_json() {
-  const ScrubStatus s = scrub_.status();
-  // Every digit: six significant ones (json_number) would round a time of
-  // this century to 10^4 seconds.
-  auto time_or_null = [](double t) { return t > 0 ? Json(t) : Json(nullptr); };
-  Json j;
-  j["state"] = to_string(s.state);
-  j["id"] = s.id;
-  j["max_rate"] = s.max_rate ? Json(s.max_rate) : Json(nullptr);
-  j["started_unix"] = time_or_null(s.started_unix);
-  j["finished_unix"] = time_or_null(s.finished_unix);
-  j["index_pages_checked"] = s.progress.index_pages_checked;
-  j["index_pages_total"] = s.progress.index_pages_total;
-  j["records_checked"] = s.progress.records_checked;
-  j["blocks_checked"] = s.progress.blocks_checked;
-  j["blocks_to_check"] = s.blocks_to_check;
-  j["bytes_read"] = s.progress.bytes_read;
-  j["problem_count"] = s.problem_count;
-  j["damaged_blocks"] = s.damaged_blocks;
-  j["problems"] = check_problems_json(s.problems);
-  if (s.state == ScrubState::kFailed) j["error"] = s.error;
-  return j;
+  s.recompression = LiveRecompression{info.provisional_bytes, info.provisional_scanned};
+  s.faults = inject::faults_report(target_, 64);
+  s.scrub = scrub_.status();
+  return dump_json(to_json(s)) + "\n";
 }
 
 int Control::scrub_command(std::string_view args, Reply* reply) {

@@ -121,7 +121,6 @@ class Control {
   void add_save_warning(std::string& text, Json& facts);
   // "scrub", "scrub RATE", "scrub stop": 0 or a positive errno; *reply set.
   int scrub_command(std::string_view args, Reply* reply);
-  Json scrub_json();
   // "resize SIZE [discard]": 0 or a positive errno; *reply set.
   // REQUIRES: command_mu_ held.
   int resize_command(std::string_view args, Reply* reply);

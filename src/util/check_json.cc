@@ -7,11 +7,7 @@ namespace vblk {
 Json check_problems_json(std::span<const CheckProblem> problems) {
   Json out = Json::array();
   for (const CheckProblem& p : problems) {
-    Json problem;
-    problem["block"] = p.has_block ? Json(p.block) : Json(nullptr);
-    problem["file_offset"] = p.file_offset;
-    problem["what"] = p.what;
-    out.push_back(std::move(problem));
+    out.push_back(write_json(p, [](JsonWriter& w, const CheckProblem& q) { check_problem_fields(w, q); }));
   }
   return out;
 }

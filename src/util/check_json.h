@@ -5,9 +5,19 @@
 #include <span>
 
 #include "util/json.h"
+#include "util/json_fields.h"
 #include "vblk/image_store.h"
 
 namespace vblk {
+
+// The members of one problem (util/json_fields.h); P: CheckProblem or
+// const CheckProblem.
+template <class IO, class P>
+void check_problem_fields(IO& io, P& p) {
+  io.nullable("block", p.block, p.has_block);
+  io.field("file_offset", p.file_offset);
+  io.field("what", p.what);
+}
 
 Json check_problems_json(std::span<const CheckProblem> problems);
 

@@ -5,7 +5,9 @@
 # (vblk-inspect --json / text / --check / --svg, vblk-inject list [--json]
 # and a command that needs the block size) ends with exit 0 or 1, at most one
 # line on stderr, and never a crash or an escaped exception; the broken
-# documents are refused naming the attribute and the cause. vblk-inject
+# documents are refused naming the attribute and the cause: a value of
+# another type or a missing key names the key (live/live_stats.h), while
+# the keys added since the first daemons may be missing. vblk-inject
 # --json refuses a server without user.vblk.control.json (an older one)
 # before sending anything, and a malformed reply there in one line.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -55,9 +57,22 @@ done
 
 # reply NAME TEXT: what the stand-in answers for user.vblk.NAME.
 reply() { printf '%s' "$2" >"replies/$1"; }
-good_stats='{"server": "nbdkit", "block_size": 4096, "block_count": 256, "ops": {"reads": 1},
-  "faults": {"bad_blocks": 0, "bad_range_count": 0, "bad_ranges": [], "rules": []},
-  "scrub": {"state": "done", "id": 1, "records_checked": 1, "blocks_checked": 1, "problem_count": 0, "problems": []}}'
+# A whole user.vblk.stats, as a daemon writes it (vblk-inspect(1), JSON OUTPUT).
+good_stats='{"image": "/img", "server": "nbdkit", "mountpoint": "", "pid": 7, "read_only": false, "powered_off": false,
+  "uptime_s": 1.5, "block_size": 4096, "block_count": 256, "capacity_bytes": 1048576,
+  "ops": {"reads": 1, "writes": 0, "trims": 0, "flushes": 0}, "bytes": {"read": 4096, "written": 0, "trimmed": 0},
+  "writes_in_flight_peak": 0, "retries": 0, "failures": 0, "latency_us": {"p50": 12, "p90": 20, "p99": 30, "max": 31.5},
+  "cache": {"hits": 0, "misses": 1, "hit_rate": 0}, "compression_ratio": null,
+  "blocks": {"free": 255, "used": 1, "zero": 0, "trimmed": 0, "bad": 0}, "stored_bytes": 100,
+  "recompression": {"pending_bytes": 0, "scanned": true}, "host_file_bytes": 65536, "host_file_size": 65536,
+  "reuse_pool_bytes": 0, "faults": {"bad_blocks": 0, "bad_range_count": 0, "bad_ranges": [], "rules": []},
+  "scrub": {"state": "done", "id": 1, "max_rate": null, "started_unix": 1.5, "finished_unix": 2.5,
+    "index_pages_checked": 1, "index_pages_total": 1, "records_checked": 1, "blocks_checked": 1, "blocks_to_check": 1,
+    "bytes_read": 100, "problem_count": 0, "damaged_blocks": 0, "problems": []}}'
+# stats_with PYTHON: the good statistics after the statements PYTHON run on j.
+stats_with() {
+  python3 -c 'import json, sys; j = json.loads(sys.argv[1]); exec(sys.argv[2]); print(json.dumps(j))' "$good_stats" "$1"
+}
 good_map='{"block_count": 256, "block_size": 4096, "blocks_per_cell": 128, "cells": 2, "states": "#.", "mixed": [], "ratios": [2.5, 0]}'
 good_faults='{"bad_blocks": 0, "bad_range_count": 0, "bad_ranges": [], "rules": []}'
 reset() { reply stats "$good_stats"; reply map "$good_map"; reply faults "$good_faults"; }
@@ -115,32 +130,54 @@ printf '{"block_size": 4096}\0{' >replies/stats
 refused "NUL byte" "JSON: a NUL byte at offset 20" "$VBLK_INSPECT" "$IMG"
 echo "ok: malformed statistics are refused in one line by every tool"
 
-# Well-formed, with values of other types or out of range: read as 0 or
-# empty (an older daemon leaves keys out), never a crash.
-for doc in '{"block_size": "4096", "block_count": [], "ops": 5, "bytes": {"read": -1}, "latency_us": {"p50": "x"},
-             "faults": {"bad_ranges": 7, "bad_range_count": {"a": 1}, "rules": {"command": "x"}}, "scrub": 3}' \
-           '{"block_size": 4096, "block_count": 99999999999999999999999, "pid": -5, "uptime_s": 1e308,
-             "faults": {"bad_ranges": [{"first": 1e300, "count": -1}, 3, null], "bad_range_count": 18446744073709551615}}' \
-           '{"block_size": 4294967296, "block_count": 18446744073709551615}' \
-           '{"block_size": 4096, "block_count": 256, "scrub": {"state": "done", "id": 1, "problem_count": 0,
-             "problems": [{"block": "x", "file_offset": -3, "what": 5}, {"block": 1}]}}' \
-           '{"block_size": 4096, "block_count": 256, "scrub": {"state": "failed", "id": 1, "error": ["x"]}}' \
-           '{"block_size": 4096, "block_count": 256, "scrub": {"state": 7, "id": "1"}}'; do
+# Well-formed, with a missing key or a value of another type or out of
+# range: refused naming the key, never a crash.
+# mistyped EDIT WANT: the good statistics after EDIT are refused with WANT.
+mistyped() {
   reset
-  reply stats "$doc"
-  every_tool "stats ${doc:0:40}"
-done
-reply stats '{"block_size": 4096, "block_count": 256, "scrub": {"state": "done", "id": 1, "problem_count": 0,
-  "problems": [{"block": 7, "file_offset": 1, "what": "checksum"}]}}'
-refused "fewer problems counted than listed" "check found 1 problem" "$VBLK_INSPECT" "$IMG" --check
-reply stats '{"block_size": 4096, "block_count": 256, "scrub": 3}'
+  reply stats "$(stats_with "$1")"
+  every_tool "stats: $1"
+  refused "stats: $1" "unreadable user.vblk.stats: $2" "$VBLK_INSPECT" "$IMG" --json
+}
+mistyped 'del j["block_count"]' 'key "block_count" is missing'
+mistyped 'j["ops"]["reads"] = "1"' 'key "ops/reads" is a JSON string, not a whole number from 0 to 2^64-1'
+mistyped 'j["ops"] = 5' 'key "ops" is 5, not an object'
+mistyped 'j["bytes"]["read"] = -1' 'key "bytes/read" is -1, not a whole number'
+mistyped 'j["pid"] = 1.5' 'key "pid" is 1.5, not a whole number'
+mistyped 'j["block_count"] = 99999999999999999999999' 'key "block_count" is 9.999999999999999e+22, not a whole number'
+mistyped 'j["block_size"] = 4294967296' 'key "block_size" is 4294967296, not a whole number from 0 to 2^32-1'
+mistyped 'j["latency_us"]["p50"] = "x"' 'key "latency_us/p50" is a JSON string, not a number'
+mistyped 'j["faults"]["bad_ranges"] = [{"first": 1, "count": 1}, 3]' 'key "faults/bad_ranges/1" is a JSON number, not an object'
+mistyped 'j["faults"]["rules"] = [{"kind": "gremlin", "first": 0, "count": 1, "command": "x"}]' \
+  'key "faults/rules/0/kind" is "gremlin", not one of flaky-write'
+mistyped 'j["scrub"] = 3' 'key "scrub" is 3, not an object'
+mistyped 'j["scrub"]["state"] = 7' 'key "scrub/state" is 7, not a string'
+mistyped 'j["scrub"]["state"] = "failed"' 'key "scrub/error" is missing'
+mistyped 'j["scrub"]["problems"] = [{"block": "x", "file_offset": 0, "what": "w"}]' \
+  'key "scrub/problems/0/block" is a JSON string, not a whole number'
+reply stats "$(stats_with 'j["uptime_s"] = 1e308; j["latency_us"]["max"] = -3')"
+every_tool "stats: uptime 1e308"
+echo "ok: a missing key or a value of another type or out of range is refused, naming the key"
+
+# A daemon from before the keys added since leaves them out: it is read,
+# and --check says it cannot scrub.
+reset
+reply stats "$(stats_with 'for k in ["server", "powered_off", "writes_in_flight_peak", "recompression", "reuse_pool_bytes", "scrub"]: del j[k]')"
+every_tool "stats of an older daemon"
+run 30 "$VBLK_INSPECT" "$IMG" --no-map >out.txt || fail "stats of an older daemon: $(cat out.txt)"
+grep -q "^mountpoint: " out.txt || fail "stats of an older daemon: not shown as a vblkfs mount: $(head -n 1 out.txt)"
+! grep -q "^in parallel:\|^recompression:" out.txt || fail "stats of an older daemon: lines of keys it left out"
 refused "no scrub object" "this vblkfs daemon cannot scrub" "$VBLK_INSPECT" "$IMG" --check
-reply stats '{"block_size": 4294967296}'
-refused "block size out of range" "unreadable user.vblk.stats" "$VBLK_INJECT" "$IMG" bad --offset 4096 --length 1
-reply stats '{"server": "nbdkit", "block_size": 4096, "block_count": 256, "uptime_s": -5}'
+echo "ok: the keys added since the first daemons may be missing"
+
+reply stats "$(stats_with 'j["scrub"]["problems"] = [{"block": 7, "file_offset": 1, "what": "checksum"}]')"
+refused "fewer problems counted than listed" "check found 1 problem" "$VBLK_INSPECT" "$IMG" --check
+reply stats "$(stats_with 'j["block_size"] = 0')"
+refused "block size 0" "unreadable user.vblk.stats" "$VBLK_INJECT" "$IMG" bad --offset 4096 --length 1
+reply stats "$(stats_with 'j["uptime_s"] = -5')"
 run 30 "$VBLK_INSPECT" "$IMG" --no-map >out.txt || fail "negative uptime: $(cat out.txt)"
 grep -q "^served: .*, up 0s)$" out.txt || fail "negative uptime: $(head -n 1 out.txt)"
-echo "ok: values of other types or out of range read as 0 or empty"
+echo "ok: values in range but odd are shown, clamped"
 
 for doc in "" '{"block_count": 256' "$deep" '{"block_count": 256, "block_size": 4096, "blocks_per_cell": 0}' \
            '{"block_count": 256, "block_size": 4096, "blocks_per_cell": 128, "states": "#.", "ratios": [1, 2],
@@ -160,6 +197,8 @@ for doc in "" '{"rules": [' "$deep" '[]' '{"bad_ranges": {"first": 1}, "rules": 
 done
 reply faults '{"rules": ['
 refused "truncated faults" "unreadable fault list: JSON: " "$VBLK_INJECT" "$IMG" list --json
+reply faults '{"bad_blocks": 0, "bad_range_count": 0, "bad_ranges": {"first": 1}, "rules": []}'
+refused "mistyped faults" 'unreadable fault list: key "bad_ranges" is a JSON object, not an array' "$VBLK_INJECT" "$IMG" list
 echo "ok: malformed fault lists are refused"
 
 # vblk-inject --json reads the reply to its command as user.vblk.control.json.

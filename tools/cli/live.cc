@@ -101,6 +101,18 @@ Result<std::string> read_xattr(const std::string& path, const std::string& name)
   return Status::io_error(path + ": " + name + " keeps changing size");
 }
 
+Result<live::LiveStats> read_live_stats(const std::string& target) {
+  auto text = read_xattr(target, "user.vblk.stats");
+  if (!text) return text.status();
+  const std::string unreadable = target + ": unreadable user.vblk.stats: ";
+  auto j = parse_json(*text);
+  if (!j) return Status::corruption(unreadable + j.status().message());
+  if (!j->is_object()) return Status::corruption(unreadable + "not a JSON object");
+  auto stats = live::live_stats_from_json(*j);
+  if (!stats) return Status::corruption(unreadable + stats.status().message());
+  return stats;
+}
+
 Result<std::string> send_control(const std::string& path, std::string_view command) {
   if (served_over_nbd(path)) return socket_control(path, command);
   const std::string cmd(command);

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "live/live_stats.h"
 #include "util/json.h"
 #include "vblk/status.h"
 
@@ -23,6 +24,12 @@ bool is_live_target(const std::string& path);
 // The value of extended attribute `name` of `path`. Errors name the path and
 // the cause (refused: "only the user who mounted it, or root, may ...").
 Result<std::string> read_xattr(const std::string& path, const std::string& name);
+
+// The statistics of a live target (user.vblk.stats, live/live_stats.h).
+// Errors name the target; a malformed document is Corruption
+// "unreadable user.vblk.stats: CAUSE" (the key at fault, or the JSON
+// error).
+Result<live::LiveStats> read_live_stats(const std::string& target);
 
 // Sends one control command (user.vblk.control) and returns the daemon's
 // reply. A refused command is an error carrying the daemon's reason.

@@ -28,11 +28,9 @@ constexpr const char* kDiscardHint = "--force discards them";
 // the image (a shared lock: Busy when another process holds it).
 Result<uint32_t> block_size_of(const std::string& target, bool live) {
   if (!live) return inject::image_block_size(target);
-  auto text = read_xattr(target, "user.vblk.stats");
-  if (!text) return text.status();
-  auto stats = parse_json(*text);
-  if (!stats) return Status::corruption(target + ": unreadable user.vblk.stats: " + stats.status().message());
-  const uint64_t bs = json_u64(json_at(*stats, "block_size"));
+  auto stats = read_live_stats(target);
+  if (!stats) return stats.status();
+  const uint64_t bs = stats->block_size;
   if (bs < format::kMinBlockSize || bs > format::kMaxBlockSize || !format::is_power_of_two(bs))
     return Status::corruption(target + ": user.vblk.stats gives the block size " + std::to_string(bs));
   return static_cast<uint32_t>(bs);

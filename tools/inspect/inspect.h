@@ -1,0 +1,67 @@
+#pragma once
+// The parts of vblk-inspect (tools/vblk_inspect.cc), one job a file: the
+// image view (image_view.cc), one block (block_view.cc), --check and
+// --repair, offline and live (check_report.cc), --svg (svg_view.cc) and
+// the live view of a served image (live_view.cc). Each prints its report
+// (text or --json) on stdout and returns the exit status; failures print
+// one line on stderr: "vblk-inspect: FILE: cause".
+// Thread safety: none; the tool's one thread.
+
+#include <cstdint>
+#include <string>
+
+#include "cli/progress.h"
+#include "cli/state_map.h"
+#include "cli/svg.h"
+#include "inject/block_map.h"
+#include "inject/offline.h"
+#include "util/json.h"
+#include "vblk/image_store.h"
+
+namespace vblk::cli::inspect {
+
+inline constexpr const char* kProg = "vblk-inspect";
+
+struct Args {
+  std::string image;
+  bool json = false;
+  bool check = false;
+  bool no_map = false;
+  bool has_block = false;
+  bool repair = false;
+  uint64_t block = 0;
+  bool watch = false;
+  std::string svg;        // write the block map as SVG here
+  OutputOptions output;   // -p, -q: with --check
+};
+
+// Prints "vblk-inspect: FILE: cause" and returns 1.
+int fail(const std::string& file, const std::string& cause);
+// "block N: msg", unless msg already starts by naming block N.
+std::string about_block(uint64_t n, const std::string& msg);
+// "8.0 GiB, 2097152 blocks of 4096 bytes".
+std::string capacity_line(uint64_t block_count, uint64_t block_size);
+// The "map" object of the --json views: the text map's grid.
+Json map_json(const StateMap& map);
+// What frees a live target's image for the options that open it.
+std::string release_first(const std::string& target);
+
+// The default view of an image: header, counts, sizes, BAD ranges, fault
+// rules and the state map.
+int show_image(inject::OfflineImage& image, const Args& a);
+// --block N: its state, where it is stored, a hex dump.
+int show_block(ImageStore& store, const Args& a);
+// --check on an image.
+int run_check(ImageStore& store, const Args& a);
+// --check --repair: opens the image itself, exclusively.
+int run_repair(const Args& a);
+// --check on a live target: a scrub by the server.
+int run_live_check(const Args& a);
+// --svg on an image.
+int write_image_svg(ImageStore& store, const Args& a);
+// Writes `map` as SVG to a.svg and says so.
+int write_svg(const inject::BlockMap& map, const SvgOptions& so, const Args& a);
+// A live target: the server's statistics, faults and map (and --svg).
+int run_live(const Args& a);
+
+}  // namespace vblk::cli::inspect

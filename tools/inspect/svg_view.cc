@@ -1,0 +1,49 @@
+// vblk-inspect --svg FILE: a picture of the block map.
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/json_output.h"
+#include "cli/live.h"
+#include "cli/report.h"
+#include "inspect/inspect.h"
+#include "io/file.h"
+
+namespace vblk::cli::inspect {
+
+int write_svg(const inject::BlockMap& map, const SvgOptions& so, const Args& a) {
+  // FILE is rewritten in place: an image in use is never overwritten, and
+  // FILE stays locked while it is written.
+  auto held = io::lock_for_replace(a.svg);
+  if (!held) return fail(a.svg, replace_busy_cause(held.status(), a.svg));
+  const std::string svg = render_svg(map, so);
+  std::ofstream out(a.svg, std::ios::binary | std::ios::trunc);
+  out << svg;
+  out.close();
+  if (!out) return fail(a.svg, std::string("cannot write: ") + std::strerror(errno));
+  if (a.json) {
+    Json j = json_document(kInspectSchema);
+    j["svg"] = a.svg;
+    j["cells"] = map.cells.size();
+    j["blocks_per_cell"] = map.blocks_per_cell;
+    print_json(j);
+    return 0;
+  }
+  std::printf("wrote %s: %zu cells of %llu block%s\n", a.svg.c_str(), map.cells.size(),
+              static_cast<unsigned long long>(map.blocks_per_cell), map.blocks_per_cell == 1 ? "" : "s");
+  return 0;
+}
+
+int write_image_svg(ImageStore& store, const Args& a) {
+  auto map = inject::build_block_map(store, inject::kMaxMapCells);
+  if (!map) return fail(a.image, "reading block states: " + error_cause(map.status(), a.image));
+  SvgOptions so;
+  so.title = store.info().path.empty() ? a.image : store.info().path;
+  so.subtitle = "image, " + capacity_line(store.block_count(), store.block_size());
+  return write_svg(*map, so, a);
+}
+
+}  // namespace vblk::cli::inspect
