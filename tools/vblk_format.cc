@@ -53,9 +53,9 @@
 #include "cli/progress.h"
 #include "cli/report.h"
 #include "cli/resize.h"
+#include "inject/rules_file.h"
 #include "transfer/import.h"
 #include "transfer/raw_input.h"
-#include "inject/rules_file.h"
 #include "vblk/image_store.h"
 #include "vblk/size_parse.h"
 #include "vblk_config.h"
@@ -187,11 +187,10 @@ std::optional<Failure> check_target(const Args& a, const struct stat* raw_st, Pl
   return std::nullopt;
 }
 
-
 // The raw disk of --from, opened: a file (or block device) read at any
 // offset, or a stream (standard input, a pipe or a character device).
 struct RawSource {
-  std::optional<Fd> file;        // the file opened for --from RAW
+  std::optional<Fd> file;  // the file opened for --from RAW
   int fd = -1;
   bool stream = false;
   std::optional<uint64_t> size;  // a file's; a stream has none

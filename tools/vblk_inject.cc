@@ -109,7 +109,8 @@ Result<inj::BlockRange> byte_range(const Args& a, bool live) {
 void print_faults(const inj::FaultsReport& f, const std::string& target) {
   std::printf("faults of %s:\n", target.c_str());
   std::string text;
-  for (const inj::BlockRange& r : f.bad_ranges) text += (text.empty() ? "" : ", ") + vblk::block_range_text(r.first, r.count);
+  for (const inj::BlockRange& r : f.bad_ranges)
+    text += (text.empty() ? "" : ", ") + vblk::block_range_text(r.first, r.count);
   if (f.bad_range_count > f.bad_ranges.size()) text += ", ... (" + std::to_string(f.bad_range_count) + " ranges)";
   std::printf("  BAD blocks: %s\n",
               f.bad_ranges.empty() ? "none" : (std::to_string(f.bad_blocks) + ": " + text).c_str());
@@ -199,18 +200,22 @@ Actions add_actions(CLI::App& app, Args& a) {
   act.bad = app.add_subcommand("bad", "Mark blocks BAD (persistent): reads fail with EIO, writes fail or remap");
   auto* bad_block = act.bad->add_option("-B,--block", a.block, "Blocks N or N-M")->type_name("N[-M]");
   auto* bad_off = act.bad->add_option("--offset", a.offset, "First byte (K/M/G suffixes)")->type_name("BYTES");
-  auto* bad_len = act.bad->add_option("--length", a.length, "Bytes; every block they touch goes BAD")->type_name("BYTES");
+  auto* bad_len =
+      act.bad->add_option("--length", a.length, "Bytes; every block they touch goes BAD")->type_name("BYTES");
   bad_off->needs(bad_len);
   bad_len->needs(bad_off);
   bad_block->excludes(bad_off)->excludes(bad_len);
-  act.bad->add_option("--on-write", a.on_write, "fail: writes fail with EIO; remap: a write clears the mark and succeeds")
+  act.bad
+      ->add_option("--on-write", a.on_write, "fail: writes fail with EIO; remap: a write clears the mark and succeeds")
       ->type_name("fail|remap")
       ->check(vblk::cli::one_of({"fail", "remap"}))
       ->capture_default_str();
 
   act.flaky = app.add_subcommand("flaky", "Make the next K write attempts to a block fail (the driver tries 3 times)");
   act.flaky->add_option("-B,--block", a.block, "Block N")->required()->type_name("N");
-  act.flaky->add_option("--fail-writes", a.fail_writes, "Write attempts to fail")->required()->type_name("K")
+  act.flaky->add_option("--fail-writes", a.fail_writes, "Write attempts to fail")
+      ->required()
+      ->type_name("K")
       ->check(vblk::cli::whole_number_in(1, UINT32_MAX));
 
   act.corrupt = app.add_subcommand("corrupt", "Change a block's stored bytes so its checksum fails on the next read");

@@ -56,7 +56,9 @@ int run(const Args& a) {
   struct stat st {};
   if (::stat(a.image.c_str(), &st) != 0) return fail(a.image, std::strerror(errno));
   if (vblk::cli::is_live_target(a.image)) {
-    if (a.repair) return fail(a.image, "--repair writes the image: " + inspect::release_first(a.image) + " and repair the image file");
+    if (a.repair)
+      return fail(a.image,
+                  "--repair writes the image: " + inspect::release_first(a.image) + " and repair the image file");
     return inspect::run_live(a);
   }
   if (a.repair) return inspect::run_repair(a);

@@ -22,9 +22,9 @@ namespace vblk::inject {
 inline constexpr std::array kFaultKinds{FaultKind::kFlakyWrite, FaultKind::kLatency, FaultKind::kRemapBad};
 
 struct FaultsReport {
-  uint64_t bad_blocks = 0;              // BAD blocks in all
-  uint64_t bad_range_count = 0;         // BAD ranges in all, listed or not
-  std::vector<BlockRange> bad_ranges;   // the first ranges, ascending
+  uint64_t bad_blocks = 0;             // BAD blocks in all
+  uint64_t bad_range_count = 0;        // BAD ranges in all, listed or not
+  std::vector<BlockRange> bad_ranges;  // the first ranges, ascending
   std::vector<FaultRule> rules;
 };
 

@@ -48,12 +48,12 @@ struct LiveRecompression {  // deferred compression's work still to do
 };
 
 struct LiveStats {
-  std::string image;             // absolute path
-  std::string server = "vblkfs"; // or "nbdkit"
-  std::string mountpoint;        // empty when served over NBD
+  std::string image;              // absolute path
+  std::string server = "vblkfs";  // or "nbdkit"
+  std::string mountpoint;         // empty when served over NBD
   uint64_t pid = 0;
   bool read_only = false;
-  bool powered_off = false;      // in a simulated power cut
+  bool powered_off = false;  // in a simulated power cut
   double uptime_s = 0;
   uint32_t block_size = 0;
   uint64_t block_count = 0;
@@ -70,7 +70,7 @@ struct LiveStats {
   // host_file_size, reuse_pool_bytes.
   DeviceStats device;
   std::optional<LiveRecompression> recompression;
-  inject::FaultsReport faults;   // at most 64 BAD ranges listed
+  inject::FaultsReport faults;  // at most 64 BAD ranges listed
   std::optional<ScrubStatus> scrub;
 };
 

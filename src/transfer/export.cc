@@ -131,8 +131,7 @@ struct Run {
 class Exporter {
  public:
   Exporter(ImageStore& store, RawOutput& out, const ExportOptions& o, ExportCounts& c)
-      : store_(store), out_(out), o_(o), c_(c), sink_(out), salvaged_(o), bs_(store.block_size()),
-        buf_(kChunkBytes) {}
+      : store_(store), out_(out), o_(o), c_(c), sink_(out), salvaged_(o), bs_(store.block_size()), buf_(kChunkBytes) {}
 
   std::optional<Failure> run();
 
@@ -305,7 +304,8 @@ std::string bad_blocks_text(const std::vector<std::pair<uint64_t, uint64_t>>& ra
     if (i) s += ", ";
     s += block_range_text(ranges[i].first, ranges[i].second);
   }
-  if (ranges.size() > kListedBadRanges) s += ", and " + std::to_string(ranges.size() - kListedBadRanges) + " more ranges";
+  if (ranges.size() > kListedBadRanges)
+    s += ", and " + std::to_string(ranges.size() - kListedBadRanges) + " more ranges";
   return s + ")";
 }
 

@@ -34,22 +34,24 @@
 namespace vblk::transfer {
 
 struct ExportOptions {
-  std::string image_name;   // how failures name the image
-  bool bad_zero = false;    // BAD blocks are written as zeros
-  bool salvage = false;     // unreadable blocks too (implies bad_zero)
+  std::string image_name;  // how failures name the image
+  bool bad_zero = false;   // BAD blocks are written as zeros
+  bool salvage = false;    // unreadable blocks too (implies bad_zero)
   Cancel cancel;
-  ProgressFn progress;      // bytes of the disk done, up to its capacity
+  ProgressFn progress;  // bytes of the disk done, up to its capacity
   // salvage: blocks [first, first+count) written as zeros, for `cause`
   // ("BAD block", or the store's error without its block and record).
   std::function<void(uint64_t first, uint64_t count, const std::string& cause)> unreadable;
 };
 
 struct ExportCounts {
-  uint64_t bytes_written = 0;  // bytes written to the output, zeros included
-  uint64_t holes_bytes = 0;    // bytes left as holes (0 on a stream)
+  uint64_t bytes_written = 0;                         // bytes written to the output, zeros included
+  uint64_t holes_bytes = 0;                           // bytes left as holes (0 on a stream)
   uint64_t used = 0, free = 0, trimmed = 0, bad = 0;  // blocks per state
-  uint64_t zero_blocks = 0;    // USED blocks that read as zeros
-  uint64_t unreadable = 0;     // salvage: blocks written as zeros because they could not be read (BAD included)
+  uint64_t zero_blocks = 0;                           // USED blocks that read as zeros
+  // Salvage: blocks written as zeros because they could not be read (BAD
+  // ones included).
+  uint64_t unreadable = 0;
 };
 
 // "3 BAD blocks (5-6, 100)", naming at most 8 ranges ("..., and N more ranges").

@@ -78,7 +78,8 @@ std::optional<Failure> Importer::read_chunk(uint64_t pos, size_t want) {
     return Failure{in_.name(), stream_says("ended") + " after " + std::to_string(pos + *got) + " bytes; --size is " +
                                    std::to_string(in_.size())};
   }
-  if (*got < want) return Failure{in_.name(), "file shrank while being read (now " + std::to_string(pos + *got) + " bytes)"};
+  if (*got < want)
+    return Failure{in_.name(), "file shrank while being read (now " + std::to_string(pos + *got) + " bytes)"};
   return std::nullopt;
 }
 

@@ -25,7 +25,7 @@ namespace vblk::transfer {
 struct ImportOptions {
   std::string image_name;  // how failures name the image
   Cancel cancel;
-  ProgressFn progress;     // bytes of the input done, up to its size
+  ProgressFn progress;  // bytes of the input done, up to its size
 };
 
 struct ImportCounts {

@@ -14,8 +14,13 @@ constexpr int kStreamPollMs = 100;
 }  // namespace
 
 FdInput::FdInput(int fd, std::string name, bool stream, uint64_t size, Cancel cancel)
-    : fd_(fd), name_(std::move(name)), shown_(name_ == kStdio ? std::string("standard input") : name_),
-      stream_(stream), size_(size), cancel_(std::move(cancel)), seek_data_(!stream) {}
+    : fd_(fd),
+      name_(std::move(name)),
+      shown_(name_ == kStdio ? std::string("standard input") : name_),
+      stream_(stream),
+      size_(size),
+      cancel_(std::move(cancel)),
+      seek_data_(!stream) {}
 
 std::optional<uint64_t> FdInput::next_data(uint64_t offset) {
   if (!seek_data_) return offset;

@@ -15,9 +15,9 @@ Status FdOutput::write(uint64_t offset, std::span<const uint8_t> data) {
   size_t done = 0;
   while (done < data.size()) {
     if (cancel_ && cancel_()) return Status::io_error(name_ + ": interrupted");
-    const ssize_t r = sparse_ ? ::pwrite(fd_, data.data() + done, data.size() - done,
-                                         static_cast<off_t>(base_ + offset + done))
-                              : ::write(fd_, data.data() + done, data.size() - done);
+    const ssize_t r =
+        sparse_ ? ::pwrite(fd_, data.data() + done, data.size() - done, static_cast<off_t>(base_ + offset + done))
+                : ::write(fd_, data.data() + done, data.size() - done);
     if (r < 0) {
       if (errno == EINTR) continue;
       return Status::from_errno(errno, name_ + ": write at offset " + std::to_string(offset + done));
@@ -41,8 +41,7 @@ std::optional<uint64_t> hole_base(int fd) {
   struct stat st {};
   const int flags = ::fcntl(fd, F_GETFL);
   const off_t base = ::lseek(fd, 0, SEEK_CUR);
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || flags < 0 || (flags & O_APPEND) || base < 0 ||
-      st.st_size > base)
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || flags < 0 || (flags & O_APPEND) || base < 0 || st.st_size > base)
     return std::nullopt;
   return static_cast<uint64_t>(base);
 }

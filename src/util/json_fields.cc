@@ -36,9 +36,7 @@ void JsonWriter::field(std::string_view key, const std::optional<uint64_t>& v) {
   if (v) set(key, *v);
 }
 void JsonWriter::number(std::string_view key, double v) { set(key, json_number(v)); }
-void JsonWriter::positive_number(std::string_view key, double v) {
-  set(key, v > 0 ? json_number(v) : Json(nullptr));
-}
+void JsonWriter::positive_number(std::string_view key, double v) { set(key, v > 0 ? json_number(v) : Json(nullptr)); }
 void JsonWriter::nullable_number(std::string_view key, const std::optional<double>& v) {
   set(key, v ? json_number(*v) : Json(nullptr));
 }

@@ -99,8 +99,10 @@ class RecordingOutput final : public RawOutput {
   const std::string& name() const override { return name_; }
   bool sparse() const override { return sparse_; }
   Status write(uint64_t offset, std::span<const uint8_t> data) override {
-    if (!sparse_ && offset != bytes.size()) return Status::invalid_argument("out of order at " + std::to_string(offset));
-    if (written + data.size() > room_) return Status::no_space(name_ + ": write at offset " + std::to_string(offset) + ": full");
+    if (!sparse_ && offset != bytes.size())
+      return Status::invalid_argument("out of order at " + std::to_string(offset));
+    if (written + data.size() > room_)
+      return Status::no_space(name_ + ": write at offset " + std::to_string(offset) + ": full");
     if (bytes.size() < offset + data.size()) bytes.resize(offset + data.size());
     std::copy(data.begin(), data.end(), bytes.begin() + static_cast<std::ptrdiff_t>(offset));
     written += data.size();
@@ -222,7 +224,9 @@ TEST_F(Export, SalvageWritesUnreadableBlocksAsZerosAndNamesThem) {
   ExportOptions o = options();
   o.salvage = true;
   std::vector<std::tuple<uint64_t, uint64_t, std::string>> runs;
-  o.unreadable = [&](uint64_t first, uint64_t count, const std::string& cause) { runs.emplace_back(first, count, cause); };
+  o.unreadable = [&](uint64_t first, uint64_t count, const std::string& cause) {
+    runs.emplace_back(first, count, cause);
+  };
   ExportCounts c;
   ASSERT_FALSE(export_image(*store_, sink, o, c));
   // The damaged block's record holds its neighbours too: every block of it
@@ -289,7 +293,8 @@ TEST_F(Export, AShortWriteIsResumedAndTheFailureAfterItNamesItsOffset) {
   const uint64_t limit = 5 * kBs + 100;
   struct rlimit old {};
   ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old), 0);
-  struct sigaction ignore {}, before {};
+  struct sigaction ignore {
+  }, before{};
   ignore.sa_handler = SIG_IGN;
   ASSERT_EQ(::sigaction(SIGXFSZ, &ignore, &before), 0);
   struct rlimit small = old;
@@ -329,7 +334,8 @@ TEST(BadBlocksText, NamesEightRangesAtMost) {
   EXPECT_EQ(bad_blocks_text({{7, 1}}), "1 BAD block (7)");
   std::vector<std::pair<uint64_t, uint64_t>> many;
   for (uint64_t i = 0; i < 10; ++i) many.push_back({i * 10, 2});
-  EXPECT_EQ(bad_blocks_text(many), "20 BAD blocks (0-1, 10-11, 20-21, 30-31, 40-41, 50-51, 60-61, 70-71, and 2 more ranges)");
+  EXPECT_EQ(bad_blocks_text(many),
+            "20 BAD blocks (0-1, 10-11, 20-21, 30-31, 40-41, 50-51, 60-61, 70-71, and 2 more ranges)");
 }
 
 TEST(HoleBase, OnlyARegularFileEmptyPastItsOffsetTakesHoles) {

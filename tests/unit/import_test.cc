@@ -122,9 +122,8 @@ TEST_F(Import, AStreamMustHoldExactlyItsSize) {
     }
     ASSERT_TRUE(f);
     EXPECT_EQ(f->file, "RAW");
-    EXPECT_EQ(f->cause, announced < data.size()
-                            ? "holds more than the 8192 bytes of --size"
-                            : "ended after 12288 bytes; --size is 16384");
+    EXPECT_EQ(f->cause, announced < data.size() ? "holds more than the 8192 bytes of --size"
+                                                : "ended after 12288 bytes; --size is 16384");
   }
   // Standard input says so.
   ASSERT_EQ(::lseek(raw_fd(), 0, SEEK_SET), 0);

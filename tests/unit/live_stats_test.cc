@@ -70,7 +70,8 @@ LiveStats sample() {
 
 // The document of sample(), key for key and byte for byte, as vblkfs(1)
 // and vblk-inspect(1) (JSON OUTPUT, "A mountpoint") describe it.
-constexpr const char* kSampleDocument = R"({"image":"/srv/disk.vblk","server":"vblkfs","mountpoint":"/mnt/vblk",)"
+constexpr const char* kSampleDocument =
+    R"({"image":"/srv/disk.vblk","server":"vblkfs","mountpoint":"/mnt/vblk",)"
     R"("pid":4242,"read_only":false,"powered_off":true,"uptime_s":12.3457,"block_size":4096,"block_count":2048,)"
     R"("capacity_bytes":8388608,"ops":{"reads":10,"writes":20,"trims":3,"flushes":4},)"
     R"("bytes":{"read":40960,"written":81920,"trimmed":12288},"writes_in_flight_peak":2,"retries":1,"failures":0,)"
@@ -100,9 +101,7 @@ std::string read_error(const Json& doc) {
   return s.is_ok() ? std::string() : s.status().message();
 }
 
-TEST(LiveStats, WritesTheDocumentedLayout) {
-  EXPECT_EQ(dump_json_compact(to_json(sample())), kSampleDocument);
-}
+TEST(LiveStats, WritesTheDocumentedLayout) { EXPECT_EQ(dump_json_compact(to_json(sample())), kSampleDocument); }
 
 TEST(LiveStats, ReadsBackWhatItWrote) {
   const Json doc = to_json(sample());
@@ -172,7 +171,8 @@ TEST(LiveStats, AValueOfAnotherTypeIsRefusedNamingIt) {
     return read_error(doc);
   };
   EXPECT_EQ(with("/block_count", "2048"), "key \"block_count\" is a JSON string, not a whole number from 0 to 2^64-1");
-  EXPECT_EQ(with("/block_size", uint64_t{1} << 32), "key \"block_size\" is 4294967296, not a whole number from 0 to 2^32-1");
+  EXPECT_EQ(with("/block_size", uint64_t{1} << 32),
+            "key \"block_size\" is 4294967296, not a whole number from 0 to 2^32-1");
   EXPECT_EQ(with("/bytes/read", -1), "key \"bytes/read\" is -1, not a whole number from 0 to 2^64-1");
   EXPECT_EQ(with("/pid", 1.5), "key \"pid\" is 1.5, not a whole number from 0 to 2^64-1");
   EXPECT_EQ(with("/read_only", 0), "key \"read_only\" is 0, not true or false");
@@ -196,7 +196,8 @@ TEST(LiveStats, NotAnObjectIsRefused) {
 
 TEST(LiveStats, KeysAddedSinceTheFirstDaemonsMayBeMissing) {
   Json doc = to_json(sample());
-  for (const char* key : {"server", "powered_off", "writes_in_flight_peak", "recompression", "reuse_pool_bytes", "scrub"})
+  for (const char* key :
+       {"server", "powered_off", "writes_in_flight_peak", "recompression", "reuse_pool_bytes", "scrub"})
     doc.erase(key);
   auto s = live_stats_from_json(doc);
   ASSERT_TRUE(s.is_ok()) << s.status().to_string();

@@ -45,7 +45,8 @@ int print_check_report(const CheckReport& r, uint64_t unlisted, const Args& a) {
     if (unlisted) std::printf("and %llu more problems\n", static_cast<unsigned long long>(unlisted));
     if (found == 0 && !a.output.quiet) {
       std::printf("check: clean, %llu records, %llu blocks verified\n",
-                  static_cast<unsigned long long>(r.records_checked), static_cast<unsigned long long>(r.blocks_checked));
+                  static_cast<unsigned long long>(r.records_checked),
+                  static_cast<unsigned long long>(r.blocks_checked));
     }
   }
   std::fflush(stdout);
@@ -87,8 +88,9 @@ Result<uint64_t> start_scrub(const std::string& target) {
   auto reply = send_control(target, "scrub");
   if (!reply) {
     if (reply.status().code() == Status::Code::kReadOnly)
-      return Status::read_only("the disk is mounted read-only, so the daemon cannot be asked to scrub; a read-only "
-                               "mount shares the image: run vblk-inspect IMAGE --check on the image itself");
+      return Status::read_only(
+          "the disk is mounted read-only, so the daemon cannot be asked to scrub; a read-only "
+          "mount shares the image: run vblk-inspect IMAGE --check on the image itself");
     return reply.status();
   }
   uint64_t id = 0;
@@ -108,8 +110,9 @@ int run_check(ImageStore& store, const Args& a) {
   CheckOptions opts;
   opts.progress = [&](const CheckProgress& p) {
     if (p.index_pages_total > 0)
-      progress.update(static_cast<uint64_t>(static_cast<double>(file_bytes) * static_cast<double>(p.index_pages_checked) /
-                                            static_cast<double>(p.index_pages_total)));
+      progress.update(
+          static_cast<uint64_t>(static_cast<double>(file_bytes) * static_cast<double>(p.index_pages_checked) /
+                                static_cast<double>(p.index_pages_total)));
     return true;
   };
   auto rep = store.check(opts);
@@ -177,8 +180,10 @@ int run_live_check(const Args& a) {
     progress->update(std::min(sc.progress.blocks_checked, sc.blocks_to_check) * bs);
     for (int i = 0; i < 4; ++i) {
       if (interrupted())
-        return fail(a.image, "interrupted; the scrub goes on in the daemon (stop it with: setfattr -n "
-                             "user.vblk.control -v 'scrub stop' " + a.image + ")");
+        return fail(a.image,
+                    "interrupted; the scrub goes on in the daemon (stop it with: setfattr -n "
+                    "user.vblk.control -v 'scrub stop' " +
+                        a.image + ")");
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   }

@@ -24,7 +24,7 @@ struct ImageFacts {
   ImageInfo info;
   DeviceStats st;
   std::vector<std::pair<uint64_t, uint64_t>> bad;  // (first, count)
-  uint64_t provisional = 0;  // recompression a writer that defers compression still has to do
+  uint64_t provisional = 0;                        // recompression a writer that defers compression still has to do
   std::vector<FaultRule> rules;
   uint64_t logical = 0;
   uint64_t sectors = 0;
@@ -62,7 +62,8 @@ std::string rules_text(const Rules& r, const std::vector<FaultRule>& rules) {
   for (const auto& rule : rules) text += (text.empty() ? "" : "; ") + inject::rule_command(rule);
   if (text.empty()) text = "none";
   if (std::string problem = rules_problem(r); !problem.empty()) return text + " (" + problem + ")";
-  if (!rules.empty()) text += " (from " + r.path + (r.loaded.file_uuid.empty() ? ", which names no image uuid" : "") + ")";
+  if (!rules.empty())
+    text += " (from " + r.path + (r.loaded.file_uuid.empty() ? ", which names no image uuid" : "") + ")";
   return text;
 }
 
@@ -108,9 +109,9 @@ void print_image_json(const ImageFacts& f, const Rules& file_rules, const StateM
   j["stored_bytes"] = st.stored_bytes;
   j["host_file_bytes"] = st.host_file_bytes;
   j["host_file_size"] = st.host_file_size;
-  j["compression_ratio"] =
-      st.stored_bytes == 0 ? Json(nullptr)
-                           : json_number(static_cast<double>(f.logical) / static_cast<double>(st.stored_bytes));
+  j["compression_ratio"] = st.stored_bytes == 0
+                               ? Json(nullptr)
+                               : json_number(static_cast<double>(f.logical) / static_cast<double>(st.stored_bytes));
   // As in the live statistics; offline, every record header was read.
   j["recompression"] = {{"pending_bytes", f.provisional}, {"scanned", true}};
   j["bad_ranges"] = Json::array();
@@ -138,8 +139,8 @@ void header_lines(const ImageFacts& f, const Args& a, std::string& out) {
   line("block size:", std::to_string(info.block_size) + " bytes");
   line("capacity:", bytes_and_human(info.capacity_bytes) + ", " + std::to_string(f.sectors) +
                         " sectors of 512 bytes, " + std::to_string(info.block_count) + " blocks");
-  line("compression:", info.compression_level == 0 ? "none (stored raw)"
-                                                   : "zstd level " + std::to_string(info.compression_level));
+  line("compression:",
+       info.compression_level == 0 ? "none (stored raw)" : "zstd level " + std::to_string(info.compression_level));
   line("segment size:", bytes_and_human(info.segment_size) + ", " + std::to_string(info.segments) + " segments (" +
                             std::to_string(info.free_segments) + " free)");
   std::string features;
@@ -161,8 +162,8 @@ void content_lines(const ImageFacts& f, const Rules& file_rules, std::string& ou
   line("  bad:", std::to_string(st.bad_blocks));
   line("logical:", bytes_and_human(f.logical));
   line("stored:", bytes_and_human(st.stored_bytes));
-  line("host file:", bytes_and_human(st.host_file_bytes) + " allocated, " + bytes_and_human(st.host_file_size) +
-                         " apparent");
+  line("host file:",
+       bytes_and_human(st.host_file_bytes) + " allocated, " + bytes_and_human(st.host_file_size) + " apparent");
   line("ratio:", format_ratio(f.logical, st.stored_bytes) + " (logical : stored)");
   line("recompression:", f.provisional ? format_size(f.provisional) + " stored at level 1, recompressed at level " +
                                              std::to_string(f.info.compression_level) +
@@ -184,8 +185,7 @@ int show_image(inject::OfflineImage& image, const Args& a) {
   f.st = store.stats();
   f.bad = store.bad_ranges();
   auto provisional = store.provisional_bytes();
-  if (!provisional)
-    return fail(a.image, "counting provisional records: " + error_cause(provisional.status(), a.image));
+  if (!provisional) return fail(a.image, "counting provisional records: " + error_cause(provisional.status(), a.image));
   f.provisional = *provisional;
   f.logical = f.st.used_blocks * f.info.block_size;
   f.sectors = f.info.capacity_bytes / kSectorSize;
@@ -194,8 +194,8 @@ int show_image(inject::OfflineImage& image, const Args& a) {
   mo.colour = !a.json && stdout_wants_colour();
   StateMap map(f.info.block_count, mo);
   if (!a.no_map) {
-    Status s = store.state_runs(0, f.info.block_count,
-                                [&](uint64_t first, uint64_t count, BlockState state) { map.add(first, count, state); });
+    Status s = store.state_runs(
+        0, f.info.block_count, [&](uint64_t first, uint64_t count, BlockState state) { map.add(first, count, state); });
     if (!s) return fail(a.image, "reading block states: " + error_cause(s, a.image));
   }
   if (a.json) {

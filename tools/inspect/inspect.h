@@ -31,8 +31,8 @@ struct Args {
   bool repair = false;
   uint64_t block = 0;
   bool watch = false;
-  std::string svg;        // write the block map as SVG here
-  OutputOptions output;   // -p, -q: with --check
+  std::string svg;       // write the block map as SVG here
+  OutputOptions output;  // -p, -q: with --check
 };
 
 // Prints "vblk-inspect: FILE: cause" and returns 1.

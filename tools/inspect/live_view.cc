@@ -70,14 +70,22 @@ enum class Counter { kReads, kWrites, kTrims, kFlushes, kBytesRead, kBytesWritte
 
 uint64_t counter(const LiveStats& s, Counter c) {
   switch (c) {
-    case Counter::kReads: return s.ops.reads;
-    case Counter::kWrites: return s.ops.writes;
-    case Counter::kTrims: return s.ops.trims;
-    case Counter::kFlushes: return s.ops.flushes;
-    case Counter::kBytesRead: return s.bytes.read;
-    case Counter::kBytesWritten: return s.bytes.written;
-    case Counter::kRetries: return s.retries;
-    case Counter::kFailures: return s.failures;
+    case Counter::kReads:
+      return s.ops.reads;
+    case Counter::kWrites:
+      return s.ops.writes;
+    case Counter::kTrims:
+      return s.ops.trims;
+    case Counter::kFlushes:
+      return s.ops.flushes;
+    case Counter::kBytesRead:
+      return s.bytes.read;
+    case Counter::kBytesWritten:
+      return s.bytes.written;
+    case Counter::kRetries:
+      return s.retries;
+    case Counter::kFailures:
+      return s.failures;
   }
   return 0;
 }
@@ -125,7 +133,8 @@ Status load_map(const std::string& target, StateMap& text_map, const StateMapOpt
   if (!mj) return Status::corruption("unreadable user.vblk.map: " + mj.status().message());
   auto map = inject::block_map_from_json(*mj);
   if (!map) return map.status();
-  for (size_t i = 0; i < map->cells.size(); ++i) text_map.add(map->cell_first(i), map->cell_blocks(i), map->cells[i].worst);
+  for (size_t i = 0; i < map->cells.size(); ++i)
+    text_map.add(map->cell_first(i), map->cell_blocks(i), map->cells[i].worst);
   return Status::ok();
 }
 
@@ -190,23 +199,24 @@ void storage_fields(const LiveStats& s, FieldList& fields) {
   const DeviceStats& d = s.device;
   char ratio[32] = "n/a";
   if (s.compression_ratio > 0) std::snprintf(ratio, sizeof ratio, "%.2f:1", s.compression_ratio);
-  fields.add("compression:", std::string(ratio) + " (" + format_size(d.stored_bytes) + " stored, " +
-                                 format_size(d.host_file_bytes) + " on the host" +
-                                 (d.reuse_pool_bytes ? ", " + format_size(d.reuse_pool_bytes) +
-                                                           " of it freed, kept for reuse"
-                                                     : std::string()) +
-                                 ")");
+  fields.add("compression:",
+             std::string(ratio) + " (" + format_size(d.stored_bytes) + " stored, " + format_size(d.host_file_bytes) +
+                 " on the host" +
+                 (d.reuse_pool_bytes ? ", " + format_size(d.reuse_pool_bytes) + " of it freed, kept for reuse"
+                                     : std::string()) +
+                 ")");
   if (s.recompression) {
     const uint64_t pending = s.recompression->pending_bytes;
-    fields.add("recompression:", pending ? format_size(pending) + " stored at level 1, recompressed once the disk is idle"
-                                 : s.recompression->scanned
-                                     ? std::string("none pending")
-                                     : std::string("not yet looked for (after a second without requests)"));
+    fields.add("recompression:",
+               pending ? format_size(pending) + " stored at level 1, recompressed once the disk is idle"
+               : s.recompression->scanned ? std::string("none pending")
+                                          : std::string("not yet looked for (after a second without requests)"));
   }
   fields.add("blocks:", "free " + std::to_string(d.free_blocks) + ", used " + std::to_string(d.used_blocks) +
                             ", trimmed " + std::to_string(d.trimmed_blocks) + ", bad " + std::to_string(d.bad_blocks));
   std::string bad;
-  for (const inject::BlockRange& r : s.faults.bad_ranges) bad += (bad.empty() ? "" : ", ") + block_range_text(r.first, r.count);
+  for (const inject::BlockRange& r : s.faults.bad_ranges)
+    bad += (bad.empty() ? "" : ", ") + block_range_text(r.first, r.count);
   if (s.faults.bad_range_count > s.faults.bad_ranges.size()) bad += ", ...";
   fields.add("bad blocks:", bad.empty() ? "none" : bad);
   std::string rules;
