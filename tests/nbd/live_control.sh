@@ -144,7 +144,13 @@ kill9 s
 vinspect "$IMG" --json >offline.json || fail "vblk-inspect beside a stale socket"
 [[ $(json_get offline.json "j.get('live', False)") == False ]] || fail "stale socket taken for a server"
 serve s "$IMG"
-wait_ctl
+# The stale socket is there from the start: wait for the server's own, which
+# it logs once it listens.
+deadline=$((SECONDS + 30))
+until grep -q "live control on $CTL" "$WORK/s.log"; do
+  ((SECONDS < deadline)) || fail "the stale socket $CTL was not replaced in 30 s: $(tail -n 5 "$WORK/s.log")"
+  sleep 0.1
+done
 vinspect "$IMG" --json >again.json || fail "vblk-inspect after the stale socket was replaced"
 [[ $(json_get again.json "j['pid']") == "$(<"$WORK/s.pid")" ]] || fail "answered by pid $(json_get again.json "j['pid']")"
 stop s
