@@ -21,6 +21,10 @@
 // Every firing is logged at warn as "injecting <fault> into block N".
 // BAD blocks are persistent and therefore not rules here: mark them with
 // set_bad(), which this wrapper forwards unchanged.
+// Its AdminInterface (vblk/admin_interface.h) holds the rules here and
+// forwards everything else to the device below when that has one (an
+// ImageDevice); below a device without one (a MemDevice) only set_bad and
+// bad_ranges (from the states) work, the rest is NotSupported.
 // Thread safety: every method is safe to call concurrently; the rule list is
 // guarded by one mutex, which is never held while calling the target or
 // sleeping.
@@ -34,31 +38,13 @@
 #include <string_view>
 #include <vector>
 
+#include "vblk/admin_interface.h"
 #include "vblk/block_device.h"
+#include "vblk/fault_rule.h"
 
 namespace vblk {
 
-enum class FaultKind : uint8_t {
-  kFlakyWrite = 0,
-  kLatency = 1,
-  kRemapBad = 2,
-};
-
-std::string_view to_string(FaultKind kind);
-
-struct FaultRule {
-  FaultKind kind = FaultKind::kFlakyWrite;
-  uint64_t first = 0;   // first block the rule matches
-  uint64_t count = 0;   // blocks matched, always >= 1 once added
-  uint64_t remaining = 0;  // kFlakyWrite: write attempts still to fail; kLatency: unused (0)
-  std::chrono::microseconds latency{0};  // kLatency: delay per request
-};
-
-// "flaky-write blocks 5-5 remaining 2", "latency blocks 0-1023 delay 100us",
-// "remap blocks 10-20".
-std::string to_string(const FaultRule& rule);
-
-class FaultDevice final : public DeviceWrapper {
+class FaultDevice final : public DeviceWrapper, public AdminInterface {
  public:
   explicit FaultDevice(std::unique_ptr<BlockDevice> target);
 
@@ -93,7 +79,26 @@ class FaultDevice final : public DeviceWrapper {
   Status write_blocks(uint64_t first, std::span<const uint8_t> data) override;
   Status trim_blocks(uint64_t first, uint64_t count) override;
 
+  // Both BlockDevice's and AdminInterface's: forwarded to the device below.
+  uint64_t block_count() const override { return DeviceWrapper::block_count(); }
+  Status set_bad(uint64_t first, uint64_t count, bool bad) override {
+    return DeviceWrapper::set_bad(first, count, bad);
+  }
+
+  // AdminInterface: the rules here, the rest from the device below.
+  std::vector<std::pair<uint64_t, uint64_t>> bad_ranges() override;
+  Result<BlockLocation> locate(uint64_t block) override;
+  Result<bool> stored_zero(uint64_t block) override;
+  Result<uint64_t> corrupt_block(uint64_t block) override;
+  Result<PowerCutReport> power_cut(bool then_power_on) override;
+  std::vector<FaultRule> fault_rules() override { return list(); }
+  Status add_fault_rule(const FaultRule& rule) override;
+  size_t cut_fault_rules(uint64_t first, uint64_t count, std::optional<FaultKind> only) override;
+  void clear_fault_rules() override { clear_all(); }
+
  private:
+  // NotSupported: the device below has no admin interface for `what`.
+  Status not_below(const char* what) const;
   // Sleeps for the sum of the latency rules matching the range (logging each).
   void apply_latency(uint64_t first, uint64_t count);
   // Takes [first, first+count) out of the rules of `only` kind (all kinds
@@ -103,6 +108,7 @@ class FaultDevice final : public DeviceWrapper {
   // every BAD block in the range is covered by a remap rule.
   Status remap_for_write(uint64_t first, uint64_t count);
 
+  AdminInterface* const below_;  // the target's admin interface; null when it has none
   mutable std::mutex mu_;
   std::vector<FaultRule> rules_;  // GUARDED_BY(mu_)
 };

@@ -1,16 +1,20 @@
 #pragma once
 // ImageDevice: the BlockDevice backed by a compressed image (ImageStore).
 // Adds nothing but the adaptation; faults are layered on with FaultDevice.
+// Its AdminInterface (vblk/admin_interface.h) answers from the store; an
+// image has no runtime fault rules (they live in the FaultDevice above):
+// it lists none and refuses to add one (NotSupported).
 // Thread safety: as ImageStore, fully concurrent.
 
 #include <memory>
 
+#include "vblk/admin_interface.h"
 #include "vblk/block_device.h"
 #include "vblk/image_store.h"
 
 namespace vblk {
 
-class ImageDevice final : public BlockDevice {
+class ImageDevice final : public BlockDevice, public AdminInterface {
  public:
   explicit ImageDevice(std::unique_ptr<ImageStore> store) : store_(std::move(store)) {}
   // Opens `path` with `opts` and wraps it.
@@ -29,6 +33,17 @@ class ImageDevice final : public BlockDevice {
   }
   Status set_bad(uint64_t first, uint64_t count, bool bad) override { return store_->set_bad(first, count, bad); }
   ImageStore& store() { return *store_; }
+
+  // AdminInterface (block_count and set_bad above serve both).
+  std::vector<std::pair<uint64_t, uint64_t>> bad_ranges() override { return store_->bad_ranges(); }
+  Result<BlockLocation> locate(uint64_t block) override { return store_->locate(block); }
+  Result<bool> stored_zero(uint64_t block) override { return store_->stored_zero(block); }
+  Result<uint64_t> corrupt_block(uint64_t block) override;
+  Result<PowerCutReport> power_cut(bool then_power_on) override;
+  std::vector<FaultRule> fault_rules() override { return {}; }
+  Status add_fault_rule(const FaultRule& rule) override;
+  size_t cut_fault_rules(uint64_t, uint64_t, std::optional<FaultKind>) override { return 0; }
+  void clear_fault_rules() override {}
 
  private:
   std::unique_ptr<ImageStore> store_;

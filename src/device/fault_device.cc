@@ -21,26 +21,10 @@ bool overlaps(uint64_t a, uint64_t n, uint64_t b, uint64_t m) {
 
 }  // namespace
 
-std::string_view to_string(FaultKind kind) {
-  switch (kind) {
-    case FaultKind::kFlakyWrite: return "flaky-write";
-    case FaultKind::kLatency: return "latency";
-    case FaultKind::kRemapBad: return "remap";
-  }
-  return "unknown";
-}
-
-std::string to_string(const FaultRule& rule) {
-  std::string s = fmt::format("{} blocks {}-{}", to_string(rule.kind), rule.first, rule.first + rule.count - 1);
-  switch (rule.kind) {
-    case FaultKind::kFlakyWrite: s += fmt::format(" remaining {}", rule.remaining); break;
-    case FaultKind::kLatency: s += fmt::format(" delay {}us", rule.latency.count()); break;
-    case FaultKind::kRemapBad: break;
-  }
-  return s;
-}
-
-FaultDevice::FaultDevice(std::unique_ptr<BlockDevice> target) : DeviceWrapper(std::move(target)) {}
+// The device below answers for the stored state when it can (an
+// ImageDevice); asking it once, here, keeps the admin calls plain calls.
+FaultDevice::FaultDevice(std::unique_ptr<BlockDevice> target)
+    : DeviceWrapper(std::move(target)), below_(dynamic_cast<AdminInterface*>(&this->target())) {}
 
 Status FaultDevice::add_flaky(uint64_t block, uint64_t fail_writes) {
   VBLK_RETURN_IF_ERROR(check_block_range(*this, block, 1).with_prefix("flaky rule"));
@@ -145,6 +129,54 @@ void FaultDevice::clear_all() {
 std::vector<FaultRule> FaultDevice::list() const {
   std::lock_guard lock(mu_);
   return rules_;
+}
+
+Status FaultDevice::not_below(const char* what) const {
+  return Status::not_supported(fmt::format("{}: the device below the fault layer keeps no image", what));
+}
+
+std::vector<std::pair<uint64_t, uint64_t>> FaultDevice::bad_ranges() {
+  if (below_ != nullptr) return below_->bad_ranges();
+  // A whole-device query of a device in use does not fail; if it did, the
+  // runs found before are what there is to show.
+  std::vector<std::pair<uint64_t, uint64_t>> bad;
+  (void)DeviceWrapper::state_runs(0, block_count(), [&](uint64_t first, uint64_t count, BlockState st) {
+    if (st == BlockState::kBad) bad.emplace_back(first, count);
+  });
+  return bad;
+}
+
+Result<BlockLocation> FaultDevice::locate(uint64_t block) {
+  return below_ != nullptr ? below_->locate(block) : not_below("locate");
+}
+
+Result<bool> FaultDevice::stored_zero(uint64_t block) {
+  return below_ != nullptr ? below_->stored_zero(block) : not_below("stored_zero");
+}
+
+Result<uint64_t> FaultDevice::corrupt_block(uint64_t block) {
+  return below_ != nullptr ? below_->corrupt_block(block) : not_below("corrupt");
+}
+
+Result<PowerCutReport> FaultDevice::power_cut(bool then_power_on) {
+  return below_ != nullptr ? below_->power_cut(then_power_on) : not_below("power cut");
+}
+
+Status FaultDevice::add_fault_rule(const FaultRule& rule) {
+  switch (rule.kind) {
+    case FaultKind::kFlakyWrite:
+      return add_flaky(rule.first, rule.remaining);
+    case FaultKind::kLatency:
+      return add_latency(rule.latency, rule.first, rule.count);
+    case FaultKind::kRemapBad:
+      return add_remap(rule.first, rule.count);
+  }
+  return Status::invalid_argument(fmt::format("unknown fault rule kind {}", static_cast<int>(rule.kind)));
+}
+
+size_t FaultDevice::cut_fault_rules(uint64_t first, uint64_t count, std::optional<FaultKind> only) {
+  std::lock_guard lock(mu_);
+  return cut_locked(first, count, only ? &*only : nullptr);
 }
 
 void FaultDevice::apply_latency(uint64_t first, uint64_t count) {

@@ -274,7 +274,7 @@ int serve(const MountOptions& o, StartupReport& report, bool daemon) {
   }
   Driver& driver = (*stack)->driver();
   DiskFs* disk_fs = nullptr;  // set once it exists, before any request can come
-  Control control(driver, (*stack)->faults(), (*stack)->store(), control_options(o, **stack, disk_fs));
+  Control control(driver, (*stack)->admin(), (*stack)->store(), control_options(o, **stack, disk_fs));
   DiskFs fs(driver, disk_fs_options(o, control));
   disk_fs = &fs;
   int rc = run_session(fs, s, driver);

@@ -232,4 +232,17 @@ std::string to_text(const Command& c) {
   return "list";
 }
 
+std::string rule_command(const FaultRule& rule) {
+  const BlockRange r{rule.first, rule.count};
+  switch (rule.kind) {
+    case FaultKind::kFlakyWrite:
+      return fmt::format("flaky {} {}", rule.first, rule.remaining);
+    case FaultKind::kLatency:
+      return fmt::format("latency {} {}", duration_text(rule.latency), to_text(r));
+    case FaultKind::kRemapBad:
+      return fmt::format("remap {}", to_text(r));
+  }
+  return "";
+}
+
 }  // namespace vblk::inject

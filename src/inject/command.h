@@ -28,6 +28,7 @@
 #include <string>
 #include <string_view>
 
+#include "vblk/fault_rule.h"
 #include "vblk/status.h"
 
 namespace vblk::inject {
@@ -70,5 +71,9 @@ std::string to_text(const Command& c);
 
 // The action's name as typed: "bad", "flaky", ...
 std::string_view action_name(Action a);
+
+// The command that re-creates a rule ("flaky 5 2", "latency 20ms 0-1023",
+// "remap 10-20").
+std::string rule_command(const FaultRule& rule);
 
 }  // namespace vblk::inject

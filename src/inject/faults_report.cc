@@ -6,13 +6,13 @@
 
 namespace vblk::inject {
 
-FaultsReport faults_report(Target& t, size_t max_ranges) {
+FaultsReport faults_report(AdminInterface& stack, size_t max_ranges) {
   FaultsReport f;
-  const auto bad = t.store->bad_ranges();
+  const auto bad = stack.bad_ranges();
   for (auto [first, count] : bad) f.bad_blocks += count;
   f.bad_range_count = bad.size();
   for (size_t i = 0; i < bad.size() && i < max_ranges; ++i) f.bad_ranges.push_back({bad[i].first, bad[i].second});
-  f.rules = t.faults->list();
+  f.rules = stack.fault_rules();
   return f;
 }
 
@@ -24,7 +24,7 @@ Result<FaultsReport> faults_report_from_json(const Json& j) {
   return read_json<FaultsReport>(j, [](JsonReader& r, FaultsReport& f) { faults_fields(r, f); });
 }
 
-Json faults_json(Target& t, size_t max_ranges) { return to_json(faults_report(t, max_ranges)); }
+Json faults_json(AdminInterface& stack, size_t max_ranges) { return to_json(faults_report(stack, max_ranges)); }
 
 Json rules_json(const std::vector<FaultRule>& rules) {
   Json out = Json::array();

@@ -28,8 +28,8 @@ struct FaultsReport {
   std::vector<FaultRule> rules;
 };
 
-// The faults of `target`, listing at most max_ranges BAD ranges.
-FaultsReport faults_report(Target& target, size_t max_ranges = SIZE_MAX);
+// The faults of `stack`, listing at most max_ranges BAD ranges.
+FaultsReport faults_report(AdminInterface& stack, size_t max_ranges = SIZE_MAX);
 
 // The members of one rule: "kind", "first", "count", "remaining" (flaky),
 // "latency_us" (latency) and "command" (rule_command; not read back).

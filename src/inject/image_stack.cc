@@ -4,7 +4,7 @@
 #include <spdlog/fmt/fmt.h>
 #include <spdlog/spdlog.h>
 
-#include "inject/injector.h"
+#include "inject/command.h"
 #include "inject/rules_file.h"
 #include "vblk/image_device.h"
 
@@ -30,6 +30,7 @@ Result<std::unique_ptr<ImageStack>> ImageStack::open(const std::string& image, c
   for (const FaultRule& r : fault_device->list())
     spdlog::warn("injecting '{}' into {} (from {})", rule_command(r), image, stack->rules_file_);
   stack->driver_ = std::make_unique<Driver>(std::move(fault_device), driver_opts);
+  stack->admin_ = std::make_unique<GuardedAdmin>(*stack->driver_, *stack->faults_);
   return stack;
 }
 

@@ -5,13 +5,18 @@
 // see inject/rules_file.h); each loaded rule is logged at warn ("injecting
 // ... into IMAGE (from FILE)"). The image stays locked (io/file.h) from open
 // until close: a second server of the same image fails at open with Busy
-// naming the holder.
+// naming the holder. The control plane reaches the stack through admin():
+// the FaultDevice's admin interface under a GuardedAdmin
+// (driver/guarded_admin.h), which keeps its changes coherent with the
+// driver.
 // Thread safety: the Driver is fully concurrent; open and close are called
 // once each, with no request in flight.
 
 #include <memory>
 #include <string>
 
+#include "driver/guarded_admin.h"
+#include "vblk/admin_interface.h"
 #include "vblk/driver.h"
 #include "vblk/fault_device.h"
 #include "vblk/image_store.h"
@@ -31,7 +36,7 @@ class ImageStack {
   ImageStack& operator=(const ImageStack&) = delete;
 
   Driver& driver() { return *driver_; }
-  FaultDevice& faults() { return *faults_; }
+  AdminInterface& admin() { return *admin_; }
   ImageStore& store() { return *store_; }
   const std::string& image() const { return image_; }
   const std::string& rules_file() const { return rules_file_; }
@@ -59,6 +64,7 @@ class ImageStack {
   ImageStore* store_ = nullptr;   // owned by the device below the driver
   FaultDevice* faults_ = nullptr; // owned by the driver
   std::unique_ptr<Driver> driver_;
+  std::unique_ptr<GuardedAdmin> admin_;  // over driver_ and faults_
 };
 
 // What a serving session did, in one line for the log at close.

@@ -11,12 +11,18 @@
 namespace vblk::inject {
 namespace {
 
+// The stack a command acts on, and its name for messages.
+struct Target {
+  AdminInterface& stack;
+  const std::string& name;
+};
+
 std::string blocks(BlockRange r) { return fmt::format("{} {}", r.count == 1 ? "block" : "blocks", to_text(r)); }
 
 std::string blocks_of(BlockRange r, const std::string& name) { return blocks(r) + " of " + name; }
 
 Status check_range(const Target& t, BlockRange r) {
-  const uint64_t n = t.device->block_count();
+  const uint64_t n = t.stack.block_count();
   if (r.count == 0 || r.first >= n || r.count > n - r.first) {
     return Status::out_of_range(fmt::format("{} {}: beyond the end of the device ({} blocks, 0-{})",
                                             r.count == 1 ? "block" : "blocks", to_text(r), n, n == 0 ? 0 : n - 1));
@@ -36,10 +42,10 @@ Outcome injected(std::string what, bool rules_changed, const Command& c, BlockRa
   return o;
 }
 
-// The BAD ranges of the store that overlap r, cut to r.
+// The BAD ranges of the stack that overlap r, cut to r.
 std::vector<BlockRange> bad_within(Target& t, BlockRange r) {
   std::vector<BlockRange> out;
-  for (auto [first, count] : t.store->bad_ranges()) {
+  for (auto [first, count] : t.stack.bad_ranges()) {
     const uint64_t lo = std::max(first, r.first);
     const uint64_t hi = std::min(first + (count - 1), r.last());
     if (lo <= hi) out.push_back({lo, hi - lo + 1});
@@ -47,10 +53,25 @@ std::vector<BlockRange> bad_within(Target& t, BlockRange r) {
   return out;
 }
 
+Result<Outcome> bad(Target& t, const Command& c) {
+  const BlockRange r = *c.range;
+  const bool remap = c.on_write == WritePolicy::kRemap;
+  // The policy first, so that no write slips in between under the old one.
+  if (remap) {
+    VBLK_RETURN_IF_ERROR(t.stack.add_fault_rule(remap_rule(r.first, r.count)));
+  } else {
+    t.stack.cut_fault_rules(r.first, r.count, FaultKind::kRemapBad);
+  }
+  VBLK_RETURN_IF_ERROR(t.stack.set_bad(r.first, r.count, true).with_prefix(blocks(r)));
+  return injected(fmt::format("injecting BAD into {} (reads fail; writes {})", blocks_of(r, t.name),
+                              remap ? "clear the mark and succeed (remap)" : "fail"),
+                  true, c, r);
+}
+
 Result<Outcome> corrupt(Target& t, const Command& c) {
   const uint64_t block = c.range->first;
   const std::string where = blocks({block, 1});
-  auto loc = t.store->locate(block);
+  auto loc = t.stack.locate(block);
   if (!loc) return loc.status().with_prefix(where);
   if (loc->state == BlockState::kBad) {
     return Status::invalid_argument(where + ": the block is BAD; there is nothing to corrupt");
@@ -60,44 +81,55 @@ Result<Outcome> corrupt(Target& t, const Command& c) {
         fmt::format("{}: nothing is stored for it ({}{}): write data to it first", where, to_string(loc->state),
                     loc->zero ? ", all zeros" : ""));
   }
-  uint64_t record_offset = 0;
-  Status st = t.below(block, 1, [&]() -> Status {
-    // A record may hold a run of blocks; damaging it would break them all.
-    // Rewrite the block alone first, so the damage is this block's only.
-    auto l = t.store->locate(block);
-    if (!l) return l.status();
-    if (l->record_blocks > 1) {
-      std::vector<uint8_t> data(t.store->block_size());
-      VBLK_RETURN_IF_ERROR(t.store->read_blocks(block, 1, data).with_prefix("reading it to store it alone"));
-      VBLK_RETURN_IF_ERROR(t.store->write_blocks(block, data).with_prefix("storing it alone"));
-      l = t.store->locate(block);
-      if (!l) return l.status();
-      if (l->record_offset == 0) return Status::invalid_argument("it holds only zeros, which are not stored");
-    }
-    record_offset = l->record_offset;
-    return t.store->corrupt_block(block);
-  });
-  if (!st) return st.with_prefix(where);
+  auto record_offset = t.stack.corrupt_block(block);
+  if (!record_offset) return record_offset.status().with_prefix(where);
   Outcome o = injected(fmt::format("injecting corruption into {} (record at offset {}; reads now fail the checksum)",
-                                   blocks_of({block, 1}, t.name), record_offset),
+                                   blocks_of({block, 1}, t.name), *record_offset),
                        false, c, {block, 1});
-  o.record_offset = record_offset;
+  o.record_offset = *record_offset;
   return o;
 }
 
-// Cuts the power of the whole device (and turns it back on with `continue`)
-// with every block guarded, so the driver above drops its whole cache: no
-// read may then return data the cut dropped.
+Result<Outcome> latency(Target& t, const Command& c) {
+  const BlockRange r = c.range.value_or(BlockRange{0, t.stack.block_count()});
+  VBLK_RETURN_IF_ERROR(t.stack.add_fault_rule(latency_rule(c.latency, r.first, r.count)));
+  return injected(fmt::format("injecting {} latency into {}", duration_text(c.latency),
+                              c.range ? blocks_of(r, t.name) : "every block of " + t.name),
+                  true, c, r);
+}
+
+Result<Outcome> clear(Target& t, const Command& c) {
+  std::vector<BlockRange> bad;
+  size_t rules = 0;
+  if (c.range) {
+    bad = bad_within(t, *c.range);
+    rules = t.stack.cut_fault_rules(c.range->first, c.range->count, std::nullopt);
+  } else {
+    for (auto [first, count] : t.stack.bad_ranges()) bad.push_back({first, count});
+    rules = t.stack.fault_rules().size();
+    t.stack.clear_fault_rules();
+  }
+  uint64_t bad_blocks = 0;
+  for (BlockRange b : bad) {
+    VBLK_RETURN_IF_ERROR(t.stack.set_bad(b.first, b.count, false).with_prefix(blocks(b)));
+    bad_blocks += b.count;
+  }
+  std::string msg = fmt::format("cleared {}: {} BAD block{}{}, {} rule{}",
+                                c.range ? blocks_of(*c.range, t.name) : "every fault of " + t.name, bad_blocks,
+                                bad_blocks == 1 ? "" : "s", bad_blocks ? " (now TRIMMED: they read zeros)" : "", rules,
+                                rules == 1 ? "" : "s");
+  Outcome o = injected(std::move(msg), rules > 0, c, c.range.value_or(BlockRange{0, t.stack.block_count()}));
+  o.bad_blocks_cleared = bad_blocks;
+  o.rules_removed = rules;
+  return o;
+}
+
+// Cuts the power of the whole device (and turns it back on with `continue`).
 Result<Outcome> powercut(Target& t, const Command& c) {
   const bool power_on = c.power_on;
-  PowerCutReport report;
-  Status st = t.below(0, t.device->block_count(), [&]() -> Status {
-    auto cut = t.store->power_cut();
-    if (!cut) return cut.status();
-    report = *cut;
-    return power_on ? t.store->power_on() : Status::ok();
-  });
-  if (!st) return st.with_prefix("powercut");
+  auto cut = t.stack.power_cut(power_on);
+  if (!cut) return cut.status().with_prefix("powercut");
+  const PowerCutReport& report = *cut;
   std::string what =
       report.already_off
           ? fmt::format("{} was powered off already", t.name)
@@ -107,7 +139,7 @@ Result<Outcome> powercut(Target& t, const Command& c) {
   what += power_on ? "; powered on again with the flushed state"
                    : "; every request now fails with EIO until the image is unmounted and mounted again "
                      "(or `powercut continue`)";
-  Outcome o = injected(std::move(what), false, c, {0, t.device->block_count()});
+  Outcome o = injected(std::move(what), false, c, {0, t.stack.block_count()});
   o.power_cut = report;
   o.powered_off = !power_on;
   return o;
@@ -115,77 +147,28 @@ Result<Outcome> powercut(Target& t, const Command& c) {
 
 }  // namespace
 
-std::string rule_command(const FaultRule& rule) {
-  const BlockRange r{rule.first, rule.count};
-  switch (rule.kind) {
-    case FaultKind::kFlakyWrite: return fmt::format("flaky {} {}", rule.first, rule.remaining);
-    case FaultKind::kLatency: return fmt::format("latency {} {}", duration_text(rule.latency), to_text(r));
-    case FaultKind::kRemapBad: return fmt::format("remap {}", to_text(r));
-  }
-  return "";
-}
-
-Result<Outcome> execute(Target& t, const Command& c) {
+Result<Outcome> execute(AdminInterface& stack, const std::string& name, const Command& c) {
+  Target t{stack, name};
   if (c.range) VBLK_RETURN_IF_ERROR(check_range(t, *c.range));
   switch (c.action) {
-    case Action::kBad: {
-      const BlockRange r = *c.range;
-      const bool remap = c.on_write == WritePolicy::kRemap;
-      // The policy first, so that no write slips in between under the old one.
-      if (remap) {
-        VBLK_RETURN_IF_ERROR(t.faults->add_remap(r.first, r.count));
-      } else {
-        t.faults->remove_remap(r.first, r.count);
-      }
-      VBLK_RETURN_IF_ERROR(t.device->set_bad(r.first, r.count, true).with_prefix(blocks(r)));
-      return injected(fmt::format("injecting BAD into {} (reads fail; writes {})", blocks_of(r, t.name),
-                                  remap ? "clear the mark and succeed (remap)" : "fail"),
-                      true, c, r);
-    }
+    case Action::kBad:
+      return bad(t, c);
     case Action::kRemap:
-      VBLK_RETURN_IF_ERROR(t.faults->add_remap(c.range->first, c.range->count));
+      VBLK_RETURN_IF_ERROR(stack.add_fault_rule(remap_rule(c.range->first, c.range->count)));
       return injected(fmt::format("injecting remap-on-write into {} (a write to a BAD block there clears the mark)",
-                                  blocks_of(*c.range, t.name)),
+                                  blocks_of(*c.range, name)),
                       true, c, *c.range);
     case Action::kFlaky:
-      VBLK_RETURN_IF_ERROR(t.faults->add_flaky(c.range->first, c.fail_writes));
+      VBLK_RETURN_IF_ERROR(stack.add_fault_rule(flaky_rule(c.range->first, c.fail_writes)));
       return injected(fmt::format("injecting {} write failure{} into {}", c.fail_writes, c.fail_writes == 1 ? "" : "s",
-                                  blocks_of(*c.range, t.name)),
+                                  blocks_of(*c.range, name)),
                       true, c, *c.range);
     case Action::kCorrupt:
       return corrupt(t, c);
-    case Action::kLatency: {
-      const BlockRange r = c.range.value_or(BlockRange{0, t.device->block_count()});
-      VBLK_RETURN_IF_ERROR(t.faults->add_latency(c.latency, r.first, r.count));
-      return injected(fmt::format("injecting {} latency into {}", duration_text(c.latency),
-                                  c.range ? blocks_of(r, t.name) : "every block of " + t.name),
-                      true, c, r);
-    }
-    case Action::kClear: {
-      std::vector<BlockRange> bad;
-      size_t rules = 0;
-      if (c.range) {
-        bad = bad_within(t, *c.range);
-        rules = t.faults->cut(c.range->first, c.range->count);
-      } else {
-        for (auto [first, count] : t.store->bad_ranges()) bad.push_back({first, count});
-        rules = t.faults->list().size();
-        t.faults->clear_all();
-      }
-      uint64_t bad_blocks = 0;
-      for (BlockRange b : bad) {
-        VBLK_RETURN_IF_ERROR(t.device->set_bad(b.first, b.count, false).with_prefix(blocks(b)));
-        bad_blocks += b.count;
-      }
-      std::string msg = fmt::format("cleared {}: {} BAD block{}{}, {} rule{}",
-                                    c.range ? blocks_of(*c.range, t.name) : "every fault of " + t.name, bad_blocks,
-                                    bad_blocks == 1 ? "" : "s", bad_blocks ? " (now TRIMMED: they read zeros)" : "",
-                                    rules, rules == 1 ? "" : "s");
-      Outcome o = injected(std::move(msg), rules > 0, c, c.range.value_or(BlockRange{0, t.device->block_count()}));
-      o.bad_blocks_cleared = bad_blocks;
-      o.rules_removed = rules;
-      return o;
-    }
+    case Action::kLatency:
+      return latency(t, c);
+    case Action::kClear:
+      return clear(t, c);
     case Action::kPowercut:
       return powercut(t, c);
     case Action::kList: break;

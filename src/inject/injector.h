@@ -11,35 +11,24 @@
 //                 its rules file (inject/rules_file.h), which the daemon
 //                 loads at mount and saves after every change and at unmount
 //
+// The stack is reached through its admin interface (vblk/admin_interface.h)
+// only: offline the FaultDevice's, live the daemon's GuardedAdmin, which
+// guards every change of stored state against the driver above.
 // Every command that injects something logs "injecting X into Y" at warn and
 // returns the same sentence.
 // Thread safety: execute() may run concurrently with I/O on the device
 // stack; callers serialize execute() calls among themselves.
 
-#include <cstdint>
 #include <cstddef>
-#include <functional>
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "inject/command.h"
 #include "util/json.h"
-#include "vblk/block_device.h"
-#include "vblk/fault_device.h"
-#include "vblk/image_store.h"
+#include "vblk/admin_interface.h"
 
 namespace vblk::inject {
-
-struct Target {
-  std::string name;                  // image path or mountpoint, for messages
-  ImageStore* store = nullptr;       // bad-block list, block locations, stored bytes
-  BlockDevice* device = nullptr;     // the top of the stack: set_bad goes here
-  FaultDevice* faults = nullptr;     // the runtime rules
-  // Runs fn, which changes the store directly, with [first, first+count)
-  // guarded against the requests of a driver above (live: the daemon's
-  // Driver::modify_below). Offline nothing is above: call fn.
-  std::function<Status(uint64_t first, uint64_t count, const std::function<Status()>& fn)> below;
-};
 
 struct Outcome {
   std::string message;         // "injecting ... into ..." or what clear removed
@@ -54,10 +43,11 @@ struct Outcome {
   bool powered_off = false;         // powercut: the device is off afterwards
 };
 
-// Carries out `cmd` (not kList: see faults_json). Errors name the
-// block(s) and the cause: OutOfRange beyond the device, InvalidArgument for
-// a block with nothing stored to corrupt, the store's error otherwise.
-Result<Outcome> execute(Target& target, const Command& cmd);
+// Carries out `cmd` (not kList: see faults_json) on `stack`, which messages
+// call `name` (the image path or mountpoint). Errors name the block(s) and
+// the cause: OutOfRange beyond the device, InvalidArgument for a block with
+// nothing stored to corrupt, the stack's error otherwise.
+Result<Outcome> execute(AdminInterface& stack, const std::string& name, const Command& cmd);
 
 // The facts of `o` as one object (vblk-inject(1), JSON OUTPUT): "action",
 // "command" (the canonical text), "blocks" ({"first", "count"}; not for
@@ -68,13 +58,9 @@ Json outcome_json(const Outcome& o);
 // [{"first", "count"}...] (the first max_ranges of them), "rules": [{"kind",
 // "first", "count", "command", "remaining" (flaky), "latency_us"
 // (latency)}...]}.
-Json faults_json(Target& target, size_t max_ranges = SIZE_MAX);
+Json faults_json(AdminInterface& stack, size_t max_ranges = SIZE_MAX);
 
 // The "rules" array of faults_json.
 Json rules_json(const std::vector<FaultRule>& rules);
-
-// The command that re-creates a rule ("flaky 5 2", "latency 20ms 0-1023",
-// "remap 10-20").
-std::string rule_command(const FaultRule& rule);
 
 }  // namespace vblk::inject

@@ -19,17 +19,6 @@ Result<OfflineImage> open_image(const std::string& image, bool read_only) {
   return o;
 }
 
-// Offline nothing sits above the device, so changes below it need no guard.
-Target offline_target(const std::string& image, OfflineImage& o) {
-  Target t;
-  t.name = image;
-  t.store = o.store;
-  t.device = o.faults.get();
-  t.faults = o.faults.get();
-  t.below = [](uint64_t, uint64_t, const std::function<Status()>& fn) { return fn(); };
-  return t;
-}
-
 }  // namespace
 
 Result<OfflineImage> open_with_rules(const std::string& image, bool read_only) {
@@ -58,8 +47,9 @@ Result<Outcome> inject_offline(const std::string& image, const Command& cmd) {
         "unflushed writes to lose)");
   auto o = open_image(image, false);
   if (!o) return o.status();
-  Target t = offline_target(image, *o);
-  auto outcome = execute(t, cmd);
+  // Offline nothing sits above the FaultDevice, so its own admin interface
+  // needs no guard.
+  auto outcome = execute(*o->faults, image, cmd);
   Status st = outcome.is_ok() ? Status::ok() : outcome.status();
   if (st.is_ok() && outcome->rules_changed) st = save_rules(o->rules.path, o->id, o->faults->list());
   if (st.is_ok()) st = o->faults->flush();
@@ -72,8 +62,7 @@ Result<Outcome> inject_offline(const std::string& image, const Command& cmd) {
 Result<std::string> faults_json_offline(const std::string& image) {
   auto o = open_image(image, true);
   if (!o) return o.status();
-  Target t = offline_target(image, *o);
-  const Json j = faults_json(t);
+  const Json j = faults_json(*o->faults);
   Status closed = o->store->close();
   if (!closed.is_ok()) return closed;
   return dump_json(j);

@@ -21,7 +21,7 @@ Result<uint64_t> blocks_for_size(uint64_t bytes, uint32_t block_size) {
   return bytes / block_size;
 }
 
-Result<Resized> resize_image(ImageStore& store, FaultDevice& faults, uint64_t new_blocks, bool discard,
+Result<Resized> resize_image(ImageStore& store, AdminInterface& stack, uint64_t new_blocks, bool discard,
                              const std::string& discard_hint) {
   Resized r;
   r.block_size = store.block_size();
@@ -37,7 +37,8 @@ Result<Resized> resize_image(ImageStore& store, FaultDevice& faults, uint64_t ne
   }
   r.store = *done;
   if (r.store.new_block_count < r.store.old_block_count)
-    r.rules_cut = faults.cut(r.store.new_block_count, r.store.old_block_count - r.store.new_block_count);
+    r.rules_cut =
+        stack.cut_fault_rules(r.store.new_block_count, r.store.old_block_count - r.store.new_block_count, std::nullopt);
   return r;
 }
 

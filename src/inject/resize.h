@@ -12,7 +12,7 @@
 #include <string>
 
 #include "util/json.h"
-#include "vblk/fault_device.h"
+#include "vblk/admin_interface.h"
 #include "vblk/image_store.h"
 #include "vblk/status.h"
 
@@ -28,11 +28,11 @@ struct Resized {
 // whole sizes) unless it is a whole number of blocks, more than 0.
 Result<uint64_t> blocks_for_size(uint64_t bytes, uint32_t block_size);
 
-// Resizes `store` to new_blocks and cuts the rules of `faults` (the device
-// above it) at a new, smaller end. A shrink refused because blocks past
+// Resizes `store` to new_blocks and cuts the fault rules of `stack` (the
+// admin interface of the stack over it) at a new, smaller end. A shrink refused because blocks past
 // the new end are USED says so, then `discard_hint` (how to discard them).
 // The caller saves the rules when rules_cut is not 0.
-Result<Resized> resize_image(ImageStore& store, FaultDevice& faults, uint64_t new_blocks, bool discard,
+Result<Resized> resize_image(ImageStore& store, AdminInterface& stack, uint64_t new_blocks, bool discard,
                              const std::string& discard_hint);
 
 // One line: "resized from 8.0 GiB (8589934592 bytes) to 12.0 GiB

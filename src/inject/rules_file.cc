@@ -15,7 +15,6 @@
 #include <string_view>
 
 #include "inject/command.h"
-#include "inject/injector.h"
 
 namespace vblk::inject {
 

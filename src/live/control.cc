@@ -12,11 +12,11 @@
 #include <charconv>
 #include <optional>
 
-#include "inject/block_map.h"
 #include "inject/command.h"
 #include "inject/resize.h"
 #include "inject/rules_file.h"
 #include "live/live_stats.h"
+#include "report/block_map.h"
 #include "vblk/size_parse.h"
 
 namespace vblk::live {
@@ -41,17 +41,14 @@ int command_errno(const Status& st) {
 
 }  // namespace
 
-Control::Control(Driver& driver, FaultDevice& faults, ImageStore& store, ControlOptions opts)
-    : driver_(driver), faults_(faults), store_(store), opts_(std::move(opts)),
-      started_(std::chrono::steady_clock::now()), scrub_(store, [&driver] { return driver.requests(); }) {
-  target_.name = opts_.mountpoint.empty() ? opts_.image : opts_.mountpoint;
-  target_.store = &store_;
-  target_.device = &driver_.device();
-  target_.faults = &faults_;
-  target_.below = [this](uint64_t first, uint64_t count, const std::function<Status()>& fn) {
-    return driver_.modify_below(first, count, [&](BlockDevice&) { return fn(); });
-  };
-}
+Control::Control(Driver& driver, AdminInterface& admin, ImageStore& store, ControlOptions opts)
+    : driver_(driver),
+      admin_(admin),
+      store_(store),
+      opts_(std::move(opts)),
+      name_(opts_.mountpoint.empty() ? opts_.image : opts_.mountpoint),
+      started_(std::chrono::steady_clock::now()),
+      scrub_(store, [&driver] { return driver.requests(); }) {}
 
 std::string Control::names() const {
   std::string out;
@@ -64,17 +61,17 @@ std::string Control::names() const {
 }
 
 std::string Control::faults_json(size_t max_ranges) {
-  return dump_json(inject::faults_json(target_, max_ranges)) + "\n";
+  return dump_json(inject::faults_json(admin_, max_ranges)) + "\n";
 }
 
 std::string Control::map_json(size_t max_cells) {
   // Halve the resolution until the map fits one attribute (a very
   // fragmented device has many mixed cells).
-  for (size_t cells = std::clamp<size_t>(max_cells, 1, inject::kMaxMapCells);; cells = (cells + 1) / 2) {
-    auto map = inject::build_block_map(store_, cells);
+  for (size_t cells = std::clamp<size_t>(max_cells, 1, report::kMaxMapCells);; cells = (cells + 1) / 2) {
+    auto map = report::build_block_map(store_, cells);
     if (!map) return dump_json({{"error", map.status().to_string()}}) + "\n";
     // On one line: the cells' arrays would take a line per number.
-    const std::string text = dump_json_compact(inject::block_map_json(*map));
+    const std::string text = dump_json_compact(report::block_map_json(*map));
     if (text.size() < kMaxValue - 1 || cells == 1) return text + "\n";
   }
 }
@@ -107,7 +104,7 @@ std::string Control::stats_json() {
   s.device = d.device;
   // Deferred compression: what still waits for the idle pass.
   s.recompression = LiveRecompression{info.provisional_bytes, info.provisional_scanned};
-  s.faults = inject::faults_report(target_, 64);
+  s.faults = inject::faults_report(admin_, 64);
   s.scrub = scrub_.status();
   return dump_json(to_json(s)) + "\n";
 }
@@ -169,7 +166,7 @@ int Control::resize_command(std::string_view args, Reply* reply) {
   const uint64_t old_bytes = driver_.size_bytes();
   std::optional<inject::Resized> done;
   Status st = driver_.resize(*blocks, [&] {
-    auto r = inject::resize_image(store_, faults_, *blocks, discard,
+    auto r = inject::resize_image(store_, admin_, *blocks, discard,
                                   "'resize SIZE discard' (vblk-format --resize --force) drops them");
     if (!r) return r.status();
     done = *r;
@@ -242,12 +239,12 @@ int Control::get(const Caller& caller, const std::string& name, bool probe, std:
   } else if (what == "faults") {
     *value = faults_json(512);
   } else if (what == "map") {
-    *value = map_json(inject::kMaxMapCells);
+    *value = map_json(report::kMaxMapCells);
   } else if (what.rfind("map.", 0) == 0) {
     size_t cells = 0;
     const std::string_view n = std::string_view(what).substr(4);
     auto [end, ec] = std::from_chars(n.data(), n.data() + n.size(), cells);
-    if (ec != std::errc() || end != n.data() + n.size() || cells == 0 || cells > inject::kMaxMapCells) return ENODATA;
+    if (ec != std::errc() || end != n.data() + n.size() || cells == 0 || cells > report::kMaxMapCells) return ENODATA;
     *value = map_json(cells);
   } else if (what == "control" || what == "control.json") {
     const bool json = what == "control.json";
@@ -319,7 +316,7 @@ int Control::set(const Caller& caller, const std::string& name, std::string_view
     return EROFS;
   }
   std::lock_guard lock(command_mu_);
-  auto outcome = inject::execute(target_, *cmd);
+  auto outcome = inject::execute(admin_, name_, *cmd);
   if (!outcome) {
     spdlog::warn("control: '{}' failed: {}", value, outcome.status().to_string());
     remember_reply(caller, error_reply(outcome.status().message()));
@@ -334,7 +331,7 @@ int Control::set(const Caller& caller, const std::string& name, std::string_view
 
 Status Control::save_rules() {
   if (opts_.read_only) return Status::ok();
-  return inject::save_rules(opts_.rules_file, {opts_.image, store_.info().uuid}, faults_.list());
+  return inject::save_rules(opts_.rules_file, {opts_.image, store_.info().uuid}, admin_.fault_rules());
 }
 
 }  // namespace vblk::live

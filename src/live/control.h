@@ -40,11 +40,11 @@
 #include <string>
 #include <string_view>
 
-#include "live/scrub.h"
 #include "inject/injector.h"
+#include "live/scrub.h"
 #include "util/json.h"
+#include "vblk/admin_interface.h"
 #include "vblk/driver.h"
-#include "vblk/fault_device.h"
 #include "vblk/image_store.h"
 
 namespace vblk::live {
@@ -78,7 +78,10 @@ class Control {
   // so reads answer the same and a caller sees one errno both ways.
   static constexpr int kNotAllowed = EACCES;
 
-  Control(Driver& driver, FaultDevice& faults, ImageStore& store, ControlOptions opts);
+  // `admin`: the stack's admin interface, guarded against `driver` (an
+  // ImageStack's admin()); fault commands reach the stack through it only.
+  // `store`: the image below, for statistics, maps, scrub and resize.
+  Control(Driver& driver, AdminInterface& admin, ImageStore& store, ControlOptions opts);
   Control(const Control&) = delete;
   Control& operator=(const Control&) = delete;
 
@@ -126,11 +129,11 @@ class Control {
   int resize_command(std::string_view args, Reply* reply);
 
   Driver& driver_;
-  FaultDevice& faults_;
+  AdminInterface& admin_;
   ImageStore& store_;
   const ControlOptions opts_;
+  const std::string name_;  // the image or mountpoint, for messages
   const std::chrono::steady_clock::time_point started_;
-  inject::Target target_;
   Scrub scrub_;
 
   // Lock order: command_mu_, then the driver's and device's locks; state_mu_

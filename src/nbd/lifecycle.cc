@@ -125,7 +125,7 @@ void start_control(Export& e) {
   opts.read_only = config.read_only;
   opts.owner = ::geteuid();
   opts.server = "nbdkit";
-  e.control = std::make_unique<live::Control>(e.stack->driver(), e.stack->faults(), e.stack->store(), opts);
+  e.control = std::make_unique<live::Control>(e.stack->driver(), e.stack->admin(), e.stack->store(), opts);
   auto server = live::ControlServer::start(e.path, *e.control);
   if (!server) {
     spdlog::error("{}: no live control (vblk-inspect and vblk-inject cannot reach this image while served): {}", e.path,

@@ -118,7 +118,7 @@ int vblk_extents(void* h, uint32_t count, uint64_t offset, uint32_t flags, nbdki
       } else {
         // USED: split into stored-zero and data blocks.
         for (uint64_t b = r.first; b < r.first + r.count; ++b) {
-          auto zero = stack.store().stored_zero(b);
+          auto zero = stack.admin().stored_zero(b);
           if (!zero) return report(zero.status());
           if (add(b, 1, *zero ? NBDKIT_EXTENT_ZERO : 0) != 0) return -1;
         }

@@ -11,9 +11,11 @@
 #include <chrono>
 #include <memory>
 #include <sstream>
+#include <string>
 #include <thread>
 #include <vector>
 
+#include "inject/command.h"
 #include "log_capture.h"
 #include "vblk/mem_device.h"
 
@@ -243,6 +245,74 @@ TEST_F(FaultDeviceTest, MalformedRequestsReachTarget) {
   std::vector<uint8_t> odd(kBs + 1);
   EXPECT_EQ(dev_.write_blocks(0, odd).code(), Status::Code::kInvalidArgument);
   EXPECT_TRUE(dev_.write_blocks(kBlocks, block(1)).is_out_of_range());
+}
+
+// ---- remap and cutting rules ----------------------------------------------
+
+class RemapTest : public ::testing::Test {
+ protected:
+  RemapTest() : dev_(std::make_unique<MemDevice>(512, 64)) {}
+  std::vector<uint8_t> block(uint8_t fill, uint64_t n = 1) { return std::vector<uint8_t>(n * 512, fill); }
+  FaultDevice dev_;
+};
+
+TEST_F(RemapTest, WriteToRemapBadBlockClearsTheMark) {
+  ASSERT_TRUE(dev_.set_bad(10, 2, true).is_ok());
+  ASSERT_TRUE(dev_.add_remap(10, 1).is_ok());
+  std::vector<uint8_t> out(512);
+  EXPECT_TRUE(dev_.read_block(10, out).is_bad_block());
+  ASSERT_TRUE(dev_.write_block(10, block(7)).is_ok());
+  EXPECT_EQ(*dev_.state(10), BlockState::kUsed);
+  ASSERT_TRUE(dev_.read_block(10, out).is_ok());
+  EXPECT_EQ(out, block(7));
+  EXPECT_TRUE(dev_.write_block(11, block(8)).is_bad_block()) << "block 11 has no remap rule";
+  EXPECT_EQ(*dev_.state(11), BlockState::kBad);
+}
+
+TEST_F(RemapTest, WriteSpanningAnUnremappedBadBlockChangesNothing) {
+  ASSERT_TRUE(dev_.set_bad(10, 2, true).is_ok());
+  ASSERT_TRUE(dev_.add_remap(10, 1).is_ok());
+  EXPECT_TRUE(dev_.write_blocks(9, block(1, 3)).is_bad_block());
+  EXPECT_EQ(*dev_.state(10), BlockState::kBad) << "the remappable block was cleared by a failed write";
+  EXPECT_EQ(*dev_.state(9), BlockState::kFree);
+}
+
+TEST_F(RemapTest, RemapRuleStaysAfterFiringAndCoveredRangesAddNothing) {
+  ASSERT_TRUE(dev_.add_remap(0, 16).is_ok());
+  ASSERT_TRUE(dev_.add_remap(4, 4).is_ok());
+  EXPECT_EQ(dev_.list().size(), 1u);
+  ASSERT_TRUE(dev_.set_bad(3, 1, true).is_ok());
+  ASSERT_TRUE(dev_.write_block(3, block(1)).is_ok());
+  ASSERT_TRUE(dev_.set_bad(3, 1, true).is_ok());
+  ASSERT_TRUE(dev_.write_block(3, block(2)).is_ok());
+  EXPECT_EQ(dev_.list().size(), 1u);
+  EXPECT_TRUE(dev_.add_remap(60, 5).is_out_of_range());
+  EXPECT_TRUE(dev_.add_remap(0, 0).is_out_of_range());
+}
+
+TEST_F(RemapTest, FlakyFiresBeforeRemap) {
+  ASSERT_TRUE(dev_.set_bad(5, 1, true).is_ok());
+  ASSERT_TRUE(dev_.add_remap(5, 1).is_ok());
+  ASSERT_TRUE(dev_.add_flaky(5, 1).is_ok());
+  EXPECT_TRUE(dev_.write_block(5, block(3)).is_io_error());
+  EXPECT_EQ(*dev_.state(5), BlockState::kBad);
+  EXPECT_TRUE(dev_.write_block(5, block(3)).is_ok());
+}
+
+TEST_F(RemapTest, CutKeepsThePartsOutsideTheRange) {
+  ASSERT_TRUE(dev_.add_latency(microseconds(10), 0, 64).is_ok());
+  ASSERT_TRUE(dev_.add_remap(8, 8).is_ok());
+  ASSERT_TRUE(dev_.add_flaky(9, 2).is_ok());
+  ASSERT_TRUE(dev_.add_flaky(30, 2).is_ok());
+  EXPECT_EQ(dev_.cut(9, 3), 3u);
+  std::vector<std::string> rules;
+  for (const FaultRule& r : dev_.list()) rules.push_back(inject::rule_command(r));
+  EXPECT_EQ(rules, (std::vector<std::string>{"latency 10us 0-8", "latency 10us 12-63", "remap 8", "remap 12-15",
+                                             "flaky 30 2"}));
+  dev_.remove_remap(0, 64);
+  EXPECT_EQ(dev_.list().size(), 3u);
+  EXPECT_EQ(dev_.cut(63, 1), 1u);
+  EXPECT_EQ(inject::rule_command(dev_.list()[1]), "latency 10us 12-62");
 }
 
 }  // namespace

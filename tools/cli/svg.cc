@@ -67,7 +67,7 @@ std::string fill_of(BlockState s, double ratio) {
 
 }  // namespace
 
-std::string render_svg(const inject::BlockMap& map, const SvgOptions& opt) {
+std::string render_svg(const report::BlockMap& map, const SvgOptions& opt) {
   const int cols = std::max(1, opt.columns);
   const size_t n = map.cells.size();
   const int rows = static_cast<int>((n + static_cast<size_t>(cols) - 1) / static_cast<size_t>(cols));

@@ -1,5 +1,5 @@
 #pragma once
-// render_svg: a picture of a device's block map (inject/block_map.h) as a
+// render_svg: a picture of a device's block map (report/block_map.h) as a
 // standalone SVG document, good enough to attach to a bug report.
 //
 // One square cell per map cell, 64 to a row, left to right and top to bottom
@@ -14,7 +14,7 @@
 
 #include <string>
 
-#include "inject/block_map.h"
+#include "report/block_map.h"
 
 namespace vblk::cli {
 
@@ -24,6 +24,6 @@ struct SvgOptions {
   int columns = 64;
 };
 
-std::string render_svg(const inject::BlockMap& map, const SvgOptions& options);
+std::string render_svg(const report::BlockMap& map, const SvgOptions& options);
 
 }  // namespace vblk::cli

@@ -13,8 +13,8 @@
 #include "cli/progress.h"
 #include "cli/state_map.h"
 #include "cli/svg.h"
-#include "inject/block_map.h"
 #include "inject/offline.h"
+#include "report/block_map.h"
 #include "util/json.h"
 #include "vblk/image_store.h"
 
@@ -60,7 +60,7 @@ int run_live_check(const Args& a);
 // --svg on an image.
 int write_image_svg(ImageStore& store, const Args& a);
 // Writes `map` as SVG to a.svg and says so.
-int write_svg(const inject::BlockMap& map, const SvgOptions& so, const Args& a);
+int write_svg(const report::BlockMap& map, const SvgOptions& so, const Args& a);
 // A live target: the server's statistics, faults and map (and --svg).
 int run_live(const Args& a);
 

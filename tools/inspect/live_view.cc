@@ -131,7 +131,7 @@ Status load_map(const std::string& target, StateMap& text_map, const StateMapOpt
   if (!map_text) return Status::io_error(error_cause(map_text.status(), target));
   auto mj = parse_json(*map_text);
   if (!mj) return Status::corruption("unreadable user.vblk.map: " + mj.status().message());
-  auto map = inject::block_map_from_json(*mj);
+  auto map = report::block_map_from_json(*mj);
   if (!map) return map.status();
   for (size_t i = 0; i < map->cells.size(); ++i)
     text_map.add(map->cell_first(i), map->cell_blocks(i), map->cells[i].worst);
@@ -143,7 +143,7 @@ int live_svg(const Args& a, const LiveStats& s) {
   if (!map_text) return fail(a.image, error_cause(map_text.status(), a.image));
   auto mj = parse_json(*map_text);
   if (!mj) return fail(a.image, "unreadable user.vblk.map: " + mj.status().message());
-  auto map = inject::block_map_from_json(*mj);
+  auto map = report::block_map_from_json(*mj);
   if (!map) return fail(a.image, map.status().message());
   SvgOptions so;
   // An image served by nbdkit has no mountpoint.

@@ -14,7 +14,7 @@
 
 namespace vblk::cli::inspect {
 
-int write_svg(const inject::BlockMap& map, const SvgOptions& so, const Args& a) {
+int write_svg(const report::BlockMap& map, const SvgOptions& so, const Args& a) {
   // FILE is rewritten in place: an image in use is never overwritten, and
   // FILE stays locked while it is written.
   auto held = io::lock_for_replace(a.svg);
@@ -38,7 +38,7 @@ int write_svg(const inject::BlockMap& map, const SvgOptions& so, const Args& a) 
 }
 
 int write_image_svg(ImageStore& store, const Args& a) {
-  auto map = inject::build_block_map(store, inject::kMaxMapCells);
+  auto map = report::build_block_map(store, report::kMaxMapCells);
   if (!map) return fail(a.image, "reading block states: " + error_cause(map.status(), a.image));
   SvgOptions so;
   so.title = store.info().path.empty() ? a.image : store.info().path;

@@ -21,7 +21,7 @@
 #include "vblk/image_store.h"
 #include "vblk/status.h"
 
-namespace vblk::inject {
+namespace vblk::report {
 
 inline constexpr size_t kMaxMapCells = 4096;
 inline constexpr size_t kRatioSamples = 8;
@@ -56,5 +56,4 @@ Json block_map_json(const BlockMap& map);
 // Reads what block_map_json wrote. InvalidArgument if it does not fit.
 Result<BlockMap> block_map_from_json(const Json& v);
 
-
-}  // namespace vblk::inject
+}  // namespace vblk::report

@@ -1,4 +1,4 @@
-#include "inject/block_map.h"
+#include "report/block_map.h"
 
 #include <nlohmann/json.hpp>
 
@@ -7,26 +7,34 @@
 #include <cstdio>
 #include <cstdlib>
 
-namespace vblk::inject {
+namespace vblk::report {
 namespace {
 
 // Severity, so that "worst wins" is a max().
 int rank(BlockState s) {
   switch (s) {
-    case BlockState::kFree: return 0;
-    case BlockState::kTrimmed: return 1;
-    case BlockState::kUsed: return 2;
-    case BlockState::kBad: return 3;
+    case BlockState::kFree:
+      return 0;
+    case BlockState::kTrimmed:
+      return 1;
+    case BlockState::kUsed:
+      return 2;
+    case BlockState::kBad:
+      return 3;
   }
   return 3;
 }
 
 std::optional<BlockState> state_of_char(char c) {
   switch (c) {
-    case '.': return BlockState::kFree;
-    case '#': return BlockState::kUsed;
-    case '-': return BlockState::kTrimmed;
-    case 'X': return BlockState::kBad;
+    case '.':
+      return BlockState::kFree;
+    case '#':
+      return BlockState::kUsed;
+    case '-':
+      return BlockState::kTrimmed;
+    case 'X':
+      return BlockState::kBad;
   }
   return std::nullopt;
 }
@@ -46,9 +54,7 @@ uint64_t BlockMap::cell_blocks(size_t i) const {
   return first >= block_count ? 0 : std::min(blocks_per_cell, block_count - first);
 }
 
-uint64_t blocks_per_cell(uint64_t blocks, size_t max_cells) {
-  return blocks == 0 ? 1 : (blocks - 1) / max_cells + 1;
-}
+uint64_t blocks_per_cell(uint64_t blocks, size_t max_cells) { return blocks == 0 ? 1 : (blocks - 1) / max_cells + 1; }
 
 Result<BlockMap> build_block_map(ImageStore& store, size_t max_cells) {
   max_cells = std::clamp<size_t>(max_cells, 1, kMaxMapCells);
@@ -133,9 +139,7 @@ Result<BlockMap> block_map_from_json(const Json& v) {
   m.blocks_per_cell = json_u64(json_at(v, "blocks_per_cell"));
   const std::string& states = json_string(json_at(v, "states"));
   const Json& ratios = json_items(json_at(v, "ratios"));
-  const uint64_t want = m.blocks_per_cell == 0 || m.block_count == 0
-                            ? 0
-                            : (m.block_count - 1) / m.blocks_per_cell + 1;
+  const uint64_t want = m.blocks_per_cell == 0 || m.block_count == 0 ? 0 : (m.block_count - 1) / m.blocks_per_cell + 1;
   if (m.blocks_per_cell == 0 || states.size() != want || ratios.size() != want || want > kMaxMapCells) {
     return Status::invalid_argument("block map: cells do not match the block count");
   }
@@ -156,4 +160,4 @@ Result<BlockMap> block_map_from_json(const Json& v) {
   return m;
 }
 
-}  // namespace vblk::inject
+}  // namespace vblk::report
