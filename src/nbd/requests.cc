@@ -3,18 +3,12 @@
 // requests outside the export (EINVAL, or ENOSPC for writes) before they
 // reach the plugin.
 //
-// Block states as NBD block status (extents):
-//
-//   | state            | reads  | extent flags |
-//   |------------------|--------|--------------|
-//   | FREE, TRIMMED    | zeros  | HOLE | ZERO  |
-//   | USED, stored zero| zeros  | ZERO         |
-//   | USED, data       | data   | 0            |
-//   | BAD              | EIO    | 0            |
+// Block status (extents) comes from block states: nbd/block_status.h.
 #include <algorithm>
 #include <cstdint>
 #include <vector>
 
+#include "nbd/block_status.h"
 #include "nbd/plugin.h"
 
 namespace vblk::nbd {
@@ -89,41 +83,20 @@ int vblk_zero(void* h, uint32_t count, uint64_t offset, uint32_t flags) {
   });
 }
 
-// Block status from block states (see the table at the top). Answers for
-// at least the first block; nbdkit merges and trims the runs.
+// Block status from block states (nbd/block_status.h). Answers for at
+// least the first block; nbdkit merges and trims the runs.
 int vblk_extents(void* h, uint32_t count, uint64_t offset, uint32_t flags, nbdkit_extents* extents) {
   return guarded("extents", [&] {
     inject::ImageStack& stack = *static_cast<Handle*>(h)->exp->stack;
-    Driver& drv = stack.driver();
-    const uint64_t bs = drv.block_size();
+    const uint64_t bs = stack.driver().block_size();
     const uint64_t first = offset / bs;
     const uint64_t last = (offset + count - 1) / bs;
-    struct Run {
-      uint64_t first, count;
-      BlockState state;
-    };
-    std::vector<Run> runs;
-    Status s = drv.state_runs(first, last - first + 1, [&](uint64_t f, uint64_t n, BlockState st) {
-      runs.push_back(Run{f, n, st});
-    });
-    if (!s) return report(s);
-    auto add = [&](uint64_t b, uint64_t n, uint32_t type) {
-      return nbdkit_add_extent(extents, b * bs, n * bs, type) == -1 ? -1 : 0;
-    };
-    for (const Run& r : runs) {
-      if (r.state == BlockState::kFree || r.state == BlockState::kTrimmed) {
-        if (add(r.first, r.count, NBDKIT_EXTENT_HOLE | NBDKIT_EXTENT_ZERO) != 0) return -1;
-      } else if (r.state == BlockState::kBad) {
-        if (add(r.first, r.count, 0) != 0) return -1;
-      } else {
-        // USED: split into stored-zero and data blocks.
-        for (uint64_t b = r.first; b < r.first + r.count; ++b) {
-          auto zero = stack.admin().stored_zero(b);
-          if (!zero) return report(zero.status());
-          if (add(b, 1, *zero ? NBDKIT_EXTENT_ZERO : 0) != 0) return -1;
-        }
-      }
-      if (flags & NBDKIT_FLAG_REQ_ONE) break;
+    auto status =
+        block_status(stack.driver(), stack.admin(), first, last - first + 1, (flags & NBDKIT_FLAG_REQ_ONE) != 0);
+    if (!status) return report(status.status());
+    for (const Extent& e : *status) {
+      const uint32_t type = (e.hole ? NBDKIT_EXTENT_HOLE : 0) | (e.zero ? NBDKIT_EXTENT_ZERO : 0);
+      if (nbdkit_add_extent(extents, e.first * bs, e.count * bs, type) == -1) return -1;
     }
     return 0;
   });
