@@ -6,8 +6,6 @@
 
 namespace vblk {
 
-Json empty_json_object() { return Json::object(); }
-
 Status expect_json_object(const Json& j) {
   if (j.is_object()) return Status::ok();
   return Status::invalid_argument(std::string("a JSON ") + j.type_name() + ", not an object");

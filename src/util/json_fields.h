@@ -38,9 +38,8 @@ namespace vblk {
 // reader then keeps the member's default.
 enum class Presence { kRequired, kAddedLater };
 
-// For the templates below, which see Json only declared: an empty object;
-// OK when j is an object, else InvalidArgument saying what it is.
-Json empty_json_object();
+// OK when j is an object, else InvalidArgument saying what it is (for the
+// templates below, which see Json only declared).
 Status expect_json_object(const Json& j);
 
 class JsonWriter {
@@ -189,10 +188,12 @@ class JsonReader {
 };
 
 // The document `fields` writes for `v`: fields(JsonWriter&, const T&).
-// (J is Json: a dependent type, complete where the template is used.)
+// (J is Json: a dependent type, so that it need only be complete where the
+// template is used; every expression naming it must depend on J, or clang
+// instantiates it here.)
 template <class T, class Fn, class J = Json>
 J write_json(const T& v, Fn fields) {
-  J j = empty_json_object();
+  J j = J::object();
   JsonWriter w(j);
   fields(w, v);
   return j;
