@@ -17,19 +17,23 @@ void FileBackend::set_geometry(const format::Superblock& sb) {
 }
 
 Result<size_t> FileBackend::read(uint64_t seg, uint32_t pos, std::span<const std::span<uint8_t>> parts) {
+  const uint64_t at = start_of(seg) + pos;
+  size_t room = pos < segment_size_ ? segment_size_ - pos : 0;
+  size_t wanted = 0;
+  for (std::span<uint8_t> p : parts) wanted += p.size();
+  // Every read of a block comes here: the common case passes the parts on
+  // as they are, without copying the list.
+  if (wanted <= room) return parts.size() == 1 ? file_->read_at(at, parts[0]) : file_->read_parts(at, parts);
   // Never past the segment's end: a damaged length must not read the next
   // segment's bytes as this one's.
-  size_t room = pos < segment_size_ ? segment_size_ - pos : 0;
   std::vector<std::span<uint8_t>> clamped;
-  clamped.reserve(parts.size());
   for (std::span<uint8_t> p : parts) {
     const size_t n = std::min(p.size(), room);
     if (n) clamped.push_back(p.first(n));
     room -= n;
   }
   if (clamped.empty()) return size_t{0};
-  if (clamped.size() == 1) return file_->read_at(start_of(seg) + pos, clamped[0]);
-  return file_->read_parts(start_of(seg) + pos, clamped);
+  return file_->read_parts(at, clamped);
 }
 
 Status FileBackend::append(uint64_t seg, uint32_t pos, std::span<const std::span<const uint8_t>> parts) {
