@@ -6,7 +6,10 @@
 // holds the lock again before it returns. Wait on a Mutex with
 // std::condition_variable_any (it takes any lockable).
 
+#include <atomic>
+#include <cassert>
 #include <mutex>
+#include <thread>
 
 #include "util/thread_annotations.h"
 
@@ -14,15 +17,31 @@ namespace vblk {
 
 class CAPABILITY("mutex") Mutex {
  public:
-  void lock() ACQUIRE() { mu_.lock(); }
-  void unlock() RELEASE() { mu_.unlock(); }
-  bool try_lock() TRY_ACQUIRE(true) { return mu_.try_lock(); }
+  void lock() ACQUIRE() {
+    mu_.lock();
+    owner_.store(std::this_thread::get_id(), std::memory_order_relaxed);
+  }
+  // Unlocking a mutex this thread does not hold is caught here (assert),
+  // not left to std::mutex, which does not check.
+  void unlock() RELEASE() {
+    assert(held_by_me());
+    owner_.store(std::thread::id(), std::memory_order_relaxed);
+    mu_.unlock();
+  }
+  bool try_lock() TRY_ACQUIRE(true) {
+    if (!mu_.try_lock()) return false;
+    owner_.store(std::this_thread::get_id(), std::memory_order_relaxed);
+    return true;
+  }
   // Tells the analysis the caller holds it (where it cannot see that, e.g.
-  // in a callback run under the lock).
-  void assert_held() const ASSERT_CAPABILITY(this) {}
+  // in a callback run under the lock), and checks it (assert).
+  void assert_held() const ASSERT_CAPABILITY(this) { assert(held_by_me()); }
 
  private:
+  bool held_by_me() const { return owner_.load(std::memory_order_relaxed) == std::this_thread::get_id(); }
+
   std::mutex mu_;
+  std::atomic<std::thread::id> owner_{};
 };
 
 // Holds a Mutex for its scope.

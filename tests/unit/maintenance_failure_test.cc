@@ -9,7 +9,9 @@
 #include <chrono>
 #include <memory>
 #include <new>
+#include <string>
 #include <thread>
+#include <tuple>
 
 #include "format/format.h"
 #include "io/mem_file.h"
@@ -22,24 +24,42 @@ namespace {
 constexpr uint32_t kBs = 4096;
 constexpr uint64_t kBlocks = 2048;
 
-// A MemFile that throws std::bad_alloc at the next write to a checkpoint
-// slot once armed: the checkpoint has then appended its metadata and is
-// about to make it the one in force.
-class SlotWriteThrows final : public io::File {
+// Where the allocation failure comes.
+enum class Where {
+  // At the next write to a checkpoint slot: the checkpoint has appended its
+  // metadata and is about to make it the one in force (under the lock).
+  kSlotWrite,
+  // At the next sync on a thread other than `exempt`: the checkpoint's
+  // first sync, which runs with the store's lock dropped.
+  kSync,
+};
+
+// A MemFile that throws std::bad_alloc where told, once armed.
+class ThrowingFile final : public io::File {
  public:
-  explicit SlotWriteThrows(io::MemFile& base) : base_(base) {}
-  void arm() { armed_ = true; }
+  ThrowingFile(io::MemFile& base, Where where) : base_(base), where_(where) {}
+  void arm(std::thread::id exempt = {}) {
+    exempt_ = exempt;
+    armed_ = true;
+  }
   int thrown() const { return thrown_; }
 
   Result<size_t> read_at(uint64_t offset, std::span<uint8_t> out) override { return base_.read_at(offset, out); }
   Status write_at(uint64_t offset, std::span<const uint8_t> data) override {
-    if (armed_ && (offset == format::kCheckpointOffset[0] || offset == format::kCheckpointOffset[1])) {
+    if (armed_ && where_ == Where::kSlotWrite &&
+        (offset == format::kCheckpointOffset[0] || offset == format::kCheckpointOffset[1])) {
       ++thrown_;
       throw std::bad_alloc();
     }
     return base_.write_at(offset, data);
   }
-  Status sync() override { return base_.sync(); }
+  Status sync() override {
+    if (armed_ && where_ == Where::kSync && std::this_thread::get_id() != exempt_) {
+      ++thrown_;
+      throw std::bad_alloc();
+    }
+    return base_.sync();
+  }
   Status punch_hole(uint64_t offset, uint64_t length) override { return base_.punch_hole(offset, length); }
   Result<uint64_t> size() override { return base_.size(); }
   Result<uint64_t> allocated_bytes() override { return base_.allocated_bytes(); }
@@ -47,14 +67,17 @@ class SlotWriteThrows final : public io::File {
 
  private:
   io::MemFile& base_;
+  const Where where_;
+  std::thread::id exempt_;
   std::atomic<bool> armed_{false};
   std::atomic<int> thrown_{0};
 };
 
-class MaintenanceFailureTest : public ::testing::TestWithParam<bool> {};
+// (background maintenance thread, where the failure comes)
+class MaintenanceFailureTest : public ::testing::TestWithParam<std::tuple<bool, Where>> {};
 
 TEST_P(MaintenanceFailureTest, BadAllocMidCheckpointRefusesWritesAndLosesNothing) {
-  const bool background = GetParam();
+  const auto [background, where] = GetParam();
   FormatOptions f;
   f.capacity_bytes = kBlocks * kBs;
   f.block_size = kBs;
@@ -69,8 +92,8 @@ TEST_P(MaintenanceFailureTest, BadAllocMidCheckpointRefusesWritesAndLosesNothing
   OpenOptions o;
   o.checkpoint_log_bytes = 256 << 10;  // a checkpoint every 256 KiB of log
   o.background_maintenance = background;
-  auto file = std::make_unique<SlotWriteThrows>(base);
-  SlotWriteThrows* throwing = file.get();
+  auto file = std::make_unique<ThrowingFile>(base, where);
+  ThrowingFile* throwing = file.get();
   auto st = store::open_image_file(std::move(file), o);
   ASSERT_TRUE(st) << st.status().to_string();
   ImageStore& store = **st;
@@ -81,13 +104,17 @@ TEST_P(MaintenanceFailureTest, BadAllocMidCheckpointRefusesWritesAndLosesNothing
   for (uint64_t b = 0; b < 512; b += 16) ASSERT_TRUE(store.write_blocks(b, std::span(data).subspan(b * kBs, 16 * kBs)));
   ASSERT_TRUE(store.flush());
 
-  throwing->arm();
+  // A failing sync in the test's own flush would throw out of flush():
+  // only the checkpoints' syncs fail (the maintenance thread's, or, on the
+  // writer's thread, a write's that checkpoints with no flush after it).
+  throwing->arm(background ? std::this_thread::get_id() : std::thread::id{});
+  const bool flush_after_writes = where == Where::kSlotWrite || background;
   Status refused;
   const auto more = test::random_bytes(16 * kBs, 8);
   uint64_t next = 512;
   auto write_more = [&] {
     Status s = store.write_blocks(next, more);
-    if (s) s = store.flush();
+    if (s && flush_after_writes) s = store.flush();
     next = next + 16 < kBlocks ? next + 16 : 512;
     return s;
   };
@@ -125,8 +152,13 @@ TEST_P(MaintenanceFailureTest, BadAllocMidCheckpointRefusesWritesAndLosesNothing
   EXPECT_TRUE((*reopened)->check()->clean());
 }
 
-INSTANTIATE_TEST_SUITE_P(Both, MaintenanceFailureTest, ::testing::Values(false, true),
-                         [](const auto& info) { return info.param ? "BackgroundThread" : "WritersThread"; });
+INSTANTIATE_TEST_SUITE_P(All, MaintenanceFailureTest,
+                         ::testing::Combine(::testing::Values(false, true),
+                                            ::testing::Values(Where::kSlotWrite, Where::kSync)),
+                         [](const auto& info) {
+                           return std::string(std::get<0>(info.param) ? "BackgroundThread" : "WritersThread") +
+                                  (std::get<1>(info.param) == Where::kSlotWrite ? "SlotWrite" : "UnlockedSync");
+                         });
 
 }  // namespace
 }  // namespace vblk
