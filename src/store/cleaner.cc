@@ -5,7 +5,6 @@
 #include <array>
 #include <utility>
 
-#include "format/checkpoint_meta.h"
 #include "store/store_impl.h"
 
 namespace vblk::store {
@@ -29,7 +28,16 @@ size_t StoreImpl::clean_batch() const {
   return static_cast<size_t>(std::clamp<uint64_t>(in_use / 16, kCleanBatch, by_log));
 }
 
-std::vector<uint8_t> StoreImpl::encode_meta_locked() const {
+format::MetaSegmentEntry StoreImpl::meta_segment_entry_locked(uint64_t seg) const {
+  // Punched segments are free from this checkpoint on (step 4 of
+  // write_checkpoint_locked); emptied ones and those still to punch are
+  // released: not needed, not yet allocatable.
+  if (segments_.state(seg) == SegmentState::kPunched) return {0, 0};
+  if (segments_.reclaiming(seg)) return format::MetaSegmentEntry::released();
+  return {segments_.info(seg).live, segments_.info(seg).fill};
+}
+
+std::vector<uint8_t> StoreImpl::encode_full_meta_locked() const {
   format::CheckpointMeta m;
   m.version = resizable_ ? format::kMetaVersionCapacity : format::kMetaVersion;
   m.used_blocks = used_;
@@ -39,28 +47,52 @@ std::vector<uint8_t> StoreImpl::encode_meta_locked() const {
   m.pages.reserve(index_.directory().size());
   for (auto& [page_no, loc] : index_.directory()) m.pages.push_back({page_no, loc.offset, loc.length, 0});
   m.segments.reserve(segments_.size());
-  for (uint64_t i = 0; i < segments_.size(); ++i) {
-    // Punched segments are free from this checkpoint on (step 4 of
-    // checkpoint_locked); emptied ones and those still to punch are
-    // released: not needed, not yet allocatable.
-    const SegmentState state = segments_.state(i);
-    if (state == SegmentState::kPunched)
-      m.segments.push_back({0, 0});
-    else if (segments_.reclaiming(i))
-      m.segments.push_back(format::MetaSegmentEntry::released());
-    else
-      m.segments.push_back({segments_.info(i).live, segments_.info(i).fill});
-  }
+  for (uint64_t i = 0; i < segments_.size(); ++i) m.segments.push_back(meta_segment_entry_locked(i));
   m.bad_ranges.assign(bad_.ranges().begin(), bad_.ranges().end());
   if (resizable_) m.block_count = block_count_;
   return format::encode_checkpoint_meta(m);
 }
 
-void StoreImpl::restore_meta_chunks_locked(const std::vector<PageLocation>& written,
-                                           std::vector<PageLocation> old) {
-  for (auto& loc : written) segments_.remove_live(segment_of(loc.offset), loc.length);
-  for (auto& loc : old) segments_.add_live(segment_of(loc.offset), loc.length);
-  meta_chunks_ = std::move(old);
+std::vector<uint8_t> StoreImpl::encode_delta_meta_locked(const std::set<uint64_t>& pages,
+                                                         const std::vector<uint64_t>& segments) const {
+  format::CheckpointMeta m;
+  m.version = format::kMetaVersionDelta;
+  m.used_blocks = used_;
+  m.zero_blocks = zero_;
+  m.trimmed_blocks = trimmed_;
+  m.stored_bytes = stored_;
+  m.block_count = block_count_;
+  m.depth = chain_.depth + 1;
+  m.prev = chain_.last;
+  m.pages.reserve(pages.size());
+  for (uint64_t page_no : pages) {
+    const std::optional<PageLocation> at = index_.stored_at(page_no);
+    m.pages.push_back(at ? format::MetaPageEntry{page_no, at->offset, at->length, 0}
+                         : format::MetaPageEntry{page_no, 0, 0, 0});  // left the table
+  }
+  m.segment_changes.reserve(segments.size());
+  for (uint64_t seg : segments) m.segment_changes.push_back({seg, meta_segment_entry_locked(seg)});
+  m.bad_ranges.assign(bad_.ranges().begin(), bad_.ranges().end());
+  return format::encode_checkpoint_meta(m);
+}
+
+const char* StoreImpl::full_checkpoint_reason_locked(uint64_t delta_bytes) const {
+  if (!delta_checkpoints_) return "the image has no delta checkpoints";
+  if (!chain_.present()) return "no metadata is in force";
+  const uint64_t max_depth = std::min<uint64_t>(opts_.max_delta_chain, format::kMaxDeltaDepth);
+  if (chain_.depth >= max_depth) return "the chain holds as many deltas as it may";
+  // The chain's deltas stay within a share of a FULL checkpoint, so that an
+  // open reads at most that much more than one.
+  const uint64_t full = format::full_meta_size(index_.directory().size(), segments_.size(), bad_.ranges().size(),
+                                               resizable_);
+  if ((chain_.delta_bytes + delta_bytes) * 100 > full * opts_.delta_checkpoint_percent)
+    return "the chain's deltas would outgrow their share of a full checkpoint";
+  // A chain record in a segment the cleaner is emptying or has emptied:
+  // only a FULL checkpoint lets that segment go.
+  for (const PageLocation& c : chain_.chunks)
+    if (segments_.state(segment_of(c.offset)) != SegmentState::kInUse)
+      return "a record of the chain lies in a segment the cleaner empties";
+  return nullptr;
 }
 
 Status StoreImpl::checkpoint_locked() {
@@ -99,13 +131,31 @@ Status StoreImpl::write_checkpoint_locked() {
       segments_.remove_live(segment_of(old->offset), old->length);
     segments_.add_live(segment_of(*off), len);
   }
-  // 2. The previous checkpoint's metadata stops being live; snapshot; write.
-  for (auto& loc : meta_chunks_) segments_.remove_live(segment_of(loc.offset), loc.length);
-  std::vector<PageLocation> old_chunks = std::move(meta_chunks_);
-  meta_chunks_.clear();
-  std::vector<uint8_t> meta = encode_meta_locked();
-  uint64_t prev = 0;
+  // 2. The snapshot: what changed since the checkpoint in force, as a
+  // DELTA when the rule allows, else the whole state, after which the
+  // chain's META records stop being live. A failure puts it all back.
+  std::set<uint64_t> page_changes = index_.take_changes();
+  std::vector<uint64_t> segment_changes = segments_.take_changes();
+  std::vector<uint8_t> meta = delta_checkpoints_ && chain_.present()
+                                  ? encode_delta_meta_locked(page_changes, segment_changes)
+                                  : std::vector<uint8_t>{};
+  const char* full_reason = full_checkpoint_reason_locked(meta.size());
+  const bool delta = full_reason == nullptr;
+  const MetaChain old_chain = chain_;
+  if (!delta) {
+    for (auto& loc : chain_.chunks) segments_.remove_live(segment_of(loc.offset), loc.length);
+    meta = encode_full_meta_locked();
+  }
   std::vector<PageLocation> chunks;
+  auto undo = [&] {
+    for (auto& loc : chunks) segments_.remove_live(segment_of(loc.offset), loc.length);
+    if (!delta)
+      for (auto& loc : old_chain.chunks) segments_.add_live(segment_of(loc.offset), loc.length);
+    chain_ = old_chain;
+    index_.restore_changes(page_changes);
+    segments_.restore_changes(segment_changes);
+  };
+  uint64_t prev = 0;
   uint32_t index = 0;
   // A chunk must fit one segment with its header and a segment header.
   const size_t chunk_bytes = std::min<size_t>(format::kMetaChunkBytes, sb_.segment_size - 2 * format::kRecordHeaderSize);
@@ -119,7 +169,7 @@ Status StoreImpl::write_checkpoint_locked() {
     auto off = append_record(rec);
     if (!off) {
       // Undo the accounting so a later checkpoint starts from the same state.
-      restore_meta_chunks_locked(chunks, std::move(old_chunks));
+      undo();
       return off.status().with_prefix("checkpoint: writing metadata");
     }
     uint32_t len = format::record_total_length(rec.header.stored_len);
@@ -129,7 +179,7 @@ Status StoreImpl::write_checkpoint_locked() {
   }
   // 3. Everything so far is durable before the slot points at it.
   if (Status s = sync_file(); !s) {
-    restore_meta_chunks_locked(chunks, std::move(old_chunks));
+    undo();
     // The host may have dropped what this sync should have made durable
     // (Linux marks the pages clean after a writeback error), including the
     // PAGE records the page directory now names; a later checkpoint would point its
@@ -164,7 +214,17 @@ Status StoreImpl::write_checkpoint_locked() {
   }
   slot_ = next_slot;
   generation_ = cp.generation;
-  meta_chunks_ = std::move(chunks);
+  if (!delta) chain_ = MetaChain{};
+  chain_.last = {cp.meta_last_chunk, cp.meta_chunks, cp.meta_bytes, cp.meta_hash};
+  chain_.chunks.insert(chain_.chunks.end(), chunks.begin(), chunks.end());
+  if (delta) {
+    ++chain_.depth;
+    chain_.delta_bytes += meta.size();
+  } else {
+    chain_.base_bytes = meta.size();
+  }
+  spdlog::debug("{}: checkpoint generation {}: {} metadata, {} bytes{}{}", backend_->name(), generation_,
+                delta ? "delta" : "full", meta.size(), delta ? "" : ": ", delta ? "" : full_reason);
   log_.checkpoint_written();
   // 4. Segments punched before this checkpoint are free now; those emptied
   // before it are released: no checkpoint to come can need their data.

@@ -213,6 +213,7 @@ Bytes decompress(const Bytes& image, const Rec& r) {
 Meta parse_meta(const Bytes& m, const Layout& l, uint64_t file_size) {
   format::MetaBounds b;
   b.resizable = (l.sb.incompat_features & format::kFeatureResizable) != 0;
+  b.delta = (l.sb.incompat_features & format::kFeatureDeltaCheckpoints) != 0;
   b.superblock_block_count = l.sb.block_count;
   b.block_size = l.sb.block_size;
   b.segment_size = l.sb.segment_size;
@@ -712,8 +713,8 @@ void Generator::superblock_cases() {
       put_superblock(b, sb);
     });
   };
-  sb_case("feature-incompat-unknown", Expect::kReject, "unknown incompatible feature bit 0x20",
-          [](auto& sb) { sb.incompat_features |= 0x20; });
+  sb_case("feature-incompat-unknown", Expect::kReject, "unknown incompatible feature bit 0x40",
+          [](auto& sb) { sb.incompat_features |= 0x40; });
   sb_case("feature-incompat-all", Expect::kReject, "every incompatible feature bit set",
           [](auto& sb) { sb.incompat_features = ~0ull; });
   sb_case("feature-compat-unknown", Expect::kValid, "unknown compatible feature bit 0x8 (may be ignored)",
