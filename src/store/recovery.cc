@@ -27,14 +27,14 @@ Status StoreImpl::recover() {
   }
   if (!best) {
     Status s = Status::corruption(name + ": no valid checkpoint slot (image damaged or not fully created)");
-    return opts_.repair ? recover_from_meta_chains(s) : s;
+    return opts_.repair ? recover_from_meta_chains(s, 0) : s;
   }
   slot_ = best_slot;
   // A newest slot whose metadata is damaged must not silently fall back to
   // an older state: report it.
   Status loaded = load_checkpoint(*best).with_prefix(name + ": checkpoint generation " +
                                                      std::to_string(best->generation));
-  if (!loaded && loaded.is_corruption() && opts_.repair) return recover_from_meta_chains(loaded);
+  if (!loaded && loaded.is_corruption() && opts_.repair) return recover_from_meta_chains(loaded, best->generation);
   VBLK_RETURN_IF_ERROR(loaded);
   return replay().with_prefix(name);
 }

@@ -122,7 +122,7 @@ Result<std::vector<format::Checkpoint>> StoreImpl::checkpoints_from_meta_records
   return found;
 }
 
-Status StoreImpl::recover_from_meta_chains(const Status& why) {
+Status StoreImpl::recover_from_meta_chains(const Status& why, uint64_t newest_slot_generation) {
   auto candidates = checkpoints_from_meta_records();
   if (!candidates) return candidates.status().with_prefix("repair: " + why.message());
   // The newest checkpoint that loads whole: its own records, and for a
@@ -141,7 +141,18 @@ Status StoreImpl::recover_from_meta_chains(const Status& why) {
     repairs_.push_back("checkpoint rebuilt from the metadata records of generation " +
                        std::to_string(cp.generation - 1) + " (" + why.message() + ")");
     spdlog::warn("{}: {}", backend_->name(), repairs_.back());
-    return replay().with_prefix(backend_->name());
+    VBLK_RETURN_IF_ERROR(replay().with_prefix(backend_->name()));
+    // The next checkpoint must supersede every slot, the damaged one too:
+    // its generation above theirs, which leaves no predecessor of the
+    // generation before it for a DELTA to name, so it is FULL (the chain's
+    // records stay counted until it replaces them). It comes before the
+    // first record this open appends, as after any writable open.
+    if (generation_ < newest_slot_generation) {
+      generation_ = newest_slot_generation;
+      chain_.last = {};
+    }
+    new_generation_due_ = true;
+    return Status::ok();
   }
   return last_failure.with_prefix(backend_->name() + ": repair: " + why.message() +
                                   "; no metadata records load whole, the last tried");

@@ -306,8 +306,9 @@ class StoreImpl final : public ImageStore {
   // The checkpoints whose META records are whole and sound, newest first
   // (each may still need older metadata: a DELTA's chain).
   Result<std::vector<format::Checkpoint>> checkpoints_from_meta_records() REQUIRES(mu_);
-  // recover() when the checkpoint in force cannot be loaded (why).
-  Status recover_from_meta_chains(const Status& why) REQUIRES(mu_);
+  // recover() when the checkpoint in force cannot be loaded (why); the
+  // newest valid slot has newest_slot_generation (0: none).
+  Status recover_from_meta_chains(const Status& why, uint64_t newest_slot_generation) REQUIRES(mu_);
   // The entries of index page page_no, whose record at `damaged` cannot be
   // read, from an older copy and the block records after it.
   Status rebuild_page(uint64_t page_no, const PageLocation& damaged, std::vector<format::IndexEntry>* entries,
