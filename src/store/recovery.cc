@@ -68,7 +68,17 @@ Status StoreImpl::load_checkpoint(const Checkpoint& cp) {
   if (!links) return links.status();
   auto folded = fold_meta_chain(*links, bounds);
   if (!folded) return folded.status();
-  const format::CheckpointMeta& m = *folded;
+  load_meta_locked(*folded);
+  VBLK_RETURN_IF_ERROR(load_chain_locked(*links, cp.generation));
+  if (const uint64_t head = log_.head_segment(); head != format::kNoSegment) {
+    if (segments_.reclaiming(head)) return Status::corruption("the head segment is released");
+    segments_.set_fill(head, std::max(segments_.info(head).fill, log_.head().fill));
+  }
+  segments_.finish_load();
+  return Status::ok();
+}
+
+void StoreImpl::load_meta_locked(const format::CheckpointMeta& m) {
   if (m.block_count) block_count_ = *m.block_count;
   used_ = m.used_blocks;
   zero_ = m.zero_blocks;
@@ -84,27 +94,27 @@ Status StoreImpl::load_checkpoint(const Checkpoint& cp) {
     segments_.set_counts(i, m.segments[i].live_bytes, m.segments[i].fill);
   }
   for (const auto& [first, count] : m.bad_ranges) bad_.add(first, count);
+}
+
+Status StoreImpl::load_chain_locked(const std::vector<MetaLink>& links, uint64_t generation) {
   // The older links' META records were written before the newest snapshot:
   // it counts them, in segments in use that reach past them.
   chain_ = MetaChain{};
-  for (size_t k = links->size(); k-- > 1;) {
-    for (const PageLocation& loc : (*links)[k].chunks) {
+  for (size_t k = links.size(); k-- > 1;) {
+    for (const PageLocation& loc : links[k].chunks) {
       const uint64_t seg = segment_of(loc.offset);
       if (seg >= segments_.size() || segments_.reclaiming(seg) ||
           segments_.info(seg).fill < loc.offset + loc.length - segment_start(seg))
         return Status::corruption("metadata chunk at offset " + std::to_string(loc.offset) + " of generation " +
-                                  std::to_string(cp.generation - k) +
+                                  std::to_string(generation - k) +
                                   ", which the chain needs, lies in a segment the table does not keep");
       chain_.chunks.push_back(loc);
     }
-    if (k + 1 == links->size())
-      chain_.base_bytes = (*links)[k].at.bytes;
-    else
-      chain_.delta_bytes += (*links)[k].at.bytes;
+    (k + 1 == links.size() ? chain_.base_bytes : chain_.delta_bytes) += links[k].at.bytes;
   }
-  // The newest link's chunks and the head segment were written after the
-  // table snapshot. (Changes: the next DELTA must record them.)
-  const MetaLink& newest = links->front();
+  // The newest link's chunks were written after the table snapshot.
+  // (Changes: the next DELTA must record them.)
+  const MetaLink& newest = links.front();
   for (const PageLocation& loc : newest.chunks) {
     uint64_t seg = segment_of(loc.offset);
     if (seg >= segments_.size()) return Status::corruption("metadata chunk outside the segments");
@@ -114,17 +124,9 @@ Status StoreImpl::load_checkpoint(const Checkpoint& cp) {
                                                static_cast<uint32_t>(loc.offset + loc.length - segment_start(seg))));
     chain_.chunks.push_back(loc);
   }
-  if (links->size() == 1)
-    chain_.base_bytes = newest.at.bytes;
-  else
-    chain_.delta_bytes += newest.at.bytes;
-  chain_.depth = links->size() - 1;
-  chain_.last = at;
-  if (const uint64_t head = log_.head_segment(); head != format::kNoSegment) {
-    if (segments_.reclaiming(head)) return Status::corruption("the head segment is released");
-    segments_.set_fill(head, std::max(segments_.info(head).fill, log_.head().fill));
-  }
-  segments_.finish_load();
+  (links.size() == 1 ? chain_.base_bytes : chain_.delta_bytes) += newest.at.bytes;
+  chain_.depth = links.size() - 1;
+  chain_.last = newest.at;
   return Status::ok();
 }
 

@@ -236,6 +236,11 @@ class StoreImpl final : public ImageStore {
   // Loads the newest valid checkpoint and replays the log after it.
   Status recover() REQUIRES(mu_);
   Status load_checkpoint(const format::Checkpoint& cp) REQUIRES(mu_);
+  // The counters, page directory, segment table and bad list of `m`.
+  void load_meta_locked(const format::CheckpointMeta& m) REQUIRES(mu_);
+  // The chain in force (links newest first, the newest of `generation`):
+  // its records kept, the newest's counted into the segment table.
+  Status load_chain_locked(const std::vector<MetaLink>& links, uint64_t generation) REQUIRES(mu_);
   // What the metadata of this image must agree with (format/checkpoint_meta.h).
   format::MetaBounds meta_bounds(uint64_t file_size, uint64_t segment_count) const;
   // Reads and checks the metadata at `at` of the checkpoint of `generation`
@@ -322,12 +327,19 @@ class StoreImpl final : public ImageStore {
   // Returns the seq of the last one appended, 0 when none was needed.
   Result<uint64_t> append_flush_records_locked(uint64_t upto_seq) REQUIRES(mu_);
 
-  // ---- checkpoint and cleaner (cleaner.cc); REQUIRE mu_ ----
+  // ---- checkpoints (checkpoint.cc) and the cleaner (cleaner.cc) ----
   // Takes a checkpoint (of generation_ + 1), which also starts the
   // generation a writable open owes (new_generation_due_).
   Status checkpoint_locked() REQUIRES(mu_);
   // The steps of checkpoint_locked() (vblk(5) CHECKPOINTS).
   Status write_checkpoint_locked() REQUIRES(mu_);
+  // Step 1: every dirty index page as a PAGE record.
+  Status store_dirty_pages_locked() REQUIRES(mu_);
+  // Step 3: `meta` as META records; *chunks gets each one appended (also
+  // those before a failure).
+  Status append_meta_locked(const std::vector<uint8_t>& meta, std::vector<PageLocation>* chunks) REQUIRES(mu_);
+  // Step 5: cp into the slot not in force, synced; it is then in force.
+  Status write_slot_locked(const format::Checkpoint& cp) REQUIRES(mu_);
   // A writable open's new generation (vblk(5) RECOVERY, step 7) is taken
   // here, before the first record of the open is appended, not by the
   // open itself: an image opened and closed without a change is left as it
