@@ -52,6 +52,14 @@ struct OpenOptions {
   int compression_level = -1;
   // Checkpoint once this much log has been written since the last one.
   uint64_t checkpoint_log_bytes = 64ull << 20;
+  // Delta checkpoints, on images with the delta_checkpoints feature
+  // (vblk(5), CHECKPOINTS): a checkpoint writes what changed since the one
+  // before (a DELTA) unless that would make more than max_delta_chain
+  // deltas since the last FULL one, or their metadata more than
+  // delta_checkpoint_percent % of a FULL one's; then it writes a FULL one.
+  // max_delta_chain 0: every checkpoint is FULL.
+  uint32_t max_delta_chain = 64;
+  uint32_t delta_checkpoint_percent = 25;
   // Clean and checkpoint on a thread of the store's own, off the write
   // path. false: the writer that finds work due does it inline (the
   // sequence of host operations is then a function of the calls alone).
@@ -86,6 +94,10 @@ struct ImageInfo {
   uint64_t compat_features = 0;
   std::vector<std::string> feature_names;  // the set feature bits, by name (vblk(5), FEATURE BITS)
   uint64_t generation = 0;     // checkpoint generation in use
+  // Its metadata (vblk(5), CHECKPOINT METADATA): the DELTAs since the last
+  // FULL checkpoint (0: it is FULL), and the bytes of the whole chain.
+  uint64_t checkpoint_deltas = 0;
+  uint64_t checkpoint_chain_bytes = 0;
   uint64_t segments = 0;       // segments spanned by the file
   uint64_t free_segments = 0;
   bool powered_off = false;    // after power_cut(), until power_on()

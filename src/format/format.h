@@ -87,8 +87,13 @@ inline constexpr uint64_t kFeatureResizable = 1ull << 3;
 // a unit decodes without the units before it. Set by vblk-format on new
 // images.
 inline constexpr uint64_t kFeatureIndependentUnits = 1ull << 4;
+// Incompatible bit 5: a checkpoint's metadata may be a DELTA (version 4;
+// format/checkpoint_meta.h): what changed since the checkpoint before it,
+// which it names, down to a FULL one. Set by vblk-format on new images.
+inline constexpr uint64_t kFeatureDeltaCheckpoints = 1ull << 5;
 inline constexpr uint64_t kKnownIncompatFeatures = kFeatureUnitTables | kFeatureDeferredCompression |
-                                                   kFeatureFlushRecords | kFeatureResizable | kFeatureIndependentUnits;
+                                                   kFeatureFlushRecords | kFeatureResizable |
+                                                   kFeatureIndependentUnits | kFeatureDeltaCheckpoints;
 inline constexpr uint64_t kKnownCompatFeatures = 0;
 inline constexpr uint64_t kKnownAutoclearFeatures = 0;
 

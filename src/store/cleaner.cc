@@ -1,11 +1,10 @@
-// Checkpoints and space reclaim.
+// Space reclaim: the cleaner, hole punching, the reuse pool.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <array>
 #include <utility>
 
-#include "format/checkpoint_meta.h"
 #include "store/store_impl.h"
 
 namespace vblk::store {
@@ -14,165 +13,6 @@ using format::IndexEntry;
 using format::RecordHeader;
 using format::RecordType;
 
-
-bool StoreImpl::checkpoint_due_locked() const {
-  return log_.log_since_checkpoint() >= opts_.checkpoint_log_bytes ||
-         index_.dirty_count() * index_.page_bytes() >= opts_.index_cache_bytes / 2 ||
-         segments_.count(SegmentState::kEmptied) >= clean_batch();
-}
-
-size_t StoreImpl::clean_batch() const {
-  // Emptied segments wait for a checkpoint (and a second one to be reused),
-  // so the batch also stays small beside the segments in use: 1/16 of them.
-  const uint64_t in_use = segments_.size() - segments_.count(SegmentState::kFree);
-  const uint64_t by_log = std::max<uint64_t>(kCleanBatch, opts_.checkpoint_log_bytes / sb_.segment_size);
-  return static_cast<size_t>(std::clamp<uint64_t>(in_use / 16, kCleanBatch, by_log));
-}
-
-std::vector<uint8_t> StoreImpl::encode_meta_locked() const {
-  format::CheckpointMeta m;
-  m.version = resizable_ ? format::kMetaVersionCapacity : format::kMetaVersion;
-  m.used_blocks = used_;
-  m.zero_blocks = zero_;
-  m.trimmed_blocks = trimmed_;
-  m.stored_bytes = stored_;
-  m.pages.reserve(index_.directory().size());
-  for (auto& [page_no, loc] : index_.directory()) m.pages.push_back({page_no, loc.offset, loc.length, 0});
-  m.segments.reserve(segments_.size());
-  for (uint64_t i = 0; i < segments_.size(); ++i) {
-    // Punched segments are free from this checkpoint on (step 4 of
-    // checkpoint_locked); emptied ones and those still to punch are
-    // released: not needed, not yet allocatable.
-    const SegmentState state = segments_.state(i);
-    if (state == SegmentState::kPunched)
-      m.segments.push_back({0, 0});
-    else if (segments_.reclaiming(i))
-      m.segments.push_back(format::MetaSegmentEntry::released());
-    else
-      m.segments.push_back({segments_.info(i).live, segments_.info(i).fill});
-  }
-  m.bad_ranges.assign(bad_.ranges().begin(), bad_.ranges().end());
-  if (resizable_) m.block_count = block_count_;
-  return format::encode_checkpoint_meta(m);
-}
-
-void StoreImpl::restore_meta_chunks_locked(const std::vector<PageLocation>& written,
-                                           std::vector<PageLocation> old) {
-  for (auto& loc : written) segments_.remove_live(segment_of(loc.offset), loc.length);
-  for (auto& loc : old) segments_.add_live(segment_of(loc.offset), loc.length);
-  meta_chunks_ = std::move(old);
-}
-
-Status StoreImpl::checkpoint_locked() {
-  // Any checkpoint starts a new generation; this one's own records must not
-  // ask for another first. Still owed if it fails.
-  const bool due = std::exchange(new_generation_due_, false);
-  Status s = write_checkpoint_locked();
-  if (!s) new_generation_due_ = due;
-  return s;
-}
-
-Status StoreImpl::start_generation_locked() {
-  if (!new_generation_due_) return Status::ok();
-  return checkpoint_locked().with_prefix("starting a new generation");
-}
-
-Status StoreImpl::write_checkpoint_locked() {
-  VBLK_RETURN_IF_ERROR(check_writable());
-  // 1. Dirty index pages become PAGE records.
-  for (uint64_t page_no : index_.dirty_pages()) {
-    const Page& page = *index_.cached(page_no);  // dirty pages are never evicted
-    std::vector<uint8_t> raw(size_t{sb_.entries_per_page} * format::kIndexEntrySize);
-    for (uint32_t i = 0; i < sb_.entries_per_page; ++i)
-      format::encode_index_entry(page.entries[i], raw.data() + size_t{i} * format::kIndexEntrySize);
-    PendingRecord rec;
-    rec.header.type = RecordType::kPage;
-    rec.header.first = page_no;
-    rec.header.raw_len = static_cast<uint32_t>(raw.size());
-    // (A page is read whole: no unit table.)
-    rec.header.flags = compress_payload(raw, 1, UnitLayout::kNone, &rec.payload);
-    if (!rec.header.flags) rec.payload = std::move(raw);
-    auto off = append_record(rec);
-    if (!off) return off.status().with_prefix("checkpoint: writing index page " + std::to_string(page_no));
-    uint32_t len = format::record_total_length(rec.header.stored_len);
-    if (auto old = index_.mark_stored(page_no, {*off, len}))
-      segments_.remove_live(segment_of(old->offset), old->length);
-    segments_.add_live(segment_of(*off), len);
-  }
-  // 2. The previous checkpoint's metadata stops being live; snapshot; write.
-  for (auto& loc : meta_chunks_) segments_.remove_live(segment_of(loc.offset), loc.length);
-  std::vector<PageLocation> old_chunks = std::move(meta_chunks_);
-  meta_chunks_.clear();
-  std::vector<uint8_t> meta = encode_meta_locked();
-  uint64_t prev = 0;
-  std::vector<PageLocation> chunks;
-  uint32_t index = 0;
-  // A chunk must fit one segment with its header and a segment header.
-  const size_t chunk_bytes = std::min<size_t>(format::kMetaChunkBytes, sb_.segment_size - 2 * format::kRecordHeaderSize);
-  for (size_t at = 0; at < meta.size(); at += chunk_bytes, ++index) {
-    size_t n = std::min<size_t>(chunk_bytes, meta.size() - at);
-    PendingRecord rec;
-    rec.header.type = RecordType::kMeta;
-    rec.header.first = prev;
-    rec.header.count = index;
-    rec.payload.assign(meta.begin() + at, meta.begin() + at + n);
-    auto off = append_record(rec);
-    if (!off) {
-      // Undo the accounting so a later checkpoint starts from the same state.
-      restore_meta_chunks_locked(chunks, std::move(old_chunks));
-      return off.status().with_prefix("checkpoint: writing metadata");
-    }
-    uint32_t len = format::record_total_length(rec.header.stored_len);
-    chunks.push_back({*off, len});
-    segments_.add_live(segment_of(*off), len);
-    prev = *off;
-  }
-  // 3. Everything so far is durable before the slot points at it.
-  if (Status s = sync_file(); !s) {
-    restore_meta_chunks_locked(chunks, std::move(old_chunks));
-    // The host may have dropped what this sync should have made durable
-    // (Linux marks the pages clean after a writeback error), including the
-    // PAGE records the page directory now names; a later checkpoint would point its
-    // slot at them. Refuse writes until reopened, as for a failed slot write
-    // (found by the crash test HostFault/sync*).
-    break_after_failed_sync_locked();
-    return s.with_prefix("checkpoint");
-  }
-  log_.mark_durable(log_.next_seq() - 1);
-  format::Checkpoint cp;
-  cp.generation = generation_ + 1;
-  cp.next_record_seq = log_.next_seq();
-  cp.head_segment = log_.head_segment();
-  cp.head_fill = log_.head().fill;
-  cp.head_alloc_seq = log_.alloc_seq();
-  cp.meta_last_chunk = prev;
-  cp.meta_chunks = static_cast<uint32_t>(chunks.size());
-  cp.meta_bytes = meta.size();
-  cp.meta_hash = format::hash64(meta.data(), meta.size());
-  cp.segment_count = segments_.size();
-  cp.uuid = sb_.uuid;
-  std::array<uint8_t, format::kCheckpointSize> slot{};
-  format::encode_checkpoint(cp, slot);
-  int next_slot = 1 - slot_;
-  Status s = backend_->write_header(format::kCheckpointOffset[next_slot], slot);
-  if (s) s = sync_file();
-  if (!s) {
-    // The slot may or may not have reached the disk; the state is only
-    // known again after a successful checkpoint. Refuse writes until reopen.
-    broken_ = true;
-    return s.with_prefix("checkpoint: writing slot");
-  }
-  slot_ = next_slot;
-  generation_ = cp.generation;
-  meta_chunks_ = std::move(chunks);
-  log_.checkpoint_written();
-  // 4. Segments punched before this checkpoint are free now; those emptied
-  // before it are released: no checkpoint to come can need their data.
-  for (auto [seg, live] : segments_.checkpoint_written())
-    spdlog::warn("{}: reclaimed segment {} still counted {} live bytes", backend_->name(), seg, live);
-  evict_pages();
-  return Status::ok();
-}
 
 void StoreImpl::punch_released(bool unlocked, bool may_keep) {
   // No writer allocates a released segment (the checkpoint in force lists
@@ -453,32 +293,6 @@ Status StoreImpl::clean_segment(uint64_t seg, CleanMode mode,
   }
   if (mode != CleanMode::kRecompressHead) segments_.emptied(seg);
   return Status::ok();
-}
-
-Status StoreImpl::checkpoint_presynced() {
-  // Most of what the checkpoint must make durable is already written: sync
-  // it without mu_, so the sync under mu_ has little left to do. Writers
-  // append meanwhile, so sync again while a sync leaves much behind (each
-  // round is shorter when the disk outpaces the writers; a bounded number
-  // of rounds when it does not).
-  constexpr uint64_t kSmallRemainder = 4u << 20;
-  constexpr int kMaxRounds = 4;
-  for (int round = 0; round < kMaxRounds; ++round) {
-    const uint64_t before = log_.log_since_checkpoint();
-    Status s;
-    {
-      MutexUnlock unlock(mu_);
-      s = sync_file();
-    }
-    if (!s) {
-      break_after_failed_sync_locked();
-      return s.with_prefix("checkpoint");
-    }
-    // A checkpoint made meanwhile (a writer helping inline) reset the count.
-    const uint64_t now = log_.log_since_checkpoint();
-    if (now < before || now - before <= kSmallRemainder) break;
-  }
-  return checkpoint_locked();
 }
 
 Status StoreImpl::maintain(double live_fraction, int max_victims) {

@@ -50,7 +50,8 @@ Result<format::Superblock> superblock_for(const std::string& path, const FormatO
   sb.created_unix = static_cast<uint64_t>(std::time(nullptr));
   sb.label = opts.label;
   sb.incompat_features = format::kFeatureUnitTables | format::kFeatureDeferredCompression |
-                         format::kFeatureIndependentUnits | (opts.flush_records ? format::kFeatureFlushRecords : 0) |
+                         format::kFeatureIndependentUnits | format::kFeatureDeltaCheckpoints |
+                         (opts.flush_records ? format::kFeatureFlushRecords : 0) |
                          (opts.resizable ? format::kFeatureResizable : 0);
   // A random (version 4) UUID, as mke2fs and mkswap make them.
   static_assert(sizeof(uuid_t) == sizeof(sb.uuid));

@@ -23,6 +23,7 @@ std::optional<PageLocation> PageIndex::stored_at(uint64_t page_no) const {
 std::optional<PageLocation> PageIndex::mark_stored(uint64_t page_no, const PageLocation& at) {
   std::optional<PageLocation> old = stored_at(page_no);
   dir_[page_no] = at;
+  changed_.insert(page_no);
   if (auto it = pages_.find(page_no); it != pages_.end() && it->second.dirty) {
     it->second.dirty = false;
     --dirty_;
@@ -91,6 +92,8 @@ std::vector<uint64_t> PageIndex::present(uint64_t first_page, uint64_t last_page
 
 std::optional<PageLocation> PageIndex::drop(uint64_t page_no) {
   std::optional<PageLocation> old = stored_at(page_no);
+  // A page never stored leaves no entry to remove.
+  if (old) changed_.insert(page_no);
   dir_.erase(page_no);
   if (auto p = pages_.find(page_no); p != pages_.end()) {
     if (p->second.dirty) --dirty_;
@@ -105,6 +108,7 @@ void PageIndex::reset() {
   pages_.clear();
   lru_.clear();
   dirty_ = 0;
+  changed_.clear();
 }
 
 }  // namespace vblk::store

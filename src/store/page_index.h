@@ -5,6 +5,8 @@
 // memory, loaded on demand through a loader the store supplies. Clean pages
 // are evicted beyond the cache budget; dirty ones stay until a checkpoint
 // stores them (mark_stored). Memory follows written data, never capacity.
+// It also keeps which directory entries changed since a checkpoint took
+// them (a DELTA checkpoint writes those alone).
 // No I/O and no lock of its own: StoreImpl holds mu_ around every call.
 
 #include <cstdint>
@@ -12,7 +14,9 @@
 #include <list>
 #include <map>
 #include <optional>
+#include <set>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "format/format.h"
@@ -75,6 +79,15 @@ class PageIndex {
   std::optional<PageLocation> drop(uint64_t page_no);
   void reset();
 
+  // ---- directory changes (delta checkpoints) ----
+  // Pages whose directory entry changed (mark_stored, or drop of a stored
+  // page) since the last take_changes(), ascending; loading changes none.
+  const std::set<uint64_t>& changes() const { return changed_; }
+  // A checkpoint's snapshot: returns the changes and starts a new set.
+  std::set<uint64_t> take_changes() { return std::exchange(changed_, {}); }
+  // The checkpoint that took `taken` failed: they are changes again.
+  void restore_changes(const std::set<uint64_t>& taken) { changed_.insert(taken.begin(), taken.end()); }
+
  private:
   const uint32_t entries_per_page_;
   const uint64_t budget_pages_;
@@ -82,6 +95,7 @@ class PageIndex {
   std::unordered_map<uint64_t, Page> pages_;
   std::list<uint64_t> lru_;  // cached pages, most recent first
   uint64_t dirty_ = 0;
+  std::set<uint64_t> changed_;
 };
 
 }  // namespace vblk::store

@@ -77,7 +77,7 @@ void StoreImpl::reset_state_locked() {
   // any other after the rebuild and are reused before the file grows.
   segments_.reset();
   provisional_scanned_ = false;
-  meta_chunks_.clear();
+  chain_ = MetaChain{};
   index_.reset();
   bad_.clear();
   used_ = zero_ = trimmed_ = stored_ = 0;

@@ -60,10 +60,11 @@ Result<const std::vector<StoreImpl::ScannedRecord>*> StoreImpl::scanned_records(
   return &scan_;
 }
 
-Result<format::Checkpoint> StoreImpl::checkpoint_from_meta_chains() {
+Result<std::vector<format::Checkpoint>> StoreImpl::checkpoints_from_meta_records() {
   auto scan = scanned_records();
   if (!scan) return scan.status();
-  // The newest generation whose chain is whole and sound wins.
+  std::vector<format::Checkpoint> found;
+  // Newest generation first.
   std::map<uint64_t, std::vector<const ScannedRecord*>, std::greater<>> by_generation;
   for (const ScannedRecord& r : **scan)
     if (r.h.type == RecordType::kMeta) by_generation[r.h.generation].push_back(&r);
@@ -114,21 +115,47 @@ Result<format::Checkpoint> StoreImpl::checkpoint_from_meta_chains() {
     cp.segment_count = std::max<uint64_t>(head_seg + 1, (*file_size - sb_.data_start + sb_.segment_size - 1) /
                                                             sb_.segment_size);
     cp.uuid = sb_.uuid;
-    return cp;
+    found.push_back(cp);
   }
-  return Status::corruption(backend_->name() + ": no whole chain of checkpoint metadata records to rebuild from");
+  if (found.empty())
+    return Status::corruption(backend_->name() + ": no whole chain of checkpoint metadata records to rebuild from");
+  return found;
 }
 
-Status StoreImpl::recover_from_meta_chains(const Status& why) {
-  auto cp = checkpoint_from_meta_chains();
-  if (!cp) return cp.status().with_prefix("repair: " + why.message());
-  reset_state_locked();
-  VBLK_RETURN_IF_ERROR(load_checkpoint(*cp).with_prefix(backend_->name() + ": repair: rebuilt checkpoint generation " +
-                                                        std::to_string(cp->generation)));
-  repairs_.push_back("checkpoint rebuilt from the metadata records of generation " +
-                     std::to_string(cp->generation - 1) + " (" + why.message() + ")");
-  spdlog::warn("{}: {}", backend_->name(), repairs_.back());
-  return replay().with_prefix(backend_->name());
+Status StoreImpl::recover_from_meta_chains(const Status& why, uint64_t newest_slot_generation) {
+  auto candidates = checkpoints_from_meta_records();
+  if (!candidates) return candidates.status().with_prefix("repair: " + why.message());
+  // The newest checkpoint that loads whole: its own records, and for a
+  // DELTA every older metadata it needs down to its FULL base.
+  Status last_failure;
+  for (const format::Checkpoint& cp : *candidates) {
+    reset_state_locked();
+    Status loaded = load_checkpoint(cp);
+    if (!loaded) {
+      if (!loaded.is_corruption()) return loaded.with_prefix(backend_->name() + ": repair");
+      spdlog::warn("{}: repair: the metadata records of generation {} do not load: {}", backend_->name(),
+                   cp.generation - 1, loaded.message());
+      last_failure = loaded;
+      continue;
+    }
+    repairs_.push_back("checkpoint rebuilt from the metadata records of generation " +
+                       std::to_string(cp.generation - 1) + " (" + why.message() + ")");
+    spdlog::warn("{}: {}", backend_->name(), repairs_.back());
+    VBLK_RETURN_IF_ERROR(replay().with_prefix(backend_->name()));
+    // The next checkpoint must supersede every slot, the damaged one too:
+    // its generation above theirs, which leaves no predecessor of the
+    // generation before it for a DELTA to name, so it is FULL (the chain's
+    // records stay counted until it replaces them). It comes before the
+    // first record this open appends, as after any writable open.
+    if (generation_ < newest_slot_generation) {
+      generation_ = newest_slot_generation;
+      chain_.last = {};
+    }
+    new_generation_due_ = true;
+    return Status::ok();
+  }
+  return last_failure.with_prefix(backend_->name() + ": repair: " + why.message() +
+                                  "; no metadata records load whole, the last tried");
 }
 
 Status StoreImpl::rebuild_page(uint64_t page_no, const PageLocation& damaged, std::vector<IndexEntry>* entries,

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <utility>
 
 namespace vblk::store {
 
@@ -29,6 +30,8 @@ void SegmentTable::assign(uint64_t count) {
   damaged_.clear();
   reuse_pool_.clear();
   live_total_ = 0;
+  changed_.clear();
+  changed_flag_.assign(count, 0);
 }
 
 void SegmentTable::set_counts(uint64_t seg, uint32_t live, uint32_t fill) {
@@ -38,7 +41,7 @@ void SegmentTable::set_counts(uint64_t seg, uint32_t live, uint32_t fill) {
 
 void SegmentTable::load_released(uint64_t seg) {
   info_[seg].live = 0;
-  move(seg, SegmentState::kInUse, SegmentState::kReleased);
+  move_unmarked(seg, SegmentState::kInUse, SegmentState::kReleased);
 }
 
 void SegmentTable::finish_load() {
@@ -46,7 +49,7 @@ void SegmentTable::finish_load() {
   for (uint64_t seg = 0; seg < size(); ++seg) {
     live_total_ += info_[seg].live;
     if (state_[seg] == SegmentState::kInUse && info_[seg].fill == 0)
-      move(seg, SegmentState::kInUse, SegmentState::kFree);
+      move_unmarked(seg, SegmentState::kInUse, SegmentState::kFree);
   }
 }
 
@@ -79,7 +82,9 @@ bool SegmentTable::open(uint64_t seg) {
   if (seg == size()) {
     info_.push_back({});
     state_.push_back(SegmentState::kInUse);
+    changed_flag_.push_back(0);
     ++counts_[static_cast<int>(SegmentState::kInUse)];
+    mark(seg);
   } else if (seg < size() && state_[seg] == SegmentState::kFree) {
     move(seg, SegmentState::kFree, SegmentState::kInUse);
   } else {
@@ -126,6 +131,7 @@ void SegmentTable::add_live(uint64_t seg, uint32_t bytes) {
   if (seg >= size()) return;
   info_[seg].live += bytes;
   live_total_ += bytes;
+  mark(seg);
 }
 
 void SegmentTable::remove_live(uint64_t seg, uint32_t bytes) {
@@ -133,6 +139,19 @@ void SegmentTable::remove_live(uint64_t seg, uint32_t bytes) {
   const uint32_t n = std::min(info_[seg].live, bytes);
   info_[seg].live -= n;
   live_total_ -= std::min<uint64_t>(live_total_, n);
+  mark(seg);
+}
+
+std::vector<uint64_t> SegmentTable::take_changes() {
+  std::vector<uint64_t> taken = std::exchange(changed_, {});
+  for (uint64_t seg : taken) changed_flag_[seg] = 0;
+  std::sort(taken.begin(), taken.end());
+  return taken;
+}
+
+void SegmentTable::restore_changes(const std::vector<uint64_t>& taken) {
+  for (uint64_t seg : taken)
+    if (seg < size()) mark(seg);
 }
 
 void SegmentTable::add_provisional(uint64_t seg, uint32_t bytes) {
@@ -140,6 +159,11 @@ void SegmentTable::add_provisional(uint64_t seg, uint32_t bytes) {
 }
 
 void SegmentTable::move(uint64_t seg, SegmentState from, SegmentState to) {
+  move_unmarked(seg, from, to);
+  mark(seg);
+}
+
+void SegmentTable::move_unmarked(uint64_t seg, SegmentState from, SegmentState to) {
   // A wrong `from` is a bug in the caller; the table stays consistent
   // with itself regardless.
   assert(state_[seg] == from);

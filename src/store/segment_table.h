@@ -28,7 +28,10 @@
 // punched, kPunched or kFree until opened or punched).
 //
 // The table also keeps each segment's counts (fill, live bytes,
-// provisional bytes) and the total of live bytes.
+// provisional bytes) and the total of live bytes, and which segments
+// changed since a checkpoint took them (a DELTA checkpoint writes those
+// alone): every transition and every change of fill or live bytes marks
+// its segment; loading a checkpoint marks none.
 
 #include <cstdint>
 #include <set>
@@ -64,8 +67,9 @@ class SegmentTable {
   // ---- loading (recover) ----
   // No segments (before a checkpoint is loaded, and after a power cut).
   void reset();
-  // `count` segments, all in use with zero counts, for a checkpoint's
-  // metadata to describe (set_counts / load_released), then finish_load().
+  // `count` segments, all in use with zero counts and no changes, for a
+  // checkpoint's metadata to describe (set_counts / load_released), then
+  // finish_load().
   void assign(uint64_t count);
   void set_counts(uint64_t seg, uint32_t live, uint32_t fill);
   void load_released(uint64_t seg);
@@ -112,7 +116,10 @@ class SegmentTable {
   void leave_reuse_pool(uint64_t seg);
 
   // ---- counts ----
-  void set_fill(uint64_t seg, uint32_t fill) { info_[seg].fill = fill; }
+  void set_fill(uint64_t seg, uint32_t fill) {
+    info_[seg].fill = fill;
+    mark(seg);
+  }
   // Live bytes move with the records a segment holds. Removing more than
   // is there stops at zero; segments beyond the table are ignored (both
   // only on damaged images, which then merely misreport space).
@@ -122,8 +129,24 @@ class SegmentTable {
   void set_provisional(uint64_t seg, uint32_t bytes) { info_[seg].provisional = bytes; }
   void mark_damaged(uint64_t seg) { damaged_.insert(seg); }
 
+  // ---- changes (delta checkpoints) ----
+  // Segments marked since the last take_changes(), unordered.
+  const std::vector<uint64_t>& changes() const { return changed_; }
+  // A checkpoint's snapshot: returns the changes, ascending, and starts
+  // anew. Work: the number of changes.
+  std::vector<uint64_t> take_changes();
+  // The checkpoint that took `taken` failed: they are changes again.
+  void restore_changes(const std::vector<uint64_t>& taken);
+
  private:
   void move(uint64_t seg, SegmentState from, SegmentState to);
+  // The transition of a checkpoint's state being loaded: marks nothing.
+  void move_unmarked(uint64_t seg, SegmentState from, SegmentState to);
+  void mark(uint64_t seg) {
+    if (changed_flag_[seg]) return;
+    changed_flag_[seg] = 1;
+    changed_.push_back(seg);
+  }
   std::set<uint64_t>& listed(SegmentState s) { return members_[static_cast<int>(s)]; }
 
   std::vector<SegmentInfo> info_;
@@ -134,6 +157,10 @@ class SegmentTable {
   std::set<uint64_t> damaged_;
   std::set<uint64_t> reuse_pool_;
   uint64_t live_total_ = 0;
+  // Marked segments: listed once each (changed_flag_ says whether), so
+  // that marking costs O(1) on the write path.
+  std::vector<uint64_t> changed_;
+  std::vector<uint8_t> changed_flag_;
 };
 
 }  // namespace vblk::store

@@ -16,7 +16,10 @@
 // * Checkpoint. Dirty pages -> PAGE records; counters, page directory,
 //   segment table and bad list -> META records; fdatasync; the other slot is
 //   written with generation + 1; fdatasync. Only then are segments emptied by
-//   the cleaner punched and made free.
+//   the cleaner punched and made free. On images with delta checkpoints the
+//   META records hold, most of the time, only the directory entries and
+//   segments changed since the checkpoint in force, which they name (a
+//   DELTA); the chain back to the last FULL one stays live (MetaChain).
 // * Allocation is deterministic (lowest free segment per the checkpoint in
 //   force, else append) so replay can follow the log across segments.
 // * Reads are optimistic: the entry is looked up under mu_, the record is
@@ -53,6 +56,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "format/checkpoint_meta.h"
 #include "format/format.h"
 #include "format/flush_record.h"
 #include "format/unit_table.h"
@@ -77,6 +81,27 @@ struct WriteWaiter {
   Status status;
   bool done = false;
   std::condition_variable_any cv;  // waits on StoreImpl::queue_mu_
+};
+
+// The metadata of the checkpoint in force and the chain of checkpoints it
+// needs (vblk(5) CHECKPOINT METADATA): a FULL base and the DELTAs after
+// it. Every META record of the chain is live until a FULL checkpoint
+// replaces the chain.
+struct MetaChain {
+  format::MetaLocation last;         // the checkpoint in force's; last_chunk 0: none
+  std::vector<PageLocation> chunks;  // every META record of the chain, oldest first
+  uint64_t depth = 0;                // DELTAs since the base
+  uint64_t base_bytes = 0;           // the base's metadata bytes
+  uint64_t delta_bytes = 0;          // the DELTAs' metadata bytes
+  bool present() const { return last.last_chunk != 0; }
+};
+
+// One checkpoint's metadata as read from the image: decoded, where its META
+// records lie, and where the slot or delta that named it said it is.
+struct MetaLink {
+  format::CheckpointMeta meta;
+  std::vector<PageLocation> chunks;  // chunk 0 first
+  format::MetaLocation at;
 };
 
 
@@ -211,6 +236,28 @@ class StoreImpl final : public ImageStore {
   // Loads the newest valid checkpoint and replays the log after it.
   Status recover() REQUIRES(mu_);
   Status load_checkpoint(const format::Checkpoint& cp) REQUIRES(mu_);
+  // The counters, page directory, segment table and bad list of `m`.
+  void load_meta_locked(const format::CheckpointMeta& m) REQUIRES(mu_);
+  // The chain in force (links newest first, the newest of `generation`):
+  // its records kept, the newest's counted into the segment table.
+  Status load_chain_locked(const std::vector<MetaLink>& links, uint64_t generation) REQUIRES(mu_);
+  // What the metadata of this image must agree with (format/checkpoint_meta.h).
+  format::MetaBounds meta_bounds(uint64_t file_size, uint64_t segment_count) const;
+  // Reads and checks the metadata at `at` of the checkpoint of `generation`
+  // (its META records carry generation - 1). No lock needed.
+  Result<MetaLink> read_meta_link(const format::MetaLocation& at, uint64_t generation,
+                                  const format::MetaBounds& bounds);
+  // The chain the metadata at `at` needs, newest first, down to its FULL
+  // base: each DELTA names the metadata of the generation before it, one
+  // depth less. No lock needed.
+  Result<std::vector<MetaLink>> read_meta_chain(const format::MetaLocation& at, uint64_t generation,
+                                                const format::MetaBounds& bounds);
+  // The chain folded into the metadata a FULL checkpoint would hold.
+  static Result<format::CheckpointMeta> fold_meta_chain(const std::vector<MetaLink>& links,
+                                                        const format::MetaBounds& bounds);
+  // check(): the chain in force reads, checks and folds as an open would
+  // load it; a problem when it does not.
+  std::optional<CheckProblem> verify_meta_chain() EXCLUDES(mu_);
 
   // ---- replay (replay.cc); REQUIRE mu_ or an open in progress ----
   struct LogItem;
@@ -261,10 +308,12 @@ class StoreImpl final : public ImageStore {
   // Every record with a sound header in every segment of this image, by
   // seq, without those a crash left beyond the end of a log (read once).
   Result<const std::vector<ScannedRecord>*> scanned_records() REQUIRES(mu_);
-  // The checkpoint the newest whole, sound chain of META records describes.
-  Result<format::Checkpoint> checkpoint_from_meta_chains() REQUIRES(mu_);
-  // recover() when the checkpoint in force cannot be loaded (why).
-  Status recover_from_meta_chains(const Status& why) REQUIRES(mu_);
+  // The checkpoints whose META records are whole and sound, newest first
+  // (each may still need older metadata: a DELTA's chain).
+  Result<std::vector<format::Checkpoint>> checkpoints_from_meta_records() REQUIRES(mu_);
+  // recover() when the checkpoint in force cannot be loaded (why); the
+  // newest valid slot has newest_slot_generation (0: none).
+  Status recover_from_meta_chains(const Status& why, uint64_t newest_slot_generation) REQUIRES(mu_);
   // The entries of index page page_no, whose record at `damaged` cannot be
   // read, from an older copy and the block records after it.
   Status rebuild_page(uint64_t page_no, const PageLocation& damaged, std::vector<format::IndexEntry>* entries,
@@ -278,12 +327,19 @@ class StoreImpl final : public ImageStore {
   // Returns the seq of the last one appended, 0 when none was needed.
   Result<uint64_t> append_flush_records_locked(uint64_t upto_seq) REQUIRES(mu_);
 
-  // ---- checkpoint and cleaner (cleaner.cc); REQUIRE mu_ ----
+  // ---- checkpoints (checkpoint.cc) and the cleaner (cleaner.cc) ----
   // Takes a checkpoint (of generation_ + 1), which also starts the
   // generation a writable open owes (new_generation_due_).
   Status checkpoint_locked() REQUIRES(mu_);
   // The steps of checkpoint_locked() (vblk(5) CHECKPOINTS).
   Status write_checkpoint_locked() REQUIRES(mu_);
+  // Step 1: every dirty index page as a PAGE record.
+  Status store_dirty_pages_locked() REQUIRES(mu_);
+  // Step 3: `meta` as META records; *chunks gets each one appended (also
+  // those before a failure).
+  Status append_meta_locked(const std::vector<uint8_t>& meta, std::vector<PageLocation>* chunks) REQUIRES(mu_);
+  // Step 5: cp into the slot not in force, synced; it is then in force.
+  Status write_slot_locked(const format::Checkpoint& cp) REQUIRES(mu_);
   // A writable open's new generation (vblk(5) RECOVERY, step 7) is taken
   // here, before the first record of the open is appended, not by the
   // open itself: an image opened and closed without a change is left as it
@@ -329,10 +385,17 @@ class StoreImpl final : public ImageStore {
   // holds mu_.
   void punch_reuse_pool(bool while_idle) REQUIRES(mu_);
   bool reuse_pool_idle_locked() const REQUIRES(mu_);
-  std::vector<uint8_t> encode_meta_locked() const REQUIRES(mu_);
-  // A checkpoint that failed after writing the META records `written`:
-  // the chunks of the one in force, `old`, are live again.
-  void restore_meta_chunks_locked(const std::vector<PageLocation>& written, std::vector<PageLocation> old) REQUIRES(mu_);
+  // The segment table entry a checkpoint records for seg.
+  format::MetaSegmentEntry meta_segment_entry_locked(uint64_t seg) const REQUIRES(mu_);
+  std::vector<uint8_t> encode_full_meta_locked() const REQUIRES(mu_);
+  // A DELTA of the checkpoint in force: the directory entries and segments
+  // taken as changed. Work: the number of changes.
+  std::vector<uint8_t> encode_delta_meta_locked(const std::set<uint64_t>& pages,
+                                                const std::vector<uint64_t>& segments) const REQUIRES(mu_);
+  // Why the next checkpoint must be FULL rather than the DELTA of
+  // delta_bytes (vblk(5) CHECKPOINTS: the rule), or nullptr when it may be
+  // the DELTA. Work: the chain's META records.
+  const char* full_checkpoint_reason_locked(uint64_t delta_bytes) const REQUIRES(mu_);
 
   // ---- deferred compression (recompress.cc); REQUIRE mu_ ----
   // No read, write or trim for kRecompressIdle.
@@ -426,6 +489,7 @@ class StoreImpl final : public ImageStore {
   const bool independent_units_;  // the image has kFeatureIndependentUnits: their units may be independent
   const bool flush_records_;  // the image has kFeatureFlushRecords: flushes append FLUSH records
   const bool resizable_;      // the image has kFeatureResizable: the metadata carries the capacity
+  const bool delta_checkpoints_;  // the image has kFeatureDeltaCheckpoints: checkpoints may be DELTAs
   // Deferred compression is on (see kDeferredWriteLevel): writers compress
   // at write_level_ = kDeferredWriteLevel, else at level_.
   const bool deferred_;
@@ -455,7 +519,7 @@ class StoreImpl final : public ImageStore {
   LogWriter log_ GUARDED_BY(mu_);
   std::chrono::steady_clock::time_point last_change_ GUARDED_BY(mu_){};  // of the last write or trim
   bool provisional_scanned_ GUARDED_BY(mu_) = false;      // scan_provisional() has run since the open
-  std::vector<PageLocation> meta_chunks_ GUARDED_BY(mu_); // chunks of the checkpoint in force
+  MetaChain chain_ GUARDED_BY(mu_);  // the checkpoint in force's metadata and its chain
   PageIndex index_ GUARDED_BY(mu_);
   BadSet bad_ GUARDED_BY(mu_);
   uint64_t used_ GUARDED_BY(mu_) = 0;

@@ -213,6 +213,7 @@ Bytes decompress(const Bytes& image, const Rec& r) {
 Meta parse_meta(const Bytes& m, const Layout& l, uint64_t file_size) {
   format::MetaBounds b;
   b.resizable = (l.sb.incompat_features & format::kFeatureResizable) != 0;
+  b.delta = (l.sb.incompat_features & format::kFeatureDeltaCheckpoints) != 0;
   b.superblock_block_count = l.sb.block_count;
   b.block_size = l.sb.block_size;
   b.segment_size = l.sb.segment_size;
@@ -375,6 +376,74 @@ void install_meta_bytes(Bytes& image, Layout& l, const Bytes& meta) {
   put_slot(image, l.slot, cp);
 }
 void install_meta(Bytes& image, Layout& l, const Meta& m) { install_meta_bytes(image, l, encode_meta(m)); }
+
+// A DELTA of the base image's checkpoint that changes nothing (its counters,
+// capacity and bad list; no page or segment listed).
+Meta empty_delta(const Layout& l) {
+  Meta d;
+  d.version = format::kMetaVersionDelta;
+  d.used_blocks = l.meta.used_blocks;
+  d.zero_blocks = l.meta.zero_blocks;
+  d.trimmed_blocks = l.meta.trimmed_blocks;
+  d.stored_bytes = l.meta.stored_bytes;
+  d.block_count = l.meta.block_count;
+  d.bad_ranges = l.meta.bad_ranges;
+  return d;
+}
+
+// What a case may change of the links install_links writes: link k's
+// metadata (knowing where the older links lie and where it will itself),
+// then its bytes.
+struct LinkEdits {
+  std::function<void(size_t k, Meta& m, const std::vector<format::MetaLocation>& older, uint64_t own)> meta;
+  std::function<void(size_t k, Bytes& bytes)> bytes;
+};
+
+// Replaces the metadata of the checkpoint in force by a chain: links[0]
+// (the base) and each later link one generation newer, the last one the
+// slot's, each a META record in the scratch area. As a writer's would, each
+// DELTA names the link before it, has its depth, and lists the head
+// segment raised over the older links' records. The slot takes generation
+// `generation` (the base image's keeps its log tail; a higher one drops it).
+void install_links(Bytes& image, Layout& l, std::vector<Meta> links, const LinkEdits& edits = {},
+                   uint64_t generation = 0) {
+  if (generation == 0) generation = l.cp.generation;
+  const uint64_t head = l.cp.head_segment;
+  const uint64_t head_start = l.sb.data_start + head * l.sb.segment_size;
+  const uint32_t head_live = head < l.meta.segments.size() ? l.meta.segments[head].live_bytes : 0;
+  const uint32_t top = static_cast<uint32_t>(l.scratch - head_start);  // the older links lie below it
+  std::vector<format::MetaLocation> at;
+  uint32_t older_bytes = 0;
+  for (size_t k = 0; k < links.size(); ++k) {
+    Meta& m = links[k];
+    if (m.is_delta()) {
+      m.depth = k;
+      m.prev = k ? at[k - 1] : format::MetaLocation{};
+      auto it = std::find_if(m.segment_changes.begin(), m.segment_changes.end(),
+                             [&](const format::MetaSegmentChange& c) { return c.segment >= head; });
+      if (it == m.segment_changes.end() || it->segment != head) it = m.segment_changes.insert(it, {head, {}});
+      it->entry = {head_live + older_bytes, top};
+    }
+    const uint64_t own = l.scratch - format::record_total_length(static_cast<uint32_t>(encode_meta(m).size()));
+    if (edits.meta) edits.meta(k, m, at, own);
+    Bytes bytes = encode_meta(m);
+    if (edits.bytes) edits.bytes(k, bytes);
+    RecordHeader h;
+    h.type = RecordType::kMeta;
+    h.seq = 1;
+    h.generation = generation - (links.size() - k);
+    const uint64_t off = place_record(image, l, h, bytes);
+    at.push_back({off, 1, bytes.size(), format::hash64(bytes.data(), bytes.size())});
+    older_bytes += format::record_total_length(static_cast<uint32_t>(bytes.size()));
+  }
+  format::Checkpoint cp = l.cp;
+  cp.generation = generation;
+  cp.meta_last_chunk = at.back().last_chunk;
+  cp.meta_chunks = 1;
+  cp.meta_bytes = at.back().bytes;
+  cp.meta_hash = at.back().hash;
+  put_slot(image, l.slot, cp);
+}
 
 // The capacity in force becomes `blocks`: the superblock's, and the
 // metadata's (the base image is resizable: the metadata carries it).
@@ -628,9 +697,9 @@ struct Generator {
   // Valid cases whose edit keeps every block's data: each read must return
   // what the base image holds there.
   inline static const std::set<std::string> kKeepsTheData = {
-      "base",         "page-relocated",     "entry-length-says-raw",
-      "unit-size-4k", "indep-unit-size-4k", "indep-unit-unsized",
-      "sparse-1tib"};
+      "base",         "page-relocated",     "entry-length-says-raw",       "unit-size-4k",
+      "indep-unit-size-4k", "indep-unit-unsized", "sparse-1tib",         "delta-chain",
+      "delta-removes-unlisted-page", "delta-restates-page"};
   // The base image as a file, for the oracle to compare reads against.
   std::string reference_path() const { return dir + "/base-reference.bin"; }
 
@@ -648,6 +717,7 @@ struct Generator {
     superblock_cases();
     slot_cases();
     meta_cases();
+    delta_cases();
     page_cases();
     log_cases();
     unit_table_cases();
@@ -673,6 +743,7 @@ struct Generator {
   void truncation_cases();
   void slot_cases();
   void meta_cases();
+  void delta_cases();
   void page_cases();
   void log_cases();
   void unit_table_cases();
@@ -712,8 +783,8 @@ void Generator::superblock_cases() {
       put_superblock(b, sb);
     });
   };
-  sb_case("feature-incompat-unknown", Expect::kReject, "unknown incompatible feature bit 0x20",
-          [](auto& sb) { sb.incompat_features |= 0x20; });
+  sb_case("feature-incompat-unknown", Expect::kReject, "unknown incompatible feature bit 0x40",
+          [](auto& sb) { sb.incompat_features |= 0x40; });
   sb_case("feature-incompat-all", Expect::kReject, "every incompatible feature bit set",
           [](auto& sb) { sb.incompat_features = ~0ull; });
   sb_case("feature-compat-unknown", Expect::kValid, "unknown compatible feature bit 0x8 (may be ignored)",
@@ -1021,6 +1092,140 @@ void Generator::meta_cases() {
             cp.meta_bytes = meta.size();
             cp.meta_hash = format::hash64(meta.data(), meta.size());
             put_slot(b, l.slot, cp);
+          });
+}
+
+void Generator::delta_cases() {
+  // The base image's checkpoint (generation 2) as a chain: its FULL
+  // metadata as generation 1's, and a DELTA on it as generation 2's.
+  auto chain_case = [&](const std::string& name, Expect e, const std::string& what, const LinkEdits& edits,
+                        const std::function<void(Meta& delta)>& delta_edit = {}) {
+    variant(name, e, what, [&](Bytes& b, Layout& l) {
+      Meta d = empty_delta(l);
+      if (delta_edit) delta_edit(d);
+      install_links(b, l, {l.meta, d}, edits);
+    });
+  };
+  auto newest = [](const std::function<void(Meta&, const std::vector<format::MetaLocation>&, uint64_t)>& f) {
+    LinkEdits e;
+    e.meta = [f](size_t k, Meta& m, const std::vector<format::MetaLocation>& older, uint64_t own) {
+      if (k == 1) f(m, older, own);
+    };
+    return e;
+  };
+  chain_case("delta-chain", Expect::kValid, "the checkpoint as a FULL base and a DELTA that changes nothing", {});
+  chain_case("delta-removes-unlisted-page", Expect::kValid,
+             "a DELTA that removes a page the base does not list (changes nothing)", {},
+             [](Meta& d) { d.pages = {{30, 0, 0, 0}}; });
+  chain_case("delta-restates-page", Expect::kValid, "a DELTA that names page 4 where the base has it", {},
+             [&](Meta& d) { d.pages = {layout.meta.pages[page_index(layout)]}; });
+  variant("delta-chain-deep", Expect::kValid,
+          "a FULL base and three DELTAs (the slot's generation raised: the log tail is not replayed)",
+          [](Bytes& b, Layout& l) {
+            install_links(b, l, {l.meta, empty_delta(l), empty_delta(l), empty_delta(l)}, {}, l.cp.generation + 2);
+          });
+  chain_case("delta-self", Expect::kReject, "a DELTA naming its own record as the previous metadata",
+             newest([](Meta& m, auto&, uint64_t own) { m.prev.last_chunk = own; }));
+  variant("delta-later", Expect::kReject, "a DELTA naming the metadata of a later checkpoint as the previous",
+          [](Bytes& b, Layout& l) {
+            // A META record of generation 2 (a checkpoint 3's) with the base's metadata.
+            RecordHeader h;
+            h.type = RecordType::kMeta;
+            h.seq = 1;
+            h.generation = l.cp.generation;
+            const Bytes full = encode_meta(l.meta);
+            const uint64_t later = place_record(b, l, h, full);
+            LinkEdits e;
+            e.meta = [&](size_t k, Meta& m, auto&, uint64_t) {
+              if (k == 1) m.prev = {later, 1, full.size(), format::hash64(full.data(), full.size())};
+            };
+            install_links(b, l, {l.meta, empty_delta(l)}, e);
+          });
+  variant("delta-cycle", Expect::kReject,
+          "two DELTAs, each naming the other as the previous metadata (generations 3 and 4, the log tail dropped)",
+          [](Bytes& b, Layout& l) {
+            // Link 0 is placed first: it names where link 1 will lie (both
+            // list the head segment).
+            const uint64_t second = l.scratch - 2 * format::record_total_length(static_cast<uint32_t>(
+                                                        encode_meta(empty_delta(l)).size() + format::kMetaSegmentChangeSize));
+            LinkEdits e;
+            e.meta = [&](size_t k, Meta& m, auto&, uint64_t) {
+              m.depth = k + 1;
+              if (k == 0) m.prev = {second, 1, 200, 0};
+            };
+            install_links(b, l, {empty_delta(l), empty_delta(l)}, e, l.cp.generation + 2);
+          });
+  chain_case("delta-base-missing", Expect::kReject, "a DELTA whose previous metadata lies where there is no record",
+             newest([&](Meta& m, auto&, uint64_t) { m.prev.last_chunk = layout.tail_end + 4096; }));
+  chain_case("delta-base-is-data", Expect::kReject, "a DELTA whose previous metadata is a DATA record",
+             newest([&](Meta& m, auto&, uint64_t) { m.prev.last_chunk = records_of(layout, RecordType::kData, false)[0].off; }));
+  chain_case("delta-base-hash", Expect::kReject, "a DELTA naming its base with a wrong checksum",
+             newest([](Meta& m, auto&, uint64_t) { m.prev.hash ^= 1; }));
+  chain_case("delta-base-length", Expect::kReject, "a DELTA naming its base with a length 8 bytes short",
+             newest([](Meta& m, auto&, uint64_t) { m.prev.bytes -= 8; }));
+  chain_case("delta-base-chunks-huge", Expect::kReject, "a DELTA naming a base of 2^31 chunks",
+             newest([](Meta& m, auto&, uint64_t) { m.prev.chunks = 1u << 31; }));
+  chain_case("delta-base-outside", Expect::kReject, "a DELTA naming a base beyond the end of the file",
+             newest([](Meta& m, auto&, uint64_t) { m.prev.last_chunk = 1ull << 40; }));
+  chain_case("delta-depth-wrong", Expect::kReject, "a DELTA of depth 2 whose previous metadata is FULL",
+             newest([](Meta& m, auto&, uint64_t) { m.depth = 2; }));
+  chain_case("delta-depth-huge", Expect::kReject, "a DELTA of depth 2^40",
+             newest([](Meta& m, auto&, uint64_t) { m.depth = 1ull << 40; }));
+  variant("delta-reaches-generation-0", Expect::kReject,
+          "two DELTAs as generations 1 and 2: the first names the metadata of generation 0, which has none",
+          [](Bytes& b, Layout& l) {
+            LinkEdits e;
+            e.meta = [&](size_t k, Meta& m, auto&, uint64_t) {
+              m.depth = k + 1;
+              if (k == 0) m.prev = {l.cp.meta_last_chunk, l.cp.meta_chunks, l.cp.meta_bytes, l.cp.meta_hash};
+            };
+            install_links(b, l, {empty_delta(l), empty_delta(l)}, e);
+          });
+  auto count_at = [](size_t k_at, uint64_t huge) {
+    LinkEdits e;
+    e.bytes = [=](size_t k, Bytes& bytes) {
+      if (k != 1) return;
+      // The counts: pages at 88, then segment changes, then bad ranges.
+      const uint64_t pages = format::get_u64(bytes.data() + 88);
+      const size_t changes = format::kMetaDeltaHeaderSize + pages * format::kMetaPageEntrySize;
+      const size_t bad = changes + 8 + format::get_u64(bytes.data() + changes) * format::kMetaSegmentChangeSize;
+      format::put_u64(bytes.data() + (k_at == 0 ? 88 : k_at == 1 ? changes : bad), huge);
+    };
+    return e;
+  };
+  chain_case("delta-page-count-huge", Expect::kReject, "a DELTA listing 2^60 pages", count_at(0, 1ull << 60));
+  chain_case("delta-segment-count-huge", Expect::kReject, "a DELTA listing 2^64-1 segments", count_at(1, ~0ull));
+  chain_case("delta-bad-count-huge", Expect::kReject, "a DELTA listing 2^63 bad ranges", count_at(2, 1ull << 63));
+  chain_case("delta-segment-beyond", Expect::kReject, "a DELTA listing a segment beyond the segment count", {},
+             [&](Meta& d) { d.segment_changes = {{layout.cp.segment_count + 3, {0, 0}}}; });
+  chain_case("delta-pages-unsorted", Expect::kReject, "a DELTA listing pages out of order", {},
+             [](Meta& d) { d.pages = {{9, 0, 0, 0}, {3, 0, 0, 0}}; });
+  chain_case("delta-page-outside-file", Expect::kReject, "a DELTA moving page 4 beyond the end of the file", {},
+             [](Meta& d) { d.pages = {{kPage, 1ull << 40, 200, 0}}; });
+  chain_case("delta-page-at-data", Expect::kDamaged, "a DELTA moving page 4 onto a DATA record", {},
+             [&](Meta& d) {
+               const Rec r = records_of(layout, RecordType::kData, false)[0];
+               d.pages = {{kPage, r.off, r.length(), 0}};
+             });
+  chain_case("delta-shrink-keeps-pages", Expect::kReject,
+             "a DELTA shrinking the capacity to one page without removing the base's pages beyond it", {},
+             [](Meta& d) { d.block_count = 64, d.bad_ranges.clear(), d.used_blocks = d.zero_blocks = d.trimmed_blocks = 0; });
+  variant("delta-record-unkept-head", Expect::kReject,
+          "a DELTA recording the segment of its base's record as free", [](Bytes& b, Layout& l) {
+            LinkEdits e;
+            e.meta = [&](size_t k, Meta& m, auto&, uint64_t) {
+              if (k == 1)
+                for (auto& c : m.segment_changes)
+                  if (c.segment == l.cp.head_segment) c.entry = {0, 0};
+            };
+            install_links(b, l, {l.meta, empty_delta(l)}, e);
+          });
+  variant("delta-without-feature", Expect::kReject,
+          "a FULL base and a DELTA on an image without the delta_checkpoints feature bit", [](Bytes& b, Layout& l) {
+            format::Superblock sb = l.sb;
+            sb.incompat_features &= ~format::kFeatureDeltaCheckpoints;
+            put_superblock(b, sb);
+            install_links(b, l, {l.meta, empty_delta(l)});
           });
 }
 

@@ -8,7 +8,10 @@
 // write torn at an arbitrary byte) is opened and checked: it opens without
 // repair, check() is clean, every block written before the last completed
 // sync holds exactly its data, and every other block holds one of the
-// contents it had since (its old or a new one), never garbage.
+// contents it had since (its old or a new one), never garbage. The images
+// take delta checkpoints in chains of at most kDeltaChain (each reaching
+// that bound, and the cleaner ending some early), or, on an image without
+// the feature, FULL ones only.
 //
 // HostFault.*: the same model with host errors (EIO, ENOSPC) injected into
 // reads, writes, syncs and punches, once or until cleared: the failing call
@@ -117,7 +120,16 @@ struct Config {
   uint32_t entries_per_page;
   int store_ops;  // workload length at scale 1
   int cuts;       // cut points to check at scale 1
+  // Delta checkpoints in chains of at most kDeltaChain whatever their size
+  // (the image is small: by the default share rule nearly every one would
+  // be FULL); false: an image without the feature.
+  bool delta_chains = true;
+  // The workload's cleaner empties a segment holding a record of a chain
+  // (so its next checkpoint is FULL) at least once.
+  bool cleaner_ends_a_chain = false;
 };
+
+constexpr uint32_t kDeltaChain = 6;
 
 void PrintTo(const Config& c, std::ostream* os) { *os << c.name; }
 
@@ -141,6 +153,12 @@ class Harness {
     auto sb = store::superblock_for("crash.img", f);
     EXPECT_TRUE(sb.is_ok()) << sb.status().to_string();
     sb->entries_per_page = cfg.entries_per_page;
+    if (cfg.delta_chains) {
+      opts_.max_delta_chain = kDeltaChain;
+      opts_.delta_checkpoint_percent = 1000000;
+    } else {
+      sb->incompat_features &= ~format::kFeatureDeltaCheckpoints;
+    }
     io::MemFile base("crash.img");
     EXPECT_TRUE(store::write_empty_image(base, *sb).is_ok());
     rec_ = std::make_unique<CrashRecorder>(base.contents());
@@ -400,13 +418,37 @@ TEST_P(PowerCut, EveryCutPointRecovers) {
   const Config& cfg = GetParam();
   const uint64_t sd = seed() + cfg.block_size;
   Harness h(cfg, sd);
-  h.open();
-  // Below scale 1 only the cut points thin out: the workload keeps its
-  // length so that the cleaner and checkpoints still run.
-  const int store_ops = static_cast<int>(cfg.store_ops * std::max(1.0, scale()));
-  for (int i = 0; i < store_ops && !::testing::Test::HasFailure(); ++i) EXPECT_TRUE(h.step().is_ok());
-  h.close();
+  uint64_t deltas = 0, fulls = 0, full_by_cleaner = 0;
+  {
+    // The checkpoints say which kind they wrote, and why a FULL one.
+    test::LogCapture logs;
+    h.open();
+    // Below scale 1 only the cut points thin out: the workload keeps its
+    // length so that the cleaner and checkpoints still run.
+    const int store_ops = static_cast<int>(cfg.store_ops * std::max(1.0, scale()));
+    for (int i = 0; i < store_ops && !::testing::Test::HasFailure(); ++i) EXPECT_TRUE(h.step().is_ok());
+    h.close();
+    const std::string text = logs.text();
+    auto count = [&](const char* what) {
+      uint64_t n = 0;
+      for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+      return n;
+    };
+    deltas = count("delta metadata");
+    fulls = count("full metadata");
+    full_by_cleaner = count("lies in a segment the cleaner empties");
+  }
   ASSERT_FALSE(::testing::Test::HasFailure());
+  if (cfg.delta_chains) {
+    // Chains that reach their bound, and some the cleaner ends.
+    EXPECT_GT(deltas, 4 * fulls);
+    EXPECT_GT(fulls, 10u);
+    if (cfg.cleaner_ends_a_chain) {
+      EXPECT_GT(full_by_cleaner, 0u);
+    }
+  } else {
+    EXPECT_EQ(deltas, 0u);
+  }
 
   // Every reopen logs its replay; only warnings and errors are of interest.
   struct QuietLogs {
@@ -458,20 +500,27 @@ TEST_P(PowerCut, EveryCutPointRecovers) {
     ++checked;
     ++by_policy[c % 3];
   }
-  std::printf("power cut (%s): %llu store calls, %llu host operations (%llu syncs, %llu checkpoints, %llu "
-              "segments punched); %llu cut points checked (%llu drop-all, %llu keep-all, %llu drop-random; %llu "
-              "with a torn write)\n",
+  std::printf("power cut (%s): %llu store calls, %llu host operations (%llu syncs, %llu checkpoints: %llu delta, "
+              "%llu full, %llu of them for the cleaner; %llu segments punched); %llu cut points checked (%llu "
+              "drop-all, %llu keep-all, %llu drop-random; %llu with a torn write)\n",
               cfg.name, static_cast<unsigned long long>(h.call_count()), static_cast<unsigned long long>(log_ops),
               static_cast<unsigned long long>(syncs), static_cast<unsigned long long>(slot_writes),
-              static_cast<unsigned long long>(punches), static_cast<unsigned long long>(checked),
+              static_cast<unsigned long long>(deltas), static_cast<unsigned long long>(fulls),
+              static_cast<unsigned long long>(full_by_cleaner), static_cast<unsigned long long>(punches),
+              static_cast<unsigned long long>(checked),
               static_cast<unsigned long long>(by_policy[0]), static_cast<unsigned long long>(by_policy[1]),
               static_cast<unsigned long long>(by_policy[2]), static_cast<unsigned long long>(torn));
 }
 
 INSTANTIATE_TEST_SUITE_P(Geometries, PowerCut,
-                         ::testing::Values(Config{"4096-byte blocks", 4096, 512, 64, 1500, 3000},
-                                           Config{"512-byte blocks", 512, 4096, 64, 1500, 3000}),
-                         [](const auto& info) { return std::string("BlockSize") + std::to_string(info.param.block_size); });
+                         ::testing::Values(Config{"4096-byte blocks", 4096, 512, 64, 1500, 3000, true, true},
+                                           Config{"512-byte blocks", 512, 4096, 64, 1500, 3000},
+                                           Config{"4096-byte blocks, full checkpoints only", 4096, 512, 64, 1500, 1000,
+                                                  false}),
+                         [](const auto& info) {
+                           return std::string("BlockSize") + std::to_string(info.param.block_size) +
+                                  (info.param.delta_chains ? "" : "FullOnly");
+                         });
 
 // ---- host faults ------------------------------------------------------------
 

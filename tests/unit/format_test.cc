@@ -78,7 +78,7 @@ TEST(FormatTest, SuperblockFutureVersionRefused) {
 
 TEST(FormatTest, SuperblockUnknownIncompatibleFeatureRefused) {
   auto buf = encoded(sample_superblock());
-  put_u64(buf.data() + 16, 1ull << 5);
+  put_u64(buf.data() + 16, 1ull << 6);
   reseal(buf);
   auto got = decode_superblock(buf, "img");
   EXPECT_EQ(got.status().code(), Status::Code::kNotSupported);
@@ -243,15 +243,15 @@ TEST(FormatTest, ManPageExampleSuperblock) {
   sb.created_unix = 1735689600;
   sb.label = "example";
   sb.incompat_features = kFeatureUnitTables | kFeatureDeferredCompression | kFeatureFlushRecords | kFeatureResizable |
-                         kFeatureIndependentUnits;
+                         kFeatureIndependentUnits | kFeatureDeltaCheckpoints;
   const std::array<uint8_t, 16> uuid = {0x1b, 0x4e, 0x28, 0xba, 0x2f, 0xa1, 0x41, 0xd2,
                                         0x88, 0x3f, 0x00, 0x16, 0xd3, 0xcc, 0xa4, 0x27};
   sb.uuid = uuid;
   const auto b = encoded(sb);
-  EXPECT_EQ(b[16], 0x1f);  // incompat_features: unit_tables, deferred_compression, flush_records, resizable,
-                           // independent_units
+  EXPECT_EQ(b[16], 0x3f);  // incompat_features: unit_tables, deferred_compression, flush_records, resizable,
+                           // independent_units, delta_checkpoints
   EXPECT_EQ(get_u32(b.data() + 56), 4096u);
-  EXPECT_EQ(get_u64(b.data() + 504), 0xA475FB4F19E11612ull);
+  EXPECT_EQ(get_u64(b.data() + 504), 0x3191A97C0DA479D9ull);
 }
 
 // The rest of vblk(5)'s EXAMPLE: the image it describes, opened, block 5
@@ -269,7 +269,7 @@ TEST(FormatTest, ManPageExampleLog) {
   io::MemFile* mem = file.get();
   ASSERT_TRUE(store::write_empty_image(*file, *sb).is_ok());
   std::vector<uint8_t> b = mem->contents();
-  EXPECT_EQ(get_u64(b.data() + 504), 0xA475FB4F19E11612ull);
+  EXPECT_EQ(get_u64(b.data() + 504), 0x3191A97C0DA479D9ull);
   EXPECT_EQ(get_u64(b.data() + kCheckpointOffset[0] + 504), 0x0F6A9E1BF582E606ull);
   EXPECT_EQ(b.size(), 8704u);
   OpenOptions o;

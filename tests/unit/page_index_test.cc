@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 namespace vblk::store {
 namespace {
 
@@ -131,6 +133,31 @@ TEST(PageIndex, PresentListsStoredAndCachedPagesInRangeOnce) {
   EXPECT_EQ(index.present(2, 7), std::vector<uint64_t>{4});
   index.reset();
   EXPECT_TRUE(index.present(0, ~0ull).empty());
+}
+
+// What a DELTA checkpoint writes: the directory entries that changed since
+// the last take, a stored page's drop included, a load's not.
+TEST(PageIndex, ChangesAreTheDirectoryEntriesChangedSinceTheLastTake) {
+  PageIndex index = make_index();
+  CountingLoader loader;
+  index.load_stored(1, {4096, 100});
+  index.load_stored(2, {8192, 100});
+  EXPECT_TRUE(index.changes().empty()) << "loading a checkpoint changes nothing";
+  index.mark_stored(2, {12288, 100});
+  index.mark_stored(5, {16384, 100});
+  EXPECT_EQ(index.take_changes(), (std::set<uint64_t>{2, 5}));
+  EXPECT_TRUE(index.changes().empty());
+  EXPECT_TRUE(index.drop(1).has_value());
+  ASSERT_TRUE(index.get(7, true, loader.fn()).is_ok());
+  EXPECT_FALSE(index.drop(7).has_value());
+  EXPECT_EQ(index.changes(), std::set<uint64_t>{1}) << "a page never stored leaves nothing to remove";
+  // A failed checkpoint: what it took are changes again, beside the new ones.
+  const std::set<uint64_t> taken = index.take_changes();
+  index.mark_stored(9, {20480, 100});
+  index.restore_changes(taken);
+  EXPECT_EQ(index.changes(), (std::set<uint64_t>{1, 9}));
+  index.reset();
+  EXPECT_TRUE(index.changes().empty());
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 // `vblk-inject MOUNTPOINT powercut`. After a cut the image must hold what
 // the last flush (or a checkpoint, which is also durable) left, and nothing
 // written after it; the store refuses requests until powered on or reopened.
+// The image takes delta checkpoints in chains of at most kDeltaChain (the
+// random workload also runs on an image without the feature).
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -18,6 +20,7 @@
 #include "io/file.h"
 #include "io/mem_file.h"
 #include "store/store_impl.h"
+#include "superblock_edit.h"
 #include "test_util.h"
 #include "vblk/image_store.h"
 
@@ -25,6 +28,8 @@ namespace vblk {
 namespace {
 
 constexpr uint32_t kBs = 4096;
+// Delta checkpoints in chains of at most this many, whatever their size.
+constexpr uint32_t kDeltaChain = 4;
 
 // Block contents that name a version: the version, then bytes that do not
 // compress (so that segments fill and the cleaner runs); 0 means zeros.
@@ -46,14 +51,26 @@ uint64_t version_in(std::span<const uint8_t> block) {
 
 class PowerCutStore : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void SetUp() override { create(true); }
+  // A new image (replacing the one open), without the delta_checkpoints
+  // feature when !delta.
+  void create(bool delta) {
+    if (store_) {
+      ASSERT_TRUE(store_->close().is_ok());
+      store_.reset();
+    }
     path_ = dir_.path("pc.img");
     FormatOptions f;
     f.capacity_bytes = uint64_t{kBlocks} * kBs;
     f.compression_level = 1;
     f.segment_size = 1 << 20;
     f.data_start = 12288;
+    f.force = true;
     ASSERT_TRUE(ImageStore::create(path_, f).is_ok());
+    if (!delta) {
+      ASSERT_TRUE(test::edit_superblock(
+          path_, [](format::Superblock& sb) { sb.incompat_features &= ~format::kFeatureDeltaCheckpoints; }));
+    }
     open();
     model_.assign(kBlocks, 0);
   }
@@ -61,6 +78,8 @@ class PowerCutStore : public ::testing::Test {
   void open(uint64_t checkpoint_log_bytes = 64ull << 20) {
     OpenOptions o;
     o.checkpoint_log_bytes = checkpoint_log_bytes;
+    o.max_delta_chain = kDeltaChain;
+    o.delta_checkpoint_percent = 1000000;
     auto s = ImageStore::open(path_, o);
     ASSERT_TRUE(s.is_ok()) << s.status().to_string();
     store_ = std::move(*s);
@@ -91,6 +110,14 @@ class PowerCutStore : public ::testing::Test {
     for (uint64_t b = 0; b < kBlocks; ++b) v[b] = version_in(std::span(data).subspan(b * kBs, kBs));
     return v;
   }
+
+  // Random writes, trims and flushes with the cleaner and checkpoints
+  // running (small segments, overwrites, frequent checkpoints); a cut at a
+  // random moment, then power on or a reopen. The disk must equal the model
+  // as it stood after one call between the last acknowledged flush and the
+  // cut: a prefix of the writes, never a mix, never less than what was
+  // flushed. Returns the deepest delta chain seen and how many chains ended.
+  std::pair<uint64_t, uint64_t> random_workload_with_cuts();
 
   static constexpr uint32_t kBlocks = 512;
   test::TempDir dir_;
@@ -230,12 +257,7 @@ TEST(PowerCutSyncFault, ACutWhoseSyncFailsIsReportedAndTheDeviceStaysOff) {
   EXPECT_EQ(out, a);
 }
 
-// Random writes, trims and flushes with the cleaner and checkpoints running
-// (small segments, overwrites, frequent checkpoints); a cut at a random
-// moment, then power on or a reopen. The disk must equal the model as it
-// stood after one call between the last acknowledged flush and the cut: a
-// prefix of the writes, never a mix, never less than what was flushed.
-TEST_F(PowerCutStore, RandomWorkloadCutsToAPrefixNoOlderThanTheLastFlush) {
+std::pair<uint64_t, uint64_t> PowerCutStore::random_workload_with_cuts() {
   struct Quiet {
     spdlog::level::level_enum previous = spdlog::default_logger()->level();
     Quiet() { spdlog::default_logger()->set_level(spdlog::level::err); }
@@ -244,7 +266,7 @@ TEST_F(PowerCutStore, RandomWorkloadCutsToAPrefixNoOlderThanTheLastFlush) {
   reopen(256 << 10);
   std::mt19937_64 rng(20261122);
   uint64_t version = 1;
-  uint64_t cuts = 0, dropped = 0, exact = 0;
+  uint64_t cuts = 0, dropped = 0, exact = 0, deepest = 0, chains_ended = 0, depth = 0;
   for (int round = 0; round < 60; ++round) {
     std::vector<std::vector<uint64_t>> after_call{model_};  // after_call[i]: model after i calls
     size_t last_flush = 0;
@@ -259,38 +281,61 @@ TEST_F(PowerCutStore, RandomWorkloadCutsToAPrefixNoOlderThanTheLastFlush) {
         const uint64_t n = 1 + rng() % 64, first = rng() % (kBlocks - n);
         trim(first, n);
       } else {
-        ASSERT_TRUE(store_->flush().is_ok());
+        EXPECT_TRUE(store_->flush().is_ok());
       }
       after_call.push_back(model_);
       if (r >= 8) last_flush = after_call.size() - 1;
-      ASSERT_FALSE(HasFailure());
+      const uint64_t now = store_->info().checkpoint_deltas;
+      chains_ended += now < depth;
+      deepest = std::max(deepest, depth = now);
+      EXPECT_FALSE(HasFailure());
+      if (HasFailure()) return {};
     }
     auto cut = store_->power_cut();
-    ASSERT_TRUE(cut.is_ok()) << cut.status().to_string();
+    EXPECT_TRUE(cut.is_ok()) << cut.status().to_string();
+    if (!cut) return {};
     ++cuts;
     dropped += cut->dropped_writes;
     if (round % 2) {
-      ASSERT_TRUE(store_->power_on().is_ok());
+      EXPECT_TRUE(store_->power_on().is_ok());
     } else {
       reopen(256 << 10);
     }
+    if (HasFailure()) return {};
     const std::vector<uint64_t> now = disk();
     size_t match = SIZE_MAX;
     for (size_t i = last_flush; i < after_call.size(); ++i)
       if (after_call[i] == now) match = i;
-    ASSERT_NE(match, SIZE_MAX) << "round " << round << ": the disk is not the state after any call since the "
+    EXPECT_NE(match, SIZE_MAX) << "round " << round << ": the disk is not the state after any call since the "
                                << "last flush (call " << last_flush << " of " << after_call.size() - 1 << ")";
+    if (match == SIZE_MAX) return {};
     exact += match == last_flush;
     model_ = now;
     auto report = store_->check();
-    ASSERT_TRUE(report.is_ok());
-    ASSERT_TRUE(report->clean()) << report->problems[0].what;
+    EXPECT_TRUE(report.is_ok());
+    if (!report) return {};
+    EXPECT_TRUE(report->clean()) << report->problems[0].what;
+    if (!report->clean()) return {};
   }
   std::printf("power cuts: %llu rounds, %llu unflushed writes and trims dropped, %llu rounds back exactly at the "
-              "last flush (the rest at a later checkpoint)\n",
+              "last flush (the rest at a later checkpoint); delta chains up to %llu long, %llu ended\n",
               static_cast<unsigned long long>(cuts), static_cast<unsigned long long>(dropped),
-              static_cast<unsigned long long>(exact));
+              static_cast<unsigned long long>(exact), static_cast<unsigned long long>(deepest),
+              static_cast<unsigned long long>(chains_ended));
   EXPECT_GT(dropped, 0u);
+  return {deepest, chains_ended};
+}
+
+TEST_F(PowerCutStore, RandomWorkloadCutsToAPrefixNoOlderThanTheLastFlush) {
+  const auto [deepest, chains_ended] = random_workload_with_cuts();
+  EXPECT_EQ(deepest, kDeltaChain);
+  EXPECT_GT(chains_ended, 0u);
+}
+
+TEST_F(PowerCutStore, RandomWorkloadWithFullCheckpointsOnly) {
+  create(false);
+  const auto [deepest, chains_ended] = random_workload_with_cuts();
+  EXPECT_EQ(deepest, 0u);
 }
 
 // A file whose first sync waits until released, to hold a flush inside

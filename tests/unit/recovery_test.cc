@@ -1,12 +1,17 @@
 // Recovery after torn writes: the image's unflushed tail is cut or garbled
 // at many points; each damaged copy must open without repair, keep every
-// flushed block, and show each later write whole or not at all.
+// flushed block, and show each later write whole or not at all. The
+// flushed part holds checkpoints: delta ones in chains of at most 3 (one
+// FULL threshold reached, the tail replayed after a chain of 3), or, on an
+// image without the feature, FULL ones.
 #include <gtest/gtest.h>
 
 #include <fstream>
 #include <iterator>
 #include <random>
 
+#include "format/format.h"
+#include "superblock_edit.h"
 #include "test_util.h"
 #include "vblk/image_store.h"
 
@@ -27,15 +32,22 @@ struct Write {
   uint64_t file_end_after;  // host file size once this write returned
 };
 
-class RecoveryTest : public ::testing::Test {
+// The parameter: delta checkpoints (else an image without the feature).
+class RecoveryTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
     path_ = dir_.path("img");
     FormatOptions f;
     f.capacity_bytes = kBlocks * kBs;
     ASSERT_TRUE(ImageStore::create(path_, f).is_ok());
+    if (!GetParam()) {
+      ASSERT_TRUE(test::edit_superblock(
+          path_, [](format::Superblock& sb) { sb.incompat_features &= ~format::kFeatureDeltaCheckpoints; }));
+    }
     OpenOptions o;
     o.checkpoint_log_bytes = 1ull << 40;  // no checkpoint inside the unflushed window
+    o.max_delta_chain = 3;
+    o.delta_checkpoint_percent = 1000000;  // whatever their size
     auto st = ImageStore::open(path_, o);
     ASSERT_TRUE(st.is_ok());
     std::mt19937_64 rng(42);
@@ -55,7 +67,12 @@ class RecoveryTest : public ::testing::Test {
       Write w = random_write();
       ASSERT_TRUE((*st)->write_blocks(w.first, w.data).is_ok());
       apply(flushed_, w);
+      if (i % 8 == 7) {
+        ASSERT_TRUE((*st)->checkpoint().is_ok());
+      }
     }
+    // 7 checkpoints after the open's first: a chain of 3 ended, then 3.
+    EXPECT_EQ((*st)->info().checkpoint_deltas, GetParam() ? 3u : 0u);
     ASSERT_TRUE((*st)->flush().is_ok());
     flushed_image_ = slurp(path_);
     for (int i = 0; i < 40; ++i) {
@@ -120,7 +137,7 @@ class RecoveryTest : public ::testing::Test {
   int inert_copies_ = 0;  // damage found inert
 };
 
-TEST_F(RecoveryTest, TailCutAtManyPoints) {
+TEST_P(RecoveryTest, TailCutAtManyPoints) {
   const uint64_t from = flushed_image_.size();
   ASSERT_GT(final_image_.size(), from);
   for (uint64_t cut = from; cut <= final_image_.size(); cut += 1531 * test::kSanitizedSweepThinning) {
@@ -130,7 +147,7 @@ TEST_F(RecoveryTest, TailCutAtManyPoints) {
   std::printf("tail cut: %d damaged copies opened and verified\n", copies_checked_);
 }
 
-TEST_F(RecoveryTest, TailGarbledAtManyPoints) {
+TEST_P(RecoveryTest, TailGarbledAtManyPoints) {
   const uint64_t from = flushed_image_.size();
   for (uint64_t at = from; at < final_image_.size(); at += 1777 * test::kSanitizedSweepThinning) {
     std::vector<uint8_t> image = final_image_;
@@ -143,7 +160,7 @@ TEST_F(RecoveryTest, TailGarbledAtManyPoints) {
   EXPECT_LT(inert_copies_, copies_checked_ / 4);
 }
 
-TEST_F(RecoveryTest, UnsyncedTailReplacedByOldBytes) {
+TEST_P(RecoveryTest, UnsyncedTailReplacedByOldBytes) {
   // A torn sector: the new bytes reached the disk only up to `cut`; beyond
   // it the file holds what it held at the flush (zeros past its old end).
   const uint64_t from = flushed_image_.size();
@@ -153,6 +170,9 @@ TEST_F(RecoveryTest, UnsyncedTailReplacedByOldBytes) {
     verify_copy(image, cut);
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Checkpoints, RecoveryTest, ::testing::Bool(),
+                         [](const auto& info) { return info.param ? "Delta" : "FullOnly"; });
 
 }  // namespace
 }  // namespace vblk

@@ -6,6 +6,7 @@
 
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <random>
 
 #include "format/format.h"
@@ -23,14 +24,20 @@ using Bytes = std::vector<uint8_t>;
 using test::slurp;
 using test::spit;
 
+// A new image of kBlocks blocks in `dir`, 1 MiB segments; its path.
+std::string create_image(test::TempDir& dir) {
+  const std::string path = dir.path("img");
+  FormatOptions f;
+  f.capacity_bytes = kBlocks * kBs;
+  f.segment_size = 1u << 20;
+  EXPECT_TRUE(ImageStore::create(path, f).is_ok());
+  return path;
+}
+
 class Repair : public ::testing::Test {
  protected:
   void SetUp() override {
-    path_ = dir_.path("img");
-    FormatOptions f;
-    f.capacity_bytes = kBlocks * kBs;
-    f.segment_size = 1u << 20;
-    ASSERT_TRUE(ImageStore::create(path_, f).is_ok());
+    path_ = create_image(dir_);
     auto st = open({});
     std::mt19937_64 rng(3);
     // Several checkpoints, overwrites, trims, then a flushed log tail.
@@ -194,6 +201,131 @@ TEST_F(Repair, ADamagedIndexPageIsRebuiltFromTheLog) {
   st.reset();
   st = open({});
   EXPECT_EQ(read_all(*st), want_);
+}
+
+// ---- damaged metadata of a delta chain ----------------------------------------
+
+Bytes read_disk(ImageStore& s) {
+  Bytes out(kBlocks * kBs);
+  EXPECT_TRUE(s.read_blocks(0, kBlocks, out).is_ok());
+  return out;
+}
+
+// Checkpoints 2-4 are deltas on the open's first (FULL), 5 is FULL again
+// (the chain bound is 3), 6-8 deltas on it; a flushed tail follows.
+class RepairDeltaChain : public ::testing::Test {
+ protected:
+  static constexpr int kCheckpoints = 8;
+  void SetUp() override {
+    path_ = create_image(dir_);
+    auto st = open({});
+    std::mt19937_64 rng(9);
+    auto writes = [&] {
+      for (int i = 0; i < 6; ++i) {
+        const uint64_t n = 1 + rng() % 16, first = rng() % (kBlocks - n);
+        ASSERT_TRUE(st->write_blocks(first, test::half_compressible_blocks(n, kBs, rng())).is_ok());
+      }
+    };
+    for (uint64_t g = 2; g <= kCheckpoints; ++g) {
+      writes();
+      ASSERT_TRUE(st->checkpoint().is_ok());
+      ASSERT_EQ(st->info().generation, g);
+      ASSERT_EQ(st->info().checkpoint_deltas, g <= 4 ? g - 1 : g - 5);
+      at_[g] = read_disk(*st);
+      meta_[g] = slot_in_force().meta_last_chunk;
+    }
+    writes();
+    ASSERT_TRUE(st->flush().is_ok());
+    test::abandon(std::move(st));  // a crash: the tail stays to be replayed
+  }
+
+  std::unique_ptr<ImageStore> open(OpenOptions o) {
+    o.background_maintenance = false;
+    o.max_delta_chain = 3;
+    o.delta_checkpoint_percent = 1000000;  // whatever their size
+    auto st = ImageStore::open(path_, o);
+    EXPECT_TRUE(st.is_ok()) << st.status().to_string();
+    return st ? std::move(*st) : nullptr;
+  }
+  format::Checkpoint slot_in_force() {
+    const Bytes image = slurp(path_);
+    format::Checkpoint best;
+    for (uint64_t at : format::kCheckpointOffset) {
+      auto cp = format::decode_checkpoint({image.data() + at, format::kCheckpointSize});
+      if (cp && cp->generation >= best.generation) best = *cp;
+    }
+    return best;
+  }
+  // Flips a byte of the payload of checkpoint g's (last) META record.
+  void damage_metadata(uint64_t g) {
+    Bytes image = slurp(path_);
+    image[meta_[g] + format::kRecordHeaderSize + 20] ^= 0x5a;
+    spit(path_, image);
+  }
+  // The image no longer opens; repair rebuilds checkpoint `rebuilt` (from
+  // the metadata records of generation rebuilt - 1) and replays the records
+  // of its generation: the disk is what it was at checkpoint rebuilt + 1.
+  void expect_repaired_to(uint64_t rebuilt) {
+    auto refused = ImageStore::open(path_, {});
+    ASSERT_FALSE(refused.is_ok());
+    EXPECT_TRUE(refused.status().is_corruption()) << refused.status().to_string();
+    OpenOptions o;
+    o.repair = true;
+    auto st = open(o);
+    ASSERT_TRUE(st);
+    auto r = st->repair();
+    ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+    EXPECT_TRUE(r->clean);
+    ASSERT_FALSE(r->actions.empty());
+    EXPECT_NE(r->actions.front().find("checkpoint rebuilt from the metadata records of generation " +
+                                      std::to_string(rebuilt - 1)),
+              std::string::npos)
+        << r->actions.front();
+    EXPECT_EQ(read_disk(*st), at_[rebuilt + 1]);
+    ASSERT_TRUE(st->close().is_ok());
+    st.reset();
+    st = open({});
+    ASSERT_TRUE(st);
+    EXPECT_EQ(read_disk(*st), at_[rebuilt + 1]);
+    auto check = st->check();
+    ASSERT_TRUE(check.is_ok());
+    EXPECT_TRUE(check->clean());
+    // And it goes on: new checkpoints on the repaired image reload.
+    ASSERT_TRUE(st->write_blocks(7, Bytes(kBs, 7)).is_ok());
+    ASSERT_TRUE(st->checkpoint().is_ok());
+    ASSERT_TRUE(st->close().is_ok());
+    st.reset();
+    st = open({});
+    ASSERT_TRUE(st);
+    Bytes block(kBs);
+    ASSERT_TRUE(st->read_blocks(7, 1, block).is_ok());
+    EXPECT_EQ(block, Bytes(kBs, 7));
+  }
+
+  test::TempDir dir_{test::TempDir::Backing::kMemory};
+  std::string path_;
+  std::map<uint64_t, Bytes> at_;        // the disk at checkpoint g
+  std::map<uint64_t, uint64_t> meta_;   // checkpoint g's last META record
+};
+
+// The delta in force is damaged: the one before it is rebuilt.
+TEST_F(RepairDeltaChain, ADamagedDeltaFallsBackToTheCheckpointBeforeIt) {
+  damage_metadata(8);
+  expect_repaired_to(7);
+}
+
+// A delta in the middle of the chain: the newer ones need it, so the
+// chain's FULL base is what loads.
+TEST_F(RepairDeltaChain, ADamagedMiddleDeltaFallsBackToTheBase) {
+  damage_metadata(6);
+  expect_repaired_to(5);
+}
+
+// The chain's FULL base: every delta on it needs it; the newest checkpoint
+// of the chain before loads (its records are still in the image).
+TEST_F(RepairDeltaChain, ADamagedBaseFallsBackToThePreviousChain) {
+  damage_metadata(5);
+  expect_repaired_to(4);
 }
 
 }  // namespace

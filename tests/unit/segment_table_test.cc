@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
 namespace vblk::store {
 namespace {
 
@@ -143,6 +145,45 @@ TEST(SegmentTable, ResetForgetsEverything) {
 TEST(SegmentTable, EveryStateHasAName) {
   for (int s = 0; s < kSegmentStates; ++s)
     EXPECT_STRNE(segment_state_name(static_cast<S>(s)), "?");
+}
+
+// What a DELTA checkpoint writes: every segment whose state, fill or live
+// bytes changed since the last take, ascending; loading marks none.
+TEST(SegmentTable, ChangesAreTheSegmentsTouchedSinceTheLastTake) {
+  SegmentTable t;
+  t.assign(6);
+  t.set_counts(0, 100, 4096);
+  t.set_counts(1, 10, 512);
+  t.load_released(2);
+  t.finish_load();
+  EXPECT_TRUE(t.changes().empty()) << "loading a checkpoint changes nothing";
+  t.add_live(1, 5);
+  t.remove_live(0, 50);
+  t.remove_live(0, 10);  // listed once
+  t.add_provisional(3, 7);  // not in the metadata: no change
+  EXPECT_EQ(t.take_changes(), (std::vector<uint64_t>{0, 1}));
+  EXPECT_TRUE(t.changes().empty());
+  ASSERT_TRUE(t.open(6));  // a new segment
+  ASSERT_TRUE(t.open(3));
+  t.set_fill(3, 128);
+  EXPECT_EQ(t.take_changes(), (std::vector<uint64_t>{3, 6}));
+  // The reclaim transitions each change what a checkpoint records.
+  t.begin_cleaning(1);
+  t.emptied(1);
+  EXPECT_EQ(t.take_changes(), std::vector<uint64_t>{1});
+  t.checkpoint_written();
+  EXPECT_EQ(t.take_released(), (std::vector<uint64_t>{1, 2}));
+  t.punched(1);
+  t.keep_unpunched(2);
+  EXPECT_EQ(t.take_changes(), (std::vector<uint64_t>{1, 2}));
+  // A failed checkpoint: what it took are changes again.
+  t.add_live(0, 1);
+  const std::vector<uint64_t> taken = t.take_changes();
+  t.add_live(4, 1);
+  t.restore_changes(taken);
+  EXPECT_EQ(t.take_changes(), (std::vector<uint64_t>{0, 4}));
+  t.reset();
+  EXPECT_TRUE(t.changes().empty());
 }
 
 }  // namespace

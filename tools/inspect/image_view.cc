@@ -98,6 +98,7 @@ void print_image_json(const ImageFacts& f, const Rules& file_rules, const StateM
   j["compat_features"] = info.compat_features;
   j["features"] = info.feature_names;
   j["generation"] = info.generation;
+  j["checkpoint"] = {{"deltas", info.checkpoint_deltas}, {"chain_bytes", info.checkpoint_chain_bytes}};
   j["segments"] = info.segments;
   j["free_segments"] = info.free_segments;
   j["blocks"] = {{"free", st.free_blocks},
@@ -147,7 +148,15 @@ void header_lines(const ImageFacts& f, const Args& a, std::string& out) {
   for (const std::string& name : info.feature_names) features += (features.empty() ? "" : ", ") + name;
   line("features:", features.empty() ? "none" : features);
   line("created:", format_time(info.created_unix));
-  line("generation:", std::to_string(info.generation));
+  line("generation:", std::to_string(info.generation) +
+                          (info.checkpoint_chain_bytes == 0 ? std::string()  // the empty image's: no metadata
+                           : info.checkpoint_deltas == 0
+                               ? std::string(", a full checkpoint")
+                               : ", a delta checkpoint, " + std::to_string(info.checkpoint_deltas) +
+                                     " since the last full one") +
+                          (info.checkpoint_chain_bytes == 0
+                               ? std::string()
+                               : " (" + format_size(info.checkpoint_chain_bytes) + " of metadata to load)"));
 }
 
 // The counts, sizes and faults of the text view.
