@@ -12,6 +12,7 @@
 // shared one. Either fails at once with Busy if the other kind is held.
 // Thread safety: all methods may be called concurrently from many threads.
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -70,6 +71,10 @@ struct OpenOptions {
   // image's level by the maintenance thread once no request has come for a
   // second. false: writes compress at the image's level.
   bool defer_compression = true;
+  // The clock of the idle rules (deferred compression waits for a second
+  // without requests, the reuse pool is punched after a second without
+  // changes). Empty: std::chrono::steady_clock. Tests drive time with it.
+  std::function<std::chrono::steady_clock::time_point()> clock{};
   // Writable opens only (vblk-inspect --check --repair): rebuild what cannot
   // be loaded instead of failing: the checkpoint from the newest whole chain
   // of metadata records when no slot is usable or its metadata is damaged,

@@ -114,105 +114,122 @@ std::string_view action_name(Action a) {
   return "unknown";
 }
 
+namespace {
+
+// A command's words (the verb first) and its line, for error messages.
+struct Words {
+  std::string_view line;
+  std::vector<std::string_view> w;
+};
+
+// Fills in what follows the verb; the argument count is already checked.
+using ArgumentParser = Status (*)(const Words& in, Command& c);
+
+Status range_at(const Words& in, size_t i, Command& c) {
+  auto r = parse_range(in.w[i]);
+  if (!r) return r.status();
+  c.range = *r;
+  return Status::ok();
+}
+
+Status block_at(const Words& in, size_t i, Command& c) {
+  auto b = parse_block(in.w[i]);
+  if (!b) return b.status();
+  c.range = BlockRange{*b, 1};
+  return Status::ok();
+}
+
+Status bad_arguments(const Words& in, Command& c) {
+  VBLK_RETURN_IF_ERROR(range_at(in, 1, c));
+  if (in.w.size() == 3 && in.w[2] == "remap") {
+    c.on_write = WritePolicy::kRemap;
+  } else if (in.w.size() == 3 && in.w[2] != "fail") {
+    return bad_usage(in.line, fmt::format("'{}' is not a write policy (fail or remap)", in.w[2]));
+  }
+  return Status::ok();
+}
+
+Status range_argument(const Words& in, Command& c) { return range_at(in, 1, c); }
+
+Status block_argument(const Words& in, Command& c) { return block_at(in, 1, c); }
+
+Status flaky_arguments(const Words& in, Command& c) {
+  VBLK_RETURN_IF_ERROR(block_at(in, 1, c));
+  auto k = parse_u64(in.w[2]);
+  if (!k || *k == 0) return bad_usage(in.line, fmt::format("'{}' is not a number of writes >= 1", in.w[2]));
+  c.fail_writes = *k;
+  return Status::ok();
+}
+
+Status latency_arguments(const Words& in, Command& c) {
+  auto d = parse_duration(in.w[1]);
+  if (!d) return d.status();
+  if (d->count() <= 0) return bad_usage(in.line, "a latency must be at least 1us");
+  c.latency = *d;
+  return in.w.size() == 3 ? range_at(in, 2, c) : Status::ok();
+}
+
+Status clear_arguments(const Words& in, Command& c) {
+  return in.w[1] == "all" ? Status::ok() : range_at(in, 1, c);
+}
+
+Status powercut_arguments(const Words& in, Command& c) {
+  if (in.w.size() == 2) {
+    if (in.w[1] != "continue")
+      return bad_usage(in.line, fmt::format("'{}': the only option is 'continue'", in.w[1]));
+    c.power_on = true;
+  }
+  return Status::ok();
+}
+
+Status no_arguments(const Words&, Command&) { return Status::ok(); }
+
+struct Verb {
+  std::string_view name;
+  Action action;
+  size_t min_args, max_args;
+  std::string_view usage;
+  ArgumentParser parse;
+};
+
+constexpr Verb kVerbs[] = {
+    {"bad", Action::kBad, 1, 2, "bad RANGE [fail|remap]", bad_arguments},
+    {"remap", Action::kRemap, 1, 1, "remap RANGE", range_argument},
+    {"flaky", Action::kFlaky, 2, 2, "flaky BLOCK K", flaky_arguments},
+    {"corrupt", Action::kCorrupt, 1, 1, "corrupt BLOCK", block_argument},
+    {"latency", Action::kLatency, 1, 2, "latency DURATION [RANGE]", latency_arguments},
+    {"clear", Action::kClear, 1, 1, "clear RANGE | clear all", clear_arguments},
+    {"powercut", Action::kPowercut, 0, 1, "powercut [continue]", powercut_arguments},
+    {"list", Action::kList, 0, 0, "list", no_arguments},
+};
+
+}  // namespace
+
 Result<Command> parse_command(std::string_view line) {
-  std::vector<std::string_view> w = split_words(line);
-  if (w.empty()) return Status::invalid_argument("empty command");
+  const Words in{line, split_words(line)};
+  if (in.w.empty()) return Status::invalid_argument("empty command");
   Command c;
-  std::string_view verb = w[0];
+  const std::string_view verb = in.w[0];
   // null_blk's badblocks syntax: +a-b marks, -a-b clears.
   if (verb.size() > 1 && (verb[0] == '+' || verb[0] == '-')) {
-    if (w.size() != 1) return bad_usage(line, "nothing may follow a +RANGE or -RANGE");
+    if (in.w.size() != 1) return bad_usage(line, "nothing may follow a +RANGE or -RANGE");
     auto r = parse_range(verb.substr(1));
     if (!r) return r.status();
     c.action = verb[0] == '+' ? Action::kBad : Action::kClear;
     c.range = *r;
     return c;
   }
-  auto want_args = [&](size_t lo, size_t hi, std::string_view usage) -> Status {
-    if (w.size() - 1 < lo || w.size() - 1 > hi) return bad_usage(line, fmt::format("usage: {}", usage));
-    return Status::ok();
-  };
-  if (verb == "bad") {
-    VBLK_RETURN_IF_ERROR(want_args(1, 2, "bad RANGE [fail|remap]"));
-    auto r = parse_range(w[1]);
-    if (!r) return r.status();
-    c.action = Action::kBad;
-    c.range = *r;
-    if (w.size() == 3) {
-      if (w[2] == "remap") {
-        c.on_write = WritePolicy::kRemap;
-      } else if (w[2] != "fail") {
-        return bad_usage(line, fmt::format("'{}' is not a write policy (fail or remap)", w[2]));
-      }
-    }
+  std::string verbs;
+  for (const Verb& v : kVerbs) {
+    verbs += fmt::format("{}, ", v.name);
+    if (v.name != verb) continue;
+    const size_t args = in.w.size() - 1;
+    if (args < v.min_args || args > v.max_args) return bad_usage(line, fmt::format("usage: {}", v.usage));
+    c.action = v.action;
+    VBLK_RETURN_IF_ERROR(v.parse(in, c));
     return c;
   }
-  if (verb == "remap") {
-    VBLK_RETURN_IF_ERROR(want_args(1, 1, "remap RANGE"));
-    auto r = parse_range(w[1]);
-    if (!r) return r.status();
-    c.action = Action::kRemap;
-    c.range = *r;
-    return c;
-  }
-  if (verb == "flaky") {
-    VBLK_RETURN_IF_ERROR(want_args(2, 2, "flaky BLOCK K"));
-    auto b = parse_block(w[1]);
-    if (!b) return b.status();
-    auto k = parse_u64(w[2]);
-    if (!k || *k == 0) return bad_usage(line, fmt::format("'{}' is not a number of writes >= 1", w[2]));
-    c.action = Action::kFlaky;
-    c.range = BlockRange{*b, 1};
-    c.fail_writes = *k;
-    return c;
-  }
-  if (verb == "corrupt") {
-    VBLK_RETURN_IF_ERROR(want_args(1, 1, "corrupt BLOCK"));
-    auto b = parse_block(w[1]);
-    if (!b) return b.status();
-    c.action = Action::kCorrupt;
-    c.range = BlockRange{*b, 1};
-    return c;
-  }
-  if (verb == "latency") {
-    VBLK_RETURN_IF_ERROR(want_args(1, 2, "latency DURATION [RANGE]"));
-    auto d = parse_duration(w[1]);
-    if (!d) return d.status();
-    if (d->count() <= 0) return bad_usage(line, "a latency must be at least 1us");
-    c.action = Action::kLatency;
-    c.latency = *d;
-    if (w.size() == 3) {
-      auto r = parse_range(w[2]);
-      if (!r) return r.status();
-      c.range = *r;
-    }
-    return c;
-  }
-  if (verb == "clear") {
-    VBLK_RETURN_IF_ERROR(want_args(1, 1, "clear RANGE | clear all"));
-    c.action = Action::kClear;
-    if (w[1] != "all") {
-      auto r = parse_range(w[1]);
-      if (!r) return r.status();
-      c.range = *r;
-    }
-    return c;
-  }
-  if (verb == "powercut") {
-    VBLK_RETURN_IF_ERROR(want_args(0, 1, "powercut [continue]"));
-    c.action = Action::kPowercut;
-    if (w.size() == 2) {
-      if (w[1] != "continue") return bad_usage(line, fmt::format("'{}': the only option is 'continue'", w[1]));
-      c.power_on = true;
-    }
-    return c;
-  }
-  if (verb == "list") {
-    VBLK_RETURN_IF_ERROR(want_args(0, 0, "list"));
-    c.action = Action::kList;
-    return c;
-  }
-  return bad_usage(line, "unknown command (bad, remap, flaky, corrupt, latency, clear, powercut, list, +RANGE, -RANGE)");
+  return bad_usage(line, fmt::format("unknown command ({}+RANGE, -RANGE)", verbs));
 }
 
 std::string to_text(const Command& c) {

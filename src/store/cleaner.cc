@@ -75,7 +75,7 @@ void StoreImpl::punch_reuse_pool(bool while_idle) {
 }
 
 bool StoreImpl::reuse_pool_idle_locked() const {
-  return !segments_.reuse_pool().empty() && std::chrono::steady_clock::now() - last_change_ >= kReusePoolIdle;
+  return !segments_.reuse_pool().empty() && idle_.no_change_for(kReusePoolIdle);
 }
 
 bool StoreImpl::cleaning_needed_locked(double live_fraction) const {
@@ -166,8 +166,8 @@ Status StoreImpl::copy_live_blocks(uint64_t off, const RecordHeader& header,
   uint64_t recompressed_bytes = 0;
   {
     MutexUnlock unlock(mu_);
-    s = move_whole ? read_record(off, total, &h, nullptr, &moved.payload)
-                   : read_record(off, total, &h, &raw, all_live ? &moved.payload : nullptr);
+    s = move_whole ? reader_.read_record(off, total, &h, nullptr, &moved.payload)
+                   : reader_.read_record(off, total, &h, &raw, all_live ? &moved.payload : nullptr);
     if (s && !move_whole) {
       if (raw.size() != size_t{h.count} * sb_.block_size) s = Status::corruption("record does not hold whole blocks");
       for_each_run(*before, 0, s ? h.count : 0, [&](uint32_t i, uint32_t j) {
@@ -184,18 +184,7 @@ Status StoreImpl::copy_live_blocks(uint64_t off, const RecordHeader& header,
   if (!now) return now.status();
   const bool still_all_live = std::find(now->begin(), now->end(), false) == now->end();
   const bool keep_stored = all_live && recompressing && recompressed_bytes >= h.stored_len;
-  if ((move_whole || keep_stored) && still_all_live) {
-    moved.header.type = RecordType::kData;
-    moved.header.first = h.first;
-    moved.header.count = h.count;
-    // Moved as stored after a recompression that did not pay: no longer
-    // provisional (the flag is not part of what payload_hash covers).
-    moved.header.flags = keep_stored ? static_cast<uint8_t>(h.flags & ~format::kRecordFlagProvisional) : h.flags;
-    moved.header.raw_len = h.raw_len;
-    moved.header.payload_hash = h.payload_hash;  // verified by read_record
-    moved.hashed = true;
-    return append_copy(moved);
-  }
+  if ((move_whole || keep_stored) && still_all_live) return append_moved_as_stored(h, keep_stored, moved);
   std::vector<bool> left = *now;  // live blocks no prepared run covers yet
   for (Run& run : runs) {
     if (!std::all_of(now->begin() + run.at, now->begin() + run.at + run.len, [](bool b) { return b; })) continue;
@@ -204,18 +193,38 @@ Status StoreImpl::copy_live_blocks(uint64_t off, const RecordHeader& header,
   }
   if (std::find(left.begin(), left.end(), true) == left.end()) return Status::ok();
   // Rare: overwritten in part while unlocked (or moved whole failed).
-  // Copy what still lives here from the record's decompressed blocks.
   if (move_whole) {
     raw.resize(h.raw_len);
     VBLK_RETURN_IF_ERROR(decode_payload(h, moved.payload, raw));
-    if (raw.size() != size_t{h.count} * sb_.block_size) return Status::corruption("record does not hold whole blocks");
   }
+  return copy_left_blocks(h, left, raw);
+}
+
+Status StoreImpl::append_moved_as_stored(const RecordHeader& h, bool recompression_did_not_pay, PendingRecord& moved) {
+  moved.header.type = RecordType::kData;
+  moved.header.first = h.first;
+  moved.header.count = h.count;
+  // Moved as stored after a recompression that did not pay: no longer
+  // provisional (the flag is not part of what payload_hash covers).
+  moved.header.flags =
+      recompression_did_not_pay ? static_cast<uint8_t>(h.flags & ~format::kRecordFlagProvisional) : h.flags;
+  moved.header.raw_len = h.raw_len;
+  moved.header.payload_hash = h.payload_hash;  // verified by read_record
+  moved.hashed = true;
+  moved.moved = true;
+  return append_and_apply(moved);
+}
+
+Status StoreImpl::copy_left_blocks(const RecordHeader& h, const std::vector<bool>& left, const RawBuffer& raw) {
+  if (raw.size() != size_t{h.count} * sb_.block_size) return Status::corruption("record does not hold whole blocks");
   std::vector<std::pair<uint32_t, uint32_t>> left_runs;
   for_each_run(left, 0, h.count, [&](uint32_t i, uint32_t j) { left_runs.emplace_back(i, j); });
   for (auto [i, j] : left_runs) {
     std::span<const uint8_t> run(raw.data() + size_t{i} * sb_.block_size, size_t{j - i} * sb_.block_size);
-    for (PendingRecord& rec : build_data_records(h.first + i, run, level_))
-      VBLK_RETURN_IF_ERROR(append_copy(rec));
+    for (PendingRecord& rec : build_data_records(h.first + i, run, level_)) {
+      rec.moved = true;
+      VBLK_RETURN_IF_ERROR(append_and_apply(rec));
+    }
   }
   return Status::ok();
 }
@@ -266,7 +275,7 @@ Status StoreImpl::clean_segment(uint64_t seg, CleanMode mode,
     Result<size_t> n = size_t{0};
     {
       MutexUnlock unlock(mu_);
-      n = read_image(off, hbuf);
+      n = reader_.read_image(off, hbuf);
     }
     if (interrupted()) return Status::ok();
     if (!n) return n.status().with_prefix("cleaning segment " + std::to_string(seg));

@@ -1,4 +1,4 @@
-// StoreImpl: construction, close, and the reports (info, stats, check).
+// StoreImpl: construction, close, and the reports (info, stats).
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -15,6 +15,7 @@ using format::RecordType;
 StoreImpl::StoreImpl(std::unique_ptr<SegmentBackend> backend, const format::Superblock& sb, const OpenOptions& opts)
     : backend_(std::move(backend)),
       sb_(sb),
+      reader_(sb_, *backend_),
       opts_(opts),
       level_(opts.compression_level >= 0 ? opts.compression_level : sb.compression_level),
       max_record_blocks_(std::min(sb.max_record_bytes / sb.block_size, format::kMaxRecordBlocks)),
@@ -26,7 +27,7 @@ StoreImpl::StoreImpl(std::unique_ptr<SegmentBackend> backend, const format::Supe
       deferred_((sb.incompat_features & format::kFeatureDeferredCompression) && opts.defer_compression &&
                 !opts.read_only && level_ > kDeferredWriteLevel),
       write_level_(deferred_ ? kDeferredWriteLevel : level_),
-      last_request_ns_(now_ns()),
+      idle_(opts.clock),
       block_count_(sb.block_count),
       segments_(),
       log_(*backend_, sb_, flush_records_),
@@ -144,143 +145,6 @@ DeviceStats StoreImpl::stats() {
 std::vector<std::pair<uint64_t, uint64_t>> StoreImpl::bad_ranges() {
   MutexLock lock(mu_);
   return {bad_.ranges().begin(), bad_.ranges().end()};
-}
-
-std::optional<CheckProblem> StoreImpl::verify_meta_chain() {
-  // Read without mu_, as the next open would: a checkpoint taken meanwhile
-  // may replace the chain and the cleaner reclaim it, so a failure counts
-  // only when the chain is still the one in force.
-  Status failed;
-  format::MetaLocation at;
-  uint64_t generation = 0;
-  for (int attempt = 0; attempt < 3; ++attempt) {
-    uint64_t segment_count = 0;
-    {
-      MutexLock lock(mu_);
-      if (!chain_.present()) return std::nullopt;
-      at = chain_.last;
-      generation = generation_;
-      segment_count = segments_.size();
-    }
-    auto file_size = backend_->end_of_data();
-    if (!file_size) {
-      failed = file_size.status();
-      break;
-    }
-    const format::MetaBounds bounds = meta_bounds(*file_size, segment_count);
-    auto links = read_meta_chain(at, generation, bounds);
-    failed = links ? fold_meta_chain(*links, bounds).status() : links.status();
-    if (failed) return std::nullopt;
-    MutexLock lock(mu_);
-    if (chain_.last == at && generation_ == generation) break;
-  }
-  return CheckProblem{false, 0, at.last_chunk,
-                      "checkpoint metadata of generation " + std::to_string(generation) +
-                          " (what the next open loads): " + failed.message()};
-}
-
-Result<CheckReport> StoreImpl::check(const CheckOptions& opts) {
-  // Superblock, slot and metadata were verified by open; the metadata's
-  // records are read again (a delta chain's stay needed for many
-  // checkpoints). Then every index page and every record a USED block
-  // points at.
-  CheckReport report;
-  CheckProgress progress;
-  // Reports progress; false when the caller asks to stop.
-  auto report_progress = [&] {
-    if (!opts.progress) return true;
-    progress.records_checked = report.records_checked;
-    progress.blocks_checked = report.blocks_checked;
-    progress.problems = report.problems.size();
-    return opts.progress(progress);
-  };
-  auto keep_going = [&] {
-    report.stopped = !report_progress();
-    return !report.stopped;
-  };
-  auto add_problem = [&](CheckProblem p) {
-    if (opts.on_problem) opts.on_problem(p);
-    report.problems.push_back(std::move(p));
-  };
-  std::vector<uint64_t> page_nos;
-  std::vector<CheckProblem> replay_problems;
-  {
-    MutexLock lock(mu_);
-    replay_problems = replay_problems_;
-    page_nos = index_.present(0, ~0ull);
-  }
-  for (CheckProblem& p : replay_problems) add_problem(std::move(p));
-  if (std::optional<CheckProblem> p = verify_meta_chain()) add_problem(std::move(*p));
-  progress.index_pages_total = page_nos.size();
-  RawBuffer raw;
-  for (uint64_t page_no : page_nos) {
-    if (!keep_going()) return report;
-    progress.index_pages_checked++;
-    std::vector<IndexEntry> entries;
-    {
-      MutexLock lock(mu_);
-      auto page = get_page(page_no, false);
-      if (!page) {
-        add_problem({false, 0, index_.stored_at(page_no).value_or(PageLocation{}).offset, page.status().message()});
-        continue;
-      }
-      if (*page) entries = (*page)->entries;
-      evict_pages();
-    }
-    uint64_t last_offset = 0;
-    Status last_status;
-    RecordHeader h;
-    for (uint32_t i = 0; i < entries.size(); ++i) {
-      const IndexEntry& e = entries[i];
-      if (e.record_offset == 0) continue;
-      const uint64_t block = page_no * sb_.entries_per_page + i;
-      report.blocks_checked++;
-      if (e.record_offset != last_offset) {
-        last_offset = e.record_offset;
-        last_status = read_record(e.record_offset, e.record_length, &h, &raw);
-        report.records_checked++;
-        progress.bytes_read += e.record_length;
-        if (last_status && (h.type != RecordType::kData || raw.size() != size_t{h.count} * sb_.block_size))
-          last_status = Status::corruption("record does not hold whole blocks");
-        if (!keep_going()) return report;
-      }
-      // Every block of a record is checked against it, not only the first
-      // one met (found by the hostile-image test entry-swapped).
-      Status s = last_status;
-      if (s && (e.index_in_record >= h.count || h.first + e.index_in_record != block))
-        s = Status::corruption("record does not hold this block");
-      // The cleaner (maintenance thread) may have moved the block and freed
-      // the record since the page was copied: judge the block by where it
-      // lives now, as a read would (found by crash_test, whose verifying
-      // open runs the thread).
-      IndexEntry now = e;
-      for (int attempt = 0; !s && attempt < 3; ++attempt) {
-        {
-          MutexLock lock(mu_);
-          auto fresh = get_entry(block);
-          if (!fresh) return fresh.status();
-          if (*fresh == now) break;
-          now = *fresh;
-        }
-        if (now.record_offset == 0) {
-          s = Status::ok();
-          break;
-        }
-        RecordHeader nh;
-        RawBuffer nraw;
-        s = read_record(now.record_offset, now.record_length, &nh, &nraw);
-        if (s && (nh.type != RecordType::kData || nraw.size() != size_t{nh.count} * sb_.block_size ||
-                  now.index_in_record >= nh.count || nh.first + now.index_in_record != block))
-          s = Status::corruption("record does not hold this block");
-      }
-      if (!s)
-        add_problem({true, block, now.record_offset,
-                     "block " + std::to_string(block) + ": record at image offset " +
-                         std::to_string(now.record_offset) + ": " + s.message()});
-    }
-  }
-  report_progress();  // the final counts; every page was checked
-  return report;
 }
 
 }  // namespace vblk::store

@@ -14,7 +14,7 @@ using format::IndexEntry;
 Status StoreImpl::load_page_entries(uint64_t page_no, const PageLocation& loc, std::vector<IndexEntry>* entries) {
   format::RecordHeader h;
   RawBuffer raw;
-  Status s = read_record(loc.offset, loc.length, &h, &raw);
+  Status s = reader_.read_record(loc.offset, loc.length, &h, &raw);
   if (s.is_ok() && (h.type != format::RecordType::kPage || h.first != page_no ||
                     raw.size() != size_t{sb_.entries_per_page} * format::kIndexEntrySize))
     s = Status::corruption("record is not index page " + std::to_string(page_no));

@@ -105,7 +105,7 @@ void StoreImpl::maintenance_loop() {
 }
 
 void StoreImpl::after_change() {
-  last_change_ = std::chrono::steady_clock::now();
+  idle_.note_change();
   Status s;
   if (!maint_thread_.joinable()) {
     VBLK_CONTAINED(s, maintain(kCleanLiveFraction, 8));

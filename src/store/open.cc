@@ -11,6 +11,7 @@
 
 #include "format/unit_table.h"
 #include "store/file_backend.h"
+#include "store/open.h"
 #include "store/store_impl.h"
 
 namespace vblk {

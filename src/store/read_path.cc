@@ -17,7 +17,7 @@ Status StoreImpl::read_blocks(uint64_t first, uint64_t count, std::span<uint8_t>
   const uint32_t bs = sb_.block_size;
   if (out.size() != count * bs) return Status::invalid_argument("read buffer size does not match the block count");
   std::vector<IndexEntry> entries(count);
-  note_request();
+  idle_.note_request();
   {
     MutexLock lock(mu_);
     VBLK_RETURN_IF_ERROR(check_powered());
@@ -52,7 +52,7 @@ Status StoreImpl::read_blocks(uint64_t first, uint64_t count, std::span<uint8_t>
         lowest = std::min<uint32_t>(lowest, entries[k].index_in_record);
         last = std::max<uint32_t>(last, entries[k].index_in_record);
       }
-      s = read_record_part(entries[i], size_t{lowest} * bs, (size_t{last} + 1) * bs, &h, &raw);
+      s = reader_.read_record_part(entries[i], size_t{lowest} * bs, (size_t{last} + 1) * bs, &h, &raw);
       if (s && (h.type != RecordType::kData || raw.size() != size_t{h.count} * bs))
         s = Status::corruption("record does not hold this block");
       // Each block of the stretch must sit at its own place in the record:
@@ -107,7 +107,7 @@ Result<BlockLocation> StoreImpl::locate(uint64_t block) {
   loc.index_in_record = e.index_in_record;
   if (e.record_offset) {
     std::array<uint8_t, format::kRecordHeaderSize> buf{};
-    auto n = read_image(e.record_offset, buf);
+    auto n = reader_.read_image(e.record_offset, buf);
     if (!n) return n.status();
     auto h = format::decode_record_header(std::span<const uint8_t>(buf.data(), *n));
     // A damaged record (or the damage sentinel) is still where the index
@@ -148,12 +148,12 @@ Status StoreImpl::corrupt_block(uint64_t block) {
   format::RecordHeader h;
   RawBuffer raw;
   const size_t begin = size_t{e->index_in_record} * sb_.block_size;
-  Status readable = read_record_part(*e, begin, begin + sb_.block_size, &h, &raw);
+  Status readable = reader_.read_record_part(*e, begin, begin + sb_.block_size, &h, &raw);
   if (readable.is_corruption()) return Status::ok();
   auto at = corruption_target(*e);
   if (!at) return at.status();
   uint8_t byte = 0;
-  auto n = read_image(*at, {&byte, 1});
+  auto n = reader_.read_image(*at, {&byte, 1});
   if (!n) return n.status();
   byte ^= 0x5a;
   return backend_->overwrite(segment_of(*at), static_cast<uint32_t>(*at - segment_start(segment_of(*at))),
@@ -166,14 +166,14 @@ Result<uint64_t> StoreImpl::corruption_target(const IndexEntry& e) {
   // A read checks a payload with a unit table only up to the unit it
   // needs: the byte must be in the unit that holds the block.
   std::array<uint8_t, format::kRecordHeaderSize> head;
-  auto n = read_image(e.record_offset, head);
+  auto n = reader_.read_image(e.record_offset, head);
   if (!n) return n.status();
   auto h = format::decode_record_header({head.data(), *n});
   if (!h || !(h->flags & format::kRecordFlagUnitTable)) return middle;
   RawBuffer table_bytes;
   table_bytes.resize(std::min<size_t>(h->stored_len, format::unit_table_size(format::unit_count_for(
                                                           h->raw_len, format::kMinBlockSize))));
-  n = read_image(payload_at, std::span<uint8_t>(table_bytes.data(), table_bytes.size()));
+  n = reader_.read_image(payload_at, std::span<uint8_t>(table_bytes.data(), table_bytes.size()));
   if (!n) return n.status();
   auto table = format::decode_unit_table({table_bytes.data(), *n}, h->stored_len, h->raw_len, h->payload_hash);
   if (!table) return middle;  // damaged already: any byte will do

@@ -21,13 +21,8 @@
 
 namespace vblk::store {
 
-bool StoreImpl::idle_locked(std::chrono::milliseconds quiet) const {
-  const int64_t since = now_ns() - last_request_ns_.load(std::memory_order_relaxed);
-  return since >= std::chrono::duration_cast<std::chrono::nanoseconds>(quiet).count();
-}
-
 bool StoreImpl::recompress_due_locked() const {
-  if (!deferred_ || powered_off_ || broken_ || closed_ || !idle_locked(kRecompressIdle)) return false;
+  if (!deferred_ || powered_off_ || broken_ || closed_ || !idle_.no_request_for(kRecompressIdle)) return false;
   return !provisional_scanned_ || !pick_provisional_locked(1).empty();
 }
 
@@ -75,7 +70,7 @@ Status StoreImpl::scan_provisional() {
     auto read_headers = [&] {
     for (uint32_t pos = format::kSegmentHeaderSize; s && pos + format::kRecordHeaderSize <= fill;) {
       std::array<uint8_t, format::kRecordHeaderSize> hbuf{};
-      auto n = read_image(start + pos, hbuf);
+      auto n = reader_.read_image(start + pos, hbuf);
       if (!n) {
         s = n.status();
         break;

@@ -19,7 +19,7 @@ Status StoreImpl::recover() {
   int best_slot = -1;
   for (int slot = 0; slot < 2; ++slot) {
     std::array<uint8_t, format::kCheckpointSize> buf{};
-    auto n = read_image(format::kCheckpointOffset[slot], buf);
+    auto n = reader_.read_image(format::kCheckpointOffset[slot], buf);
     if (!n) return n.status();
     auto cp = format::decode_checkpoint(std::span<const uint8_t>(buf.data(), *n));
     if (!cp || cp->uuid != sb_.uuid) continue;
@@ -156,7 +156,7 @@ Result<MetaLink> StoreImpl::read_meta_link(const format::MetaLocation& at, uint6
       return Status::corruption("metadata chunk offset out of the file");
     RecordHeader h;
     RawBuffer raw;
-    VBLK_RETURN_IF_ERROR(read_record(off, format::kRecordHeaderSize, &h, &raw).with_prefix(
+    VBLK_RETURN_IF_ERROR(reader_.read_record(off, format::kRecordHeaderSize, &h, &raw).with_prefix(
         "metadata chunk at offset " + std::to_string(off)));
     if (h.type != format::RecordType::kMeta || h.count != i || h.generation != generation - 1)
       return Status::corruption("metadata chunk at offset " + std::to_string(off) + " is not chunk " +

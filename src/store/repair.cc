@@ -28,7 +28,7 @@ Result<const std::vector<StoreImpl::ScannedRecord>*> StoreImpl::scanned_records(
   RawBuffer seg_bytes;
   for (uint64_t seg = 0; segment_start(seg) + format::kSegmentHeaderSize <= *file_size; ++seg) {
     seg_bytes.resize(sb_.segment_size);
-    auto n = read_image(segment_start(seg), seg_bytes);
+    auto n = reader_.read_image(segment_start(seg), seg_bytes);
     if (!n) return n.status();
     auto sh = format::decode_segment_header({seg_bytes.data(), std::min<size_t>(*n, format::kSegmentHeaderSize)});
     if (!sh || sh->uuid != sb_.uuid || sh->segment_index != seg) continue;
@@ -79,7 +79,7 @@ Result<std::vector<format::Checkpoint>> StoreImpl::checkpoints_from_meta_records
     for (const ScannedRecord* c = last; whole;) {
       RecordHeader h;
       RawBuffer raw;
-      if (!read_record(c->offset, 0, &h, &raw)) {
+      if (!reader_.read_record(c->offset, 0, &h, &raw)) {
         whole = false;
         break;
       }
@@ -95,7 +95,7 @@ Result<std::vector<format::Checkpoint>> StoreImpl::checkpoints_from_meta_records
     if (!whole) continue;
     const uint64_t head_seg = segment_of(last->offset);
     std::array<uint8_t, format::kSegmentHeaderSize> buf{};
-    auto got = read_image(segment_start(head_seg), buf);
+    auto got = reader_.read_image(segment_start(head_seg), buf);
     if (!got) return got.status();
     auto sh = format::decode_segment_header({buf.data(), *got});
     if (!sh) continue;

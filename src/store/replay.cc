@@ -86,7 +86,7 @@ void StoreImpl::enter_walk_segment(LogCursor& c, uint64_t seg) const {
 Result<std::optional<RecordHeader>> StoreImpl::sound_header_at(uint64_t seg, uint32_t pos) {
   if (pos + format::kRecordHeaderSize > sb_.segment_size) return std::optional<RecordHeader>();
   std::array<uint8_t, format::kRecordHeaderSize> buf{};
-  auto n = read_image(segment_start(seg) + pos, buf);
+  auto n = reader_.read_image(segment_start(seg) + pos, buf);
   if (!n) return n.status();
   auto h = format::decode_record_header(std::span<const uint8_t>(buf.data(), *n));
   if (!h || h->generation != generation_ || pos + format::record_total_length(h->stored_len) > sb_.segment_size)
@@ -96,7 +96,7 @@ Result<std::optional<RecordHeader>> StoreImpl::sound_header_at(uint64_t seg, uin
 
 Result<bool> StoreImpl::segment_follows(uint64_t seg, uint64_t alloc_seq) {
   std::array<uint8_t, format::kSegmentHeaderSize> buf{};
-  auto n = read_image(segment_start(seg), buf);
+  auto n = reader_.read_image(segment_start(seg), buf);
   if (!n) return n.status();
   auto sh = format::decode_segment_header(std::span<const uint8_t>(buf.data(), *n));
   return sh && sh->alloc_seq == alloc_seq && sh->segment_index == seg && sh->uuid == sb_.uuid;
@@ -113,7 +113,7 @@ Result<std::optional<StoreImpl::LogItem>> StoreImpl::record_item(const LogCursor
   item.seg = seg;
   item.end_fill = pos + format::record_total_length(item.h.stored_len);
   RecordHeader again;
-  Status s = read_record(item.offset, item.end_fill - pos, &again, nullptr);
+  Status s = reader_.read_record(item.offset, item.end_fill - pos, &again, nullptr);
   // A host error is no statement about the record: the open fails.
   if (!s && !s.is_corruption()) return s;
   item.kind = s ? LogItem::Kind::kRecord : LogItem::Kind::kDamagedPayload;
@@ -127,7 +127,7 @@ Result<std::optional<uint32_t>> StoreImpl::find_later_record(uint64_t seg, uint3
   for (uint32_t at = from; at + format::kRecordHeaderSize <= sb_.segment_size;) {
     const uint32_t len = std::min<uint32_t>(kScanChunk, sb_.segment_size - at);
     buf.resize(len);
-    auto n = read_image(segment_start(seg) + at, buf);
+    auto n = reader_.read_image(segment_start(seg) + at, buf);
     if (!n) return n.status();
     for (uint32_t i = 0; i + format::kRecordHeaderSize <= *n; i += format::kRecordAlign) {
       if (format::get_u32(buf.data() + i) != format::kRecordMagic) continue;
@@ -334,7 +334,7 @@ Status StoreImpl::read_flush_record(const LogItem& item, uint64_t* claim,
   if (h.first >= h.seq) return Status::corruption(where + " claims records after itself");
   RecordHeader again;
   std::vector<uint8_t> stored;
-  VBLK_RETURN_IF_ERROR(read_record(item.offset, item.end_fill - static_cast<uint32_t>(
+  VBLK_RETURN_IF_ERROR(reader_.read_record(item.offset, item.end_fill - static_cast<uint32_t>(
                                                                       item.offset - segment_start(item.seg)),
                                    &again, nullptr, &stored)
                            .with_prefix(where));

@@ -1,110 +1,39 @@
 #pragma once
 // StoreImpl: the log-structured image store behind ImageStore.
 //
-// Design notes (the normative format is man/vblk.5):
-//
-// * Log. Every change is a record appended at the head segment: DATA (a
-//   compressed run of up to max_record_bytes of blocks written together),
-//   ZERO, TRIM, BAD_SET, BAD_CLEAR. A record is applied to the in-memory
-//   state by apply_record(), the same function replay uses, so runtime and
-//   recovery cannot drift apart.
-// * Index. block -> IndexEntry, in pages of entries_per_page entries. Pages
-//   are loaded on demand from PAGE records named by page_dir_ and cached;
-//   clean pages are evicted beyond the cache budget, dirty ones stay until
-//   the next checkpoint writes them. Memory follows written data, never
-//   capacity.
-// * Checkpoint. Dirty pages -> PAGE records; counters, page directory,
-//   segment table and bad list -> META records; fdatasync; the other slot is
-//   written with generation + 1; fdatasync. Only then are segments emptied by
-//   the cleaner punched and made free. On images with delta checkpoints the
-//   META records hold, most of the time, only the directory entries and
-//   segments changed since the checkpoint in force, which they name (a
-//   DELTA); the chain back to the last FULL one stays live (MetaChain).
-// * Allocation is deterministic (lowest free segment per the checkpoint in
-//   force, else append) so replay can follow the log across segments.
-// * Reads are optimistic: the entry is looked up under mu_, the record is
-//   read and verified without it; if verification fails and the entry has
-//   moved meanwhile (cleaner, overwrite), the read is retried.
-// * Writers compress and hash without mu_, then append and apply under it,
-//   several at once: concurrent write_blocks() calls queue up and the front
-//   one appends for all in one host write per segment (group_commit.cc).
-//   Cleaning and checkpoints run on the maintenance thread (maintenance.cc):
-//   the cleaner reads and recompresses without mu_ and re-checks each copy
-//   under it; a checkpoint syncs the bulk without mu_ first.
-// * Power cut (power_cut.cc): records appended since the last flush or
-//   checkpoint are tracked by the LogWriter; a cut zeroes the first one's header.
-//
-// * Segments: their states and transitions are SegmentTable's
-//   (segment_table.h).
-//
-// Lock order: mu_, then sync_mu_ (held only around fdatasync); mu_, then
-// queue_mu_ (the group-commit queue, held only briefly). Reads,
-// compression, the cleaner's reads and the bulk of checkpoint syncs happen
-// without mu_; appends (pwritev) and index changes with it.
+// The design (log, index, checkpoints, allocation, reads, writers,
+// maintenance, power cut) and the lock order are in src/store/README.md;
+// the normative format is man/vblk.5.
 
-#include <array>
 #include <atomic>
 #include <chrono>
 #include <deque>
-#include <list>
 #include <map>
 #include <condition_variable>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
 #include "format/checkpoint_meta.h"
 #include "format/format.h"
 #include "format/flush_record.h"
-#include "format/unit_table.h"
-#include "io/file.h"
 #include "store/bad_set.h"
 #include "store/compression.h"
+#include "store/group_commit.h"
+#include "store/idle_clock.h"
 #include "store/log_writer.h"
+#include "store/meta_chain.h"
 #include "store/page_index.h"
 #include "store/policy.h"
 #include "store/raw_buffer.h"
+#include "store/record_reader.h"
 #include "store/segment_backend.h"
 #include "store/segment_table.h"
 #include "util/mutex.h"
 #include "vblk/image_store.h"
 
 namespace vblk::store {
-
-// A write_blocks() call waiting in the group-commit queue (group_commit.cc).
-struct WriteWaiter {
-  uint64_t first = 0, count = 0;
-  std::vector<PendingRecord>* records = nullptr;
-  Status status;
-  bool done = false;
-  std::condition_variable_any cv;  // waits on StoreImpl::queue_mu_
-};
-
-// The metadata of the checkpoint in force and the chain of checkpoints it
-// needs (vblk(5) CHECKPOINT METADATA): a FULL base and the DELTAs after
-// it. Every META record of the chain is live until a FULL checkpoint
-// replaces the chain.
-struct MetaChain {
-  format::MetaLocation last;         // the checkpoint in force's; last_chunk 0: none
-  std::vector<PageLocation> chunks;  // every META record of the chain, oldest first
-  uint64_t depth = 0;                // DELTAs since the base
-  uint64_t base_bytes = 0;           // the base's metadata bytes
-  uint64_t delta_bytes = 0;          // the DELTAs' metadata bytes
-  bool present() const { return last.last_chunk != 0; }
-};
-
-// One checkpoint's metadata as read from the image: decoded, where its META
-// records lie, and where the slot or delta that named it said it is.
-struct MetaLink {
-  format::CheckpointMeta meta;
-  std::vector<PageLocation> chunks;  // chunk 0 first
-  format::MetaLocation at;
-};
-
-
 
 class StoreImpl final : public ImageStore {
  public:
@@ -185,40 +114,12 @@ class StoreImpl final : public ImageStore {
   Status append_and_apply(PendingRecord& rec) REQUIRES(mu_);
   // Applies a record's effect on the index/bad list; REQUIRES mu_.
   Status apply_record(const format::RecordHeader& h, uint64_t offset) REQUIRES(mu_);
-  uint64_t segment_of(uint64_t offset) const { return (offset - sb_.data_start) / sb_.segment_size; }
-  uint64_t segment_start(uint64_t seg) const { return sb_.data_start + seg * sb_.segment_size; }
-  // Reads and verifies a record at offset; payload decompressed into *raw
-  // when raw != nullptr, and copied as stored into *stored when stored !=
-  // nullptr. With raw_needed, only the first raw_needed bytes of *raw are
-  // filled (at least; *raw still has the record's length): a read of a few
-  // blocks need not decode the whole record. No lock needed.
-  Status read_record(uint64_t offset, uint32_t length_hint, format::RecordHeader* h, RawBuffer* raw,
-                     std::vector<uint8_t>* stored = nullptr, size_t raw_needed = SIZE_MAX);
-  // read_record(e.record_offset, e.record_length, h, raw, nullptr,
-  // raw_end) for the DATA record of index entry e, which reads, checks and
-  // decodes only the units of a record with a unit table that a read of
-  // its raw bytes [raw_begin, raw_end) needs: those up to the one holding
-  // byte raw_end - 1 when they are chained, only those holding the range
-  // when they are independent. The rest of *raw is left as it was. No
-  // lock needed.
-  Status read_record_part(const format::IndexEntry& e, size_t raw_begin, size_t raw_end, format::RecordHeader* h,
-                          RawBuffer* raw);
-  // How many bytes of e's record read_record_part reads first for raw
-  // bytes [raw_begin, raw_end); 0 when it reads the whole record instead.
-  size_t first_part_read(const format::IndexEntry& e, size_t raw_begin, size_t raw_end) const;
-  // The same for a record stored raw (its length says so): the payload is
-  // read straight into *raw and checked there, instead of being read with
-  // the header and copied out (the copy took a fifth of the daemon on
-  // random reads of incompressible data); header and payload come in one
-  // read (File::read_parts).
-  Status read_raw_record(const format::IndexEntry& e, size_t raw_len, format::RecordHeader* h, RawBuffer* raw);
+  uint64_t segment_of(uint64_t offset) const { return reader_.segment_of(offset); }
+  uint64_t segment_start(uint64_t seg) const { return reader_.segment_start(seg); }
+  bool is_damage_sentinel(uint64_t record_offset) const { return reader_.is_damage_sentinel(record_offset); }
   // The file offset of a payload byte whose damage makes reads of the block
   // that e describes fail their checksum.
   Result<uint64_t> corruption_target(const format::IndexEntry& e);
-  // Checks a whole stored payload against its record's payload_hash: the
-  // hash of all of it, or, with a unit table (allowed only when the image
-  // has the feature), of the table, and each unit against the table.
-  Status check_payload(const format::RecordHeader& h, std::span<const uint8_t> payload) const;
   // Appends and applies TRIM/BAD_SET/BAD_CLEAR records for a range; REQUIRES mu_.
   Status append_range_records(format::RecordType type, uint64_t first, uint64_t count) REQUIRES(mu_);
   // Builds DATA/ZERO records for a run of blocks (no lock).
@@ -227,10 +128,6 @@ class StoreImpl final : public ImageStore {
   // itself, not the faster level compress_payload may pick.
   std::vector<PendingRecord> build_data_records(uint64_t first, std::span<const uint8_t> data, int level,
                                                 bool exact_level = false);
-  // Reads at an address of the image (segment_backend.h): in the header
-  // area, or within one segment (never past its end). No lock needed.
-  Result<size_t> read_image(uint64_t address, std::span<uint8_t> out);
-  Result<size_t> read_image_parts(uint64_t address, std::span<const std::span<uint8_t>> parts);
 
   // ---- recovery (recovery.cc) ----
   // Loads the newest valid checkpoint and replays the log after it.
@@ -258,6 +155,15 @@ class StoreImpl final : public ImageStore {
   // check(): the chain in force reads, checks and folds as an open would
   // load it; a problem when it does not.
   std::optional<CheckProblem> verify_meta_chain() EXCLUDES(mu_);
+  // ---- check (check.cc) ----
+  struct CheckRun;
+  // Checks the USED blocks of one index page (a copy of its entries) against
+  // their records; true when the caller asked to stop.
+  Result<bool> check_page_blocks(uint64_t page_no, const std::vector<format::IndexEntry>& entries, CheckRun& run)
+      EXCLUDES(mu_);
+  // A block whose record failed the check: where it lives now (*now) and
+  // that record's verdict, or none when it has not moved.
+  Result<std::optional<Status>> recheck_moved_block(uint64_t block, format::IndexEntry* now) EXCLUDES(mu_);
 
   // ---- replay (replay.cc); REQUIRE mu_ or an open in progress ----
   struct LogItem;
@@ -289,12 +195,8 @@ class StoreImpl final : public ImageStore {
   Status apply_damaged_record(const LogItem& item) REQUIRES(mu_);
   Status apply_gap(const LogItem& gap, const std::map<uint64_t, format::FlushDescriptor>& descriptors,
                    const std::map<uint64_t, uint64_t>& described) REQUIRES(mu_);
-  // Index entries of blocks whose record was lost to damage name the start
-  // of a segment, where a segment header lies and never a record: their
-  // reads fail, and they hold no space (vblk(5) INDEX).
-  bool is_damage_sentinel(uint64_t record_offset) const {
-    return record_offset >= sb_.data_start && (record_offset - sb_.data_start) % sb_.segment_size == 0;
-  }
+  // The entry of a block whose record was lost to damage: it names the start
+  // of its segment (RecordReader::is_damage_sentinel).
   format::IndexEntry damage_sentinel_entry(uint64_t seg, uint32_t index, uint32_t blocks) const {
     return {segment_start(seg), format::kRecordHeaderSize + format::kRecordAlign, static_cast<uint16_t>(index),
             static_cast<uint8_t>(BlockState::kUsed), static_cast<uint8_t>(blocks - 1)};
@@ -365,6 +267,12 @@ class StoreImpl final : public ImageStore {
   // the head (dropping mu_ while it reads and compresses). `lock` holds mu_.
   Status copy_live_blocks(uint64_t off, const format::RecordHeader& h,
                           bool recompress) REQUIRES(mu_);
+  // copy_live_blocks's steps: the record appended as it is stored; and the
+  // blocks still live (`left`) compressed again from its raw bytes.
+  Status append_moved_as_stored(const format::RecordHeader& h, bool recompression_did_not_pay, PendingRecord& moved)
+      REQUIRES(mu_);
+  Status copy_left_blocks(const format::RecordHeader& h, const std::vector<bool>& left, const RawBuffer& raw)
+      REQUIRES(mu_);
   // A power cut (or close) happened since power_epoch_ was `epoch`: state
   // read before mu_ was dropped no longer holds.
   bool interrupted_since_locked(uint64_t epoch) const REQUIRES(mu_);
@@ -398,8 +306,6 @@ class StoreImpl final : public ImageStore {
   const char* full_checkpoint_reason_locked(uint64_t delta_bytes) const REQUIRES(mu_);
 
   // ---- deferred compression (recompress.cc); REQUIRE mu_ ----
-  // No read, write or trim for kRecompressIdle.
-  bool idle_locked(std::chrono::milliseconds quiet) const REQUIRES(mu_);
   // There is recompression to do (or to look for) and the store is idle.
   bool recompress_due_locked() const REQUIRES(mu_);
   // Up to n segments holding the most provisional bytes that may be
@@ -416,20 +322,6 @@ class StoreImpl final : public ImageStore {
   // reads from.
   uint32_t live_provisional_bytes_locked(const std::vector<std::pair<uint64_t, format::RecordHeader>>& records) REQUIRES(mu_);
   uint64_t provisional_bytes_locked() const REQUIRES(mu_);
-  // A request arrived (any thread, no lock). Every read and write calls it,
-  // so the shared clock is stored only when it has moved by 10 ms: the idle
-  // test needs a second's precision, not a cache line written by every
-  // request on every core.
-  void note_request() {
-    const int64_t now = now_ns();
-    if (now - last_request_ns_.load(std::memory_order_relaxed) >= kRequestClockStepNs)
-      last_request_ns_.store(now, std::memory_order_relaxed);
-  }
-  static constexpr int64_t kRequestClockStepNs = 10'000'000;
-  static int64_t now_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-  }
 
   Status check_writable() const REQUIRES(mu_);
   Status check_powered() const REQUIRES(mu_);
@@ -482,6 +374,7 @@ class StoreImpl final : public ImageStore {
   // Where the image's bytes live (segment_backend.h).
   std::unique_ptr<SegmentBackend> backend_;
   const format::Superblock sb_;
+  const RecordReader reader_;  // reads and checks records (no lock)
   const OpenOptions opts_;
   const int level_;
   const uint32_t max_record_blocks_;
@@ -494,7 +387,7 @@ class StoreImpl final : public ImageStore {
   // at write_level_ = kDeferredWriteLevel, else at level_.
   const bool deferred_;
   const int write_level_;
-  std::atomic<int64_t> last_request_ns_{0};  // steady_clock of the last read, write or trim
+  IdleClock idle_;  // the last request and change, for the idle rules
 
   Mutex mu_;
   bool closed_ GUARDED_BY(mu_) = false;
@@ -517,7 +410,6 @@ class StoreImpl final : public ImageStore {
   SegmentTable segments_ GUARDED_BY(mu_);
   // The log head, and what was appended since the last sync and checkpoint.
   LogWriter log_ GUARDED_BY(mu_);
-  std::chrono::steady_clock::time_point last_change_ GUARDED_BY(mu_){};  // of the last write or trim
   bool provisional_scanned_ GUARDED_BY(mu_) = false;      // scan_provisional() has run since the open
   MetaChain chain_ GUARDED_BY(mu_);  // the checkpoint in force's metadata and its chain
   PageIndex index_ GUARDED_BY(mu_);
@@ -553,18 +445,5 @@ class StoreImpl final : public ImageStore {
   int punches_in_flight_ GUARDED_BY(mu_) = 0;
   std::condition_variable_any punches_done_;
 };
-
-// Entry points below ImageStore::create/open for callers (tests) that
-// supply their own host file, e.g. a crash-simulating one.
-// Validates `opts` and builds the superblock of a new image.
-Result<format::Superblock> superblock_for(const std::string& name, const FormatOptions& opts);
-// Writes the superblock and an empty checkpoint, then syncs.
-Status write_empty_image(SegmentBackend& backend, const format::Superblock& sb);
-Status write_empty_image(io::File& file, const format::Superblock& sb);
-// Opens and recovers the image `backend` holds (no locking: the caller's
-// business).
-Result<std::unique_ptr<ImageStore>> open_image(std::unique_ptr<SegmentBackend> backend, const OpenOptions& opts);
-// open_image of a single-file image (FileBackend).
-Result<std::unique_ptr<ImageStore>> open_image_file(std::unique_ptr<io::File> file, const OpenOptions& opts);
 
 }  // namespace vblk::store

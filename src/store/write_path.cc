@@ -17,7 +17,7 @@ Status StoreImpl::write_blocks(uint64_t first, std::span<const uint8_t> data) {
   const uint32_t bs = sb_.block_size;
   if (data.size() % bs) return Status::invalid_argument("write buffer is not a whole number of blocks");
   const uint64_t count = data.size() / bs;
-  note_request();
+  idle_.note_request();
   {
     MutexLock lock(mu_);
     VBLK_RETURN_IF_ERROR(check_writable());
@@ -93,7 +93,7 @@ Status StoreImpl::append_range_records(RecordType type, uint64_t first, uint64_t
 }
 
 Status StoreImpl::trim_blocks(uint64_t first, uint64_t count) {
-  note_request();
+  idle_.note_request();
   MutexLock lock(mu_);
   VBLK_RETURN_IF_ERROR(check_writable());
   VBLK_RETURN_IF_ERROR(check_range(first, count));

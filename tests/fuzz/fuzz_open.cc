@@ -23,6 +23,7 @@
 #include "format/format.h"
 #include "format/unit_table.h"
 #include "io/mem_file.h"
+#include "store/open.h"
 #include "store/store_impl.h"
 #include "vblk/image_store.h"
 

@@ -38,6 +38,7 @@
 #include "format/format.h"
 #include "io/crash_file.h"
 #include "io/mem_file.h"
+#include "store/open.h"
 #include "store/store_impl.h"
 #include "log_capture.h"
 #include "test_util.h"

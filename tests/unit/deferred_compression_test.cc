@@ -15,6 +15,8 @@
 #include "format/format.h"
 #include "io/crash_file.h"
 #include "io/mem_file.h"
+#include "manual_clock.h"
+#include "store/open.h"
 #include "store/store_impl.h"
 #include "superblock_edit.h"
 #include "test_util.h"
@@ -83,6 +85,7 @@ class DeferredTest : public ::testing::Test {
     OpenOptions o;
     o.background_maintenance = background;
     o.defer_compression = defer;
+    o.clock = clock_.fn();
     auto s = ImageStore::open(path_, o);
     EXPECT_TRUE(s.is_ok()) << s.status().to_string();
     return s.is_ok() ? std::move(*s) : nullptr;
@@ -94,6 +97,7 @@ class DeferredTest : public ::testing::Test {
     EXPECT_TRUE(s.is_ok()) << s.status().to_string();
     return s.is_ok() ? std::move(*s) : nullptr;
   }
+  test::ManualClock clock_;  // the idle rules see only the time the test gives
   TempDir dir_;
   std::string path_;
 };
@@ -291,12 +295,10 @@ TEST_F(DeferredTest, TheBackgroundPassRunsWhenIdleAndLosesNoWrite) {
   auto data = write_text(*st, 4096, 9);  // 16 MiB
   const uint64_t pending = st->info().provisional_bytes;
   ASSERT_GT(pending, 0u);
-  // Idle: the pass starts within about a second; interrupt it with writes
-  // as soon as it has made progress, while it may be mid-segment.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (st->info().provisional_bytes == pending && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  ASSERT_LT(st->info().provisional_bytes, pending) << "the idle pass did not start";
+  // Idle: the pass starts; interrupt it with writes as soon as it has made
+  // progress, while it may be mid-segment.
+  clock_.advance(std::chrono::seconds(2));
+  ASSERT_TRUE(test::wait_until([&] { return st->info().provisional_bytes < pending; })) << "the idle pass did not start";
   std::mt19937_64 rng(10);
   for (int i = 0; i < 50; ++i) {
     const uint64_t at = rng() % 4000;
@@ -304,8 +306,8 @@ TEST_F(DeferredTest, TheBackgroundPassRunsWhenIdleAndLosesNoWrite) {
     ASSERT_TRUE(st->write_blocks(at, patch).is_ok());
     std::copy(patch.begin(), patch.end(), data.begin() + static_cast<std::ptrdiff_t>(at * 4096));
   }
-  while ((st->info().provisional_bytes > 0) && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  clock_.advance(std::chrono::seconds(2));
+  test::wait_until([&] { return st->info().provisional_bytes == 0; });
   EXPECT_EQ(st->info().provisional_bytes, 0u) << "the idle pass did not finish";
   expect_blocks(*st, 0, data);
   st.reset();
@@ -320,12 +322,16 @@ TEST_F(DeferredTest, ReadsKeepThePassWaiting) {
   auto data = write_text(*st, 1024, 11);
   const uint64_t pending = st->info().provisional_bytes;
   std::vector<uint8_t> out(4096);
-  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(2500);
-  while (std::chrono::steady_clock::now() < end) {
+  // A read every 100 ms for 3 s: never a second without a request.
+  for (int i = 0; i < 30; ++i) {
     ASSERT_TRUE(st->read_blocks(3, 1, out).is_ok());
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    clock_.advance(std::chrono::milliseconds(100));
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // the thread's turns go on
   }
   EXPECT_EQ(st->info().provisional_bytes, pending);
+  // The control: a second without requests and the pass runs.
+  clock_.advance(std::chrono::seconds(2));
+  EXPECT_TRUE(test::wait_until([&] { return st->info().provisional_bytes < pending; }));
 }
 
 TEST_F(DeferredTest, ADamagedRecordIsLeftInPlaceAndTheRestRecompressed) {

@@ -15,6 +15,7 @@
 #include "io/crash_file.h"
 #include "io/mem_file.h"
 #include "log_capture.h"
+#include "store/open.h"
 #include "test_util.h"
 #include "store/store_impl.h"
 #include "vblk/image_store.h"

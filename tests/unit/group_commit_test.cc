@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "io/mem_file.h"
+#include "store/open.h"
 #include "store/store_impl.h"
 #include "test_util.h"
 

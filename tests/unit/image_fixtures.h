@@ -13,6 +13,7 @@
 
 #include "io/crash_file.h"
 #include "io/mem_file.h"
+#include "store/open.h"
 #include "store/store_impl.h"
 #include "test_util.h"
 #include "vblk/image_store.h"
@@ -20,12 +21,15 @@
 namespace vblk::test {
 
 // Opens the image at `path`: a test failure, and null, when it cannot be.
-inline std::unique_ptr<ImageStore> open_image(const std::string& path, bool read_only = false) {
-  OpenOptions o;
-  o.read_only = read_only;
+inline std::unique_ptr<ImageStore> open_image(const std::string& path, const OpenOptions& o) {
   auto s = ImageStore::open(path, o);
   EXPECT_TRUE(s.is_ok()) << s.status().to_string();
   return s.is_ok() ? std::move(*s) : nullptr;
+}
+inline std::unique_ptr<ImageStore> open_image(const std::string& path, bool read_only = false) {
+  OpenOptions o;
+  o.read_only = read_only;
+  return open_image(path, o);
 }
 
 // Creates an image at `path` of 256 blocks of 4096 bytes: blocks 0-63

@@ -15,6 +15,7 @@
 
 #include "format/format.h"
 #include "io/mem_file.h"
+#include "store/open.h"
 #include "store/store_impl.h"
 #include "test_util.h"
 

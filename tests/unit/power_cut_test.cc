@@ -19,6 +19,7 @@
 #include "io/crash_file.h"
 #include "io/file.h"
 #include "io/mem_file.h"
+#include "store/open.h"
 #include "store/store_impl.h"
 #include "superblock_edit.h"
 #include "test_util.h"

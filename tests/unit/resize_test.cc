@@ -16,6 +16,7 @@
 #include "image_fixtures.h"
 #include "io/crash_file.h"
 #include "io/mem_file.h"
+#include "store/open.h"
 #include "store/store_impl.h"
 #include "test_util.h"
 #include "vblk/image_store.h"
