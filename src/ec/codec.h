@@ -22,6 +22,10 @@
 // fewest global rows that make the square system invertible (the first
 // subset of the available ones that gf_invert_matrix accepts). If none
 // does, the failed data are lost, and so is everything that needed them.
+// Every pattern the failure table promises is solvable (one chunk; two
+// with P >= 1; one per group; up to P + 1 in one group). Past that the code
+// is not maximally recoverable in GF(2^8); recoverable() says exactly what
+// it rebuilds, with the same algebra (src/ec/README.md).
 //
 // Buffers: every chunk is chunk_size() bytes (a multiple of kChunkAlign)
 // and starts at an address aligned to kChunkAlign (xor_gen needs 32).

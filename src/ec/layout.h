@@ -37,7 +37,7 @@ namespace vblk::ec {
 // gf_gen_rs_matrix; codec.h), distinct in GF(2^8) only for j < 255.
 inline constexpr uint32_t kMaxDataMembers = 255;
 // A degraded read may try every subset of the global parity rows it could
-// use (codec.cc); 16 keeps that at most C(16, 8) = 12870 small inversions.
+// use (repair_plan.cc); 16 keeps that at most C(16, 8) = 12870 small inversions.
 inline constexpr uint32_t kMaxGlobalParity = 16;
 // One open file per member: more than the 1024 descriptors a process is
 // given by default would not open.
@@ -125,7 +125,7 @@ class Layout {
 
   // Every member, by index.
   std::vector<Member> members() const;
-  Member member(uint32_t index) const;
+  Member member(uint32_t index) const;  // REQUIRES index < member_count()
   // The member holding chunk c of word w.
   uint32_t member_of(uint32_t word, uint32_t chunk) const { return chunk * words() + word; }
   // The word stripe s lies in (stripes rotate over the words) and the
