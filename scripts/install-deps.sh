@@ -8,7 +8,7 @@ packages=(
   libfuse3-dev fuse3 libcli11-dev libspdlog-dev libzstd-dev libxxhash-dev
   libgtest-dev libgmock-dev nlohmann-json3-dev python3 e2fsprogs util-linux procps xxd man-db groff-base bash-completion
   nbdkit nbdkit-plugin-dev libnbd-bin python3-libnbd qemu-utils fio
-  uuid-dev libsystemd-dev systemd
+  uuid-dev libsystemd-dev systemd libisal-dev
 )
 missing=()
 for p in "${packages[@]}"; do
