@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "util/block_text.h"
+#include "util/xml_text.h"
 
 namespace vblk::cli {
 namespace {
@@ -15,27 +16,6 @@ constexpr int kGap = 1;       // between cells
 constexpr int kMargin = 16;
 constexpr int kHeader = 64;   // title, subtitle, counts
 constexpr int kLegend = 56;
-
-std::string xml_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default:
-        // Control characters are not allowed in XML 1.0.
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n') {
-          out += '?';
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out;
-}
 
 const char* state_name(BlockState s) {
   switch (s) {
