@@ -3,14 +3,24 @@
 // of the members, then the verdict (member_verdict.h), as text or as JSON.
 //
 // Text:
-//   layout: 8 data (4,4) + 2 local + 1 global + 1 spare, 2 boxes, a word per box
-//   index  box  word  role           group  state             bytes  errors  first bytes
-//       0    0     0  data               0  online          1048576       0  de ad be ef
+//   layout: 4 data (2,2) + 2 local + 1 global + 1 spares, a word in each of 2 boxes
+//   index  box  word  role           group  state                   bytes  errors  first bytes
+//       0    0     0  data               0  online                1048576       0  56 42 00 ff
+//       2    0     0  data               0  failed                1048576       7  56 42 02 ff
+//      14    0     0  spare              -  rebuilding 42%        1048576       0  56 42 0e ff
 //       ...
-//   verdict: recoverable; 1 member failed, 0 rebuilding
-//   word 0 (box 0): degraded, 1 of 11 chunks missing; can take 1 more failure
+//   verdict: recoverable; 1 member failed, 1 rebuilding
+//   word 0 (box 0): degraded, 1 of 7 chunks missing, can take 1 more failure; spares ready 0 of 1
 //     group 0: 1 missing, rebuilt from its local parity; can take 1 more
-//     ...
+//     group 1: intact; can take 2 more
+//     global parity: 0 of 1 missing
+//   word 1 (box 1): intact, can take 2 more failures, each group 2 more; spares ready 1 of 1
+//   boxes down: none
+//   the member set can take 1 more failure (in its weakest word) and no more boxes
+// A degraded word lists every group; a run of intact words alike is one
+// line ("words 1-10 (boxes 1-10): intact, ..."). A box whose members all
+// failed is named: without --ha its word's stripes are lost, with --ha it
+// is the box failure the layout is made to survive.
 // JSON: {"layout": {...}, "members": [...], "verdict": {...}}, the same
 // facts (the keys are listed with members_json).
 // Thread safety: pure functions.

@@ -72,7 +72,7 @@ std::string member_svg(const MemberStatus& m, uint32_t word, int x, int y) {
   if (rebuilding) {
     out += fmt::format("<rect class=\"progress\" x=\"{}\" y=\"{}\" width=\"{:.1f}\" height=\"{}\" rx=\"2\" fill=\"{}\"/>",
                        x, y, kButtonW * fraction, kButtonH, kOrange);
-    label = fmt::format("{} {} {}", m.index, role_letter(m.role), state_text(m));
+    label = fmt::format("{} {} {:.0f}%", m.index, role_letter(m.role), fraction * 100);
   }
   out += fmt::format("<text x=\"{}\" y=\"{}\" fill=\"{}\">{}</text></g>\n", x + 4, y + kButtonH - 4, text_fill(fill),
                      xml_escape(label));
