@@ -134,15 +134,7 @@ std::string render_members_svg(const MemberReport& r, const MemberSvgOptions& op
   const int height = top + kBoxHeading + static_cast<int>(rows) * (kButtonH + kRowGap) + kLegend + kMargin;
   const char* verdict_fill = r.verdict.recoverable ? "#1b7a2e" : kRed;
 
-  std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
-  out += fmt::format(
-      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\" "
-      "font-family=\"sans-serif\" font-size=\"12\">\n",
-      width, height);
-  out += fmt::format("<title>{}</title>\n", xml_escape("vblk members: " + opt.title));
-  out += fmt::format("<rect x=\"0\" y=\"0\" width=\"{}\" height=\"{}\" fill=\"#ffffff\"/>\n", width, height);
-  out += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"15\" font-weight=\"bold\">{}</text>\n", kMargin, kMargin + 12,
-                     xml_escape(opt.title));
+  std::string out = svg_begin(width, height, "vblk members: " + opt.title, opt.title, kMargin);
   out += fmt::format("<text x=\"{}\" y=\"{}\">{}</text>\n", kMargin, kMargin + 32, xml_escape(l.describe()));
   out += fmt::format("<text id=\"verdict\" x=\"{}\" y=\"{}\" fill=\"{}\" font-weight=\"bold\" data-recoverable=\"{}\">{}</text>\n",
                      kMargin, kMargin + 52, verdict_fill, r.verdict.recoverable, xml_escape(verdict_headline(r.verdict)));

@@ -7,6 +7,8 @@
 #include <string>
 #include <unordered_map>
 
+#include "ec/subsets.h"
+
 namespace vblk::report {
 namespace {
 
@@ -14,19 +16,6 @@ using State = MemberStatus::State;
 
 std::string num(uint64_t v) { return std::to_string(v); }
 std::string group_text(uint32_t g) { return g == ec::kNoGroup ? "none" : num(g); }
-
-// The next k-subset of [0, n) in lexicographic order; false after the last.
-bool next_pick(std::vector<uint32_t>& pick, uint32_t n) {
-  const auto k = static_cast<uint32_t>(pick.size());
-  for (uint32_t i = k; i-- > 0;) {
-    if (pick[i] < n - k + i) {
-      ++pick[i];
-      for (uint32_t j = i + 1; j < k; ++j) pick[j] = pick[j - 1] + 1;
-      return true;
-    }
-  }
-  return false;
-}
 
 // The largest k such that survives(pick) holds for every pick of k of the
 // n candidates, trying k = 1, 2, ... (a pick that fails at k fails beyond).
@@ -39,7 +28,7 @@ Tolerance search(uint32_t n, uint64_t max_checks, Survives survives) {
     do {
       if (checks++ == max_checks) return {k - 1, true};
       if (!survives(pick)) return {k - 1, false};
-    } while (next_pick(pick, n));
+    } while (ec::next_subset(pick, n));
   }
   return {n, false};
 }

@@ -61,16 +61,7 @@ std::string render_svg(const report::BlockMap& map, const SvgOptions& opt) {
     for (size_t k = 0; k < 4; ++k) totals[k] += c.counts[k];
   }
 
-  std::string out;
-  out += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
-  out += fmt::format(
-      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\" "
-      "font-family=\"sans-serif\" font-size=\"12\">\n",
-      width, height);
-  out += fmt::format("<title>{}</title>\n", xml_escape("vblk block map: " + opt.title));
-  out += fmt::format("<rect x=\"0\" y=\"0\" width=\"{}\" height=\"{}\" fill=\"#ffffff\"/>\n", width, height);
-  out += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"15\" font-weight=\"bold\">{}</text>\n", kMargin, kMargin + 12,
-                     xml_escape(opt.title));
+  std::string out = svg_begin(width, height, "vblk block map: " + opt.title, opt.title, kMargin);
   out += fmt::format("<text x=\"{}\" y=\"{}\">{}</text>\n", kMargin, kMargin + 30, xml_escape(opt.subtitle));
   out += fmt::format(
       "<text x=\"{}\" y=\"{}\" id=\"counts\" data-free=\"{}\" data-used=\"{}\" data-trimmed=\"{}\" "
