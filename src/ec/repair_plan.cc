@@ -9,25 +9,13 @@
 #include <string>
 
 #include "ec/codec.h"
+#include "ec/subsets.h"
 
 namespace vblk::ec {
 
 namespace {
 
 std::string num(uint64_t v) { return std::to_string(v); }
-
-// The next k-subset of [0, n) in lexicographic order; false after the last.
-bool next_subset(std::vector<uint32_t>& pick, uint32_t n) {
-  const uint32_t k = static_cast<uint32_t>(pick.size());
-  for (uint32_t i = k; i-- > 0;) {
-    if (pick[i] < n - k + i) {
-      ++pick[i];
-      for (uint32_t j = i + 1; j < k; ++j) pick[j] = pick[j - 1] + 1;
-      return true;
-    }
-  }
-  return false;
-}
 
 }  // namespace
 

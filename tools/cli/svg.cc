@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "util/block_text.h"
+#include "util/xml_text.h"
 
 namespace vblk::cli {
 namespace {
@@ -15,27 +16,6 @@ constexpr int kGap = 1;       // between cells
 constexpr int kMargin = 16;
 constexpr int kHeader = 64;   // title, subtitle, counts
 constexpr int kLegend = 56;
-
-std::string xml_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default:
-        // Control characters are not allowed in XML 1.0.
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n') {
-          out += '?';
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out;
-}
 
 const char* state_name(BlockState s) {
   switch (s) {
@@ -81,16 +61,7 @@ std::string render_svg(const report::BlockMap& map, const SvgOptions& opt) {
     for (size_t k = 0; k < 4; ++k) totals[k] += c.counts[k];
   }
 
-  std::string out;
-  out += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
-  out += fmt::format(
-      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\" "
-      "font-family=\"sans-serif\" font-size=\"12\">\n",
-      width, height);
-  out += fmt::format("<title>{}</title>\n", xml_escape("vblk block map: " + opt.title));
-  out += fmt::format("<rect x=\"0\" y=\"0\" width=\"{}\" height=\"{}\" fill=\"#ffffff\"/>\n", width, height);
-  out += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"15\" font-weight=\"bold\">{}</text>\n", kMargin, kMargin + 12,
-                     xml_escape(opt.title));
+  std::string out = svg_begin(width, height, "vblk block map: " + opt.title, opt.title, kMargin);
   out += fmt::format("<text x=\"{}\" y=\"{}\">{}</text>\n", kMargin, kMargin + 30, xml_escape(opt.subtitle));
   out += fmt::format(
       "<text x=\"{}\" y=\"{}\" id=\"counts\" data-free=\"{}\" data-used=\"{}\" data-trimmed=\"{}\" "

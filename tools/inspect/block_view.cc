@@ -9,56 +9,10 @@
 #include "cli/json_output.h"
 #include "cli/report.h"
 #include "inspect/inspect.h"
+#include "report/hex_dump.h"
 
 namespace vblk::cli::inspect {
 namespace {
-
-std::string hex(const uint8_t* p, size_t n) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(2 * n);
-  for (size_t i = 0; i < n; ++i) {
-    out += kDigits[p[i] >> 4];
-    out += kDigits[p[i] & 15];
-  }
-  return out;
-}
-
-// xxd-style dump, 16 bytes a line; a run of lines equal to the one before
-// is shown as a single '*' (as hexdump does), and the end offset closes it.
-std::string hex_dump(const std::vector<uint8_t>& data) {
-  std::string out;
-  char line[96];
-  bool starred = false;
-  for (size_t off = 0; off < data.size(); off += 16) {
-    size_t n = std::min<size_t>(16, data.size() - off);
-    if (off >= 16 && n == 16 && std::memcmp(&data[off], &data[off - 16], 16) == 0) {
-      if (!starred) out += "*\n";
-      starred = true;
-      continue;
-    }
-    starred = false;
-    int len = std::snprintf(line, sizeof line, "%08zx: ", off);
-    std::string text(line, static_cast<size_t>(len));
-    for (size_t i = 0; i < 16; ++i) {
-      if (i < n) {
-        std::snprintf(line, sizeof line, "%02x", data[off + i]);
-        text += line;
-      } else {
-        text += "  ";
-      }
-      if (i % 2 == 1) text += ' ';
-    }
-    text += ' ';
-    for (size_t i = 0; i < n; ++i) {
-      uint8_t c = data[off + i];
-      text += (c >= 0x20 && c < 0x7F) ? static_cast<char>(c) : '.';
-    }
-    out += text + "\n";
-  }
-  std::snprintf(line, sizeof line, "%08zx\n", data.size());
-  return out + line;
-}
 
 void print_block_json(uint64_t n, const BlockLocation& l, const std::vector<uint8_t>& data,
                       const std::string& data_error) {
@@ -75,7 +29,7 @@ void print_block_json(uint64_t n, const BlockLocation& l, const std::vector<uint
   j["provisional"] = l.provisional;
   j["units"] = !l.unit_table ? Json(nullptr) : Json(l.independent_units ? "independent" : "chained");
   j["stored_payload"] = l.stored_payload;
-  j["data_hex"] = data.empty() ? Json(nullptr) : Json(hex(data.data(), data.size()));
+  j["data_hex"] = data.empty() ? Json(nullptr) : Json(report::hex_string(data));
   if (!data_error.empty()) j["data_error"] = data_error;
   print_json(j);
 }
@@ -101,7 +55,7 @@ void print_block_text(uint64_t n, uint64_t block_count, const BlockLocation& l, 
   if (!data_error.empty()) {
     std::printf("data:         unreadable: %s\n", data_error.c_str());
   } else {
-    std::printf("data:\n%s", hex_dump(data).c_str());
+    std::printf("data:\n%s", report::hex_dump(data, 0, {.squeeze = true, .end_offset = true}).c_str());
   }
 }
 

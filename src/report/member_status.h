@@ -1,0 +1,50 @@
+#pragma once
+// MemberStatus: what is known of one member file of an erasure-coded image
+// (src/ec/README.md): its place in the layout and its state now. The
+// backend that keeps the members fills these in; the reports of
+// member_report.h, member_svg.h and member_verdict.h read them.
+//
+// States:
+//   kOnline      the member is there and holds its chunks
+//   kFailed      the member is gone (unreadable, removed, or given up on)
+//   kRebuilding  the member is being written by a rebuild, rebuild_fraction
+//                of the way; its chunks are not all there yet
+//   kSpare       a hot spare that holds nothing and is ready for a rebuild
+// A chunk counts as there only when the member its layout slot names is
+// kOnline: a rebuilding member's chunks are missing until it is done.
+// Thread safety: a value.
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "ec/layout.h"
+
+namespace vblk::report {
+
+struct MemberStatus {
+  // Fixed numbers: a status may be sent between processes.
+  enum class State : uint8_t { kOnline = 0, kFailed = 1, kRebuilding = 2, kSpare = 3 };
+
+  uint32_t index = 0;  // from the layout
+  ec::Role role = ec::Role::kData;
+  uint32_t box = 0;
+  uint32_t group = ec::kNoGroup;  // data and local parity only
+  State state = State::kOnline;
+  uint64_t bytes = 0;                    // the member file's size
+  uint64_t errors = 0;                   // read errors and chunks healed
+  std::array<uint8_t, 4> first_bytes{};  // the file's first 4 bytes
+  double rebuild_fraction = 0;           // kRebuilding: done so far, in [0, 1]
+};
+
+// "online", "failed", "rebuilding", "spare".
+const char* to_string(MemberStatus::State state);
+inline constexpr std::array<MemberStatus::State, 4> kMemberStates = {
+    MemberStatus::State::kOnline, MemberStatus::State::kFailed, MemberStatus::State::kRebuilding,
+    MemberStatus::State::kSpare};
+
+// Every member of `layout`, by index, with index, role, box and group set,
+// online (spares: kSpare) and the rest zero: the start a backend fills in.
+std::vector<MemberStatus> layout_members(const ec::Layout& layout);
+
+}  // namespace vblk::report
