@@ -11,9 +11,11 @@ _vblk_format() {
     --size|-s) COMPREPLY=($(compgen -W "64M 256M 1G 4G 8G 16G 64G 1T" -- "$cur")); return ;;
     --from) _filedir; [[ -z $cur || $cur == - ]] && COMPREPLY+=(-); return ;;
     --label|-L) return ;;
+    --data-members|--group-size|--global-parity|--spares|--boxes) return ;;
+    --member-dir) _filedir -d; return ;;
   esac
   if [[ $cur == -* ]]; then
-    COMPREPLY=($(compgen -W "--size --block-size --level --label --from --force --json --no-flush-records --resize --progress --quiet --help --version" -- "$cur"))
+    COMPREPLY=($(compgen -W "--size --block-size --level --label --from --force --json --no-flush-records --resize --data-members --group-size --global-parity --spares --boxes --ha --member-dir --progress --quiet --help --version" -- "$cur"))
   else
     _vblk_images
   fi

@@ -95,6 +95,7 @@ struct Args {
   // A member set (vblk(5), MEMBER SETS): --data-members and the rest.
   uint32_t data_members = 0;
   uint32_t group_size = 0;
+  bool has_group_size = false;  // default: all D in one group
   uint32_t global_parity = 0;
   uint32_t spares = 0;
   uint32_t boxes = 1;
@@ -182,14 +183,14 @@ std::optional<Failure> validate(const Args& a, std::optional<uint64_t> raw_size,
     // The layout is checked here, so that a wrong one is a usage error and
     // nothing is written (ImageStore::create checks it again).
     auto layout = vblk::ec::Layout::create(
-        {a.data_members, a.group_size ? a.group_size : a.data_members, a.global_parity, a.spares, a.boxes, a.ha});
+        {a.data_members, a.has_group_size ? a.group_size : a.data_members, a.global_parity, a.spares, a.boxes, a.ha});
     if (!layout) return usage(layout.status().message());
     if (!a.member_dirs.empty() && a.member_dirs.size() != a.boxes)
       return usage("--member-dir given " + std::to_string(a.member_dirs.size()) + " times; give it once per box (" +
                    std::to_string(a.boxes) + ")");
     vblk::MemberSetFormat& m = plan.format.members;
     m.data_members = a.data_members;
-    m.group_size = a.group_size ? a.group_size : a.data_members;
+    m.group_size = a.has_group_size ? a.group_size : a.data_members;
     m.global_parity = a.global_parity;
     m.spares = a.spares;
     m.boxes = a.boxes;
@@ -409,7 +410,7 @@ int main(int argc, char** argv) {
                    "Make a member set: the data erasure-coded over member files, this many data members per "
                    "stripe (1..255); IMAGE keeps the superblock, checkpoints and member list (vblk(5), MEMBER SETS)")
         ->type_name("D");
-    app.add_option("--group-size", a.group_size,
+    auto* group_size = app.add_option("--group-size", a.group_size,
                    "Data members per local parity group (one XOR parity member each; default: all D in one group)")
         ->type_name("G");
     app.add_option("--global-parity", a.global_parity,
@@ -434,6 +435,7 @@ int main(int argc, char** argv) {
     a.has_size = size->count() > 0;
     a.has_from = from->count() > 0;
     a.has_new_size = new_size->count() > 0;
+    a.has_group_size = group_size->count() > 0;
     if (a.resize) {
       // The options that shape a new image have no meaning for an existing one.
       for (const char* name : {"--size", "--from", "--block-size", "--level", "--label", "--no-flush-records",

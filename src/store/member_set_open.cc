@@ -142,7 +142,7 @@ Result<std::unique_ptr<MemberBackend>> open_member_backend(std::unique_ptr<io::F
 MemberOpener host_member_opener(const std::string& image_path, bool writable) {
   const std::string dir = dir_of(image_path);
   return [dir, writable](const std::string& name, bool create) -> Result<std::unique_ptr<io::File>> {
-    const std::string path = !name.empty() && name[0] == '/' ? name : dir + "/" + name;
+    const std::string path = (!name.empty() && name[0] == '/') || dir == "." ? name : dir + "/" + name;
     if (create) ::unlink(path.c_str());
     return io::open_posix_file(path, writable || create, create, io::LockMode::kNone);
   };
