@@ -8,6 +8,9 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+
+#include <atomic>
+#include <cerrno>
 #include <unistd.h>
 
 #include <cstring>
@@ -452,6 +455,92 @@ TEST_F(MemberSetTest, BoxesWithoutHaHoldAWordEach) {
   auto again = ImageStore::open(path_, {});
   ASSERT_TRUE(again) << again.status().to_string();
   expect_all(**again);
+}
+
+// A member file whose reads, writes or syncs fail with EIO on demand.
+class FailingFile final : public io::File {
+ public:
+  struct Switches {
+    std::atomic<bool> reads{false}, writes{false}, syncs{false};
+  };
+  FailingFile(std::unique_ptr<io::File> f, Switches& s) : f_(std::move(f)), s_(s) {}
+  Result<size_t> read_at(uint64_t offset, std::span<uint8_t> out) override {
+    if (s_.reads) return Status::from_errno(EIO, name());
+    return f_->read_at(offset, out);
+  }
+  Status write_at(uint64_t offset, std::span<const uint8_t> data) override {
+    if (s_.writes) return Status::from_errno(EIO, name());
+    return f_->write_at(offset, data);
+  }
+  Status sync() override { return s_.syncs ? Status::from_errno(EIO, name()) : f_->sync(); }
+  Status punch_hole(uint64_t offset, uint64_t length) override { return f_->punch_hole(offset, length); }
+  Result<uint64_t> size() override { return f_->size(); }
+  Result<uint64_t> allocated_bytes() override { return f_->allocated_bytes(); }
+  const std::string& name() const override { return f_->name(); }
+
+ private:
+  std::unique_ptr<io::File> f_;
+  Switches& s_;
+};
+
+// Members that start failing I/O while the image is open: EIO on a read,
+// a write or a sync marks the member failed (persisted), reads rebuild its
+// chunks, writes go on degraded, and past the tolerance they fail.
+TEST_F(MemberSetTest, MembersFailingIoAreMarkedFailed) {
+  create(member_format());
+  std::array<FailingFile::Switches, 7> sw;
+  {
+    auto image = io::open_posix_file(path_, true, false, io::LockMode::kExclusive);
+    ASSERT_TRUE(image);
+    std::array<uint8_t, format::kSuperblockSize> buf{};
+    ASSERT_TRUE((*image)->read_at(0, buf));
+    auto sb = format::decode_superblock(buf, path_);
+    ASSERT_TRUE(sb);
+    const store::MemberOpener host = store::host_member_opener(path_, true);
+    store::MemberOpener opener = [&](const std::string& name, bool create) -> Result<std::unique_ptr<io::File>> {
+      auto f = host(name, create);
+      if (!f) return f;
+      const uint32_t m = static_cast<uint32_t>(std::stoul(name.substr(name.size() - 3)));
+      return std::unique_ptr<io::File>(new FailingFile(std::move(*f), sw[m]));
+    };
+    auto backend = store::open_member_backend(std::move(*image), *sb, opener, false);
+    ASSERT_TRUE(backend) << backend.status().to_string();
+    store::MemberBackend* b = backend->get();
+    OpenOptions oo;
+    oo.background_maintenance = false;
+    auto st = store::open_image(std::move(*backend), oo);
+    ASSERT_TRUE(st) << st.status().to_string();
+    write_some(**st, 1);
+
+    sw[1].reads = true;  // a data member of group 0
+    expect_all(**st);
+    EXPECT_EQ(b->member_states()[1], MemberState::kFailed);
+
+    sw[5].writes = true;  // group 1's local parity
+    write_some(**st, 2);
+    EXPECT_NE(b->member_states()[5], MemberState::kOk);
+    expect_all(**st);
+
+    sw[0].syncs = true;  // group 0's other data member: the global parity rebuilds the group
+    write_some(**st, 3);
+    EXPECT_NE(b->member_states()[0], MemberState::kOk);
+    expect_all(**st);
+
+    sw[6].reads = sw[6].writes = true;  // the global parity too: group 0 is lost
+    std::vector<uint8_t> data = block_data(1, 9);
+    Status w = (*st)->write_blocks(1, data);
+    if (w) w = (*st)->flush();
+    EXPECT_FALSE(w);
+    EXPECT_NE(w.message().find("beyond what the parity can rebuild"), std::string::npos) << w.to_string();
+
+  }
+  // The failures were recorded: a plain open uses none of those members,
+  // and refuses an image whose checkpoint it cannot read, saying why.
+  auto o = open_with_backend(path_, true);
+  ASSERT_FALSE(o);
+  EXPECT_NE(o.status().message().find("members 0 and 1 of group 0 failed: beyond what the parity can rebuild"),
+            std::string::npos)
+      << o.status().to_string();
 }
 
 }  // namespace
