@@ -154,6 +154,28 @@ Result<std::unique_ptr<MemberBackend>> open_member_set_files(std::unique_ptr<io:
   return open_member_backend(std::move(image), sb, host_member_opener(path, !read_only), read_only);
 }
 
+Status change_members(const std::string& path, MemberChange change, uint32_t index) {
+  auto file = io::open_posix_file(path, true, false, io::LockMode::kExclusive);
+  if (!file) return file.status();
+  std::array<uint8_t, format::kSuperblockSize> buf{};
+  auto n = (*file)->read_at(0, buf);
+  if (!n) return n.status();
+  auto sb = format::decode_superblock(std::span<const uint8_t>(buf.data(), *n), path);
+  if (!sb) return sb.status();
+  if (!(sb->incompat_features & format::kFeatureMemberSet))
+    return Status::invalid_argument(path + ": not a member set (it has no member files)");
+  auto backend = open_member_set_files(std::move(*file), *sb, false);
+  if (!backend) return backend.status();
+  MemberBackend& b = **backend;
+  switch (change) {
+    case MemberChange::kFailMember: return b.fail_member(index);
+    case MemberChange::kRestoreMember: return b.restore_member(index);
+    case MemberChange::kFailBox: return b.fail_box(index);
+    case MemberChange::kRestoreBox: return b.restore_box(index);
+  }
+  return Status::invalid_argument("unknown member change");
+}
+
 // The names of a new member set's files: under IMAGE.members/ (relative to
 // IMAGE's directory, so that the two move together), or round-robin by box
 // over the --member-dir directories (absolute).

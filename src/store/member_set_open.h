@@ -44,6 +44,13 @@ Result<std::function<std::string(uint32_t m, uint32_t box)>> member_names(const 
                                                                           const MemberSetFormat& f);
 Result<std::unique_ptr<MemberBackend>> open_member_set_files(std::unique_ptr<io::File> image,
                                                              const format::Superblock& sb, bool read_only);
+// Offline (the image not in use): fails or restores a member or a box of
+// the member set at `path`, persisted in its member table (the injector's
+// and the tests' way to take members away; MemberBackend::fail_member and
+// the rest say what each does).
+enum class MemberChange : uint8_t { kFailMember, kRestoreMember, kFailBox, kRestoreBox };
+Status change_members(const std::string& path, MemberChange change, uint32_t index);
+
 // The host opener of IMAGE's members (names relative to IMAGE's directory).
 MemberOpener host_member_opener(const std::string& image_path, bool writable);
 

@@ -324,6 +324,42 @@ TEST_F(MemberSetTest, FailAndRestoreWithoutWrites) {
   EXPECT_FALSE(o->backend->fail_member(99));
 }
 
+TEST_F(MemberSetTest, OfflineFailAndRestoreArePersisted) {
+  using store::MemberChange;
+  create(member_format(4, true, {}));
+  {
+    auto st = ImageStore::open(path_, {});
+    ASSERT_TRUE(st);
+    write_some(**st, 1);
+    ASSERT_TRUE((*st)->close());
+  }
+  ASSERT_TRUE(store::change_members(path_, MemberChange::kFailBox, 1));
+  {
+    auto o = open_with_backend(path_, true);
+    ASSERT_TRUE(o) << o.status().to_string();
+    for (uint32_t m : o->backend->layout().box_members(1))
+      EXPECT_EQ(o->backend->member_states()[m], MemberState::kFailed) << m;
+    expect_all(*o->store);
+  }
+  ASSERT_TRUE(store::change_members(path_, MemberChange::kRestoreBox, 1));
+  ASSERT_TRUE(store::change_members(path_, MemberChange::kFailMember, 3));
+  {
+    auto o = open_with_backend(path_);
+    ASSERT_TRUE(o);
+    const auto states = o->backend->member_states();
+    for (uint32_t m = 0; m < states.size(); ++m)
+      EXPECT_EQ(states[m], m == 3 ? MemberState::kFailed : MemberState::kOk) << m;
+    write_some(*o->store, 2);  // without member 3: it is stale now
+  }
+  Status r = store::change_members(path_, MemberChange::kRestoreMember, 3);
+  EXPECT_FALSE(r);
+  EXPECT_NE(r.message().find("needs a rebuild"), std::string::npos) << r.to_string();
+  EXPECT_FALSE(store::change_members(path_, MemberChange::kFailBox, 4));
+  auto st = ImageStore::open(path_, {});
+  ASSERT_TRUE(st) << st.status().to_string();
+  expect_all(**st);
+}
+
 TEST_F(MemberSetTest, DeletedMemberFileIsMarkedFailed) {
   create(member_format());
   {
