@@ -154,8 +154,8 @@ Result<std::unique_ptr<MemberBackend>> open_member_set_files(std::unique_ptr<io:
   return open_member_backend(std::move(image), sb, host_member_opener(path, !read_only), read_only);
 }
 
-Status change_members(const std::string& path, MemberChange change, uint32_t index) {
-  auto file = io::open_posix_file(path, true, false, io::LockMode::kExclusive);
+Result<std::unique_ptr<MemberBackend>> open_member_set_path(const std::string& path, bool read_only) {
+  auto file = io::open_posix_file(path, !read_only, false, read_only ? io::LockMode::kShared : io::LockMode::kExclusive);
   if (!file) return file.status();
   std::array<uint8_t, format::kSuperblockSize> buf{};
   auto n = (*file)->read_at(0, buf);
@@ -164,7 +164,11 @@ Status change_members(const std::string& path, MemberChange change, uint32_t ind
   if (!sb) return sb.status();
   if (!(sb->incompat_features & format::kFeatureMemberSet))
     return Status::invalid_argument(path + ": not a member set (it has no member files)");
-  auto backend = open_member_set_files(std::move(*file), *sb, false);
+  return open_member_set_files(std::move(*file), *sb, read_only);
+}
+
+Status change_members(const std::string& path, MemberChange change, uint32_t index) {
+  auto backend = open_member_set_path(path, false);
   if (!backend) return backend.status();
   MemberBackend& b = **backend;
   switch (change) {

@@ -67,14 +67,7 @@ struct Opened {
 };
 
 Result<Opened> open_with_backend(const std::string& path, bool read_only = false) {
-  auto file = io::open_posix_file(path, !read_only, false, read_only ? io::LockMode::kShared : io::LockMode::kExclusive);
-  if (!file) return file.status();
-  std::array<uint8_t, format::kSuperblockSize> buf{};
-  auto n = (*file)->read_at(0, buf);
-  if (!n) return n.status();
-  auto sb = format::decode_superblock(std::span<const uint8_t>(buf.data(), *n), path);
-  if (!sb) return sb.status();
-  auto backend = store::open_member_set_files(std::move(*file), *sb, read_only);
+  auto backend = store::open_member_set_path(path, read_only);
   if (!backend) return backend.status();
   Opened o;
   o.backend = backend->get();
