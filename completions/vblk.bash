@@ -36,7 +36,7 @@ _vblk_inspect() {
 
 _vblk_inject() {
   local cur prev; _init_completion || return
-  local actions="bad flaky corrupt latency clear list powercut"
+  local actions="bad flaky corrupt latency clear list powercut member box"
   case $prev in
     --on-write) COMPREPLY=($(compgen -W "fail remap" -- "$cur")); return ;;
     --block|-B|--offset|--length|--ms|--fail-writes) return ;;
@@ -53,9 +53,12 @@ _vblk_inject() {
       clear) opts="--block --all --json" ;;
       powercut) opts="--continue --json" ;;
       list) opts="--json" ;;
+      member|box) opts="--json" ;;
       *) opts="--version" ;;
     esac
     COMPREPLY=($(compgen -W "$opts --help" -- "$cur"))
+  elif [[ ($action == member || $action == box) && ${words[cword-2]} == "$action" ]]; then
+    COMPREPLY=($(compgen -W "fail restore" -- "$cur"))
   elif [[ -z $action && $cword -ge 2 ]]; then
     COMPREPLY=($(compgen -W "$actions" -- "$cur"))
   elif [[ -z $action ]]; then

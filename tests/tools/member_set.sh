@@ -38,6 +38,22 @@ vexport img out.raw >/dev/null 2>export.err || fail "export with a member delete
 cmp -n $((24 << 20)) out.raw data.bin || fail "data differs with a member deleted"
 vinspect img --check 2>/dev/null | grep -q '^check: clean' || fail "check not clean with a member deleted"
 
+# vblk-inject: a member and a box failed and restored offline; a member
+# that missed writes cannot come back.
+VBLK_INJECT=$(realpath "$(dirname "$VBLK_FORMAT")/vblk-inject")
+vinject() { timeout "$TOOL_TIMEOUT" "$VBLK_INJECT" "$@"; }
+vinject img member 2 fail | grep -q '^member 2 of img: failed' || fail "member fail"
+vexport img out2.raw >/dev/null 2>&1 || fail "export with members 1 and 2 failed"
+cmp -n $((24 << 20)) out2.raw data.bin || fail "data differs with members 1 and 2 failed"
+vinject img member 2 restore | grep -q '^member 2 of img: restored' || fail "member restore"
+expect_error img vinject img member 1 restore
+grep -q 'could not be opened' err.txt || fail "restoring a deleted member: $(cat err.txt)"
+vinject boxed box 1 fail >/dev/null || fail "box fail"
+expect_error boxed vinject boxed box 2 fail
+rc=0
+vinject img member 2 maybe >/dev/null 2>&1 || rc=$?
+[[ $rc -eq 2 ]] || fail "member 2 maybe: exit $rc"
+
 # Another image's member in its place.
 vformat other --size 256M --data-members 4 --group-size 2 --global-parity 1 --spares 1 >/dev/null
 cp other.members/m002 img.members/m002
