@@ -62,11 +62,13 @@ void MemberBackend::set_geometry(const format::Superblock& sb) {
   data_start_ = sb.data_start;
   segment_size_ = sb.segment_size;
   rows_per_seg_ = static_cast<uint32_t>((uint64_t{segment_size_} + row_bytes() - 1) / row_bytes());
-  // Where the segments end: past the last chunk any data member holds.
+  // Where the segments end: past the last chunk any member holds, and past
+  // the row the tail slots cover (its data may be on a failed member only).
   const uint32_t words = layout().words();
+  if (tail_.valid) end_segments_ = std::max(end_segments_, tail_.seg + 1);
   for (uint32_t m = 0; m < files_.size(); ++m) {
     const ec::Member info = layout().member(m);
-    if (!live(m) || info.role != ec::Role::kData) continue;
+    if (!live(m) || info.role == ec::Role::kSpare) continue;
     auto size = files_[m]->size();
     if (!size || *size <= member_data_start_) continue;
     const uint64_t chunks = (*size - member_data_start_ + chunk_ - 1) / chunk_;

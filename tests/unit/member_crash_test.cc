@@ -1,9 +1,10 @@
 // Power cuts under a member-set image (no write hole). IMAGE and the seven
 // member files of a 4 + 2 local + 1 global layout are regions of one
 // crash-recorded file (io/crash_file.h): a workload of writes, flushes and
-// checkpoints goes through it, then for cut points along the log the disk
-// a power cut could have left (unsynced writes dropped, kept, or a random
-// subset kept; the last write torn) is opened with one member missing, in
+// checkpoints goes through it, then for cut points along the log (evenly
+// spread, and just before every sync) the disk a power cut could have left
+// (unsynced writes dropped, kept, or a random subset kept; the last write
+// torn) is opened with one member missing, in
 // turn each of the seven, and every block a completed flush acknowledged
 // reads back its data (or a version written after that flush), never
 // anything else.
@@ -13,6 +14,7 @@
 // what exercise the order of data, parity and tail slots.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <map>
@@ -178,16 +180,30 @@ TEST(MemberCrash, EveryAcknowledgedWriteSurvivesACutWithAMemberMissing) {
   const uint64_t ops = rec.op_count();
   ASSERT_GT(acks.size(), 20u);
 
-  io::CrashReplayer replayer(rec);
+  // The cut points: evenly spread, in every mode and with torn writes;
+  // and just before every sync, everything since the one before dropped
+  // (where the order of data, parity and tail slots shows).
+  std::vector<io::CutPoint> points;
   const uint64_t stride = std::max<uint64_t>(1, (ops - first_op) / (150 / test::kSanitizedSweepThinning));
-  uint64_t cuts = 0;
-  for (uint64_t at = first_op; at <= ops; at += stride, ++cuts) {
+  for (uint64_t at = first_op, i = 0; at <= ops; at += stride, ++i) {
     io::CutPoint cut;
     cut.ops = at;
-    cut.unsynced = static_cast<io::Unsynced>(cuts % 3);
-    cut.seed = cuts;
-    if (cuts % 2 && at > 0 && rec.op(at - 1).kind == io::CrashRecorder::OpKind::kWrite)
+    cut.unsynced = static_cast<io::Unsynced>(i % 3);
+    cut.seed = i;
+    if (i % 2 && at > 0 && rec.op(at - 1).kind == io::CrashRecorder::OpKind::kWrite)
       cut.torn_bytes = rng() % (rec.op(at - 1).length + 1);
+    points.push_back(cut);
+  }
+  const std::vector<uint64_t> syncs = rec.sync_indices();
+  for (size_t i = 0; i < syncs.size(); i += test::kSanitizedSweepThinning)
+    if (syncs[i] > first_op) points.push_back(io::CutPoint{syncs[i], io::Unsynced::kDropAll, 0, std::nullopt});
+  std::sort(points.begin(), points.end(), [](const io::CutPoint& a, const io::CutPoint& b) { return a.ops < b.ops; });
+
+  io::CrashReplayer replayer(rec);
+  uint64_t cuts = 0;
+  for (const io::CutPoint& cut : points) {
+    const uint64_t at = cut.ops;
+    ++cuts;
     std::vector<uint8_t> bytes = replayer.materialize(cut);
     bytes.resize(std::max<size_t>(bytes.size(), (kMembers + 1) * kRegion));
     Disk after;
