@@ -11,9 +11,11 @@ _vblk_format() {
     --size|-s) COMPREPLY=($(compgen -W "64M 256M 1G 4G 8G 16G 64G 1T" -- "$cur")); return ;;
     --from) _filedir; [[ -z $cur || $cur == - ]] && COMPREPLY+=(-); return ;;
     --label|-L) return ;;
+    --data-members|--group-size|--global-parity|--spares|--boxes) return ;;
+    --member-dir) _filedir -d; return ;;
   esac
   if [[ $cur == -* ]]; then
-    COMPREPLY=($(compgen -W "--size --block-size --level --label --from --force --json --no-flush-records --resize --progress --quiet --help --version" -- "$cur"))
+    COMPREPLY=($(compgen -W "--size --block-size --level --label --from --force --json --no-flush-records --resize --data-members --group-size --global-parity --spares --boxes --ha --member-dir --progress --quiet --help --version" -- "$cur"))
   else
     _vblk_images
   fi
@@ -34,7 +36,7 @@ _vblk_inspect() {
 
 _vblk_inject() {
   local cur prev; _init_completion || return
-  local actions="bad flaky corrupt latency clear list powercut"
+  local actions="bad flaky corrupt latency clear list powercut member box"
   case $prev in
     --on-write) COMPREPLY=($(compgen -W "fail remap" -- "$cur")); return ;;
     --block|-B|--offset|--length|--ms|--fail-writes) return ;;
@@ -51,9 +53,12 @@ _vblk_inject() {
       clear) opts="--block --all --json" ;;
       powercut) opts="--continue --json" ;;
       list) opts="--json" ;;
+      member|box) opts="--json" ;;
       *) opts="--version" ;;
     esac
     COMPREPLY=($(compgen -W "$opts --help" -- "$cur"))
+  elif [[ ($action == member || $action == box) && ${words[cword-2]} == "$action" ]]; then
+    COMPREPLY=($(compgen -W "fail restore" -- "$cur"))
   elif [[ -z $action && $cword -ge 2 ]]; then
     COMPREPLY=($(compgen -W "$actions" -- "$cur"))
   elif [[ -z $action ]]; then

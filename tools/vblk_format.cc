@@ -38,6 +38,7 @@
 #include <cstring>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -49,6 +50,7 @@
 #include "cli/progress.h"
 #include "cli/report.h"
 #include "cli/resize.h"
+#include "ec/layout.h"
 #include "inject/rules_file.h"
 #include "transfer/import.h"
 #include "transfer/raw_input.h"
@@ -90,7 +92,20 @@ struct Args {
   std::string new_size_text;  // --resize: the second operand
   bool has_new_size = false;
   vblk::cli::OutputOptions output;  // -p, -q
+  // A member set (vblk(5), MEMBER SETS): --data-members and the rest.
+  uint32_t data_members = 0;
+  uint32_t group_size = 0;
+  bool has_group_size = false;  // default: all D in one group
+  uint32_t global_parity = 0;
+  uint32_t spares = 0;
+  uint32_t boxes = 1;
+  bool ha = false;
+  std::vector<std::string> member_dirs;
 };
+
+// The options that shape a member set; meaningless without --data-members.
+constexpr const char* kMemberOptions[] = {"--group-size", "--global-parity", "--spares", "--boxes", "--ha",
+                                          "--member-dir"};
 
 struct Plan {
   vblk::FormatOptions format;
@@ -164,6 +179,24 @@ std::optional<Failure> validate(const Args& a, std::optional<uint64_t> raw_size,
   plan.format.label = a.label;
   plan.format.force = a.force;
   plan.format.flush_records = !a.no_flush_records;
+  if (a.data_members > 0) {
+    // The layout is checked here, so that a wrong one is a usage error and
+    // nothing is written (ImageStore::create checks it again).
+    auto layout = vblk::ec::Layout::create(
+        {a.data_members, a.has_group_size ? a.group_size : a.data_members, a.global_parity, a.spares, a.boxes, a.ha});
+    if (!layout) return usage(layout.status().message());
+    if (!a.member_dirs.empty() && a.member_dirs.size() != a.boxes)
+      return usage("--member-dir given " + std::to_string(a.member_dirs.size()) + " times; give it once per box (" +
+                   std::to_string(a.boxes) + ")");
+    vblk::MemberSetFormat& m = plan.format.members;
+    m.data_members = a.data_members;
+    m.group_size = a.has_group_size ? a.group_size : a.data_members;
+    m.global_parity = a.global_parity;
+    m.spares = a.spares;
+    m.boxes = a.boxes;
+    m.ha = a.ha;
+    m.member_dirs = a.member_dirs;
+  }
   return std::nullopt;
 }
 
@@ -373,15 +406,40 @@ int main(int argc, char** argv) {
                  "One host sync per flush instead of two (fsync after every small write about twice as fast on "
                  "a disk whose sync takes milliseconds); damage in the log then ends it, losing every later "
                  "write, instead of costing only the damaged record");
+    auto* data_members = app.add_option("--data-members", a.data_members,
+                   "Make a member set: the data erasure-coded over member files, this many data members per "
+                   "stripe (1..255); IMAGE keeps the superblock, checkpoints and member list (vblk(5), MEMBER SETS)")
+        ->type_name("D");
+    auto* group_size = app.add_option("--group-size", a.group_size,
+                   "Data members per local parity group (one XOR parity member each; default: all D in one group)")
+        ->type_name("G");
+    app.add_option("--global-parity", a.global_parity,
+                   "Global Reed-Solomon parity members per stripe (0..16), rebuilding what a group alone cannot")
+        ->type_name("P");
+    app.add_option("--spares", a.spares, "Hot spare members per stripe word, for a later rebuild")->type_name("S");
+    app.add_option("--boxes", a.boxes,
+                   "Failure domains: without --ha every box holds a stripe word of its own; member m is in box "
+                   "m mod B")
+        ->type_name("B");
+    app.add_flag("--ha", a.ha,
+                 "One stripe word spread over the boxes, at most 2 chunks of a stripe in a box, so that a whole "
+                 "box can fail");
+    app.add_option("--member-dir", a.member_dirs,
+                   "Directory for the member files of one box (give it once per box, round-robin); default: "
+                   "IMAGE.members/ beside IMAGE")
+        ->type_name("DIR")
+        ->allow_extra_args(false);
     vblk::cli::add_output_options(app, a.output);
     app.footer("Exit status: 0 created (resized), 1 failed (nothing left behind), 2 invalid command line or value.");
     if (auto code = vblk::cli::parse_command_line(app, argc, argv, kProg)) return *code;
     a.has_size = size->count() > 0;
     a.has_from = from->count() > 0;
     a.has_new_size = new_size->count() > 0;
+    a.has_group_size = group_size->count() > 0;
     if (a.resize) {
       // The options that shape a new image have no meaning for an existing one.
-      for (const char* name : {"--size", "--from", "--block-size", "--level", "--label", "--no-flush-records"}) {
+      for (const char* name : {"--size", "--from", "--block-size", "--level", "--label", "--no-flush-records",
+                               "--data-members"}) {
         if (app.count(name) > 0) {
           vblk::cli::report_error(kProg, "",
                                   std::string(name) + " excludes --resize (only --force, --json and --quiet go with it)");
@@ -394,6 +452,20 @@ int main(int argc, char** argv) {
       }
       if (auto f = vblk::cli::resize_target(a.image, a.new_size_text, a.force, a.output.quiet, a.json)) return fail(*f);
       return 0;
+    }
+    if (data_members->count() == 0) {
+      for (const char* name : kMemberOptions) {
+        if (app.count(name) > 0) {
+          vblk::cli::report_error(kProg, a.image, std::string(name) + " goes with --data-members (a member set)");
+          return kExitUsage;
+        }
+      }
+    } else if (a.data_members == 0 || a.has_from) {
+      vblk::cli::report_error(kProg, a.image,
+                              a.has_from ? "--from does not go with --data-members yet (import into a member set "
+                                           "by writing to its mount)"
+                                         : "--data-members must be at least 1");
+      return kExitUsage;
     }
     if (a.has_new_size) {
       vblk::cli::report_error(kProg, "", "unexpected argument '" + a.new_size_text + "' (a new size goes with --resize)");

@@ -40,6 +40,7 @@
 #include "inject/command.h"
 #include "inject/faults_report.h"
 #include "inject/offline.h"
+#include "store/member_set_open.h"
 #include "util/block_text.h"
 #include "util/json.h"
 #include "vblk/size_parse.h"
@@ -65,6 +66,8 @@ struct Args {
   bool all = false;
   bool json = false;
   bool power_on = false;
+  uint32_t unit = 0;          // member, box: which
+  std::string change;         // member, box: fail|restore
 };
 
 int fail(const std::string& target, const std::string& cause) {
@@ -116,6 +119,33 @@ void print_faults(const inj::FaultsReport& f, const std::string& target) {
               f.bad_ranges.empty() ? "none" : (std::to_string(f.bad_blocks) + ": " + text).c_str());
   if (f.rules.empty()) std::printf("  rules: none\n");
   for (const vblk::FaultRule& r : f.rules) std::printf("  rule: %s\n", inj::rule_command(r).c_str());
+}
+
+// member N fail|restore, box N fail|restore: the member table of an image
+// at rest (a mounted one is in use: its lock refuses).
+int change_members(const Args& a, bool box) {
+  using vblk::store::MemberChange;
+  const bool restore = a.change == "restore";
+  const MemberChange c = box ? (restore ? MemberChange::kRestoreBox : MemberChange::kFailBox)
+                             : (restore ? MemberChange::kRestoreMember : MemberChange::kFailMember);
+  Status s = vblk::store::change_members(a.target, c, a.unit);
+  if (!s) return fail(a.target, vblk::cli::busy_cause(s, a.target, "unmount it first"));
+  const std::string message = std::string(box ? "box " : "member ") + std::to_string(a.unit) + " of " + a.target +
+                              (restore ? ": restored" : ": failed (its chunks are rebuilt from the other members)");
+  if (!a.json) {
+    std::printf("%s\n", message.c_str());
+    return 0;
+  }
+  vblk::Json report = vblk::cli::json_document(vblk::cli::kInjectSchema);
+  report["target"] = a.target;
+  report["live"] = false;
+  report["image"] = a.target;
+  report["action"] = box ? "box" : "member";
+  report["index"] = a.unit;
+  report["state"] = restore ? "restored" : "failed";
+  report["message"] = message;
+  vblk::cli::print_json(report);
+  return 0;
 }
 
 int run(Args& a, const inj::Command& cmd) {
@@ -191,7 +221,7 @@ std::vector<std::string> with_null_blk_actions(int argc, char** argv) {
 }
 
 struct Actions {
-  CLI::App *bad, *flaky, *corrupt, *latency, *clear, *powercut, *list;
+  CLI::App *bad, *flaky, *corrupt, *latency, *clear, *powercut, *list, *member, *box;
 };
 
 // The actions, each a subcommand with its options into `a`.
@@ -237,8 +267,21 @@ Actions add_actions(CLI::App& app, Args& a) {
   act.powercut->add_flag("--continue", a.power_on, "Come back at once with the flushed state instead of staying off");
 
   act.list = app.add_subcommand("list", "Show the BAD blocks and fault rules in force");
+
+  // A member set's members and boxes (vblk(5), MEMBER SETS), on an image at rest.
+  act.member = app.add_subcommand(
+      "member", "Member set, offline: fail member N (its chunks are rebuilt from the others) or restore it");
+  act.box = app.add_subcommand("box", "Member set, offline: fail or restore every member of box N");
+  for (CLI::App* unit : {act.member, act.box}) {
+    unit->add_option("N", a.unit, "Member (box) index, from 0")->required()->type_name("");
+    unit->add_option("STATE", a.change, "fail or restore")
+        ->required()
+        ->type_name("")
+        ->check(vblk::cli::one_of({"fail", "restore"}));
+  }
   // Every action reports what it did as one JSON object on request.
-  for (CLI::App* action : {act.bad, act.flaky, act.corrupt, act.latency, act.clear, act.powercut, act.list})
+  for (CLI::App* action :
+       {act.bad, act.flaky, act.corrupt, act.latency, act.clear, act.powercut, act.list, act.member, act.box})
     action->add_flag("-j,--json", a.json, "Print one JSON object instead of text (vblk-inject(1), JSON OUTPUT)");
   return act;
 }
@@ -313,6 +356,7 @@ int main(int argc, char** argv) {
                "Exit status: 0 done, 1 failed, 2 invalid command line. See vblk-inject(1).");
     const Actions actions = add_actions(app, a);
     if (auto code = vblk::cli::parse_command_line(app, static_cast<int>(av.size()), av.data(), kProg, "action")) return *code;
+    if (*actions.member || *actions.box) return change_members(a, static_cast<bool>(*actions.box));
     auto cmd = command_of(actions, a);
     if (const int* code = std::get_if<int>(&cmd)) return *code;
     return run(a, std::get<inj::Command>(cmd));

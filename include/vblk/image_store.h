@@ -26,6 +26,22 @@
 
 namespace vblk {
 
+// A member set (vblk(5), MEMBER SETS): the image's data erasure-coded over
+// member files, IMAGE keeping the superblock, checkpoints and member table.
+// data_members 0: a single-file image. The fields are vblk-format's options
+// (src/ec/layout.h checks them).
+struct MemberSetFormat {
+  uint32_t data_members = 0;   // --data-members
+  uint32_t group_size = 0;     // --group-size
+  uint32_t global_parity = 0;  // --global-parity
+  uint32_t spares = 0;         // --spares
+  uint32_t boxes = 1;          // --boxes
+  bool ha = false;             // --ha
+  // --member-dir: member m goes to member_dirs[box % size]; empty: IMAGE.members/.
+  std::vector<std::string> member_dirs;
+  uint32_t chunk_size = 0;     // bytes per chunk; 0 = the default (64 KiB)
+};
+
 struct FormatOptions {
   uint64_t capacity_bytes = 0;    // REQUIRES: > 0, multiple of block_size
   uint32_t block_size = 4096;     // REQUIRES: power of two in [512, 65536]
@@ -43,6 +59,7 @@ struct FormatOptions {
   // images tiny.
   uint32_t segment_size = 0;      // power of two, 1..256 MiB
   uint64_t data_start = 0;        // multiple of 4096, >= 12288
+  MemberSetFormat members;        // data_members > 0: a member set
 };
 
 struct OpenOptions {

@@ -91,9 +91,13 @@ inline constexpr uint64_t kFeatureIndependentUnits = 1ull << 4;
 // format/checkpoint_meta.h): what changed since the checkpoint before it,
 // which it names, down to a FULL one. Set by vblk-format on new images.
 inline constexpr uint64_t kFeatureDeltaCheckpoints = 1ull << 5;
+// Incompatible bit 6: the segments are stripe rows over member files, which
+// the member table in the header area names (format/member_set.h). Set by
+// vblk-format on member-set images only.
+inline constexpr uint64_t kFeatureMemberSet = 1ull << 6;
 inline constexpr uint64_t kKnownIncompatFeatures = kFeatureUnitTables | kFeatureDeferredCompression |
                                                    kFeatureFlushRecords | kFeatureResizable |
-                                                   kFeatureIndependentUnits | kFeatureDeltaCheckpoints;
+                                                   kFeatureIndependentUnits | kFeatureDeltaCheckpoints | kFeatureMemberSet;
 inline constexpr uint64_t kKnownCompatFeatures = 0;
 inline constexpr uint64_t kKnownAutoclearFeatures = 0;
 

@@ -90,6 +90,7 @@ ImageInfo StoreImpl::info() {
   if (sb_.incompat_features & format::kFeatureFlushRecords) i.feature_names.push_back("flush_records");
   if (resizable_) i.feature_names.push_back("resizable");
   if (independent_units_) i.feature_names.push_back("independent_units");
+  if (sb_.incompat_features & format::kFeatureMemberSet) i.feature_names.push_back("member_set");
   if (delta_checkpoints_) i.feature_names.push_back("delta_checkpoints");
   i.provisional_bytes = provisional_bytes_locked();
   i.provisional_scanned = provisional_scanned_ || !deferred_;

@@ -11,6 +11,7 @@
 
 #include "format/unit_table.h"
 #include "store/file_backend.h"
+#include "store/member_set_open.h"
 #include "store/open.h"
 #include "store/store_impl.h"
 
@@ -24,7 +25,12 @@ namespace store {
 
 Result<format::Superblock> superblock_for(const std::string& path, const FormatOptions& opts) {
   const uint32_t segment_size = opts.segment_size ? opts.segment_size : format::kDefaultSegmentSize;
-  const uint64_t data_start = opts.data_start ? opts.data_start : format::kDefaultDataStart;
+  const bool member_set = opts.members.data_members > 0;
+  const uint64_t data_start =
+      opts.data_start ? opts.data_start : member_set ? format::kMemberSetDataStart : format::kDefaultDataStart;
+  if (member_set && data_start < format::kMemberSetDataStart)
+    return Status::invalid_argument(path + ": data start " + std::to_string(data_start) +
+                                    " leaves no room for the member table");
   if (data_start < 3 * 4096 || data_start % 4096 || data_start > (1ull << 30))
     return Status::invalid_argument(path + ": data start " + std::to_string(data_start) + " invalid");
   if (Status s = format::validate_geometry(opts.block_size, opts.block_size ? opts.capacity_bytes / opts.block_size : 0,
@@ -53,7 +59,8 @@ Result<format::Superblock> superblock_for(const std::string& path, const FormatO
   sb.incompat_features = format::kFeatureUnitTables | format::kFeatureDeferredCompression |
                          format::kFeatureIndependentUnits | format::kFeatureDeltaCheckpoints |
                          (opts.flush_records ? format::kFeatureFlushRecords : 0) |
-                         (opts.resizable ? format::kFeatureResizable : 0);
+                         (opts.resizable ? format::kFeatureResizable : 0) |
+                         (member_set ? format::kFeatureMemberSet : 0);
   // A random (version 4) UUID, as mke2fs and mkswap make them.
   static_assert(sizeof(uuid_t) == sizeof(sb.uuid));
   uuid_generate_random(sb.uuid.data());
@@ -64,6 +71,28 @@ Result<format::Superblock> superblock_for(const std::string& path, const FormatO
 
 namespace store {
 namespace {
+
+// Creates the member files of a new member set and writes its IMAGE into
+// `image`; `created` collects the member files made, to remove on failure.
+Status write_new_member_set(const std::string& path, const FormatOptions& opts, io::File& image,
+                            const format::Superblock& sb, std::vector<std::string>& created) {
+  auto names = member_names(path, opts.members);
+  if (!names) return names.status().with_prefix(path);
+  auto table = new_member_table(sb, opts.members, *names);
+  if (!table) return table.status().with_prefix(path);
+  const MemberOpener host = host_member_opener(path, true);
+  const std::string dir = path.rfind('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
+  MemberOpener opener = [&](const std::string& name, bool create) -> Result<std::unique_ptr<io::File>> {
+    const std::string at = name[0] == '/' ? name : dir + "/" + name;
+    struct stat st;
+    if (create && ::stat(at.c_str(), &st) == 0 && !opts.force)
+      return Status::invalid_argument(at + ": file exists (use --force to overwrite)");
+    auto f = host(name, create);
+    if (f && create) created.push_back(at);
+    return f;
+  };
+  return write_member_set(image, sb, *table, opener);
+}
 
 // Writes an empty image under a temporary name beside `path` and renames it
 // to `path`. Returns the new file, still open and exclusively locked.
@@ -88,10 +117,13 @@ Result<std::unique_ptr<io::File>> replace_with_empty_image(const std::string& pa
   std::string tmp = path + ".vblk-tmp-" + std::to_string(::getpid());
   auto file = io::open_posix_file(tmp, true, true, io::LockMode::kExclusive, path);
   if (!file) return file.status();
-  Status s = write_empty_image(**file, *made);
+  std::vector<std::string> members;
+  Status s = opts.members.data_members ? write_new_member_set(path, opts, **file, *made, members)
+                                       : write_empty_image(**file, *made);
   if (s && ::rename(tmp.c_str(), path.c_str()) != 0) s = Status::from_errno(errno, path + ": rename");
   if (!s) {
     ::unlink(tmp.c_str());
+    for (const std::string& m : members) ::unlink(m.c_str());
     return s;
   }
   return std::move(*file);
@@ -151,6 +183,17 @@ Status write_empty_image(SegmentBackend& backend, const format::Superblock& sb) 
 }
 
 Result<std::unique_ptr<ImageStore>> open_image_file(std::unique_ptr<io::File> file, const OpenOptions& opts) {
+  // A member set's IMAGE holds the header area only: its segments are on
+  // the member files its table names.
+  std::array<uint8_t, format::kSuperblockSize> buf{};
+  auto n = file->read_at(0, buf);
+  if (!n) return n.status();
+  auto sb = format::decode_superblock(std::span<const uint8_t>(buf.data(), *n), file->name());
+  if (sb && (sb->incompat_features & format::kFeatureMemberSet)) {
+    auto backend = open_member_set_files(std::move(file), *sb, opts.read_only);
+    if (!backend) return backend.status();
+    return open_image(std::move(*backend), opts);
+  }
   return open_image(std::make_unique<FileBackend>(std::move(file)), opts);
 }
 

@@ -21,7 +21,7 @@ check() {  # check LABEL COMMAND...
   echo "ok: $label --help"
 }
 for t in vblk-format vblk-inspect vblk-export vblk-inject vblkfs; do check "$t" "${TOOL[$t]}"; done
-for a in bad flaky corrupt latency clear powercut list; do
+for a in bad flaky corrupt latency clear powercut list member box; do
   check "vblk-inject $a" "${TOOL[vblk-inject]}" disk.vblk "$a"
   "${TOOL[vblk-inject]}" disk.vblk "$a" --help | grep -q "^Usage: vblk-inject TARGET $a " ||
     fail "vblk-inject $a: usage line: $("${TOOL[vblk-inject]}" disk.vblk "$a" --help | grep '^Usage')"

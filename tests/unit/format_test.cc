@@ -79,7 +79,7 @@ TEST(FormatTest, SuperblockFutureVersionRefused) {
 
 TEST(FormatTest, SuperblockUnknownIncompatibleFeatureRefused) {
   auto buf = encoded(sample_superblock());
-  put_u64(buf.data() + 16, 1ull << 6);
+  put_u64(buf.data() + 16, 1ull << 7);
   reseal(buf);
   auto got = decode_superblock(buf, "img");
   EXPECT_EQ(got.status().code(), Status::Code::kNotSupported);

@@ -1,0 +1,197 @@
+#pragma once
+// MemberBackend: an image whose segments are erasure-coded over member
+// files (vblk(5), MEMBER SETS; src/ec/README.md for the code). IMAGE keeps
+// the header area and the member table; segment n is rows_per_segment()
+// stripe rows, row r of it stripe n * rows_per_segment() + r: D data chunks
+// of chunk_size() bytes holding the row's bytes in order, the local XOR
+// parity of each group and the global Reed-Solomon parity (ec::Codec).
+// Stripe s lies in word s mod words; each of that word's members holds its
+// chunk at member_data_start + (s / words) * chunk_size.
+//
+// Writes. The open row (the one appends go to) lives in memory until it is
+// complete; then its data and parity are written, at their place, in one go.
+// sync() writes the data of the open row so far, syncs every member, then
+// writes the open row's parity (zeros past its fill) to the tail slot
+// (two per parity member, alternating) with the segment, row and fill, and
+// syncs again. A torn tail slot leaves the other one, which covers what
+// the previous sync acknowledged; every completed row's parity is durable
+// before a tail slot names a later row. So every row that held synced data
+// keeps the layout's full tolerance at any cut (vblk(5) gives the argument).
+//
+// Failures. A member whose file was missing or unreadable at open, or that
+// fails a read, write or sync, is marked failed (persisted in the member
+// table) and never touched again; reads of its chunks rebuild them from the
+// others (its group when it is the only one missing, global parity when
+// more). Rows are written without it while every row of its word can still
+// be rebuilt; past that, appends and reads of lost chunks fail with IoError
+// naming the failed members, never wrong bytes.
+//
+// Thread safety: the SegmentBackend rules. One mutex guards everything
+// (the open row, the member states, the table) and is held across member
+// I/O: reads of one image run one at a time.
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ec/codec.h"
+#include "ec/layout.h"
+#include "format/member_set.h"
+#include "io/file.h"
+#include "store/segment_backend.h"
+#include "util/mutex.h"
+
+namespace vblk::store {
+
+// The chunk size of new member sets. 64 KiB: a 4 KiB block read touches one
+// data member (two when a record straddles a chunk edge) and a record of up
+// to 128 KiB at most three; a chunk is a large sequential I/O on each
+// member; and the open row (D chunks) and each sync's tail slot write (one
+// chunk per parity member) stay small.
+inline constexpr uint32_t kDefaultChunkSize = 64u << 10;
+
+// 64-byte-aligned bytes (the codec's buffers).
+class AlignedBytes {
+ public:
+  AlignedBytes() = default;
+  explicit AlignedBytes(size_t n);
+  uint8_t* data() { return p_.get(); }
+  const uint8_t* data() const { return p_.get(); }
+  size_t size() const { return n_; }
+  std::span<uint8_t> span() { return {p_.get(), n_}; }
+  std::span<const uint8_t> span() const { return {p_.get(), n_}; }
+
+ private:
+  struct Free {
+    void operator()(uint8_t* p) const;
+  };
+  std::unique_ptr<uint8_t[], Free> p_;
+  size_t n_ = 0;
+};
+
+class MemberBackend final : public SegmentBackend {
+ public:
+  // image: IMAGE; table: the member table in force, kept in copy
+  // table_slot; files: by member index, nullptr for a member that could not
+  // be opened (causes[i] says why: it is marked failed). read_only: states
+  // change in memory only.
+  static Result<std::unique_ptr<MemberBackend>> make(std::unique_ptr<io::File> image, format::MemberTable table,
+                                                     int table_slot, std::vector<std::unique_ptr<io::File>> files,
+                                                     std::vector<std::string> causes, bool read_only);
+
+  const std::string& name() const override { return image_->name(); }
+  Result<size_t> read_header(uint64_t offset, std::span<uint8_t> out) override;
+  Status write_header(uint64_t offset, std::span<const uint8_t> data) override;
+  void set_geometry(const format::Superblock& sb) override;
+  Result<size_t> read(uint64_t seg, uint32_t pos, std::span<const std::span<uint8_t>> parts) override;
+  Status append(uint64_t seg, uint32_t pos, std::span<const std::span<const uint8_t>> parts) override;
+  void seal(uint64_t seg) override;
+  Status overwrite(uint64_t seg, uint32_t pos, std::span<const uint8_t> data) override;
+  Status discard(uint64_t seg, uint32_t pos, uint32_t length) override;
+  Status release(uint64_t seg) override;
+  Status sync() override;
+  Result<uint64_t> end_of_data() override;
+  Result<BackendSpace> space() override;
+
+  // ---- members (tests, the injector) ----
+  // Marks member m failed (persisted): it is read and written no more.
+  Status fail_member(uint32_t m);
+  // Brings a failed member back, when its file is still open and no row
+  // was written without it (state kFailed, not kStale); InvalidArgument
+  // otherwise, naming the member.
+  Status restore_member(uint32_t m);
+  Status fail_box(uint32_t box);
+  Status restore_box(uint32_t box);
+  std::vector<format::MemberState> member_states() const;
+  const ec::Layout& layout() const { return codec_.layout(); }
+  uint32_t chunk_size() const { return chunk_; }
+  uint32_t rows_per_segment() const { return rows_per_seg_; }
+
+ private:
+  struct OpenRow {
+    bool active = false;
+    uint64_t seg = 0;
+    uint32_t row = 0;
+    uint32_t fill = 0;        // bytes of the row the store has appended (or resumed)
+    uint32_t dirty_from = 0;  // [dirty_from, dirty_to): not yet on the data members
+    uint32_t dirty_to = 0;
+    AlignedBytes buf;         // the row's D chunks back to back
+  };
+  // The tail slot in force as found at open: the parity of a row written
+  // only in part when the image was last synced.
+  struct Tail {
+    bool valid = false;
+    uint64_t seg = 0;
+    uint32_t row = 0;
+    uint32_t fill = 0;
+    std::vector<AlignedBytes> parity;  // by parity index (chunk - D); empty where that member has none
+  };
+
+  MemberBackend(std::unique_ptr<io::File> image, format::MemberTable table, int table_slot, ec::Codec codec,
+                std::vector<std::unique_ptr<io::File>> files, bool read_only);
+
+  uint32_t data_members() const { return codec_.layout().data_members(); }
+  uint32_t row_bytes() const { return data_members() * chunk_; }
+  // Bytes of the row that lie inside the segment.
+  uint32_t row_end(uint32_t row) const;
+  uint64_t stripe_of(uint64_t seg, uint32_t row) const { return seg * rows_per_seg_ + row; }
+  uint64_t chunk_offset(uint64_t stripe) const;
+  uint32_t member_of(uint64_t stripe, uint32_t chunk) const {
+    return codec_.layout().member_of(codec_.layout().word_of_stripe(stripe), chunk);
+  }
+  bool live(uint32_t m) const REQUIRES(mu_) { return table_.members[m].state == format::MemberState::kOk; }
+
+  // member_rows.cc: reading and rebuilding.
+  Status read_row_range(uint64_t seg, uint32_t row, uint32_t from, std::span<uint8_t> out) REQUIRES(mu_);
+  Status read_data_chunk(uint64_t seg, uint32_t row, uint32_t chunk, uint32_t off, std::span<uint8_t> out)
+      REQUIRES(mu_);
+  Status rebuild_chunk(uint64_t seg, uint32_t row, uint32_t chunk, std::span<uint8_t> out) REQUIRES(mu_);
+  Status read_member(uint32_t m, uint64_t offset, std::span<uint8_t> out) REQUIRES(mu_);
+  // IoError naming the failed members of the lost groups of the stripe's word.
+  Status lost(uint32_t word, const std::string& where) const REQUIRES(mu_);
+  // Ok while every row of the word can be rebuilt.
+  Status word_writable(uint32_t word) const REQUIRES(mu_);
+  uint32_t word_of(uint64_t stripe) const { return codec_.layout().word_of_stripe(stripe); }
+
+  // member_backend.cc: writing.
+  Status start_row(uint64_t seg, uint32_t row, uint32_t at) REQUIRES(mu_);
+  Status resume_tail_row() REQUIRES(mu_);
+  Status complete_row() REQUIRES(mu_);
+  Status write_dirty() REQUIRES(mu_);
+  Status write_parity_chunks(uint64_t stripe, std::span<const uint8_t> row) REQUIRES(mu_);
+  Status write_member(uint32_t m, uint64_t offset, std::span<const uint8_t> data) REQUIRES(mu_);
+  Status write_tail() REQUIRES(mu_);
+  Status sync_members(bool parity_only) REQUIRES(mu_);
+  Status load_tail() REQUIRES(mu_);
+  Status patch_row(uint64_t seg, uint32_t row, uint32_t at, std::span<const uint8_t> data) REQUIRES(mu_);
+
+  // member_states.cc: failing, restoring, the table.
+  void mark_failed(uint32_t m, const std::string& cause) REQUIRES(mu_);
+  void mark_skipped(uint32_t m) REQUIRES(mu_);
+  Status persist_table() REQUIRES(mu_);
+  std::vector<uint32_t> failed_members() const REQUIRES(mu_);
+
+  std::unique_ptr<io::File> image_;
+  const ec::Codec codec_;
+  const uint32_t chunk_;
+  const uint64_t member_data_start_;
+  std::vector<std::unique_ptr<io::File>> files_;
+  const bool read_only_;
+
+  uint64_t data_start_ = 0;  // set_geometry, before any segment call
+  uint32_t segment_size_ = 0;
+  uint32_t rows_per_seg_ = 1;
+
+  mutable Mutex mu_;
+  format::MemberTable table_ GUARDED_BY(mu_);
+  int table_slot_ GUARDED_BY(mu_);
+  OpenRow open_ GUARDED_BY(mu_);
+  Tail tail_ GUARDED_BY(mu_);
+  uint64_t tail_seq_ GUARDED_BY(mu_) = 0;
+  bool tail_due_ GUARDED_BY(mu_) = false;  // the tail slots do not describe the open row as it is
+  Status deferred_ GUARDED_BY(mu_);        // a failure of seal(), reported by the next append or sync
+  uint64_t end_segments_ GUARDED_BY(mu_) = 0;  // segments [0, end) may hold data
+};
+
+}  // namespace vblk::store
