@@ -85,6 +85,15 @@ class MemberSetTest : public ::testing::Test {
 
   void create(const FormatOptions& f) { ASSERT_TRUE(ImageStore::create(path_, f)) << path_; }
 
+  // An image of `f` with write_some(version 1) flushed and closed.
+  void create_and_write(const FormatOptions& f) {
+    ASSERT_NO_FATAL_FAILURE(create(f));
+    auto st = ImageStore::open(path_, {});
+    ASSERT_TRUE(st) << st.status().to_string();
+    ASSERT_NO_FATAL_FAILURE(write_some(**st, 1));
+    ASSERT_TRUE((*st)->close());
+  }
+
   // Writes `count` blocks spread over the disk (several segments, partial
   // rows), flushes, and remembers them.
   void write_some(ImageStore& st, uint64_t version, uint64_t count = 600) {
@@ -216,13 +225,7 @@ TEST_F(MemberSetTest, ExistingMembersRefusedWithoutForce) {
 
 // Every recoverable pattern: fail members through the backend, read back.
 TEST_F(MemberSetTest, RecoverablePatternsReadBack) {
-  create(member_format());
-  {
-    auto st = ImageStore::open(path_, {});
-    ASSERT_TRUE(st);
-    write_some(**st, 1);
-    ASSERT_TRUE((*st)->close());
-  }
+  ASSERT_NO_FATAL_FAILURE(create_and_write(member_format()));
   const std::vector<std::vector<uint32_t>> patterns = {
       {0}, {1}, {2}, {3}, {4}, {5}, {6},  // any one member
       {0, 1},                             // two data of group 0
@@ -241,13 +244,7 @@ TEST_F(MemberSetTest, RecoverablePatternsReadBack) {
 }
 
 TEST_F(MemberSetTest, BeyondToleranceFailsWithIoErrorNamingMembers) {
-  create(member_format());
-  {
-    auto st = ImageStore::open(path_, {});
-    ASSERT_TRUE(st);
-    write_some(**st, 1);
-    ASSERT_TRUE((*st)->close());
-  }
+  ASSERT_NO_FATAL_FAILURE(create_and_write(member_format()));
   auto o = open_with_backend(path_, true);
   ASSERT_TRUE(o);
   // Both data members of group 0 and its local parity: one equation left
@@ -319,13 +316,7 @@ TEST_F(MemberSetTest, FailAndRestoreWithoutWrites) {
 
 TEST_F(MemberSetTest, OfflineFailAndRestoreArePersisted) {
   using store::MemberChange;
-  create(member_format(4, true, {}));
-  {
-    auto st = ImageStore::open(path_, {});
-    ASSERT_TRUE(st);
-    write_some(**st, 1);
-    ASSERT_TRUE((*st)->close());
-  }
+  ASSERT_NO_FATAL_FAILURE(create_and_write(member_format(4, true, {})));
   ASSERT_TRUE(store::change_members(path_, MemberChange::kFailBox, 1));
   {
     auto o = open_with_backend(path_, true);
@@ -354,13 +345,7 @@ TEST_F(MemberSetTest, OfflineFailAndRestoreArePersisted) {
 }
 
 TEST_F(MemberSetTest, DeletedMemberFileIsMarkedFailed) {
-  create(member_format());
-  {
-    auto st = ImageStore::open(path_, {});
-    ASSERT_TRUE(st);
-    write_some(**st, 1);
-    ASSERT_TRUE((*st)->close());
-  }
+  ASSERT_NO_FATAL_FAILURE(create_and_write(member_format()));
   std::filesystem::remove(member_path(1));
   {
     auto o = open_with_backend(path_);
@@ -377,13 +362,7 @@ TEST_F(MemberSetTest, DeletedMemberFileIsMarkedFailed) {
 }
 
 TEST_F(MemberSetTest, GarbledMemberHeaderIsMarkedFailed) {
-  create(member_format());
-  {
-    auto st = ImageStore::open(path_, {});
-    ASSERT_TRUE(st);
-    write_some(**st, 1);
-    ASSERT_TRUE((*st)->close());
-  }
+  ASSERT_NO_FATAL_FAILURE(create_and_write(member_format()));
   {
     std::fstream f(member_path(0), std::ios::in | std::ios::out | std::ios::binary);
     f.seekp(20);
@@ -396,13 +375,7 @@ TEST_F(MemberSetTest, GarbledMemberHeaderIsMarkedFailed) {
 }
 
 TEST_F(MemberSetTest, TruncatedMemberReadsAsLostAndIsRebuilt) {
-  create(member_format());
-  {
-    auto st = ImageStore::open(path_, {});
-    ASSERT_TRUE(st);
-    write_some(**st, 1);
-    ASSERT_TRUE((*st)->close());
-  }
+  ASSERT_NO_FATAL_FAILURE(create_and_write(member_format()));
   // Emptied (the header gone too): refused as a member, rebuilt from the others.
   std::filesystem::resize_file(member_path(6), 0);
   auto st = ImageStore::open(path_, {});
