@@ -55,7 +55,10 @@ Result<std::vector<uint8_t>> encode_member_table(const MemberTable& t) {
     e[17] = static_cast<uint8_t>(m.state);
     put_u32(e + 20, m.box);
     put_u32(e + 24, static_cast<uint32_t>(m.name.size()));
-    std::memcpy(e + 32, m.name.data(), m.name.size());
+    put_u32(e + 28, m.stands_for);
+    put_u64(e + 32, m.errors);
+    put_u64(e + 40, m.rebuilt_rows);
+    std::memcpy(e + kMemberNameOffset, m.name.data(), m.name.size());
   }
   put_u64(p + 120, table_hash(out));
   return out;
@@ -91,7 +94,13 @@ Result<MemberTable> decode_member_table(std::span<const uint8_t> in) {
     if (name_len == 0 || name_len > kMaxMemberNameBytes)
       return Status::corruption("member table: member " + std::to_string(i) + " has a name of " +
                                 std::to_string(name_len) + " bytes");
-    m.name.assign(reinterpret_cast<const char*>(e + 32), name_len);
+    m.stands_for = get_u32(e + 28);
+    if (m.stands_for != kNoMember && m.stands_for >= n)
+      return Status::corruption("member table: member " + std::to_string(i) + " stands for member " +
+                                std::to_string(m.stands_for) + " of " + std::to_string(n));
+    m.errors = get_u64(e + 32);
+    m.rebuilt_rows = get_u64(e + 40);
+    m.name.assign(reinterpret_cast<const char*>(e + kMemberNameOffset), name_len);
     t.members.push_back(std::move(m));
   }
   return t;

@@ -78,7 +78,9 @@ inline constexpr uint64_t kMemberTableOffset[2] = {128u << 10, 512u << 10};
 inline constexpr uint32_t kMemberTableSlotBytes = 384u << 10;
 inline constexpr uint32_t kMemberTableHeadSize = 128;
 inline constexpr uint32_t kMemberEntrySize = 256;
-inline constexpr uint32_t kMaxMemberNameBytes = 224;
+inline constexpr uint32_t kMaxMemberNameBytes = 192;
+inline constexpr uint32_t kMemberNameOffset = 64;
+inline constexpr uint32_t kNoMember = 0xffffffffu;
 inline constexpr uint32_t kMaxTableMembers = (kMemberTableSlotBytes - kMemberTableHeadSize) / kMemberEntrySize;
 // A member-set image's data_start: past both copies of the member table.
 inline constexpr uint64_t kMemberSetDataStart = 1u << 20;
@@ -103,6 +105,9 @@ struct MemberEntry {
   uint8_t role = 0;
   MemberState state = MemberState::kOk;
   uint32_t box = 0;
+  uint32_t stands_for = kNoMember;
+  uint64_t errors = 0;
+  uint64_t rebuilt_rows = 0;
   std::string name;
   bool operator==(const MemberEntry&) const = default;
 };

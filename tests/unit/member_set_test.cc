@@ -140,14 +140,29 @@ TEST(MemberSetFormat, TableRoundTripAndTornCopy) {
     e.role = static_cast<uint8_t>(i);
     e.state = i == 2 ? MemberState::kStale : MemberState::kOk;
     e.box = i;
+    e.errors = 3 * i;
     e.name = "disk.img.members/m00" + std::to_string(i);
     t.members.push_back(e);
   }
+  t.members[2].stands_for = 0;
+  t.members[2].rebuilt_rows = 12345;
   auto bytes = format::encode_member_table(t);
   ASSERT_TRUE(bytes);
   auto back = format::decode_member_table(*bytes);
   ASSERT_TRUE(back) << back.status().to_string();
   EXPECT_EQ(*back, t);
+  // A spare standing for a member the table does not have.
+  format::MemberTable wrong = t;
+  wrong.members[2].stands_for = 3;
+  auto wbytes = format::encode_member_table(wrong);
+  ASSERT_TRUE(wbytes);
+  EXPECT_TRUE(format::decode_member_table(*wbytes).status().is_corruption());
+  // The longest name fits; one byte more does not.
+  wrong = t;
+  wrong.members[0].name.assign(format::kMaxMemberNameBytes, 'n');
+  ASSERT_TRUE(format::encode_member_table(wrong));
+  wrong.members[0].name += 'n';
+  EXPECT_FALSE(format::encode_member_table(wrong));
   // The newer copy torn: the older one is in force.
   format::MemberTable newer = t;
   newer.generation = 8;
