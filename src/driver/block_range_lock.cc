@@ -10,17 +10,17 @@ BlockRangeLock::Guard::Guard(BlockRangeLock& lock, uint64_t first, uint64_t coun
   first_ = first;
   last_ = count - 1 > std::numeric_limits<uint64_t>::max() - first ? std::numeric_limits<uint64_t>::max()
                                                                     : first + (count - 1);
-  std::unique_lock lk(lock_.mu_);
+  MutexLock lk(lock_.mu_);
   prev_ = lock_.tail_;
   (prev_ ? prev_->next_ : lock_.head_) = this;
   lock_.tail_ = this;
   granted_ = lock_.clear_ahead(*this);
-  cv_.wait(lk, [&] { return granted_; });
+  cv_.wait(lock_.mu_, [&] { return granted_; });
 }
 
 BlockRangeLock::Guard::~Guard() {
   if (!active_) return;
-  std::lock_guard lk(lock_.mu_);
+  MutexLock lk(lock_.mu_);
   (prev_ ? prev_->next_ : lock_.head_) = next_;
   (next_ ? next_->prev_ : lock_.tail_) = prev_;
   // Only a later request that overlapped this one can have been waiting for
@@ -40,7 +40,7 @@ bool BlockRangeLock::clear_ahead(const Guard& g) const {
 }
 
 size_t BlockRangeLock::in_flight() const {
-  std::lock_guard lk(mu_);
+  MutexLock lk(mu_);
   size_t n = 0;
   for (const Guard* g = head_; g; g = g->next_) ++n;
   return n;
