@@ -15,10 +15,12 @@
 // release, scanning the requests in flight (at most one per thread of the
 // session loop, plus the device facade's callers). Waiting is on a
 // condition variable of the request's own, so a release wakes only the
-// requests it lets in. (It is a std::condition_variable_any, the kind that
-// waits on a vblk::Mutex; making one costs a small allocation.)
+// requests it lets in. It is made only when the request has to wait: a
+// std::condition_variable_any (the kind that waits on a vblk::Mutex)
+// allocates, which would double the cost of a request that goes straight in.
 #include <condition_variable>
 #include <cstdint>
+#include <optional>
 
 #include "util/mutex.h"
 
@@ -34,6 +36,8 @@ class BlockRangeLock {
   // count == 0 holds nothing and never waits. A range running past the last
   // uint64_t block is clamped. REQUIRES: the thread holds no guard whose range
   // overlaps this one (that would wait forever, as a second lock of a mutex).
+  // Throws std::bad_alloc, holding nothing, when a request that has to wait
+  // cannot get its condition variable.
   class Guard {
    public:
     Guard(BlockRangeLock& lock, uint64_t first, uint64_t count) EXCLUDES(lock.mu_);
@@ -44,6 +48,8 @@ class BlockRangeLock {
    private:
     friend class BlockRangeLock;
     bool overlaps(const Guard& other) const { return first_ <= other.last_ && other.first_ <= last_; }
+    // Takes this request out of the list.
+    void unlink() REQUIRES(lock_.mu_);
 
     BlockRangeLock& lock_;
     // Set before the request joins the list, constant after.
@@ -53,7 +59,7 @@ class BlockRangeLock {
     // code walks the list from one request to the next, and the analysis
     // cannot tell that another request's lock_ is this one's.
     bool granted_ = false;
-    std::condition_variable_any cv_;
+    std::optional<std::condition_variable_any> cv_;  // made when the request waits
     // Requests in arrival order, held or waiting (intrusive list).
     Guard* prev_ = nullptr;
     Guard* next_ = nullptr;
