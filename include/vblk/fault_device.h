@@ -32,7 +32,6 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -47,6 +46,7 @@ namespace vblk {
 class FaultDevice final : public DeviceWrapper, public AdminInterface {
  public:
   explicit FaultDevice(std::unique_ptr<BlockDevice> target);
+  ~FaultDevice() override;
 
   // Makes the next `fail_writes` write attempts touching `block` fail. Replaces
   // an existing flaky rule for that block; 0 removes it.
@@ -101,16 +101,16 @@ class FaultDevice final : public DeviceWrapper, public AdminInterface {
   Status not_below(const char* what) const;
   // Sleeps for the sum of the latency rules matching the range (logging each).
   void apply_latency(uint64_t first, uint64_t count);
-  // Takes [first, first+count) out of the rules of `only` kind (all kinds
-  // when null). REQUIRES: mu_ held. Returns the number removed or cut.
-  size_t cut_locked(uint64_t first, uint64_t count, const FaultKind* only);
   // Clears the BAD marks a write to [first, first+count) may remap: only when
   // every BAD block in the range is covered by a remap rule.
   Status remap_for_write(uint64_t first, uint64_t count);
 
+  // The rule list under its mutex (fault_device.cc, where the
+  // thread-safety annotations say what it guards).
+  struct Rules;
+
   AdminInterface* const below_;  // the target's admin interface; null when it has none
-  mutable std::mutex mu_;
-  std::vector<FaultRule> rules_;  // GUARDED_BY(mu_)
+  const std::unique_ptr<Rules> rules_;
 };
 
 }  // namespace vblk

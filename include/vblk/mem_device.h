@@ -17,11 +17,8 @@
 // serializes them, so each block reads back whole.
 
 #include <cstdint>
-#include <map>
-#include <mutex>
-#include <set>
+#include <memory>
 #include <span>
-#include <vector>
 
 #include "vblk/block_device.h"
 
@@ -32,6 +29,7 @@ class MemDevice final : public BlockDevice {
   // REQUIRES: block_size is a power of two in [512, 65536];
   //           block_count * block_size fits in uint64_t.
   MemDevice(uint32_t block_size, uint64_t block_count);
+  ~MemDevice() override;
 
   uint32_t block_size() const override { return block_size_; }
   uint64_t block_count() const override { return block_count_; }
@@ -51,29 +49,15 @@ class MemDevice final : public BlockDevice {
   Status set_bad(uint64_t first, uint64_t count, bool bad) override;
 
  private:
-  struct Entry {
-    BlockState state = BlockState::kFree;
-    std::vector<uint8_t> data;  // empty: all zeros (USED zero block, TRIMMED, BAD)
-  };
+  // The blocks and their counters under the mutex (mem_device.cc, where
+  // the thread-safety annotations say what it guards).
+  struct Contents;
 
   Status check_io(uint64_t first, uint64_t count, size_t bytes) const;
-  // BadBlock naming the first BAD block of [first, first+count), or OK.
-  // REQUIRES: mu_ held; the range is valid.
-  Status check_not_bad_locked(uint64_t first, uint64_t count) const;
-  // Adds (sign +1) or removes (sign -1) an entry's share of the counters.
-  // REQUIRES: mu_ held.
-  void account_locked(const Entry& e, int sign);
 
   const uint32_t block_size_;
   const uint64_t block_count_;
-
-  mutable std::mutex mu_;
-  std::map<uint64_t, Entry> blocks_;  // GUARDED_BY(mu_); absent means FREE
-  std::set<uint64_t> bad_;            // GUARDED_BY(mu_); the BAD keys of blocks_
-  uint64_t used_ = 0;                 // GUARDED_BY(mu_)
-  uint64_t zero_ = 0;                 // GUARDED_BY(mu_)
-  uint64_t trimmed_ = 0;              // GUARDED_BY(mu_)
-  uint64_t stored_bytes_ = 0;         // GUARDED_BY(mu_)
+  const std::unique_ptr<Contents> contents_;
 };
 
 }  // namespace vblk

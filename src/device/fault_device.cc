@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "util/block_text.h"
+#include "util/mutex.h"
 
 namespace vblk {
 
@@ -21,19 +22,33 @@ bool overlaps(uint64_t a, uint64_t n, uint64_t b, uint64_t m) {
 
 }  // namespace
 
+struct FaultDevice::Rules {
+  // Takes [first, first+count) out of the rules of `only` kind (all kinds
+  // when null). Returns the number removed or cut.
+  size_t cut(uint64_t first, uint64_t count, const FaultKind* only) REQUIRES(mu);
+
+  // Never held while calling the target or sleeping.
+  mutable Mutex mu;
+  std::vector<FaultRule> list GUARDED_BY(mu);  // in the order they were added
+};
+
 // The device below answers for the stored state when it can (an
 // ImageDevice); asking it once, here, keeps the admin calls plain calls.
 FaultDevice::FaultDevice(std::unique_ptr<BlockDevice> target)
-    : DeviceWrapper(std::move(target)), below_(dynamic_cast<AdminInterface*>(&this->target())) {}
+    : DeviceWrapper(std::move(target)),
+      below_(dynamic_cast<AdminInterface*>(&this->target())),
+      rules_(std::make_unique<Rules>()) {}
+
+FaultDevice::~FaultDevice() = default;
 
 Status FaultDevice::add_flaky(uint64_t block, uint64_t fail_writes) {
   VBLK_RETURN_IF_ERROR(check_block_range(*this, block, 1).with_prefix("flaky rule"));
-  std::lock_guard lock(mu_);
-  std::erase_if(rules_, [block](const FaultRule& r) {
+  MutexLock lock(rules_->mu);
+  std::erase_if(rules_->list, [block](const FaultRule& r) {
     return r.kind == FaultKind::kFlakyWrite && r.first == block && r.count == 1;
   });
   if (fail_writes > 0) {
-    rules_.push_back({FaultKind::kFlakyWrite, block, 1, fail_writes, std::chrono::microseconds{0}});
+    rules_->list.push_back({FaultKind::kFlakyWrite, block, 1, fail_writes, std::chrono::microseconds{0}});
   }
   return Status::ok();
 }
@@ -50,18 +65,18 @@ Status FaultDevice::add_latency(std::chrono::microseconds latency, uint64_t firs
     count = block_count() - first;
   }
   VBLK_RETURN_IF_ERROR(check_block_range(*this, first, count).with_prefix("latency rule"));
-  std::lock_guard lock(mu_);
-  rules_.push_back({FaultKind::kLatency, first, count, 0, latency});
+  MutexLock lock(rules_->mu);
+  rules_->list.push_back({FaultKind::kLatency, first, count, 0, latency});
   return Status::ok();
 }
 
 Status FaultDevice::add_remap(uint64_t first, uint64_t count) {
   if (count == 0) return Status::out_of_range(fmt::format("remap rule: empty range at block {}", first));
   VBLK_RETURN_IF_ERROR(check_block_range(*this, first, count).with_prefix("remap rule"));
-  std::lock_guard lock(mu_);
+  MutexLock lock(rules_->mu);
   // Covered already when the existing remap rules leave no gap in the range.
   std::vector<std::pair<uint64_t, uint64_t>> have;
-  for (const FaultRule& r : rules_) {
+  for (const FaultRule& r : rules_->list) {
     if (r.kind == FaultKind::kRemapBad) have.emplace_back(r.first, r.count);
   }
   std::sort(have.begin(), have.end());
@@ -72,15 +87,15 @@ Status FaultDevice::add_remap(uint64_t first, uint64_t count) {
     next = std::max(next, f + n);
     if (next >= end) return Status::ok();
   }
-  rules_.push_back({FaultKind::kRemapBad, first, count, 0, std::chrono::microseconds{0}});
+  rules_->list.push_back({FaultKind::kRemapBad, first, count, 0, std::chrono::microseconds{0}});
   return Status::ok();
 }
 
-size_t FaultDevice::cut_locked(uint64_t first, uint64_t count, const FaultKind* only) {
+size_t FaultDevice::Rules::cut(uint64_t first, uint64_t count, const FaultKind* only) {
   if (count == 0) return 0;
   size_t changed = 0;
   std::vector<FaultRule> kept;
-  for (const FaultRule& r : rules_) {
+  for (const FaultRule& r : list) {
     if ((only != nullptr && r.kind != *only) || !overlaps(r.first, r.count, first, count)) {
       kept.push_back(r);
       continue;
@@ -100,35 +115,35 @@ size_t FaultDevice::cut_locked(uint64_t first, uint64_t count, const FaultKind* 
       kept.push_back(tail);
     }
   }
-  rules_ = std::move(kept);
+  list = std::move(kept);
   return changed;
 }
 
 void FaultDevice::remove_remap(uint64_t first, uint64_t count) {
   const FaultKind remap = FaultKind::kRemapBad;
-  std::lock_guard lock(mu_);
-  cut_locked(first, count, &remap);
+  MutexLock lock(rules_->mu);
+  rules_->cut(first, count, &remap);
 }
 
 size_t FaultDevice::cut(uint64_t first, uint64_t count) {
-  std::lock_guard lock(mu_);
-  return cut_locked(first, count, nullptr);
+  MutexLock lock(rules_->mu);
+  return rules_->cut(first, count, nullptr);
 }
 
 size_t FaultDevice::clear(uint64_t first, uint64_t count) {
   if (count == 0) count = first < block_count() ? block_count() - first : 0;
-  std::lock_guard lock(mu_);
-  return std::erase_if(rules_, [&](const FaultRule& r) { return overlaps(r.first, r.count, first, count); });
+  MutexLock lock(rules_->mu);
+  return std::erase_if(rules_->list, [&](const FaultRule& r) { return overlaps(r.first, r.count, first, count); });
 }
 
 void FaultDevice::clear_all() {
-  std::lock_guard lock(mu_);
-  rules_.clear();
+  MutexLock lock(rules_->mu);
+  rules_->list.clear();
 }
 
 std::vector<FaultRule> FaultDevice::list() const {
-  std::lock_guard lock(mu_);
-  return rules_;
+  MutexLock lock(rules_->mu);
+  return rules_->list;
 }
 
 Status FaultDevice::not_below(const char* what) const {
@@ -175,15 +190,15 @@ Status FaultDevice::add_fault_rule(const FaultRule& rule) {
 }
 
 size_t FaultDevice::cut_fault_rules(uint64_t first, uint64_t count, std::optional<FaultKind> only) {
-  std::lock_guard lock(mu_);
-  return cut_locked(first, count, only ? &*only : nullptr);
+  MutexLock lock(rules_->mu);
+  return rules_->cut(first, count, only ? &*only : nullptr);
 }
 
 void FaultDevice::apply_latency(uint64_t first, uint64_t count) {
   std::chrono::microseconds total{0};
   {
-    std::lock_guard lock(mu_);
-    for (const FaultRule& r : rules_) {
+    MutexLock lock(rules_->mu);
+    for (const FaultRule& r : rules_->list) {
       if (r.kind != FaultKind::kLatency || !overlaps(r.first, r.count, first, count)) continue;
       spdlog::warn("injecting {}us latency into block {}", r.latency.count(), std::max(first, r.first));
       total += r.latency;
@@ -200,8 +215,8 @@ Status FaultDevice::read_blocks(uint64_t first, uint64_t count, std::span<uint8_
 Status FaultDevice::remap_for_write(uint64_t first, uint64_t count) {
   std::vector<std::pair<uint64_t, uint64_t>> remap;
   {
-    std::lock_guard lock(mu_);
-    for (const FaultRule& r : rules_) {
+    MutexLock lock(rules_->mu);
+    for (const FaultRule& r : rules_->list) {
       if (r.kind == FaultKind::kRemapBad && overlaps(r.first, r.count, first, count)) remap.emplace_back(r.first, r.count);
     }
   }
@@ -236,8 +251,8 @@ Status FaultDevice::write_blocks(uint64_t first, std::span<const uint8_t> data) 
   bool fired = false;
   uint64_t lowest = 0;
   {
-    std::lock_guard lock(mu_);
-    for (FaultRule& r : rules_) {
+    MutexLock lock(rules_->mu);
+    for (FaultRule& r : rules_->list) {
       if (r.kind != FaultKind::kFlakyWrite || r.remaining == 0 || !overlaps(r.first, r.count, first, count)) {
         continue;
       }
@@ -247,7 +262,8 @@ Status FaultDevice::write_blocks(uint64_t first, std::span<const uint8_t> data) 
       lowest = fired ? std::min(lowest, block) : block;
       fired = true;
     }
-    std::erase_if(rules_, [](const FaultRule& r) { return r.kind == FaultKind::kFlakyWrite && r.remaining == 0; });
+    std::erase_if(rules_->list,
+                  [](const FaultRule& r) { return r.kind == FaultKind::kFlakyWrite && r.remaining == 0; });
   }
   if (fired) return Status::io_error(fmt::format("injected write failure on block {}", lowest));
   VBLK_RETURN_IF_ERROR(remap_for_write(first, count));

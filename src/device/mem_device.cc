@@ -7,17 +7,44 @@
 #include <cassert>
 #include <cstring>
 #include <limits>
+#include <map>
+#include <set>
 #include <utility>
+#include <vector>
 
 #include "util/bytes.h"
+#include "util/mutex.h"
 
 namespace vblk {
 
+struct MemDevice::Contents {
+  struct Entry {
+    BlockState state = BlockState::kFree;
+    std::vector<uint8_t> data;  // empty: all zeros (USED zero block, TRIMMED, BAD)
+  };
+
+  // BadBlock naming the first BAD block of [first, first+count), or OK.
+  // REQUIRES: the range is valid.
+  Status check_not_bad(uint64_t first, uint64_t count) const REQUIRES(mu);
+  // Adds (sign +1) or removes (sign -1) an entry's share of the counters.
+  void account(const Entry& e, int sign) REQUIRES(mu);
+
+  Mutex mu;
+  std::map<uint64_t, Entry> blocks GUARDED_BY(mu);  // absent means FREE
+  std::set<uint64_t> bad GUARDED_BY(mu);            // the BAD keys of blocks
+  uint64_t used GUARDED_BY(mu) = 0;
+  uint64_t zero GUARDED_BY(mu) = 0;
+  uint64_t trimmed GUARDED_BY(mu) = 0;
+  uint64_t stored_bytes GUARDED_BY(mu) = 0;
+};
+
 MemDevice::MemDevice(uint32_t block_size, uint64_t block_count)
-    : block_size_(block_size), block_count_(block_count) {
+    : block_size_(block_size), block_count_(block_count), contents_(std::make_unique<Contents>()) {
   assert(std::has_single_bit(block_size) && block_size >= 512 && block_size <= 65536);
   assert(block_count <= std::numeric_limits<uint64_t>::max() / block_size);
 }
+
+MemDevice::~MemDevice() = default;
 
 Status MemDevice::check_io(uint64_t first, uint64_t count, size_t bytes) const {
   VBLK_RETURN_IF_ERROR(check_block_range(*this, first, count));
@@ -29,15 +56,15 @@ Status MemDevice::check_io(uint64_t first, uint64_t count, size_t bytes) const {
   return Status::ok();
 }
 
-Status MemDevice::check_not_bad_locked(uint64_t first, uint64_t count) const {
-  auto it = bad_.lower_bound(first);
-  if (it != bad_.end() && *it - first < count) {
+Status MemDevice::Contents::check_not_bad(uint64_t first, uint64_t count) const {
+  auto it = bad.lower_bound(first);
+  if (it != bad.end() && *it - first < count) {
     return Status::bad_block(fmt::format("block {} is BAD", *it));
   }
   return Status::ok();
 }
 
-void MemDevice::account_locked(const Entry& e, int sign) {
+void MemDevice::Contents::account(const Entry& e, int sign) {
   const uint64_t one = 1;
   auto adjust = [sign](uint64_t& counter, uint64_t by) {
     if (sign > 0) {
@@ -50,21 +77,22 @@ void MemDevice::account_locked(const Entry& e, int sign) {
   switch (e.state) {
     case BlockState::kFree: break;
     case BlockState::kUsed:
-      adjust(used_, one);
-      if (e.data.empty()) adjust(zero_, one);
-      adjust(stored_bytes_, e.data.size());
+      adjust(used, one);
+      if (e.data.empty()) adjust(zero, one);
+      adjust(stored_bytes, e.data.size());
       break;
-    case BlockState::kTrimmed: adjust(trimmed_, one); break;
-    case BlockState::kBad: break;  // counted by bad_.size()
+    case BlockState::kTrimmed: adjust(trimmed, one); break;
+    case BlockState::kBad: break;  // counted by bad.size()
   }
 }
 
 Status MemDevice::read_blocks(uint64_t first, uint64_t count, std::span<uint8_t> out) {
   VBLK_RETURN_IF_ERROR(check_io(first, count, out.size()));
-  std::lock_guard lock(mu_);
-  VBLK_RETURN_IF_ERROR(check_not_bad_locked(first, count));
+  Contents& c = *contents_;
+  MutexLock lock(c.mu);
+  VBLK_RETURN_IF_ERROR(c.check_not_bad(first, count));
   std::memset(out.data(), 0, out.size());
-  for (auto it = blocks_.lower_bound(first); it != blocks_.end() && it->first - first < count; ++it) {
+  for (auto it = c.blocks.lower_bound(first); it != c.blocks.end() && it->first - first < count; ++it) {
     if (it->second.data.empty()) continue;
     assert(it->second.data.size() == block_size_);
     std::memcpy(out.data() + (it->first - first) * block_size_, it->second.data.data(), block_size_);
@@ -80,12 +108,13 @@ Status MemDevice::write_blocks(uint64_t first, std::span<const uint8_t> data) {
   }
   const uint64_t count = data.size() / block_size_;
   VBLK_RETURN_IF_ERROR(check_io(first, count, data.size()));
-  std::lock_guard lock(mu_);
-  VBLK_RETURN_IF_ERROR(check_not_bad_locked(first, count));
+  Contents& c = *contents_;
+  MutexLock lock(c.mu);
+  VBLK_RETURN_IF_ERROR(c.check_not_bad(first, count));
   for (uint64_t i = 0; i < count; ++i) {
     auto block = data.subspan(i * block_size_, block_size_);
-    Entry& e = blocks_[first + i];
-    account_locked(e, -1);
+    Contents::Entry& e = c.blocks[first + i];
+    c.account(e, -1);
     e.state = BlockState::kUsed;
     if (all_zero(block)) {
       e.data.clear();
@@ -93,45 +122,48 @@ Status MemDevice::write_blocks(uint64_t first, std::span<const uint8_t> data) {
     } else {
       e.data.assign(block.begin(), block.end());
     }
-    account_locked(e, +1);
+    c.account(e, +1);
   }
   return Status::ok();
 }
 
 Status MemDevice::trim_blocks(uint64_t first, uint64_t count) {
   VBLK_RETURN_IF_ERROR(check_block_range(*this, first, count));
-  std::lock_guard lock(mu_);
+  Contents& c = *contents_;
+  MutexLock lock(c.mu);
   // Only blocks present in the map can change: FREE stays FREE (absent),
   // BAD stays BAD, TRIMMED stays TRIMMED.
-  for (auto it = blocks_.lower_bound(first); it != blocks_.end() && it->first - first < count; ++it) {
-    Entry& e = it->second;
+  for (auto it = c.blocks.lower_bound(first); it != c.blocks.end() && it->first - first < count; ++it) {
+    Contents::Entry& e = it->second;
     if (e.state != BlockState::kUsed) continue;
-    account_locked(e, -1);
+    c.account(e, -1);
     e.state = BlockState::kTrimmed;
     e.data.clear();
     e.data.shrink_to_fit();
-    account_locked(e, +1);
+    c.account(e, +1);
   }
   return Status::ok();
 }
 
 DeviceStats MemDevice::stats() {
-  std::lock_guard lock(mu_);
+  Contents& c = *contents_;
+  MutexLock lock(c.mu);
   DeviceStats s;
-  s.used_blocks = used_;
-  s.zero_blocks = zero_;
-  s.trimmed_blocks = trimmed_;
-  s.bad_blocks = bad_.size();
-  s.free_blocks = block_count_ - used_ - trimmed_ - s.bad_blocks;
-  s.stored_bytes = stored_bytes_;
+  s.used_blocks = c.used;
+  s.zero_blocks = c.zero;
+  s.trimmed_blocks = c.trimmed;
+  s.bad_blocks = c.bad.size();
+  s.free_blocks = block_count_ - c.used - c.trimmed - s.bad_blocks;
+  s.stored_bytes = c.stored_bytes;
   return s;
 }
 
 Result<BlockState> MemDevice::state(uint64_t block) {
   VBLK_RETURN_IF_ERROR(check_block_range(*this, block, 1));
-  std::lock_guard lock(mu_);
-  auto it = blocks_.find(block);
-  return it == blocks_.end() ? BlockState::kFree : it->second.state;
+  Contents& c = *contents_;
+  MutexLock lock(c.mu);
+  auto it = c.blocks.find(block);
+  return it == c.blocks.end() ? BlockState::kFree : it->second.state;
 }
 
 Status MemDevice::state_runs(uint64_t first, uint64_t count, const StateRunFn& fn) {
@@ -150,9 +182,10 @@ Status MemDevice::state_runs(uint64_t first, uint64_t count, const StateRunFn& f
     }
   };
   {
-    std::lock_guard lock(mu_);
+    Contents& c = *contents_;
+    MutexLock lock(c.mu);
     uint64_t next = first;  // first block not yet reported
-    for (auto it = blocks_.lower_bound(first); it != blocks_.end() && it->first - first < count; ++it) {
+    for (auto it = c.blocks.lower_bound(first); it != c.blocks.end() && it->first - first < count; ++it) {
       emit(next, it->first - next, BlockState::kFree);
       emit(it->first, 1, it->second.state);
       next = it->first + 1;
@@ -165,24 +198,25 @@ Status MemDevice::state_runs(uint64_t first, uint64_t count, const StateRunFn& f
 
 Status MemDevice::set_bad(uint64_t first, uint64_t count, bool bad) {
   VBLK_RETURN_IF_ERROR(check_block_range(*this, first, count));
-  std::lock_guard lock(mu_);
+  Contents& c = *contents_;
+  MutexLock lock(c.mu);
   if (bad) {
     for (uint64_t b = first; b - first < count; ++b) {
-      Entry& e = blocks_[b];
-      account_locked(e, -1);
+      Contents::Entry& e = c.blocks[b];
+      c.account(e, -1);
       e.state = BlockState::kBad;
       e.data.clear();
       e.data.shrink_to_fit();
-      bad_.insert(b);
+      c.bad.insert(b);
     }
   } else {
-    auto it = bad_.lower_bound(first);
-    while (it != bad_.end() && *it - first < count) {
-      Entry& e = blocks_[*it];
+    auto it = c.bad.lower_bound(first);
+    while (it != c.bad.end() && *it - first < count) {
+      Contents::Entry& e = c.blocks[*it];
       assert(e.state == BlockState::kBad);
       e.state = BlockState::kTrimmed;
-      account_locked(e, +1);
-      it = bad_.erase(it);
+      c.account(e, +1);
+      it = c.bad.erase(it);
     }
   }
   return Status::ok();

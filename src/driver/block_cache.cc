@@ -32,7 +32,7 @@ bool BlockCache::lookup(uint64_t block, std::span<uint8_t> out, uint64_t* genera
     return false;
   }
   Shard& s = shard_for(block);
-  std::lock_guard lock(s.mu);
+  MutexLock lock(s.mu);
   const uint32_t slot = s.slots.find(block);
   if (slot == LruSlots::kNone) {
     *generation = s.generation[slot_for(block)];
@@ -63,7 +63,7 @@ void BlockCache::insert(uint64_t block, std::span<const uint8_t> data, uint64_t 
   assert(data.size() == block_size_);
   if (!enabled()) return;
   Shard& s = shard_for(block);
-  std::lock_guard lock(s.mu);
+  MutexLock lock(s.mu);
   if (s.generation[slot_for(block)] != generation) return;  // invalidated since the lookup
   store_locked(s, block, data);
 }
@@ -73,7 +73,7 @@ void BlockCache::invalidate(uint64_t first, uint64_t count) {
   if (count > kBulkInvalidate) {
     for (auto& sp : shards_) {
       Shard& s = *sp;
-      std::lock_guard lock(s.mu);
+      MutexLock lock(s.mu);
       for (uint64_t& g : s.generation) ++g;
       for (uint32_t slot : s.slots.slots_in_use())
         if (s.slots.key(slot) - first < count) s.slots.erase(slot);
@@ -82,7 +82,7 @@ void BlockCache::invalidate(uint64_t first, uint64_t count) {
   }
   for (uint64_t b = first; b - first < count; ++b) {
     Shard& s = shard_for(b);
-    std::lock_guard lock(s.mu);
+    MutexLock lock(s.mu);
     ++s.generation[slot_for(b)];
     drop_locked(s, b);
   }
@@ -92,7 +92,7 @@ void BlockCache::replace(uint64_t block, std::span<const uint8_t> data) {
   assert(data.size() == block_size_);
   if (!enabled()) return;
   Shard& s = shard_for(block);
-  std::lock_guard lock(s.mu);
+  MutexLock lock(s.mu);
   ++s.generation[slot_for(block)];
   store_locked(s, block, data);
 }
@@ -100,7 +100,7 @@ void BlockCache::replace(uint64_t block, std::span<const uint8_t> data) {
 uint64_t BlockCache::size_blocks() const {
   uint64_t n = 0;
   for (const auto& sp : shards_) {
-    std::lock_guard lock(sp->mu);
+    MutexLock lock(sp->mu);
     n += sp->slots.size();
   }
   return n;

@@ -23,11 +23,11 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <span>
 #include <vector>
 
 #include "driver/lru_slots.h"
+#include "util/mutex.h"
 
 namespace vblk::driver {
 
@@ -68,18 +68,20 @@ class BlockCache {
     // larger than RAM and swap fails here, at mount).
     explicit Shard(uint32_t capacity, uint32_t block_size)
         : slots(capacity), data(new uint8_t[size_t{capacity} * block_size]) {}
-    std::mutex mu;
-    LruSlots slots;                                       // GUARDED_BY(mu): which block each slot holds
-    std::unique_ptr<uint8_t[]> data;                      // GUARDED_BY(mu): slot i's block at i x block_size
-    std::array<uint64_t, kGenerationSlots> generation{};  // GUARDED_BY(mu)
+    Mutex mu;
+    LruSlots slots GUARDED_BY(mu);  // which block each slot holds
+    // Slot i's block at i x block_size. The bytes are guarded by mu (read
+    // and written through slot_data, which requires it); the pointer is
+    // constant. (PT_GUARDED_BY does not take a unique_ptr of an array.)
+    const std::unique_ptr<uint8_t[]> data;
+    std::array<uint64_t, kGenerationSlots> generation GUARDED_BY(mu){};
   };
 
   Shard& shard_for(uint64_t block) { return *shards_[block % shards_.size()]; }
   size_t slot_for(uint64_t block) const { return (block / shards_.size()) % kGenerationSlots; }
-  // REQUIRES: s.mu held.
-  void store_locked(Shard& s, uint64_t block, std::span<const uint8_t> data);
-  void drop_locked(Shard& s, uint64_t block);
-  uint8_t* slot_data(Shard& s, uint32_t slot) const { return s.data.get() + size_t{slot} * block_size_; }
+  void store_locked(Shard& s, uint64_t block, std::span<const uint8_t> data) REQUIRES(s.mu);
+  void drop_locked(Shard& s, uint64_t block) REQUIRES(s.mu);
+  uint8_t* slot_data(Shard& s, uint32_t slot) const REQUIRES(s.mu) { return s.data.get() + size_t{slot} * block_size_; }
 
   const uint32_t block_size_;
   uint64_t capacity_blocks_ = 0;

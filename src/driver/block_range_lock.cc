@@ -10,25 +10,38 @@ BlockRangeLock::Guard::Guard(BlockRangeLock& lock, uint64_t first, uint64_t coun
   first_ = first;
   last_ = count - 1 > std::numeric_limits<uint64_t>::max() - first ? std::numeric_limits<uint64_t>::max()
                                                                     : first + (count - 1);
-  std::unique_lock lk(lock_.mu_);
+  MutexLock lk(lock_.mu_);
   prev_ = lock_.tail_;
   (prev_ ? prev_->next_ : lock_.head_) = this;
   lock_.tail_ = this;
   granted_ = lock_.clear_ahead(*this);
-  cv_.wait(lk, [&] { return granted_; });
+  if (granted_) return;
+  try {
+    cv_.emplace();
+  } catch (...) {
+    // The lock was held since this request joined the list: it is still
+    // the last one, and nothing waits for it.
+    unlink();
+    throw;
+  }
+  cv_->wait(lock_.mu_, [&] { return granted_; });
+}
+
+void BlockRangeLock::Guard::unlink() {
+  (prev_ ? prev_->next_ : lock_.head_) = next_;
+  (next_ ? next_->prev_ : lock_.tail_) = prev_;
 }
 
 BlockRangeLock::Guard::~Guard() {
   if (!active_) return;
-  std::lock_guard lk(lock_.mu_);
-  (prev_ ? prev_->next_ : lock_.head_) = next_;
-  (next_ ? next_->prev_ : lock_.tail_) = prev_;
+  MutexLock lk(lock_.mu_);
+  unlink();
   // Only a later request that overlapped this one can have been waiting for
   // it; it goes in when nothing else ahead of it overlaps.
   for (Guard* g = next_; g; g = g->next_) {
     if (!g->granted_ && g->overlaps(*this) && lock_.clear_ahead(*g)) {
       g->granted_ = true;
-      g->cv_.notify_one();
+      g->cv_->notify_one();  // not granted: it waits
     }
   }
 }
@@ -40,7 +53,7 @@ bool BlockRangeLock::clear_ahead(const Guard& g) const {
 }
 
 size_t BlockRangeLock::in_flight() const {
-  std::lock_guard lk(mu_);
+  MutexLock lk(mu_);
   size_t n = 0;
   for (const Guard* g = head_; g; g = g->next_) ++n;
   return n;

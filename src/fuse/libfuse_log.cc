@@ -7,14 +7,16 @@
 #include <atomic>
 #include <cstdarg>
 #include <cstdio>
-#include <mutex>
+
+#include "util/mutex.h"
 
 namespace vblk::fuse {
 namespace {
 
-std::mutex g_mu;
-std::string g_last;     // GUARDED_BY(g_mu)
-std::string g_pending;  // GUARDED_BY(g_mu): a message not yet ended by '\n'
+// libfuse may log from any of its threads.
+Mutex g_mu;
+std::string g_last GUARDED_BY(g_mu);
+std::string g_pending GUARDED_BY(g_mu);  // a message not yet ended by '\n'
 std::atomic<bool> g_serving{false};
 
 std::string trimmed(std::string text) {
@@ -30,7 +32,7 @@ void on_libfuse_message(enum fuse_log_level level, const char* fmt, va_list ap) 
   std::vsnprintf(buf, sizeof buf, fmt, ap);
   std::string text;
   {
-    std::lock_guard<std::mutex> lock(g_mu);
+    MutexLock lock(g_mu);
     g_pending += buf;
     if (g_pending.empty() || g_pending.back() != '\n') return;
     text = trimmed(std::move(g_pending));
@@ -53,7 +55,7 @@ void route_libfuse_messages() { fuse_set_log_func(on_libfuse_message); }
 void libfuse_messages_now_warnings() { g_serving.store(true); }
 
 std::string take_libfuse_message() {
-  std::lock_guard<std::mutex> lock(g_mu);
+  MutexLock lock(g_mu);
   std::string last = std::move(g_last);
   g_last.clear();
   return last;

@@ -13,8 +13,9 @@
 #include <atomic>
 #include <cstddef>
 #include <cstring>
-#include <mutex>
 #include <unordered_set>
+
+#include "util/mutex.h"
 
 #ifndef FOPEN_PARALLEL_DIRECT_WRITES
 #define FOPEN_PARALLEL_DIRECT_WRITES (1 << 6)  // linux/fuse.h 7.38
@@ -33,8 +34,8 @@ namespace {
 // OPEN requests read but not yet answered, by unique id. Opens are rare, so
 // one mutex is enough; every other request costs one header check on read
 // and one lookup of an (almost always empty) set on reply.
-std::mutex open_mu;
-std::unordered_set<uint64_t> opens_pending;
+Mutex open_mu;
+std::unordered_set<uint64_t> opens_pending GUARDED_BY(open_mu);
 
 // The INIT request, read once before any other: its unique id, and whether
 // the kernel offered shared mmap of direct-I/O files.
@@ -84,7 +85,7 @@ ssize_t read_request(int fd, void* buf, size_t len, void*) {
     std::memcpy(&in, buf, sizeof in);
     if (in.opcode == FUSE_INIT) note_init(buf, static_cast<size_t>(n));
     if (in.opcode == FUSE_OPEN) {
-      std::lock_guard lock(open_mu);
+      MutexLock lock(open_mu);
       opens_pending.insert(in.unique);
     }
   }
@@ -97,7 +98,7 @@ ssize_t write_reply(int fd, iovec* iov, int count, void*) {
   if (out.unique != 0 && out.unique == init_unique) return write_init_reply(fd, iov, count);
   bool open_reply = false;
   if (out.unique != 0) {  // 0: a notification, not a reply
-    std::lock_guard lock(open_mu);
+    MutexLock lock(open_mu);
     open_reply = opens_pending.erase(out.unique) > 0;
   }
   // libfuse sends an OPEN reply as the header and one fuse_open_out.

@@ -29,7 +29,6 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
-#include <mutex>
 #include <new>
 #include <thread>
 
@@ -40,6 +39,7 @@
 #include "fuse/service_notify.h"
 #include "inject/image_stack.h"
 #include "live/control.h"
+#include "util/mutex.h"
 #include "vblk/driver.h"
 
 #ifndef PR_SET_IO_FLUSHER
@@ -59,20 +59,20 @@ using live::ControlOptions;
 class LoopStopper {
  public:
   LoopStopper() : loop_thread_(::pthread_self()) {}
-  void stop() {
-    std::lock_guard lock(mu_);
+  void stop() EXCLUDES(mu_) {
+    MutexLock lock(mu_);
     if (running_) ::pthread_kill(loop_thread_, SIGTERM);
   }
   // Called by the loop's thread as soon as the loop has returned.
-  void ended() {
-    std::lock_guard lock(mu_);
+  void ended() EXCLUDES(mu_) {
+    MutexLock lock(mu_);
     running_ = false;
   }
 
  private:
-  std::mutex mu_;
+  Mutex mu_;
   const pthread_t loop_thread_;
-  bool running_ = true;  // guarded by mu_
+  bool running_ GUARDED_BY(mu_) = true;
 };
 
 // What declaring the mount usable takes, shared by the thread that runs the

@@ -10,12 +10,12 @@
 namespace vblk::fuse {
 
 bool StartupReport::succeeded() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return succeeded_;
 }
 
 bool StartupReport::send(const std::string& msg) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (done_) return false;
   done_ = true;
   succeeded_ = msg == "OK";

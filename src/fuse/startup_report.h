@@ -6,8 +6,9 @@
 // left mounted when it fails.
 #include <sys/types.h>
 
-#include <mutex>
 #include <string>
+
+#include "util/mutex.h"
 
 namespace vblk::fuse {
 
@@ -27,15 +28,15 @@ class StartupReport {
   // Returns false if a failure was reported first.
   bool ok() { return send("OK"); }
   // Whether ok() came first.
-  bool succeeded();
+  bool succeeded() EXCLUDES(mu_);
 
  private:
-  bool send(const std::string& msg);
+  bool send(const std::string& msg) EXCLUDES(mu_);
 
-  std::mutex mu_;
-  int fd_;                  // guarded by mu_
-  bool done_ = false;       // guarded by mu_
-  bool succeeded_ = false;  // guarded by mu_
+  Mutex mu_;
+  int fd_ GUARDED_BY(mu_);
+  bool done_ GUARDED_BY(mu_) = false;
+  bool succeeded_ GUARDED_BY(mu_) = false;
 };
 
 // The parent's side: reads the daemon `pid`'s line from fd (the read end,

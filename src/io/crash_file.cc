@@ -57,17 +57,17 @@ std::unique_ptr<File> CrashRecorder::open(std::string name) {
 }
 
 uint64_t CrashRecorder::op_count() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return ops_.size();
 }
 
 CrashRecorder::Op CrashRecorder::op(uint64_t i) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return ops_.at(i);
 }
 
 std::vector<uint64_t> CrashRecorder::sync_indices() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::vector<uint64_t> out;
   for (uint64_t i = 0; i < ops_.size(); ++i)
     if (ops_[i].kind == OpKind::kSync || ops_[i].kind == OpKind::kFailedSync) out.push_back(i);
@@ -75,22 +75,22 @@ std::vector<uint64_t> CrashRecorder::sync_indices() const {
 }
 
 std::vector<uint8_t> CrashRecorder::current() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return current_;
 }
 
 void CrashRecorder::inject(FaultHook hook, int err, int times) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   faults_[static_cast<int>(hook)] = {err, times};
 }
 
 void CrashRecorder::clear_faults() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (Fault& f : faults_) f = {};
 }
 
 uint64_t CrashRecorder::faults_fired() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return fired_;
 }
 
@@ -103,7 +103,7 @@ int CrashRecorder::take_fault(FaultHook hook) {
 }
 
 Result<size_t> CrashRecorder::read_at(uint64_t offset, std::span<uint8_t> out) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (int err = take_fault(FaultHook::kRead)) return Status::from_errno(err, "injected fault");
   if (offset >= current_.size()) return size_t{0};
   size_t n = static_cast<size_t>(std::min<uint64_t>(out.size(), current_.size() - offset));
@@ -112,7 +112,7 @@ Result<size_t> CrashRecorder::read_at(uint64_t offset, std::span<uint8_t> out) {
 }
 
 Status CrashRecorder::write_at(const std::string& name, uint64_t offset, std::span<const uint8_t> data) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   const int err = take_fault(FaultHook::kWrite);
   // A failed write may still have stored a prefix of its bytes.
   const size_t n = err == 0 ? data.size() : static_cast<size_t>(rng_() % (data.size() + 1));
@@ -125,7 +125,7 @@ Status CrashRecorder::write_at(const std::string& name, uint64_t offset, std::sp
 }
 
 Status CrashRecorder::sync(const std::string& name) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (int err = take_fault(FaultHook::kSync)) {
     ops_.push_back({OpKind::kFailedSync, 0, 0, {}});
     return Status::from_errno(err, name + ": fdatasync (injected fault)");
@@ -135,7 +135,7 @@ Status CrashRecorder::sync(const std::string& name) {
 }
 
 Status CrashRecorder::punch_hole(const std::string& name, uint64_t offset, uint64_t length) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (int err = take_fault(FaultHook::kPunch))
     return Status::from_errno(err, name + ": punch hole at offset " + std::to_string(offset) + " (injected fault)");
   apply_punch(current_, offset, length);
@@ -144,7 +144,7 @@ Status CrashRecorder::punch_hole(const std::string& name, uint64_t offset, uint6
 }
 
 uint64_t CrashRecorder::size() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return current_.size();
 }
 

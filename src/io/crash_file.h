@@ -22,13 +22,13 @@
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "io/file.h"
+#include "util/mutex.h"
 
 namespace vblk::io {
 
@@ -68,20 +68,20 @@ class CrashRecorder {
   // A File whose operations go to this recorder. The recorder must outlive it.
   std::unique_ptr<File> open(std::string name);
 
-  uint64_t op_count() const;
+  uint64_t op_count() const EXCLUDES(mu_);
   // REQUIRES: i < op_count(). A copy.
-  Op op(uint64_t i) const;
+  Op op(uint64_t i) const EXCLUDES(mu_);
   // Indices of the sync operations (kSync and kFailedSync), ascending.
-  std::vector<uint64_t> sync_indices() const;
+  std::vector<uint64_t> sync_indices() const EXCLUDES(mu_);
   const std::vector<uint8_t>& base() const { return base_; }
   // What reads see now: every logged write applied.
-  std::vector<uint8_t> current() const;
+  std::vector<uint8_t> current() const EXCLUDES(mu_);
 
   // The next `times` calls through `hook` (times < 0: every call until
   // clear_faults) fail with errno `err`.
-  void inject(FaultHook hook, int err, int times);
-  void clear_faults();
-  uint64_t faults_fired() const;
+  void inject(FaultHook hook, int err, int times) EXCLUDES(mu_);
+  void clear_faults() EXCLUDES(mu_);
+  uint64_t faults_fired() const EXCLUDES(mu_);
 
  private:
   friend class RecordedFile;
@@ -89,22 +89,22 @@ class CrashRecorder {
     int err = 0;
     int times = 0;  // < 0: unlimited
   };
-  // Returns the errno to fail this call with, or 0; REQUIRES mu_.
-  int take_fault(FaultHook hook);
+  // Returns the errno to fail this call with, or 0.
+  int take_fault(FaultHook hook) REQUIRES(mu_);
 
-  Result<size_t> read_at(uint64_t offset, std::span<uint8_t> out);
-  Status write_at(const std::string& name, uint64_t offset, std::span<const uint8_t> data);
-  Status sync(const std::string& name);
-  Status punch_hole(const std::string& name, uint64_t offset, uint64_t length);
-  uint64_t size() const;
+  Result<size_t> read_at(uint64_t offset, std::span<uint8_t> out) EXCLUDES(mu_);
+  Status write_at(const std::string& name, uint64_t offset, std::span<const uint8_t> data) EXCLUDES(mu_);
+  Status sync(const std::string& name) EXCLUDES(mu_);
+  Status punch_hole(const std::string& name, uint64_t offset, uint64_t length) EXCLUDES(mu_);
+  uint64_t size() const EXCLUDES(mu_);
 
   const std::vector<uint8_t> base_;
-  mutable std::mutex mu_;
-  std::vector<uint8_t> current_;  // guarded by mu_
-  std::vector<Op> ops_;           // guarded by mu_
-  Fault faults_[4];               // guarded by mu_, by FaultHook
-  uint64_t fired_ = 0;            // guarded by mu_
-  std::mt19937_64 rng_{20260601};  // guarded by mu_: where failed writes stop
+  mutable Mutex mu_;
+  std::vector<uint8_t> current_ GUARDED_BY(mu_);
+  std::vector<Op> ops_ GUARDED_BY(mu_);
+  Fault faults_[4] GUARDED_BY(mu_);  // by FaultHook
+  uint64_t fired_ GUARDED_BY(mu_) = 0;
+  std::mt19937_64 rng_ GUARDED_BY(mu_){20260601};  // where failed writes stop
 };
 
 // Builds the disk contents at increasing cut points of one recording

@@ -21,7 +21,7 @@ MemFile::MemFile(std::string name, std::vector<uint8_t> contents, uint64_t max_b
     : name_(std::move(name)), max_bytes_(max_bytes), data_(std::move(contents)) {}
 
 Result<size_t> MemFile::read_at(uint64_t offset, std::span<uint8_t> out) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (offset >= data_.size()) return size_t{0};
   size_t n = static_cast<size_t>(std::min<uint64_t>(out.size(), data_.size() - offset));
   if (n) std::memcpy(out.data(), data_.data() + offset, n);  // out may be empty, with no buffer
@@ -31,24 +31,24 @@ Result<size_t> MemFile::read_at(uint64_t offset, std::span<uint8_t> out) {
 Status MemFile::write_at(uint64_t offset, std::span<const uint8_t> data) {
   if (offset > max_bytes_ || data.size() > max_bytes_ - offset)
     return Status::no_space(name_ + ": write at offset " + std::to_string(offset) + " beyond the in-memory file's limit");
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   apply_write(data_, offset, data);
   return Status::ok();
 }
 
 Status MemFile::punch_hole(uint64_t offset, uint64_t length) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   apply_punch(data_, offset, length);
   return Status::ok();
 }
 
 Result<uint64_t> MemFile::size() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return static_cast<uint64_t>(data_.size());
 }
 
 Result<uint64_t> MemFile::allocated_bytes() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   uint64_t bytes = 0;
   for (size_t at = 0; at < data_.size(); at += 4096) {
     size_t end = std::min(data_.size(), at + 4096);
@@ -60,7 +60,7 @@ Result<uint64_t> MemFile::allocated_bytes() {
 }
 
 std::vector<uint8_t> MemFile::contents() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return data_;
 }
 

@@ -10,11 +10,11 @@
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "io/file.h"
+#include "util/mutex.h"
 
 namespace vblk::io {
 
@@ -25,22 +25,22 @@ class MemFile final : public File {
   // without bound).
   explicit MemFile(std::string name, std::vector<uint8_t> contents = {}, uint64_t max_bytes = uint64_t{1} << 36);
 
-  Result<size_t> read_at(uint64_t offset, std::span<uint8_t> out) override;
-  Status write_at(uint64_t offset, std::span<const uint8_t> data) override;
+  Result<size_t> read_at(uint64_t offset, std::span<uint8_t> out) EXCLUDES(mu_) override;
+  Status write_at(uint64_t offset, std::span<const uint8_t> data) EXCLUDES(mu_) override;
   Status sync() override { return Status::ok(); }
-  Status punch_hole(uint64_t offset, uint64_t length) override;
-  Result<uint64_t> size() override;
-  Result<uint64_t> allocated_bytes() override;
+  Status punch_hole(uint64_t offset, uint64_t length) EXCLUDES(mu_) override;
+  Result<uint64_t> size() EXCLUDES(mu_) override;
+  Result<uint64_t> allocated_bytes() EXCLUDES(mu_) override;
   const std::string& name() const override { return name_; }
 
   // A copy of the whole file.
-  std::vector<uint8_t> contents() const;
+  std::vector<uint8_t> contents() const EXCLUDES(mu_);
 
  private:
   const std::string name_;
   const uint64_t max_bytes_;
-  mutable std::mutex mu_;
-  std::vector<uint8_t> data_;  // guarded by mu_
+  mutable Mutex mu_;
+  std::vector<uint8_t> data_ GUARDED_BY(mu_);
 };
 
 // Applies one write or punch to a byte vector with MemFile's rules (shared

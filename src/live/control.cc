@@ -211,7 +211,7 @@ Control::Reply Control::done_reply(const std::string& text, const Json& facts) c
 }
 
 void Control::remember_reply(const Caller& c, Reply reply) {
-  std::lock_guard lock(state_mu_);
+  MutexLock lock(state_mu_);
   if (reply_by_pid_.size() >= kMaxReplies && !reply_by_pid_.count(c.pid)) reply_by_pid_.erase(reply_by_pid_.begin());
   reply_by_pid_[c.pid] = reply;
   reply_by_uid_[c.uid] = std::move(reply);
@@ -223,7 +223,7 @@ int Control::get(const Caller& caller, const std::string& name, bool probe, std:
   const std::string what = name.substr(kPrefix.size());
   const auto key = std::make_pair(caller.pid, name);
   {
-    std::lock_guard lock(state_mu_);
+    MutexLock lock(state_mu_);
     auto now = std::chrono::steady_clock::now();
     std::erase_if(probed_, [&](const auto& kv) { return now - kv.second.at > kProbeLifetime; });
     if (!probe) {
@@ -248,7 +248,7 @@ int Control::get(const Caller& caller, const std::string& name, bool probe, std:
     *value = map_json(cells);
   } else if (what == "control" || what == "control.json") {
     const bool json = what == "control.json";
-    std::lock_guard lock(state_mu_);
+    MutexLock lock(state_mu_);
     const Reply* last = nullptr;
     if (auto it = reply_by_pid_.find(caller.pid); it != reply_by_pid_.end()) {
       last = &it->second;
@@ -266,7 +266,7 @@ int Control::get(const Caller& caller, const std::string& name, bool probe, std:
   }
   if (value->size() > kMaxValue) return E2BIG;
   if (probe) {
-    std::lock_guard lock(state_mu_);
+    MutexLock lock(state_mu_);
     if (probed_.size() >= kMaxProbed) probed_.erase(probed_.begin());
     probed_[key] = Probed{*value, std::chrono::steady_clock::now()};
   }
@@ -293,7 +293,7 @@ int Control::set(const Caller& caller, const std::string& name, std::string_view
       reply = error_reply(std::string("the image is ") + (opts_.mountpoint.empty() ? "served" : "mounted") +
                           " read-only: it cannot be resized");
     } else {
-      std::lock_guard lock(command_mu_);
+      MutexLock lock(command_mu_);
       err = resize_command(value.substr(6), &reply);
     }
     remember_reply(caller, reply);
@@ -315,7 +315,7 @@ int Control::set(const Caller& caller, const std::string& name, std::string_view
                                " read-only: faults cannot be injected"));
     return EROFS;
   }
-  std::lock_guard lock(command_mu_);
+  MutexLock lock(command_mu_);
   auto outcome = inject::execute(admin_, name_, *cmd);
   if (!outcome) {
     spdlog::warn("control: '{}' failed: {}", value, outcome.status().to_string());

@@ -36,13 +36,13 @@
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <string>
 #include <string_view>
 
 #include "inject/injector.h"
 #include "live/scrub.h"
 #include "util/json.h"
+#include "util/mutex.h"
 #include "vblk/admin_interface.h"
 #include "vblk/driver.h"
 #include "vblk/image_store.h"
@@ -90,12 +90,12 @@ class Control {
   // 0 and the value in *value, or a positive errno: EACCES (caller not
   // allowed), ENODATA (unknown name), E2BIG (value too large), EIO.
   // probe: this is getxattr's size query; the value is kept for the read.
-  int get(const Caller& caller, const std::string& name, bool probe, std::string* value);
+  int get(const Caller& caller, const std::string& name, bool probe, std::string* value) EXCLUDES(state_mu_);
   // Runs a command written to user.vblk.control. 0 or a positive errno:
   // EACCES, ENOTSUP (another name), EROFS (read-only mount), EINVAL (bad
   // command or range), EIO (the command failed). The reply, success or
   // error, can then be read back from user.vblk.control.
-  int set(const Caller& caller, const std::string& name, std::string_view value);
+  int set(const Caller& caller, const std::string& name, std::string_view value) EXCLUDES(command_mu_, state_mu_);
   // Writes the rules file (at unmount: flaky counts used since the last
   // change). Does nothing on a read-only mount.
   Status save_rules();
@@ -118,15 +118,14 @@ class Control {
   // The reply of a command that did something: `facts` with "image" first
   // and "message" (the text) last.
   Reply done_reply(const std::string& text, const Json& facts) const;
-  void remember_reply(const Caller& c, Reply reply);
-  // Saves the fault rules after a change; when that fails, says so in
-  // `text` and as "warning" in `facts`.
-  void add_save_warning(std::string& text, Json& facts);
+  void remember_reply(const Caller& c, Reply reply) EXCLUDES(state_mu_);
+  // Saves the fault rules after a command changed them; when that fails,
+  // says so in `text` and as "warning" in `facts`.
+  void add_save_warning(std::string& text, Json& facts) REQUIRES(command_mu_);
   // "scrub", "scrub RATE", "scrub stop": 0 or a positive errno; *reply set.
   int scrub_command(std::string_view args, Reply* reply);
   // "resize SIZE [discard]": 0 or a positive errno; *reply set.
-  // REQUIRES: command_mu_ held.
-  int resize_command(std::string_view args, Reply* reply);
+  int resize_command(std::string_view args, Reply* reply) REQUIRES(command_mu_);
 
   Driver& driver_;
   AdminInterface& admin_;
@@ -138,15 +137,19 @@ class Control {
 
   // Lock order: command_mu_, then the driver's and device's locks; state_mu_
   // is never held while calling anything else.
-  std::mutex command_mu_;  // serializes commands
-  std::mutex state_mu_;    // guards the maps below
-  std::map<pid_t, Reply> reply_by_pid_;  // GUARDED_BY(state_mu_), bounded
-  std::map<uid_t, Reply> reply_by_uid_;  // GUARDED_BY(state_mu_), last per user
+  // command_mu_ guards no member: it runs one command at a time (a command
+  // makes several calls on the stack, then saves the rules file; two must
+  // not interleave).
+  Mutex command_mu_ ACQUIRED_BEFORE(state_mu_);
+  // Guards the replies and probed values below.
+  Mutex state_mu_;
+  std::map<pid_t, Reply> reply_by_pid_ GUARDED_BY(state_mu_);  // bounded
+  std::map<uid_t, Reply> reply_by_uid_ GUARDED_BY(state_mu_);  // last per user
   struct Probed {
     std::string value;
     std::chrono::steady_clock::time_point at;
   };
-  std::map<std::pair<pid_t, std::string>, Probed> probed_;  // GUARDED_BY(state_mu_), bounded
+  std::map<std::pair<pid_t, std::string>, Probed> probed_ GUARDED_BY(state_mu_);  // bounded
 };
 
 }  // namespace vblk::live

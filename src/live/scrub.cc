@@ -52,9 +52,9 @@ Scrub::Scrub(ImageStore& store, std::function<uint64_t()> requests)
 Scrub::~Scrub() { stop(); }
 
 bool Scrub::start(uint64_t max_rate, ScrubStatus* status) {
-  std::lock_guard life(lifecycle_mu_);
+  MutexLock life(lifecycle_mu_);
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (status_.state == ScrubState::kRunning) {
       *status = status_;
       return false;
@@ -63,7 +63,7 @@ bool Scrub::start(uint64_t max_rate, ScrubStatus* status) {
   if (thread_.joinable()) thread_.join();  // the last scrub, finished
   const DeviceStats st = store_.stats();
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     const uint64_t id = status_.id + 1;
     status_ = ScrubStatus{};
     status_.state = ScrubState::kRunning;
@@ -79,10 +79,10 @@ bool Scrub::start(uint64_t max_rate, ScrubStatus* status) {
 }
 
 bool Scrub::stop() {
-  std::lock_guard life(lifecycle_mu_);
+  MutexLock life(lifecycle_mu_);
   bool was_running;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     was_running = status_.state == ScrubState::kRunning;
     stopping_ = true;
   }
@@ -92,7 +92,7 @@ bool Scrub::stop() {
 }
 
 ScrubStatus Scrub::status() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return status_;
 }
 
@@ -100,7 +100,7 @@ void Scrub::run() {
   lower_priority();
   uint64_t id;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     id = status_.id;
   }
   spdlog::info("scrub {}: started", id);
@@ -111,7 +111,7 @@ void Scrub::run() {
   opts.on_problem = [this](const CheckProblem& p) { on_problem(p); };
   Result<CheckReport> report = store_.check(opts);
 
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   status_.finished_unix = unix_now();
   if (!report) {
     status_.state = ScrubState::kFailed;
@@ -133,7 +133,7 @@ void Scrub::run() {
 bool Scrub::on_progress(const CheckProgress& p) {
   uint64_t max_rate;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     status_.progress = p;
     if (stopping_) return false;
     max_rate = status_.max_rate;
@@ -158,15 +158,15 @@ bool Scrub::on_progress(const CheckProgress& p) {
 }
 
 void Scrub::on_problem(const CheckProblem& p) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   status_.problem_count++;
   if (p.has_block) status_.damaged_blocks++;
   if (status_.problems.size() < kListedProblems) status_.problems.push_back(p);
 }
 
 bool Scrub::rest(std::chrono::steady_clock::duration d) {
-  std::unique_lock lock(mu_);
-  return !wake_.wait_for(lock, d, [this] { return stopping_; });
+  MutexLock lock(mu_);
+  return !wake_.wait_for(mu_, d, [this]() REQUIRES(mu_) { return stopping_; });
 }
 
 }  // namespace vblk::live

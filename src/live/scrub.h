@@ -16,11 +16,11 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "util/mutex.h"
 #include "vblk/image_store.h"
 
 namespace vblk::live {
@@ -55,18 +55,18 @@ class Scrub {
   // Starts a scrub capped at max_rate bytes per second (0: no cap) unless
   // one is running. Returns true if this call started it; *status is the
   // state after the call (the running scrub's id either way).
-  bool start(uint64_t max_rate, ScrubStatus* status);
+  bool start(uint64_t max_rate, ScrubStatus* status) EXCLUDES(lifecycle_mu_, mu_);
   // Stops a running scrub and waits for its thread. False when none ran.
-  bool stop();
-  ScrubStatus status() const;
+  bool stop() EXCLUDES(lifecycle_mu_, mu_);
+  ScrubStatus status() const EXCLUDES(mu_);
 
  private:
-  void run();
+  void run() EXCLUDES(mu_);
   // CheckOptions::progress: records progress, paces; false to stop.
-  bool on_progress(const CheckProgress& p);
-  void on_problem(const CheckProblem& p);
+  bool on_progress(const CheckProgress& p) EXCLUDES(mu_);
+  void on_problem(const CheckProblem& p) EXCLUDES(mu_);
   // Sleeps for d, or until stop() is called. False when stopping.
-  bool rest(std::chrono::steady_clock::duration d);
+  bool rest(std::chrono::steady_clock::duration d) EXCLUDES(mu_);
 
   ImageStore& store_;
   const std::function<uint64_t()> requests_;
@@ -78,12 +78,12 @@ class Scrub {
 
   // Lock order: lifecycle_mu_, then mu_. The scrub thread takes only mu_,
   // so start() and stop() may join it while holding lifecycle_mu_.
-  std::mutex lifecycle_mu_;        // serializes start() and stop()
-  std::thread thread_;             // GUARDED_BY(lifecycle_mu_)
-  mutable std::mutex mu_;
-  std::condition_variable wake_;   // stop() wakes a resting thread
-  bool stopping_ = false;          // GUARDED_BY(mu_)
-  ScrubStatus status_;             // GUARDED_BY(mu_)
+  Mutex lifecycle_mu_ ACQUIRED_BEFORE(mu_);  // serializes start() and stop()
+  std::thread thread_ GUARDED_BY(lifecycle_mu_);
+  mutable Mutex mu_;
+  std::condition_variable_any wake_;  // waits on mu_; stop() wakes a resting thread
+  bool stopping_ GUARDED_BY(mu_) = false;
+  ScrubStatus status_ GUARDED_BY(mu_);
 };
 
 }  // namespace vblk::live

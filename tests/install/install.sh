@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # meson install into a temporary DESTDIR, then use what was installed: every
-# command, the man pages, the pkg-config file (building the library example of doc/library.md),
+# command, the man pages, the public headers and the pkg-config file
+# (building the library example of doc/library.md),
 # bash completion, the systemd unit, and mounting through mount(8) and an fstab line.
 # usage: install.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
@@ -66,6 +67,14 @@ echo "== build the library example (doc/library.md) against the installed pkg-co
 pcdir=$(dirname "$(find "$root" -name vblk.pc | head -1)")
 [[ -d $pcdir ]] || fail "vblk.pc not installed"
 export PKG_CONFIG_PATH=$pcdir PKG_CONFIG_SYSROOT_DIR=$dest
+# Each installed header on its own: one that includes a header of the
+# source tree (src/) compiles in the build and fails here.
+cflags=$(pkg-config --cflags vblk)
+for h in "$root"/include/vblk/*.h; do
+  # shellcheck disable=SC2086
+  printf '#include <vblk/%s>\n' "${h##*/}" | c++ -std=c++20 -fsyntax-only $cflags -x c++ - ||
+    fail "installed header vblk/${h##*/} does not compile on its own"
+done
 flags=$(pkg-config --cflags --libs vblk)
 # shellcheck disable=SC2086
 c++ -std=c++20 "$src/tests/install/example.cc" $flags -o "$work/example"

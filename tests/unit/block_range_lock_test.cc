@@ -7,11 +7,31 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <limits>
 #include <memory>
+#include <new>
 #include <random>
 #include <thread>
 #include <vector>
+
+// When set, the next allocation of this thread fails (operator new below).
+thread_local bool fail_next_allocation = false;
+
+// Allocation for this test program, through malloc so that it pairs with
+// the operator delete below (also under AddressSanitizer, which checks
+// that). Not inlined: GCC would take free() after operator new for a
+// mismatch.
+void* operator new(std::size_t n) {
+  if (fail_next_allocation) {
+    fail_next_allocation = false;
+    throw std::bad_alloc();
+  }
+  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+  throw std::bad_alloc();
+}
+[[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace vblk::driver {
 namespace {
@@ -107,6 +127,36 @@ TEST(BlockRangeLock, EmptyRangeNeverWaitsAndTheLastBlockCanBeHeld) {
   EXPECT_FALSE(clamped.granted_within(100ms));  // block kLast is still held
   last.release();
   EXPECT_TRUE(clamped.granted_within(5000ms));
+}
+
+// A request that goes straight in makes no condition variable: it
+// allocates nothing.
+TEST(BlockRangeLock, ARequestThatGoesStraightInAllocatesNothing) {
+  BlockRangeLock lock;
+  Holder other(lock, 100, 8);
+  ASSERT_TRUE(other.granted_within(5000ms));
+  fail_next_allocation = true;
+  { Guard g(lock, 0, 8); }
+  EXPECT_TRUE(fail_next_allocation);  // not used up
+  fail_next_allocation = false;
+}
+
+// A request that has to wait and cannot make its condition variable throws
+// and leaves the list as it was: the holder's release lets in the request
+// that arrives next.
+TEST(BlockRangeLock, ARequestThatCannotWaitThrowsAndHoldsNothing) {
+  BlockRangeLock lock;
+  Holder first(lock, 0, 8);
+  ASSERT_TRUE(first.granted_within(5000ms));
+  fail_next_allocation = true;
+  EXPECT_THROW(Guard g(lock, 4, 8), std::bad_alloc);
+  fail_next_allocation = false;
+  EXPECT_EQ(lock.in_flight(), 1u);
+  Holder next(lock, 4, 8);
+  wait_in_flight(lock, 2);
+  EXPECT_FALSE(next.granted_within(100ms));
+  first.release();
+  EXPECT_TRUE(next.granted_within(5000ms));
 }
 
 // Eight threads take random ranges of a 64-block space and, while holding

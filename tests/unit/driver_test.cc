@@ -17,7 +17,6 @@
 #include <limits>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <random>
 #include <sstream>
 #include <string>
@@ -27,6 +26,7 @@
 
 #include "vblk/fault_device.h"
 #include "log_capture.h"
+#include "util/mutex.h"
 #include "vblk/mem_device.h"
 
 namespace vblk {
@@ -56,7 +56,7 @@ class CountingDevice final : public DeviceWrapper {
   using DeviceWrapper::DeviceWrapper;
   Status write_blocks(uint64_t first, std::span<const uint8_t> data) override {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       writes_.emplace_back(first, data.size() / block_size());
     }
     return DeviceWrapper::write_blocks(first, data);
@@ -68,12 +68,12 @@ class CountingDevice final : public DeviceWrapper {
     if (const int us = read_delay_us.load(); us > 0) std::this_thread::sleep_for(std::chrono::microseconds(us));
     return st;
   }
-  std::vector<std::pair<uint64_t, uint64_t>> writes() {
-    std::lock_guard lock(mu_);
+  std::vector<std::pair<uint64_t, uint64_t>> writes() EXCLUDES(mu_) {
+    MutexLock lock(mu_);
     return writes_;
   }
-  void reset() {
-    std::lock_guard lock(mu_);
+  void reset() EXCLUDES(mu_) {
+    MutexLock lock(mu_);
     writes_.clear();
     reads_ = 0;
   }
@@ -81,8 +81,8 @@ class CountingDevice final : public DeviceWrapper {
   std::atomic<int> read_delay_us{0};
 
  private:
-  std::mutex mu_;
-  std::vector<std::pair<uint64_t, uint64_t>> writes_;  // (first, count)
+  Mutex mu_;
+  std::vector<std::pair<uint64_t, uint64_t>> writes_ GUARDED_BY(mu_);  // (first, count)
   std::atomic<uint64_t> reads_{0};
 };
 
@@ -681,29 +681,30 @@ class RendezvousDevice final : public DeviceWrapper {
       : DeviceWrapper(std::move(target)), want_(want), timeout_(timeout) {}
   Status write_blocks(uint64_t first, std::span<const uint8_t> data) override {
     {
-      std::unique_lock lock(mu_);
+      MutexLock lock(mu_);
       most_inside_ = std::max(most_inside_, ++inside_);
       if (inside_ >= want_) met_ = true;  // stays open: the first may wake after the last left
       cv_.notify_all();
-      cv_.wait_for(lock, timeout_, [&] { return met_; });
+      cv_.wait_for(mu_, timeout_, [&]() REQUIRES(mu_) { return met_; });
     }
     Status st = DeviceWrapper::write_blocks(first, data);
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     --inside_;
     return st;
   }
-  int most_inside() {
-    std::lock_guard lock(mu_);
+  int most_inside() EXCLUDES(mu_) {
+    MutexLock lock(mu_);
     return most_inside_;
   }
 
  private:
   const int want_;
   const std::chrono::milliseconds timeout_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  int inside_ = 0, most_inside_ = 0;
-  bool met_ = false;
+  Mutex mu_;
+  std::condition_variable_any cv_;  // waits on mu_
+  int inside_ GUARDED_BY(mu_) = 0;
+  int most_inside_ GUARDED_BY(mu_) = 0;
+  bool met_ GUARDED_BY(mu_) = false;
 };
 
 // Two whole-block writes side by side, neither aligned to 64 KiB: the

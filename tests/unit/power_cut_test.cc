@@ -13,7 +13,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
-#include <mutex>
 #include <thread>
 
 #include "io/crash_file.h"
@@ -23,6 +22,7 @@
 #include "store/store_impl.h"
 #include "superblock_edit.h"
 #include "test_util.h"
+#include "util/mutex.h"
 #include "vblk/image_store.h"
 
 namespace vblk {
@@ -347,12 +347,12 @@ class HeldSyncFile final : public io::File {
   Result<size_t> read_at(uint64_t o, std::span<uint8_t> out) override { return inner_->read_at(o, out); }
   Status write_at(uint64_t o, std::span<const uint8_t> d) override { return inner_->write_at(o, d); }
   Status sync() override {
-    std::unique_lock lock(mu_);
+    MutexLock lock(mu_);
     if (hold_ && !held_once_) {
       held_once_ = true;
       in_sync_ = true;
       cv_.notify_all();
-      cv_.wait(lock, [&] { return released_; });
+      cv_.wait(mu_, [&]() REQUIRES(mu_) { return released_; });
     }
     return inner_->sync();
   }
@@ -361,26 +361,29 @@ class HeldSyncFile final : public io::File {
   Result<uint64_t> allocated_bytes() override { return inner_->allocated_bytes(); }
   const std::string& name() const override { return inner_->name(); }
 
-  void hold_next_sync() {
-    std::lock_guard lock(mu_);
+  void hold_next_sync() EXCLUDES(mu_) {
+    MutexLock lock(mu_);
     hold_ = true;
   }
   // False if no sync came within 60 s.
-  bool wait_in_sync() {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, std::chrono::seconds(60), [&] { return in_sync_; });
+  bool wait_in_sync() EXCLUDES(mu_) {
+    MutexLock lock(mu_);
+    return cv_.wait_for(mu_, std::chrono::seconds(60), [&]() REQUIRES(mu_) { return in_sync_; });
   }
-  void release() {
-    std::lock_guard lock(mu_);
+  void release() EXCLUDES(mu_) {
+    MutexLock lock(mu_);
     released_ = true;
     cv_.notify_all();
   }
 
  private:
   std::unique_ptr<io::File> inner_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool hold_ = false, held_once_ = false, in_sync_ = false, released_ = false;
+  Mutex mu_;
+  std::condition_variable_any cv_;  // waits on mu_
+  bool hold_ GUARDED_BY(mu_) = false;
+  bool held_once_ GUARDED_BY(mu_) = false;
+  bool in_sync_ GUARDED_BY(mu_) = false;
+  bool released_ GUARDED_BY(mu_) = false;
 };
 
 TEST(PowerCutFlush, AFlushThatStraddlesTheCutFails) {
