@@ -96,6 +96,13 @@ serve() {
     ((SECONDS < deadline)) || fail "nbdkit $* did not start in 30 s"
     sleep 0.1
   done
+  # nbdkit writes its pid file before the plugin's after_fork opens the
+  # images and binds their control sockets, and accepts connections only
+  # after it: an answer to a listing means every image is open and its
+  # IMAGE.ctl bound (a tool run earlier finds the image held by nbdkit
+  # without a control socket).
+  run 30 nbdinfo --list "$(uri "$name")" >/dev/null ||
+    fail "nbdkit $* does not answer: $(tail -n 5 "$WORK/$name.log")"
 }
 
 # stop NAME: SIGTERM, and waits until the server has closed its images.
