@@ -17,16 +17,19 @@
 # Recoverable: R exported with vblk-export has the sha256 of what was
 # written; E through vblkfs passes fsck.ext4 -n and its files, mounted
 # read-only, have their sha256. Beyond: vblk-export fails naming the
-# members; through vblkfs every 4 KiB block of R either reads its bytes or
-# fails with EIO (some do, never other bytes) and the daemon log names the
-# cause; E's files read back whole or fail with EIO.
+# members; vblkfs refuses the disk naming them when the checkpoint's
+# metadata lies on lost chunks, else every 4 KiB block of R reads its
+# bytes or fails with EIO (some do, never other bytes) with the cause in
+# the daemon log, and E's files read back whole or fail with EIO.
 #
 # Last, the brief's full-size layout (38 data in groups of 13, 1 global
 # parity, 2 spares, 11 boxes: 484 member files): formatted, written,
 # read back; one member failed in every box still reads; a whole box
 # failed is a whole stripe word lost (without --ha a box holds a word of
-# its own, vblk(5)): its stripes fail with EIO naming that word, every
-# other block reads back.
+# its own, vblk(5)): the export fails naming that word's members; through
+# vblkfs its blocks fail with EIO and every other block reads back (a box
+# holding the checkpoint's metadata keeps the disk from opening: the next
+# box is tried).
 #
 # MEMBER_TEST_MIB (default 256) is the size of each image's workload;
 # MEMBER_TEST_PATTERNS (default all: one two-in-a-group one-per-group box)
@@ -152,13 +155,13 @@ for name in ${MEMBER_TEST_PATTERNS-one two-in-a-group one-per-group box}; do
   done
 done
 
-# ---- beyond the tolerance: three data members of group 2 ----------------------
+# ---- beyond the tolerance: three data members of one group ---------------------
 # mount_beyond IMAGE MNT CAUSE: mounts IMAGE read-only and returns 0, or,
 # when vblkfs refuses it, checks that its error names CAUSE and returns 1.
 # The disk opens only if the checkpoint's metadata lies on chunks that
 # can still be read; else the open fails, naming the members.
 mount_beyond() {
-  local log=$WORK/$(basename "$(dirname "$1")").log rc=0
+  local log=$WORK/$(basename "$(dirname "$1")")-$(basename "$1").log rc=0
   mkdir -p "$2"
   run 30 "$VBLKFS" mount "$1" "$2" --read-only --log-file "$log" 2>"$log.err" || rc=$?
   if ((rc == 0)); then
@@ -170,41 +173,44 @@ mount_beyond() {
   return 1
 }
 
-BEYOND="members 12, 13 and 14 of group 2 failed: beyond what the parity can rebuild"
-for how in inject files; do
-  c=case-beyond-$how
-  copy_sets "$c"
-  for img in "$c/R.img" "$c/E.img"; do
-    if [[ $how == inject ]]; then
-      break_set "$img" inject 12 13 14
-    else
-      # Deleted, all three: a member cut short stays live, and past the
-      # tolerance its chunks read as the zeros past its end, which the
-      # records' checksums refuse (EIO) without naming the members.
-      rm "$img.members/m012" "$img.members/m013" "$img.members/m014"
-    fi
-  done
-  rc=0
+# The cause named for three data members of one group ("0 1 2").
+trio_cause() {
+  local x y z
+  read -r x y z <<<"$1"
+  echo "members $x, $y and $z of group $((x / 6)) failed: beyond what the parity can rebuild"
+}
+
+# beyond_raw CASE TRIO: with TRIO failed, vblk-export of CASE/R.img fails
+# naming them; mounted (returns 0), every 4 KiB block reads its bytes or
+# fails with EIO, and the daemon log names the cause; else refused (1).
+beyond_raw() {
+  local c=$1 cause rc=0
+  cause=$(trio_cause "$2")
   vexport "$c/R.img" "$c/out.raw" >/dev/null 2>"$c/export.err" || rc=$?
-  ((rc != 0)) || fail "$c: export with members 12, 13 and 14 failed succeeded"
-  grep -q "$BEYOND" "$c/export.err" || fail "$c: export error does not name the members: $(cat "$c/export.err")"
+  ((rc != 0)) || fail "$c: export with members $2 failed succeeded"
+  grep -q "$cause" "$c/export.err" || fail "$c: export error does not name the members: $(cat "$c/export.err")"
   [[ ! -e $c/out.raw ]] || fail "$c: a failed export left its output"
-  if mount_beyond "$c/R.img" "$WORK/$c/m" "$BEYOND"; then
-    # Every 4 KiB block reads its bytes or fails with EIO.
-    counts=$(run 300 $WORKLOAD compare "$WORK/$c/m/disk" expect.raw) || fail "$c: compare"
-    read -r _ good _ eio _ wrong <<<"$counts"
-    echo "$c: $counts"
-    ((wrong == 0)) || fail "$c: $wrong blocks read other bytes than were written"
-    ((eio > 0 && good > 0)) || fail "$c: expected some blocks to fail with EIO and the others to read: $counts"
-    grep -q "$BEYOND" "$WORK/$c.log" || fail "$c: the daemon log does not name the cause"
-    vumount "$WORK/$c/m"
-  fi
-  if mount_beyond "$c/E.img" "$WORK/$c/me" "$BEYOND"; then
-    # ext4: every file reads back whole or fails with EIO.
-    dev=$(loop_attach "$WORK/$c/me/disk" --read-only)
-    mkdir -p "$c/fs"
-    if run 30 mount -o ro "$dev" "$c/fs" 2>"$c/mount.err"; then
-      read -r whole unreadable differ < <(cd "$c/fs" && python3 - "$WORK/tree.sums" <<'EOF_PY'
+  mount_beyond "$c/R.img" "$WORK/$c/m" "$cause" || return 1
+  counts=$(run 300 $WORKLOAD compare "$WORK/$c/m/disk" expect.raw) || fail "$c: compare"
+  read -r _ good _ eio _ wrong <<<"$counts"
+  echo "$c, members $2: $counts"
+  ((wrong == 0)) || fail "$c: $wrong blocks read other bytes than were written"
+  ((eio > 0 && good > 0)) || fail "$c: expected some blocks to fail with EIO and the others to read: $counts"
+  grep -q "$cause" "$WORK/$c-R.img.log" || fail "$c: the daemon log does not name the cause"
+  vumount "$WORK/$c/m"
+}
+
+# beyond_ext4 CASE TRIO: CASE/E.img mounted (returns 0): every file of the
+# tree reads back whole or fails with EIO; else refused (1).
+beyond_ext4() {
+  local c=$1 cause
+  cause=$(trio_cause "$2")
+  mount_beyond "$c/E.img" "$WORK/$c/me" "$cause" || return 1
+  local dev
+  dev=$(loop_attach "$WORK/$c/me/disk" --read-only)
+  mkdir -p "$c/fs"
+  if run 30 mount -o ro "$dev" "$c/fs" 2>"$c/mount.err"; then
+    read -r whole unreadable differ < <(cd "$c/fs" && python3 - "$WORK/tree.sums" <<'EOF_PY'
 import hashlib, sys
 whole = unreadable = differ = 0
 for line in open(sys.argv[1]):
@@ -223,21 +229,45 @@ for line in open(sys.argv[1]):
         differ += 1
 print(whole, unreadable, differ)
 EOF_PY
-      )
-      echo "$c: ext4 files: $whole whole, $unreadable unreadable (EIO), $differ differ"
-      ((differ == 0)) || fail "$c: $differ files read other bytes than were written"
-      ((unreadable > 0)) || fail "$c: no file failed with EIO"
-      run 30 umount "$c/fs" || fail "$c: umount"
-    else
-      echo "$c: ext4 does not mount: $(cat "$c/mount.err")"
-    fi
-    loop_detach "$dev"
-    vumount "$WORK/$c/me"
-    grep -q "$BEYOND" "$WORK/$c.log" || fail "$c: the daemon log does not name the cause"
+    )
+    echo "$c, members $2: ext4 files: $whole whole, $unreadable unreadable (EIO), $differ differ"
+    ((differ == 0)) || fail "$c: $differ files read other bytes than were written"
+    ((unreadable > 0)) || fail "$c: no file failed with EIO"
+    run 30 umount "$c/fs" || fail "$c: umount"
+  else
+    echo "$c: ext4 does not mount: $(cat "$c/mount.err")"
   fi
-  rm -rf "$c"
-  step "beyond ($how: members 12 13 14): never other bytes; the export and reads of lost chunks name the members"
+  loop_detach "$dev"
+  vumount "$WORK/$c/me"
+  grep -q "$cause" "$WORK/$c-E.img.log" || fail "$c: the daemon log does not name the cause"
+}
+
+# Failed with vblk-inject: three data members of group 0, else (restored:
+# nothing was written without them) of group 1, else of group 2, until
+# the disk opens. Deleted: those of group 2.
+c=case-beyond-inject
+copy_sets "$c"
+for kind in raw ext4; do
+  img=$c/R.img
+  [[ $kind == ext4 ]] && img=$c/E.img
+  for trio in "0 1 2" "6 7 8" "12 13 14"; do
+    break_set "$img" inject $trio
+    "beyond_$kind" "$c" "$trio" && break
+    for m in $trio; do vinject "$img" member "$m" restore >/dev/null || fail "restore member $m"; done
+  done
 done
+rm -rf "$c"
+step "beyond (inject): never other bytes; the export, the mount and reads of lost chunks name the members"
+c=case-beyond-files
+copy_sets "$c"
+# Deleted, all three: a member cut short stays live, and past the
+# tolerance its chunks read as the zeros past its end, which the records'
+# checksums refuse (EIO) without naming the members.
+rm "$c"/{R,E}.img.members/m01{2,3,4}
+beyond_raw "$c" "12 13 14" || true
+beyond_ext4 "$c" "12 13 14" || true
+rm -rf "$c"
+step "beyond (files): never other bytes; the export, the mount and reads of lost chunks name the members"
 rm -rf sets
 
 # ---- the brief's full-size layout: 11 boxes of 38 + 3 + 1 + 2 -------------------
@@ -258,20 +288,33 @@ for b in $(seq 0 10); do vinject full-one/F.img member $((b + 11 * 5)) fail >/de
 vexport full-one/F.img full-one/out.raw >/dev/null || fail "export with a member of every box failed"
 cmp full-one/out.raw expect-f.raw || fail "a member of every box failed: other bytes"
 rm -rf full-one
-# A whole box: its word's stripes are lost, the other ten words' read.
-vinject F.img box 3 fail >/dev/null || fail "vblk-inject box 3 fail"
-rc=0
-vexport F.img out.raw >/dev/null 2>export.err || rc=$?
-((rc != 0)) || fail "export with box 3 failed succeeded"
-grep -q "of word 3 group 0 failed; .*: beyond what the parity can rebuild" export.err ||
-  fail "export error does not name word 3: $(cat export.err)"
-if mount_beyond "$WORK/F.img" "$WORK/mf" "of word 3 group 0 failed; .*: beyond what the parity can rebuild"; then
-  counts=$(run 120 $WORKLOAD compare "$WORK/mf/disk" expect-f.raw) || fail "full-size compare"
-  read -r _ good _ eio _ wrong <<<"$counts"
-  echo "full-size layout, box 3 failed: $counts"
-  ((wrong == 0)) || fail "box 3 failed: $wrong blocks read other bytes"
-  ((eio > 0 && good > eio)) || fail "box 3 failed: expected EIO on its word's blocks only: $counts"
-  vumount "$WORK/mf"
-fi
-step "full-size layout: a member of every box failed reads back; box 3 failed loses word 3 only"
+# A whole box: without --ha it is a whole stripe word (38 data, 3 local
+# and 1 global parity, 2 spares), beyond any parity: its stripes are lost,
+# the other ten words' read. The export fails naming the word's members.
+# A box holding the checkpoint's metadata keeps the disk from opening
+# (refused, naming them); boxes are tried in turn (each restored: nothing
+# was written without it) until one that does not, whose blocks read
+# back or fail with EIO.
+mounted=0
+for box in $(seq 3 10) 0 1 2; do
+  cause="of word $box group 0 failed; .*: beyond what the parity can rebuild"
+  vinject F.img box "$box" fail >/dev/null || fail "vblk-inject box $box fail"
+  rc=0
+  vexport F.img out.raw >/dev/null 2>export.err || rc=$?
+  ((rc != 0)) || fail "export with box $box failed succeeded"
+  grep -q "$cause" export.err || fail "export error does not name word $box: $(cat export.err)"
+  if mount_beyond "$WORK/F.img" "$WORK/mf" "$cause"; then
+    counts=$(run 120 $WORKLOAD compare "$WORK/mf/disk" expect-f.raw) || fail "full-size compare"
+    read -r _ good _ eio _ wrong <<<"$counts"
+    echo "full-size layout, box $box failed: $counts"
+    ((wrong == 0)) || fail "box $box failed: $wrong blocks read other bytes"
+    ((eio > 0 && good > eio)) || fail "box $box failed: expected EIO on its word's blocks only: $counts"
+    vumount "$WORK/mf"
+    mounted=1
+    break
+  fi
+  vinject F.img box "$box" restore >/dev/null || fail "vblk-inject box $box restore"
+done
+((mounted)) || fail "every box holds the checkpoint's metadata: no box failed lets the disk open"
+step "full-size layout: a member of every box failed reads back; box $box failed loses its word only"
 echo PASS
