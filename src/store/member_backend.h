@@ -32,6 +32,7 @@
 
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -147,7 +148,14 @@ class MemberBackend final : public SegmentBackend {
   Status read_data_chunk(uint64_t seg, uint32_t row, uint32_t chunk, uint32_t off, std::span<uint8_t> out)
       REQUIRES(mu_);
   Status rebuild_chunk(uint64_t seg, uint32_t row, uint32_t chunk, std::span<uint8_t> out) REQUIRES(mu_);
-  Status read_member(uint32_t m, uint64_t offset, std::span<uint8_t> out) REQUIRES(mu_);
+  // A read past the end of member m's file: zeros where nothing was
+  // written, an IoError where the file was cut short (m stays live): it
+  // ends before `written` bytes (known written), or cut_short says so.
+  Status read_member(uint32_t m, uint64_t offset, std::span<uint8_t> out, size_t written = 0) REQUIRES(mu_);
+  bool cut_short(uint32_t m, uint64_t offset) REQUIRES(mu_);
+  // Of the n bytes of row (seg, row) from `at`, those the tail slots in
+  // force say are on the data members.
+  size_t tail_written(uint64_t seg, uint32_t row, uint64_t at, size_t n) const REQUIRES(mu_);
   // IoError naming the failed members of the lost groups of the stripe's word.
   Status lost(uint32_t word, const std::string& where) const REQUIRES(mu_);
   // Ok while every row of the word can be rebuilt.
@@ -192,6 +200,7 @@ class MemberBackend final : public SegmentBackend {
   bool tail_due_ GUARDED_BY(mu_) = false;  // the tail slots do not describe the open row as it is
   Status deferred_ GUARDED_BY(mu_);        // a failure of seal(), reported by the next append or sync
   uint64_t end_segments_ GUARDED_BY(mu_) = 0;  // segments [0, end) may hold data
+  std::set<uint32_t> cut_reported_ GUARDED_BY(mu_);  // members whose files were found cut short
 };
 
 }  // namespace vblk::store

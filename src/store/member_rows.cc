@@ -1,6 +1,8 @@
 // MemberBackend: reading rows, and rebuilding the chunks of failed members
 // from the rest of their stripe (ec::Codec's plan: the group when one is
 // missing, the global parity when more).
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -50,22 +52,65 @@ Status MemberBackend::read_data_chunk(uint64_t seg, uint32_t row, uint32_t chunk
   const uint64_t stripe = stripe_of(seg, row);
   const uint32_t m = member_of(stripe, chunk);
   // A healthy read touches only the member holding the bytes.
-  if (live(m) && read_member(m, chunk_offset(stripe) + off, out)) return Status::ok();
+  if (live(m) && read_member(m, chunk_offset(stripe) + off, out, tail_written(seg, row, chunk * chunk_ + off, out.size())))
+    return Status::ok();
   AlignedBytes whole(chunk_);
-  VBLK_RETURN_IF_ERROR(rebuild_chunk(seg, row, chunk, whole.span()));
+  if (Status s = rebuild_chunk(seg, row, chunk, whole.span()); !s) {
+    // Still live: its file was cut short here (read_member). Where the
+    // others cannot rebuild it either, it reads as zeros past the end, as
+    // a row never completed does; the records' checksums judge them.
+    if (!live(m)) return s;
+    std::memset(out.data(), 0, out.size());
+    return Status::ok();
+  }
   std::memcpy(out.data(), whole.data() + off, out.size());
   return Status::ok();
 }
 
-Status MemberBackend::read_member(uint32_t m, uint64_t offset, std::span<uint8_t> out) {
+size_t MemberBackend::tail_written(uint64_t seg, uint32_t row, uint64_t at, size_t n) const {
+  // The row the tail slots in force cover had its data up to the fill on
+  // the data members before the slots were written.
+  if (!tail_.valid || tail_.seg != seg || tail_.row != row || tail_.fill <= at) return 0;
+  return static_cast<size_t>(std::min<uint64_t>(n, tail_.fill - at));
+}
+
+Status MemberBackend::read_member(uint32_t m, uint64_t offset, std::span<uint8_t> out, size_t written) {
   auto n = files_[m]->read_at(offset, out);
   if (!n) {
     mark_failed(m, n.status().message());
     return n.status();
   }
+  if (*n < written || (*n < out.size() && cut_short(m, offset))) {
+    // Not marked failed: a power cut leaves the same picture in rows
+    // written after the last sync (a member's appends lost, the parity's
+    // kept), and one row cut short says nothing of the member's others.
+    Status s = Status::io_error(files_[m]->name() + ": ends at byte " + std::to_string(offset + *n) +
+                                ", before chunks the rest of its stripe word holds (cut short)");
+    if (cut_reported_.insert(m).second) spdlog::warn("{}: {}; rebuilding them from the others", name(), s.message());
+    return s;
+  }
   // Past the end of a member file: chunks never written (zeros).
   std::memset(out.data() + *n, 0, out.size() - *n);
   return Status::ok();
+}
+
+bool MemberBackend::cut_short(uint32_t m, uint64_t offset) {
+  // A parity chunk at its place is written only once its row is complete,
+  // after every data chunk of the row; so a parity member of the word
+  // holding the chunk at this place (or a later one) means the row here
+  // was complete and this member's chunk was written: its file lost it.
+  // Rows never completed (the open row, the log's end) have no parity at
+  // their place and read as zeros past the files' ends.
+  const ec::Layout& l = layout();
+  const uint64_t chunk_end = member_data_start_ + ((offset - member_data_start_) / chunk_ + 1) * chunk_;
+  const uint32_t word = l.member(m).word;
+  for (uint32_t c = l.data_members(); c < l.stripe_width(); ++c) {
+    const uint32_t p = l.member_of(word, c);
+    if (p == m || !live(p)) continue;
+    auto size = files_[p]->size();
+    if (size && *size >= chunk_end) return true;
+  }
+  return false;
 }
 
 Status MemberBackend::rebuild_chunk(uint64_t seg, uint32_t row, uint32_t chunk, std::span<uint8_t> out) {
@@ -76,16 +121,27 @@ Status MemberBackend::rebuild_chunk(uint64_t seg, uint32_t row, uint32_t chunk, 
   // the fill; past it every data chunk counts as zeros.
   const bool from_tail = tail_.valid && tail_.seg == seg && tail_.row == row;
   const std::string where = "segment " + std::to_string(seg) + " row " + std::to_string(row);
-  // Each pass either rebuilds the chunk or finds one more failed member.
-  for (uint32_t pass = 0; pass <= width; ++pass) {
+  // Each pass either rebuilds the chunk or finds one more member it cannot
+  // read: failed, or its file cut short before this row. When only the
+  // members cut short stand in the way, a last pass reads their chunks as
+  // the zeros past their files' ends.
+  ec::ChunkSet unreadable, cut;
+  bool cut_as_zeros = false;
+  for (uint32_t pass = 0; pass <= width + 1; ++pass) {
     ec::ChunkSet available;
     for (uint32_t c = 0; c < width; ++c) {
       const bool in_tail = c >= d_count && from_tail;
-      available[c] = live(member_of(stripe, c)) && (!in_tail || tail_.parity[c - d_count].size() > 0);
+      available[c] = live(member_of(stripe, c)) && !unreadable[c] &&
+                     (!in_tail || tail_.parity[c - d_count].size() > 0);
     }
     available[chunk] = false;
     const uint32_t wanted[1] = {chunk};
     auto plan = codec_.plan(available, wanted);
+    if (!plan && cut.any() && !cut_as_zeros) {
+      cut_as_zeros = true;
+      unreadable &= ~cut;
+      continue;
+    }
     if (!plan) return lost(word_of(stripe), where);
     std::vector<AlignedBytes> bufs(width);
     std::vector<std::span<const uint8_t>> chunks(width);
@@ -96,7 +152,17 @@ Status MemberBackend::rebuild_chunk(uint64_t seg, uint32_t row, uint32_t chunk, 
         continue;
       }
       bufs[c] = AlignedBytes(chunk_);
-      if (!read_member(member_of(stripe, c), chunk_offset(stripe), bufs[c].span())) {
+      chunks[c] = bufs[c].span();
+      if (cut_as_zeros && cut[c]) continue;
+      // A data chunk past the segment's end (the last row's) was never
+      // written: zeros, not read (its member's file may end before it).
+      const int64_t in_row = c < d_count ? int64_t{row_end(row)} - int64_t{c} * chunk_ : int64_t{chunk_};
+      const size_t len = static_cast<size_t>(std::clamp<int64_t>(in_row, 0, chunk_));
+      const size_t written = c < d_count ? tail_written(seg, row, uint64_t{c} * chunk_, len) : 0;
+      const uint32_t m = member_of(stripe, c);
+      if (len > 0 && !read_member(m, chunk_offset(stripe), bufs[c].span().first(len), written)) {
+        unreadable[c] = true;
+        cut[c] = live(m);  // a read that failed marked the member failed
         failed = true;
         break;
       }
@@ -105,7 +171,6 @@ Status MemberBackend::rebuild_chunk(uint64_t seg, uint32_t row, uint32_t chunk, 
         const uint64_t keep = tail_.fill > begin ? std::min<uint64_t>(tail_.fill - begin, chunk_) : 0;
         std::memset(bufs[c].data() + keep, 0, chunk_ - keep);
       }
-      chunks[c] = bufs[c].span();
     }
     if (failed) continue;
     const std::span<uint8_t> outs[1] = {out};

@@ -398,6 +398,30 @@ TEST_F(MemberSetTest, TruncatedMemberReadsAsLostAndIsRebuilt) {
   expect_all(**st);
 }
 
+// Cut short with its header intact (a host file system that lost the
+// file's end): the chunks past its end that the rest of the word holds are
+// rebuilt, not read as zeros. The member stays live: a power cut leaves
+// the same picture in rows written after the last sync.
+TEST_F(MemberSetTest, MemberCutShortIsRebuiltNotReadAsZeros) {
+  ASSERT_NO_FATAL_FAILURE(create_and_write(member_format()));
+  const uint64_t data_start = format::member_data_start(kChunk);
+  for (uint32_t m : {0u, 5u}) {  // a data member of group 0, group 1's local parity
+    ASSERT_GT(std::filesystem::file_size(member_path(m)), data_start + 8 * kChunk) << m;
+    std::filesystem::resize_file(member_path(m), data_start + 3 * kChunk + 100);
+  }
+  for (bool read_only : {true, false}) {
+    SCOPED_TRACE(read_only ? "read-only" : "writable");
+    auto o = open_with_backend(path_, read_only);
+    ASSERT_TRUE(o) << o.status().to_string();
+    expect_all(*o->store);
+    // Member 1 failed too: group 0 is rebuilt with the global parity.
+    ASSERT_TRUE(o->backend->fail_member(1));
+    expect_all(*o->store);
+    ASSERT_TRUE(o->backend->restore_member(1));
+    EXPECT_EQ(o->backend->member_states()[0], MemberState::kOk);
+  }
+}
+
 TEST_F(MemberSetTest, MemberOfAnotherImageIsRefusedByUuid) {
   create(member_format());
   const std::string other = dir_.path("other.img");
