@@ -80,8 +80,11 @@ _vblk_export() {
 
 _vblk_rebuild() {
   local cur prev; _init_completion || return
+  case $prev in
+    --rate) COMPREPLY=($(compgen -W "16M 64M 256M" -- "$cur")); return ;;
+  esac
   if [[ $cur == -* ]]; then
-    COMPREPLY=($(compgen -W "--json --progress --quiet --help --version" -- "$cur"))
+    COMPREPLY=($(compgen -W "--json --rate --progress --quiet --help --version" -- "$cur"))
   else
     _vblk_images; _filedir -d
   fi

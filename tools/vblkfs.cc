@@ -102,6 +102,7 @@ int main(int argc, char** argv) {
         return 2;
       }
       m.cache_bytes = *size;
+      m.auto_rebuild = !no_auto_rebuild;
       if (std::string refused = vblk::fuse::refused_fuse_option(m.fuse_options); !refused.empty()) {
         std::fprintf(stderr, "vblkfs: %s\n", refused.c_str());
         return vblk::cli::kExitUsage;

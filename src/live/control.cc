@@ -205,10 +205,24 @@ int Control::member_command(std::string_view value, Reply* reply) {
                         Json{{"action", "rebuild status"}, {"rebuild", status}});
     return 0;
   }
-  if (value == "rebuild") {
-    const auto [id, started] = rebuilder_->start();
+  if (value == "rebuild" || value.rfind("rebuild ", 0) == 0) {
+    uint64_t rate = 0;
+    if (value != "rebuild") {
+      auto parsed = parse_size(value.substr(8));
+      if (!parsed || *parsed == 0) {
+        *reply = error_reply("rebuild takes 'status' or a rate in bytes per second (e.g. 'rebuild 64M'), not '" +
+                             std::string(value.substr(8)) + "'");
+        return EINVAL;
+      }
+      rate = *parsed;
+    }
+    if (!rebuilder_) {
+      *reply = error_reply(opts_.image + ": opened read-only: nothing can be rebuilt");
+      return EROFS;
+    }
+    const auto [id, started] = rebuilder_->start(rate);
     *reply = done_reply(fmt::format("rebuild {} {}", id, started ? "started" : "already running"),
-                        Json{{"action", "rebuild"}, {"id", id}, {"started", started}});
+                        Json{{"action", "rebuild"}, {"id", id}, {"started", started}, {"max_rate", rate}});
     return 0;
   }
   // "member N fail|restore" / "box N fail|restore".

@@ -69,10 +69,11 @@ Rebuilder::Rebuilder(MemberBackend& backend, std::string name, bool auto_rebuild
 
 Rebuilder::~Rebuilder() { stop(); }
 
-std::pair<uint64_t, bool> Rebuilder::start() {
+std::pair<uint64_t, bool> Rebuilder::start(uint64_t max_rate) {
   MutexLock lock(mu_);
   if (running_ || requested_) return {runs_ + (running_ ? 0 : 1), false};
   requested_ = true;
+  requested_rate_ = max_rate;
   wake_.notify_all();
   return {runs_ + 1, true};
 }
@@ -100,6 +101,7 @@ void Rebuilder::stop() {
 void Rebuilder::run() {
   for (;;) {
     uint64_t id = 0;
+    uint64_t rate = 0;
     {
       MutexLock lock(mu_);
       // Auto-rebuild looks once a second; a request wakes it at once.
@@ -118,20 +120,30 @@ void Rebuilder::run() {
         if (!requested_ && (!due || generation == refused_generation_)) continue;
         if (!requested_) spdlog::info("{}: a member failed and a spare is free: rebuilding (auto-rebuild)", name_);
       }
+      rate = requested_ ? requested_rate_ : 0;  // auto-rebuild: no cap
       requested_ = false;
       running_ = true;
       id = ++runs_;
       progress_ = nullptr;
     }
-    rebuild_once(id);
+    rebuild_once(id, rate);
   }
 }
 
-void Rebuilder::rebuild_once(uint64_t id) {
-  auto outcome = backend_.rebuild([this](const MemberBackend::RebuildProgress& p) {
+void Rebuilder::rebuild_once(uint64_t id, uint64_t max_rate) {
+  const auto began = std::chrono::steady_clock::now();
+  uint64_t steps = 0;
+  auto outcome = backend_.rebuild([&](const MemberBackend::RebuildProgress& p) {
     MutexLock lock(mu_);
     progress_ = Json{{"member", p.member}, {"onto", p.onto}, {"rows_done", p.rows_done}, {"rows_total", p.rows_total},
                      {"chunk_size", backend_.chunk_size()}};
+    if (max_rate > 0) {
+      // Rest until the rows written so far fit the rate (stop() wakes it).
+      const double bytes = double(++steps) * MemberBackend::kRebuildStepRows * backend_.chunk_size();
+      const auto due = began + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                   std::chrono::duration<double>(bytes / double(max_rate)));
+      wake_.wait_until(mu_, due, [this]() REQUIRES(mu_) { return stopping_; });
+    }
     return !stopping_;
   });
   Json last;

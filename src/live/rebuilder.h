@@ -41,9 +41,11 @@ class Rebuilder {
   Rebuilder& operator=(const Rebuilder&) = delete;
   ~Rebuilder();  // stop()
 
-  // Asks for a rebuild. Returns its id (runs since the mount, from 1) and
-  // whether this call started it (false: one was running, whose id it is).
-  std::pair<uint64_t, bool> start() EXCLUDES(mu_);
+  // Asks for a rebuild, capped at max_rate bytes written per second (0: no
+  // cap; a busy disk keeps more of its bandwidth). Returns its id (runs
+  // since the mount, from 1) and whether this call started it (false: one
+  // was running, whose id it is).
+  std::pair<uint64_t, bool> start(uint64_t max_rate = 0) EXCLUDES(mu_);
   // {"running", "id", "progress" (member, onto, rows_done, rows_total, or
   // null), "last" (the last finished run: "id" and its outcome, or null),
   // "auto_rebuild"}.
@@ -54,7 +56,7 @@ class Rebuilder {
 
  private:
   void run() EXCLUDES(mu_);
-  void rebuild_once(uint64_t id) EXCLUDES(mu_);
+  void rebuild_once(uint64_t id, uint64_t max_rate) EXCLUDES(mu_);
 
   store::MemberBackend& backend_;
   const std::string name_;
@@ -63,6 +65,7 @@ class Rebuilder {
   std::condition_variable_any wake_;  // waits on mu_
   bool stopping_ GUARDED_BY(mu_) = false;
   bool requested_ GUARDED_BY(mu_) = false;
+  uint64_t requested_rate_ GUARDED_BY(mu_) = 0;
   bool running_ GUARDED_BY(mu_) = false;
   uint64_t runs_ GUARDED_BY(mu_) = 0;
   uint64_t refused_generation_ GUARDED_BY(mu_) = 0;  // table generation of the last refused auto run

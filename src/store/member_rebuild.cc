@@ -76,7 +76,10 @@ Result<std::vector<uint32_t>> MemberBackend::start_rebuilds(RebuildOutcome& outc
     }
     const uint32_t wanted[1] = {pos.chunk};
     if (!codec_.plan(available, wanted)) {
-      refuse(RebuildRefusal::kLost, lost(pos.word, "rebuilding " + which).message());
+      // One line per lost group, not per member of it.
+      std::string line = lost(pos.word, "cannot rebuild").message();
+      if (std::find(outcome.refused.begin(), outcome.refused.end(), line) == outcome.refused.end())
+        refuse(RebuildRefusal::kLost, std::move(line));
       continue;
     }
     uint32_t spare = kNoMember;
