@@ -131,22 +131,78 @@ struct Ack {
   std::map<uint64_t, uint64_t> blocks;  // block -> version, as acknowledged
 };
 
-TEST(MemberCrash, EveryAcknowledgedWriteSurvivesACutWithAMemberMissing) {
-  io::CrashRecorder rec(std::vector<uint8_t>{});
-  Disk disk;
-  disk.base = rec.open("crash.img");
-  auto sb = store::superblock_for("crash.img", crash_format());
-  ASSERT_TRUE(sb);
-  auto table = store::new_member_table(*sb, crash_format().members, [](uint32_t m, uint32_t) {
+// A new member set of format f on `disk`: its superblock.
+format::Superblock new_set(Disk& disk, const FormatOptions& f) {
+  auto sb = store::superblock_for("crash.img", f);
+  EXPECT_TRUE(sb);
+  auto table = store::new_member_table(*sb, f.members, [](uint32_t m, uint32_t) {
     char n[16];
     std::snprintf(n, sizeof n, "m%03u", m);
     return std::string(n);
   });
-  ASSERT_TRUE(table) << table.status().to_string();
-  {
-    auto image = disk.region(0, "crash.img");
-    ASSERT_TRUE(store::write_member_set(*image, *sb, *table, disk.opener()));
+  EXPECT_TRUE(table) << table.status().to_string();
+  auto image = disk.region(0, "crash.img");
+  EXPECT_TRUE(store::write_member_set(*image, *sb, *table, disk.opener()));
+  return *sb;
+}
+
+// The cut points after first_op: `spread` evenly spread, in every mode and
+// with torn writes; and just before every `sync_step`-th sync, everything
+// since the one before dropped (where the order of data, parity and tail
+// slots shows).
+std::vector<io::CutPoint> cut_points(const io::CrashRecorder& rec, uint64_t first_op, uint64_t spread,
+                                     size_t sync_step, std::mt19937_64& rng) {
+  const uint64_t ops = rec.op_count();
+  std::vector<io::CutPoint> points;
+  const uint64_t stride = std::max<uint64_t>(1, (ops - first_op) / (spread / test::kSanitizedSweepThinning));
+  for (uint64_t at = first_op, i = 0; at <= ops; at += stride, ++i) {
+    io::CutPoint cut;
+    cut.ops = at;
+    cut.unsynced = static_cast<io::Unsynced>(i % 3);
+    cut.seed = i;
+    if (i % 2 && at > 0 && rec.op(at - 1).kind == io::CrashRecorder::OpKind::kWrite)
+      cut.torn_bytes = rng() % (rec.op(at - 1).length + 1);
+    points.push_back(cut);
   }
+  const std::vector<uint64_t> syncs = rec.sync_indices();
+  for (size_t i = 0; i < syncs.size(); i += sync_step * test::kSanitizedSweepThinning)
+    if (syncs[i] > first_op) points.push_back(io::CutPoint{syncs[i], io::Unsynced::kDropAll, 0, std::nullopt});
+  std::sort(points.begin(), points.end(), [](const io::CutPoint& a, const io::CutPoint& b) { return a.ops < b.ops; });
+  return points;
+}
+
+// The disk a cut leaves: `members` member regions after IMAGE's, each as
+// long as its last non-zero byte (rounded to 4 KiB).
+void cut_disk(io::CrashReplayer& replayer, const io::CutPoint& cut, uint32_t members, Disk& after) {
+  std::vector<uint8_t> bytes = replayer.materialize(cut);
+  bytes.resize(std::max<size_t>(bytes.size(), (members + 1) * kRegion));
+  for (uint32_t r = 0; r <= members; ++r) {
+    uint64_t end = kRegion;
+    while (end > 0 && bytes[r * kRegion + end - 1] == 0) --end;
+    after.sizes[r] = format::align_up(end, 4096);
+  }
+  after.base = std::make_shared<io::MemFile>("crash.img", std::move(bytes));
+}
+
+// Every block `ack` acknowledged reads back its version or a later one.
+void expect_acknowledged(ImageStore& st, const Ack& ack,
+                         std::map<uint64_t, std::vector<std::pair<uint64_t, uint64_t>>>& history, const char* when) {
+  std::vector<uint8_t> got(kBlock);
+  for (auto [block, v] : ack.blocks) {
+    Status s = st.read_blocks(block, 1, got);
+    ASSERT_TRUE(s) << when << ": block " << block << ": " << s.to_string();
+    bool matched = got == block_data(block, v);
+    for (auto [when_op, later] : history[block])
+      if (!matched && when_op >= ack.ops) matched = got == block_data(block, later);
+    ASSERT_TRUE(matched) << when << ": block " << block << " acknowledged at version " << v;
+  }
+}
+
+TEST(MemberCrash, EveryAcknowledgedWriteSurvivesACutWithAMemberMissing) {
+  io::CrashRecorder rec(std::vector<uint8_t>{});
+  Disk disk;
+  disk.base = rec.open("crash.img");
+  const format::Superblock sb = new_set(disk, crash_format());
 
   // The workload, with a reopen half way.
   std::vector<Ack> acks;
@@ -156,7 +212,7 @@ TEST(MemberCrash, EveryAcknowledgedWriteSurvivesACutWithAMemberMissing) {
   const uint64_t first_op = rec.op_count();
   uint64_t version = 0;
   for (int session = 0; session < 2; ++session) {
-    auto st = open_disk(disk, *sb);
+    auto st = open_disk(disk, sb);
     ASSERT_TRUE(st) << st.status().to_string();
     for (int i = 0; i < 160; ++i) {
       const uint64_t block = rng() % 300;
@@ -181,42 +237,16 @@ TEST(MemberCrash, EveryAcknowledgedWriteSurvivesACutWithAMemberMissing) {
     ASSERT_TRUE((*st)->close());
     acks.push_back({rec.op_count(), current});
   }
-  const uint64_t ops = rec.op_count();
   ASSERT_GT(acks.size(), 20u);
 
-  // The cut points: evenly spread, in every mode and with torn writes;
-  // and just before every sync, everything since the one before dropped
-  // (where the order of data, parity and tail slots shows).
-  std::vector<io::CutPoint> points;
-  const uint64_t stride = std::max<uint64_t>(1, (ops - first_op) / (150 / test::kSanitizedSweepThinning));
-  for (uint64_t at = first_op, i = 0; at <= ops; at += stride, ++i) {
-    io::CutPoint cut;
-    cut.ops = at;
-    cut.unsynced = static_cast<io::Unsynced>(i % 3);
-    cut.seed = i;
-    if (i % 2 && at > 0 && rec.op(at - 1).kind == io::CrashRecorder::OpKind::kWrite)
-      cut.torn_bytes = rng() % (rec.op(at - 1).length + 1);
-    points.push_back(cut);
-  }
-  const std::vector<uint64_t> syncs = rec.sync_indices();
-  for (size_t i = 0; i < syncs.size(); i += test::kSanitizedSweepThinning)
-    if (syncs[i] > first_op) points.push_back(io::CutPoint{syncs[i], io::Unsynced::kDropAll, 0, std::nullopt});
-  std::sort(points.begin(), points.end(), [](const io::CutPoint& a, const io::CutPoint& b) { return a.ops < b.ops; });
-
+  const std::vector<io::CutPoint> points = cut_points(rec, first_op, 150, 1, rng);
   io::CrashReplayer replayer(rec);
   uint64_t cuts = 0;
   for (const io::CutPoint& cut : points) {
     const uint64_t at = cut.ops;
     ++cuts;
-    std::vector<uint8_t> bytes = replayer.materialize(cut);
-    bytes.resize(std::max<size_t>(bytes.size(), (kMembers + 1) * kRegion));
     Disk after;
-    for (uint32_t r = 0; r <= kMembers; ++r) {
-      uint64_t end = kRegion;
-      while (end > 0 && bytes[r * kRegion + end - 1] == 0) --end;
-      after.sizes[r] = format::align_up(end, 4096);
-    }
-    after.base = std::make_shared<io::MemFile>("crash.img", std::move(bytes));
+    cut_disk(replayer, cut, kMembers, after);
     after.missing = static_cast<uint32_t>(cuts % kMembers);
     SCOPED_TRACE("cut at op " + std::to_string(at) + " (" + io::to_string(cut.unsynced) +
                  (cut.torn_bytes ? ", torn" : "") + "), member " + std::to_string(after.missing) + " missing");
@@ -224,18 +254,10 @@ TEST(MemberCrash, EveryAcknowledgedWriteSurvivesACutWithAMemberMissing) {
     const Ack* ack = nullptr;
     for (const Ack& a : acks)
       if (a.ops <= at) ack = &a;
-    auto st = open_disk(after, *sb);
+    auto st = open_disk(after, sb);
     ASSERT_TRUE(st) << st.status().to_string();
     if (!ack) continue;
-    std::vector<uint8_t> got(kBlock);
-    for (auto [block, v] : ack->blocks) {
-      Status s = (*st)->read_blocks(block, 1, got);
-      ASSERT_TRUE(s) << "block " << block << ": " << s.to_string();
-      bool matched = got == block_data(block, v);
-      for (auto [when, later] : history[block])
-        if (!matched && when >= ack->ops) matched = got == block_data(block, later);
-      ASSERT_TRUE(matched) << "block " << block << " acknowledged at version " << v;
-    }
+    ASSERT_NO_FATAL_FAILURE(expect_acknowledged(**st, *ack, history, "after the cut"));
   }
   EXPECT_GT(cuts, 50u);
 }
@@ -257,18 +279,7 @@ TEST(MemberCrash, EveryAcknowledgedWriteSurvivesACutDuringARebuild) {
   io::CrashRecorder rec(std::vector<uint8_t>{});
   Disk disk;
   disk.base = rec.open("crash.img");
-  auto sb = store::superblock_for("crash.img", f);
-  ASSERT_TRUE(sb);
-  auto table = store::new_member_table(*sb, f.members, [](uint32_t m, uint32_t) {
-    char n[16];
-    std::snprintf(n, sizeof n, "m%03u", m);
-    return std::string(n);
-  });
-  ASSERT_TRUE(table) << table.status().to_string();
-  {
-    auto image = disk.region(0, "crash.img");
-    ASSERT_TRUE(store::write_member_set(*image, *sb, *table, disk.opener()));
-  }
+  const format::Superblock sb = new_set(disk, f);
   std::vector<Ack> acks;
   std::map<uint64_t, std::vector<std::pair<uint64_t, uint64_t>>> history;
   std::map<uint64_t, uint64_t> current;
@@ -295,7 +306,7 @@ TEST(MemberCrash, EveryAcknowledgedWriteSurvivesACutDuringARebuild) {
   };
   uint64_t first_op = 0;
   {
-    auto st = open_disk(disk, *sb);
+    auto st = open_disk(disk, sb);
     ASSERT_TRUE(st) << st.status().to_string();
     write_some(**st, 120);
     store::MemberBackend* b = (*st)->member_backend();
@@ -314,23 +325,7 @@ TEST(MemberCrash, EveryAcknowledgedWriteSurvivesACutDuringARebuild) {
     ASSERT_TRUE((*st)->close());
     acks.push_back({rec.op_count(), current});
   }
-  const uint64_t ops = rec.op_count();
-
-  std::vector<io::CutPoint> points;
-  const uint64_t stride = std::max<uint64_t>(1, (ops - first_op) / (100 / test::kSanitizedSweepThinning));
-  for (uint64_t at = first_op, i = 0; at <= ops; at += stride, ++i) {
-    io::CutPoint cut;
-    cut.ops = at;
-    cut.unsynced = static_cast<io::Unsynced>(i % 3);
-    cut.seed = i;
-    if (i % 2 && at > 0 && rec.op(at - 1).kind == io::CrashRecorder::OpKind::kWrite)
-      cut.torn_bytes = rng() % (rec.op(at - 1).length + 1);
-    points.push_back(cut);
-  }
-  const std::vector<uint64_t> syncs = rec.sync_indices();
-  for (size_t i = 0; i < syncs.size(); i += 3 * test::kSanitizedSweepThinning)
-    if (syncs[i] > first_op) points.push_back(io::CutPoint{syncs[i], io::Unsynced::kDropAll, 0, std::nullopt});
-  std::sort(points.begin(), points.end(), [](const io::CutPoint& a, const io::CutPoint& b) { return a.ops < b.ops; });
+  const std::vector<io::CutPoint> points = cut_points(rec, first_op, 100, 3, rng);
 
   // Every open logs the failed members: thousands of lines otherwise.
   const spdlog::level::level_enum level = spdlog::get_level();
@@ -344,15 +339,8 @@ TEST(MemberCrash, EveryAcknowledgedWriteSurvivesACutDuringARebuild) {
   for (const io::CutPoint& cut : points) {
     const uint64_t at = cut.ops;
     ++cuts;
-    std::vector<uint8_t> bytes = replayer.materialize(cut);
-    bytes.resize(std::max<size_t>(bytes.size(), (kWithSpare + 1) * kRegion));
     Disk after;
-    for (uint32_t r = 0; r <= kWithSpare; ++r) {
-      uint64_t end = kRegion;
-      while (end > 0 && bytes[r * kRegion + end - 1] == 0) --end;
-      after.sizes[r] = format::align_up(end, 4096);
-    }
-    after.base = std::make_shared<io::MemFile>("crash.img", std::move(bytes));
+    cut_disk(replayer, cut, kWithSpare, after);
     const uint32_t other = [&] {
       const uint32_t x = static_cast<uint32_t>(cuts % (kWithSpare - 1));
       return x >= 1 ? x + 1 : x;  // never member 1 itself
@@ -365,20 +353,11 @@ TEST(MemberCrash, EveryAcknowledgedWriteSurvivesACutDuringARebuild) {
     for (const Ack& a : acks)
       if (a.ops <= at) ack = &a;
     auto check = [&](ImageStore& st, const char* when) {
-      if (!ack) return;
-      std::vector<uint8_t> got(kBlock);
-      for (auto [block, v] : ack->blocks) {
-        Status s = st.read_blocks(block, 1, got);
-        ASSERT_TRUE(s) << when << ": block " << block << ": " << s.to_string();
-        bool matched = got == block_data(block, v);
-        for (auto [when_op, later] : history[block])
-          if (!matched && when_op >= ack->ops) matched = got == block_data(block, later);
-        ASSERT_TRUE(matched) << when << ": block " << block << " acknowledged at version " << v;
-      }
+      if (ack) expect_acknowledged(st, *ack, history, when);
     };
     bool replaced = false;
     {
-      auto st = open_disk(after, *sb);
+      auto st = open_disk(after, sb);
       ASSERT_TRUE(st) << st.status().to_string();
       ASSERT_NO_FATAL_FAILURE(check(**st, "after the cut"));
       replaced = (*st)->member_backend()->member_table().members[1].state == format::MemberState::kReplaced;
@@ -396,7 +375,7 @@ TEST(MemberCrash, EveryAcknowledgedWriteSurvivesACutDuringARebuild) {
       // Two members missing besides the replaced one.
       Disk& d = after;
       d.also_missing = {other, other == 0 ? 3u : 0u};
-      auto st = open_disk(d, *sb);
+      auto st = open_disk(d, sb);
       ASSERT_TRUE(st) << st.status().to_string();
       ASSERT_NO_FATAL_FAILURE(check(**st, "two more members missing after the switch"));
     }

@@ -10,14 +10,13 @@
 
 #include <unistd.h>
 
-#include <cstring>
 #include <map>
-#include <random>
 
 #include "format/member_set.h"
 #include "store/member_backend.h"
 #include "store/member_set_open.h"
 #include "store/open.h"
+#include "member_test_util.h"
 #include "test_util.h"
 #include "vblk/image_store.h"
 
@@ -28,8 +27,6 @@ using format::MemberState;
 using store::MemberBackend;
 using store::MemberChange;
 using Refusal = MemberBackend::RebuildRefusal;
-
-constexpr uint32_t kBlock = 4096;
 
 // D = 4 in groups of 2, one global parity, `spares` spares: members 0-3
 // data, 4-5 the local parity of groups 0 and 1, 6 global parity, 7.. spares.
@@ -44,16 +41,6 @@ FormatOptions rebuild_format(uint32_t spares) {
   f.members.spares = spares;
   f.members.chunk_size = 4096;
   return f;
-}
-
-std::vector<uint8_t> block_data(uint64_t block, uint64_t version) {
-  std::vector<uint8_t> b(kBlock);
-  std::mt19937_64 rng(block * 1000003 + version);
-  for (size_t i = 0; i < b.size(); i += 8) {
-    uint64_t v = rng();
-    std::memcpy(b.data() + i, &v, 8);
-  }
-  return b;
 }
 
 class MemberRebuildTest : public ::testing::Test {
@@ -76,25 +63,10 @@ class MemberRebuildTest : public ::testing::Test {
   }
 
   void write_some(ImageStore& st, uint64_t version, uint64_t count = 500) {
-    for (uint64_t i = 0; i < count; ++i) {
-      const uint64_t block = (i * 37 + version * 11) % 4000;
-      ASSERT_TRUE(st.write_blocks(block, block_data(block, version))) << block;
-      expected_[block] = version;
-      if (i % 97 == 0) {
-        ASSERT_TRUE(st.flush());
-      }
-    }
-    ASSERT_TRUE(st.flush());
+    test::write_spread(st, version, count, expected_);
   }
 
-  void expect_all(ImageStore& st) {
-    std::vector<uint8_t> got(kBlock);
-    for (auto [block, version] : expected_) {
-      Status s = st.read_blocks(block, 1, got);
-      ASSERT_TRUE(s) << "block " << block << ": " << s.to_string();
-      ASSERT_EQ(got, block_data(block, version)) << "block " << block;
-    }
-  }
+  void expect_all(ImageStore& st) { test::expect_blocks(st, expected_); }
 
   // The image closed and opened again, checked.
   void reopen_and_check() {
@@ -296,7 +268,7 @@ TEST_F(MemberRebuildTest, WritesDuringTheRebuildLandOnTheSpare) {
       // sweep let go of.
       for (uint64_t i = 0; i < 20; ++i) {
         const uint64_t block = (i * 131 + version * 7) % 4000;
-        EXPECT_TRUE(o.store->write_blocks(block, block_data(block, version)));
+        EXPECT_TRUE(o.store->write_blocks(block, test::member_block_data(block, version)));
         expected_[block] = version;
       }
       EXPECT_TRUE(o.store->flush());

@@ -23,6 +23,7 @@
 #include "store/member_backend.h"
 #include "store/member_set_open.h"
 #include "store/open.h"
+#include "member_test_util.h"
 #include "test_util.h"
 #include "vblk/image_store.h"
 
@@ -49,16 +50,6 @@ FormatOptions member_format(uint32_t boxes = 1, bool ha = false, std::vector<std
   f.members.member_dirs = std::move(dirs);
   f.members.chunk_size = kChunk;
   return f;
-}
-
-std::vector<uint8_t> block_data(uint64_t block, uint64_t version) {
-  std::vector<uint8_t> b(kBlock);
-  std::mt19937_64 rng(block * 1000003 + version);
-  for (size_t i = 0; i < b.size(); i += 8) {
-    uint64_t v = rng();
-    std::memcpy(b.data() + i, &v, 8);
-  }
-  return b;
 }
 
 struct Opened {
@@ -97,25 +88,10 @@ class MemberSetTest : public ::testing::Test {
   // Writes `count` blocks spread over the disk (several segments, partial
   // rows), flushes, and remembers them.
   void write_some(ImageStore& st, uint64_t version, uint64_t count = 600) {
-    for (uint64_t i = 0; i < count; ++i) {
-      const uint64_t block = (i * 37 + version * 11) % 4000;
-      ASSERT_TRUE(st.write_blocks(block, block_data(block, version))) << block;
-      expected_[block] = version;
-      if (i % 97 == 0) {
-        ASSERT_TRUE(st.flush());
-      }
-    }
-    ASSERT_TRUE(st.flush());
+    test::write_spread(st, version, count, expected_);
   }
 
-  void expect_all(ImageStore& st) {
-    std::vector<uint8_t> got(kBlock);
-    for (auto [block, version] : expected_) {
-      Status s = st.read_blocks(block, 1, got);
-      ASSERT_TRUE(s) << "block " << block << ": " << s.to_string();
-      ASSERT_EQ(got, block_data(block, version)) << "block " << block;
-    }
-  }
+  void expect_all(ImageStore& st) { test::expect_blocks(st, expected_); }
 
   std::string member_path(uint32_t m) {
     char name[32];
@@ -271,7 +247,7 @@ TEST_F(MemberSetTest, BeyondToleranceFailsWithIoErrorNamingMembers) {
     Status s = o->store->read_blocks(block, 1, got);
     if (s) {
       // Only blocks whose bytes lie on group 1's members may still read.
-      EXPECT_EQ(got, block_data(block, version)) << "block " << block;
+      EXPECT_EQ(got, test::member_block_data(block, version)) << "block " << block;
       continue;
     }
     ++failed;
@@ -573,7 +549,7 @@ TEST_F(MemberSetTest, MembersFailingIoAreMarkedFailed) {
     expect_all(**st);
 
     sw[6].reads = sw[6].writes = true;  // the global parity too: group 0 is lost
-    std::vector<uint8_t> data = block_data(1, 9);
+    std::vector<uint8_t> data = test::member_block_data(1, 9);
     Status w = (*st)->write_blocks(1, data);
     if (w) w = (*st)->flush();
     EXPECT_FALSE(w);
