@@ -22,10 +22,6 @@ struct Running {
   ~Running() { flag = false; }
 };
 
-bool all_zero(std::span<const uint8_t> b) {
-  return std::all_of(b.begin(), b.end(), [](uint8_t x) { return x == 0; });
-}
-
 }  // namespace
 
 bool MemberBackend::rebuild_due() const {
@@ -237,9 +233,11 @@ Status MemberBackend::rebuild_row(uint32_t target, uint32_t base, uint64_t row, 
     // rebuilds it or finds one more failed member.
     const std::string where = "segment " + std::to_string(seg) + " row " + std::to_string(seg_row);
     bool rebuilt = false;
+    ec::ChunkSet unreadable;  // failed reads (a member failed, or its file cut short here)
     for (uint32_t pass = 0; pass <= l.stripe_width() && !rebuilt; ++pass) {
       ec::ChunkSet available;
-      for (uint32_t c = 0; c < l.stripe_width(); ++c) available[c] = c != pos.chunk && live(member_of(stripe, c));
+      for (uint32_t c = 0; c < l.stripe_width(); ++c)
+        available[c] = c != pos.chunk && !unreadable[c] && live(member_of(stripe, c));
       const uint32_t wanted[1] = {pos.chunk};
       auto plan = codec_.plan(available, wanted);
       if (!plan) return lost(pos.word, where);
@@ -250,6 +248,7 @@ Status MemberBackend::rebuild_row(uint32_t target, uint32_t base, uint64_t row, 
         const uint32_t m = member_of(stripe, c);
         bufs[c] = AlignedBytes(chunk_);
         if (!read_member(m, chunk_offset(stripe), bufs[c].span())) {
+          unreadable[c] = true;
           failed = true;
           break;
         }
@@ -267,10 +266,8 @@ Status MemberBackend::rebuild_row(uint32_t target, uint32_t base, uint64_t row, 
     }
     if (!rebuilt) return lost(pos.word, where);
   }
-  // Nothing to write where the target reads as zeros already (a spare's
-  // file past its end: rows never written, segments released).
-  auto size = files_[target]->size();
-  if (size && chunk_offset(stripe) >= *size && all_zero(out.span())) return Status::ok();
+  // Written even when it is zeros: a target's file that ended before a row
+  // its word's parity holds would read as cut short (member_rows.cc).
   VBLK_RETURN_IF_ERROR(write_member(target, chunk_offset(stripe), out.span()));
   report.bytes_written += chunk_;
   return Status::ok();
