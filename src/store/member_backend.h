@@ -276,8 +276,10 @@ class MemberBackend final : public SegmentBackend {
   Result<std::vector<uint32_t>> start_rebuilds(RebuildOutcome& outcome) REQUIRES(mu_);
   // Up to step_rows_ rows onto `target`; true once it took its place.
   Result<bool> rebuild_step(uint32_t target, RebuildReport& report, uint64_t& persisted) EXCLUDES(mu_);
-  Status rebuild_row(uint32_t target, uint32_t base, uint64_t row, AlignedBytes& out, RebuildReport& report)
-      REQUIRES(mu_);
+  // Row `row` of base's word rebuilt into `out` and written to the target;
+  // word_end: where the files of the word's other members end.
+  Status rebuild_row(uint32_t target, uint32_t base, uint64_t row, uint64_t word_end, AlignedBytes& out,
+                     RebuildReport& report) REQUIRES(mu_);
   Status finish_rebuild(uint32_t target, RebuildReport& report) REQUIRES(mu_);
 
   // member_states.cc: failing, restoring, the table.

@@ -22,6 +22,10 @@ struct Running {
   ~Running() { flag = false; }
 };
 
+bool all_zero(std::span<const uint8_t> b) {
+  return std::all_of(b.begin(), b.end(), [](uint8_t x) { return x == 0; });
+}
+
 }  // namespace
 
 bool MemberBackend::rebuild_due() const {
@@ -182,13 +186,20 @@ Result<bool> MemberBackend::rebuild_step(uint32_t target, RebuildReport& report,
                             ") failed while being rebuilt onto (" + format::to_string(e.state) + ")");
   const uint32_t base = position_of(target);
   const uint32_t word = layout().member(base).word;
+  // Where the files of the word's other members end.
+  uint64_t word_end = 0;
+  for (uint32_t c = 0; c < layout().stripe_width(); ++c) {
+    const uint32_t h = places_[layout().member_of(word, c)].holder;
+    if (h == target || layout().member_of(word, c) == base || !live(h)) continue;
+    if (auto size = files_[h]->size(); size) word_end = std::max(word_end, *size);
+  }
   AlignedBytes chunk(chunk_);
   for (uint32_t i = 0, n = step_rows_.load(); i < n; ++i) {
     if (e.rebuilt_rows >= rows_in_use(word)) {
       VBLK_RETURN_IF_ERROR(finish_rebuild(target, report));
       return true;
     }
-    VBLK_RETURN_IF_ERROR(rebuild_row(target, base, e.rebuilt_rows, chunk, report));
+    VBLK_RETURN_IF_ERROR(rebuild_row(target, base, e.rebuilt_rows, word_end, chunk, report));
     if (!live(target))
       return Status::io_error(name() + ": member " + std::to_string(target) + " (" + e.name +
                               ") failed while being rebuilt onto");
@@ -204,7 +215,7 @@ Result<bool> MemberBackend::rebuild_step(uint32_t target, RebuildReport& report,
   return false;
 }
 
-Status MemberBackend::rebuild_row(uint32_t target, uint32_t base, uint64_t row, AlignedBytes& out,
+Status MemberBackend::rebuild_row(uint32_t target, uint32_t base, uint64_t row, uint64_t word_end, AlignedBytes& out,
                                   RebuildReport& report) {
   const ec::Layout& l = layout();
   const ec::Member pos = l.member(base);
@@ -266,8 +277,11 @@ Status MemberBackend::rebuild_row(uint32_t target, uint32_t base, uint64_t row, 
     }
     if (!rebuilt) return lost(pos.word, where);
   }
-  // Written even when it is zeros: a target's file that ended before a row
-  // its word's parity holds would read as cut short (member_rows.cc).
+  // Zeros past the end of every other member of the word are a row never
+  // written: left out, so that the target's file ends where theirs do (a
+  // file ending before or after the others' reads as cut short, or makes
+  // them read so; member_rows.cc).
+  if (chunk_offset(stripe) >= word_end && all_zero(out.span())) return Status::ok();
   VBLK_RETURN_IF_ERROR(write_member(target, chunk_offset(stripe), out.span()));
   report.bytes_written += chunk_;
   return Status::ok();
