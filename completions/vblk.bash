@@ -1,4 +1,4 @@
-# bash completion for vblkfs, vblk-format, vblk-inspect, vblk-inject, vblk-export
+# bash completion for vblkfs, vblk-format, vblk-inspect, vblk-inject, vblk-export, vblk-rebuild
 # Installed once per command name; each name loads this file.
 
 _vblk_images() { _filedir '@(img|vblk|image)'; [[ ${#COMPREPLY[@]} -eq 0 ]] && _filedir; }
@@ -78,6 +78,18 @@ _vblk_export() {
   fi
 }
 
+_vblk_rebuild() {
+  local cur prev; _init_completion || return
+  case $prev in
+    --rate) COMPREPLY=($(compgen -W "16M 64M 256M" -- "$cur")); return ;;
+  esac
+  if [[ $cur == -* ]]; then
+    COMPREPLY=($(compgen -W "--json --rate --progress --quiet --help --version" -- "$cur"))
+  else
+    _vblk_images; _filedir -d
+  fi
+}
+
 _vblkfs() {
   local cur prev; _init_completion || return
   case $prev in
@@ -93,7 +105,7 @@ _vblkfs() {
   case ${words[1]} in
     mount)
       if [[ $cur == -* ]]; then
-        COMPREPLY=($(compgen -W "--foreground --read-only --compress-at-write --name --cache-size --log-level --log-file --syslog --allow-other -o --threads --help --version" -- "$cur"))
+        COMPREPLY=($(compgen -W "--foreground --read-only --compress-at-write --no-auto-rebuild --name --cache-size --log-level --log-file --syslog --allow-other -o --threads --help --version" -- "$cur"))
       elif [[ $cword -eq 2 ]]; then
         _vblk_images
       else
@@ -113,3 +125,4 @@ complete -F _vblk_format vblk-format
 complete -F _vblk_inspect vblk-inspect
 complete -F _vblk_inject vblk-inject
 complete -F _vblk_export vblk-export
+complete -F _vblk_rebuild vblk-rebuild

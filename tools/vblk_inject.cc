@@ -122,10 +122,28 @@ void print_faults(const inj::FaultsReport& f, const std::string& target) {
 }
 
 // member N fail|restore, box N fail|restore: the member table of an image
-// at rest (a mounted one is in use: its lock refuses).
+// at rest, or the running backend of a mounted one (through its control
+// interface).
 int change_members(const Args& a, bool box) {
   using vblk::store::MemberChange;
   const bool restore = a.change == "restore";
+  if (vblk::cli::is_live_target(a.target)) {
+    const std::string command = std::string(box ? "box " : "member ") + std::to_string(a.unit) + " " + a.change;
+    if (!a.json) {
+      auto reply = vblk::cli::send_control(a.target, command);
+      if (!reply) return fail(a.target, vblk::cli::error_cause(reply.status(), a.target));
+      std::printf("%s\n", reply->c_str());
+      return 0;
+    }
+    auto reply = vblk::cli::send_control_json(a.target, command);
+    if (!reply) return fail(a.target, vblk::cli::error_cause(reply.status(), a.target));
+    vblk::Json report = vblk::cli::json_document(vblk::cli::kInjectSchema);
+    report["target"] = a.target;
+    report["live"] = true;
+    vblk::cli::json_append(report, *reply);
+    vblk::cli::print_json(report);
+    return 0;
+  }
   const MemberChange c = box ? (restore ? MemberChange::kRestoreBox : MemberChange::kFailBox)
                              : (restore ? MemberChange::kRestoreMember : MemberChange::kFailMember);
   Status s = vblk::store::change_members(a.target, c, a.unit);
@@ -268,10 +286,10 @@ Actions add_actions(CLI::App& app, Args& a) {
 
   act.list = app.add_subcommand("list", "Show the BAD blocks and fault rules in force");
 
-  // A member set's members and boxes (vblk(5), MEMBER SETS), on an image at rest.
+  // A member set's members and boxes (vblk(5), MEMBER SETS), offline or live.
   act.member = app.add_subcommand(
-      "member", "Member set, offline: fail member N (its chunks are rebuilt from the others) or restore it");
-  act.box = app.add_subcommand("box", "Member set, offline: fail or restore every member of box N");
+      "member", "Member set: fail member N (its chunks are rebuilt from the others) or restore it");
+  act.box = app.add_subcommand("box", "Member set: fail or restore every member of box N");
   for (CLI::App* unit : {act.member, act.box}) {
     unit->add_option("N", a.unit, "Member (box) index, from 0")->required()->type_name("");
     unit->add_option("STATE", a.change, "fail or restore")

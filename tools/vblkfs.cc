@@ -70,6 +70,10 @@ int main(int argc, char** argv) {
   mount->add_flag("--compress-at-write", m.compress_at_write,
                   "Compress writes at the image's level at once, instead of at level 1 with the data that a higher "
                   "level shrinks recompressed at the image's level once the disk has been idle for a second");
+  bool no_auto_rebuild = false;
+  mount->add_flag("--no-auto-rebuild", no_auto_rebuild,
+                  "Member sets: do not rebuild a failed member onto a free spare by itself (vblk-rebuild does it "
+                  "on request)");
   mount->add_option("--threads", m.max_threads, "Maximum FUSE worker threads")->capture_default_str()->type_name("N")->check(vblk::cli::whole_number_in(1, 256));
 
   std::string umount_point;
@@ -98,6 +102,7 @@ int main(int argc, char** argv) {
         return 2;
       }
       m.cache_bytes = *size;
+      m.auto_rebuild = !no_auto_rebuild;
       if (std::string refused = vblk::fuse::refused_fuse_option(m.fuse_options); !refused.empty()) {
         std::fprintf(stderr, "vblkfs: %s\n", refused.c_str());
         return vblk::cli::kExitUsage;

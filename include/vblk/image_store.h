@@ -26,6 +26,10 @@
 
 namespace vblk {
 
+namespace store {
+class MemberBackend;
+}
+
 // A member set (vblk(5), MEMBER SETS): the image's data erasure-coded over
 // member files, IMAGE keeping the superblock, checkpoints and member table.
 // data_members 0: a single-file image. The fields are vblk-format's options
@@ -311,6 +315,10 @@ class ImageStore {
   // (it has dropped blocks the file still holds); a grow that fails leaves
   // the capacity as it was.
   virtual Result<ResizeReport> resize(uint64_t new_block_count, bool discard) = 0;
+  // The member files of a member set (vblk(5), MEMBER SETS: failing,
+  // restoring and rebuilding members while the image is served); null for
+  // a single-file image. Lives as long as the store.
+  virtual store::MemberBackend* member_backend() { return nullptr; }
   // Checkpoints (when writable) and releases the lock. Called by the
   // destructor if not called explicitly; errors are then only logged.
   virtual Status close() = 0;

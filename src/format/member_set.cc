@@ -12,6 +12,8 @@ const char* to_string(MemberState s) {
     case MemberState::kOk: return "ok";
     case MemberState::kFailed: return "failed";
     case MemberState::kStale: return "stale";
+    case MemberState::kRebuilding: return "rebuilding";
+    case MemberState::kReplaced: return "replaced";
   }
   return "unknown";
 }
@@ -86,7 +88,7 @@ Result<MemberTable> decode_member_table(std::span<const uint8_t> in) {
     MemberEntry m;
     std::memcpy(m.uuid.data(), e, 16);
     m.role = e[16];
-    if (e[17] > static_cast<uint8_t>(MemberState::kStale))
+    if (e[17] > static_cast<uint8_t>(MemberState::kReplaced))
       return Status::corruption("member table: member " + std::to_string(i) + " has state " + std::to_string(e[17]));
     m.state = static_cast<MemberState>(e[17]);
     m.box = get_u32(e + 20);

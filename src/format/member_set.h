@@ -97,6 +97,14 @@ enum class MemberState : uint8_t {
   // Failed, and rows were written without it since: its file is out of
   // date and cannot simply come back.
   kStale = 2,
+  // Being written by a rebuild: a spare whose stands_for names the member
+  // whose chunks it receives, or a stale member rebuilt in place
+  // (stands_for kNoMember). Stripe rows [0, rebuilt_rows) of its word are
+  // on it; the rest are rebuilt from the others on read.
+  kRebuilding = 3,
+  // Out of the set: the spare whose stands_for names it holds its chunks
+  // (rebuilt). Never read or written again.
+  kReplaced = 4,
 };
 const char* to_string(MemberState s);
 

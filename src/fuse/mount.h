@@ -29,6 +29,7 @@ struct MountOptions {
   bool direct_io = true;
   uint64_t cache_bytes = 64ull << 20;  // decompressed-block read cache
   bool compress_at_write = false;       // OpenOptions::defer_compression off
+  bool auto_rebuild = true;             // a member set rebuilds onto a free spare by itself
   std::string log_level = "info";
   std::string log_file;                 // empty: stderr in the foreground, syslog as a daemon
   bool syslog = false;                  // also log to syslog

@@ -221,6 +221,7 @@ ControlOptions control_options(const MountOptions& o, const inject::ImageStack& 
   copts.rules_file = stack.rules_file();
   copts.read_only = o.read_only;
   copts.owner = ::getuid();
+  copts.auto_rebuild = o.auto_rebuild;
   copts.on_resized = [&disk_fs](uint64_t old_bytes, uint64_t new_bytes) {
     if (disk_fs) disk_fs->size_changed(old_bytes, new_bytes);
   };
@@ -279,6 +280,7 @@ int serve(const MountOptions& o, StartupReport& report, bool daemon) {
   disk_fs = &fs;
   int rc = run_session(fs, s, driver);
   control.stop_scrub();  // it reads the image, which is closed below
+  control.stop_rebuild();
   // Everything acknowledged so far becomes durable, then the image closes
   // (with the fault rules saved).
   // A mount that never became usable has said why in one line: no summary.

@@ -48,7 +48,10 @@ Control::Control(Driver& driver, AdminInterface& admin, ImageStore& store, Contr
       opts_(std::move(opts)),
       name_(opts_.mountpoint.empty() ? opts_.image : opts_.mountpoint),
       started_(std::chrono::steady_clock::now()),
-      scrub_(store, [&driver] { return driver.requests(); }) {}
+      scrub_(store, [&driver] { return driver.requests(); }) {
+  if (store.member_backend() && !opts_.read_only)
+    rebuilder_ = std::make_unique<Rebuilder>(*store.member_backend(), opts_.image, opts_.auto_rebuild);
+}
 
 std::string Control::names() const {
   std::string out;
@@ -186,6 +189,72 @@ int Control::resize_command(std::string_view args, Reply* reply) {
   return 0;
 }
 
+int Control::member_command(std::string_view value, Reply* reply) {
+  store::MemberBackend* backend = store_.member_backend();
+  if (!backend) {
+    *reply = error_reply(opts_.image + ": not a member set (it has no member files)");
+    return EINVAL;
+  }
+  if (value == "rebuild status") {
+    if (!rebuilder_) {
+      *reply = error_reply(opts_.image + ": opened read-only: nothing is rebuilt");
+      return EROFS;
+    }
+    const Json status = rebuilder_->status();
+    *reply = done_reply(status["running"].get<bool>() ? "a rebuild is running" : "no rebuild is running",
+                        Json{{"action", "rebuild status"}, {"rebuild", status}});
+    return 0;
+  }
+  if (value == "rebuild" || value.rfind("rebuild ", 0) == 0) {
+    uint64_t rate = 0;
+    if (value != "rebuild") {
+      auto parsed = parse_size(value.substr(8));
+      if (!parsed || *parsed == 0) {
+        *reply = error_reply("rebuild takes 'status' or a rate in bytes per second (e.g. 'rebuild 64M'), not '" +
+                             std::string(value.substr(8)) + "'");
+        return EINVAL;
+      }
+      rate = *parsed;
+    }
+    if (!rebuilder_) {
+      *reply = error_reply(opts_.image + ": opened read-only: nothing can be rebuilt");
+      return EROFS;
+    }
+    const auto [id, started] = rebuilder_->start(rate);
+    *reply = done_reply(fmt::format("rebuild {} {}", id, started ? "started" : "already running"),
+                        Json{{"action", "rebuild"}, {"id", id}, {"started", started}, {"max_rate", rate}});
+    return 0;
+  }
+  // "member N fail|restore" / "box N fail|restore".
+  const bool box = value.rfind("box ", 0) == 0;
+  std::string_view rest = value.substr(box ? 4 : 7);
+  const size_t space = rest.find(' ');
+  const std::string_view number = rest.substr(0, space);
+  const std::string_view change = space == std::string_view::npos ? std::string_view() : rest.substr(space + 1);
+  uint32_t index = 0;
+  auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), index);
+  if (ec != std::errc() || end != number.data() + number.size() || number.empty() ||
+      (change != "fail" && change != "restore")) {
+    *reply = error_reply(std::string(box ? "box" : "member") + " takes an index and 'fail' or 'restore' (e.g. '" +
+                         (box ? "box" : "member") + " 3 fail'), not '" + std::string(value) + "'");
+    return EINVAL;
+  }
+  const bool restore = change == "restore";
+  Status st = box ? (restore ? backend->restore_box(index) : backend->fail_box(index))
+                  : (restore ? backend->restore_member(index) : backend->fail_member(index));
+  if (!st) {
+    *reply = error_reply(st.message());
+    return command_errno(st);
+  }
+  const std::string text = std::string(box ? "box " : "member ") + std::to_string(index) + " of " + name_ +
+                           (restore ? ": restored" : ": failed (its chunks are rebuilt from the other members)");
+  spdlog::info("control: {}", text);
+  *reply = done_reply(text, Json{{"action", box ? "box" : "member"},
+                                 {"index", index},
+                                 {"state", restore ? "restored" : "failed"}});
+  return 0;
+}
+
 void Control::add_save_warning(std::string& text, Json& facts) {
   if (Status saved = save_rules(); !saved) {
     spdlog::warn("control: saving the fault rules: {}", saved.to_string());
@@ -295,6 +364,21 @@ int Control::set(const Caller& caller, const std::string& name, std::string_view
     } else {
       MutexLock lock(command_mu_);
       err = resize_command(value.substr(6), &reply);
+    }
+    remember_reply(caller, reply);
+    return err;
+  }
+  if (value.rfind("member ", 0) == 0 || value.rfind("box ", 0) == 0 || value == "rebuild" ||
+      value.rfind("rebuild ", 0) == 0) {
+    Reply reply;
+    int err = 0;
+    if (opts_.read_only && value != "rebuild status") {
+      reply = error_reply(std::string("the image is ") + (opts_.mountpoint.empty() ? "served" : "mounted") +
+                          " read-only: its members cannot change");
+      err = EROFS;
+    } else {
+      MutexLock lock(command_mu_);
+      err = member_command(value, &reply);
     }
     remember_reply(caller, reply);
     return err;

@@ -13,7 +13,11 @@
 //                              request; or "scrub [RATE]" / "scrub stop"
 //                              (live/scrub.h); or "resize SIZE [discard]"
 //                              (inject/resize.h; only where on_resized is
-//                              set: a server whose clients can see a new size)
+//                              set: a server whose clients can see a new size);
+//                              or, on a member set, "member N fail|restore",
+//                              "box N fail|restore" (the running backend's
+//                              members), "rebuild" (starts one; live/rebuilder.h)
+//                              and "rebuild status" 
 //                       read   the reply to the caller's last command
 //   user.vblk.control.json  read   the same reply as one JSON object (not
 //                              listed): what the command did, as
@@ -36,10 +40,12 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include "inject/injector.h"
+#include "live/rebuilder.h"
 #include "live/scrub.h"
 #include "util/json.h"
 #include "util/mutex.h"
@@ -61,6 +67,9 @@ struct ControlOptions {
   // server cannot resize (NBD clients keep the size they were given), and
   // "resize" fails (EIO) saying so.
   std::function<void(uint64_t old_bytes, uint64_t new_bytes)> on_resized;
+  // A member set rebuilds a failed member onto a free spare by itself
+  // (vblkfs mount --no-auto-rebuild turns it off).
+  bool auto_rebuild = false;
 };
 
 struct Caller {
@@ -101,6 +110,11 @@ class Control {
   Status save_rules();
   // Stops a running scrub (at unmount, before the image is closed).
   void stop_scrub() { scrub_.stop(); }
+  // Stops a running rebuild (it resumes at the next one) and the
+  // auto-rebuild watch, before the image is closed.
+  void stop_rebuild() {
+    if (rebuilder_) rebuilder_->stop();
+  }
 
  private:
   bool allowed(const Caller& c) const { return c.uid == 0 || c.uid == opts_.owner; }
@@ -126,6 +140,9 @@ class Control {
   int scrub_command(std::string_view args, Reply* reply);
   // "resize SIZE [discard]": 0 or a positive errno; *reply set.
   int resize_command(std::string_view args, Reply* reply) REQUIRES(command_mu_);
+  // "member N fail|restore", "box N fail|restore", "rebuild [status]" on a
+  // member set: 0 or a positive errno; *reply set.
+  int member_command(std::string_view value, Reply* reply) REQUIRES(command_mu_);
 
   Driver& driver_;
   AdminInterface& admin_;
@@ -134,6 +151,7 @@ class Control {
   const std::string name_;  // the image or mountpoint, for messages
   const std::chrono::steady_clock::time_point started_;
   Scrub scrub_;
+  std::unique_ptr<Rebuilder> rebuilder_;  // a writable member set only
 
   // Lock order: command_mu_, then the driver's and device's locks; state_mu_
   // is never held while calling anything else.

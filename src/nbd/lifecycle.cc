@@ -125,6 +125,7 @@ void start_control(Export& e) {
   opts.read_only = config.read_only;
   opts.owner = ::geteuid();
   opts.server = "nbdkit";
+  opts.auto_rebuild = true;  // a member set rebuilds onto a free spare by itself
   e.control = std::make_unique<live::Control>(e.stack->driver(), e.stack->admin(), e.stack->store(), opts);
   auto server = live::ControlServer::start(e.path, *e.control);
   if (!server) {
@@ -158,6 +159,7 @@ void vblk_cleanup() {
     for (Export& e : config.exports) {
       e.control_server.reset();  // no command may arrive while the image closes
       if (e.control) e.control->stop_scrub();
+      if (e.control) e.control->stop_rebuild();
       if (e.stack) (void)e.stack->close();  // failures are logged by close
     }
     return 0;

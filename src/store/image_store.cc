@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "format/unit_table.h"
+#include "store/member_backend.h"
 #include "store/store_impl.h"
 
 namespace vblk::store {
@@ -68,6 +69,8 @@ Status StoreImpl::close() {
   closed_ = true;
   return s;
 }
+
+MemberBackend* StoreImpl::member_backend() { return dynamic_cast<MemberBackend*>(backend_.get()); }
 
 ImageInfo StoreImpl::info() {
   MutexLock lock(mu_);

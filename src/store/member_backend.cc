@@ -43,6 +43,7 @@ Result<std::unique_ptr<MemberBackend>> MemberBackend::make(std::unique_ptr<io::F
   std::unique_ptr<MemberBackend> b(
       new MemberBackend(std::move(image), std::move(table), table_slot, std::move(*codec), std::move(files), read_only));
   MutexLock lock(b->mu_);
+  b->remap();
   for (uint32_t m = 0; m < b->files_.size(); ++m)
     if (!b->files_[m] && b->live(m)) b->mark_failed(m, causes[m]);
   VBLK_RETURN_IF_ERROR(b->load_tail());
@@ -67,12 +68,12 @@ void MemberBackend::set_geometry(const format::Superblock& sb) {
   const uint32_t words = layout().words();
   if (tail_.valid) end_segments_ = std::max(end_segments_, tail_.seg + 1);
   for (uint32_t m = 0; m < files_.size(); ++m) {
-    const ec::Member info = layout().member(m);
-    if (!live(m) || info.role == ec::Role::kSpare) continue;
+    const uint32_t position = position_of(m);
+    if (!live(m) || position == format::kNoMember) continue;
     auto size = files_[m]->size();
     if (!size || *size <= member_data_start_) continue;
     const uint64_t chunks = (*size - member_data_start_ + chunk_ - 1) / chunk_;
-    const uint64_t last_stripe = (chunks - 1) * words + info.word;
+    const uint64_t last_stripe = (chunks - 1) * words + layout().member(position).word;
     end_segments_ = std::max(end_segments_, last_stripe / rows_per_seg_ + 1);
   }
 }
@@ -303,21 +304,22 @@ Status MemberBackend::write_tail() {
     format::encode_tail_slot(t, std::span<uint8_t, 64>(out[p].data(), 64));
     // Every word's parity members: the slot is the image's, not a stripe's.
     for (uint32_t w = 0; w < l.words(); ++w) {
-      const uint32_t m = l.member_of(w, l.data_members() + p);
-      if (open_.active && w != l.word_of_stripe(stripe)) {
-        // Other words hold no open row: their slot says so.
-        format::TailSlot none = t;
-        none.segment = format::kNoSegment;
-        AlignedBytes empty(format::kTailHeaderSize + chunk_);
-        none.parity_hash = format::hash64(empty.data() + format::kTailHeaderSize, chunk_);
-        format::encode_tail_slot(none, std::span<uint8_t, 64>(empty.data(), 64));
-        if (live(m)) VBLK_RETURN_IF_ERROR(write_member(m, format::tail_slot_offset(chunk_, slot), empty.span()));
-        continue;
+      for (uint32_t m : tail_members(w, l.data_members() + p)) {
+        if (open_.active && w != l.word_of_stripe(stripe)) {
+          // Other words hold no open row: their slot says so.
+          format::TailSlot none = t;
+          none.segment = format::kNoSegment;
+          AlignedBytes empty(format::kTailHeaderSize + chunk_);
+          none.parity_hash = format::hash64(empty.data() + format::kTailHeaderSize, chunk_);
+          format::encode_tail_slot(none, std::span<uint8_t, 64>(empty.data(), 64));
+          if (live(m)) VBLK_RETURN_IF_ERROR(write_member(m, format::tail_slot_offset(chunk_, slot), empty.span()));
+          continue;
+        }
+        if (live(m))
+          VBLK_RETURN_IF_ERROR(write_member(m, format::tail_slot_offset(chunk_, slot), out[p].span()));
+        else
+          mark_skipped(m);
       }
-      if (live(m))
-        VBLK_RETURN_IF_ERROR(write_member(m, format::tail_slot_offset(chunk_, slot), out[p].span()));
-      else
-        mark_skipped(m);
     }
   }
   tail_seq_ = t.seq;
@@ -326,6 +328,10 @@ Status MemberBackend::write_tail() {
 
 Status MemberBackend::sync() {
   MutexLock lock(mu_);
+  return sync_locked();
+}
+
+Status MemberBackend::sync_locked() {
   if (!deferred_) return deferred_;
   VBLK_RETURN_IF_ERROR(resume_tail_row());
   // 1. The open row's data so far, and every completed row (written when it
@@ -346,9 +352,11 @@ Status MemberBackend::sync() {
 
 Status MemberBackend::sync_members(bool parity_only) {
   for (uint32_t m = 0; m < files_.size(); ++m) {
-    if (!live(m)) continue;
-    const ec::Role role = layout().member(m).role;
-    if (role == ec::Role::kSpare || (parity_only && role == ec::Role::kData)) continue;
+    // Spares standing for no one hold nothing; a spare standing in has its
+    // position's role.
+    const uint32_t position = position_of(m);
+    if (!live(m) || position == format::kNoMember) continue;
+    if (parity_only && layout().member(position).role == ec::Role::kData) continue;
     if (Status s = files_[m]->sync(); !s) mark_failed(m, s.message());
   }
   // A member that failed its sync may have lost what it held since the

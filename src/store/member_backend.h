@@ -26,10 +26,26 @@
 // be rebuilt; past that, appends and reads of lost chunks fail with IoError
 // naming the failed members, never wrong bytes.
 //
+// Rebuilding (member_rebuild.cc; vblk(5), MEMBER SETS, Rebuild). A failed
+// or stale member's chunks are rebuilt onto a free spare of its word (state
+// kRebuilding, stands_for the member), or onto itself after a restore of a
+// stale member whose file is back (kRebuilding in place), row by row of its
+// word, in bounded steps that take the mutex for a few rows each. Rows
+// [0, rebuilt_rows) are on the target: reads and writes of them go there;
+// the rest are rebuilt from the others on read and left to the sweep. When
+// the sweep has reached the last row in use, one persisted table change
+// puts the target in the chunk position: a spare becomes kOk and the member
+// it stands for kReplaced. member_of() (member_places.cc) is the one place
+// where (word, chunk) -> member is worked out.
+//
 // Thread safety: the SegmentBackend rules. One mutex guards everything
 // (the open row, the member states, the table) and is held across member
-// I/O: reads of one image run one at a time.
+// I/O: reads of one image run one at a time. rebuild() may run on a thread
+// of its own beside them.
 
+#include <algorithm>
+#include <atomic>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -105,6 +121,65 @@ class MemberBackend final : public SegmentBackend {
   Status fail_box(uint32_t box);
   Status restore_box(uint32_t box);
   std::vector<format::MemberState> member_states() const;
+  // The member table as it is now (a copy).
+  format::MemberTable member_table() const;
+
+  // ---- rebuilding (member_rebuild.cc) ----
+  // Why a rebuild did not run.
+  enum class RebuildRefusal : uint8_t {
+    kNone = 0,
+    kNothingToRebuild,  // every chunk position is held by a member that is ok
+    kNoFreeSpare,       // a failed member's word has no spare left
+    kLost,              // its group lost more than the parity can rebuild
+  };
+  struct RebuildProgress {
+    uint32_t member = 0;  // whose chunks are rebuilt (itself in place)
+    uint32_t onto = 0;    // the member they are written to
+    uint64_t rows_done = 0;
+    uint64_t rows_total = 0;  // rows of the word in use now (may grow)
+  };
+  struct RebuildReport {
+    uint32_t member = 0;
+    uint32_t onto = 0;
+    uint32_t word = 0;
+    uint32_t chunk = 0;  // the chunk position
+    bool in_place = false;
+    uint64_t resumed_from = 0;  // the rows already done when this run began
+    std::vector<uint32_t> read_from;  // the members read, ascending
+    uint64_t rows = 0;                // rows rebuilt by this run
+    uint64_t bytes_read = 0;
+    uint64_t bytes_written = 0;
+    double seconds = 0;
+    format::MemberState member_state = format::MemberState::kOk;  // the rebuilt member's, after
+  };
+  struct RebuildOutcome {
+    std::vector<RebuildReport> rebuilt;
+    // The members that could not be rebuilt and why (one line each), and
+    // the refusal of the first of them; kNone when there are none.
+    std::vector<std::string> refused;
+    RebuildRefusal refusal = RebuildRefusal::kNone;
+    bool stopped = false;  // the progress callback asked to stop
+  };
+  // Rebuilds every failed or stale member that can be: those rebuilding
+  // already resume from rebuilt_rows, the others each take a free spare of
+  // their word. `progress` is called between steps without the mutex held;
+  // false stops (the rebuild resumes later from what was persisted). A
+  // refused member is in the outcome, not an error; errors are I/O
+  // failures of the target or the table (the target is then failed).
+  // Busy when a rebuild of this backend is already running.
+  Result<RebuildOutcome> rebuild(const std::function<bool(const RebuildProgress&)>& progress = {});
+  // Whether rebuild() would find work: a member rebuilding, or a failed
+  // one with a free spare in its word (the daemon's auto-rebuild asks).
+  bool rebuild_due() const;
+  bool rebuild_running() const { return rebuild_running_.load(); }
+  // Rows per step under the mutex, and per persisted progress.
+  static constexpr uint32_t kRebuildStepRows = 16;
+  static constexpr uint32_t kRebuildPersistRows = 256;
+  // Other sizes (tests: more steps and persisted progress on small images).
+  void set_rebuild_steps(uint32_t step_rows, uint32_t persist_rows) {
+    step_rows_ = std::max(1u, step_rows);
+    persist_rows_ = std::max(1u, persist_rows);
+  }
   const ec::Layout& layout() const { return codec_.layout(); }
   uint32_t chunk_size() const { return chunk_; }
   uint32_t rows_per_segment() const { return rows_per_seg_; }
@@ -138,10 +213,32 @@ class MemberBackend final : public SegmentBackend {
   uint32_t row_end(uint32_t row) const;
   uint64_t stripe_of(uint64_t seg, uint32_t row) const { return seg * rows_per_seg_ + row; }
   uint64_t chunk_offset(uint64_t stripe) const;
-  uint32_t member_of(uint64_t stripe, uint32_t chunk) const {
-    return codec_.layout().member_of(codec_.layout().word_of_stripe(stripe), chunk);
+  // member_places.cc: where chunks are. The member holding chunk `chunk`
+  // of stripe `stripe` for reads and writes; kNoMember (never live) for a
+  // row not yet rebuilt of a member rebuilt in place.
+  uint32_t member_of(uint64_t stripe, uint32_t chunk) const REQUIRES(mu_);
+  // Read and written: ok, or rebuilding (its rows [0, rebuilt_rows)).
+  bool live(uint32_t m) const REQUIRES(mu_) {
+    return m < table_.members.size() && (table_.members[m].state == format::MemberState::kOk ||
+                                         table_.members[m].state == format::MemberState::kRebuilding);
   }
-  bool live(uint32_t m) const REQUIRES(mu_) { return table_.members[m].state == format::MemberState::kOk; }
+  // Who holds each chunk position (by the layout member of the position):
+  // the member in it (following replaced members to the spares that took
+  // their place), and the member a rebuild writes it to (kNoMember: none).
+  struct Place {
+    uint32_t holder = format::kNoMember;
+    uint32_t target = format::kNoMember;
+  };
+  // Recomputes places_ from the table: after every change of a state or a
+  // stands_for.
+  void remap() REQUIRES(mu_);
+  // The layout member whose chunk position m holds or is rebuilt for;
+  // kNoMember for a spare standing for no one.
+  uint32_t position_of(uint32_t m) const REQUIRES(mu_);
+  // The members the tail slots of chunk position `chunk` of word w go to.
+  std::vector<uint32_t> tail_members(uint32_t word, uint32_t chunk) const REQUIRES(mu_);
+  // Stripe rows of word w in segments [0, end_segments_).
+  uint64_t rows_in_use(uint32_t word) const REQUIRES(mu_);
 
   // member_rows.cc: reading and rebuilding.
   Status read_row_range(uint64_t seg, uint32_t row, uint32_t from, std::span<uint8_t> out) REQUIRES(mu_);
@@ -174,6 +271,17 @@ class MemberBackend final : public SegmentBackend {
   Status load_tail() REQUIRES(mu_);
   Status patch_row(uint64_t seg, uint32_t row, uint32_t at, std::span<const uint8_t> data) REQUIRES(mu_);
 
+  // member_rebuild.cc.
+  Status sync_locked() REQUIRES(mu_);
+  Result<std::vector<uint32_t>> start_rebuilds(RebuildOutcome& outcome) REQUIRES(mu_);
+  // Up to step_rows_ rows onto `target`; true once it took its place.
+  Result<bool> rebuild_step(uint32_t target, RebuildReport& report, uint64_t& persisted) EXCLUDES(mu_);
+  // Row `row` of base's word rebuilt into `out` and written to the target;
+  // word_end: where the files of the word's other members end.
+  Status rebuild_row(uint32_t target, uint32_t base, uint64_t row, uint64_t word_end, AlignedBytes& out,
+                     RebuildReport& report) REQUIRES(mu_);
+  Status finish_rebuild(uint32_t target, RebuildReport& report) REQUIRES(mu_);
+
   // member_states.cc: failing, restoring, the table.
   void mark_failed(uint32_t m, const std::string& cause) REQUIRES(mu_);
   void mark_skipped(uint32_t m) REQUIRES(mu_);
@@ -201,6 +309,10 @@ class MemberBackend final : public SegmentBackend {
   Status deferred_ GUARDED_BY(mu_);        // a failure of seal(), reported by the next append or sync
   uint64_t end_segments_ GUARDED_BY(mu_) = 0;  // segments [0, end) may hold data
   std::set<uint32_t> cut_reported_ GUARDED_BY(mu_);  // members whose files were found cut short
+  std::vector<Place> places_ GUARDED_BY(mu_);    // by layout member; spares' entries unused
+  std::atomic<bool> rebuild_running_{false};
+  std::atomic<uint32_t> step_rows_{kRebuildStepRows};
+  std::atomic<uint32_t> persist_rows_{kRebuildPersistRows};
 };
 
 }  // namespace vblk::store

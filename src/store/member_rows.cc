@@ -105,7 +105,7 @@ bool MemberBackend::cut_short(uint32_t m, uint64_t offset) {
   const uint64_t chunk_end = member_data_start_ + ((offset - member_data_start_) / chunk_ + 1) * chunk_;
   const uint32_t word = l.member(m).word;
   for (uint32_t c = l.data_members(); c < l.stripe_width(); ++c) {
-    const uint32_t p = l.member_of(word, c);
+    const uint32_t p = places_[l.member_of(word, c)].holder;  // a spare may hold the position
     if (p == m || !live(p)) continue;
     auto size = files_[p]->size();
     if (size && *size >= chunk_end) return true;

@@ -14,10 +14,20 @@ namespace vblk::store {
 using format::MemberState;
 
 std::vector<uint32_t> MemberBackend::failed_members() const {
+  // By chunk position (the layout member of each): a position counts as
+  // failed until a member that is ok holds all of it. A rebuilding one
+  // holds only the rows its sweep has passed.
   std::vector<uint32_t> out;
-  for (uint32_t m = 0; m < table_.members.size(); ++m)
-    if (table_.members[m].state != MemberState::kOk) out.push_back(m);
+  for (uint32_t b = 0; b < places_.size(); ++b) {
+    const uint32_t h = places_[b].holder;
+    if (h != format::kNoMember && table_.members[h].state != MemberState::kOk) out.push_back(b);
+  }
   return out;
+}
+
+format::MemberTable MemberBackend::member_table() const {
+  MutexLock lock(mu_);
+  return table_;
 }
 
 std::vector<MemberState> MemberBackend::member_states() const {
@@ -28,7 +38,12 @@ std::vector<MemberState> MemberBackend::member_states() const {
 }
 
 Status MemberBackend::persist_table() {
+  remap();
   if (read_only_) return Status::ok();
+  // A rebuild's progress in the table is only as good as its target's
+  // file: rows [0, rebuilt_rows) must be durable there first.
+  for (uint32_t m = 0; m < files_.size(); ++m)
+    if (table_.members[m].state == MemberState::kRebuilding && files_[m]) VBLK_RETURN_IF_ERROR(files_[m]->sync());
   // The copy not in force, with the next generation: a torn write leaves
   // the one in force.
   table_.generation++;
@@ -42,8 +57,18 @@ Status MemberBackend::persist_table() {
 }
 
 void MemberBackend::mark_failed(uint32_t m, const std::string& cause) {
-  if (table_.members[m].state != MemberState::kOk) return;
-  table_.members[m].state = MemberState::kFailed;
+  format::MemberEntry& e = table_.members[m];
+  if (e.state != MemberState::kOk && e.state != MemberState::kRebuilding) return;
+  if (e.state == MemberState::kRebuilding) {
+    // Its rebuild ends here: the position stays with the member it was for.
+    spdlog::error("{}: member {} failed while being rebuilt onto; the rebuild stops", name(), m);
+    // A spare rebuilt onto stands for no one any more (it never took the
+    // place); a member rebuilt in place keeps what it stands for.
+    if (e.stands_for != format::kNoMember && table_.members[e.stands_for].state != MemberState::kReplaced)
+      e.stands_for = format::kNoMember;
+    e.rebuilt_rows = 0;
+  }
+  e.state = MemberState::kFailed;
   spdlog::error("{}: member {} ({}) failed: {}; its chunks are rebuilt from the other members", name(), m,
                 table_.members[m].name, cause);
   if (Status s = persist_table(); !s)
@@ -52,7 +77,7 @@ void MemberBackend::mark_failed(uint32_t m, const std::string& cause) {
 
 void MemberBackend::mark_skipped(uint32_t m) {
   // A row written without the member: its file no longer matches the rest.
-  if (table_.members[m].state != MemberState::kFailed) return;
+  if (m >= table_.members.size() || table_.members[m].state != MemberState::kFailed) return;
   table_.members[m].state = MemberState::kStale;
   if (Status s = persist_table(); !s)
     spdlog::error("{}: could not record that member {} is out of date: {}", name(), m, s.to_string());
@@ -73,13 +98,22 @@ Status MemberBackend::restore_member(uint32_t m) {
     return Status::invalid_argument(name() + ": no member " + std::to_string(m) + " (the image has " +
                                     std::to_string(table_.members.size()) + ")");
   format::MemberEntry& e = table_.members[m];
-  if (e.state == MemberState::kOk) return Status::ok();
-  if (e.state == MemberState::kStale)
-    return Status::invalid_argument(name() + ": member " + std::to_string(m) + " (" + e.name +
-                                    ") missed writes while it was failed: it needs a rebuild");
-  if (!files_[m])
-    return Status::invalid_argument(name() + ": member " + std::to_string(m) + " (" + e.name +
-                                    ") could not be opened: reopen the image once it is back");
+  const std::string which = name() + ": member " + std::to_string(m) + " (" + e.name + ")";
+  if (e.state == MemberState::kOk || e.state == MemberState::kRebuilding) return Status::ok();
+  if (e.state == MemberState::kReplaced)
+    return Status::invalid_argument(which + " was replaced by the spare rebuilt for it: it is out of the set");
+  for (const format::MemberEntry& other : table_.members)
+    if (other.stands_for == m && other.state == MemberState::kRebuilding)
+      return Status::invalid_argument(which + " is being rebuilt onto a spare");
+  if (!files_[m]) return Status::invalid_argument(which + " could not be opened: reopen the image once it is back");
+  if (e.state == MemberState::kStale) {
+    // Its file missed writes: it comes back by a rebuild in place, its rows
+    // taken from the others until the sweep has passed them.
+    e.state = MemberState::kRebuilding;
+    e.rebuilt_rows = 0;
+    spdlog::info("{}: it missed writes while it was failed; it is rebuilt in place", which);
+    return persist_table();
+  }
   e.state = MemberState::kOk;
   return persist_table();
 }
@@ -116,8 +150,13 @@ Status MemberBackend::load_tail() {
   std::map<uint32_t, std::vector<Found>> by_member;
   uint64_t highest = 0;
   for (uint32_t m = 0; m < files_.size(); ++m) {
-    const ec::Member info = l.member(m);
-    if (!live(m) || info.role == ec::Role::kData || info.role == ec::Role::kSpare) continue;
+    // Parity positions' members that are ok: a rebuilding one has tail
+    // slots only from the syncs since its rebuild began (finish_rebuild
+    // writes it both before it takes its place).
+    const uint32_t position = position_of(m);
+    if (table_.members[m].state != MemberState::kOk || position == format::kNoMember ||
+        l.member(position).role == ec::Role::kData)
+      continue;
     for (int s = 0; s < 2; ++s) {
       AlignedBytes buf(format::kTailHeaderSize + chunk_);
       auto n = files_[m]->read_at(format::tail_slot_offset(chunk_, s), buf.span());
@@ -155,7 +194,7 @@ Status MemberBackend::load_tail() {
       tail_.seg = f.slot.segment;
       tail_.row = f.slot.row;
       tail_.fill = f.slot.fill;
-      tail_.parity[l.member(m).chunk - l.data_members()] = std::move(f.parity);
+      tail_.parity[l.member(position_of(m)).chunk - l.data_members()] = std::move(f.parity);
     }
   }
   return Status::ok();

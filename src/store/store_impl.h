@@ -53,6 +53,7 @@ class StoreImpl final : public ImageStore {
   }
 
   ImageInfo info() override;
+  MemberBackend* member_backend() override;
   uint32_t block_size() const override { return sb_.block_size; }
   uint64_t block_count() const override { return block_count_.load(std::memory_order_acquire); }
   Status read_blocks(uint64_t first, uint64_t count, std::span<uint8_t> out) override;

@@ -2,10 +2,10 @@
 # each command's --help lists, so neither can drift from the other: every
 # option in --help is completed after "-", and every option completed exists.
 # Run as: bash completion_matches_help.sh COMPLETIONS VBLK_FORMAT VBLK_INSPECT
-#         VBLK_INJECT VBLK_EXPORT VBLKFS
+#         VBLK_INJECT VBLK_EXPORT VBLKFS VBLK_REBUILD
 set -euo pipefail
 COMPLETIONS=$(realpath "$1")
-declare -A TOOL=([vblk-format]=$2 [vblk-inspect]=$3 [vblk-inject]=$4 [vblk-export]=$5 [vblkfs]=$6)
+declare -A TOOL=([vblk-format]=$2 [vblk-inspect]=$3 [vblk-inject]=$4 [vblk-export]=$5 [vblkfs]=$6 [vblk-rebuild]=$7)
 
 fail() {
   echo "FAIL: $*" >&2
@@ -50,7 +50,7 @@ check() {  # check LABEL HELP_CMD... -- COMPLETION_WORDS...
   echo "ok: $label: $(echo "$want" | wc -l) options"
 }
 
-for t in vblk-format vblk-inspect vblk-inject vblk-export; do
+for t in vblk-format vblk-inspect vblk-inject vblk-export vblk-rebuild; do
   check "$t" "${TOOL[$t]}" -- "$t" disk.vblk
 done
 # vblk-inject's options belong to its actions.

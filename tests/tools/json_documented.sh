@@ -6,10 +6,10 @@
 # action a subsection. Conversely every JSON OUTPUT section belongs to a
 # command that has --json. The keys themselves are checked against the
 # same sections by json_output.sh and the mount suite's json_live.sh.
-# Run as: bash json_documented.sh MANDIR VBLK_FORMAT VBLK_INSPECT VBLK_INJECT VBLK_EXPORT VBLKFS
+# Run as: bash json_documented.sh MANDIR VBLK_FORMAT VBLK_INSPECT VBLK_INJECT VBLK_EXPORT VBLKFS VBLK_REBUILD
 set -euo pipefail
 MAN=$(realpath "$1")
-declare -A TOOL=([vblk-format]=$2 [vblk-inspect]=$3 [vblk-inject]=$4 [vblk-export]=$5 [vblkfs]=$6)
+declare -A TOOL=([vblk-format]=$2 [vblk-inspect]=$3 [vblk-inject]=$4 [vblk-export]=$5 [vblkfs]=$6 [vblk-rebuild]=$7)
 fail() {
   echo "FAIL: $*" >&2
   exit 1
@@ -51,7 +51,7 @@ check() {
   echo "ok: $label --json: $schema in $page"
 }
 
-for t in vblk-format vblk-inspect vblk-export; do check "$t" "$t.1" "$t/1" "${TOOL[$t]}"; done
+for t in vblk-format vblk-inspect vblk-export vblk-rebuild; do check "$t" "$t.1" "$t/1" "${TOOL[$t]}"; done
 actions=$(subcommands "${TOOL[vblk-inject]}")
 [[ -n $actions ]] || fail "vblk-inject --help lists no actions"
 for a in $actions; do

@@ -16,6 +16,7 @@ inline constexpr std::string_view kFormatSchema = "vblk-format/1";
 inline constexpr std::string_view kInspectSchema = "vblk-inspect/1";
 inline constexpr std::string_view kInjectSchema = "vblk-inject/1";
 inline constexpr std::string_view kExportSchema = "vblk-export/1";
+inline constexpr std::string_view kRebuildSchema = "vblk-rebuild/1";
 inline constexpr std::string_view kUmountSchema = "vblkfs-umount/1";
 
 // An object holding only "schema": the start of every document.

@@ -32,6 +32,7 @@ struct OptionData {
   int syslog = 0;
   int allow_other = 0;
   int compress_at_write = 0;
+  int no_auto_rebuild = 0;
   HelperParse* parse = nullptr;
 };
 
@@ -56,6 +57,8 @@ const fuse_opt kOptions[] = {
     VBLK_FLAG("allow_other", allow_other, 1),
     VBLK_FLAG("compress-at-write", compress_at_write, 1),
     VBLK_FLAG("compress_at_write", compress_at_write, 1),
+    VBLK_FLAG("no-auto-rebuild", no_auto_rebuild, 1),
+    VBLK_FLAG("no_auto_rebuild", no_auto_rebuild, 1),
     FUSE_OPT_KEY("cache-size=", kCacheSize),
     FUSE_OPT_KEY("cache_size=", kCacheSize),
     FUSE_OPT_KEY("name=", kName),
@@ -80,6 +83,8 @@ const fuse_opt kOptions[] = {
     FUSE_OPT_KEY("allow_other=", kTakesNoValue),
     FUSE_OPT_KEY("compress-at-write=", kTakesNoValue),
     FUSE_OPT_KEY("compress_at_write=", kTakesNoValue),
+    FUSE_OPT_KEY("no-auto-rebuild=", kTakesNoValue),
+    FUSE_OPT_KEY("no_auto_rebuild=", kTakesNoValue),
     // Only mount(8) or systemd read these (x-* is dropped in on_option).
     FUSE_OPT_KEY("defaults", FUSE_OPT_KEY_DISCARD),
     FUSE_OPT_KEY("auto", FUSE_OPT_KEY_DISCARD),
@@ -199,6 +204,7 @@ Result<fuse::MountOptions> parse_mount_helper_args(const std::vector<std::string
   m.syslog = data.syslog;
   m.allow_other = data.allow_other;
   m.compress_at_write = data.compress_at_write;
+  m.auto_rebuild = !data.no_auto_rebuild;
   return m;
 }
 
