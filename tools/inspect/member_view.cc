@@ -1,0 +1,122 @@
+// vblk-inspect --members (the member table and the verdict, as text, JSON
+// or --svg) and --member N --offset X (a hex dump of a member file), on a
+// member-set image (vblk(5), MEMBER SETS).
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/json_output.h"
+#include "cli/live.h"
+#include "cli/report.h"
+#include "inspect/inspect.h"
+#include "io/file.h"
+#include "report/hex_dump.h"
+#include "report/member_report.h"
+#include "report/member_svg.h"
+#include "store/member_set_open.h"
+
+namespace vblk::cli::inspect {
+namespace {
+
+Result<std::unique_ptr<store::MemberBackend>> open_members(const Args& a) {
+  return store::open_member_set_path(a.image, /*read_only=*/true);
+}
+
+int open_failed(const Status& s, const Args& a) {
+  return fail(a.image, busy_cause(s, a.image, "inspect the mountpoint"));
+}
+
+// The SVG to a.svg, or stdout for "-".
+int write_members_svg(const report::MemberReport& r, const std::string& title, const Args& a) {
+  report::MemberSvgOptions so;
+  so.title = title;
+  const std::string svg = report::render_members_svg(r, so);
+  if (a.svg == "-") {
+    std::fwrite(svg.data(), 1, svg.size(), stdout);
+    return 0;
+  }
+  // FILE is rewritten in place: an image in use is never overwritten.
+  auto held = io::lock_for_replace(a.svg);
+  if (!held) return fail(a.svg, replace_busy_cause(held.status(), a.svg));
+  std::ofstream out(a.svg, std::ios::binary | std::ios::trunc);
+  out << svg;
+  out.close();
+  if (!out) return fail(a.svg, std::string("cannot write: ") + std::strerror(errno));
+  if (a.json) {
+    Json j = json_document(kInspectSchema);
+    j["svg"] = a.svg;
+    j["members"] = r.members.size();
+    print_json(j);
+  } else {
+    std::printf("wrote %s: %zu members\n", a.svg.c_str(), r.members.size());
+  }
+  return 0;
+}
+
+}  // namespace
+
+std::vector<report::MemberStatus> member_statuses(const ec::Layout& layout,
+                                                  const std::vector<store::MemberBackend::MemberInfo>& info) {
+  std::vector<report::MemberStatus> out = report::layout_members(layout);
+  for (size_t m = 0; m < out.size() && m < info.size(); ++m) {
+    report::set_table_state(out[m], info[m].entry.state);
+    out[m].bytes = info[m].bytes;
+    out[m].errors = info[m].entry.errors;
+    out[m].first_bytes = info[m].first_bytes;
+  }
+  return out;
+}
+
+int print_members(const ec::Layout& layout, std::span<const report::MemberStatus> statuses, const std::string& title,
+                  const Args& a) {
+  auto r = report::build_member_report(layout, statuses);
+  if (!r) return fail(a.image, r.status().message());
+  if (!a.svg.empty()) return write_members_svg(*r, title, a);
+  if (a.json) {
+    Json j = json_document(kInspectSchema, report::members_json(*r));
+    j["image"] = title;
+    print_json(j);
+  } else {
+    std::fputs(report::members_text(*r).c_str(), stdout);
+  }
+  return 0;
+}
+
+int show_members(const Args& a) {
+  auto backend = open_members(a);
+  if (!backend) return open_failed(backend.status(), a);
+  const auto statuses = member_statuses((*backend)->layout(), (*backend)->member_info());
+  return print_members((*backend)->layout(), statuses, a.image, a);
+}
+
+int show_member_bytes(const Args& a) {
+  auto backend = open_members(a);
+  if (!backend) return open_failed(backend.status(), a);
+  std::vector<uint8_t> bytes(a.length);
+  auto n = (*backend)->read_member_file(a.member, a.offset, bytes);
+  if (!n) return fail(a.image, n.status().message());
+  bytes.resize(*n);
+  const std::string file = (*backend)->member_info()[a.member].entry.name;
+  if (a.json) {
+    Json j = json_document(kInspectSchema);
+    j["member"] = a.member;
+    j["file"] = file;
+    j["offset"] = a.offset;
+    j["length"] = bytes.size();
+    j["hex"] = report::hex_string(bytes);
+    print_json(j);
+    return 0;
+  }
+  std::printf("member %u (%s), offset %llu, %zu bytes%s\n", a.member, file.c_str(),
+              static_cast<unsigned long long>(a.offset), bytes.size(),
+              bytes.size() < a.length ? " (the file ends there)" : "");
+  report::HexDumpOptions ho;
+  ho.squeeze = true;
+  std::fputs(report::hex_dump(bytes, a.offset, ho).c_str(), stdout);
+  return 0;
+}
+
+}  // namespace vblk::cli::inspect
