@@ -69,6 +69,8 @@ Status MemberBackend::heal(uint64_t seg, uint32_t pos, std::span<uint8_t> out, c
     return it->second.size() ? &it->second : nullptr;
   };
   std::vector<uint8_t> trial(out.size());
+  // Only chunks the record covers are written back: their bytes are what
+  // passed the check.
   auto try_candidate = [&](std::span<const size_t> which, std::span<const AlignedBytes* const> chunks) {
     std::memcpy(trial.data(), base.data(), base.size());
     for (size_t k = 0; k < which.size(); ++k) {
@@ -80,32 +82,39 @@ Status MemberBackend::heal(uint64_t seg, uint32_t pos, std::span<uint8_t> out, c
 
   std::vector<size_t> healed;
   std::vector<const AlignedBytes*> healed_chunks;
-  AlignedBytes pair[2];
   for (size_t i = 0; i < pieces.size() && healed.empty(); ++i) {
     const AlignedBytes* b = rebuilt_alone(i);
     const size_t which[1] = {i};
     const AlignedBytes* chunks[1] = {b};
     if (b && try_candidate(which, chunks)) healed.assign({i}), healed_chunks.assign({b});
   }
+  // Two wrong chunks: a piece's chunk with another data chunk of its stripe
+  // (the record need not touch it: its rebuild reads it), rebuilt together
+  // where the code can rebuild the two; or two pieces in different rows.
+  AlignedBytes pair[2];
+  const uint32_t d_count = layout().data_members();
   for (size_t i = 0; i < pieces.size() && healed.empty(); ++i) {
+    const Piece& pi = pieces[i];
+    for (uint32_t other = 0; other < d_count && healed.empty(); ++other) {
+      if (other == pi.chunk || !live(member_of(stripe_of(seg, pi.row), other))) continue;
+      pair[0] = AlignedBytes(chunk_);
+      pair[1] = AlignedBytes(chunk_);
+      const uint32_t wanted[2] = {pi.chunk, other};
+      const std::span<uint8_t> outs[2] = {pair[0].span(), pair[1].span()};
+      if (!rebuild_chunks(seg, pi.row, wanted, outs)) continue;  // beyond what the code rebuilds
+      // The other chunk's bytes in the record, if it touches it, too.
+      std::vector<size_t> which = {i};
+      std::vector<const AlignedBytes*> chunks = {&pair[0]};
+      for (size_t j = 0; j < pieces.size(); ++j)
+        if (pieces[j].row == pi.row && pieces[j].chunk == other) which.push_back(j), chunks.push_back(&pair[1]);
+      if (try_candidate(which, chunks)) healed = which, healed_chunks = chunks;
+    }
     for (size_t j = i + 1; j < pieces.size() && healed.empty(); ++j) {
-      const AlignedBytes* chunks[2];
-      if (pieces[i].row == pieces[j].row) {
-        // Both missing from one stripe: rebuilt together, when the code can.
-        pair[0] = AlignedBytes(chunk_);
-        pair[1] = AlignedBytes(chunk_);
-        const uint32_t wanted[2] = {pieces[i].chunk, pieces[j].chunk};
-        const std::span<uint8_t> outs[2] = {pair[0].span(), pair[1].span()};
-        if (!rebuild_chunks(seg, pieces[i].row, wanted, outs)) continue;  // beyond what the code rebuilds
-        chunks[0] = &pair[0];
-        chunks[1] = &pair[1];
-      } else {
-        chunks[0] = rebuilt_alone(i);
-        chunks[1] = rebuilt_alone(j);
-        if (!chunks[0] || !chunks[1]) continue;
-      }
+      if (pieces[j].row == pi.row) continue;  // above
+      const AlignedBytes* chunks[2] = {rebuilt_alone(i), rebuilt_alone(j)};
       const size_t which[2] = {i, j};
-      if (try_candidate(which, chunks)) healed.assign({i, j}), healed_chunks.assign({chunks[0], chunks[1]});
+      if (chunks[0] && chunks[1] && try_candidate(which, chunks))
+        healed.assign({i, j}), healed_chunks.assign({chunks[0], chunks[1]});
     }
   }
   if (healed.empty())

@@ -62,6 +62,11 @@ int show_image(inject::OfflineImage& image, const Args& a);
 int show_block(ImageStore& store, const Args& a);
 // --check on an image.
 int run_check(ImageStore& store, const Args& a);
+// --check's part on a member set: every stripe row's parity against its
+// data, a problem in *report for each parity chunk that differs; rewrite
+// (--repair): written again from the data instead, each said in *rewritten.
+Status check_member_parity(const std::string& image, bool rewrite, CheckReport* report,
+                           std::vector<std::string>* rewritten);
 // --check --repair: opens the image itself, exclusively.
 int run_repair(const Args& a);
 // --check on a live target: a scrub by the server.
