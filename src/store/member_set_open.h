@@ -45,7 +45,8 @@ Result<std::function<std::string(uint32_t m, uint32_t box)>> member_names(const 
 Result<std::unique_ptr<MemberBackend>> open_member_set_files(std::unique_ptr<io::File> image,
                                                              const format::Superblock& sb, bool read_only);
 // The backend of the member set at `path`, the image lock taken (shared
-// when read_only); InvalidArgument for an image that is not a member set.
+// when read_only), its superblock's geometry set; InvalidArgument for an
+// image that is not a member set.
 Result<std::unique_ptr<MemberBackend>> open_member_set_path(const std::string& path, bool read_only);
 // Offline (the image not in use): fails or restores a member or a box of
 // the member set at `path`, persisted in its member table (the injector's

@@ -73,7 +73,7 @@ std::vector<report::MemberStatus> member_statuses(const ec::Layout& layout,
 int print_members(const ec::Layout& layout, std::span<const report::MemberStatus> statuses, const std::string& title,
                   const Args& a) {
   auto r = report::build_member_report(layout, statuses);
-  if (!r) return fail(a.image, r.status().message());
+  if (!r) return fail(a.image, error_cause(r.status(), a.image));
   if (!a.svg.empty()) return write_members_svg(*r, title, a);
   if (a.json) {
     Json j = json_document(kInspectSchema, report::members_json(*r));
@@ -97,7 +97,7 @@ int show_member_bytes(const Args& a) {
   if (!backend) return open_failed(backend.status(), a);
   std::vector<uint8_t> bytes(a.length);
   auto n = (*backend)->read_member_file(a.member, a.offset, bytes);
-  if (!n) return fail(a.image, n.status().message());
+  if (!n) return fail(a.image, error_cause(n.status(), a.image));
   bytes.resize(*n);
   const std::string file = (*backend)->member_info()[a.member].entry.name;
   if (a.json) {
