@@ -205,8 +205,11 @@ Status RecordReader::read_record_part(const IndexEntry& e, size_t raw_begin, siz
     if (!table) return table.status();
     bytes = {buf.data() + frames_at, hi - lo};
   }
-  // Damaged units: the whole record read again, healed where it can be.
-  if (!table->check_units(bytes, first, last)) return whole();
+  if (Status units = table->check_units(bytes, first, last); !units) {
+    // Damaged units: the whole record read again, healed where the backend
+    // can; what was found here otherwise.
+    return whole() ? Status::ok() : units;
+  }
   raw->resize(h->raw_len);
   return decompress_units(*table, independent, bytes, first, last, *raw);
 }
