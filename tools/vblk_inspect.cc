@@ -61,9 +61,9 @@ int run(const Args& a) {
     if (a.repair)
       return fail(a.image,
                   "--repair writes the image: " + inspect::release_first(a.image) + " and repair the image file");
-    if (a.members || a.has_member)
-      return fail(a.image, std::string(a.members ? "--members" : "--member") +
-                               " reads the member files, which the daemon holds: " + inspect::release_first(a.image) +
+    if (a.members) return inspect::show_live_members(a);
+    if (a.has_member)
+      return fail(a.image, "--member reads a member file, which the daemon holds: " + inspect::release_first(a.image) +
                                " and inspect the image file");
     return inspect::run_live(a);
   }

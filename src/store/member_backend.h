@@ -109,6 +109,8 @@ class MemberBackend final : public SegmentBackend {
     std::array<uint8_t, 4> first_bytes{};  // of its data area (member_data_start)
   };
   std::vector<MemberInfo> member_info() const;
+  // The layout record of the member table (ec::decode_layout reads it).
+  std::array<uint8_t, format::kLayoutBytes> layout_record() const;
   // Reads member m's file as it is (headers, tail slots, chunks); fewer
   // bytes past its end. InvalidArgument for no such member or one whose
   // file could not be opened.

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "store/member_backend.h"
+#include "store/store_impl.h"
 
 namespace vblk::store {
 
@@ -34,5 +35,12 @@ Result<size_t> MemberBackend::read_member_file(uint32_t m, uint64_t offset, std:
                                     ") could not be opened");
   return files_[m]->read_at(offset, out);
 }
+
+std::array<uint8_t, format::kLayoutBytes> MemberBackend::layout_record() const {
+  MutexLock lock(mu_);
+  return table_.layout;
+}
+
+MemberBackend* StoreImpl::member_set() { return dynamic_cast<MemberBackend*>(backend_.get()); }
 
 }  // namespace vblk::store

@@ -20,6 +20,16 @@ timeout 30 "$VBLKFS" mount img mnt
 dd if=data.bin of=mnt/disk bs=1M conv=notrunc,fsync status=none
 timeout 60 "$VBLKFS" umount mnt
 
+# Live: the daemon's view of its members.
+timeout 30 "$VBLKFS" mount img mnt 2>/dev/null
+rc=0
+vinspect mnt --members --json >live.json 2>live.err || rc=$?
+expect_error mnt vinspect mnt --member 0 --offset 0
+timeout 60 "$VBLKFS" umount mnt
+[[ $rc -eq 0 ]] || fail "live --members: $(cat live.err)"
+jcheck live.json 'j["image"] == "mnt"' 'j["verdict"]["recoverable"] is True' 'len(j["members"]) == 8' \
+  'all(m["state"] in ("online", "spare") for m in j["members"])' 'j["members"][0]["first_bytes"] != "00000000"'
+
 vinspect img --members >healthy.txt || fail "--members: $(cat healthy.txt)"
 grep -q '^verdict: recoverable; 0 members failed' healthy.txt || fail "healthy verdict: $(cat healthy.txt)"
 grep -Eq '^ +7 +0 +0 +spare +- +spare ' healthy.txt || fail "spare line: $(cat healthy.txt)"

@@ -78,6 +78,9 @@ int write_svg(const report::BlockMap& map, const SvgOptions& so, const Args& a);
 // --members on an image: the member table and the verdict (text, --json,
 // --svg).
 int show_members(const Args& a);
+// --members on a live target: the daemon's view (user.vblk.members), so
+// the states are those it uses now.
+int show_live_members(const Args& a);
 // --member N --offset X [--length L]: a hex dump of member N's file.
 int show_member_bytes(const Args& a);
 // The report of `layout`'s members from the backend's (or daemon's) view.

@@ -56,7 +56,55 @@ int write_members_svg(const report::MemberReport& r, const std::string& title, c
   return 0;
 }
 
+// "deadbeef" back to bytes; false for anything else or another length.
+bool from_hex(const std::string& hex, std::span<uint8_t> out) {
+  if (hex.size() != out.size() * 2) return false;
+  for (size_t i = 0; i < out.size(); ++i) {
+    unsigned v = 0;
+    if (std::sscanf(hex.c_str() + 2 * i, "%2x", &v) != 1) return false;
+    out[i] = static_cast<uint8_t>(v);
+  }
+  return true;
+}
+
+// The daemon's user.vblk.members (live/control.h) as the report's statuses.
+Result<std::pair<ec::Layout, std::vector<report::MemberStatus>>> parse_live_members(const std::string& text) {
+  const Status bad = Status::corruption("unreadable user.vblk.members");
+  Json j = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || !j["layout"].is_string() || !j["members"].is_array()) return bad;
+  std::array<uint8_t, format::kLayoutBytes> record{};
+  if (!from_hex(j["layout"].get<std::string>(), record)) return bad;
+  auto layout = ec::decode_layout(record);
+  if (!layout) return layout.status().with_prefix("user.vblk.members");
+  std::vector<report::MemberStatus> statuses = report::layout_members(*layout);
+  if (j["members"].size() != statuses.size()) return bad;
+  for (size_t m = 0; m < statuses.size(); ++m) {
+    const Json& e = j["members"][m];
+    if (!e["state_code"].is_number_unsigned() || !e["bytes"].is_number_unsigned() ||
+        !e["errors"].is_number_unsigned() || !e["first_bytes"].is_string() ||
+        !from_hex(e["first_bytes"].get<std::string>(), statuses[m].first_bytes))
+      return bad;
+    report::set_table_state(statuses[m], static_cast<format::MemberState>(e["state_code"].get<uint8_t>()));
+    statuses[m].bytes = e["bytes"].get<uint64_t>();
+    statuses[m].errors = e["errors"].get<uint64_t>();
+  }
+  return std::make_pair(std::move(*layout), std::move(statuses));
+}
+
 }  // namespace
+
+int show_live_members(const Args& a) {
+  auto text = read_xattr(a.image, "user.vblk.members");
+  if (!text) {
+    // A live target without the attribute (is_live_target said it is one).
+    if (text.status().message().find("(no user.vblk.members)") != std::string::npos)
+      return fail(a.image, "not a member set (it has no member files), or a daemon too old to report its members");
+    return fail(a.image, error_cause(text.status(), a.image));
+  }
+  auto parsed = parse_live_members(*text);
+  if (!parsed) return fail(a.image, error_cause(parsed.status(), a.image));
+  return print_members(parsed->first, parsed->second, a.image, a);
+}
 
 std::vector<report::MemberStatus> member_statuses(const ec::Layout& layout,
                                                   const std::vector<store::MemberBackend::MemberInfo>& info) {
