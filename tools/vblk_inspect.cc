@@ -156,7 +156,7 @@ int main(int argc, char** argv) {
         ->type_name("L")
         ->check(vblk::cli::whole_number_in(1, 1u << 20))
         ->needs(member);
-    member->needs(offset);
+
     vblk::cli::add_output_options(app, a.output);
     app.get_option("--progress")->needs(check);
     app.get_option("--quiet")->needs(check);
@@ -165,12 +165,18 @@ int main(int argc, char** argv) {
     svg->excludes(check)->excludes(block)->excludes(watch_flag);
     watch_flag->excludes(check)->excludes(block);
     members->excludes(check)->excludes(block)->excludes(member)->excludes(watch_flag)->excludes(no_map);
-    member->excludes(check)->excludes(block)->excludes(svg)->excludes(watch_flag)->excludes(no_map);
     app.footer("Exit status: 0 ok (clean; with --repair, clean once repaired), 1 error or damage found, 2 invalid "
                "command line.");
     if (auto code = vblk::cli::parse_command_line(app, argc, argv, kProg)) return *code;
     a.has_block = block->count() > 0;
     a.has_member = member->count() > 0;
+    // Checked here rather than by CLI11, whose "Needs:" and "Excludes:"
+    // notes would not fit --help's 80 columns.
+    if (a.has_member && (offset->count() == 0 || a.check || a.has_block || !a.svg.empty() || a.watch || a.no_map)) {
+      std::fprintf(stderr, "%s: --member needs --offset, and goes with none of --check, --block, --svg, --watch, "
+                           "--no-map\n", kProg);
+      return kExitUsage;
+    }
     return a.watch ? watch(a) : run(a);
   } catch (...) {
     return vblk::cli::report_current_exception(kProg);
