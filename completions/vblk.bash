@@ -24,11 +24,11 @@ _vblk_format() {
 _vblk_inspect() {
   local cur prev; _init_completion || return
   case $prev in
-    --block|-B) return ;;
+    --block|-B|--member|--offset|--length) return ;;
     --svg) _filedir svg; return ;;
   esac
   if [[ $cur == -* ]]; then
-    COMPREPLY=($(compgen -W "--json --block --check --repair --no-map --watch --svg --progress --quiet --help --version" -- "$cur"))
+    COMPREPLY=($(compgen -W "--json --block --check --repair --no-map --watch --svg --members --member --offset --length --progress --quiet --help --version" -- "$cur"))
   else
     _vblk_images; _filedir -d
   fi

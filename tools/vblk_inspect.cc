@@ -9,6 +9,8 @@
 //   vblk-inspect MOUNTPOINT --check [--json] live: a scrub by the daemon, reported as --check
 //   ... [--watch]                            redraw every second until interrupted
 //   vblk-inspect IMAGE|MOUNTPOINT --svg FILE a picture of the block map
+//   vblk-inspect IMAGE --members [--json|--svg FILE]  a member set's members and verdict
+//   vblk-inspect IMAGE --member N --offset X [--length L]  hex dump of a member file
 //
 // The image is opened read-only (a shared lock: it fails at once if a
 // writer holds the image), except by --repair, which writes it. A mountpoint (or its disk file) is read through
@@ -59,11 +61,17 @@ int run(const Args& a) {
     if (a.repair)
       return fail(a.image,
                   "--repair writes the image: " + inspect::release_first(a.image) + " and repair the image file");
+    if (a.members) return inspect::show_live_members(a);
+    if (a.has_member)
+      return fail(a.image, "--member reads a member file, which the daemon holds: " + inspect::release_first(a.image) +
+                               " and inspect the image file");
     return inspect::run_live(a);
   }
   if (a.repair) return inspect::run_repair(a);
+  if (a.members) return inspect::show_members(a);
+  if (a.has_member) return inspect::show_member_bytes(a);
   if (S_ISDIR(st.st_mode)) return fail(a.image, "is a directory (and not a vblkfs mountpoint)");
-  if (struct stat svg_st {}; !a.svg.empty() && ::stat(a.svg.c_str(), &svg_st) == 0 && svg_st.st_dev == st.st_dev &&
+  if (struct stat svg_st {}; !a.svg.empty() && a.svg != "-" && ::stat(a.svg.c_str(), &svg_st) == 0 && svg_st.st_dev == st.st_dev &&
                              svg_st.st_ino == st.st_ino)
     return fail(a.svg, "is the image itself");
 
@@ -130,7 +138,25 @@ int main(int argc, char** argv) {
         ->needs(check);
     auto* no_map = app.add_flag("--no-map", a.no_map, "Leave out the block-state map");
     auto* watch_flag = app.add_flag("-w,--watch", a.watch, "Redraw every second until interrupted (Ctrl-C)");
-    auto* svg = app.add_option("--svg", a.svg, "Write a picture of the block map (SVG) to FILE")->type_name("FILE");
+    auto* svg = app.add_option("--svg", a.svg,
+                               "Write a picture of the block map (with --members: of the members) as SVG to FILE "
+                               "(-: standard output)")
+                    ->type_name("FILE");
+    auto* members = app.add_flag("-M,--members",
+                                 a.members, "Member set: each member's box, role, state, size, errors and first "
+                                 "bytes, then whether every stripe can still be read");
+    auto* member = app.add_option("--member", a.member, "Member set: hex dump of member N's file (with --offset)")
+                       ->type_name("N")
+                       ->check(vblk::cli::whole_number_in(0, UINT32_MAX));
+    auto* offset = app.add_option("--offset", a.offset, "With --member: where the dump starts in the member file")
+                       ->type_name("X")
+                       ->check(vblk::cli::whole_number_in(0, UINT64_MAX))
+                       ->needs(member);
+    app.add_option("--length", a.length, "With --member: bytes to dump (default 256)")
+        ->type_name("L")
+        ->check(vblk::cli::whole_number_in(1, 1u << 20))
+        ->needs(member);
+
     vblk::cli::add_output_options(app, a.output);
     app.get_option("--progress")->needs(check);
     app.get_option("--quiet")->needs(check);
@@ -138,10 +164,19 @@ int main(int argc, char** argv) {
     no_map->excludes(block)->excludes(check);
     svg->excludes(check)->excludes(block)->excludes(watch_flag);
     watch_flag->excludes(check)->excludes(block);
+    members->excludes(check)->excludes(block)->excludes(member)->excludes(watch_flag)->excludes(no_map);
     app.footer("Exit status: 0 ok (clean; with --repair, clean once repaired), 1 error or damage found, 2 invalid "
                "command line.");
     if (auto code = vblk::cli::parse_command_line(app, argc, argv, kProg)) return *code;
     a.has_block = block->count() > 0;
+    a.has_member = member->count() > 0;
+    // Checked here rather than by CLI11, whose "Needs:" and "Excludes:"
+    // notes would not fit --help's 80 columns.
+    if (a.has_member && (offset->count() == 0 || a.check || a.has_block || !a.svg.empty() || a.watch || a.no_map)) {
+      std::fprintf(stderr, "%s: --member needs --offset, and goes with none of --check, --block, --svg, --watch, "
+                           "--no-map\n", kProg);
+      return kExitUsage;
+    }
     return a.watch ? watch(a) : run(a);
   } catch (...) {
     return vblk::cli::report_current_exception(kProg);

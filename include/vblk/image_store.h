@@ -322,6 +322,10 @@ class ImageStore {
   // Checkpoints (when writable) and releases the lock. Called by the
   // destructor if not called explicitly; errors are then only logged.
   virtual Status close() = 0;
+  // The member set the image's log lives on (vblk(5), MEMBER SETS), for
+  // reports of its members (the daemon's user.vblk.members); null for a
+  // single-file image. Valid until close().
+  virtual store::MemberBackend* member_set() { return nullptr; }
 
  protected:
   ImageStore() = default;

@@ -17,6 +17,8 @@
 #include "inject/rules_file.h"
 #include "live/live_stats.h"
 #include "report/block_map.h"
+#include "report/hex_dump.h"
+#include "store/member_backend.h"
 #include "vblk/size_parse.h"
 
 namespace vblk::live {
@@ -309,6 +311,9 @@ int Control::get(const Caller& caller, const std::string& name, bool probe, std:
     *value = faults_json(512);
   } else if (what == "map") {
     *value = map_json(report::kMaxMapCells);
+  } else if (what == "members") {
+    *value = members_json();
+    if (value->empty()) return ENODATA;
   } else if (what.rfind("map.", 0) == 0) {
     size_t cells = 0;
     const std::string_view n = std::string_view(what).substr(4);
@@ -416,6 +421,23 @@ int Control::set(const Caller& caller, const std::string& name, std::string_view
 Status Control::save_rules() {
   if (opts_.read_only) return Status::ok();
   return inject::save_rules(opts_.rules_file, {opts_.image, store_.info().uuid}, admin_.fault_rules());
+}
+
+std::string Control::members_json() {
+  store::MemberBackend* set = store_.member_set();
+  if (!set) return "";
+  Json members = Json::array();
+  const auto info = set->member_info();
+  for (uint32_t m = 0; m < info.size(); ++m) {
+    members.push_back({{"index", m},
+                       {"state", format::to_string(info[m].entry.state)},
+                       {"state_code", static_cast<int>(info[m].entry.state)},
+                       {"bytes", info[m].bytes},
+                       {"errors", info[m].entry.errors},
+                       {"first_bytes", report::hex_string(info[m].first_bytes)}});
+  }
+  const auto layout = set->layout_record();
+  return dump_json({{"layout", report::hex_string(layout)}, {"members", std::move(members)}}) + "\n";
 }
 
 }  // namespace vblk::live

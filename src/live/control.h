@@ -8,6 +8,9 @@
 //   user.vblk.map       read   JSON: block-state map, up to 4096 cells
 //   user.vblk.map.N     read   the same in at most N cells (not listed)
 //   user.vblk.faults    read   JSON: BAD ranges and fault rules
+//   user.vblk.members   read   JSON: a member set's layout record and its
+//                              members' states now (not listed; ENODATA
+//                              for a single-file image): members_json()
 //   user.vblk.control   write  one command of the fault-injection language
 //                              (inject/command.h); takes effect on the next
 //                              request; or "scrub [RATE]" / "scrub stop"
@@ -121,6 +124,10 @@ class Control {
   std::string stats_json();
   std::string faults_json(size_t max_ranges);
   std::string map_json(size_t max_cells);
+  // {"layout": the 40-byte layout record in hex, "members": [{index,
+  // state (the member table's name), state_code, bytes, errors,
+  // first_bytes (hex)}]}; empty for a single-file image.
+  std::string members_json();
   // A command's reply: the text of user.vblk.control and the object of
   // user.vblk.control.json.
   struct Reply {

@@ -151,6 +151,7 @@ Json member_json(const MemberStatus& m, uint32_t word) {
   j["role"] = ec::to_string(m.role);
   j["group"] = m.group == ec::kNoGroup ? Json(nullptr) : Json(m.group);
   j["state"] = to_string(m.state);
+  j["table_state"] = m.table_state.empty() ? Json(nullptr) : Json(m.table_state);
   j["bytes"] = m.bytes;
   j["errors"] = m.errors;
   j["first_bytes"] = hex_string(m.first_bytes);
@@ -172,6 +173,7 @@ Result<MemberReport> build_member_report(const ec::Layout& layout, std::span<con
 std::string first_bytes_text(const MemberStatus& m) { return fmt::format("{:02x}", fmt::join(m.first_bytes, " ")); }
 
 std::string state_text(const MemberStatus& m) {
+  if (!m.table_state.empty()) return fmt::format("{} ({})", to_string(m.state), m.table_state);
   if (m.state != State::kRebuilding) return to_string(m.state);
   return fmt::format("rebuilding {:.0f}%", std::clamp(m.rebuild_fraction, 0.0, 1.0) * 100);
 }

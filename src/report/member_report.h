@@ -67,7 +67,8 @@ std::string tolerance_line(const Verdict& verdict);
 
 // {"layout": {data_members, group_size, global_parity, spares, boxes, ha,
 //             members, words, describe},
-//  "members": [{index, box, word, role, group (null: none), state, bytes,
+//  "members": [{index, box, word, role, group (null: none), state,
+//               table_state (null unless it says more), bytes,
 //               errors, first_bytes ("deadbeef"), rebuild_fraction (null
 //               unless rebuilding)}],
 //  "verdict": {recoverable, failed_members, rebuilding_members,

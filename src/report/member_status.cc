@@ -30,4 +30,17 @@ std::vector<MemberStatus> layout_members(const ec::Layout& layout) {
   return out;
 }
 
+void set_table_state(MemberStatus& s, format::MemberState state) {
+  const std::string name = format::to_string(state);
+  s.table_state.clear();
+  if (state == format::MemberState::kOk) {
+    s.state = s.role == ec::Role::kSpare ? MemberStatus::State::kSpare : MemberStatus::State::kOnline;
+  } else if (name == "rebuilding") {
+    s.state = MemberStatus::State::kRebuilding;
+  } else {
+    s.state = MemberStatus::State::kFailed;
+    if (name != "failed") s.table_state = name == "unknown" ? "state " + std::to_string(int(state)) : name;
+  }
+}
+
 }  // namespace vblk::report

@@ -16,9 +16,11 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "ec/layout.h"
+#include "format/member_set.h"
 
 namespace vblk::report {
 
@@ -35,6 +37,9 @@ struct MemberStatus {
   uint64_t errors = 0;                   // read errors and chunks healed
   std::array<uint8_t, 4> first_bytes{};  // the file's first 4 bytes
   double rebuild_fraction = 0;           // kRebuilding: done so far, in [0, 1]
+  // The state as the member table names it ("ok", "stale", ...), when it
+  // says more than `state` does; empty otherwise.
+  std::string table_state;
 };
 
 // "online", "failed", "rebuilding", "spare".
@@ -46,5 +51,12 @@ inline constexpr std::array<MemberStatus::State, 4> kMemberStates = {
 // Every member of `layout`, by index, with index, role, box and group set,
 // online (spares: kSpare) and the rest zero: the start a backend fills in.
 std::vector<MemberStatus> layout_members(const ec::Layout& layout);
+
+// Sets s.state (and s.table_state) from a member table entry's state: ok
+// is online (a spare's: spare), "rebuilding" rebuilding; any other state,
+// one this code does not know included, is failed (its chunks are not
+// read), with the table's name for it kept in table_state unless it is
+// "failed".
+void set_table_state(MemberStatus& s, format::MemberState state);
 
 }  // namespace vblk::report

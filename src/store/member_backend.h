@@ -44,6 +44,7 @@
 // of its own beside them.
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -110,6 +111,50 @@ class MemberBackend final : public SegmentBackend {
   Status sync() override;
   Result<uint64_t> end_of_data() override;
   Result<BackendSpace> space() override;
+  // member_heal.cc: the data chunks the record touches rebuilt from parity,
+  // one at a time, then two at a time (within what the code can rebuild),
+  // until `check` passes; the chunk that was wrong is written again on its
+  // member (not on a read-only image), and the member's `errors` rises.
+  Status heal(uint64_t seg, uint32_t pos, std::span<uint8_t> out, const RecordCheck& check) override;
+
+  // ---- inspecting (member_inspect.cc; vblk-inspect --members, --member) ----
+  struct MemberInfo {
+    format::MemberEntry entry;        // as the member table has it now
+    bool open = false;                // its file could be opened
+    uint64_t bytes = 0;               // its file's size
+    std::array<uint8_t, 4> first_bytes{};  // of its data area (member_data_start)
+  };
+  std::vector<MemberInfo> member_info() const;
+  // The layout record of the member table (ec::decode_layout reads it).
+  std::array<uint8_t, format::kLayoutBytes> layout_record() const;
+  // Reads member m's file as it is (headers, tail slots, chunks); fewer
+  // bytes past its end. InvalidArgument for no such member or one whose
+  // file could not be opened.
+  Result<size_t> read_member_file(uint32_t m, uint64_t offset, std::span<uint8_t> out) const;
+
+  // ---- parity (member_parity.cc; vblk-inspect --check) ----
+  // A parity chunk that is not what the row's data gives.
+  struct ParityMismatch {
+    uint64_t segment = 0;
+    uint32_t row = 0;
+    uint64_t stripe = 0;
+    uint32_t chunk = 0;    // its position in the stripe (D + group, D + L + p)
+    uint32_t member = 0;
+    uint64_t offset = 0;   // in the member file
+    bool tail = false;     // the tail slot's parity of the row written in part
+    bool rewritten = false;
+  };
+  struct ParityReport {
+    uint64_t rows_checked = 0;
+    std::vector<ParityMismatch> mismatches;
+    std::vector<std::string> unreadable;  // rows whose data could not be read
+  };
+  // Recomputes every stripe row's parity from its data and compares it with
+  // the parity members (the row the tail slots cover: with its tail slot,
+  // the data past its fill counted as zeros). rewrite: a completed row's
+  // parity that differs is written again from the data (not the tail slot,
+  // which the next sync writes again; not on a read-only image).
+  Result<ParityReport> check_parity(bool rewrite);
 
   // ---- members (tests, the injector) ----
   // Marks member m failed (persisted): it is read and written no more.
@@ -245,6 +290,10 @@ class MemberBackend final : public SegmentBackend {
   Status read_data_chunk(uint64_t seg, uint32_t row, uint32_t chunk, uint32_t off, std::span<uint8_t> out)
       REQUIRES(mu_);
   Status rebuild_chunk(uint64_t seg, uint32_t row, uint32_t chunk, std::span<uint8_t> out) REQUIRES(mu_);
+  // The chunks at positions `wanted` rebuilt from the rest of the stripe,
+  // none of them read even where its member is live.
+  Status rebuild_chunks(uint64_t seg, uint32_t row, std::span<const uint32_t> wanted,
+                        std::span<const std::span<uint8_t>> outs) REQUIRES(mu_);
   // A read past the end of member m's file: zeros where nothing was
   // written, an IoError where the file was cut short (m stays live): it
   // ends before `written` bytes (known written), or cut_short says so.

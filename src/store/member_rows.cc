@@ -77,6 +77,9 @@ size_t MemberBackend::tail_written(uint64_t seg, uint32_t row, uint64_t at, size
 Status MemberBackend::read_member(uint32_t m, uint64_t offset, std::span<uint8_t> out, size_t written) {
   auto n = files_[m]->read_at(offset, out);
   if (!n) {
+    // A read error counts against the member (vblk(5): the errors field)
+    // before it is marked failed, which persists both.
+    table_.members[m].errors++;
     mark_failed(m, n.status().message());
     return n.status();
   }
@@ -114,6 +117,13 @@ bool MemberBackend::cut_short(uint32_t m, uint64_t offset) {
 }
 
 Status MemberBackend::rebuild_chunk(uint64_t seg, uint32_t row, uint32_t chunk, std::span<uint8_t> out) {
+  const uint32_t wanted[1] = {chunk};
+  const std::span<uint8_t> outs[1] = {out};
+  return rebuild_chunks(seg, row, wanted, outs);
+}
+
+Status MemberBackend::rebuild_chunks(uint64_t seg, uint32_t row, std::span<const uint32_t> wanted,
+                                     std::span<const std::span<uint8_t>> outs) {
   const uint64_t stripe = stripe_of(seg, row);
   const uint32_t width = layout().stripe_width();
   const uint32_t d_count = layout().data_members();
@@ -134,8 +144,7 @@ Status MemberBackend::rebuild_chunk(uint64_t seg, uint32_t row, uint32_t chunk, 
       available[c] = live(member_of(stripe, c)) && !unreadable[c] &&
                      (!in_tail || tail_.parity[c - d_count].size() > 0);
     }
-    available[chunk] = false;
-    const uint32_t wanted[1] = {chunk};
+    for (uint32_t c : wanted) available[c] = false;
     auto plan = codec_.plan(available, wanted);
     if (!plan && cut.any() && !cut_as_zeros) {
       cut_as_zeros = true;
@@ -173,7 +182,6 @@ Status MemberBackend::rebuild_chunk(uint64_t seg, uint32_t row, uint32_t chunk, 
       }
     }
     if (failed) continue;
-    const std::span<uint8_t> outs[1] = {out};
     return codec_.reconstruct(*plan, chunks, outs);
   }
   return lost(word_of(stripe), where);

@@ -165,6 +165,8 @@ Result<std::unique_ptr<MemberBackend>> open_member_set_path(const std::string& p
   if (!(sb->incompat_features & format::kFeatureMemberSet))
     return Status::invalid_argument(path + ": not a member set (it has no member files)");
   auto backend = open_member_set_files(std::move(*file), *sb, read_only);
+  // The superblock's geometry, for callers that use the backend without a
+  // store above it (vblk-rebuild, vblk-inspect --members, the parity check).
   if (backend) (*backend)->set_geometry(*sb);
   return backend;
 }

@@ -50,23 +50,48 @@ Status RecordReader::read_record(uint64_t offset, uint32_t length_hint, RecordHe
   if (!n) return n.status();
   if (*n < format::kRecordHeaderSize) return Status::corruption("record truncated at end of file");
   auto hdr = format::decode_record_header({buf.data(), format::kRecordHeaderSize});
-  if (!hdr) return hdr.status();
-  *h = *hdr;
-  const uint32_t total = format::record_total_length(h->stored_len);
-  if (total != buf.size()) {
-    buf.resize(total);
-    n = read_image(offset, buf);
-    if (!n) return n.status();
+  Status checked = hdr.status();
+  if (hdr) {
+    *h = *hdr;
+    const uint32_t total = format::record_total_length(h->stored_len);
+    if (total != buf.size()) {
+      buf.resize(total);
+      n = read_image(offset, buf);
+      if (!n) return n.status();
+    }
+    if (*n < format::kRecordHeaderSize + h->stored_len) return Status::corruption("record truncated at end of file");
+    checked = check_payload(*h, {buf.data() + format::kRecordHeaderSize, h->stored_len});
   }
-  if (*n < format::kRecordHeaderSize + h->stored_len) return Status::corruption("record truncated at end of file");
+  if (!checked) {
+    // Only a record an index entry names (its length known) is healed: a
+    // scan for records meets bytes that are none where the log ends.
+    if (length_hint <= format::kRecordHeaderSize || buf.size() != length_hint) return checked;
+    VBLK_RETURN_IF_ERROR(heal(offset, buf, checked));
+    *h = *format::decode_record_header({buf.data(), format::kRecordHeaderSize});
+  }
   std::span<const uint8_t> payload(buf.data() + format::kRecordHeaderSize, h->stored_len);
-  VBLK_RETURN_IF_ERROR(check_payload(*h, payload));
   if (stored) stored->assign(payload.begin(), payload.end());
   if (raw) {
     raw->resize(h->raw_len);
     VBLK_RETURN_IF_ERROR(decode_payload(*h, payload, *raw, raw_needed));
   }
   return Status::ok();
+}
+
+bool RecordReader::record_passes(std::span<const uint8_t> bytes) const {
+  if (bytes.size() < format::kRecordHeaderSize) return false;
+  auto h = format::decode_record_header(bytes.first(format::kRecordHeaderSize));
+  return h && format::record_total_length(h->stored_len) == bytes.size() &&
+         check_payload(*h, bytes.subspan(format::kRecordHeaderSize, h->stored_len));
+}
+
+Status RecordReader::heal(uint64_t offset, std::span<uint8_t> bytes, const Status& failed) const {
+  if (offset < sb_.data_start) return failed;
+  const uint64_t seg = segment_of(offset);
+  const auto passes = [this](std::span<const uint8_t> b) { return record_passes(b); };
+  Status healed = backend_.heal(seg, static_cast<uint32_t>(offset - segment_start(seg)), bytes, passes);
+  // What the caller is told is what was wrong with the record as read.
+  return healed ? healed : failed;
 }
 
 Status RecordReader::check_payload(const RecordHeader& h, std::span<const uint8_t> payload) const {
@@ -135,7 +160,7 @@ Status RecordReader::read_record_part(const IndexEntry& e, size_t raw_begin, siz
   };
   if (have < format::kRecordHeaderSize) return Status::corruption("record truncated at end of file");
   auto hdr = format::decode_record_header({buf.data(), format::kRecordHeaderSize});
-  if (!hdr) return hdr.status();
+  if (!hdr) return whole();  // which heals it where it can
   *h = *hdr;
   // Written without a table (or not the record the entry describes: the
   // whole read says what is wrong with it).
@@ -180,7 +205,11 @@ Status RecordReader::read_record_part(const IndexEntry& e, size_t raw_begin, siz
     if (!table) return table.status();
     bytes = {buf.data() + frames_at, hi - lo};
   }
-  VBLK_RETURN_IF_ERROR(table->check_units(bytes, first, last));
+  if (Status units = table->check_units(bytes, first, last); !units) {
+    // Damaged units: the whole record read again, healed where the backend
+    // can; what was found here otherwise.
+    return whole() ? Status::ok() : units;
+  }
   raw->resize(h->raw_len);
   return decompress_units(*table, independent, bytes, first, last, *raw);
 }
@@ -194,13 +223,15 @@ Status RecordReader::read_raw_record(const IndexEntry& e, size_t raw_len, Record
   if (!n) return n.status();
   if (*n < head.size()) return Status::corruption("record truncated at end of file");
   auto hdr = format::decode_record_header(head);
-  if (!hdr) return hdr.status();
+  if (!hdr) return read_record(e.record_offset, e.record_length, h, raw);
   *h = *hdr;
   // Not the raw record the entry describes: the whole read says what it is.
   if ((h->flags & (format::kRecordFlagCompressed | format::kRecordFlagUnitTable)) || h->stored_len != raw_len)
     return read_record(e.record_offset, e.record_length, h, raw);
   if (*n < head.size() + raw_len) return Status::corruption("record truncated at end of file");
-  return check_payload(*h, std::span<const uint8_t>(raw->data(), raw_len));
+  if (check_payload(*h, std::span<const uint8_t>(raw->data(), raw_len))) return Status::ok();
+  // Damaged: read whole by read_record, which heals it where it can.
+  return read_record(e.record_offset, e.record_length, h, raw);
 }
 
 }  // namespace vblk::store

@@ -25,7 +25,9 @@ class RecordReader {
   Result<size_t> read_image(uint64_t address, std::span<uint8_t> out) const;
   Result<size_t> read_image_parts(uint64_t address, std::span<const std::span<uint8_t>> parts) const;
 
-  // Reads and verifies a record at offset; payload decompressed into *raw
+  // Reads and verifies a record at offset (one that fails its checksums is
+  // healed from the backend's redundancy when it has some and length_hint
+  // is the record's length, as an index entry gives it); payload decompressed into *raw
   // when raw != nullptr, and copied as stored into *stored when stored !=
   // nullptr. With raw_needed, only the first raw_needed bytes of *raw are
   // filled (at least; *raw still has the record's length): a read of a few
@@ -58,6 +60,12 @@ class RecordReader {
   }
 
  private:
+  // bytes hold a whole record that passes its checksums.
+  bool record_passes(std::span<const uint8_t> bytes) const;
+  // The record at offset, read into bytes, failed (`failed` says how): the
+  // backend's copy rebuilt from its redundancy into bytes when one passes
+  // (SegmentBackend::heal); `failed` when none does.
+  Status heal(uint64_t offset, std::span<uint8_t> bytes, const Status& failed) const;
   // A record stored raw (its length says so): the payload is read straight
   // into *raw and checked there, instead of being read with the header and
   // copied out; header and payload come in one read (read_image_parts).

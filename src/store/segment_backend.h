@@ -27,6 +27,7 @@
 // src/store/README.md describes the seam and what a new backend implements.
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 
@@ -85,6 +86,19 @@ class SegmentBackend {
   // may name.
   virtual Result<uint64_t> end_of_data() = 0;
   virtual Result<BackendSpace> space() = 0;
+
+  // ---- healing ----
+  // Whether bytes read back are the record they should be (its checksums).
+  using RecordCheck = std::function<bool(std::span<const uint8_t>)>;
+  // The out.size() bytes at byte pos of seg, a record, failed `check` as
+  // read. A backend that keeps redundancy rebuilds them from it, puts the
+  // copy that passes `check` into out and repairs its storage; one that
+  // keeps none (a single file) has nothing to offer: Corruption, out left
+  // as it was. Never fills out with bytes that failed `check`.
+  virtual Status heal(uint64_t seg, uint32_t pos, std::span<uint8_t> out, const RecordCheck& check) {
+    (void)seg, (void)pos, (void)out, (void)check;
+    return Status::corruption(name() + ": no redundancy to rebuild a damaged record from");
+  }
 };
 
 }  // namespace vblk::store

@@ -308,6 +308,26 @@ TEST(MemberReport, SmallLayoutText) {
             "the member set can take 1 more failure (in its weakest word) and no more boxes\n");
 }
 
+// The member table's states as the report shows them, a state this code
+// does not know included: never online.
+TEST(MemberReport, TableStates) {
+  MemberStatus data, spare;
+  spare.role = ec::Role::kSpare;
+  set_table_state(data, format::MemberState::kOk);
+  set_table_state(spare, format::MemberState::kOk);
+  EXPECT_EQ(data.state, MemberStatus::State::kOnline);
+  EXPECT_EQ(spare.state, MemberStatus::State::kSpare);
+  set_table_state(data, format::MemberState::kFailed);
+  EXPECT_EQ(state_text(data), "failed");
+  set_table_state(data, format::MemberState::kStale);
+  EXPECT_EQ(state_text(data), "failed (stale)");
+  set_table_state(data, static_cast<format::MemberState>(200));
+  EXPECT_EQ(data.state, MemberStatus::State::kFailed);
+  EXPECT_NE(state_text(data).find("failed ("), std::string::npos) << state_text(data);
+  set_table_state(data, format::MemberState::kOk);
+  EXPECT_EQ(state_text(data), "online");
+}
+
 TEST(MemberReport, SmallLayoutJson) {
   const Json j = members_json(small_report());
   EXPECT_EQ(j["layout"].dump(),
@@ -315,7 +335,8 @@ TEST(MemberReport, SmallLayoutJson) {
             R"("words":2,"describe":"4 data (2,2) + 2 local + 1 global + 1 spares, a word in each of 2 boxes"})");
   ASSERT_EQ(j["members"].size(), 16u);
   EXPECT_EQ(j["members"][2].dump(),
-            R"({"index":2,"box":0,"word":0,"role":"data","group":0,"state":"failed","bytes":1048576,"errors":7,)"
+            R"({"index":2,"box":0,"word":0,"role":"data","group":0,"state":"failed","table_state":null,"bytes":1048576,)"
+            R"("errors":7,)"
             R"("first_bytes":"564202ff","rebuild_fraction":null})");
   EXPECT_EQ(j["members"][14]["group"], nullptr);
   EXPECT_EQ(j["members"][14]["state"], "rebuilding");

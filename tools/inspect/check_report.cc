@@ -17,6 +17,7 @@
 #include "cli/live.h"
 #include "cli/report.h"
 #include "inspect/inspect.h"
+#include "store/member_set_open.h"
 #include "util/check_json.h"
 
 namespace vblk::cli::inspect {
@@ -118,7 +119,39 @@ int run_check(ImageStore& store, const Args& a) {
   auto rep = store.check(opts);
   progress.finish();
   if (!rep) return fail(a.image, "check failed: " + error_cause(rep.status(), a.image));
+  if (store.info().incompat_features & format::kFeatureMemberSet) {
+    if (Status s = check_member_parity(a.image, /*rewrite=*/false, &rep.value(), nullptr); !s)
+      return fail(a.image, "parity check failed: " + error_cause(s, a.image));
+  }
   return print_check_report(rep.value(), 0, a);
+}
+
+Status check_member_parity(const std::string& image, bool rewrite, CheckReport* report,
+                           std::vector<std::string>* rewritten) {
+  auto backend = store::open_member_set_path(image, /*read_only=*/!rewrite);
+  if (!backend) return backend.status();
+  auto parity = (*backend)->check_parity(rewrite);
+  if (!parity) return parity.status();
+  for (const std::string& cause : parity->unreadable)
+    report->problems.push_back(CheckProblem{false, 0, 0, "parity not checked: " + cause});
+  for (const auto& mm : parity->mismatches) {
+    const ec::Member m = (*backend)->layout().member(mm.member);
+    const std::string which = m.role == ec::Role::kLocalParity ? "local parity of group " + std::to_string(m.group)
+                                                                : "global parity";
+    CheckProblem p;
+    p.file_offset = mm.offset;
+    p.what = "member " + std::to_string(mm.member) + " offset " + std::to_string(mm.offset) + ": stripe " +
+             std::to_string(mm.stripe) + " (segment " + std::to_string(mm.segment) + " row " +
+             std::to_string(mm.row) + "): " + which + (mm.tail ? " in the tail slot" : "") +
+             " differs from the data" + (mm.rewritten ? "; rewritten from the data" : "");
+    // Parity written again from the data is no longer a problem.
+    if (mm.rewritten && rewritten) {
+      rewritten->push_back(p.what);
+      continue;
+    }
+    report->problems.push_back(std::move(p));
+  }
+  return Status::ok();
 }
 
 // Opens the image for repair (exclusively: it writes), repairs it, says what
@@ -130,6 +163,17 @@ int run_repair(const Args& a) {
   if (!store) return fail(a.image, busy_cause(store.status(), a.image, "unmount it first"));
   auto rep = (*store)->repair();
   if (!rep) return fail(a.image, "repair failed: " + error_cause(rep.status(), a.image));
+  const bool member_set = (*store)->info().incompat_features & format::kFeatureMemberSet;
+  if (Status closed = (*store)->close(); !closed) return fail(a.image, error_cause(closed, a.image));
+  store->reset();
+  if (member_set && rep->clean) {
+    // Every record verifies: parity that disagrees with the data is what
+    // is wrong, and is written again from it.
+    CheckReport left;
+    if (Status s = check_member_parity(a.image, /*rewrite=*/true, &left, &rep->actions); !s)
+      return fail(a.image, "parity repair failed: " + error_cause(s, a.image));
+    rep->clean = left.problems.empty();
+  }
   if (a.json) {
     Json j = json_document(kInspectSchema);
     j["actions"] = rep->actions;
@@ -141,8 +185,6 @@ int run_repair(const Args& a) {
     if (rep->actions.empty()) std::printf("repair: nothing to do\n");
   }
   std::fflush(stdout);
-  if (Status closed = (*store)->close(); !closed) return fail(a.image, error_cause(closed, a.image));
-  store->reset();
   if (!rep->clean) return fail(a.image, "repair left problems that it cannot fix; see vblk-inspect --check");
   if (a.json) return 0;
   // What a check of the repaired image says, as --check would.

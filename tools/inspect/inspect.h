@@ -8,6 +8,8 @@
 // Thread safety: none; the tool's one thread.
 
 #include <cstdint>
+#include <span>
+#include <vector>
 #include <string>
 
 #include "cli/progress.h"
@@ -15,6 +17,8 @@
 #include "cli/svg.h"
 #include "inject/offline.h"
 #include "report/block_map.h"
+#include "report/member_status.h"
+#include "store/member_backend.h"
 #include "util/json.h"
 #include "vblk/image_store.h"
 
@@ -31,7 +35,12 @@ struct Args {
   bool repair = false;
   uint64_t block = 0;
   bool watch = false;
-  std::string svg;       // write the block map as SVG here
+  std::string svg;       // write the block map (with --members: the members) as SVG here
+  bool members = false;  // --members
+  bool has_member = false;
+  uint32_t member = 0;   // --member N
+  uint64_t offset = 0;   // --offset X
+  uint64_t length = 256; // --length L
   OutputOptions output;  // -p, -q: with --check
 };
 
@@ -53,6 +62,11 @@ int show_image(inject::OfflineImage& image, const Args& a);
 int show_block(ImageStore& store, const Args& a);
 // --check on an image.
 int run_check(ImageStore& store, const Args& a);
+// --check's part on a member set: every stripe row's parity against its
+// data, a problem in *report for each parity chunk that differs; rewrite
+// (--repair): written again from the data instead, each said in *rewritten.
+Status check_member_parity(const std::string& image, bool rewrite, CheckReport* report,
+                           std::vector<std::string>* rewritten);
 // --check --repair: opens the image itself, exclusively.
 int run_repair(const Args& a);
 // --check on a live target: a scrub by the server.
@@ -61,6 +75,21 @@ int run_live_check(const Args& a);
 int write_image_svg(ImageStore& store, const Args& a);
 // Writes `map` as SVG to a.svg and says so.
 int write_svg(const report::BlockMap& map, const SvgOptions& so, const Args& a);
+// --members on an image: the member table and the verdict (text, --json,
+// --svg).
+int show_members(const Args& a);
+// --members on a live target: the daemon's view (user.vblk.members), so
+// the states are those it uses now.
+int show_live_members(const Args& a);
+// --member N --offset X [--length L]: a hex dump of member N's file.
+int show_member_bytes(const Args& a);
+// The report of `layout`'s members from the backend's (or daemon's) view.
+std::vector<report::MemberStatus> member_statuses(const ec::Layout& layout,
+                                                  const std::vector<store::MemberBackend::MemberInfo>& info);
+// Prints the report of these statuses as --members asks; title names the
+// image or mountpoint.
+int print_members(const ec::Layout& layout, std::span<const report::MemberStatus> statuses, const std::string& title,
+                  const Args& a);
 // A live target: the server's statistics, faults and map (and --svg).
 int run_live(const Args& a);
 
