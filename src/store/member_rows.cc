@@ -133,7 +133,7 @@ Status MemberBackend::rebuild_chunks(uint64_t seg, uint32_t row, std::span<const
   const std::string where = "segment " + std::to_string(seg) + " row " + std::to_string(row);
   // Each pass either rebuilds the chunk or finds one more member it cannot
   // read: failed, or its file cut short before this row. When only the
-  // members cut short stand in the way, a last pass reads their chunks as
+  // members cut short stand in the way, a pass reads their chunks as
   // the zeros past their files' ends.
   ec::ChunkSet unreadable, cut;
   bool cut_as_zeros = false;
@@ -146,7 +146,9 @@ Status MemberBackend::rebuild_chunks(uint64_t seg, uint32_t row, std::span<const
     }
     for (uint32_t c : wanted) available[c] = false;
     auto plan = codec_.plan(available, wanted);
-    if (!plan && cut.any() && !cut_as_zeros) {
+    // Members found cut short on any pass (also on a zeros pass: the plan
+    // then reads others) come back as zeros while that helps.
+    if (!plan && (unreadable & cut).any()) {
       cut_as_zeros = true;
       unreadable &= ~cut;
       continue;
