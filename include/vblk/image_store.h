@@ -316,16 +316,12 @@ class ImageStore {
   // the capacity as it was.
   virtual Result<ResizeReport> resize(uint64_t new_block_count, bool discard) = 0;
   // The member files of a member set (vblk(5), MEMBER SETS: failing,
-  // restoring and rebuilding members while the image is served); null for
-  // a single-file image. Lives as long as the store.
+  // restoring, rebuilding and reporting members while the image is
+  // served); null for a single-file image. Lives as long as the store.
   virtual store::MemberBackend* member_backend() { return nullptr; }
   // Checkpoints (when writable) and releases the lock. Called by the
   // destructor if not called explicitly; errors are then only logged.
   virtual Status close() = 0;
-  // The member set the image's log lives on (vblk(5), MEMBER SETS), for
-  // reports of its members (the daemon's user.vblk.members); null for a
-  // single-file image. Valid until close().
-  virtual store::MemberBackend* member_set() { return nullptr; }
 
  protected:
   ImageStore() = default;

@@ -424,7 +424,7 @@ Status Control::save_rules() {
 }
 
 std::string Control::members_json() {
-  store::MemberBackend* set = store_.member_set();
+  store::MemberBackend* set = store_.member_backend();
   if (!set) return "";
   Json members = Json::array();
   const auto info = set->member_info();

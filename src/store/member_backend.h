@@ -285,6 +285,19 @@ class MemberBackend final : public SegmentBackend {
   // Stripe rows of word w in segments [0, end_segments_).
   uint64_t rows_in_use(uint32_t word) const REQUIRES(mu_);
 
+  // member_heal.cc: one data chunk a record touches: where in the record
+  // and in the chunk.
+  struct HealPiece {
+    uint32_t row = 0;
+    uint32_t chunk = 0;     // data chunk position in the row's stripe
+    size_t at = 0;          // offset in the record
+    uint32_t in_chunk = 0;  // offset in the chunk
+    uint32_t length = 0;
+  };
+  Status gather_heal_pieces(uint64_t seg, uint32_t pos, std::span<uint8_t> base, std::vector<HealPiece>& pieces)
+      REQUIRES(mu_);
+  Status write_back_healed(uint64_t seg, const HealPiece& pc, const AlignedBytes& chunk) REQUIRES(mu_);
+
   // member_rows.cc: reading and rebuilding.
   Status read_row_range(uint64_t seg, uint32_t row, uint32_t from, std::span<uint8_t> out) REQUIRES(mu_);
   Status read_data_chunk(uint64_t seg, uint32_t row, uint32_t chunk, uint32_t off, std::span<uint8_t> out)

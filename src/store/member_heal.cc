@@ -18,45 +18,15 @@
 
 namespace vblk::store {
 
-namespace {
-
-// One data chunk a record touches: where in the record and in the chunk.
-struct Piece {
-  uint32_t row = 0;
-  uint32_t chunk = 0;     // data chunk position in the row's stripe
-  size_t at = 0;          // offset in the record
-  uint32_t in_chunk = 0;  // offset in the chunk
-  uint32_t length = 0;
-};
-
-}  // namespace
-
 Status MemberBackend::heal(uint64_t seg, uint32_t pos, std::span<uint8_t> out, const RecordCheck& check) {
   MutexLock lock(mu_);
   const std::string where = name() + ": segment " + std::to_string(seg) + " offset " + std::to_string(pos);
   if (pos >= segment_size_ || out.size() > segment_size_ - pos)
     return Status::invalid_argument(where + ": a record past the end of the segment");
 
-  // The record as the members hold it, and the chunks it touches that a
-  // member holds (the open row is served from memory: nothing to heal).
   std::vector<uint8_t> base(out.size());
-  std::vector<Piece> pieces;
-  for (size_t done = 0; done < out.size();) {
-    const uint32_t p = pos + static_cast<uint32_t>(done);
-    const uint32_t row = p / row_bytes();
-    const uint32_t at = p % row_bytes();
-    const uint32_t chunk = at / chunk_;
-    const uint32_t n = static_cast<uint32_t>(std::min<size_t>(out.size() - done, chunk_ - at % chunk_));
-    const std::span<uint8_t> dst(base.data() + done, n);
-    if (open_.active && open_.seg == seg && open_.row == row) {
-      std::memcpy(dst.data(), open_.buf.data() + at, n);
-    } else {
-      VBLK_RETURN_IF_ERROR(read_data_chunk(seg, row, chunk, at % chunk_, dst));
-      if (live(member_of(stripe_of(seg, row), chunk))) pieces.push_back(Piece{row, chunk, done, at % chunk_, n});
-    }
-    done += n;
-  }
-
+  std::vector<HealPiece> pieces;
+  VBLK_RETURN_IF_ERROR(gather_heal_pieces(seg, pos, base, pieces));
   // A candidate: some pieces' chunks rebuilt from the rest of their stripes.
   std::map<size_t, AlignedBytes> single;  // by piece: rebuilt on its own
   auto rebuilt_alone = [&](size_t i) -> const AlignedBytes* {
@@ -74,7 +44,7 @@ Status MemberBackend::heal(uint64_t seg, uint32_t pos, std::span<uint8_t> out, c
   auto try_candidate = [&](std::span<const size_t> which, std::span<const AlignedBytes* const> chunks) {
     std::memcpy(trial.data(), base.data(), base.size());
     for (size_t k = 0; k < which.size(); ++k) {
-      const Piece& pc = pieces[which[k]];
+      const HealPiece& pc = pieces[which[k]];
       std::memcpy(trial.data() + pc.at, chunks[k]->data() + pc.in_chunk, pc.length);
     }
     return check(trial);
@@ -94,7 +64,7 @@ Status MemberBackend::heal(uint64_t seg, uint32_t pos, std::span<uint8_t> out, c
   AlignedBytes pair[2];
   const uint32_t d_count = layout().data_members();
   for (size_t i = 0; i < pieces.size() && healed.empty(); ++i) {
-    const Piece& pi = pieces[i];
+    const HealPiece& pi = pieces[i];
     for (uint32_t other = 0; other < d_count && healed.empty(); ++other) {
       if (other == pi.chunk || !live(member_of(stripe_of(seg, pi.row), other))) continue;
       pair[0] = AlignedBytes(chunk_);
@@ -122,27 +92,54 @@ Status MemberBackend::heal(uint64_t seg, uint32_t pos, std::span<uint8_t> out, c
                               "makes it pass");
 
   std::memcpy(out.data(), trial.data(), trial.size());
-  for (size_t k = 0; k < healed.size(); ++k) {
-    const Piece& pc = pieces[healed[k]];
-    const uint64_t stripe = stripe_of(seg, pc.row);
-    const uint32_t m = member_of(stripe, pc.chunk);
-    format::MemberEntry& e = table_.members[m];
-    e.errors++;
-    // The row the tail slots cover holds acknowledged bytes only up to its
-    // fill: only those are written back.
-    uint32_t length = chunk_;
-    if (tail_.valid && tail_.seg == seg && tail_.row == pc.row) {
-      const uint64_t begin = uint64_t{pc.chunk} * chunk_;
-      length = tail_.fill > begin ? static_cast<uint32_t>(std::min<uint64_t>(tail_.fill - begin, chunk_)) : 0;
-    }
-    if (!read_only_ && length > 0)
-      VBLK_RETURN_IF_ERROR(write_member(m, chunk_offset(stripe), healed_chunks[k]->span().first(length)));
-    spdlog::warn("{}: member {} ({}) held wrong bytes in segment {} row {} (a record failed its checksum); "
-                 "rebuilt from parity{}",
-                 name(), m, e.name, seg, pc.row, read_only_ ? " (read-only: not written back)" : " and written back");
-  }
+  for (size_t k = 0; k < healed.size(); ++k)
+    VBLK_RETURN_IF_ERROR(write_back_healed(seg, pieces[healed[k]], *healed_chunks[k]));
   if (Status s = persist_table(); !s)
     spdlog::error("{}: could not record the members' error counts: {}", name(), s.to_string());
+  return Status::ok();
+}
+
+// The record as the members hold it, and the chunks it touches that a
+// member holds (the open row is served from memory: nothing to heal).
+Status MemberBackend::gather_heal_pieces(uint64_t seg, uint32_t pos, std::span<uint8_t> base,
+                                         std::vector<HealPiece>& pieces) {
+  for (size_t done = 0; done < base.size();) {
+    const uint32_t p = pos + static_cast<uint32_t>(done);
+    const uint32_t row = p / row_bytes();
+    const uint32_t at = p % row_bytes();
+    const uint32_t chunk = at / chunk_;
+    const uint32_t n = static_cast<uint32_t>(std::min<size_t>(base.size() - done, chunk_ - at % chunk_));
+    const std::span<uint8_t> dst(base.data() + done, n);
+    if (open_.active && open_.seg == seg && open_.row == row) {
+      std::memcpy(dst.data(), open_.buf.data() + at, n);
+    } else {
+      VBLK_RETURN_IF_ERROR(read_data_chunk(seg, row, chunk, at % chunk_, dst));
+      if (live(member_of(stripe_of(seg, row), chunk))) pieces.push_back(HealPiece{row, chunk, done, at % chunk_, n});
+    }
+    done += n;
+  }
+  return Status::ok();
+}
+
+// The healed chunk of pc written again on its member (the bytes the record
+// covers: what passed the check), and its error counted.
+Status MemberBackend::write_back_healed(uint64_t seg, const HealPiece& pc, const AlignedBytes& chunk) {
+  const uint64_t stripe = stripe_of(seg, pc.row);
+  const uint32_t m = member_of(stripe, pc.chunk);
+  format::MemberEntry& e = table_.members[m];
+  e.errors++;
+  // The row the tail slots cover holds acknowledged bytes only up to its
+  // fill: only those are written back.
+  uint32_t length = chunk_;
+  if (tail_.valid && tail_.seg == seg && tail_.row == pc.row) {
+    const uint64_t begin = uint64_t{pc.chunk} * chunk_;
+    length = tail_.fill > begin ? static_cast<uint32_t>(std::min<uint64_t>(tail_.fill - begin, chunk_)) : 0;
+  }
+  if (!read_only_ && length > 0)
+    VBLK_RETURN_IF_ERROR(write_member(m, chunk_offset(stripe), chunk.span().first(length)));
+  spdlog::warn("{}: member {} ({}) held wrong bytes in segment {} row {} (a record failed its checksum); "
+               "rebuilt from parity{}",
+               name(), m, e.name, seg, pc.row, read_only_ ? " (read-only: not written back)" : " and written back");
   return Status::ok();
 }
 

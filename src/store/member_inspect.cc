@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "store/member_backend.h"
-#include "store/store_impl.h"
 
 namespace vblk::store {
 
@@ -40,7 +39,5 @@ std::array<uint8_t, format::kLayoutBytes> MemberBackend::layout_record() const {
   MutexLock lock(mu_);
   return table_.layout;
 }
-
-MemberBackend* StoreImpl::member_set() { return dynamic_cast<MemberBackend*>(backend_.get()); }
 
 }  // namespace vblk::store

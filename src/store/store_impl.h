@@ -39,7 +39,6 @@ class StoreImpl final : public ImageStore {
  public:
   StoreImpl(std::unique_ptr<SegmentBackend> backend, const format::Superblock& sb, const OpenOptions& opts);
   ~StoreImpl() override;
-  MemberBackend* member_set() override;  // member_inspect.cc
 
   // Loads the newest valid checkpoint and replays the log after it (at
   // open, before any other thread can reach the store).
