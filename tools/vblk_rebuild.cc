@@ -186,12 +186,13 @@ int run_live(const Args& a) {
 int main(int argc, char** argv) {
   try {
     spdlog::set_level(spdlog::level::off);  // the tool prints its own lines
-    CLI::App app{"Rebuild the failed members of a member set onto its hot spares (a stale member restored with\n"
-                 "'vblk-inject IMAGE member N restore' is rebuilt in place). Every chunk of the failed member is\n"
-                 "rebuilt from the rest of its stripe (its local group when it is the only one missing there)\n"
-                 "and written to the spare, which then takes the member's place in the member table.\n"
-                 "IMAGE is rebuilt offline; on a vblkfs MOUNTPOINT (or an image an NBD server holds) the\n"
-                 "running daemon rebuilds while the disk stays in use, and this shows its progress.",
+    CLI::App app{"Rebuild the failed members of a member set onto its hot spares (a stale member\n"
+                 "restored with 'vblk-inject IMAGE member N restore' is rebuilt in place). Every\n"
+                 "chunk of the failed member is rebuilt from the rest of its stripe (its local\n"
+                 "group when it is the only one missing there) and written to the spare, which\n"
+                 "then takes the member's place in the member table. IMAGE is rebuilt offline;\n"
+                 "on a vblkfs MOUNTPOINT (or an image an NBD server holds) the running daemon\n"
+                 "rebuilds while the disk stays in use, and this shows its progress.",
                  kProg};
     Args a;
     app.set_version_flag("--version", std::string(kProg) + " " + VBLK_VERSION, "Print the version and exit");

@@ -28,9 +28,16 @@
 //     17  u8  state         MemberState
 //     18  u16 reserved, zero
 //     20  u32 box
-//     24  u32 name_length   bytes of name used, 1..224
-//     28  u32 reserved, zero
-//     32  char name[224]    the member file: relative to IMAGE's directory,
+//     24  u32 name_length   bytes of name used, 1..192
+//     28  u32 stands_for    for a spare, the member whose chunks it holds
+//                           (rebuilt or being rebuilt); kNoMember otherwise
+//     32  u64 errors        reads of the member that failed, or returned a
+//                           chunk that failed its check, rebuilt from the
+//                           others
+//     40  u64 rebuilt_rows  for a rebuilding member, the stripe rows of its
+//                           word rebuilt so far (where a rebuild resumes)
+//     48  reserved, zero, to 64
+//     64  char name[192]    the member file: relative to IMAGE's directory,
 //                           or absolute; NUL-padded
 //
 // Byte ranges (member file header, at offset 0 of every member file):
