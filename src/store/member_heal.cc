@@ -29,7 +29,7 @@ Status MemberBackend::heal(uint64_t seg, uint32_t pos, std::span<uint8_t> out, c
   VBLK_RETURN_IF_ERROR(gather_heal_pieces(seg, pos, base, pieces));
   // A candidate: some pieces' chunks rebuilt from the rest of their stripes.
   std::map<size_t, AlignedBytes> single;  // by piece: rebuilt on its own
-  auto rebuilt_alone = [&](size_t i) -> const AlignedBytes* {
+  auto rebuilt_alone = [&](size_t i) REQUIRES(mu_) -> const AlignedBytes* {
     auto it = single.find(i);
     if (it == single.end()) {
       AlignedBytes b(chunk_);
