@@ -27,6 +27,7 @@
 #include "store/member_backend.h"
 #include "store/member_set_open.h"
 #include "store/open.h"
+#include "member_test_util.h"
 #include "test_util.h"
 #include "vblk/image_store.h"
 
@@ -72,16 +73,6 @@ class RegionFile final : public io::File {
   std::atomic<uint64_t>& size_;
 };
 
-std::vector<uint8_t> block_data(uint64_t block, uint64_t version) {
-  std::vector<uint8_t> b(kBlock);
-  std::mt19937_64 rng(block * 7919 + version);
-  for (size_t i = 0; i < b.size(); i += 8) {
-    uint64_t v = rng();
-    std::memcpy(b.data() + i, &v, 8);
-  }
-  return b;
-}
-
 // The files of one disk: IMAGE in region 0, member m in region m + 1.
 struct Disk {
   std::shared_ptr<io::File> base;
@@ -102,17 +93,7 @@ struct Disk {
   }
 };
 
-FormatOptions crash_format() {
-  FormatOptions f;
-  f.capacity_bytes = 16ull << 20;
-  f.segment_size = 1u << 20;
-  f.compression_level = 0;
-  f.members.data_members = 4;
-  f.members.group_size = 2;
-  f.members.global_parity = 1;
-  f.members.chunk_size = 4096;
-  return f;
-}
+FormatOptions crash_format() { return test::small_member_format(16ull << 20); }
 
 OpenOptions crash_open() {
   OpenOptions o;
@@ -195,7 +176,7 @@ void write_run(ImageStore& st, const io::CrashRecorder& rec, std::mt19937_64& rn
   std::vector<uint8_t> data;
   ++version;
   for (uint32_t k = 0; k < count && block + k < 300; ++k) {
-    auto b = block_data(block + k, version);
+    auto b = test::member_block_data(block + k, version);
     data.insert(data.end(), b.begin(), b.end());
     history[block + k].push_back({rec.op_count(), version});
     current[block + k] = version;
@@ -209,9 +190,9 @@ void expect_acknowledged(ImageStore& st, const Ack& ack, History& history, const
   for (auto [block, v] : ack.blocks) {
     Status s = st.read_blocks(block, 1, got);
     ASSERT_TRUE(s) << when << ": block " << block << ": " << s.to_string();
-    bool matched = got == block_data(block, v);
+    bool matched = got == test::member_block_data(block, v);
     for (auto [when_op, later] : history[block])
-      if (!matched && when_op >= ack.ops) matched = got == block_data(block, later);
+      if (!matched && when_op >= ack.ops) matched = got == test::member_block_data(block, later);
     ASSERT_TRUE(matched) << when << ": block " << block << " acknowledged at version " << v;
   }
 }

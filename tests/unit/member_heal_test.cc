@@ -7,15 +7,13 @@
 // parity chunk and, asked to, writes it again from the data.
 #include <gtest/gtest.h>
 
-#include <cstring>
 #include <fstream>
 #include <map>
-#include <random>
 
 #include "format/member_set.h"
 #include "store/member_backend.h"
 #include "store/member_set_open.h"
-#include "store/open.h"
+#include "member_test_util.h"
 #include "test_util.h"
 #include "vblk/image_store.h"
 
@@ -28,47 +26,21 @@ constexpr uint32_t kChunk = 4096;
 // the segment header.
 constexpr uint64_t kStripe = 9;
 
-// D = 4 in groups of 2, one global parity: members 0-3 data, 4-5 local
-// parity of groups 0 and 1, 6 global parity.
 FormatOptions member_format() {
-  FormatOptions f;
-  f.capacity_bytes = 64ull << 20;
-  f.segment_size = 1u << 20;
-  f.compression_level = 0;  // raw payloads: a block's bytes are where it is written
-  f.members.data_members = 4;
-  f.members.group_size = 2;
-  f.members.global_parity = 1;
+  FormatOptions f = test::small_member_format();
   f.members.chunk_size = kChunk;
   return f;
 }
 
-std::vector<uint8_t> block_data(uint64_t block) {
-  std::vector<uint8_t> b(kBlock);
-  std::mt19937_64 rng(block * 1000003 + 7);
-  for (size_t i = 0; i < b.size(); i += 8) {
-    const uint64_t v = rng();
-    std::memcpy(b.data() + i, &v, 8);
-  }
-  return b;
-}
+std::vector<uint8_t> block_data(uint64_t block) { return test::member_block_data(block, 7); }
 
-struct Opened {
-  std::unique_ptr<ImageStore> store;
-  store::MemberBackend* backend = nullptr;
-};
-
-Result<Opened> open_with_backend(const std::string& path, bool read_only) {
-  auto backend = store::open_member_set_path(path, read_only);
-  if (!backend) return backend.status();
-  Opened o;
-  o.backend = backend->get();
+// Maintenance on the caller's thread: nothing reads the members behind the
+// test's back.
+Result<test::MemberStore> open_with_backend(const std::string& path, bool read_only) {
   OpenOptions oo;
   oo.read_only = read_only;
   oo.background_maintenance = false;
-  auto st = store::open_image(std::move(*backend), oo);
-  if (!st) return st.status();
-  o.store = std::move(*st);
-  return o;
+  return test::open_member_store(path, oo);
 }
 
 class MemberHealTest : public ::testing::Test {
@@ -83,11 +55,7 @@ class MemberHealTest : public ::testing::Test {
     ASSERT_TRUE((*st)->close());
   }
 
-  std::string member_path(uint32_t m) {
-    char name[32];
-    std::snprintf(name, sizeof name, "m%03u", m);
-    return path_ + ".members/" + name;
-  }
+  std::string member_path(uint32_t m) { return test::member_file(path_, m); }
   uint64_t chunk_at() const { return format::member_data_start(kChunk) + kStripe * kChunk; }
 
   std::vector<uint8_t> read_chunk(uint32_t m) {

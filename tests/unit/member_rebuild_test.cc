@@ -28,18 +28,10 @@ using store::MemberBackend;
 using store::MemberChange;
 using Refusal = MemberBackend::RebuildRefusal;
 
-// D = 4 in groups of 2, one global parity, `spares` spares: members 0-3
-// data, 4-5 the local parity of groups 0 and 1, 6 global parity, 7.. spares.
+// test::small_member_format with `spares` spares (members 7..).
 FormatOptions rebuild_format(uint32_t spares) {
-  FormatOptions f;
-  f.capacity_bytes = 64ull << 20;
-  f.segment_size = 1u << 20;
-  f.compression_level = 0;
-  f.members.data_members = 4;
-  f.members.group_size = 2;
-  f.members.global_parity = 1;
+  FormatOptions f = test::small_member_format();
   f.members.spares = spares;
-  f.members.chunk_size = 4096;
   return f;
 }
 
@@ -47,19 +39,10 @@ class MemberRebuildTest : public ::testing::Test {
  protected:
   void SetUp() override { path_ = dir_.path("disk.img"); }
 
-  struct Opened {
-    std::unique_ptr<ImageStore> store;
-    MemberBackend* backend = nullptr;
-  };
-  Opened open() {
-    auto st = ImageStore::open(path_, {});
-    EXPECT_TRUE(st) << st.status().to_string();
-    if (!st) return {};
-    Opened o;
-    o.backend = (*st)->member_backend();
-    o.store = std::move(*st);
-    EXPECT_NE(o.backend, nullptr);
-    return o;
+  test::MemberStore open() {
+    auto o = test::open_member_store(path_);
+    EXPECT_TRUE(o) << o.status().to_string();
+    return o ? std::move(*o) : test::MemberStore{};
   }
 
   void write_some(ImageStore& st, uint64_t version, uint64_t count = 500) {
@@ -88,11 +71,7 @@ class MemberRebuildTest : public ::testing::Test {
     ASSERT_TRUE(o.store->close());
   }
 
-  std::string member_path(uint32_t m) {
-    char name[32];
-    std::snprintf(name, sizeof name, "m%03u", m);
-    return path_ + ".members/" + name;
-  }
+  std::string member_path(uint32_t m) { return test::member_file(path_, m); }
 
   test::TempDir dir_;
   std::string path_;

@@ -13,17 +13,15 @@
 #include <cerrno>
 #include <unistd.h>
 
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <random>
 
 #include "format/member_set.h"
 #include "store/member_backend.h"
-#include "store/member_set_open.h"
 #include "store/open.h"
 #include "member_test_util.h"
+#include "store/member_set_open.h"
 #include "test_util.h"
 #include "vblk/image_store.h"
 
@@ -33,41 +31,20 @@ namespace {
 using format::MemberState;
 
 constexpr uint32_t kBlock = 4096;
-constexpr uint32_t kChunk = 4096;  // small chunks: many rows per segment
+constexpr uint32_t kChunk = 4096;  // test::small_member_format's
 
-// D = 4 in groups of 2, one global parity: members 0-3 data, 4-5 local
-// parity of groups 0 and 1, 6 global parity.
 FormatOptions member_format(uint32_t boxes = 1, bool ha = false, std::vector<std::string> dirs = {}) {
-  FormatOptions f;
-  f.capacity_bytes = 64ull << 20;
-  f.segment_size = 1u << 20;
-  f.compression_level = 0;  // raw payloads: every byte lands where it is written
-  f.members.data_members = 4;
-  f.members.group_size = 2;
-  f.members.global_parity = 1;
+  FormatOptions f = test::small_member_format();
   f.members.boxes = boxes;
   f.members.ha = ha;
   f.members.member_dirs = std::move(dirs);
-  f.members.chunk_size = kChunk;
   return f;
 }
 
-struct Opened {
-  std::unique_ptr<ImageStore> store;
-  store::MemberBackend* backend = nullptr;
-};
-
-Result<Opened> open_with_backend(const std::string& path, bool read_only = false) {
-  auto backend = store::open_member_set_path(path, read_only);
-  if (!backend) return backend.status();
-  Opened o;
-  o.backend = backend->get();
+Result<test::MemberStore> open_with_backend(const std::string& path, bool read_only = false) {
   OpenOptions oo;
   oo.read_only = read_only;
-  auto st = store::open_image(std::move(*backend), oo);
-  if (!st) return st.status();
-  o.store = std::move(*st);
-  return o;
+  return test::open_member_store(path, oo);
 }
 
 class MemberSetTest : public ::testing::Test {
@@ -93,11 +70,7 @@ class MemberSetTest : public ::testing::Test {
 
   void expect_all(ImageStore& st) { test::expect_blocks(st, expected_); }
 
-  std::string member_path(uint32_t m) {
-    char name[32];
-    std::snprintf(name, sizeof name, "m%03u", m);
-    return path_ + ".members/" + name;
-  }
+  std::string member_path(uint32_t m) { return test::member_file(path_, m); }
 
   test::TempDir dir_;
   std::string path_;

@@ -75,6 +75,9 @@ int run_live_check(const Args& a);
 int write_image_svg(ImageStore& store, const Args& a);
 // Writes `map` as SVG to a.svg and says so.
 int write_svg(const report::BlockMap& map, const SvgOptions& so, const Args& a);
+// svg written to `path`, which stays locked while it is written (an image
+// in use is never overwritten): 0, or fail()'s exit code naming the file.
+int write_svg_file(const std::string& path, const std::string& svg);
 // --members on an image: the member table and the verdict (text, --json,
 // --svg).
 int show_members(const Args& a);

@@ -1,10 +1,7 @@
 // vblk-inspect --members (the member table and the verdict, as text, JSON
 // or --svg) and --member N --offset X (a hex dump of a member file), on a
 // member-set image (vblk(5), MEMBER SETS).
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
-#include <fstream>
 
 #include <nlohmann/json.hpp>
 
@@ -12,7 +9,6 @@
 #include "cli/live.h"
 #include "cli/report.h"
 #include "inspect/inspect.h"
-#include "io/file.h"
 #include "report/hex_dump.h"
 #include "report/member_report.h"
 #include "report/member_svg.h"
@@ -38,13 +34,7 @@ int write_members_svg(const report::MemberReport& r, const std::string& title, c
     std::fwrite(svg.data(), 1, svg.size(), stdout);
     return 0;
   }
-  // FILE is rewritten in place: an image in use is never overwritten.
-  auto held = io::lock_for_replace(a.svg);
-  if (!held) return fail(a.svg, replace_busy_cause(held.status(), a.svg));
-  std::ofstream out(a.svg, std::ios::binary | std::ios::trunc);
-  out << svg;
-  out.close();
-  if (!out) return fail(a.svg, std::string("cannot write: ") + std::strerror(errno));
+  if (int rc = write_svg_file(a.svg, svg)) return rc;
   if (a.json) {
     Json j = json_document(kInspectSchema);
     j["svg"] = a.svg;

@@ -14,16 +14,18 @@
 
 namespace vblk::cli::inspect {
 
-int write_svg(const report::BlockMap& map, const SvgOptions& so, const Args& a) {
-  // FILE is rewritten in place: an image in use is never overwritten, and
-  // FILE stays locked while it is written.
-  auto held = io::lock_for_replace(a.svg);
-  if (!held) return fail(a.svg, replace_busy_cause(held.status(), a.svg));
-  const std::string svg = render_svg(map, so);
-  std::ofstream out(a.svg, std::ios::binary | std::ios::trunc);
+int write_svg_file(const std::string& path, const std::string& svg) {
+  auto held = io::lock_for_replace(path);
+  if (!held) return fail(path, replace_busy_cause(held.status(), path));
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << svg;
   out.close();
-  if (!out) return fail(a.svg, std::string("cannot write: ") + std::strerror(errno));
+  if (!out) return fail(path, std::string("cannot write: ") + std::strerror(errno));
+  return 0;
+}
+
+int write_svg(const report::BlockMap& map, const SvgOptions& so, const Args& a) {
+  if (int rc = write_svg_file(a.svg, render_svg(map, so))) return rc;
   if (a.json) {
     Json j = json_document(kInspectSchema);
     j["svg"] = a.svg;
