@@ -14,7 +14,8 @@ Raw disk (the file vblkfs exposes):
 
 Files (ext4 on a loop device on the disk):
   crash_writer.py fs-write DIR STATE ROUND
-      writes batches of 4 files, fsyncs each and the directory.
+      writes batches of 4 files, fsyncs each and the directory; first
+      removes the oldest rounds' files while the filesystem is over half full.
   crash_writer.py fs-verify DIR STATE ROUND
       every file of an acknowledged batch, of every round so far, is there
       with its contents.
@@ -148,17 +149,61 @@ def file_bytes(rnd, batch, i):
     return rng.randbytes(n // 2) + bytes(n - n // 2)
 
 
+def write_all(fd, data):
+    """write(2) may write less than asked (a filesystem nearly full)."""
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def describe_difference(got, want):
+    """Where a file read back departs from what was written, for the log."""
+    at = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
+    what = f"{len(got)} bytes read, {len(want)} written, first difference at byte {at}"
+    if at < len(got):
+        tail = got[at:]
+        run = len(tail) - len(tail.lstrip(b"\0"))
+        what += f" (4 KiB block {at // 4096}; {run} zero bytes from there)"
+    return what
+
+
+def make_room(d, dfd, state, rnd):
+    """Removes the files of the oldest rounds until half the filesystem is
+    free, so every round writes (and the removals trim the disk under the
+    kill too). A round is forgotten before its files go: a kill halfway
+    leaves files nobody checks, never a check of files half gone."""
+    for r in range(1, rnd):
+        st = os.statvfs(d)
+        if st.f_bavail * 2 >= st.f_blocks:
+            return
+        prog = load(state, f"fs-{r}", {"acked": -1})
+        if "removed" in prog:
+            continue
+        acked = prog["acked"]
+        record(state, f"fs-{r}", {"acked": -1, "removed": acked + 1})
+        for b in range(acked + 2):  # the batch in flight too, if it left files
+            for i in range(4):
+                try:
+                    os.unlink(os.path.join(d, f"r{r:04d}-b{b:06d}-{i}.dat"))
+                except FileNotFoundError:
+                    pass
+        os.fsync(dfd)
+        print(f"fs writer round {rnd}: removed the {acked + 1} batches of round {r} to make room", flush=True)
+
+
 def fs_write(d, state, rnd):
     rnd = int(rnd)
     acked = -1
     b = 0
     try:
         dfd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+        make_room(d, dfd, state, rnd)
         while b < 100000:
             for i in range(4):
                 path = os.path.join(d, f"r{rnd:04d}-b{b:06d}-{i}.dat")
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-                os.write(fd, file_bytes(rnd, b, i))
+                write_all(fd, file_bytes(rnd, b, i))
                 os.fsync(fd)
                 os.close(fd)
             os.fsync(dfd)
@@ -180,8 +225,9 @@ def fs_verify(d, state, rnd):
                 total += 1
                 try:
                     with open(path, "rb") as f:
-                        if f.read() != file_bytes(r, b, i):
-                            bad.append(path + ": contents differ")
+                        got, want = f.read(), file_bytes(r, b, i)
+                        if got != want:
+                            bad.append(f"{path}: contents differ: {describe_difference(got, want)}")
                 except OSError as e:
                     bad.append(f"{path}: {e}")
     print(f"fs verify after round {rnd}: {total - len(bad)}/{total} acknowledged files intact", flush=True)

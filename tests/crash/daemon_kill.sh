@@ -104,8 +104,11 @@ for round in $(seq 1 "$EXT4_ROUNDS"); do
   run 120 e2fsck -fn "$DEV" >"$WORK/fsck.log" 2>&1 || { cat "$WORK/fsck.log"; fail "round $round: e2fsck -fn found problems"; }
   echo "  e2fsck -fn: clean ($(tail -n 1 "$WORK/fsck.log"))"
   run 30 mount -o ro "$DEV" "$EXT" || fail "mount $DEV"
-  out=$(run 120 python3 "$WRITER" fs-verify "$EXT/data" "$STATE" "$round" 2>&1) ||
+  out=$(run 120 python3 "$WRITER" fs-verify "$EXT/data" "$STATE" "$round" 2>&1) || {
+    echo "  the writer of round $round: $(cat "$WORK/writer.log")"
+    echo "  the filesystem: $(df -k "$EXT" | tail -n 1)"
     fail "ext4 round $round: acknowledged files lost: $out"
+  }
   echo "$out" | sed 's/^/  /'
   run 30 umount "$EXT" || fail "umount $EXT"
   loop_detach "$DEV"
