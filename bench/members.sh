@@ -97,7 +97,8 @@ side = job["write" if "write" in rw else "read"]
 print(round(side["bw_bytes"] / 1048576, 1) if bs == "1M" else round(side["iops"]))' "$bs" "$rw"
 }
 
-mount_image() { "$VBLKFS" mount "$1" "$MNT" --log-file "$WORK/vblkfs.log" >/dev/null; }
+# mount_image IMAGE [OPTION...]
+mount_image() { "$VBLKFS" mount "$1" "$MNT" --log-file "$WORK/vblkfs.log" "${@:2}" >/dev/null; }
 umount_image() { "$VBLKFS" umount "$MNT" >/dev/null; }
 
 # ---- writes: a member set against a single file, then its degraded reads -------
@@ -122,7 +123,8 @@ for rep in $(seq "$REPS"); do
       v=$(fio_run "$MNT/disk" randread 4k no); record "$rep" randread healthy "$v" IOPS
       umount_image
       "$INJECT" "$img" member "$FAILED_MEMBER" fail >/dev/null
-      mount_image "$img"
+      # Degraded for the reads (and the rebuild below), not rebuilt by the daemon onto the spare.
+      mount_image "$img" --no-auto-rebuild
       v=$(fio_run "$MNT/disk" read 1M no); record "$rep" seqread degraded "$v" MiB/s
       v=$(fio_run "$MNT/disk" randread 4k no); record "$rep" randread degraded "$v" IOPS
       log "rep $rep: reads healthy / degraded recorded"

@@ -108,7 +108,8 @@ class MemberBackend final : public SegmentBackend {
   Status overwrite(uint64_t seg, uint32_t pos, std::span<const uint8_t> data) override;
   Status discard(uint64_t seg, uint32_t pos, uint32_t length) override;
   Status release(uint64_t seg) override;
-  Status sync() override;
+  // Waits for the members' syncs without holding mu_ (member_sync.cc).
+  Status sync() override EXCLUDES(mu_, sync_mu_);
   Result<uint64_t> end_of_data() override;
   Result<BackendSpace> space() override;
   // member_heal.cc: the data chunks the record touches rebuilt from parity,
@@ -248,6 +249,16 @@ class MemberBackend final : public SegmentBackend {
     uint32_t fill = 0;
     std::vector<AlignedBytes> parity;  // by parity index (chunk - D); empty where that member has none
   };
+  // A tail slot's contents made by a sync from the open row as it was,
+  // written once that much of the row is durable.
+  struct PreparedTail {
+    bool open = false;  // a row is open, its parity below; else the slots say none is
+    uint64_t seg = 0;
+    uint32_t row = 0;
+    uint32_t fill = 0;
+    uint64_t stripe = 0;
+    std::vector<AlignedBytes> parity;  // by parity index: kTailHeaderSize + chunk bytes, header filled in later
+  };
 
   MemberBackend(std::unique_ptr<io::File> image, format::MemberTable table, int table_slot, ec::Codec codec,
                 std::vector<std::unique_ptr<io::File>> files, bool read_only);
@@ -328,7 +339,14 @@ class MemberBackend final : public SegmentBackend {
   Status write_dirty() REQUIRES(mu_);
   Status write_parity_chunks(uint64_t stripe, std::span<const uint8_t> row) REQUIRES(mu_);
   Status write_member(uint32_t m, uint64_t offset, std::span<const uint8_t> data) REQUIRES(mu_);
-  Status write_tail() REQUIRES(mu_);
+
+  // member_sync.cc: syncing.
+  Result<PreparedTail> prepare_tail() REQUIRES(mu_);
+  Status put_tail(PreparedTail& tail) REQUIRES(mu_);
+  std::vector<uint32_t> members_to_sync(bool parity_only) const REQUIRES(mu_);
+  // fdatasync of each member; the failures, for after_sync_files.
+  std::vector<std::pair<uint32_t, Status>> sync_files(const std::vector<uint32_t>& members);
+  Status after_sync_files(const std::vector<std::pair<uint32_t, Status>>& failed) REQUIRES(mu_);
   Status sync_members(bool parity_only) REQUIRES(mu_);
   Status load_tail() REQUIRES(mu_);
   Status patch_row(uint64_t seg, uint32_t row, uint32_t at, std::span<const uint8_t> data) REQUIRES(mu_);
@@ -361,6 +379,7 @@ class MemberBackend final : public SegmentBackend {
   uint32_t segment_size_ = 0;
   uint32_t rows_per_seg_ = 1;
 
+  Mutex sync_mu_ ACQUIRED_BEFORE(mu_);  // one sync() at a time
   mutable Mutex mu_;
   format::MemberTable table_ GUARDED_BY(mu_);
   int table_slot_ GUARDED_BY(mu_);
