@@ -432,6 +432,9 @@ std::string Control::members_json() {
     members.push_back({{"index", m},
                        {"state", format::to_string(info[m].entry.state)},
                        {"state_code", static_cast<int>(info[m].entry.state)},
+                       {"stands_for", info[m].entry.stands_for == format::kNoMember
+                                          ? Json(nullptr)
+                                          : Json(info[m].entry.stands_for)},
                        {"bytes", info[m].bytes},
                        {"errors", info[m].entry.errors},
                        {"first_bytes", report::hex_string(info[m].first_bytes)}});

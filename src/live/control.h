@@ -125,8 +125,9 @@ class Control {
   std::string faults_json(size_t max_ranges);
   std::string map_json(size_t max_cells);
   // {"layout": the 40-byte layout record in hex, "members": [{index,
-  // state (the member table's name), state_code, bytes, errors,
-  // first_bytes (hex)}]}; empty for a single-file image.
+  // state (the member table's name), state_code, stands_for (a spare's:
+  // the member whose place it takes, or null), bytes, errors, first_bytes
+  // (hex)}]}; empty for a single-file image.
   std::string members_json();
   // A command's reply: the text of user.vblk.control and the object of
   // user.vblk.control.json.

@@ -61,13 +61,13 @@ int vblk_config(const char* key, const char* value) {
       std::free(real);
       return 0;
     }
-    if (k == "readonly") {
+    if (k == "readonly" || k == "auto_rebuild") {
       const int r = nbdkit_parse_bool(value);
       if (r < 0) return -1;
-      config.read_only = r == 1;
+      (k == "readonly" ? config.read_only : config.auto_rebuild) = r == 1;
       return 0;
     }
-    nbdkit_error("unknown parameter '%s' (expected image=, dir= or readonly=)", key);
+    nbdkit_error("unknown parameter '%s' (expected image=, dir=, readonly= or auto_rebuild=)", key);
     return -1;
   });
 }
@@ -125,7 +125,7 @@ void start_control(Export& e) {
   opts.read_only = config.read_only;
   opts.owner = ::geteuid();
   opts.server = "nbdkit";
-  opts.auto_rebuild = true;  // a member set rebuilds onto a free spare by itself
+  opts.auto_rebuild = config.auto_rebuild;
   e.control = std::make_unique<live::Control>(e.stack->driver(), e.stack->admin(), e.stack->store(), opts);
   auto server = live::ControlServer::start(e.path, *e.control);
   if (!server) {
@@ -179,7 +179,9 @@ void add_lifecycle_callbacks(nbdkit_plugin& p) {
   p.config_help =
       "[image=]IMAGE              The vblk image to serve.\n"
       "dir=DIR                    Serve every vblk image in DIR, one export each.\n"
-      "readonly=true              Open the image(s) read-only.";
+      "readonly=true              Open the image(s) read-only.\n"
+      "auto_rebuild=false         A member set's failed member waits for vblk-rebuild\n"
+      "                           (by default it is rebuilt onto a free spare at once).";
   p.magic_config_key = "image";
   p.get_ready = vblk_get_ready;
   p.after_fork = vblk_after_fork;

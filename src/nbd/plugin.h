@@ -37,6 +37,7 @@ struct Config {
   std::string image;  // image=
   std::string dir;    // dir=
   bool read_only = false;
+  bool auto_rebuild = true;  // auto_rebuild=: a member set rebuilds a failed member onto a free spare by itself
   std::vector<Export> exports;  // sorted by name; fixed after config_complete
 };
 extern Config config;

@@ -152,6 +152,7 @@ Json member_json(const MemberStatus& m, uint32_t word) {
   j["group"] = m.group == ec::kNoGroup ? Json(nullptr) : Json(m.group);
   j["state"] = to_string(m.state);
   j["table_state"] = m.table_state.empty() ? Json(nullptr) : Json(m.table_state);
+  j["stands_for"] = m.stands_for ? Json(*m.stands_for) : Json(nullptr);
   j["bytes"] = m.bytes;
   j["errors"] = m.errors;
   j["first_bytes"] = hex_string(m.first_bytes);
@@ -174,6 +175,7 @@ std::string first_bytes_text(const MemberStatus& m) { return fmt::format("{:02x}
 
 std::string state_text(const MemberStatus& m) {
   if (!m.table_state.empty()) return fmt::format("{} ({})", to_string(m.state), m.table_state);
+  if (m.stands_for && m.state == State::kOnline) return fmt::format("online (for {})", *m.stands_for);
   if (m.state != State::kRebuilding) return to_string(m.state);
   return fmt::format("rebuilding {:.0f}%", std::clamp(m.rebuild_fraction, 0.0, 1.0) * 100);
 }

@@ -30,11 +30,18 @@ std::vector<MemberStatus> layout_members(const ec::Layout& layout) {
   return out;
 }
 
-void set_table_state(MemberStatus& s, format::MemberState state) {
+void set_table_state(MemberStatus& s, format::MemberState state, uint32_t stands_for) {
   const std::string name = format::to_string(state);
   s.table_state.clear();
+  s.stands_for.reset();
+  // Only a spare takes another member's place; a member rebuilt in place
+  // stands for itself.
+  if (s.role == ec::Role::kSpare && stands_for != format::kNoMember &&
+      (state == format::MemberState::kOk || state == format::MemberState::kRebuilding))
+    s.stands_for = stands_for;
   if (state == format::MemberState::kOk) {
-    s.state = s.role == ec::Role::kSpare ? MemberStatus::State::kSpare : MemberStatus::State::kOnline;
+    const bool free_spare = s.role == ec::Role::kSpare && !s.stands_for;
+    s.state = free_spare ? MemberStatus::State::kSpare : MemberStatus::State::kOnline;
   } else if (name == "rebuilding") {
     s.state = MemberStatus::State::kRebuilding;
   } else {

@@ -10,12 +10,15 @@
 //   kRebuilding  the member is being written by a rebuild, rebuild_fraction
 //                of the way; its chunks are not all there yet
 //   kSpare       a hot spare that holds nothing and is ready for a rebuild
-// A chunk counts as there only when the member its layout slot names is
-// kOnline: a rebuilding member's chunks are missing until it is done.
+// A chunk counts as there when the member its layout slot names is
+// kOnline, or a spare that stands for that member (stands_for, after a
+// rebuild onto it) is: a rebuilding member's chunks are missing until it
+// is done.
 // Thread safety: a value.
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,6 +43,9 @@ struct MemberStatus {
   // The state as the member table names it ("ok", "stale", ...), when it
   // says more than `state` does; empty otherwise.
   std::string table_state;
+  // A spare rebuilt onto (kOnline) or being rebuilt onto (kRebuilding):
+  // the member whose place it takes.
+  std::optional<uint32_t> stands_for;
 };
 
 // "online", "failed", "rebuilding", "spare".
@@ -52,11 +58,12 @@ inline constexpr std::array<MemberStatus::State, 4> kMemberStates = {
 // online (spares: kSpare) and the rest zero: the start a backend fills in.
 std::vector<MemberStatus> layout_members(const ec::Layout& layout);
 
-// Sets s.state (and s.table_state) from a member table entry's state: ok
-// is online (a spare's: spare), "rebuilding" rebuilding; any other state,
-// one this code does not know included, is failed (its chunks are not
-// read), with the table's name for it kept in table_state unless it is
-// "failed".
-void set_table_state(MemberStatus& s, format::MemberState state);
+// Sets s.state, s.table_state and s.stands_for from a member table entry's
+// state and stands_for (format::kNoMember: none): ok is online (a spare's:
+// spare, unless it stands for a member), "rebuilding" rebuilding; any
+// other state, one this code does not know included, is failed (its chunks
+// are not read), with the table's name for it kept in table_state unless
+// it is "failed".
+void set_table_state(MemberStatus& s, format::MemberState state, uint32_t stands_for = format::kNoMember);
 
 }  // namespace vblk::report

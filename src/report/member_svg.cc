@@ -55,10 +55,12 @@ std::string tooltip(const MemberStatus& m, uint32_t word) {
                          first_bytes_text(m));
 }
 
-std::string member_svg(const MemberStatus& m, uint32_t word, int x, int y) {
+// serves: the role whose colour an online member takes (a spare standing
+// for a member takes that member's).
+std::string member_svg(const MemberStatus& m, ec::Role serves, uint32_t word, int x, int y) {
   const double fraction = std::clamp(m.rebuild_fraction, 0.0, 1.0);
   const bool rebuilding = m.state == State::kRebuilding;
-  const char* fill = member_fill(m.role, m.state);
+  const char* fill = member_fill(serves, m.state);
   std::string out = fmt::format(
       "<g class=\"member\" data-index=\"{}\" data-box=\"{}\" data-word=\"{}\" data-role=\"{}\" data-group=\"{}\" "
       "data-state=\"{}\" data-bytes=\"{}\" data-errors=\"{}\" data-first-bytes=\"{}\" data-rebuild=\"{}\">"
@@ -151,7 +153,8 @@ std::string render_members_svg(const MemberReport& r, const MemberSvgOptions& op
         b, down, x, top + 12, down ? kRed : "#000000", b, down ? " down" : "");
     int y = top + kBoxHeading;
     for (uint32_t m : l.box_members(b)) {
-      out += member_svg(r.members[m], l.member(m).word, x, y);
+      const MemberStatus& s = r.members[m];
+      out += member_svg(s, s.stands_for ? l.member(*s.stands_for).role : s.role, l.member(m).word, x, y);
       y += kButtonH + kRowGap;
     }
     out += "</g>\n";

@@ -115,6 +115,10 @@ Status check_member_statuses(const ec::Layout& layout, std::span<const MemberSta
     if (s.group != m.group)
       return Status::invalid_argument(who + "group " + group_text(s.group) + ", the layout says group " +
                                       group_text(m.group));
+    if (s.stands_for && (s.role != ec::Role::kSpare || *s.stands_for >= count ||
+                         layout.member(*s.stands_for).role == ec::Role::kSpare))
+      return Status::invalid_argument(who + "stands for member " + num(*s.stands_for) +
+                                      ": only a spare stands for a member, and not for a spare");
     if (s.state == State::kRebuilding && !(s.rebuild_fraction >= 0 && s.rebuild_fraction <= 1))
       return Status::invalid_argument(who + "rebuild fraction " + std::to_string(s.rebuild_fraction) +
                                       ", not in [0, 1]");
@@ -131,7 +135,12 @@ Result<Verdict> judge_members(const ec::Layout& layout, std::span<const MemberSt
   v.ha = layout.ha();
   std::vector<uint32_t> missing;  // members whose chunks are not there
   std::vector<uint32_t> failed_in_box(layout.boxes()), spares_ready(layout.words());
+  // Members whose place a spare rebuilt onto holds: their chunks are there.
+  std::vector<bool> replaced(layout.member_count());
+  for (const MemberStatus& s : members)
+    if (s.stands_for && s.state == State::kOnline) replaced[*s.stands_for] = true;
   for (const MemberStatus& s : members) {
+    if (replaced[s.index]) continue;
     if (s.state != State::kOnline) missing.push_back(s.index);
     v.failed_members += s.state == State::kFailed;
     v.rebuilding_members += s.state == State::kRebuilding;

@@ -211,6 +211,37 @@ TEST(MemberVerdict, RebuildingIsMissingUntilDone) {
   EXPECT_FALSE(v.words[1].degraded()) << "a failed spare loses no chunk";
 }
 
+TEST(MemberVerdict, ASpareRebuiltOntoHoldsTheMembersPlace) {
+  // Member 5 (word 0, chunk 5) replaced by word 0's first spare (chunk 42):
+  // its chunks are there again, the spare is no longer free.
+  const ec::Layout l = brief();
+  std::vector<MemberStatus> m = layout_members(l);
+  const uint32_t gone = l.member_of(0, 5), spare = l.member_of(0, 42);
+  set_table_state(m[gone], format::MemberState::kReplaced);
+  set_table_state(m[spare], format::MemberState::kOk, gone);
+  EXPECT_EQ(m[spare].state, State::kOnline);
+  EXPECT_EQ(m[spare].stands_for, gone);
+  EXPECT_EQ(state_text(m[spare]), "online (for " + std::to_string(gone) + ")");
+  EXPECT_EQ(state_text(m[gone]), "failed (replaced)");
+  Verdict v = judge(l, m);
+  EXPECT_TRUE(v.recoverable);
+  EXPECT_EQ(v.failed_members, 0u) << "a replaced member's place is held";
+  EXPECT_FALSE(v.words[0].degraded());
+  EXPECT_EQ(v.words[0].more, exactly(2));
+  EXPECT_EQ(v.words[0].spares_ready, 1u) << "one spare of two left";
+  // While the spare is still being rebuilt onto, the member is missing.
+  set_table_state(m[spare], format::MemberState::kRebuilding, gone);
+  v = judge(l, m);
+  EXPECT_EQ(v.words[0].missing, 1u);
+  EXPECT_EQ(v.failed_members, 1u);
+  // Only a spare stands for a member, and never for a spare.
+  m[spare].stands_for = l.member_of(0, 43);
+  EXPECT_FALSE(judge_members(l, m).is_ok());
+  m[spare].stands_for.reset();
+  m[gone].stands_for = spare;
+  EXPECT_FALSE(judge_members(l, m).is_ok());
+}
+
 TEST(MemberVerdict, BoundedSearchIsALowerBound) {
   const ec::Layout l = brief();
   auto r = build_member_report(l, layout_members(l), JudgeOptions{.max_checks = 100});
@@ -335,7 +366,8 @@ TEST(MemberReport, SmallLayoutJson) {
             R"("words":2,"describe":"4 data (2,2) + 2 local + 1 global + 1 spares, a word in each of 2 boxes"})");
   ASSERT_EQ(j["members"].size(), 16u);
   EXPECT_EQ(j["members"][2].dump(),
-            R"({"index":2,"box":0,"word":0,"role":"data","group":0,"state":"failed","table_state":null,"bytes":1048576,)"
+            R"({"index":2,"box":0,"word":0,"role":"data","group":0,"state":"failed","table_state":null,"stands_for":null,)"
+            R"("bytes":1048576,)"
             R"("errors":7,)"
             R"("first_bytes":"564202ff","rebuild_fraction":null})");
   EXPECT_EQ(j["members"][14]["group"], nullptr);

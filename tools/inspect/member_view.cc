@@ -74,7 +74,11 @@ Result<std::pair<ec::Layout, std::vector<report::MemberStatus>>> parse_live_memb
         !e["errors"].is_number_unsigned() || !e["first_bytes"].is_string() ||
         !from_hex(e["first_bytes"].get<std::string>(), statuses[m].first_bytes))
       return bad;
-    report::set_table_state(statuses[m], static_cast<format::MemberState>(e["state_code"].get<uint8_t>()));
+    // stands_for: absent from a daemon that predates it.
+    const uint32_t stands_for =
+        e["stands_for"].is_number_unsigned() ? e["stands_for"].get<uint32_t>() : format::kNoMember;
+    report::set_table_state(statuses[m], static_cast<format::MemberState>(e["state_code"].get<uint8_t>()),
+                            stands_for);
     statuses[m].bytes = e["bytes"].get<uint64_t>();
     statuses[m].errors = e["errors"].get<uint64_t>();
   }
@@ -100,7 +104,7 @@ std::vector<report::MemberStatus> member_statuses(const ec::Layout& layout,
                                                   const std::vector<store::MemberBackend::MemberInfo>& info) {
   std::vector<report::MemberStatus> out = report::layout_members(layout);
   for (size_t m = 0; m < out.size() && m < info.size(); ++m) {
-    report::set_table_state(out[m], info[m].entry.state);
+    report::set_table_state(out[m], info[m].entry.state, info[m].entry.stands_for);
     out[m].bytes = info[m].bytes;
     out[m].errors = info[m].entry.errors;
     out[m].first_bytes = info[m].first_bytes;
