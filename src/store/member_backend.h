@@ -328,6 +328,8 @@ class MemberBackend final : public SegmentBackend {
   size_t tail_written(uint64_t seg, uint32_t row, uint64_t at, size_t n) const REQUIRES(mu_);
   // IoError naming the failed members of the lost groups of the stripe's word.
   Status lost(uint32_t word, const std::string& where) const REQUIRES(mu_);
+  // "1", or "1 (on spare 7)" when a spare holds that position.
+  std::string position_label(uint32_t position) const REQUIRES(mu_);
   // Ok while every row of the word can be rebuilt.
   Status word_writable(uint32_t word) const REQUIRES(mu_);
   uint32_t word_of(uint64_t stripe) const { return codec_.layout().word_of_stripe(stripe); }

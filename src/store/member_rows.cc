@@ -189,6 +189,13 @@ Status MemberBackend::rebuild_chunks(uint64_t seg, uint32_t row, std::span<const
   return lost(word_of(stripe), where);
 }
 
+std::string MemberBackend::position_label(uint32_t position) const {
+  // The member file that failed is the holder: a spare standing in.
+  const uint32_t holder = places_[position].holder;
+  if (holder == format::kNoMember || holder == position) return std::to_string(position);
+  return std::to_string(position) + " (on spare " + std::to_string(holder) + ")";
+}
+
 Status MemberBackend::lost(uint32_t word, const std::string& where) const {
   const ec::Layout& l = layout();
   const std::vector<uint32_t> failed = failed_members();
@@ -203,7 +210,7 @@ Status MemberBackend::lost(uint32_t word, const std::string& where) const {
     }
     std::string list;
     for (size_t i = 0; i < in_group.size(); ++i)
-      list += (i == 0 ? "" : i + 1 == in_group.size() ? " and " : ", ") + std::to_string(in_group[i]);
+      list += (i == 0 ? "" : i + 1 == in_group.size() ? " and " : ", ") + position_label(in_group[i]);
     if (!causes.empty()) causes += "; ";
     causes += (in_group.size() == 1 ? "member " : "members ") + list + " of " +
               (l.words() > 1 ? "word " + std::to_string(word) + " " : std::string()) + "group " +
@@ -212,7 +219,7 @@ Status MemberBackend::lost(uint32_t word, const std::string& where) const {
   if (causes.empty()) {
     std::string list;
     for (uint32_t m : failed)
-      if (l.member(m).word == word) list += (list.empty() ? "" : ", ") + std::to_string(m);
+      if (l.member(m).word == word) list += (list.empty() ? "" : ", ") + position_label(m);
     causes = "members " + list + " failed";
   }
   return Status::io_error(name() + ": " + where + ": " + causes + ": beyond what the parity can rebuild");

@@ -119,7 +119,19 @@ TEST_F(MemberRebuildTest, RebuildOntoSpareReadsOnlyTheGroupAndTheOriginalCanGo) 
   expect_all(*o.store);
   write_some(*o.store, 3);
   expect_all(*o.store);
-  ASSERT_TRUE(o.store->close());
+  // A third in group 0 is beyond the parity: the reads that fail name the
+  // spare whose file failed in member 1's place.
+  ASSERT_TRUE(o.backend->fail_member(4));
+  std::vector<uint8_t> got(4096);
+  uint64_t failed = 0;
+  for (auto [block, version] : expected_) {
+    Status s = o.store->read_blocks(block, 1, got);
+    if (s) continue;
+    ++failed;
+    EXPECT_NE(s.message().find("members 0, 1 (on spare 7) and 4 of group 0 failed"), std::string::npos)
+        << s.to_string();
+  }
+  EXPECT_GT(failed, 0u);
 }
 
 TEST_F(MemberRebuildTest, NothingToRebuildNoSpareAndLostGroupAreRefused) {
