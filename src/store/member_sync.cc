@@ -49,6 +49,16 @@ Status MemberBackend::put_tail(PreparedTail& prepared) {
   t.row = prepared.row;
   t.fill = prepared.fill;
   const int slot = static_cast<int>(t.seq % 2);
+  // The slot of the words that hold no open row: the same for every one of
+  // their parity members.
+  AlignedBytes none_slot;
+  if (prepared.open && l.words() > 1) {
+    format::TailSlot none = t;
+    none.segment = format::kNoSegment;
+    none_slot = AlignedBytes(format::kTailHeaderSize + chunk_);
+    none.parity_hash = format::hash64(none_slot.data() + format::kTailHeaderSize, chunk_);
+    format::encode_tail_slot(none, std::span<uint8_t, 64>(none_slot.data(), 64));
+  }
   for (uint32_t p = 0; p < prepared.parity.size(); ++p) {
     AlignedBytes& out = prepared.parity[p];
     t.parity_hash = format::hash64(out.data() + format::kTailHeaderSize, chunk_);
@@ -58,12 +68,7 @@ Status MemberBackend::put_tail(PreparedTail& prepared) {
       for (uint32_t m : tail_members(w, l.data_members() + p)) {
         if (prepared.open && w != l.word_of_stripe(prepared.stripe)) {
           // Other words hold no open row: their slot says so.
-          format::TailSlot none = t;
-          none.segment = format::kNoSegment;
-          AlignedBytes empty(format::kTailHeaderSize + chunk_);
-          none.parity_hash = format::hash64(empty.data() + format::kTailHeaderSize, chunk_);
-          format::encode_tail_slot(none, std::span<uint8_t, 64>(empty.data(), 64));
-          if (live(m)) VBLK_RETURN_IF_ERROR(write_member(m, format::tail_slot_offset(chunk_, slot), empty.span()));
+          if (live(m)) VBLK_RETURN_IF_ERROR(write_member(m, format::tail_slot_offset(chunk_, slot), none_slot.span()));
           continue;
         }
         if (live(m))
